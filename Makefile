@@ -1,0 +1,122 @@
+# Steward — every command a developer or CI needs. `make help` lists them.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Pinned tool versions (installed into ./bin with `go install`, never from elsewhere).
+BUF_VERSION                 := v1.75.0
+PROTOC_GEN_GO_VERSION       := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION  := v1.6.2
+GRPC_GATEWAY_VERSION        := v2.33.0
+# Proto dependencies come out of the Go module cache: the buf schema registry is not
+# reachable. grpc-gateway v1 ships googleapis' google/api protos; protovalidate's
+# repository ships buf/validate/validate.proto matching the runtime we link.
+GOOGLEAPIS_MODULE           := github.com/grpc-ecosystem/grpc-gateway@v1.16.0
+PROTOVALIDATE_PROTO_MODULE  := github.com/bufbuild/protovalidate@v1.1.0
+
+BIN      := $(CURDIR)/bin
+DEPS     := $(CURDIR)/.buf-deps
+MODULES  := gen pkg deploy services/directory services/access services/licensing services/audit services/gateway
+SERVICES := directory access licensing audit gateway
+PKGS     := ./pkg/... ./deploy/... $(addsuffix /...,$(addprefix ./services/,$(SERVICES)))
+GOTEST_FLAGS ?= -race -count=1 -timeout 15m
+
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help
+help: ## List the targets.
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+## ---- tools and code generation -------------------------------------------
+
+$(BIN)/buf:
+	GOBIN=$(BIN) go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+$(BIN)/protoc-gen-go:
+	GOBIN=$(BIN) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+$(BIN)/protoc-gen-go-grpc:
+	GOBIN=$(BIN) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+$(BIN)/protoc-gen-grpc-gateway:
+	GOBIN=$(BIN) go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
+$(BIN)/protoc-gen-openapiv2:
+	GOBIN=$(BIN) go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
+
+TOOLS := $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2
+
+.PHONY: tools
+tools: $(TOOLS) ## Install the pinned code generators into ./bin.
+
+# modcache-dir prints where the Go module cache holds module $(1), downloading it.
+modcache-dir = $$(go mod download -json $(1) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')
+
+$(DEPS)/.stamp: Makefile
+	rm -rf $(DEPS) && mkdir -p $(DEPS)/google/api $(DEPS)/buf/validate
+	gw=$(call modcache-dir,$(GOOGLEAPIS_MODULE)); \
+	  for f in annotations http httpbody; do install -m 0644 "$$gw/third_party/googleapis/google/api/$$f.proto" $(DEPS)/google/api/; done
+	pv=$(call modcache-dir,$(PROTOVALIDATE_PROTO_MODULE)); \
+	  install -m 0644 "$$pv/proto/protovalidate/buf/validate/validate.proto" $(DEPS)/buf/validate/
+	touch $@
+
+.PHONY: proto-deps
+proto-deps: $(DEPS)/.stamp ## Copy googleapis and protovalidate protos out of the Go module cache.
+
+.PHONY: generate
+generate: tools proto-deps ## Lint the protos and regenerate gen/ from proto/.
+	buf lint
+	buf format -d --exit-code proto
+	find gen -mindepth 1 -maxdepth 1 ! -name go.mod ! -name go.sum -exec rm -rf {} +
+	buf generate
+
+.PHONY: check-generated
+check-generated: generate ## Fail when gen/ is not what proto/ generates.
+	@if [ -n "$$(git status --porcelain -- gen)" ]; then \
+	  git status --porcelain -- gen; git --no-pager diff --stat -- gen; \
+	  echo "gen/ is stale: run 'make generate' and commit the result"; exit 1; fi
+
+## ---- build, lint, test ---------------------------------------------------
+
+.PHONY: build
+build: ## Build the five service binaries and the local launcher into ./bin.
+	@mkdir -p $(BIN)
+	for s in $(SERVICES); do go build -o $(BIN)/steward-$$s ./services/$$s/cmd/$$s; done
+	go build -o $(BIN)/steward-local ./deploy/local
+
+.PHONY: lint
+lint: tools proto-deps ## buf lint, gofmt and go vet over every module.
+	buf lint
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/') 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./gen/... $(PKGS)
+
+.PHONY: test-unit
+test-unit: ## Unit, store, event-log and bufconn service tests (race detector on).
+	go test $(GOTEST_FLAGS) $(PKGS)
+
+.PHONY: test-e2e
+test-e2e: build ## End-to-end tests against the real binaries.
+	STEWARD_BIN=$(BIN) go test -count=1 -tags e2e -timeout 10m ./deploy/...
+
+.PHONY: test
+test: check-generated lint test-unit test-e2e ## Everything CI runs.
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 30s).
+	@for spec in $$(grep -rlE '^func Fuzz' --include='*_test.go' pkg services | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' $$spec/*_test.go | awk '{print $$2}'); do \
+	    go test -run=^$$ -fuzz="^$$f$$" -fuzztime=$${FUZZTIME:-30s} ./$$spec || exit 1; done; done
+
+.PHONY: soak
+soak: ## Repeat the crash (kill -9) test many times.
+	STEWARD_CRASH_ROUNDS=$${ROUNDS:-50} go test -count=1 -run Crash -v ./pkg/eventlog/...
+
+.PHONY: tidy
+tidy: ## go mod tidy in every module.
+	for m in $(MODULES); do (cd $$m && go mod tidy); done
+
+## ---- run ------------------------------------------------------------------
+
+.PHONY: run
+run: build ## Start the whole suite on 127.0.0.1 with data in ./data (Ctrl-C stops it).
+	exec $(BIN)/steward-local --bin-dir $(BIN) --data-dir $(CURDIR)/data
+
+.PHONY: clean
+clean: ## Remove build output, copied proto deps and local data.
+	rm -rf $(BIN) $(DEPS) data

@@ -1,0 +1,102 @@
+// Package store is Steward's small transactional key-value interface. Services keep
+// their records in it as deterministic protobuf bytes under key ranges they list in
+// their own keys.go; the backend (bbolt embedded, etcd for scale-out) is hidden
+// behind the Store interface and proven interchangeable by the storetest suite.
+//
+// The keyspace is flat and ordered by bytes. Scans walk a key prefix in ascending
+// (or descending) order, so big-endian integers in keys sort numerically.
+package store
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrNotFound is returned by Get when the key does not exist.
+var ErrNotFound = errors.New("store: key not found")
+
+// ErrClosed is returned by every method called after Close.
+var ErrClosed = errors.New("store: closed")
+
+// ErrReadOnly is returned when a write is attempted inside a View transaction.
+var ErrReadOnly = errors.New("store: write in read-only transaction")
+
+// ErrConflict is returned by Update when the backend could not commit because a
+// concurrent transaction changed what this one read. Update retries conflicts
+// itself a bounded number of times before returning it.
+var ErrConflict = errors.New("store: transaction conflict")
+
+// Store is a transactional, ordered key-value store.
+type Store interface {
+	// View runs fn in a read-only transaction with a consistent snapshot. Writes
+	// return ErrReadOnly. The error fn returns is returned unchanged.
+	View(ctx context.Context, fn func(tx ReadTx) error) error
+	// Update runs fn in a read-write transaction and commits it when fn returns
+	// nil; when fn returns an error nothing it wrote is kept and that error is
+	// returned unchanged. Update may run fn more than once (optimistic backends
+	// retry on conflict), so fn must have no effects outside tx other than those
+	// registered with Tx.OnCommit. Update must not be called from inside another
+	// transaction on the same goroutine.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// Close releases the store. Transactions in flight finish first.
+	Close() error
+}
+
+// ReadTx reads inside a transaction. Byte slices passed in are not retained;
+// byte slices returned are owned by the caller and remain valid after the
+// transaction ends.
+type ReadTx interface {
+	// Get returns the value stored at key, or ErrNotFound.
+	Get(key []byte) ([]byte, error)
+	// Scan calls fn for each key with the given prefix whose key is >= start
+	// (or, when start is nil, for every key with the prefix), in ascending byte
+	// order, until fn returns false or an error. The key and value passed to fn
+	// are valid only during the call; copy them to keep them.
+	Scan(prefix, start []byte, fn func(key, value []byte) (bool, error)) error
+	// ScanReverse is Scan in descending order; start, when non-nil, is the
+	// largest key considered (inclusive).
+	ScanReverse(prefix, start []byte, fn func(key, value []byte) (bool, error)) error
+}
+
+// Tx reads and writes inside a read-write transaction.
+type Tx interface {
+	ReadTx
+	// Put stores value at key, replacing any value there. Empty keys are refused.
+	Put(key, value []byte) error
+	// Delete removes key; deleting a missing key is not an error.
+	Delete(key []byte) error
+	// NextSequence increments the named counter and returns its new value; the
+	// first call for a name returns 1. Counters live in the same transaction:
+	// a rolled-back transaction leaves them unchanged, so sequences are gap-free.
+	NextSequence(name string) (uint64, error)
+	// OnCommit registers fn to run after the transaction has committed durably.
+	// It does not run when the transaction rolls back.
+	OnCommit(fn func())
+}
+
+// marshalOptions encodes records deterministically, so equal records are equal
+// bytes (needed for hashing and for comparing stored values).
+var marshalOptions = proto.MarshalOptions{Deterministic: true}
+
+// Marshal encodes a record deterministically.
+func Marshal(m proto.Message) ([]byte, error) { return marshalOptions.Marshal(m) }
+
+// PutProto stores m at key, encoded deterministically.
+func PutProto(tx Tx, key []byte, m proto.Message) error {
+	b, err := Marshal(m)
+	if err != nil {
+		return err
+	}
+	return tx.Put(key, b)
+}
+
+// GetProto reads the record at key into m; it returns ErrNotFound when absent.
+func GetProto(tx ReadTx, key []byte, m proto.Message) error {
+	b, err := tx.Get(key)
+	if err != nil {
+		return err
+	}
+	return proto.Unmarshal(b, m)
+}
