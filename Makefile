@@ -66,6 +66,19 @@ generate: tools proto-deps ## Lint the protos and regenerate gen/ from proto/.
 	find gen -mindepth 1 -maxdepth 1 ! -name go.mod ! -name go.sum -exec rm -rf {} +
 	buf generate
 
+# buf breaking against an earlier commit: its protos are built with today's
+# copied dependencies (they are git-ignored, so buf cannot read them from git).
+BREAKING_AGAINST ?= HEAD~1
+.PHONY: breaking
+breaking: tools proto-deps ## buf breaking (FILE, WIRE_JSON) against BREAKING_AGAINST (default HEAD~1).
+	@if ! git rev-parse -q --verify "$(BREAKING_AGAINST)^{commit}" >/dev/null || [ -z "$$(git ls-tree -d "$(BREAKING_AGAINST)" proto)" ]; then \
+	  echo "breaking: $(BREAKING_AGAINST) has no protos; nothing to compare"; exit 0; fi; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	git archive "$(BREAKING_AGAINST)" proto buf.yaml | tar -x -C "$$tmp"; \
+	cp -r $(DEPS) "$$tmp/.buf-deps"; \
+	(cd "$$tmp" && buf build proto -o against.binpb); \
+	buf breaking proto --against "$$tmp/against.binpb"
+
 .PHONY: check-generated
 check-generated: generate ## Fail when gen/ is not what proto/ generates.
 	@if [ -n "$$(git status --porcelain -- gen)" ]; then \
@@ -81,7 +94,7 @@ build: ## Build the five service binaries and the local launcher into ./bin.
 	go build -o $(BIN)/steward-local ./deploy/local
 
 .PHONY: lint
-lint: tools proto-deps ## buf lint, gofmt and go vet over every module.
+lint: tools proto-deps breaking ## buf lint, buf breaking, gofmt and go vet over every module.
 	buf lint
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/') 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./gen/... $(PKGS)
