@@ -362,8 +362,9 @@ func (x *AuditEnvelope) GetSourceAddress() string {
 // WatchRequest starts a Watch.
 type WatchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Stream events with sequence greater than this; 0 streams from the start of
-	// the retained log.
+	// Stream events with sequence greater than this; 0 streams from the first
+	// event. A cursor below the retention horizon (including 0 once events were
+	// removed) fails with EVENTLOG_FELL_BEHIND rather than skip events silently.
 	AfterSequence uint64 `protobuf:"varint,1,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -1,0 +1,79 @@
+package apierr_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"steward.dev/pkg/apierr"
+)
+
+var errUserNotFound = errors.New("directory: user not found")
+
+func TestToStatus(t *testing.T) {
+	notFound := apierr.New(codes.NotFound, "USER_NOT_FOUND", "directory.steward.dev", "user u1 not found", map[string]string{"user": "u1"})
+	tests := []struct {
+		name    string
+		err     error
+		code    codes.Code
+		msg     string
+		reason  string
+		invalid []string
+	}{
+		{name: "api error", err: notFound, code: codes.NotFound, msg: "user u1 not found", reason: "USER_NOT_FOUND"},
+		{name: "wrapped api error", err: fmt.Errorf("getting: %w", notFound), code: codes.NotFound, msg: "user u1 not found", reason: "USER_NOT_FOUND"},
+		{name: "status error", err: status.Error(codes.Aborted, "etag mismatch"), code: codes.Aborted, msg: "etag mismatch"},
+		{name: "canceled", err: fmt.Errorf("x: %w", context.Canceled), code: codes.Canceled, msg: "x: context canceled"},
+		{name: "deadline", err: context.DeadlineExceeded, code: codes.DeadlineExceeded, msg: "context deadline exceeded"},
+		{name: "internal", err: errors.New("bbolt: disk on fire"), code: codes.Internal, msg: "internal error"},
+		{name: "violations", err: apierr.InvalidArgument("BAD", apierr.Domain, "bad request", apierr.FieldViolation("page_size", "too big")),
+			code: codes.InvalidArgument, msg: "bad request", reason: "BAD", invalid: []string{"page_size"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := status.Convert(apierr.ToStatus(tt.err))
+			if st.Code() != tt.code || st.Message() != tt.msg {
+				t.Fatalf("status = %v %q, want %v %q", st.Code(), st.Message(), tt.code, tt.msg)
+			}
+			var reason string
+			var fields []string
+			for _, d := range st.Details() {
+				switch d := d.(type) {
+				case *errdetails.ErrorInfo:
+					reason = d.GetReason()
+				case *errdetails.BadRequest:
+					for _, v := range d.GetFieldViolations() {
+						fields = append(fields, v.GetField())
+					}
+				}
+			}
+			if reason != tt.reason {
+				t.Errorf("reason = %q, want %q", reason, tt.reason)
+			}
+			if fmt.Sprint(fields) != fmt.Sprint(tt.invalid) {
+				t.Errorf("field violations = %v, want %v", fields, tt.invalid)
+			}
+		})
+	}
+	if apierr.ToStatus(nil) != nil {
+		t.Error("ToStatus(nil) != nil")
+	}
+}
+
+func TestTable(t *testing.T) {
+	table := apierr.Table{
+		{Err: errUserNotFound, To: &apierr.Error{Code: codes.NotFound, Reason: "USER_NOT_FOUND", Domain: "directory.steward.dev"}},
+	}
+	st := status.Convert(table.ToStatus(fmt.Errorf("get u1: %w", errUserNotFound)))
+	if st.Code() != codes.NotFound || st.Message() != "get u1: directory: user not found" {
+		t.Errorf("mapped = %v %q", st.Code(), st.Message())
+	}
+	if got := status.Code(table.ToStatus(errors.New("other"))); got != codes.Internal {
+		t.Errorf("unmapped = %v, want Internal", got)
+	}
+}

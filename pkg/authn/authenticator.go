@@ -1,0 +1,193 @@
+package authn
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+)
+
+// Metadata keys Steward reads and writes. gRPC metadata keys are lowercase.
+const (
+	// MDAuthorization carries the caller's credential: "Bearer <token>" or
+	// "Service <name>:<secret>".
+	MDAuthorization = "authorization"
+	// MDActor carries the resource name of the end user a service acts for.
+	// It is honoured only from callers authenticated as a service.
+	MDActor = "x-steward-actor"
+	// MDActorOrganization carries the organization of the end user in MDActor.
+	MDActorOrganization = "x-steward-actor-org"
+	// MDRequestID carries the request ID, end to end.
+	MDRequestID = "x-request-id"
+)
+
+// Authorization schemes.
+const (
+	schemeBearer  = "Bearer"
+	schemeService = "Service"
+)
+
+// certPrefix is the CommonName prefix of a service's client certificate:
+// "steward-directory" authenticates as "services/directory".
+const certPrefix = "steward-"
+
+// ErrUnauthenticated is returned when credentials were presented but are not
+// valid. Errors matching it map to codes.Unauthenticated.
+var ErrUnauthenticated = errors.New("authn: unauthenticated")
+
+// ErrNoCredentials is returned when a request carries no credentials at all.
+// Errors matching it map to codes.Unauthenticated.
+var ErrNoCredentials = errors.New("authn: no credentials")
+
+// Authenticator establishes the principal of an incoming call from its
+// metadata and its transport peer (which may be nil). It returns an error
+// matching ErrNoCredentials or ErrUnauthenticated when it cannot.
+type Authenticator interface {
+	Authenticate(ctx context.Context, md metadata.MD, p *peer.Peer) (Principal, error)
+}
+
+// AuthenticatorFunc adapts an ordinary function to the Authenticator interface.
+type AuthenticatorFunc func(ctx context.Context, md metadata.MD, p *peer.Peer) (Principal, error)
+
+// Authenticate calls f(ctx, md, p).
+func (f AuthenticatorFunc) Authenticate(ctx context.Context, md metadata.MD, p *peer.Peer) (Principal, error) {
+	return f(ctx, md, p)
+}
+
+// Verifier verifies an end-user credential, the part after "Bearer " in the
+// authorization metadata: an access token or an API key. It returns an error
+// matching ErrUnauthenticated for a credential that is not valid; other errors
+// mean verification could not be carried out.
+type Verifier interface {
+	Verify(ctx context.Context, credential string) (Principal, error)
+}
+
+// VerifierFunc adapts an ordinary function to the Verifier interface.
+type VerifierFunc func(ctx context.Context, credential string) (Principal, error)
+
+// Verify calls f(ctx, credential).
+func (f VerifierFunc) Verify(ctx context.Context, credential string) (Principal, error) {
+	return f(ctx, credential)
+}
+
+// New returns the default Authenticator. It tries, in order:
+//
+//  1. a verified client certificate with CommonName "steward-<name>", which
+//     authenticates the service "services/<name>";
+//  2. "authorization: Service <name>:<secret>" with cred's secret;
+//  3. "authorization: Bearer <credential>", verified by v (a nil v refuses
+//     every bearer credential).
+//
+// A service principal also takes on the end user named by the x-steward-actor
+// and x-steward-actor-org metadata, if any; from anyone else that metadata is
+// ignored, so users cannot impersonate each other.
+func New(cred ServiceCredential, v Verifier) Authenticator {
+	return &authenticator{cred: cred, verifier: v}
+}
+
+type authenticator struct {
+	cred     ServiceCredential
+	verifier Verifier
+}
+
+func (a *authenticator) Authenticate(ctx context.Context, md metadata.MD, p *peer.Peer) (Principal, error) {
+	if name, ok, err := serviceFromPeer(p); err != nil {
+		return Principal{}, err
+	} else if ok {
+		return withEndUser(servicePrincipal(name), md), nil
+	}
+	values := md.Get(MDAuthorization)
+	switch len(values) {
+	case 0:
+		return Principal{}, ErrNoCredentials
+	case 1:
+	default:
+		return Principal{}, fmt.Errorf("%w: more than one authorization value", ErrUnauthenticated)
+	}
+	scheme, credential, _ := strings.Cut(values[0], " ")
+	credential = strings.TrimSpace(credential)
+	switch {
+	case strings.EqualFold(scheme, schemeService):
+		name, secret, ok := strings.Cut(credential, ":")
+		if !ok || !ValidServiceName(name) || !a.cred.verify(secret) {
+			return Principal{}, fmt.Errorf("%w: invalid service credential", ErrUnauthenticated)
+		}
+		return withEndUser(servicePrincipal(name), md), nil
+	case strings.EqualFold(scheme, schemeBearer):
+		if a.verifier == nil {
+			return Principal{}, fmt.Errorf("%w: no user verifier configured yet", ErrUnauthenticated)
+		}
+		if credential == "" {
+			return Principal{}, fmt.Errorf("%w: empty bearer credential", ErrUnauthenticated)
+		}
+		pr, err := a.verifier.Verify(ctx, credential)
+		if err != nil {
+			return Principal{}, err
+		}
+		if pr.Kind == KindService {
+			return Principal{}, fmt.Errorf("%w: bearer credential cannot authenticate a service", ErrUnauthenticated)
+		}
+		pr.OnBehalfOf = nil
+		return pr, nil
+	default:
+		return Principal{}, fmt.Errorf("%w: unsupported authorization scheme", ErrUnauthenticated)
+	}
+}
+
+// serviceFromPeer returns the service name of p's verified client
+// certificate, and reports whether there was one.
+func serviceFromPeer(p *peer.Peer) (string, bool, error) {
+	if p == nil {
+		return "", false, nil
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.VerifiedChains[0]) == 0 {
+		return "", false, nil
+	}
+	name, err := serviceFromCertificate(info.State.VerifiedChains[0][0])
+	if err != nil {
+		return "", false, err
+	}
+	return name, true, nil
+}
+
+func serviceFromCertificate(cert *x509.Certificate) (string, error) {
+	cn := cert.Subject.CommonName
+	name, ok := strings.CutPrefix(cn, certPrefix)
+	if !ok || !ValidServiceName(name) {
+		return "", fmt.Errorf("%w: client certificate common name %q is not steward-<service>", ErrUnauthenticated, cn)
+	}
+	return name, nil
+}
+
+func servicePrincipal(name string) Principal {
+	return Principal{Kind: KindService, Name: "services/" + name, DisplayName: name}
+}
+
+// withEndUser attaches to the service principal p the end user named in md.
+func withEndUser(p Principal, md metadata.MD) Principal {
+	actor := lastValue(md, MDActor)
+	if actor == "" {
+		return p
+	}
+	p.OnBehalfOf = &Principal{
+		Kind:         KindOf(actor),
+		Name:         actor,
+		Organization: lastValue(md, MDActorOrganization),
+		DisplayName:  actor,
+	}
+	return p
+}
+
+func lastValue(md metadata.MD, key string) string {
+	v := md.Get(key)
+	if len(v) == 0 {
+		return ""
+	}
+	return v[len(v)-1]
+}

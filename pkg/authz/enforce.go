@@ -1,0 +1,162 @@
+package authz
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+
+	authzv1 "steward.dev/gen/steward/authz/v1"
+	"steward.dev/pkg/apierr"
+	"steward.dev/pkg/authn"
+)
+
+// ErrorInfo reasons of the errors Enforce returns.
+const (
+	// ReasonPermissionDenied: the caller lacks a permission the method needs,
+	// or the method is internal to Steward's services.
+	ReasonPermissionDenied = "PERMISSION_DENIED"
+	// ReasonNoAuthorizationRule: the method declares no valid rule, so nobody
+	// may call it (fail closed).
+	ReasonNoAuthorizationRule = "NO_AUTHORIZATION_RULE"
+	// ReasonUnauthenticated: the method needs a principal and there is none.
+	ReasonUnauthenticated = "UNAUTHENTICATED"
+	// ReasonScopeMissing: the request field naming the scope is empty.
+	ReasonScopeMissing = "SCOPE_MISSING"
+)
+
+// Enforce decides whether the call of method, with request req, may proceed
+// under rule (nil when the method has none), taking the principal from ctx.
+// It returns nil to allow, or a status error to refuse:
+//
+//   - no rule: PermissionDenied, reason NO_AUTHORIZATION_RULE;
+//   - public: allowed;
+//   - no principal in ctx: Unauthenticated;
+//   - internal: allowed for service principals, else PermissionDenied;
+//   - authenticated without permissions: allowed;
+//   - permissions: allowed for service principals; for others a asks about
+//     the permissions at the scope (the request field named by scope_field,
+//     else the principal's organization); a denial is PermissionDenied naming
+//     the missing permissions and the scope.
+func Enforce(ctx context.Context, a Authorizer, method string, rule *authzv1.Rule, req proto.Message) error {
+	if rule == nil {
+		return apierr.New(codes.PermissionDenied, ReasonNoAuthorizationRule, apierr.Domain,
+			fmt.Sprintf("method %s declares no authorization rule", method),
+			map[string]string{"method": method}).GRPCStatus().Err()
+	}
+	if rule.GetPublic() {
+		return nil
+	}
+	p, ok := authn.FromContext(ctx)
+	if !ok {
+		return apierr.New(codes.Unauthenticated, ReasonUnauthenticated, apierr.Domain,
+			"authentication required", nil).GRPCStatus().Err()
+	}
+	switch {
+	case rule.GetInternal():
+		if p.IsService() {
+			return nil
+		}
+		return apierr.New(codes.PermissionDenied, ReasonPermissionDenied, apierr.Domain,
+			fmt.Sprintf("method %s is internal to Steward's services", method),
+			map[string]string{"method": method}).GRPCStatus().Err()
+	case len(rule.GetPermissions()) == 0 || p.IsService():
+		// Authenticated only, or a trusted installation component.
+		return nil
+	}
+	scope := p.Organization
+	if f := rule.GetScopeField(); f != "" {
+		if req == nil {
+			return apierr.ToStatus(fmt.Errorf("authz: %s: no request message to read scope field %q from", method, f))
+		}
+		var err error
+		if scope, err = ScopeOf(req, f); err != nil {
+			return apierr.ToStatus(err)
+		}
+		if scope == "" {
+			return apierr.InvalidArgument(ReasonScopeMissing, apierr.Domain,
+				fmt.Sprintf("%s is required", f),
+				apierr.FieldViolation(f, "required: names the resource the call acts on")).GRPCStatus().Err()
+		}
+	}
+	areq := Request{Principal: p, Permissions: rule.GetPermissions(), Scope: scope, Method: method}
+	d, err := a.Authorize(ctx, areq)
+	if err != nil {
+		return apierr.ToStatus(fmt.Errorf("authz: authorizing %s for %s: %w", method, p.Name, err))
+	}
+	if d.Allowed {
+		return nil
+	}
+	missing := d.Missing
+	if len(missing) == 0 {
+		missing = areq.Permissions
+	}
+	msg := fmt.Sprintf("permission denied: %s lacks %s on %q", p.Name, strings.Join(missing, ", "), scope)
+	if d.Reason != "" {
+		msg += ": " + d.Reason
+	}
+	return apierr.New(codes.PermissionDenied, ReasonPermissionDenied, apierr.Domain, msg,
+		map[string]string{"permission": strings.Join(missing, ","), "scope": scope}).GRPCStatus().Err()
+}
+
+// UnaryServerInterceptor returns an interceptor enforcing the rules of rules
+// through a. It expects the principal in the context (see pkg/authn).
+func UnaryServerInterceptor(rules RuleSource, a Authorizer) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		rule, _ := rules.RuleFor(info.FullMethod)
+		msg, _ := req.(proto.Message)
+		if err := Enforce(ctx, a, info.FullMethod, rule, msg); err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+// StreamServerInterceptor returns an interceptor enforcing the rules of rules
+// through a on streams. Rules that need the request's scope field are
+// checked when the handler receives the first request message; all others
+// before the handler runs.
+func StreamServerInterceptor(rules RuleSource, a Authorizer) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		rule, _ := rules.RuleFor(info.FullMethod)
+		if rule != nil && len(rule.GetPermissions()) > 0 && rule.GetScopeField() != "" {
+			return handler(srv, &firstMessageStream{ServerStream: ss, a: a, method: info.FullMethod, rule: rule})
+		}
+		if err := Enforce(ss.Context(), a, info.FullMethod, rule, nil); err != nil {
+			return err
+		}
+		return handler(srv, ss)
+	}
+}
+
+// firstMessageStream enforces a rule on the first message received.
+type firstMessageStream struct {
+	grpc.ServerStream
+	a      Authorizer
+	method string
+	rule   *authzv1.Rule
+
+	checked bool  // the rule was enforced on a first message
+	err     error // the result of enforcing it
+}
+
+// RecvMsg receives a message and, for the first one, enforces the rule,
+// failing this and every later RecvMsg when the call is refused. Like
+// grpc.ServerStream.RecvMsg, it must not be called concurrently.
+func (s *firstMessageStream) RecvMsg(m any) error {
+	if s.err != nil {
+		return s.err
+	}
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if !s.checked {
+		s.checked = true
+		msg, _ := m.(proto.Message)
+		s.err = Enforce(s.Context(), s.a, s.method, s.rule, msg)
+	}
+	return s.err
+}

@@ -1,0 +1,310 @@
+package eventlog_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/eventlog"
+	"steward.dev/pkg/store"
+)
+
+// countApply returns an Apply that counts, in the consumer's store, how often
+// each event was applied (key "applied/<seq>").
+func countApply() func(store.Tx, *eventlogv1.Event) error {
+	return func(tx store.Tx, ev *eventlogv1.Event) error {
+		key := fmt.Appendf(nil, "applied/%08d", ev.GetSequence())
+		var n uint64
+		if b, err := tx.Get(key); err == nil {
+			n = binary.BigEndian.Uint64(b)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return tx.Put(key, binary.BigEndian.AppendUint64(nil, n+1))
+	}
+}
+
+// appliedCounts returns how often each sequence was applied.
+func appliedCounts(t *testing.T, s store.Store) map[uint64]uint64 {
+	t.Helper()
+	counts := map[uint64]uint64{}
+	err := s.View(context.Background(), func(tx store.ReadTx) error {
+		return tx.Scan([]byte("applied/"), nil, func(k, v []byte) (bool, error) {
+			var seq uint64
+			if _, err := fmt.Sscanf(string(k), "applied/%d", &seq); err != nil {
+				return false, err
+			}
+			counts[seq] = binary.BigEndian.Uint64(v)
+			return true, nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return counts
+}
+
+// checkAppliedOnce fails unless exactly the sequences from..to were applied,
+// each once.
+func checkAppliedOnce(t *testing.T, s store.Store, from, to uint64) {
+	t.Helper()
+	counts := appliedCounts(t, s)
+	if uint64(len(counts)) != to-from+1 {
+		t.Errorf("applied %d events, want %d (%d..%d): %v", len(counts), to-from+1, from, to, counts)
+	}
+	for seq := from; seq <= to; seq++ {
+		if counts[seq] != 1 {
+			t.Errorf("event %d applied %d times, want 1", seq, counts[seq])
+		}
+	}
+}
+
+func storedCursor(t *testing.T, s store.Store, name string) uint64 {
+	t.Helper()
+	var c uint64
+	err := s.View(context.Background(), func(tx store.ReadTx) error {
+		var err error
+		c, err = eventlog.GetCursor(tx, name)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// runConsumer runs c until the returned stop function is called; stop returns
+// Run's error.
+func runConsumer(t *testing.T, c *eventlog.Consumer) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	stopped := false
+	stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return <-done
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+func waitFor(t *testing.T, c *eventlog.Consumer, seq uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitFor(ctx, seq); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConsumerExactlyOnceAcrossFailuresAndRestart(t *testing.T) {
+	verifyNoLeaks(t)
+	ps, cs := openStore(t, "producer"), openStore(t, "consumer")
+	l := newLog(t, ps, eventlog.Options{})
+	appendN(t, ps, l, 5)
+
+	var failing atomic.Bool
+	var failures atomic.Int32
+	failing.Store(true)
+	apply := countApply()
+	newConsumer := func() *eventlog.Consumer {
+		return &eventlog.Consumer{
+			Name: "audit-directory", Store: cs, Source: l, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
+			Apply: func(tx store.Tx, ev *eventlogv1.Event) error {
+				if err := apply(tx, ev); err != nil { // written, then rolled back on failure
+					return err
+				}
+				if ev.GetSequence() == 3 && failing.Load() {
+					failures.Add(1)
+					return errors.New("apply refused")
+				}
+				return nil
+			},
+		}
+	}
+	c := newConsumer()
+	stop := runConsumer(t, c)
+	eventually(t, "Apply to fail three times", func() bool { return failures.Load() >= 3 })
+	if got := c.Cursor(); got != 2 {
+		t.Fatalf("Cursor while event 3 fails = %d, want 2", got)
+	}
+	if got := storedCursor(t, cs, "audit-directory"); got != 2 {
+		t.Fatalf("stored cursor while event 3 fails = %d, want 2", got)
+	}
+	checkAppliedOnce(t, cs, 1, 2) // event 3's write rolled back with the cursor
+
+	failing.Store(false)
+	waitFor(t, c, 5)
+	wait := appendInBackground(t, ps, l, 5)
+	waitFor(t, c, 10)
+	wait()
+	if err := stop(); err != nil {
+		t.Fatalf("Run = %v, want nil after cancel", err)
+	}
+
+	// Restart: resumes from the stored cursor.
+	appendN(t, ps, l, 5)
+	c2 := newConsumer()
+	runConsumer(t, c2)
+	waitFor(t, c2, 15)
+	checkAppliedOnce(t, cs, 1, 15)
+}
+
+// flakySource breaks every stream after at most three events.
+type flakySource struct {
+	eventlog.Source
+	streams atomic.Int32
+}
+
+func (f *flakySource) Watch(ctx context.Context, after uint64, fn func(*eventlogv1.Event) error) error {
+	f.streams.Add(1)
+	n := 0
+	err := f.Source.Watch(ctx, after, func(ev *eventlogv1.Event) error {
+		if n++; n > 3 {
+			return errors.New("connection reset")
+		}
+		return fn(ev)
+	})
+	return err
+}
+
+func TestConsumerReconnects(t *testing.T) {
+	verifyNoLeaks(t)
+	ps, cs := openStore(t, "producer"), openStore(t, "consumer")
+	l := newLog(t, ps, eventlog.Options{})
+	src := &flakySource{Source: eventlog.NewClientSource(serve(t, l))}
+	c := &eventlog.Consumer{Name: "c", Store: cs, Source: src, Apply: countApply(), MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}
+	runConsumer(t, c)
+	wait := appendInBackground(t, ps, l, 20)
+	waitFor(t, c, 20)
+	wait()
+	checkAppliedOnce(t, cs, 1, 20)
+	if n := src.streams.Load(); n < 7 {
+		t.Errorf("%d streams, want at least 7", n)
+	}
+}
+
+func TestConsumerResyncOverGRPC(t *testing.T) {
+	verifyNoLeaks(t)
+	ps, cs := openStore(t, "producer"), openStore(t, "consumer")
+	l := newLog(t, ps, eventlog.Options{Retention: eventlog.Retention{MaxEvents: 5}})
+	reg := prometheus.NewRegistry()
+	if err := eventlog.RegisterMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	before := resyncCount(t, reg, "audit-resync")
+	appendN(t, ps, l, 20)
+	if _, err := l.Compact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	var resyncs atomic.Int32
+	c := &eventlog.Consumer{
+		Name: "audit-resync", Store: cs, Source: eventlog.NewClientSource(serve(t, l)), Apply: countApply(),
+		MinBackoff: time.Millisecond,
+		Resync: func(ctx context.Context) (uint64, error) {
+			resyncs.Add(1)
+			return l.Head(ctx) // the snapshot's sequence
+		},
+	}
+	runConsumer(t, c)
+	waitFor(t, c, 20)
+	appendN(t, ps, l, 3)
+	waitFor(t, c, 23)
+	checkAppliedOnce(t, cs, 21, 23) // 1..20 came from the snapshot
+	if n := resyncs.Load(); n != 1 {
+		t.Errorf("Resync called %d times, want 1", n)
+	}
+	if got := resyncCount(t, reg, "audit-resync") - before; got != 1 {
+		t.Errorf("steward_eventlog_consumer_resyncs_total grew by %v, want 1", got)
+	}
+	if got := storedCursor(t, cs, "audit-resync"); got != 23 {
+		t.Errorf("stored cursor = %d, want 23", got)
+	}
+}
+
+func resyncCount(t *testing.T, reg *prometheus.Registry, consumer string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "steward_eventlog_consumer_resyncs_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "consumer" && lp.GetValue() == consumer {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func TestConsumerFellBehindWithoutResync(t *testing.T) {
+	verifyNoLeaks(t)
+	ps, cs := openStore(t, "producer"), openStore(t, "consumer")
+	l := newLog(t, ps, eventlog.Options{Retention: eventlog.Retention{MaxEvents: 1}})
+	appendN(t, ps, l, 3)
+	if _, err := l.Compact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := &eventlog.Consumer{Name: "c", Store: cs, Source: l, Apply: countApply()}
+	if err := c.Run(context.Background()); !errors.Is(err, eventlog.ErrFellBehind) {
+		t.Fatalf("Run = %v, want ErrFellBehind", err)
+	}
+}
+
+func TestConsumerValidatesAndWaitForTimesOut(t *testing.T) {
+	cs := openStore(t, "consumer")
+	if err := (&eventlog.Consumer{Name: "c", Store: cs}).Run(context.Background()); err == nil {
+		t.Error("Run without Source and Apply succeeded")
+	}
+	c := &eventlog.Consumer{Name: "c"}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := c.WaitFor(ctx, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitFor = %v, want DeadlineExceeded", err)
+	}
+	if err := c.WaitFor(context.Background(), 0); err != nil {
+		t.Fatalf("WaitFor(0) = %v", err)
+	}
+}
+
+func TestConsumerStaleSnapshotBacksOff(t *testing.T) {
+	verifyNoLeaks(t)
+	ps, cs := openStore(t, "producer"), openStore(t, "consumer")
+	l := newLog(t, ps, eventlog.Options{Retention: eventlog.Retention{MaxEvents: 1}})
+	appendN(t, ps, l, 5)
+	if _, err := l.Compact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var resyncs atomic.Int32
+	c := &eventlog.Consumer{
+		Name: "stale", Store: cs, Source: l, Apply: countApply(), MinBackoff: 20 * time.Millisecond,
+		Resync: func(context.Context) (uint64, error) { resyncs.Add(1); return 1, nil }, // below horizon 4
+	}
+	stop := runConsumer(t, c)
+	time.Sleep(200 * time.Millisecond)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := resyncs.Load(); n < 2 || n > 6 {
+		t.Errorf("Resync called %d times in 200ms with backoff from 20ms, want 2..6", n)
+	}
+}

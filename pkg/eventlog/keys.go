@@ -1,0 +1,47 @@
+package eventlog
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Every key this package writes, in one place, all under "eventlog/". A producer's store holds the
+// events and the log's metadata; a consumer's store holds the consumer's cursor.
+var (
+	// eventPrefix + 8-byte big-endian sequence -> deterministic eventlogv1.Event.
+	eventPrefix = []byte("eventlog/e/")
+	// horizonKey -> 8-byte big-endian sequence: the highest sequence retention
+	// deleted; every event at or below it is gone, every one above is kept.
+	horizonKey = []byte("eventlog/meta/horizon")
+	// cursorPrefix + consumer name -> 8-byte big-endian sequence of the last
+	// event the consumer applied.
+	cursorPrefix = []byte("eventlog/cursor/")
+)
+
+// sequenceName is the store.Tx.NextSequence counter that numbers the events.
+const sequenceName = "eventlog"
+
+func eventKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte(nil), eventPrefix...), seq)
+}
+
+// eventKeySeq returns the sequence of an event key.
+func eventKeySeq(key []byte) (uint64, error) {
+	if len(key) != len(eventPrefix)+8 {
+		return 0, fmt.Errorf("eventlog: malformed event key %q", key)
+	}
+	return binary.BigEndian.Uint64(key[len(eventPrefix):]), nil
+}
+
+func cursorKey(consumer string) []byte {
+	return append(append([]byte(nil), cursorPrefix...), consumer...)
+}
+
+func encodeSeq(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+func decodeSeq(what string, b []byte) (uint64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("eventlog: malformed %s (%d bytes)", what, len(b))
+	}
+	return binary.BigEndian.Uint64(b), nil
+}

@@ -1,0 +1,310 @@
+package eventlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/store"
+)
+
+// Defaults of Options.
+const (
+	// DefaultBatchSize is how many events Watch reads per read transaction.
+	DefaultBatchSize = 256
+	// DefaultRetentionInterval is how often RunRetention compacts.
+	DefaultRetentionInterval = time.Minute
+	// compactBatch bounds how many events one Compact transaction deletes.
+	compactBatch = 1000
+)
+
+// Options tune a Log. The zero value keeps every event forever.
+type Options struct {
+	// Retention says which old events Compact and RunRetention delete.
+	Retention Retention
+	// BatchSize is how many events Watch reads per read transaction; default
+	// DefaultBatchSize.
+	BatchSize int
+	// Clock stamps events and judges their age; default time.Now.
+	Clock func() time.Time
+	// Logger receives retention errors; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Retention bounds the log. An event is deleted as soon as either limit says
+// so; zero limits are off. The newest MaxEvents events are never deleted for
+// their count, but all events may be deleted for their age.
+type Retention struct {
+	// MaxEvents keeps at most this many of the newest events.
+	MaxEvents uint64
+	// MaxAge keeps events committed less than this long ago.
+	MaxAge time.Duration
+	// Interval is how often RunRetention compacts; default
+	// DefaultRetentionInterval.
+	Interval time.Duration
+}
+
+func (r Retention) enabled() bool { return r.MaxEvents > 0 || r.MaxAge > 0 }
+
+// Log is the event log of one service, kept in that service's store. It is safe
+// for concurrent use. Create it with New.
+type Log struct {
+	st     store.Store
+	source string
+	opts   Options
+
+	commits   broadcast // closed and replaced whenever events may have committed
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+// New returns the log of the service called source (e.g. "directory") kept in
+// s. It does no I/O. There must be one Log per store.
+func New(s store.Store, source string, opts Options) (*Log, error) {
+	if s == nil {
+		return nil, errors.New("eventlog: New: nil store")
+	}
+	if source == "" {
+		return nil, errors.New("eventlog: New: empty source")
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Retention.Interval <= 0 {
+		opts.Retention.Interval = DefaultRetentionInterval
+	}
+	return &Log{st: s, source: source, opts: opts, done: make(chan struct{})}, nil
+}
+
+// Source returns the name of the service the log belongs to.
+func (l *Log) Source() string { return l.source }
+
+// Append adds ev to the log inside the caller's transaction tx and returns its
+// sequence, which write responses carry as a consistency token. It sets ev's
+// Sequence, Time (from Options.Clock) and Source, overwriting what was there,
+// and stores ev deterministically. The event becomes visible with the rest of
+// tx when tx commits, and watchers are woken then; if tx rolls back, the
+// sequence is not used. Append may be called several times in one transaction.
+func (l *Log) Append(tx store.Tx, ev *eventlogv1.Event) (uint64, error) {
+	if ev == nil {
+		return 0, errors.New("eventlog: Append: nil event")
+	}
+	seq, err := tx.NextSequence(sequenceName)
+	if err != nil {
+		return 0, fmt.Errorf("eventlog: next sequence: %w", err)
+	}
+	ev.Sequence = seq
+	ev.Time = timestamppb.New(l.opts.Clock())
+	ev.Source = l.source
+	if err := store.PutProto(tx, eventKey(seq), ev); err != nil {
+		return 0, fmt.Errorf("eventlog: append event %d: %w", seq, err)
+	}
+	tx.OnCommit(l.commits.notify)
+	return seq, nil
+}
+
+// Notify wakes every watcher so that it reads the store again. Append does it
+// on commit; call Notify when another process committed events to a shared
+// store (an etcd backend's watch, for instance).
+func (l *Log) Notify() { l.commits.notify() }
+
+// Close ends every Watch with ErrClosed and makes later ones fail at once, so
+// that a graceful server stop need not wait for tailing streams. It does not
+// close the store. Append keeps working.
+func (l *Log) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return nil
+}
+
+// Head returns the sequence of the newest committed event (0 when the log is
+// empty).
+func (l *Log) Head(ctx context.Context) (uint64, error) {
+	var head uint64
+	err := l.st.View(ctx, func(tx store.ReadTx) error {
+		var err error
+		head, _, err = headHorizon(tx)
+		return err
+	})
+	return head, err
+}
+
+// Horizon returns the retention horizon: the highest sequence deleted by
+// retention (0 when nothing was). Cursors below it fell behind.
+func (l *Log) Horizon(ctx context.Context) (uint64, error) {
+	var horizon uint64
+	err := l.st.View(ctx, func(tx store.ReadTx) error {
+		var err error
+		horizon, err = getHorizon(tx)
+		return err
+	})
+	return horizon, err
+}
+
+// Read returns at most limit events with sequence greater than after, in
+// sequence order, read in one transaction; fewer than limit means it reached
+// the head. It fails with a *FellBehindError when after is below the horizon.
+func (l *Log) Read(ctx context.Context, after uint64, limit int) ([]*eventlogv1.Event, error) {
+	p, err := l.readPage(ctx, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	if after < p.horizon {
+		return nil, &FellBehindError{Source: l.source, After: after, Horizon: p.horizon}
+	}
+	return p.events, nil
+}
+
+// Watch calls fn with every event after the sequence after, in order, first
+// from history and then as new events commit, until ctx is done, the Log is
+// closed (ErrClosed) or fn returns an error, which Watch returns unchanged.
+// fn runs outside any store transaction, so it may use any store. History is
+// read in batches of Options.BatchSize, each in its own read transaction; when
+// caught up, Watch blocks until the next commit without polling.
+//
+// Watch fails with a *FellBehindError when after, or its position while it is
+// streaming, is below the retention horizon; after = 0 fails too once anything
+// was deleted, because the events from 1 are gone. A resumed Watch (after = the
+// last sequence fn saw) sees every event exactly once.
+func (l *Log) Watch(ctx context.Context, after uint64, fn func(*eventlogv1.Event) error) error {
+	cursor := after
+	for {
+		// Take the wake-up channel before reading, so that a commit landing
+		// between the read and the wait is not missed.
+		woken := l.commits.wait()
+		select {
+		case <-l.done:
+			return ErrClosed
+		default:
+		}
+		p, err := l.readPage(ctx, cursor, l.opts.BatchSize)
+		if err != nil {
+			return err
+		}
+		if cursor < p.horizon {
+			return &FellBehindError{Source: l.source, After: cursor, Horizon: p.horizon}
+		}
+		for _, ev := range p.events {
+			if err := fn(ev); err != nil {
+				return err
+			}
+			cursor = ev.GetSequence()
+		}
+		if len(p.events) == l.opts.BatchSize {
+			continue // more history
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-l.done:
+			return ErrClosed
+		case <-woken:
+		}
+	}
+}
+
+// page is what one read transaction saw.
+type page struct {
+	events        []*eventlogv1.Event
+	head, horizon uint64
+}
+
+// readPage reads up to limit events after after, with the head and horizon, in
+// one read transaction. It does not check the horizon.
+func (l *Log) readPage(ctx context.Context, after uint64, limit int) (page, error) {
+	var p page
+	if limit <= 0 {
+		limit = l.opts.BatchSize
+	}
+	err := l.st.View(ctx, func(tx store.ReadTx) error {
+		p = page{}
+		var err error
+		if p.head, p.horizon, err = headHorizon(tx); err != nil {
+			return err
+		}
+		if after == math.MaxUint64 {
+			return nil
+		}
+		return tx.Scan(eventPrefix, eventKey(after+1), func(k, v []byte) (bool, error) {
+			ev := &eventlogv1.Event{}
+			if err := proto.Unmarshal(v, ev); err != nil {
+				return false, fmt.Errorf("eventlog: decoding event %x: %w", k, err)
+			}
+			p.events = append(p.events, ev)
+			return len(p.events) < limit, nil
+		})
+	})
+	if err != nil {
+		return page{}, err
+	}
+	return p, nil
+}
+
+// getHorizon returns the recorded horizon, 0 when none was recorded.
+func getHorizon(tx store.ReadTx) (uint64, error) {
+	b, err := tx.Get(horizonKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return decodeSeq("horizon", b)
+}
+
+// headHorizon returns the newest sequence and the horizon. When retention
+// deleted every event the head is the horizon.
+func headHorizon(tx store.ReadTx) (head, horizon uint64, err error) {
+	if horizon, err = getHorizon(tx); err != nil {
+		return 0, 0, err
+	}
+	head = horizon
+	err = tx.ScanReverse(eventPrefix, nil, func(k, _ []byte) (bool, error) {
+		seq, err := eventKeySeq(k)
+		if err != nil {
+			return false, err
+		}
+		head = max(head, seq)
+		return false, nil
+	})
+	return head, horizon, err
+}
+
+// broadcast wakes every waiter at once: wait returns a channel that the next
+// notify closes. The zero value is ready to use; notify without waiters costs
+// a lock and nothing else.
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (b *broadcast) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+func (b *broadcast) notify() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
+	}
+}

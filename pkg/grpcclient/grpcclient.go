@@ -1,0 +1,227 @@
+// Package grpcclient dials Steward services from other Steward services: it
+// authenticates as the calling service, forwards the end user and the
+// request ID of the call being served, and gives unary calls a default
+// deadline.
+package grpcclient
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"steward.dev/pkg/authn"
+)
+
+// DefaultTimeout is the deadline given to unary calls that have none.
+const DefaultTimeout = 10 * time.Second
+
+// Options configures Dial.
+type Options struct {
+	// Service is the name of the calling service, e.g. "access". Required
+	// when Credential is set.
+	Service string
+	// Credential is the installation's service credential; when set, every
+	// call carries "authorization: Service <Service>:<secret>".
+	Credential authn.ServiceCredential
+	// TLS enables TLS when any of its fields is set; without it only loopback
+	// targets may be dialled (in plaintext).
+	TLS TLSConfig
+	// Timeout is the deadline of unary calls without one; 0 means
+	// DefaultTimeout and a negative value none.
+	Timeout time.Duration
+	// DialOptions are appended to the ones Dial builds.
+	DialOptions []grpc.DialOption
+}
+
+// TLSConfig names the PEM files of a TLS client.
+type TLSConfig struct {
+	// CAFile holds the roots that verify the server; empty means the system
+	// roots.
+	CAFile string
+	// CertFile and KeyFile hold the client certificate (CommonName
+	// "steward-<service>") for mutual TLS; both or neither.
+	CertFile, KeyFile string
+	// ServerName overrides the name the server certificate is verified
+	// against.
+	ServerName string
+}
+
+func (c TLSConfig) enabled() bool {
+	return c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" || c.ServerName != ""
+}
+
+// Dial returns a client connection to target ("127.0.0.1:7001",
+// "dns:///directory:7001") configured by opts. Like grpc.NewClient it does no
+// I/O; the connection is made on first use.
+func Dial(target string, opts Options) (*grpc.ClientConn, error) {
+	dialOpts, err := DialOptions(target, opts)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(target, dialOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("grpcclient: dialling %s: %w", target, err)
+	}
+	return conn, nil
+}
+
+// DialOptions returns the dial options Dial uses for target: transport
+// credentials, then the interceptors, then opts.DialOptions.
+func DialOptions(target string, opts Options) ([]grpc.DialOption, error) {
+	var creds credentials.TransportCredentials
+	if opts.TLS.enabled() {
+		cfg, err := opts.TLS.config()
+		if err != nil {
+			return nil, err
+		}
+		creds = credentials.NewTLS(cfg)
+	} else {
+		if !isLoopback(target) {
+			return nil, fmt.Errorf("grpcclient: refusing plaintext connection to non-loopback target %q: configure TLS", target)
+		}
+		creds = insecure.NewCredentials()
+	}
+	unary, stream, err := Interceptors(opts)
+	if err != nil {
+		return nil, err
+	}
+	out := []grpc.DialOption{
+		grpc.WithTransportCredentials(creds),
+		grpc.WithChainUnaryInterceptor(unary),
+		grpc.WithChainStreamInterceptor(stream),
+	}
+	return append(out, opts.DialOptions...), nil
+}
+
+// Interceptors returns the client interceptors of opts: each call gets the
+// service credential, the propagated end user and request ID (see
+// OutgoingContext) and, for unary calls, the default deadline.
+func Interceptors(opts Options) (grpc.UnaryClientInterceptor, grpc.StreamClientInterceptor, error) {
+	if !opts.Credential.IsZero() && !authn.ValidServiceName(opts.Service) {
+		return nil, nil, fmt.Errorf("grpcclient: invalid service name %q", opts.Service)
+	}
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	var authorization string
+	if !opts.Credential.IsZero() {
+		authorization = opts.Credential.AuthorizationFor(opts.Service)
+	}
+	prepare := func(ctx context.Context) context.Context {
+		ctx = OutgoingContext(ctx)
+		if authorization != "" {
+			ctx = setOutgoing(ctx, authn.MDAuthorization, authorization, true)
+		}
+		return ctx
+	}
+	unary := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
+		if _, ok := ctx.Deadline(); !ok && timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		return invoker(prepare(ctx), method, req, reply, cc, callOpts...)
+	}
+	stream := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {
+		return streamer(prepare(ctx), desc, cc, method, callOpts...)
+	}
+	return unary, stream, nil
+}
+
+// OutgoingContext returns ctx with outgoing metadata carrying, unless
+// already set, the end user ctx acts for (x-steward-actor and
+// x-steward-actor-org, from authn.Actor, when that is not a service) and the
+// request ID (x-request-id, from authn.RequestID or the incoming metadata).
+func OutgoingContext(ctx context.Context) context.Context {
+	if actor, ok := authn.Actor(ctx); ok && !actor.IsService() && actor.Name != "" {
+		ctx = setOutgoing(ctx, authn.MDActor, actor.Name, false)
+		if actor.Organization != "" {
+			ctx = setOutgoing(ctx, authn.MDActorOrganization, actor.Organization, false)
+		}
+	}
+	id := authn.RequestID(ctx)
+	if id == "" {
+		if md, ok := metadata.FromIncomingContext(ctx); ok {
+			if v := md.Get(authn.MDRequestID); len(v) > 0 {
+				id = v[0]
+			}
+		}
+	}
+	if id != "" {
+		ctx = setOutgoing(ctx, authn.MDRequestID, id, false)
+	}
+	return ctx
+}
+
+// setOutgoing sets key to value in the outgoing metadata of ctx, replacing
+// an existing value only when replace is true.
+func setOutgoing(ctx context.Context, key, value string, replace bool) context.Context {
+	md, _ := metadata.FromOutgoingContext(ctx) // a copy
+	if md == nil {
+		md = metadata.MD{}
+	}
+	if len(md.Get(key)) > 0 && !replace {
+		return ctx
+	}
+	md.Set(key, value)
+	return metadata.NewOutgoingContext(ctx, md)
+}
+
+// isLoopback reports whether target, a gRPC target string, names a loopback
+// address, "localhost", a Unix socket or an in-process passthrough target.
+func isLoopback(target string) bool {
+	if strings.HasPrefix(target, "unix:") || strings.HasPrefix(target, "unix-abstract:") {
+		return true
+	}
+	for _, scheme := range []string{"dns:///", "passthrough:///"} {
+		target = strings.TrimPrefix(target, scheme)
+	}
+	host, _, err := net.SplitHostPort(target)
+	if err != nil {
+		host = target
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && addr.IsLoopback()
+}
+
+func (c TLSConfig) config() (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("grpcclient: reading CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("grpcclient: no certificates in CA file %s", c.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return nil, errors.New("grpcclient: TLS CertFile and KeyFile must be set together")
+	}
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("grpcclient: loading client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}

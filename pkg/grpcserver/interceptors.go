@@ -1,0 +1,234 @@
+package grpcserver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime/debug"
+	"unicode"
+
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"buf.build/go/protovalidate"
+	"github.com/google/uuid"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	pvinterceptor "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/protovalidate"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"steward.dev/pkg/apierr"
+	"steward.dev/pkg/authn"
+	"steward.dev/pkg/authz"
+)
+
+// ReasonInvalidArgument is the ErrorInfo reason of requests that fail the
+// validation rules declared in their protos.
+const ReasonInvalidArgument = "INVALID_ARGUMENT"
+
+// maxRequestIDLen bounds the length of a request ID taken from a caller.
+const maxRequestIDLen = 128
+
+// interceptors returns the server's interceptor chains. The order is fixed:
+//
+//  1. recovery: first, so that a panic anywhere below becomes codes.Internal
+//     (logged with its stack) and the server keeps serving;
+//  2. request ID: taken from x-request-id or generated, put in the context
+//     and sent back as a header, so every log line below can carry it;
+//  3. logging: one line per finished call, with request ID and principal;
+//  4. metrics: before authentication, so that refused calls are counted;
+//  5. authentication: the principal into the context, unless the method's
+//     rule is public;
+//  6. validation: the protovalidate rules of the request message, violations
+//     as InvalidArgument with BadRequest field violations;
+//  7. authorization: the rule the method declares (pkg/authz).
+func (s *Server) interceptors(v protovalidate.Validator) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+	recoveryOpt := recovery.WithRecoveryHandlerContext(s.recoverPanic)
+	logger := logging.LoggerFunc(func(ctx context.Context, level logging.Level, msg string, fields ...any) {
+		s.log.Log(ctx, slog.Level(level), msg, fields...)
+	})
+	logOpts := []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
+			return logging.Fields{"request_id", authn.RequestID(ctx)}
+		}),
+	}
+	rules := ruleSource{s}
+	unary := []grpc.UnaryServerInterceptor{
+		recovery.UnaryServerInterceptor(recoveryOpt),
+		unaryRequestID,
+		logging.UnaryServerInterceptor(logger, logOpts...),
+		s.metrics.UnaryServerInterceptor(),
+		unaryAuthn(rules, s.cfg.Authenticator),
+		unaryValidate(v),
+		authz.UnaryServerInterceptor(rules, s.cfg.Authorizer),
+	}
+	stream := []grpc.StreamServerInterceptor{
+		recovery.StreamServerInterceptor(recoveryOpt),
+		streamRequestID,
+		logging.StreamServerInterceptor(logger, logOpts...),
+		s.metrics.StreamServerInterceptor(),
+		streamAuthn(rules, s.cfg.Authenticator),
+		streamValidate(v),
+		authz.StreamServerInterceptor(rules, s.cfg.Authorizer),
+	}
+	return unary, stream
+}
+
+// recoverPanic logs a panic recovered from a handler and turns it into an
+// opaque codes.Internal error.
+func (s *Server) recoverPanic(ctx context.Context, p any) error {
+	method, _ := grpc.Method(ctx)
+	s.log.ErrorContext(ctx, "grpcserver: panic in handler", "grpc.method", method, "panic", p, "stack", string(debug.Stack()))
+	return status.Error(codes.Internal, "internal error")
+}
+
+// serverStream is a grpc.ServerStream with a replaced context.
+type serverStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *serverStream) Context() context.Context { return s.ctx }
+
+// withRequestID returns ctx carrying the request ID of the call, taken from
+// its x-request-id metadata when well-formed or else a new UUID, and sends
+// the ID back in the response header.
+func withRequestID(ctx context.Context) context.Context {
+	var id string
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get(authn.MDRequestID); len(v) > 0 && validRequestID(v[0]) {
+			id = v[0]
+		}
+	}
+	if id == "" {
+		id = uuid.NewString()
+	}
+	// Setting a header fails only when headers were already sent, which
+	// cannot have happened before the handler runs.
+	_ = grpc.SetHeader(ctx, metadata.Pairs(authn.MDRequestID, id))
+	return authn.WithRequestID(ctx, id)
+}
+
+// validRequestID reports whether id is acceptable as a request ID from a
+// caller: short, printable ASCII.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for _, r := range id {
+		if r > unicode.MaxASCII || !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func unaryRequestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	return handler(withRequestID(ctx), req)
+}
+
+func streamRequestID(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return handler(srv, &serverStream{ServerStream: ss, ctx: withRequestID(ss.Context())})
+}
+
+// authenticate returns ctx carrying the principal of the call, or ctx as it
+// is when the method's rule is public.
+func authenticate(ctx context.Context, rules authz.RuleSource, a authn.Authenticator, method string) (context.Context, error) {
+	if rule, ok := rules.RuleFor(method); ok && rule.GetPublic() {
+		return ctx, nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	p, _ := peer.FromContext(ctx)
+	principal, err := a.Authenticate(ctx, md, p)
+	if err != nil {
+		if errors.Is(err, authn.ErrNoCredentials) || errors.Is(err, authn.ErrUnauthenticated) {
+			return nil, apierr.New(codes.Unauthenticated, authz.ReasonUnauthenticated, apierr.Domain, err.Error(), nil).GRPCStatus().Err()
+		}
+		return nil, apierr.ToStatus(err)
+	}
+	fields := logging.Fields{"principal", principal.Name}
+	if principal.OnBehalfOf != nil {
+		fields = append(fields, "actor", principal.OnBehalfOf.Name)
+	}
+	logging.AddFields(ctx, fields)
+	return authn.NewContext(ctx, principal), nil
+}
+
+func unaryAuthn(rules authz.RuleSource, a authn.Authenticator) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, err := authenticate(ctx, rules, a, info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+func streamAuthn(rules authz.RuleSource, a authn.Authenticator) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, err := authenticate(ss.Context(), rules, a, info.FullMethod)
+		if err != nil {
+			return err
+		}
+		return handler(srv, &serverStream{ServerStream: ss, ctx: ctx})
+	}
+}
+
+// unaryValidate wraps the protovalidate interceptor, turning its violations
+// into BadRequest field violations.
+func unaryValidate(v protovalidate.Validator) grpc.UnaryServerInterceptor {
+	validate := pvinterceptor.UnaryServerInterceptor(v)
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		handled := false
+		resp, err := validate(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+			handled = true
+			return handler(ctx, req)
+		})
+		if !handled {
+			err = badRequest(err)
+		}
+		return resp, err
+	}
+}
+
+// streamValidate wraps the protovalidate interceptor, turning the
+// violations of received messages into BadRequest field violations.
+func streamValidate(v protovalidate.Validator) grpc.StreamServerInterceptor {
+	validate := pvinterceptor.StreamServerInterceptor(v)
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return validate(srv, ss, info, func(srv any, validating grpc.ServerStream) error {
+			return handler(srv, badRequestStream{validating})
+		})
+	}
+}
+
+// badRequestStream converts validation errors of RecvMsg.
+type badRequestStream struct{ grpc.ServerStream }
+
+func (s badRequestStream) RecvMsg(m any) error { return badRequest(s.ServerStream.RecvMsg(m)) }
+
+// badRequest returns err with the buf.validate.Violations detail of a
+// validation failure replaced by an ErrorInfo and a BadRequest; other
+// errors are returned as they are.
+func badRequest(err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument {
+		return err
+	}
+	for _, d := range st.Details() {
+		vs, ok := d.(*validate.Violations)
+		if !ok {
+			continue
+		}
+		fvs := make([]*errdetails.BadRequest_FieldViolation, 0, len(vs.GetViolations()))
+		for _, v := range vs.GetViolations() {
+			fvs = append(fvs, apierr.FieldViolation(protovalidate.FieldPathString(v.GetField()), v.GetMessage()))
+		}
+		return apierr.InvalidArgument(ReasonInvalidArgument, apierr.Domain, st.Message(), fvs...).GRPCStatus().Err()
+	}
+	return err
+}
