@@ -1,0 +1,86 @@
+// Command steward-local runs the whole Steward suite on this machine, as
+// `make run` does: it creates the data directory and the installation's
+// service credential, starts the four backends and the gateway as child
+// processes on 127.0.0.1 with their output prefixed by the service name,
+// waits until all of them are healthy, prints where they listen and a few
+// commands to try, and stops them all on Ctrl-C (SIGINT) or SIGTERM.
+//
+// Children are started with a parent-death signal, so even a launcher killed
+// with SIGKILL leaves no process behind; if a child exits on its own, the
+// launcher stops the others and exits with status 1.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+)
+
+// backendNames are the backend services, in start order.
+var backendNames = []string{"directory", "access", "licensing", "audit"}
+
+// config is the launcher's configuration, from its flags.
+type config struct {
+	binDir       string
+	dataDir      string
+	addrs        map[string]*string // by service name, the gateway included
+	metricsAddrs map[string]*string // by backend name
+	logLevel     string
+	readyTimeout time.Duration
+	stopTimeout  time.Duration
+}
+
+func main() {
+	// The parent-death signal of a child fires when the thread that started
+	// it exits, not the process. Keep the main goroutine, which starts every
+	// child, on the main thread, which lives as long as the process.
+	runtime.LockOSThread()
+	os.Exit(run(os.Args[1:]))
+}
+
+// run runs the launcher and returns its exit status.
+func run(args []string) int {
+	cfg, err := parseFlags(args)
+	if err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "steward-local:", err)
+		return 2
+	}
+	s, err := newSuite(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "steward-local:", err)
+		return 1
+	}
+	return s.run()
+}
+
+func parseFlags(args []string) (config, error) {
+	fs := flag.NewFlagSet("steward-local", flag.ContinueOnError)
+	cfg := config{addrs: make(map[string]*string), metricsAddrs: make(map[string]*string)}
+	defaultBinDir := "bin"
+	if exe, err := os.Executable(); err == nil {
+		defaultBinDir = filepath.Dir(exe)
+	}
+	fs.StringVar(&cfg.binDir, "bin-dir", defaultBinDir, "directory holding the steward-<service> binaries")
+	fs.StringVar(&cfg.dataDir, "data-dir", "data", "data directory of the suite: the service credential and one subdirectory per service")
+	for i, name := range backendNames {
+		cfg.addrs[name] = fs.String(name+"-addr", fmt.Sprintf("127.0.0.1:%d", 7001+i), "gRPC address of "+name)
+		cfg.metricsAddrs[name] = fs.String(name+"-metrics-addr", fmt.Sprintf("127.0.0.1:%d", 9001+i), "/metrics address of "+name+" (empty disables it)")
+	}
+	cfg.addrs["gateway"] = fs.String("gateway-addr", "127.0.0.1:8080", "HTTP address of the gateway (it serves /metrics itself)")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level of the services: debug, info, warn or error")
+	fs.DurationVar(&cfg.readyTimeout, "ready-timeout", time.Minute, "how long to wait for the suite to become healthy")
+	fs.DurationVar(&cfg.stopTimeout, "stop-timeout", 15*time.Second, "how long to wait for the services to stop before killing them")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return cfg, nil
+}

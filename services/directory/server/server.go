@@ -1,0 +1,55 @@
+// Package server wires the directory service, which owns organizations, the scope tree, principals, memberships, credentials and token signing keys:
+// its configuration, defaults and the gRPC services it registers. It keeps an event log in its store, served as
+// steward.eventlog.v1.EventLogService.
+package server
+
+import (
+	"steward.dev/pkg/backend"
+)
+
+// Defaults of the directory service. Every address is loopback: serving on
+// other interfaces must be asked for.
+const (
+	// Name is the service name.
+	Name = "directory"
+	// DefaultAddr is the gRPC listen address.
+	DefaultAddr = "127.0.0.1:7001"
+	// DefaultMetricsAddr is the Prometheus /metrics listen address.
+	DefaultMetricsAddr = "127.0.0.1:9001"
+	// DefaultDataDir is the data directory, relative to the working
+	// directory: the layout of `make run`.
+	DefaultDataDir = "data/directory"
+	// DefaultServiceCredentialFile is the service credential, in the layout
+	// of `make run`.
+	DefaultServiceCredentialFile = "data/" + backend.CredentialFileName
+)
+
+// Config is the configuration of the directory service process.
+type Config struct {
+	backend.Config
+}
+
+// NewConfig returns the default configuration of the directory service.
+func NewConfig() Config {
+	return Config{backend.Config{
+		Name:                  Name,
+		Addr:                  DefaultAddr,
+		MetricsAddr:           DefaultMetricsAddr,
+		DataDir:               DefaultDataDir,
+		ServiceCredentialFile: DefaultServiceCredentialFile,
+		EventLog:              true,
+	}}
+}
+
+// Complete validates c and builds the directory service, ready to Run.
+func (c Config) Complete() (*backend.Backend, error) {
+	c.Register = register
+	return c.Config.Complete()
+}
+
+// register registers the directory service's own gRPC services on b. Each one
+// must declare an authorization rule on every method (the server refuses to
+// start otherwise); the directory issue adds them here.
+func register(b *backend.Backend) error {
+	return nil
+}

@@ -1,0 +1,365 @@
+// Package server is Steward's HTTP/JSON edge: a grpc-gateway ServeMux over
+// one gRPC client connection per backend, with the generated handlers of
+// every service that has HTTP bindings (see DefaultBackends), CORS for
+// configured origins, GET /healthz aggregating the backends' grpc.health.v1
+// status, and GET /metrics. It holds no domain logic and makes no
+// authorization decisions: the caller's Authorization header travels to the
+// backend as metadata, unchanged.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/textproto"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"steward.dev/pkg/authn"
+	"steward.dev/pkg/grpcclient"
+	"steward.dev/pkg/logging"
+)
+
+// Defaults of Config.
+const (
+	// DefaultAddr is the HTTP listen address.
+	DefaultAddr = "127.0.0.1:8080"
+	// DefaultHealthTimeout bounds each backend's health check in /healthz.
+	DefaultHealthTimeout = time.Second
+	// DefaultShutdownTimeout bounds the graceful HTTP shutdown.
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// Config describes the gateway.
+type Config struct {
+	// Addr is the HTTP listen address; an empty host means 127.0.0.1.
+	Addr string
+	// Backends are the services forwarded to, each with its address and
+	// handlers; NewConfig sets DefaultBackends. Names must be unique.
+	Backends []Backend
+	// CORSOrigins lists the origins allowed to call the gateway from a
+	// browser ("https://console.example.com", or "*"); empty disables CORS.
+	CORSOrigins []string
+	// HealthTimeout bounds each backend's health check; default
+	// DefaultHealthTimeout.
+	HealthTimeout time.Duration
+	// ShutdownTimeout bounds the graceful shutdown; default
+	// DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// TLSCAFile, when set, makes the gateway reach the backends over TLS,
+	// verifying their certificates with this PEM CA. Without it only
+	// loopback backends can be reached (in plaintext).
+	TLSCAFile string
+	// Log configures the logger built by Complete when Logger is nil.
+	Log logging.Config
+	// Logger receives the gateway's logs; nil means one built from Log,
+	// writing to standard error.
+	Logger *slog.Logger
+}
+
+// NewConfig returns the default configuration: HTTP on 127.0.0.1:8080 and
+// the four backends on their default loopback addresses.
+func NewConfig() Config {
+	return Config{Addr: DefaultAddr, Backends: DefaultBackends()}
+}
+
+// AddFlags registers the gateway's flags on fs, defaulting to c's values:
+// -addr, -<backend>-addr for each of c.Backends, -cors-origins,
+// -health-timeout, -shutdown-timeout, -tls-ca and the log flags.
+func (c *Config) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", c.Addr, "HTTP listen address (host:port; an empty host means 127.0.0.1)")
+	for i := range c.Backends {
+		b := &c.Backends[i]
+		fs.StringVar(&b.Addr, b.Name+"-addr", b.Addr, "gRPC address of the "+b.Name+" service")
+	}
+	fs.Func("cors-origins", "comma-separated origins allowed by CORS (e.g. http://localhost:3000, or *); empty disables CORS", func(s string) error {
+		c.CORSOrigins = nil
+		for o := range strings.SplitSeq(s, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.CORSOrigins = append(c.CORSOrigins, o)
+			}
+		}
+		return nil
+	})
+	fs.DurationVar(&c.HealthTimeout, "health-timeout", c.HealthTimeout, "deadline of each backend's health check in /healthz; 0 means 1s")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "graceful shutdown deadline; 0 means 10s")
+	fs.StringVar(&c.TLSCAFile, "tls-ca", c.TLSCAFile, "PEM CA verifying the backends' certificates; enables TLS to the backends")
+	c.Log.AddFlags(fs)
+}
+
+// Server is a completed Config. Run it once.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	backends []upstream
+	handler  http.Handler
+
+	mu   sync.Mutex
+	addr string
+	lis  net.Listener
+}
+
+// upstream is a backend with its client connection.
+type upstream struct {
+	name   string
+	conn   *grpc.ClientConn
+	health healthpb.HealthClient
+}
+
+// Complete validates c, dials one client connection per backend (no I/O
+// happens until the first call), registers the backends' handlers and
+// builds the HTTP handler.
+func (c Config) Complete() (_ *Server, err error) {
+	if c.Addr == "" {
+		return nil, errors.New("gateway: Addr is required, e.g. 127.0.0.1:8080")
+	}
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: invalid Addr %q: %w", c.Addr, err)
+	}
+	if host == "" {
+		c.Addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	if c.HealthTimeout <= 0 {
+		c.HealthTimeout = DefaultHealthTimeout
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	logger := c.Logger
+	if logger == nil {
+		if logger, err = c.Log.New(os.Stderr); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{cfg: c, log: logger.With("service", "gateway")}
+	defer func() {
+		if err != nil {
+			s.closeConns()
+		}
+	}()
+
+	mux := runtime.NewServeMux(
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+	)
+	seen := make(map[string]bool)
+	for _, b := range c.Backends {
+		if b.Name == "" || b.Addr == "" {
+			return nil, fmt.Errorf("gateway: backend %q needs a name and an address", b.Name)
+		}
+		if seen[b.Name] {
+			return nil, fmt.Errorf("gateway: backend %q listed twice", b.Name)
+		}
+		seen[b.Name] = true
+		// The connection carries the caller's credentials, never the
+		// installation's service credential: a call through the gateway
+		// must not run with a service's privileges.
+		conn, err := grpcclient.Dial(b.Addr, grpcclient.Options{TLS: grpcclient.TLSConfig{CAFile: c.TLSCAFile}})
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %s: %w", b.Name, err)
+		}
+		s.backends = append(s.backends, upstream{name: b.Name, conn: conn, health: healthpb.NewHealthClient(conn)})
+		for _, register := range b.Handlers {
+			if err := register(context.Background(), mux, conn); err != nil {
+				return nil, fmt.Errorf("gateway: registering %s handlers: %w", b.Name, err)
+			}
+		}
+	}
+
+	registry := prometheus.NewRegistry()
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "steward_gateway_http_requests_total",
+		Help: "HTTP requests served by the gateway, by method and status code.",
+	}, []string{"method", "code"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "steward_gateway_http_request_duration_seconds",
+		Help:    "Latency of the HTTP requests served by the gateway.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"method", "code"})
+	registry.MustRegister(requests, duration, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	root := http.NewServeMux()
+	root.HandleFunc("GET /healthz", s.serveHealthz)
+	root.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	root.Handle("/", mux)
+	var h http.Handler = root
+	if len(c.CORSOrigins) > 0 {
+		h = cors.New(cors.Options{
+			AllowedOrigins: c.CORSOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+			AllowedHeaders: []string{"Authorization", "Content-Type", "X-Request-Id"},
+			ExposedHeaders: []string{"X-Request-Id"},
+			MaxAge:         600,
+		}).Handler(h)
+	}
+	s.handler = promhttp.InstrumentHandlerCounter(requests, promhttp.InstrumentHandlerDuration(duration, h))
+	return s, nil
+}
+
+// incomingHeader decides which HTTP request headers reach the backends as
+// gRPC metadata. Authorization is not among them because grpc-gateway always
+// forwards it, unprefixed, as "authorization"; mapping it here too would send
+// it twice, which authentication refuses. X-Request-Id travels as
+// x-request-id; other standard headers keep grpc-gateway's default
+// ("grpcgateway-" prefix), and the rest, including anything a client could
+// use to pose as someone else (x-steward-actor), are dropped.
+func incomingHeader(key string) (string, bool) {
+	switch textproto.CanonicalMIMEHeaderKey(key) {
+	case "Authorization", "Cookie":
+		return "", false
+	case "X-Request-Id":
+		return authn.MDRequestID, true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// outgoingHeader decides which gRPC response headers reach the HTTP client:
+// x-request-id as X-Request-Id, others with grpc-gateway's default
+// "Grpc-Metadata-" prefix.
+func outgoingHeader(key string) (string, bool) {
+	if strings.EqualFold(key, authn.MDRequestID) {
+		return "X-Request-Id", true
+	}
+	return runtime.MetadataHeaderPrefix + key, true
+}
+
+// Handler returns the gateway's HTTP handler, for tests.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Addr returns the address the gateway listens on, "" before Run listens.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// HealthReport is the JSON body of GET /healthz.
+type HealthReport struct {
+	// Status is SERVING when every backend is, NOT_SERVING otherwise.
+	Status string `json:"status"`
+	// Backends maps each backend to its grpc.health.v1 status
+	// (SERVING, NOT_SERVING, ...) or UNREACHABLE when its health check failed.
+	Backends map[string]string `json:"backends"`
+}
+
+// Health statuses of HealthReport besides grpc.health.v1's.
+const (
+	statusServing     = "SERVING"
+	statusNotServing  = "NOT_SERVING"
+	statusUnreachable = "UNREACHABLE"
+)
+
+// Health asks every backend's grpc.health.v1 Check, in parallel, each
+// bounded by Config.HealthTimeout, and reports whether all are serving.
+func (s *Server) Health(ctx context.Context) (HealthReport, bool) {
+	report := HealthReport{Status: statusServing, Backends: make(map[string]string, len(s.backends))}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, b := range s.backends {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, s.cfg.HealthTimeout)
+			defer cancel()
+			st := statusUnreachable
+			resp, err := b.health.Check(ctx, &healthpb.HealthCheckRequest{})
+			if err == nil {
+				st = resp.GetStatus().String()
+			} else {
+				s.log.DebugContext(ctx, "gateway: backend health check failed", "backend", b.name, "error", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			report.Backends[b.name] = st
+			if st != statusServing {
+				report.Status = statusNotServing
+			}
+		})
+	}
+	wg.Wait()
+	return report, report.Status == statusServing
+}
+
+// serveHealthz answers GET /healthz: 200 with the report when every backend
+// is serving, 503 otherwise.
+func (s *Server) serveHealthz(w http.ResponseWriter, r *http.Request) {
+	report, ok := s.Health(r.Context())
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_ = json.NewEncoder(w).Encode(report)
+}
+
+// Run listens on Config.Addr and serves until ctx is cancelled, then shuts
+// down gracefully (bounded by Config.ShutdownTimeout) and closes the backend
+// connections. It returns nil after a clean shutdown.
+func (s *Server) Run(ctx context.Context) (err error) {
+	defer s.closeConns()
+	lis, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("gateway: listen: %w", err)
+	}
+	s.mu.Lock()
+	s.addr = lis.Addr().String()
+	s.mu.Unlock()
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	backends := make([]any, 0, 2*len(s.backends))
+	for _, b := range s.cfg.Backends {
+		backends = append(backends, b.Name, b.Addr)
+	}
+	s.log.Info("gateway: serving", append([]any{"addr", s.Addr()}, backends...)...)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("gateway: serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("gateway: shutting down", "timeout", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("gateway: shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("gateway: serve: %w", err)
+	}
+	return nil
+}
+
+// Close closes the backend connections of a Server that will not Run (Run
+// closes them itself when it returns).
+func (s *Server) Close() error {
+	s.closeConns()
+	return nil
+}
+
+// closeConns closes the backend connections.
+func (s *Server) closeConns() {
+	for _, b := range s.backends {
+		_ = b.conn.Close()
+	}
+}
