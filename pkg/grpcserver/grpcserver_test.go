@@ -428,6 +428,24 @@ func TestRequestID(t *testing.T) {
 	}
 }
 
+func TestHealthChecksAreNotLogged(t *testing.T) {
+	h := start(t, nil)
+	conn := h.serviceConn(t)
+	if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eventlogv1.NewEventLogServiceClient(conn).ListEvents(context.Background(), &eventlogv1.ListEventsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, "ListEvents") {
+		t.Errorf("the ListEvents call was not logged:\n%s", logs)
+	}
+	if strings.Contains(logs, "grpc.health.v1") {
+		t.Errorf("a health check was logged:\n%s", logs)
+	}
+}
+
 func TestGracefulShutdown(t *testing.T) {
 	h := start(t, nil)
 	conn := h.serviceConn(t)

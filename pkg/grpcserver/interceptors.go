@@ -10,12 +10,15 @@ import (
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
 	"github.com/google/uuid"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	pvinterceptor "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/protovalidate"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
@@ -38,7 +41,8 @@ const maxRequestIDLen = 128
 //     (logged with its stack) and the server keeps serving;
 //  2. request ID: taken from x-request-id or generated, put in the context
 //     and sent back as a header, so every log line below can carry it;
-//  3. logging: one line per finished call, with request ID and principal;
+//  3. logging: one line per finished call, with request ID and principal
+//     (health checks are not logged: launchers and probes poll them);
 //  4. metrics: before authentication, so that refused calls are counted;
 //  5. authentication: the principal into the context, unless the method's
 //     rule is public;
@@ -60,7 +64,7 @@ func (s *Server) interceptors(v protovalidate.Validator) ([]grpc.UnaryServerInte
 	unary := []grpc.UnaryServerInterceptor{
 		recovery.UnaryServerInterceptor(recoveryOpt),
 		unaryRequestID,
-		logging.UnaryServerInterceptor(logger, logOpts...),
+		selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), notHealth),
 		s.metrics.UnaryServerInterceptor(),
 		unaryAuthn(rules, s.cfg.Authenticator),
 		unaryValidate(v),
@@ -69,7 +73,7 @@ func (s *Server) interceptors(v protovalidate.Validator) ([]grpc.UnaryServerInte
 	stream := []grpc.StreamServerInterceptor{
 		recovery.StreamServerInterceptor(recoveryOpt),
 		streamRequestID,
-		logging.StreamServerInterceptor(logger, logOpts...),
+		selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), notHealth),
 		s.metrics.StreamServerInterceptor(),
 		streamAuthn(rules, s.cfg.Authenticator),
 		streamValidate(v),
@@ -77,6 +81,11 @@ func (s *Server) interceptors(v protovalidate.Validator) ([]grpc.UnaryServerInte
 	}
 	return unary, stream
 }
+
+// notHealth selects every call except those of the health service.
+var notHealth = selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+	return c.Service != healthpb.Health_ServiceDesc.ServiceName
+})
 
 // recoverPanic logs a panic recovered from a handler and turns it into an
 // opaque codes.Internal error.
