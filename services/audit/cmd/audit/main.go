@@ -6,40 +6,11 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
-	"steward.dev/pkg/flagenv"
+	"steward.dev/pkg/program"
 	"steward.dev/services/audit/server"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "steward-audit:", err)
-		os.Exit(1)
-	}
-}
-
-func run(args []string) error {
 	cfg := server.NewConfig()
-	fs := flag.NewFlagSet("steward-audit", flag.ContinueOnError)
-	cfg.AddFlags(fs)
-	if err := flagenv.Parse(fs, flagenv.Prefix, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	srv, err := cfg.Complete()
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return srv.Run(ctx)
+	program.Main("steward-audit", &cfg)
 }
