@@ -1,0 +1,662 @@
+// Package authorizer is the permission-evaluation core of access management
+// (R13–R16): an in-memory read model of the scope tree, principals, group
+// memberships, roles and role assignments, fed by the access service from the
+// directory's and its own event logs, and the decision procedure over it.
+//
+// It holds no transport and no storage. A Model is safe for concurrent use:
+// any number of Check, CheckBatch, Explain and ExplicitRoles calls run in
+// parallel under a read lock, and mutators (Upsert*/Delete*) take the write
+// lock. Mutators are idempotent and tolerate any order of events: a reference
+// to a principal, group, role or scope that has not been upserted yet creates
+// a placeholder that grants nothing until it is upserted.
+//
+// Strings are interned to small integer IDs; each role's permissions are a
+// bitset over catalogue.PermissionIndex; assignments are indexed by
+// (subject, scope). Check does not allocate.
+package authorizer
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"steward.dev/services/access/catalogue"
+)
+
+// PrincipalKind is the kind of a principal (R6, R13).
+type PrincipalKind uint8
+
+// Kinds of principals.
+const (
+	KindUnspecified PrincipalKind = iota
+	KindUser
+	KindGroup
+	KindRobot
+	KindExternalApp
+)
+
+var kindNames = [...]string{"unspecified", "user", "group", "robot", "external-app"}
+
+// String returns the lowercase name of k, e.g. "group".
+func (k PrincipalKind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "invalid"
+}
+
+// Status is a principal's status in the directory (R3, R16). Only
+// StatusActive principals are granted anything; the zero value denies.
+type Status uint8
+
+// Principal statuses.
+const (
+	StatusUnspecified Status = iota
+	StatusActive
+	StatusInactive
+	StatusDeleted
+)
+
+var statusNames = [...]string{"unspecified", "active", "inactive", "deleted"}
+
+// String returns the lowercase name of s, e.g. "inactive".
+func (s Status) String() string {
+	if int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return "invalid"
+}
+
+// Principal is a user, group, robot account or external application.
+type Principal struct {
+	// ID is the principal's stable ID (or resource name), unique across all
+	// kinds.
+	ID string
+	// Kind is the principal's kind.
+	Kind PrincipalKind
+	// Status must be StatusActive for the principal to hold anything. Groups
+	// too must be upserted as active; an inactive group passes nothing on.
+	Status Status
+	// Organization is the resource name of the organization the principal
+	// belongs to, e.g. "organizations/o1". Users are implicitly members of
+	// that organization's Everyone group.
+	Organization string
+	// Everyone marks a group as its organization's Everyone group (R5).
+	Everyone bool
+	// DisplayName is used in explanations only.
+	DisplayName string
+}
+
+// Scope is a node of the scope tree (R2), named like
+// "organizations/o1/tenants/t1/services/s1/folders/f1". Its level follows
+// from the name's last collection: organizations, tenants, services, folders
+// (or projects, treated as folders); folders nest.
+type Scope struct {
+	// Name is the scope's resource name.
+	Name string
+	// ServiceType is the type of a service scope, e.g. "orchestrator".
+	ServiceType string
+	// DisplayName is used in explanations only.
+	DisplayName string
+}
+
+// Membership says that Member belongs to Group. Groups do not nest: the
+// members of a group that is itself a member of another group do not inherit
+// through it.
+type Membership struct {
+	Group  string
+	Member string
+}
+
+// Assignment assigns a role to a principal at a scope (R13).
+type Assignment struct {
+	// ID is the assignment's stable ID.
+	ID string
+	// Principal is the ID of a user, group, robot account or external app.
+	Principal string
+	// Role is a built-in or custom role ID.
+	Role string
+	// Scope is the resource name the role is assigned at.
+	Scope string
+	// BuiltIn is the assignment type: true for assignments the system makes
+	// (owner at sign-up, service creator, robot, default groups), false for
+	// custom ones made by an administrator.
+	BuiltIn bool
+}
+
+// ErrInvalidScope means a scope name is not a valid resource name under an
+// organization ("organizations/{o}/{collection}/{id}/...").
+var ErrInvalidScope = errors.New("authorizer: invalid scope name")
+
+// ErrMissingField means a required field of a mutator's input is empty.
+var ErrMissingField = errors.New("authorizer: missing field")
+
+// ErrBuiltInRole means an attempt to upsert or delete a built-in role; they
+// are loaded by New and immutable.
+var ErrBuiltInRole = errors.New("authorizer: built-in role is immutable")
+
+// ErrUnknownPrincipal means the principal has never been upserted, or has
+// been deleted.
+var ErrUnknownPrincipal = errors.New("authorizer: unknown principal")
+
+// ref is an interned index; 0 means none.
+type ref = uint32
+
+type scopeRec struct {
+	name        string
+	serviceType string
+	displayName string
+	parent      ref
+	everyone    ref // for organizations: the Everyone group
+	level       catalogue.Level
+	known       bool
+	assignments []ref
+}
+
+type principalRec struct {
+	id          string
+	displayName string
+	org         ref
+	kind        PrincipalKind
+	status      Status
+	everyone    bool
+	known       bool
+	groups      []ref // groups the principal is an explicit member of
+	assignments []ref
+	// assignScopes[k] is the scope of assignments[k]: a contiguous list that
+	// Check scans instead of the (subject, scope) map for subjects with few
+	// assignments.
+	assignScopes []ref
+}
+
+type roleRec struct {
+	id      string
+	name    string
+	perms   []uint64 // bitset over catalogue.PermissionIndex
+	builtIn bool
+	known   bool
+}
+
+type assignmentRec struct {
+	id       string
+	subject  ref
+	role     ref
+	scope    ref
+	next     ref    // next assignment with the same (subject, scope)
+	subjPos  uint32 // position in principals[subject].assignments
+	scopePos uint32 // position in scopes[scope].assignments
+	builtIn  bool
+}
+
+// Model is the in-memory read model and decision procedure. The zero value is
+// not usable; call New.
+type Model struct {
+	mu sync.RWMutex
+
+	scopeIdx     map[string]ref
+	scopes       []scopeRec
+	principalIdx map[string]ref
+	principals   []principalRec
+	roleIdx      map[string]ref
+	roles        []roleRec
+	assignIdx    map[string]ref
+	assignments  []assignmentRec
+	freeAssign   []ref
+	// bySubjectScope maps key(subject, scope) to the first assignment of
+	// that subject at that scope; the rest follow through next.
+	bySubjectScope map[uint64]ref
+	words          int
+}
+
+// Sizes pre-sizes a Model's tables; zero fields mean small defaults.
+type Sizes struct {
+	Principals, Scopes, Assignments int
+}
+
+// New returns an empty Model holding the built-in roles of the catalogue.
+func New(sizes Sizes) *Model {
+	m := &Model{
+		scopeIdx:       make(map[string]ref, sizes.Scopes),
+		scopes:         make([]scopeRec, 1, sizes.Scopes+1),
+		principalIdx:   make(map[string]ref, sizes.Principals),
+		principals:     make([]principalRec, 1, sizes.Principals+1),
+		roleIdx:        make(map[string]ref),
+		roles:          make([]roleRec, 1),
+		assignIdx:      make(map[string]ref, sizes.Assignments),
+		assignments:    make([]assignmentRec, 1, sizes.Assignments+1),
+		bySubjectScope: make(map[uint64]ref, sizes.Assignments),
+		words:          (catalogue.NumPermissions() + 63) / 64,
+	}
+	for _, r := range catalogue.BuiltInRoles() {
+		i := m.internRoleLocked(r.ID)
+		m.setRoleLocked(i, r)
+		m.roles[i].builtIn = true
+	}
+	return m
+}
+
+func key(subject, scope ref) uint64 { return uint64(subject)<<32 | uint64(scope) }
+
+// validScope reports whether s is "organizations/{id}" followed by any
+// number of "/{collection}/{id}" pairs, with no empty segment.
+func validScope(s string) bool {
+	const org = "organizations/"
+	if len(s) <= len(org) || s[:len(org)] != org {
+		return false
+	}
+	segs, start := 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '/' {
+			if i == start {
+				return false
+			}
+			segs++
+			start = i + 1
+		}
+	}
+	return segs%2 == 0
+}
+
+// parentScope returns the parent of the valid scope name s as a substring of
+// s, without allocating, and false for an organization.
+func parentScope(s string) (string, bool) {
+	i := strings.LastIndexByte(s, '/')
+	if i <= 0 {
+		return "", false
+	}
+	j := strings.LastIndexByte(s[:i], '/')
+	if j <= 0 {
+		return "", false
+	}
+	return s[:j], true
+}
+
+// isAncestorOrSelf reports whether scope a is d or an ancestor of d, comparing
+// whole segments.
+func isAncestorOrSelf(a, d string) bool {
+	return strings.HasPrefix(d, a) && (len(d) == len(a) || d[len(a)] == '/')
+}
+
+func levelOf(name string) catalogue.Level {
+	i := strings.LastIndexByte(name, '/')
+	coll := name[:i]
+	if j := strings.LastIndexByte(coll, '/'); j >= 0 {
+		coll = coll[j+1:]
+	}
+	switch coll {
+	case "organizations":
+		return catalogue.LevelOrganization
+	case "tenants":
+		return catalogue.LevelTenant
+	case "services":
+		return catalogue.LevelService
+	case "folders", "projects":
+		return catalogue.LevelFolder
+	}
+	return catalogue.LevelUnspecified
+}
+
+// internScopeLocked returns the index of the valid scope name, creating it
+// and its ancestors as placeholders. m.mu must be held for writing.
+func (m *Model) internScopeLocked(name string) ref {
+	if i, ok := m.scopeIdx[name]; ok {
+		return i
+	}
+	var parent ref
+	if p, ok := parentScope(name); ok {
+		parent = m.internScopeLocked(p)
+	}
+	name = strings.Clone(name)
+	i := ref(len(m.scopes))
+	m.scopes = append(m.scopes, scopeRec{name: name, parent: parent, level: levelOf(name)})
+	m.scopeIdx[name] = i
+	return i
+}
+
+// internPrincipalLocked returns the index of principal id, creating a
+// placeholder. m.mu must be held for writing.
+func (m *Model) internPrincipalLocked(id string) ref {
+	if i, ok := m.principalIdx[id]; ok {
+		return i
+	}
+	id = strings.Clone(id)
+	i := ref(len(m.principals))
+	m.principals = append(m.principals, principalRec{id: id})
+	m.principalIdx[id] = i
+	return i
+}
+
+// internRoleLocked returns the index of role id, creating a placeholder that
+// grants nothing. m.mu must be held for writing.
+func (m *Model) internRoleLocked(id string) ref {
+	if i, ok := m.roleIdx[id]; ok {
+		return i
+	}
+	id = strings.Clone(id)
+	i := ref(len(m.roles))
+	m.roles = append(m.roles, roleRec{id: id, perms: make([]uint64, m.words)})
+	m.roleIdx[id] = i
+	return i
+}
+
+func (m *Model) setRoleLocked(i ref, r catalogue.Role) {
+	rr := &m.roles[i]
+	clear(rr.perms)
+	for _, p := range r.Permissions {
+		if j, ok := catalogue.PermissionIndex(p); ok {
+			rr.perms[j>>6] |= 1 << (j & 63)
+		}
+	}
+	rr.name = r.Name
+	rr.known = true
+}
+
+// UpsertScope adds or updates a scope of the tree. Its ancestors need not
+// exist yet.
+func (m *Model) UpsertScope(s Scope) error {
+	if !validScope(s.Name) {
+		return fmt.Errorf("%w: %q", ErrInvalidScope, s.Name)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := m.internScopeLocked(s.Name)
+	sc := &m.scopes[i]
+	sc.serviceType = s.ServiceType
+	sc.displayName = s.DisplayName
+	sc.known = true
+	return nil
+}
+
+// DeleteScope removes a scope and its whole subtree together with every
+// assignment at them, and returns the IDs of the removed assignments so the
+// caller can record an event for each. Deleting an unknown scope is a no-op.
+func (m *Model) DeleteScope(name string) []string {
+	if !validScope(name) {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.scopeIdx[name]; !ok {
+		return nil
+	}
+	var removed []string
+	for i := 1; i < len(m.scopes); i++ {
+		sc := &m.scopes[i]
+		if !isAncestorOrSelf(name, sc.name) {
+			continue
+		}
+		for len(sc.assignments) > 0 {
+			a := sc.assignments[len(sc.assignments)-1]
+			removed = append(removed, m.assignments[a].id)
+			m.removeAssignmentLocked(a)
+		}
+		sc.known = false
+		sc.serviceType, sc.displayName = "", ""
+		sc.everyone = 0
+	}
+	return removed
+}
+
+// LookupScope returns what the model knows about scope name.
+func (m *Model) LookupScope(name string) (Scope, catalogue.Level, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	i, ok := m.scopeIdx[name]
+	if !ok || !m.scopes[i].known {
+		return Scope{}, catalogue.LevelUnspecified, false
+	}
+	sc := &m.scopes[i]
+	return Scope{Name: sc.name, ServiceType: sc.serviceType, DisplayName: sc.displayName}, sc.level, true
+}
+
+// UpsertPrincipal adds or updates a principal. Setting a status other than
+// StatusActive denies it everything from then on (R16) without touching its
+// assignments or memberships.
+func (m *Model) UpsertPrincipal(p Principal) error {
+	if p.ID == "" {
+		return fmt.Errorf("%w: principal ID", ErrMissingField)
+	}
+	if p.Organization != "" && (!validScope(p.Organization) || levelOf(p.Organization) != catalogue.LevelOrganization) {
+		return fmt.Errorf("%w: organization %q", ErrInvalidScope, p.Organization)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := m.internPrincipalLocked(p.ID)
+	pr := &m.principals[i]
+	if pr.everyone && pr.org != 0 && m.scopes[pr.org].everyone == i {
+		m.scopes[pr.org].everyone = 0
+	}
+	var org ref
+	if p.Organization != "" {
+		org = m.internScopeLocked(p.Organization)
+	}
+	pr = &m.principals[i]
+	pr.org = org
+	pr.kind = p.Kind
+	pr.status = p.Status
+	pr.displayName = p.DisplayName
+	pr.everyone = p.Everyone && p.Kind == KindGroup
+	pr.known = true
+	if pr.everyone && org != 0 {
+		m.scopes[org].everyone = i
+	}
+	return nil
+}
+
+// DeletePrincipal removes a principal, its group memberships (and, for a
+// group, every membership in it) and every assignment to it, and returns the
+// IDs of the removed assignments. Deleting an unknown principal is a no-op.
+func (m *Model) DeletePrincipal(id string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i, ok := m.principalIdx[id]
+	if !ok {
+		return nil
+	}
+	pr := &m.principals[i]
+	var removed []string
+	for len(pr.assignments) > 0 {
+		a := pr.assignments[len(pr.assignments)-1]
+		removed = append(removed, m.assignments[a].id)
+		m.removeAssignmentLocked(a)
+	}
+	if pr.everyone && pr.org != 0 && m.scopes[pr.org].everyone == i {
+		m.scopes[pr.org].everyone = 0
+	}
+	// Members of this group (there is no reverse index: group deletion is rare).
+	for j := 1; j < len(m.principals); j++ {
+		if g := m.principals[j].groups; slices.Contains(g, i) {
+			m.principals[j].groups = slices.DeleteFunc(g, func(x ref) bool { return x == i })
+		}
+	}
+	*pr = principalRec{id: pr.id}
+	return removed
+}
+
+// UpsertMembership records that ms.Member belongs to ms.Group (R5, R14).
+func (m *Model) UpsertMembership(ms Membership) error {
+	if ms.Group == "" || ms.Member == "" {
+		return fmt.Errorf("%w: membership group and member", ErrMissingField)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := m.internPrincipalLocked(ms.Group)
+	u := m.internPrincipalLocked(ms.Member)
+	if g == u || slices.Contains(m.principals[u].groups, g) {
+		return nil
+	}
+	m.principals[u].groups = append(m.principals[u].groups, g)
+	return nil
+}
+
+// DeleteMembership removes ms.Member from ms.Group; rights inherited through
+// the group disappear at once (R14).
+func (m *Model) DeleteMembership(ms Membership) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g, ok1 := m.principalIdx[ms.Group]
+	u, ok2 := m.principalIdx[ms.Member]
+	if !ok1 || !ok2 {
+		return
+	}
+	m.principals[u].groups = slices.DeleteFunc(m.principals[u].groups, func(x ref) bool { return x == g })
+}
+
+// UpsertRole adds or replaces a custom role; its permissions are validated
+// with catalogue.ValidateCustomRole. Built-in roles are refused with
+// ErrBuiltInRole.
+func (m *Model) UpsertRole(r catalogue.Role) error {
+	if catalogue.IsBuiltInRole(r.ID) {
+		return fmt.Errorf("%w: %q", ErrBuiltInRole, r.ID)
+	}
+	if err := catalogue.ValidateCustomRole(r); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.setRoleLocked(m.internRoleLocked(r.ID), r)
+	return nil
+}
+
+// DeleteRole removes a custom role. Assignments of it remain but grant
+// nothing; the access service deletes them, each with its own event.
+func (m *Model) DeleteRole(id string) error {
+	if catalogue.IsBuiltInRole(id) {
+		return fmt.Errorf("%w: %q", ErrBuiltInRole, id)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if i, ok := m.roleIdx[id]; ok {
+		r := &m.roles[i]
+		clear(r.perms)
+		r.name, r.known = "", false
+	}
+	return nil
+}
+
+// UpsertAssignment adds an assignment, or replaces the one with the same ID.
+// The principal, role and scope need not exist yet. Placement rules
+// (catalogue.ValidatePlacement) are the access service's to enforce; the
+// model applies what the event log says.
+func (m *Model) UpsertAssignment(a Assignment) error {
+	if a.ID == "" || a.Principal == "" || a.Role == "" {
+		return fmt.Errorf("%w: assignment ID, principal and role", ErrMissingField)
+	}
+	if !validScope(a.Scope) {
+		return fmt.Errorf("%w: %q", ErrInvalidScope, a.Scope)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.assignIdx[a.ID]; ok {
+		o := &m.assignments[old]
+		if m.principals[o.subject].id == a.Principal && m.roles[o.role].id == a.Role &&
+			m.scopes[o.scope].name == a.Scope && o.builtIn == a.BuiltIn {
+			return nil
+		}
+		m.removeAssignmentLocked(old)
+	}
+	subject := m.internPrincipalLocked(a.Principal)
+	role := m.internRoleLocked(a.Role)
+	scope := m.internScopeLocked(a.Scope)
+
+	var i ref
+	if n := len(m.freeAssign); n > 0 {
+		i = m.freeAssign[n-1]
+		m.freeAssign = m.freeAssign[:n-1]
+	} else {
+		i = ref(len(m.assignments))
+		m.assignments = append(m.assignments, assignmentRec{})
+	}
+	k := key(subject, scope)
+	pr, sc := &m.principals[subject], &m.scopes[scope]
+	m.assignments[i] = assignmentRec{
+		id:       strings.Clone(a.ID),
+		subject:  subject,
+		role:     role,
+		scope:    scope,
+		next:     m.bySubjectScope[k],
+		subjPos:  uint32(len(pr.assignments)),
+		scopePos: uint32(len(sc.assignments)),
+		builtIn:  a.BuiltIn,
+	}
+	m.bySubjectScope[k] = i
+	pr.assignments = append(pr.assignments, i)
+	pr.assignScopes = append(pr.assignScopes, scope)
+	sc.assignments = append(sc.assignments, i)
+	m.assignIdx[m.assignments[i].id] = i
+	return nil
+}
+
+// DeleteAssignment removes the assignment with the given ID and reports
+// whether it existed.
+func (m *Model) DeleteAssignment(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i, ok := m.assignIdx[id]
+	if ok {
+		m.removeAssignmentLocked(i)
+	}
+	return ok
+}
+
+// removeAssignmentLocked unlinks assignment i from every index. m.mu must be
+// held for writing.
+func (m *Model) removeAssignmentLocked(i ref) {
+	a := m.assignments[i]
+	k := key(a.subject, a.scope)
+	if head := m.bySubjectScope[k]; head == i {
+		if a.next == 0 {
+			delete(m.bySubjectScope, k)
+		} else {
+			m.bySubjectScope[k] = a.next
+		}
+	} else {
+		for p := head; p != 0; p = m.assignments[p].next {
+			if m.assignments[p].next == i {
+				m.assignments[p].next = a.next
+				break
+			}
+		}
+	}
+	pr := &m.principals[a.subject]
+	n := len(pr.assignments) - 1
+	last := pr.assignments[n]
+	pr.assignments[a.subjPos] = last
+	pr.assignScopes[a.subjPos] = pr.assignScopes[n]
+	m.assignments[last].subjPos = a.subjPos
+	pr.assignments = pr.assignments[:n]
+	pr.assignScopes = pr.assignScopes[:n]
+
+	sl := &m.scopes[a.scope].assignments
+	last = (*sl)[len(*sl)-1]
+	(*sl)[a.scopePos] = last
+	m.assignments[last].scopePos = a.scopePos
+	*sl = (*sl)[:len(*sl)-1]
+
+	delete(m.assignIdx, a.id)
+	m.assignments[i] = assignmentRec{}
+	m.freeAssign = append(m.freeAssign, i)
+}
+
+// Stats counts what the model holds.
+type Stats struct {
+	Scopes, Principals, Roles, Assignments, Memberships int
+}
+
+// Stats returns the model's counts, placeholders included.
+func (m *Model) Stats() Stats {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	s := Stats{
+		Scopes:      len(m.scopes) - 1,
+		Principals:  len(m.principals) - 1,
+		Roles:       len(m.roles) - 1,
+		Assignments: len(m.assignIdx),
+	}
+	for i := range m.principals {
+		s.Memberships += len(m.principals[i].groups)
+	}
+	return s
+}
