@@ -4,7 +4,6 @@ go 1.26.0
 
 require (
 	go.uber.org/goleak v1.3.0
-	google.golang.org/grpc v1.85.0
 	steward.dev/pkg v0.0.0
 )
 
@@ -33,6 +32,7 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20261026165753-2ffab32bce7e // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261104224025-d1e00e9f33ab // indirect
+	google.golang.org/grpc v1.85.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 	steward.dev/gen v0.0.0 // indirect
 )

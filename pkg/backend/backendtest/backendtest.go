@@ -12,8 +12,13 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
+	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/authn"
+	"steward.dev/pkg/authz"
 	"steward.dev/pkg/backend"
 	"steward.dev/pkg/grpcserver"
 )
@@ -99,4 +104,35 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// VerifyWiring checks a completed backend the way every service's wiring test
+// needs: every registered method declares an authorization rule (the server
+// would refuse to start otherwise), exactly the services in want are
+// registered, the backend serves health for its name, and, when it keeps an
+// event log, EventLogService refuses anonymous callers and answers services.
+func VerifyWiring(t *testing.T, b *backend.Backend, want []string) {
+	t.Helper()
+	if err := authz.VerifyRules(b.GRPCServer()); err != nil {
+		t.Fatalf("VerifyRules: %v", err)
+	}
+	if got := Services(b); !slices.Equal(got, want) {
+		t.Errorf("registered services = %q, want %q", got, want)
+	}
+	conn := Run(t, b)
+	ctx := context.Background()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: b.Name()})
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health Check(%q) = %v, %v; want SERVING", b.Name(), resp, err)
+	}
+	if !slices.Contains(want, eventlogv1.EventLogService_ServiceDesc.ServiceName) {
+		return
+	}
+	logs := eventlogv1.NewEventLogServiceClient(conn)
+	if _, err := logs.ListEvents(ctx, &eventlogv1.ListEventsRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("ListEvents without credentials: %v, want Unauthenticated", err)
+	}
+	if _, err := logs.ListEvents(ctx, &eventlogv1.ListEventsRequest{}, ServiceCallOption(b, "audit")); err != nil {
+		t.Errorf("ListEvents as services/audit: %v", err)
+	}
 }
