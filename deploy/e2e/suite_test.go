@@ -147,16 +147,31 @@ func (s *suite) assertAllGone(timeout time.Duration) {
 		}
 	}
 	for name, addr := range s.addrs {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
+		if portOpenUntil(addr, deadline) {
 			s.t.Errorf("%s port %s still open", name, addr)
 		}
 	}
 	for name, addr := range s.metrics {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
+		if portOpenUntil(addr, deadline) {
 			s.t.Errorf("%s metrics port %s still open", name, addr)
 		}
+	}
+}
+
+// portOpenUntil reports whether addr still accepts connections at deadline.
+// A process can leave the running state a moment before the kernel has
+// closed all of its listeners, so the ports get the same grace as the PIDs.
+func portOpenUntil(addr string, deadline time.Time) bool {
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
