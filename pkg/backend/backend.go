@@ -33,6 +33,21 @@ import (
 // suite's data directory; the launcher (deploy/local) creates it there.
 const CredentialFileName = "service-credential"
 
+// DefaultConfig returns the configuration of backend name in the layout of
+// `make run`, relative to the working directory: data in data/<name>, the
+// service credential in data/service-credential. The addresses are the
+// service's default loopback ports; eventLog says whether it keeps a log.
+func DefaultConfig(name, addr, metricsAddr string, eventLog bool) Config {
+	return Config{
+		Name:                  name,
+		Addr:                  addr,
+		MetricsAddr:           metricsAddr,
+		DataDir:               filepath.Join("data", name),
+		ServiceCredentialFile: filepath.Join("data", CredentialFileName),
+		EventLog:              eventLog,
+	}
+}
+
 // Config describes a backend service process. Fields marked required have
 // no default; the per-service constructors (e.g. directory's
 // server.NewConfig) fill them in.

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"steward.dev/pkg/resourcename"
+
 	"steward.dev/services/access/catalogue"
 )
 
@@ -583,13 +585,13 @@ func TestScopeHelpers(t *testing.T) {
 			t.Errorf("validScope(%q) = true", s)
 		}
 	}
-	if isAncestorOrSelf(t1, t10) || !isAncestorOrSelf(t1, s1) || !isAncestorOrSelf(t1, t1) {
-		t.Error("isAncestorOrSelf")
+	if resourcename.IsAncestorOrSelf(t1, t10) || !resourcename.IsAncestorOrSelf(t1, s1) || !resourcename.IsAncestorOrSelf(t1, t1) {
+		t.Error("IsAncestorOrSelf")
 	}
-	if p, ok := parentScope(s1f1); !ok || p != s1 {
-		t.Errorf("parentScope = %q", p)
+	if p, ok := resourcename.Parent(s1f1); !ok || p != s1 {
+		t.Errorf("Parent = %q", p)
 	}
-	if _, ok := parentScope(o1); ok {
+	if _, ok := resourcename.Parent(o1); ok {
 		t.Error("organization has a parent")
 	}
 	levels := map[string]catalogue.Level{o1: catalogue.LevelOrganization, t1: catalogue.LevelTenant, s1: catalogue.LevelService, s1f1f2: catalogue.LevelFolder, s1f1 + "/jobs/j": catalogue.LevelUnspecified}

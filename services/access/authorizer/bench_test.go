@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"steward.dev/pkg/resourcename"
+
 	"steward.dev/services/access/catalogue"
 )
 
@@ -239,7 +241,7 @@ func BenchmarkExplain(b *testing.B) {
 		q := &d.queries[i&(benchQueries-1)]
 		svc := q.Scope
 		for levelOf(svc) == catalogue.LevelFolder { // up to the service
-			svc, _ = parentScope(svc)
+			svc, _ = resourcename.Parent(svc)
 		}
 		if _, err := d.m.Explain(q.Principal, svc, true); err != nil {
 			b.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 
+	"steward.dev/pkg/resourcename"
+
 	"steward.dev/services/access/catalogue"
 )
 
@@ -141,7 +143,7 @@ func (m *Model) checkLocked(principal, permission, scope string) Decision {
 			si = i
 			break
 		}
-		parent, ok := parentScope(s)
+		parent, ok := resourcename.Parent(s)
 		if !ok {
 			return d
 		}
@@ -340,9 +342,9 @@ func (m *Model) Explain(principal, scope string, subtree bool) (Explanation, err
 			switch {
 			case at == scope:
 				pos = PositionAt
-			case isAncestorOrSelf(at, scope):
+			case resourcename.IsAncestorOrSelf(at, scope):
 				pos = PositionAbove
-			case subtree && isAncestorOrSelf(scope, at):
+			case subtree && resourcename.IsAncestorOrSelf(scope, at):
 				pos = PositionBelow
 			default:
 				continue

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"steward.dev/pkg/resourcename"
+
 	"steward.dev/services/access/catalogue"
 )
 
@@ -163,7 +165,7 @@ func TestSeed003JohnSmith(t *testing.T) {
 		}
 		var listed []string
 		for _, g := range grants {
-			if isAncestorOrSelf(row.service, g.Scope) {
+			if resourcename.IsAncestorOrSelf(row.service, g.Scope) {
 				listed = append(listed, label(row.service, g))
 			}
 		}

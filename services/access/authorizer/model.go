@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync"
 
+	"steward.dev/pkg/resourcename"
+
 	"steward.dev/services/access/catalogue"
 )
 
@@ -259,26 +261,6 @@ func validScope(s string) bool {
 	return segs%2 == 0
 }
 
-// parentScope returns the parent of the valid scope name s as a substring of
-// s, without allocating, and false for an organization.
-func parentScope(s string) (string, bool) {
-	i := strings.LastIndexByte(s, '/')
-	if i <= 0 {
-		return "", false
-	}
-	j := strings.LastIndexByte(s[:i], '/')
-	if j <= 0 {
-		return "", false
-	}
-	return s[:j], true
-}
-
-// isAncestorOrSelf reports whether scope a is d or an ancestor of d, comparing
-// whole segments.
-func isAncestorOrSelf(a, d string) bool {
-	return strings.HasPrefix(d, a) && (len(d) == len(a) || d[len(a)] == '/')
-}
-
 func levelOf(name string) catalogue.Level {
 	i := strings.LastIndexByte(name, '/')
 	coll := name[:i]
@@ -305,7 +287,7 @@ func (m *Model) internScopeLocked(name string) ref {
 		return i
 	}
 	var parent ref
-	if p, ok := parentScope(name); ok {
+	if p, ok := resourcename.Parent(name); ok {
 		parent = m.internScopeLocked(p)
 	}
 	name = strings.Clone(name)
@@ -384,7 +366,7 @@ func (m *Model) DeleteScope(name string) []string {
 	var removed []string
 	for i := 1; i < len(m.scopes); i++ {
 		sc := &m.scopes[i]
-		if !isAncestorOrSelf(name, sc.name) {
+		if !resourcename.IsAncestorOrSelf(name, sc.name) {
 			continue
 		}
 		for len(sc.assignments) > 0 {

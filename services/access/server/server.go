@@ -16,12 +16,6 @@ const (
 	DefaultAddr = "127.0.0.1:7002"
 	// DefaultMetricsAddr is the Prometheus /metrics listen address.
 	DefaultMetricsAddr = "127.0.0.1:9002"
-	// DefaultDataDir is the data directory, relative to the working
-	// directory: the layout of `make run`.
-	DefaultDataDir = "data/access"
-	// DefaultServiceCredentialFile is the service credential, in the layout
-	// of `make run`.
-	DefaultServiceCredentialFile = "data/" + backend.CredentialFileName
 )
 
 // Config is the configuration of the access service process.
@@ -31,14 +25,7 @@ type Config struct {
 
 // NewConfig returns the default configuration of the access service.
 func NewConfig() Config {
-	return Config{backend.Config{
-		Name:                  Name,
-		Addr:                  DefaultAddr,
-		MetricsAddr:           DefaultMetricsAddr,
-		DataDir:               DefaultDataDir,
-		ServiceCredentialFile: DefaultServiceCredentialFile,
-		EventLog:              true,
-	}}
+	return Config{backend.DefaultConfig(Name, DefaultAddr, DefaultMetricsAddr, true)}
 }
 
 // Complete validates c and builds the access service, ready to Run.

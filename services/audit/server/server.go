@@ -16,12 +16,6 @@ const (
 	DefaultAddr = "127.0.0.1:7004"
 	// DefaultMetricsAddr is the Prometheus /metrics listen address.
 	DefaultMetricsAddr = "127.0.0.1:9004"
-	// DefaultDataDir is the data directory, relative to the working
-	// directory: the layout of `make run`.
-	DefaultDataDir = "data/audit"
-	// DefaultServiceCredentialFile is the service credential, in the layout
-	// of `make run`.
-	DefaultServiceCredentialFile = "data/" + backend.CredentialFileName
 )
 
 // Config is the configuration of the audit service process.
@@ -31,13 +25,7 @@ type Config struct {
 
 // NewConfig returns the default configuration of the audit service.
 func NewConfig() Config {
-	return Config{backend.Config{
-		Name:                  Name,
-		Addr:                  DefaultAddr,
-		MetricsAddr:           DefaultMetricsAddr,
-		DataDir:               DefaultDataDir,
-		ServiceCredentialFile: DefaultServiceCredentialFile,
-	}}
+	return Config{backend.DefaultConfig(Name, DefaultAddr, DefaultMetricsAddr, false)}
 }
 
 // Complete validates c and builds the audit service, ready to Run.
