@@ -107,6 +107,7 @@ func (s *suite) run() int {
 			"-metrics-addr", *s.cfg.metricsAddrs[name],
 			"-data-dir", filepath.Join(s.cfg.dataDir, name),
 			"-service-credential-file", s.credPath,
+			"-directory-addr", *s.cfg.addrs["directory"],
 			"-log-level", s.cfg.logLevel,
 		}
 		if err := s.start(name, args); err != nil {

@@ -82,7 +82,27 @@ func Enforce(ctx context.Context, a Authorizer, method string, rule *authzv1.Rul
 				apierr.FieldViolation(f, "required: names the resource the call acts on")).GRPCStatus().Err()
 		}
 	}
-	areq := Request{Principal: p, Permissions: rule.GetPermissions(), Scope: scope, Method: method}
+	return check(ctx, a, p, method, scope, rule.GetPermissions())
+}
+
+// Check asks a whether the caller in ctx holds every permission at scope,
+// for handlers that check an object themselves (methods whose rule is only
+// "authenticated"). Service principals are allowed; a denial is
+// PermissionDenied naming the missing permissions, as with Enforce.
+func Check(ctx context.Context, a Authorizer, method, scope string, permissions ...string) error {
+	p, ok := authn.FromContext(ctx)
+	if !ok {
+		return apierr.New(codes.Unauthenticated, ReasonUnauthenticated, apierr.Domain,
+			"authentication required", nil).GRPCStatus().Err()
+	}
+	if p.IsService() {
+		return nil
+	}
+	return check(ctx, a, p, method, scope, permissions)
+}
+
+func check(ctx context.Context, a Authorizer, p authn.Principal, method, scope string, permissions []string) error {
+	areq := Request{Principal: p, Permissions: permissions, Scope: scope, Method: method}
 	d, err := a.Authorize(ctx, areq)
 	if err != nil {
 		return apierr.ToStatus(fmt.Errorf("authz: authorizing %s for %s: %w", method, p.Name, err))

@@ -23,10 +23,12 @@ import (
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/authz"
 	"steward.dev/pkg/eventlog"
+	"steward.dev/pkg/grpcclient"
 	"steward.dev/pkg/grpcserver"
 	"steward.dev/pkg/logging"
 	"steward.dev/pkg/store"
 	"steward.dev/pkg/store/bboltstore"
+	"steward.dev/pkg/verifier"
 )
 
 // CredentialFileName is the name of the service credential file in the
@@ -45,8 +47,12 @@ func DefaultConfig(name, addr, metricsAddr string, eventLog bool) Config {
 		DataDir:               filepath.Join("data", name),
 		ServiceCredentialFile: filepath.Join("data", CredentialFileName),
 		EventLog:              eventLog,
+		DirectoryAddr:         DefaultDirectoryAddr,
 	}
 }
+
+// DefaultDirectoryAddr is where the directory listens by default.
+const DefaultDirectoryAddr = "127.0.0.1:7001"
 
 // Config describes a backend service process. Fields marked required have
 // no default; the per-service constructors (e.g. directory's
@@ -86,9 +92,13 @@ type Config struct {
 	// Logger receives the service's logs; nil means one built from Log,
 	// writing to standard error.
 	Logger *slog.Logger
-	// Verifier verifies end-user bearer credentials; nil refuses them
-	// (until directory issues tokens).
+	// Verifier verifies end-user bearer credentials; nil means asking the
+	// directory at DirectoryAddr (pkg/verifier), or, without one, refusing
+	// them.
 	Verifier authn.Verifier
+	// DirectoryAddr is the directory's gRPC address, whose VerifyCredential
+	// checks bearer credentials when Verifier is nil; "" disables it.
+	DirectoryAddr string
 	// Authorizer answers permission checks; nil means authz.DenyAll (until
 	// access management exists).
 	Authorizer authz.Authorizer
@@ -108,6 +118,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "Prometheus /metrics listen address; empty disables it")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the service's data (its bbolt file is <data-dir>/"+c.Name+".db)")
 	fs.StringVar(&c.ServiceCredentialFile, "service-credential-file", c.ServiceCredentialFile, "the installation's service credential (mode 0600), created if missing")
+	fs.StringVar(&c.DirectoryAddr, "directory-addr", c.DirectoryAddr, "the directory's gRPC address, which verifies bearer credentials")
 	fs.StringVar(&c.TLS.CertFile, "tls-cert", c.TLS.CertFile, "PEM server certificate; with -tls-key enables TLS")
 	fs.StringVar(&c.TLS.KeyFile, "tls-key", c.TLS.KeyFile, "PEM server private key")
 	fs.StringVar(&c.TLS.ClientCAFile, "tls-client-ca", c.TLS.ClientCAFile, "PEM CA whose client certificates (CN steward-<service>) authenticate services")
@@ -174,6 +185,16 @@ func (c Config) Complete() (_ *Backend, err error) {
 		}
 	}
 
+	verify := c.Verifier
+	var directoryConn *grpc.ClientConn
+	if verify == nil && c.DirectoryAddr != "" {
+		directoryConn, err = grpcclient.Dial(c.DirectoryAddr, grpcclient.Options{Service: c.Name, Credential: cred})
+		if err != nil {
+			return nil, err
+		}
+		verify = verifier.New(directoryConn)
+	}
+
 	b.server, err = grpcserver.Config{
 		Name:            c.Name,
 		Addr:            c.Addr,
@@ -183,11 +204,17 @@ func (c Config) Complete() (_ *Backend, err error) {
 		ShutdownTimeout: c.ShutdownTimeout,
 		TLS:             c.TLS,
 		Logger:          logger,
-		Authenticator:   authn.New(cred, c.Verifier),
+		Authenticator:   authn.New(cred, verify),
 		Authorizer:      authorizer,
 	}.Complete()
 	if err != nil {
+		if directoryConn != nil {
+			err = errors.Join(err, directoryConn.Close())
+		}
 		return nil, err
+	}
+	if directoryConn != nil {
+		b.server.AddCleanup(directoryConn.Close)
 	}
 	// Cleanups run in reverse order after the server has stopped: the event
 	// log, then the store, last.

@@ -142,6 +142,15 @@ func (l *Log) Head(ctx context.Context) (uint64, error) {
 	return head, err
 }
 
+// HeadTx returns the sequence of the newest event visible in tx (0 when the
+// log is empty). List reads call it in their own transaction so that the page
+// and the sequence it reflects agree: a consumer takes the page as a snapshot
+// and watches from that sequence.
+func HeadTx(tx store.ReadTx) (uint64, error) {
+	head, _, err := headHorizon(tx)
+	return head, err
+}
+
 // Horizon returns the retention horizon: the highest sequence deleted by
 // retention (0 when nothing was). Cursors below it fell behind.
 func (l *Log) Horizon(ctx context.Context) (uint64, error) {

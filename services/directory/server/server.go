@@ -4,7 +4,15 @@
 package server
 
 import (
+	"context"
+	"errors"
+	"sync/atomic"
+
+	directoryv1 "steward.dev/gen/steward/directory/v1"
+	"steward.dev/pkg/authn"
+	"steward.dev/pkg/authz"
 	"steward.dev/pkg/backend"
+	"steward.dev/services/directory/domain"
 )
 
 // Defaults of the directory service. Every address is loopback: serving on
@@ -21,22 +29,52 @@ const (
 // Config is the configuration of the directory service process.
 type Config struct {
 	backend.Config
+	// Domain tunes the domain service (clock, rate limits, token lifetime).
+	Domain domain.Options
 }
 
 // NewConfig returns the default configuration of the directory service.
 func NewConfig() Config {
-	return Config{backend.DefaultConfig(Name, DefaultAddr, DefaultMetricsAddr, true)}
+	return Config{Config: backend.DefaultConfig(Name, DefaultAddr, DefaultMetricsAddr, true)}
 }
 
-// Complete validates c and builds the directory service, ready to Run.
+// Complete validates c and builds the directory service, ready to Run. The
+// directory verifies its own callers' credentials and, until access
+// management answers, authorizes them itself (see authorize.go).
 func (c Config) Complete() (*backend.Backend, error) {
-	c.Register = register
+	w := &wiring{opts: c.Domain}
+	c.Verifier = authn.VerifierFunc(w.verify)
+	c.Authorizer = authz.AuthorizerFunc(w.authorize)
+	c.Register = w.register
 	return c.Config.Complete()
 }
 
-// register registers the directory service's own gRPC services on b. Each one
-// must declare an authorization rule on every method (the server refuses to
-// start otherwise); the directory issue adds them here.
-func register(b *backend.Backend) error {
+// wiring connects the backend to the domain service, which exists only once
+// the backend has opened its store.
+type wiring struct {
+	opts domain.Options
+	d    atomic.Pointer[domain.Service]
+}
+
+// errNotReady is returned by credential checks arriving before register ran.
+var errNotReady = errors.New("directory: not ready")
+
+// register creates the domain service on b's store and event log and
+// registers steward.directory.v1.DirectoryService.
+func (w *wiring) register(b *backend.Backend) error {
+	d, err := domain.New(context.Background(), b.Store(), b.EventLog(), w.opts)
+	if err != nil {
+		return err
+	}
+	w.d.Store(d)
+	directoryv1.RegisterDirectoryServiceServer(b.GRPCServer(), &directoryServer{d: d, authorizer: authz.AuthorizerFunc(w.authorize)})
 	return nil
+}
+
+func (w *wiring) domain(ctx context.Context) (*domain.Service, error) {
+	d := w.d.Load()
+	if d == nil {
+		return nil, errNotReady
+	}
+	return d, nil
 }

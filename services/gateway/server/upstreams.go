@@ -5,6 +5,8 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+
+	directoryv1 "steward.dev/gen/steward/directory/v1"
 )
 
 // HandlerRegistrar registers the HTTP routes of one gRPC service on mux,
@@ -29,13 +31,13 @@ type Backend struct {
 // This is the registration table: when a service's proto gains HTTP
 // bindings (google.api.http), its issue adds the generated
 // Register<Service>Handler to the backend's Handlers here, and the routes are
-// served as JSON from then on. None has bindings yet.
+// served as JSON from then on. The directory's are registered.
 // steward.eventlog.v1.EventLogService is internal to the suite and
 // deliberately has none.
 func DefaultBackends() []Backend {
 	return []Backend{
 		{Name: "directory", Addr: "127.0.0.1:7001", Handlers: []HandlerRegistrar{
-			// directoryv1.RegisterDirectoryServiceHandler,
+			directoryv1.RegisterDirectoryServiceHandler,
 		}},
 		{Name: "access", Addr: "127.0.0.1:7002", Handlers: []HandlerRegistrar{
 			// accessv1.RegisterAccessServiceHandler,

@@ -136,7 +136,8 @@ type CreateApiKeyRequest struct {
 	// The key; display_name is required.
 	ApiKey *ApiKey `protobuf:"bytes,2,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
 	// Idempotency key (AIP-155). A retry inside the idempotency window returns
-	// the original response, secret included.
+	// the original ApiKey with an empty secret: the secret is never stored, so
+	// only the first response carries it.
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

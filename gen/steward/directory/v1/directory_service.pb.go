@@ -27,7 +27,7 @@ var File_steward_directory_v1_directory_service_proto protoreflect.FileDescripto
 
 const file_steward_directory_v1_directory_service_proto_rawDesc = "" +
 	"\n" +
-	",steward/directory/v1/directory_service.proto\x12\x14steward.directory.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1csteward/authz/v1/authz.proto\x1a&steward/directory/v1/credentials.proto\x1a'steward/directory/v1/organization.proto\x1a!steward/directory/v1/people.proto\x1a%steward/directory/v1/principals.proto\x1a steward/directory/v1/scope.proto2\xbec\n" +
+	",steward/directory/v1/directory_service.proto\x12\x14steward.directory.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1csteward/authz/v1/authz.proto\x1a&steward/directory/v1/credentials.proto\x1a'steward/directory/v1/organization.proto\x1a!steward/directory/v1/people.proto\x1a%steward/directory/v1/principals.proto\x1a steward/directory/v1/scope.proto2\xbbc\n" +
 	"\x10DirectoryService\x12~\n" +
 	"\x06SignUp\x12#.steward.directory.v1.SignUpRequest\x1a$.steward.directory.v1.SignUpResponse\")\xc2\xf3\x18\x02\x18\x01\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/organizations:signUp\x12\x8f\x01\n" +
 	"\x06SignIn\x12#.steward.directory.v1.SignInRequest\x1a$.steward.directory.v1.SignInResponse\":\xc2\xf3\x18\x02\x18\x01\x82\xd3\xe4\x93\x02.:\x01*\")/v1/{organization=organizations/*}:signIn\x12n\n" +
@@ -109,10 +109,10 @@ const file_steward_directory_v1_directory_service_proto_rawDesc = "" +
 	"\fusers.delete\x12\x04name\x82\xd3\xe4\x93\x02$*\"/v1/{name=organizations/*/users/*}\x12\xa0\x01\n" +
 	"\tListUsers\x12&.steward.directory.v1.ListUsersRequest\x1a'.steward.directory.v1.ListUsersResponse\"B\xc2\xf3\x18\x14\n" +
 	"\n" +
-	"users.view\x12\x06parent\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=organizations/*}/users\x12\x9d\x01\n" +
+	"users.view\x12\x06parent\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=organizations/*}/users\x12\x9a\x01\n" +
 	"\n" +
-	"CreateUser\x12'.steward.directory.v1.CreateUserRequest\x1a\x1a.steward.directory.v1.User\"J\xc2\xf3\x18\x16\n" +
-	"\fusers.create\x12\x06parent\x82\xd3\xe4\x93\x02*:\x04user\"\"/v1/{parent=organizations/*}/users\x12\xa3\x01\n" +
+	"CreateUser\x12'.steward.directory.v1.CreateUserRequest\x1a\x1a.steward.directory.v1.User\"G\xc2\xf3\x18\x16\n" +
+	"\fusers.create\x12\x06parent\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/{parent=organizations/*}/users\x12\xa3\x01\n" +
 	"\fActivateUser\x12).steward.directory.v1.ActivateUserRequest\x1a\x1a.steward.directory.v1.User\"L\xc2\xf3\x18\x12\n" +
 	"\n" +
 	"users.edit\x12\x04name\x82\xd3\xe4\x93\x020:\x01*\"+/v1/{name=organizations/*/users/*}:activate\x12\xa9\x01\n" +

@@ -201,7 +201,9 @@ type DirectoryServiceClient interface {
 	DeleteUser(ctx context.Context, in *DeleteUserRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// ListUsers lists users, with the event-log sequence they reflect.
 	ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error)
-	// CreateUser creates a user (idempotent with request_id).
+	// CreateUser creates a user (idempotent with request_id). The whole
+	// request is the HTTP body, so the initial password never travels in a
+	// URL.
 	CreateUser(ctx context.Context, in *CreateUserRequest, opts ...grpc.CallOption) (*User, error)
 	// ActivateUser lets an inactive user sign in again.
 	ActivateUser(ctx context.Context, in *ActivateUserRequest, opts ...grpc.CallOption) (*User, error)
@@ -1095,7 +1097,9 @@ type DirectoryServiceServer interface {
 	DeleteUser(context.Context, *DeleteUserRequest) (*emptypb.Empty, error)
 	// ListUsers lists users, with the event-log sequence they reflect.
 	ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error)
-	// CreateUser creates a user (idempotent with request_id).
+	// CreateUser creates a user (idempotent with request_id). The whole
+	// request is the HTTP body, so the initial password never travels in a
+	// URL.
 	CreateUser(context.Context, *CreateUserRequest) (*User, error)
 	// ActivateUser lets an inactive user sign in again.
 	ActivateUser(context.Context, *ActivateUserRequest) (*User, error)

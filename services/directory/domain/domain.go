@@ -1,0 +1,199 @@
+// Package domain holds the directory's rules (R1–R10 of SPEC.md) in plain Go:
+// organizations and their owner, the scope tree, users, departments, groups,
+// robots and their accounts, external applications, account systems, sign-in
+// and credentials. It works on the generated directoryv1 records, which it
+// stores deterministically in a store.Store, and appends one event per change
+// to the directory's event log in the same transaction. It knows nothing of
+// gRPC: callers pass an Actor and get back records or errors matching the
+// sentinels of errors.go, which the server maps to API errors.
+package domain
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"math/big"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"steward.dev/pkg/eventlog"
+	"steward.dev/pkg/store"
+	"steward.dev/services/directory/oidcauth"
+	"steward.dev/services/directory/token"
+)
+
+// Options tunes a Service. The zero value is usable.
+type Options struct {
+	// Clock returns the current time; nil means time.Now.
+	Clock func() time.Time
+	// Limits are the rate limits of sign-up and sign-in; nil means
+	// DefaultLimits.
+	Limits *Limits
+	// TokenTTL is the lifetime of access tokens; 0 means 15 minutes.
+	TokenTTL time.Duration
+	// OIDC verifies ID tokens of external identity providers; nil means
+	// oidcauth.New(nil).
+	OIDC *oidcauth.Verifier
+}
+
+// Service is the directory's domain service. It is safe for concurrent use:
+// every operation is one store transaction.
+type Service struct {
+	store    store.Store
+	log      *eventlog.Log
+	clock    func() time.Time
+	limits   *limiters
+	signer   *token.Signer
+	tokenTTL time.Duration
+	oidc     *oidcauth.Verifier
+}
+
+// New returns a Service keeping its records in s and its events in log. It
+// loads the token signing keys from s, creating the first one.
+func New(ctx context.Context, s store.Store, log *eventlog.Log, opts Options) (*Service, error) {
+	keys, err := token.LoadOrCreateKeys(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := token.NewSigner(TokenIssuer, TokenAudience, keys...)
+	if err != nil {
+		return nil, err
+	}
+	svc := &Service{store: s, log: log, clock: opts.Clock, signer: signer, tokenTTL: opts.TokenTTL, oidc: opts.OIDC}
+	if svc.clock == nil {
+		svc.clock = time.Now
+	}
+	limits := DefaultLimits()
+	if opts.Limits != nil {
+		limits = *opts.Limits
+	}
+	svc.limits = newLimiters(limits)
+	if svc.tokenTTL == 0 {
+		svc.tokenTTL = tokenTTLDefault
+	}
+	if svc.oidc == nil {
+		svc.oidc = oidcauth.New(nil)
+	}
+	return svc, nil
+}
+
+// The issuer and audience of Steward's access tokens.
+const (
+	TokenIssuer   = "steward-directory"
+	TokenAudience = "steward"
+)
+
+// Actor is who asks for an operation, as authenticated by the caller.
+type Actor struct {
+	// Name is the principal's resource name, e.g. "organizations/o1/users/u1"
+	// or "services/licensing"; empty for public calls (SignUp, SignIn).
+	Name string
+	// DisplayName is shown in audit messages.
+	DisplayName string
+	// Organization is the principal's organization, e.g. "organizations/o1";
+	// empty for services and public calls.
+	Organization string
+	// RequestID correlates the change with its request.
+	RequestID string
+	// SourceAddress is the caller's network address, for audit.
+	SourceAddress string
+}
+
+// txn is one read-write transaction of an operation: the store transaction,
+// the actor, the operation's time, and the sequence of the last event it
+// appended.
+type txn struct {
+	store.Tx
+	s       *Service
+	actor   Actor
+	now     time.Time
+	lastSeq uint64
+}
+
+// update runs fn in one read-write transaction and returns the sequence of
+// the last event fn appended (0 if none).
+func (s *Service) update(ctx context.Context, actor Actor, fn func(t *txn) error) (uint64, error) {
+	var seq uint64
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		t := &txn{Tx: tx, s: s, actor: actor, now: s.clock()}
+		if err := fn(t); err != nil {
+			return err
+		}
+		seq = t.lastSeq
+		return nil
+	})
+	return seq, err
+}
+
+// view runs fn in one read-only transaction and returns the event-log
+// sequence that transaction reflects.
+func (s *Service) view(ctx context.Context, fn func(tx store.ReadTx) error) (uint64, error) {
+	var head uint64
+	err := s.store.View(ctx, func(tx store.ReadTx) error {
+		var err error
+		if head, err = eventlog.HeadTx(tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+	return head, err
+}
+
+// ts returns the transaction's time as a protobuf timestamp.
+func (t *txn) ts() *timestamppb.Timestamp { return timestamppb.New(t.now) }
+
+// idAlphabet is what generated IDs are made of: lowercase letters and digits,
+// so they are valid AIP-122 IDs.
+const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+// newID returns a random resource ID: a letter followed by 11 letters or
+// digits (about 57 bits).
+func newID() string {
+	b := make([]byte, 12)
+	for i := range b {
+		n := 36
+		if i == 0 {
+			n = 26
+		}
+		v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
+		if err != nil {
+			panic("domain: crypto/rand failed: " + err.Error())
+		}
+		b[i] = idAlphabet[v.Int64()]
+	}
+	return string(b)
+}
+
+// etagOf returns the AIP-154 etag of a record: a hash of its deterministic
+// encoding with the etag field itself cleared. setEtag stores it in the
+// record's "etag" field.
+func etagOf(m proto.Message) string {
+	c := proto.Clone(m)
+	clearField(c, "etag")
+	b, err := store.Marshal(c)
+	if err != nil {
+		panic("domain: marshal for etag: " + err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
+// setEtag computes m's etag and stores it in m.
+func setEtag(m proto.Message) {
+	setStringField(m, "etag", etagOf(m))
+}
+
+// checkEtag fails with ErrEtagMismatch when want is set and is not current's
+// etag.
+func checkEtag(current proto.Message, want string) error {
+	if want == "" {
+		return nil
+	}
+	if got := getStringField(current, "etag"); got != want {
+		return errorf(ErrEtagMismatch, "etag %q is not the current etag of %s", want, getStringField(current, "name"))
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+package domain
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/store"
+)
+
+// Event types of the directory's event log. Consumers (access, licensing,
+// audit) switch on them; the event's data is the record after the change
+// (before it, for deletions), as a google.protobuf.Any.
+const (
+	TypeOrganizationCreated   = "directory.organization.created"
+	TypeAccountSystemSwitched = "directory.account_system.switched"
+	TypeTenantCreated         = "directory.tenant.created"
+	TypeTenantUpdated         = "directory.tenant.updated"
+	TypeTenantDeleted         = "directory.tenant.deleted"
+	TypeServiceCreated        = "directory.service.created"
+	TypeServiceUpdated        = "directory.service.updated"
+	TypeServiceDeleted        = "directory.service.deleted"
+	TypeFolderCreated         = "directory.folder.created"
+	TypeFolderUpdated         = "directory.folder.updated"
+	TypeFolderDeleted         = "directory.folder.deleted"
+	TypeProjectCreated        = "directory.project.created"
+	TypeProjectUpdated        = "directory.project.updated"
+	TypeProjectDeleted        = "directory.project.deleted"
+	TypeDepartmentCreated     = "directory.department.created"
+	TypeDepartmentUpdated     = "directory.department.updated"
+	TypeDepartmentDeleted     = "directory.department.deleted"
+	TypeUserCreated           = "directory.user.created"
+	TypeUserUpdated           = "directory.user.updated"
+	TypeUserDeleted           = "directory.user.deleted"
+	TypeUserActivated         = "directory.user.activated"
+	TypeUserDeactivated       = "directory.user.deactivated"
+	TypeUserProvisioned       = "directory.user.provisioned"
+	TypeUserGroupsAssigned    = "directory.user.groups_assigned"
+	TypeUserSignedIn          = "directory.user.signed_in"
+	TypeSignInFailed          = "directory.sign_in.failed"
+	TypeGroupCreated          = "directory.group.created"
+	TypeGroupUpdated          = "directory.group.updated"
+	TypeGroupDeleted          = "directory.group.deleted"
+	TypeGroupMemberAdded      = "directory.group_member.added"
+	TypeGroupMemberRemoved    = "directory.group_member.removed"
+	TypeRobotCreated          = "directory.robot.created"
+	TypeRobotUpdated          = "directory.robot.updated"
+	TypeRobotDeleted          = "directory.robot.deleted"
+	TypeRobotAccountCreated   = "directory.robot_account.created"
+	TypeRobotAccountUpdated   = "directory.robot_account.updated"
+	TypeRobotAccountDeleted   = "directory.robot_account.deleted"
+	TypeExternalAppCreated    = "directory.external_app.created"
+	TypeExternalAppUpdated    = "directory.external_app.updated"
+	TypeExternalAppDeleted    = "directory.external_app.deleted"
+	TypeAPIKeyCreated         = "directory.api_key.created"
+	TypeAPIKeyRevoked         = "directory.api_key.revoked"
+	TypeAPIKeyDeleted         = "directory.api_key.deleted"
+	TypeTOTPEnrolled          = "directory.user.totp_enrolled"
+)
+
+// emit appends an event about resource to the log, in t. data is the record
+// (after a create or update, before a delete); message is the audit text a
+// person reads, e.g. "User alice was created.".
+func (t *txn) emit(typ string, op eventlogv1.Operation, resource string, data proto.Message, message string) error {
+	return t.emitEvent(typ, op, resource, data, message, eventlogv1.Outcome_OUTCOME_SUCCESS)
+}
+
+// emitOutcome appends an event that records an attempt rather than a
+// change, e.g. a refused sign-in (outcome DENIED).
+func (t *txn) emitOutcome(typ, resource, message string, outcome eventlogv1.Outcome) error {
+	return t.emitEvent(typ, eventlogv1.Operation_OPERATION_UNSPECIFIED, resource, nil, message, outcome)
+}
+
+func (t *txn) emitEvent(typ string, op eventlogv1.Operation, resource string, data proto.Message, message string, outcome eventlogv1.Outcome) error {
+	ev := &eventlogv1.Event{
+		Type:         typ,
+		Resource:     resource,
+		Organization: organizationOf(resource),
+		Operation:    op,
+		Audit: &eventlogv1.AuditEnvelope{
+			Actor:            t.actor.Name,
+			ActorDisplayName: t.actor.DisplayName,
+			Action:           typ,
+			Message:          message,
+			RequestId:        t.actor.RequestID,
+			Outcome:          outcome,
+			SourceAddress:    t.actor.SourceAddress,
+		},
+	}
+	if data != nil {
+		a, err := anypb.New(data)
+		if err != nil {
+			return fmt.Errorf("domain: event data: %w", err)
+		}
+		ev.Data = a
+	}
+	seq, err := t.s.log.Append(t.Tx, ev)
+	if err != nil {
+		return err
+	}
+	t.lastSeq = seq
+	return nil
+}
+
+// created, updated and deleted are emit for the three operations.
+func (t *txn) created(typ string, m proto.Message, message string) error {
+	return t.emit(typ, eventlogv1.Operation_OPERATION_CREATE, getStringField(m, "name"), m, message)
+}
+
+func (t *txn) updated(typ string, m proto.Message, message string) error {
+	return t.emit(typ, eventlogv1.Operation_OPERATION_UPDATE, getStringField(m, "name"), m, message)
+}
+
+func (t *txn) deleted(typ string, m proto.Message, message string) error {
+	return t.emit(typ, eventlogv1.Operation_OPERATION_DELETE, getStringField(m, "name"), m, message)
+}
+
+// idempotencyRecord remembers the outcome of a request with a request_id
+// (AIP-155).
+type idempotencyRecord struct {
+	// Request is the hex SHA-256 of the request's deterministic encoding.
+	Request string `json:"request"`
+	// Response is the deterministic encoding of the response.
+	Response []byte `json:"response"`
+}
+
+// idempotent makes a create retryable: when requestID is empty it just runs
+// do. Otherwise, if requestID was seen before in the actor's organization
+// with the same req, it fills resp with the first response and returns true
+// without running do; with another req it fails with ErrRequestIDReused; and
+// the first time it runs do, which must fill resp, and remembers resp.
+func (t *txn) idempotent(requestID string, req, resp proto.Message, do func() error) (bool, error) {
+	if requestID == "" {
+		return false, do()
+	}
+	scope := t.actor.Organization
+	if scope == "" {
+		scope = t.actor.Name
+	}
+	key := []byte(idempotencyPrefix + scope + "/" + requestID)
+	b, err := store.Marshal(req)
+	if err != nil {
+		return false, err
+	}
+	sum := sha256.Sum256(b)
+	reqHash := hex.EncodeToString(sum[:])
+	stored, err := t.Get(key)
+	switch {
+	case err == nil:
+		var rec idempotencyRecord
+		if err := json.Unmarshal(stored, &rec); err != nil {
+			return false, fmt.Errorf("domain: idempotency record %s: %w", key, err)
+		}
+		if rec.Request != reqHash {
+			return false, errorf(ErrRequestIDReused, "request_id %s was used for a different request", requestID)
+		}
+		return true, proto.Unmarshal(rec.Response, resp)
+	case !errors.Is(err, store.ErrNotFound):
+		return false, err
+	}
+	if err := do(); err != nil {
+		return false, err
+	}
+	out, err := store.Marshal(resp)
+	if err != nil {
+		return false, err
+	}
+	rec, err := json.Marshal(idempotencyRecord{Request: reqHash, Response: out})
+	if err != nil {
+		return false, err
+	}
+	return false, t.Put(key, rec)
+}

@@ -1,0 +1,458 @@
+package domain
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	directoryv1 "steward.dev/gen/steward/directory/v1"
+	"steward.dev/pkg/pagetoken"
+	"steward.dev/pkg/store"
+)
+
+// groupMaskFields are the Group fields UpdateGroup may change (AIP-134).
+var groupMaskFields = []string{"display_name", "description"}
+
+// pageSizeOf returns the effective size of a List page (AIP-158).
+func pageSizeOf(pageSize int32) int {
+	if pageSize <= 0 {
+		return defaultPageSize
+	}
+	return min(int(pageSize), maxPageSize)
+}
+
+// keyed is one item of a sorted list together with its sort key.
+type keyed[T any] struct {
+	key  string
+	item T
+}
+
+// slicePage pages over items, which are sorted by ascending key: it returns
+// those after pageToken, up to pageSize, and the next token. It is for lists
+// that are not a plain scan of one key range (defaults first, merged
+// implicit memberships).
+func slicePage[T any](items []keyed[T], pageToken string, pageSize int32, fingerprint uint64) ([]T, string, error) {
+	after, err := pagetoken.Decode(pageToken, fingerprint)
+	if err != nil {
+		return nil, "", fieldError("page_token", "invalid page token (it must come from a previous page of the same request)")
+	}
+	i := 0
+	if after != nil {
+		i, _ = slices.BinarySearchFunc(items, string(after), func(it keyed[T], k string) int { return strings.Compare(it.key, k) })
+		if i < len(items) && items[i].key == string(after) {
+			i++
+		}
+	}
+	size := pageSizeOf(pageSize)
+	out := []T{}
+	for ; i < len(items) && len(out) < size; i++ {
+		out = append(out, items[i].item)
+	}
+	next := ""
+	if i < len(items) && len(out) > 0 {
+		next = pagetoken.Encode([]byte(items[i-1].key), fingerprint)
+	}
+	return out, next, nil
+}
+
+// isEveryone reports whether g is the Everyone group.
+func isEveryone(g *directoryv1.Group) bool {
+	return g.GetDefaultGroup() == directoryv1.Group_DEFAULT_GROUP_EVERYONE
+}
+
+// GetGroup reads a group (R5).
+func (s *Service) GetGroup(ctx context.Context, actor Actor, req *directoryv1.GetGroupRequest) (*directoryv1.Group, error) {
+	if err := actor.visible(req.GetName()); err != nil {
+		return nil, err
+	}
+	g := &directoryv1.Group{}
+	_, err := s.view(ctx, func(tx store.ReadTx) error { return get(tx, req.GetName(), g) })
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// ListGroups lists an organization's groups: the default groups first, in
+// their display order (Administrators, Automation Users, Automation
+// Developers, Everyone), then the custom groups by name (R5).
+func (s *Service) ListGroups(ctx context.Context, actor Actor, req *directoryv1.ListGroupsRequest) (*directoryv1.ListGroupsResponse, error) {
+	org := req.GetParent()
+	if err := actor.visible(org); err != nil {
+		return nil, err
+	}
+	fp := pagetoken.Fingerprint("ListGroups", org, req.GetKind().String(), req.GetQuery())
+	query := strings.ToLower(req.GetQuery())
+	resp := &directoryv1.ListGroupsResponse{}
+	seq, err := s.view(ctx, func(tx store.ReadTx) error {
+		if err := get(tx, org, &directoryv1.Organization{}); err != nil {
+			return err
+		}
+		order := map[string]int{}
+		for i, d := range defaultGroups {
+			order[org+"/groups/"+d.id] = i
+		}
+		var items []keyed[*directoryv1.Group]
+		prefix := recordPrefix + org + "/groups/"
+		err := tx.Scan([]byte(prefix), nil, func(k, v []byte) (bool, error) {
+			if strings.Contains(string(k[len(prefix):]), "/") {
+				return true, nil
+			}
+			g := &directoryv1.Group{}
+			if err := proto.Unmarshal(v, g); err != nil {
+				return false, fmt.Errorf("domain: group %s: %w", k, err)
+			}
+			if req.GetKind() != directoryv1.Group_KIND_UNSPECIFIED && g.GetKind() != req.GetKind() {
+				return true, nil
+			}
+			if query != "" && !strings.Contains(strings.ToLower(g.GetDisplayName()), query) {
+				return true, nil
+			}
+			key := "1/" + g.GetName()
+			if i, ok := order[g.GetName()]; ok && g.GetKind() == directoryv1.Group_KIND_DEFAULT {
+				key = fmt.Sprintf("0/%d", i)
+			}
+			items = append(items, keyed[*directoryv1.Group]{key, g})
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(items, func(a, b keyed[*directoryv1.Group]) int { return strings.Compare(a.key, b.key) })
+		resp.Groups, resp.NextPageToken, err = slicePage(items, req.GetPageToken(), req.GetPageSize(), fp)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	resp.Sequence = seq
+	return resp, nil
+}
+
+// CreateGroup creates a custom group (R5).
+func (s *Service) CreateGroup(ctx context.Context, actor Actor, req *directoryv1.CreateGroupRequest) (*directoryv1.Group, error) {
+	org := req.GetParent()
+	if err := actor.visible(org); err != nil {
+		return nil, err
+	}
+	in := req.GetGroup()
+	if in.GetDisplayName() == "" {
+		return nil, fieldError("group.display_name", "display_name is required")
+	}
+	resp := &directoryv1.Group{}
+	_, err := s.update(ctx, actor, func(t *txn) error {
+		_, err := t.idempotent(req.GetRequestId(), req, resp, func() error {
+			if err := get(t, org, &directoryv1.Organization{}); err != nil {
+				return err
+			}
+			id := req.GetGroupId()
+			if id == "" {
+				id = newID()
+			}
+			name := org + "/groups/" + id
+			if ok, err := exists(t, name); err != nil {
+				return err
+			} else if ok {
+				return errorf(ErrAlreadyExists, "%s already exists", name)
+			}
+			g := &directoryv1.Group{
+				Name:        name,
+				DisplayName: in.GetDisplayName(),
+				Description: in.GetDescription(),
+				Kind:        directoryv1.Group_KIND_CUSTOM,
+				CreateTime:  t.ts(),
+				UpdateTime:  t.ts(),
+			}
+			if err := t.put(g); err != nil {
+				return err
+			}
+			proto.Merge(resp, g)
+			return t.created(TypeGroupCreated, g, fmt.Sprintf("Group %s was created.", g.GetDisplayName()))
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// UpdateGroup changes a group's display name or description; default groups
+// keep their display name (R5).
+func (s *Service) UpdateGroup(ctx context.Context, actor Actor, req *directoryv1.UpdateGroupRequest) (*directoryv1.Group, error) {
+	in := req.GetGroup()
+	name := in.GetName()
+	if err := actor.visible(name); err != nil {
+		return nil, err
+	}
+	paths := req.GetUpdateMask().GetPaths()
+	var out *directoryv1.Group
+	_, err := s.update(ctx, actor, func(t *txn) error {
+		cur := &directoryv1.Group{}
+		if err := get(t, name, cur); err != nil {
+			return err
+		}
+		if err := checkEtag(cur, in.GetEtag()); err != nil {
+			return err
+		}
+		next := proto.Clone(cur).(*directoryv1.Group)
+		if err := applyMask(next, in, paths, groupMaskFields...); err != nil {
+			return err
+		}
+		if cur.GetKind() == directoryv1.Group_KIND_DEFAULT && next.GetDisplayName() != cur.GetDisplayName() {
+			return errorf(ErrDefaultGroupImmutable, "default group %s cannot be renamed", cur.GetDisplayName())
+		}
+		if next.GetDisplayName() == "" {
+			return fieldError("group.display_name", "display_name is required")
+		}
+		if proto.Equal(cur, next) {
+			out = cur
+			return nil
+		}
+		next.UpdateTime = t.ts()
+		if err := t.put(next); err != nil {
+			return err
+		}
+		out = next
+		return t.updated(TypeGroupUpdated, next, fmt.Sprintf("Group %s was updated.", next.GetDisplayName()))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteGroup deletes a custom group and its memberships (one event each);
+// default groups cannot be deleted (R5).
+func (s *Service) DeleteGroup(ctx context.Context, actor Actor, req *directoryv1.DeleteGroupRequest) error {
+	name := req.GetName()
+	if err := actor.visible(name); err != nil {
+		return err
+	}
+	_, err := s.update(ctx, actor, func(t *txn) error {
+		g := &directoryv1.Group{}
+		if err := get(t, name, g); err != nil {
+			return err
+		}
+		if err := checkEtag(g, req.GetEtag()); err != nil {
+			return err
+		}
+		if g.GetKind() == directoryv1.Group_KIND_DEFAULT {
+			return errorf(ErrDefaultGroupImmutable, "default group %s cannot be deleted", g.GetDisplayName())
+		}
+		var members []string
+		prefix := []byte(groupMembers + name + "/")
+		err := t.Scan(prefix, nil, func(k, _ []byte) (bool, error) {
+			members = append(members, string(k[len(prefix):]))
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, m := range members {
+			if err := t.removeMember(name, m); err != nil {
+				return err
+			}
+		}
+		if err := t.del(name); err != nil {
+			return err
+		}
+		return t.deleted(TypeGroupDeleted, g, fmt.Sprintf("Group %s was deleted.", g.GetDisplayName()))
+	})
+	return err
+}
+
+// membershipNames checks the group and member names of a membership request:
+// both visible to the actor and in the same organization.
+func membershipNames(actor Actor, group, member string) error {
+	for _, n := range []string{group, member} {
+		if err := actor.visible(n); err != nil {
+			return err
+		}
+	}
+	return sameOrg(organizationOf(group), member)
+}
+
+// AddGroupMember makes a user an explicit member of a group (R5). Adding an
+// existing member changes nothing; Everyone's membership is implicit.
+func (s *Service) AddGroupMember(ctx context.Context, actor Actor, req *directoryv1.AddGroupMemberRequest) (*directoryv1.GroupMembership, error) {
+	group, member := req.GetGroup(), req.GetMember()
+	if err := membershipNames(actor, group, member); err != nil {
+		return nil, err
+	}
+	out := &directoryv1.GroupMembership{}
+	_, err := s.update(ctx, actor, func(t *txn) error {
+		g := &directoryv1.Group{}
+		if err := get(t, group, g); err != nil {
+			return err
+		}
+		if isEveryone(g) {
+			return errorf(ErrDefaultGroupImmutable, "every user is a member of Everyone; its membership cannot be changed")
+		}
+		if err := get(t, member, &directoryv1.User{}); err != nil {
+			return err
+		}
+		if _, err := t.addMember(group, member); err != nil {
+			return err
+		}
+		return store.GetProto(t, []byte(groupMembers+group+"/"+member), out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RemoveGroupMember ends a user's explicit membership of a group (R5). The
+// owner stays in Administrators (R1); Everyone's membership is implicit; a
+// non-member is NotFound.
+func (s *Service) RemoveGroupMember(ctx context.Context, actor Actor, req *directoryv1.RemoveGroupMemberRequest) error {
+	group, member := req.GetGroup(), req.GetMember()
+	if err := membershipNames(actor, group, member); err != nil {
+		return err
+	}
+	_, err := s.update(ctx, actor, func(t *txn) error {
+		g := &directoryv1.Group{}
+		if err := get(t, group, g); err != nil {
+			return err
+		}
+		if isEveryone(g) {
+			return errorf(ErrDefaultGroupImmutable, "every user is a member of Everyone; its membership cannot be changed")
+		}
+		u := &directoryv1.User{}
+		if err := get(t, member, u); err != nil {
+			return err
+		}
+		if u.GetOwner() && g.GetDefaultGroup() == directoryv1.Group_DEFAULT_GROUP_ADMINISTRATORS {
+			return errorf(ErrOwnerImmutable, "the organization's owner cannot leave the Administrators group")
+		}
+		ok, err := isMember(t, group, member)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errorf(ErrNotFound, "%s is not a member of %s", member, group)
+		}
+		return t.removeMember(group, member)
+	})
+	return err
+}
+
+// ListGroupMembers lists a group's members ordered by member name; for
+// Everyone, every user of the organization as an implicit membership (R5).
+func (s *Service) ListGroupMembers(ctx context.Context, actor Actor, req *directoryv1.ListGroupMembersRequest) (*directoryv1.ListGroupMembersResponse, error) {
+	group := req.GetGroup()
+	if err := actor.visible(group); err != nil {
+		return nil, err
+	}
+	fp := pagetoken.Fingerprint("ListGroupMembers", group)
+	resp := &directoryv1.ListGroupMembersResponse{}
+	seq, err := s.view(ctx, func(tx store.ReadTx) error {
+		g := &directoryv1.Group{}
+		if err := get(tx, group, g); err != nil {
+			return err
+		}
+		if isEveryone(g) {
+			users, next, err := listPage(tx, organizationOf(group)+"/users/", req.GetPageToken(), req.GetPageSize(), fp,
+				func() *directoryv1.User { return &directoryv1.User{} },
+				func(*directoryv1.User) (bool, error) { return true, nil })
+			if err != nil {
+				return err
+			}
+			for _, u := range users {
+				resp.Memberships = append(resp.Memberships, &directoryv1.GroupMembership{Group: group, Member: u.GetName(), Implicit: true})
+			}
+			resp.NextPageToken = next
+			return nil
+		}
+		var err error
+		resp.Memberships, resp.NextPageToken, err = membershipPage(tx, groupMembers+group+"/", req.GetPageToken(), req.GetPageSize(), fp)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	resp.Sequence = seq
+	return resp, nil
+}
+
+// membershipPage pages over the GroupMembership values stored under prefix,
+// in key order.
+func membershipPage(tx store.ReadTx, prefix, pageToken string, pageSize int32, fingerprint uint64) ([]*directoryv1.GroupMembership, string, error) {
+	after, err := pagetoken.Decode(pageToken, fingerprint)
+	if err != nil {
+		return nil, "", fieldError("page_token", "invalid page token (it must come from a previous page of the same request)")
+	}
+	var start []byte
+	if after != nil {
+		start = append(after, 0)
+	}
+	size := pageSizeOf(pageSize)
+	var out []*directoryv1.GroupMembership
+	var next string
+	var lastKey []byte
+	err = tx.Scan([]byte(prefix), start, func(k, v []byte) (bool, error) {
+		if len(out) == size {
+			next = pagetoken.Encode(lastKey, fingerprint)
+			return false, nil
+		}
+		m := &directoryv1.GroupMembership{}
+		if err := proto.Unmarshal(v, m); err != nil {
+			return false, fmt.Errorf("domain: membership %s: %w", k, err)
+		}
+		out = append(out, m)
+		lastKey = append(lastKey[:0], k...)
+		return true, nil
+	})
+	return out, next, err
+}
+
+// ListUserGroups lists the groups a user is in, ordered by group name: its
+// explicit memberships and Everyone, implicitly (R5).
+func (s *Service) ListUserGroups(ctx context.Context, actor Actor, req *directoryv1.ListUserGroupsRequest) (*directoryv1.ListUserGroupsResponse, error) {
+	user := req.GetUser()
+	if err := actor.visible(user); err != nil {
+		return nil, err
+	}
+	fp := pagetoken.Fingerprint("ListUserGroups", user)
+	resp := &directoryv1.ListUserGroupsResponse{}
+	seq, err := s.view(ctx, func(tx store.ReadTx) error {
+		if err := get(tx, user, &directoryv1.User{}); err != nil {
+			return err
+		}
+		everyone := organizationOf(user) + "/groups/" + GroupEveryone
+		items := []keyed[*directoryv1.GroupMembership]{
+			{everyone, &directoryv1.GroupMembership{Group: everyone, Member: user, Implicit: true}},
+		}
+		prefix := []byte(userGroups + user + "/")
+		var groups []string
+		err := tx.Scan(prefix, nil, func(k, _ []byte) (bool, error) {
+			groups = append(groups, string(k[len(prefix):]))
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
+			if g == everyone {
+				continue
+			}
+			m := &directoryv1.GroupMembership{}
+			if err := store.GetProto(tx, []byte(groupMembers+g+"/"+user), m); err != nil {
+				return fmt.Errorf("domain: membership %s/%s: %w", g, user, err)
+			}
+			items = append(items, keyed[*directoryv1.GroupMembership]{g, m})
+		}
+		slices.SortFunc(items, func(a, b keyed[*directoryv1.GroupMembership]) int { return strings.Compare(a.key, b.key) })
+		resp.Memberships, resp.NextPageToken, err = slicePage(items, req.GetPageToken(), req.GetPageSize(), fp)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	resp.Sequence = seq
+	return resp, nil
+}

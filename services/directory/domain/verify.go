@@ -1,0 +1,300 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	directoryv1 "steward.dev/gen/steward/directory/v1"
+	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/store"
+	"steward.dev/services/directory/credential"
+	"steward.dev/services/directory/token"
+)
+
+// apiKeyCacheTTL bounds how long another service may cache a verified
+// credential: revocation and deactivation take effect within it.
+const apiKeyCacheTTL = 30 * time.Second
+
+// Principal is who a verified credential speaks for.
+type Principal struct {
+	// Name is the resource name of the user, robot account or external app.
+	Name string
+	// Kind is directoryv1's kind of principal.
+	Kind directoryv1.PrincipalKind
+	// Organization is the principal's organization.
+	Organization string
+	// DisplayName is the principal's display name now.
+	DisplayName string
+	// SessionID is the sign-in session (tokens) or the API key's name.
+	SessionID string
+	// Owner reports whether the principal owns its organization.
+	Owner bool
+	// CacheUntil is how long the answer may be cached.
+	CacheUntil time.Time
+}
+
+// VerifyCredential returns the principal an access token or API key speaks
+// for (R10). Tokens of deleted or deactivated users stop working at once;
+// enrolment-only tokens are refused unless allowEnrollment. Anything not
+// valid is ErrInvalidCredentials (or ErrAPIKeyRevoked).
+func (s *Service) VerifyCredential(ctx context.Context, raw string, allowEnrollment bool) (Principal, error) {
+	now := s.clock()
+	if credential.LooksLikeAPIKey(raw) {
+		name, key, err := s.LookupAPIKey(ctx, raw)
+		if err != nil {
+			return Principal{}, err
+		}
+		p := Principal{Name: name, Kind: principalKind(name), Organization: organizationOf(name), SessionID: key.GetName(), CacheUntil: now.Add(apiKeyCacheTTL)}
+		if exp := key.GetExpireTime(); exp != nil && exp.AsTime().Before(p.CacheUntil) {
+			p.CacheUntil = exp.AsTime()
+		}
+		_, err = s.view(ctx, func(tx store.ReadTx) error {
+			var m interface {
+				proto.Message
+				GetDisplayName() string
+			} = &directoryv1.ExternalApp{}
+			if p.Kind == directoryv1.PrincipalKind_PRINCIPAL_KIND_ROBOT_ACCOUNT {
+				m = &directoryv1.RobotAccount{}
+			}
+			if err := get(tx, name, m); err != nil {
+				return err
+			}
+			p.DisplayName = m.GetDisplayName()
+			return nil
+		})
+		if errors.Is(err, ErrNotFound) {
+			return Principal{}, errorf(ErrInvalidCredentials, "invalid credentials")
+		}
+		return p, err
+	}
+	c, err := s.signer.Verify(raw, now)
+	if err != nil {
+		return Principal{}, errorf(ErrInvalidCredentials, "invalid credentials: %v", err)
+	}
+	if c.EnrollmentOnly && !allowEnrollment {
+		return Principal{}, errorf(ErrInvalidCredentials, "the token is good only for TOTP enrolment")
+	}
+	u := &directoryv1.User{}
+	if _, err := s.view(ctx, func(tx store.ReadTx) error { return get(tx, c.Subject, u) }); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Principal{}, errorf(ErrInvalidCredentials, "invalid credentials: the account no longer exists")
+		}
+		return Principal{}, err
+	}
+	if u.GetState() != directoryv1.User_STATE_ACTIVE {
+		return Principal{}, errorf(ErrInvalidCredentials, "invalid credentials: the account is inactive")
+	}
+	until := now.Add(apiKeyCacheTTL)
+	if c.Expiry.Before(until) {
+		until = c.Expiry
+	}
+	return Principal{
+		Name:         u.GetName(),
+		Kind:         directoryv1.PrincipalKind_PRINCIPAL_KIND_USER,
+		Organization: organizationOf(u.GetName()),
+		DisplayName:  u.GetDisplayName(),
+		SessionID:    c.SessionID,
+		Owner:        u.GetOwner(),
+		CacheUntil:   until,
+	}, nil
+}
+
+// principalKind returns the kind of principal name names.
+func principalKind(name string) directoryv1.PrincipalKind {
+	switch {
+	case strings.Contains(name, "/robotAccounts/"):
+		return directoryv1.PrincipalKind_PRINCIPAL_KIND_ROBOT_ACCOUNT
+	case strings.Contains(name, "/externalApps/"):
+		return directoryv1.PrincipalKind_PRINCIPAL_KIND_EXTERNAL_APP
+	default:
+		return directoryv1.PrincipalKind_PRINCIPAL_KIND_USER
+	}
+}
+
+// JWKS returns the public keys that verify access tokens.
+func (s *Service) JWKS() []token.JWK { return s.signer.JWKS() }
+
+// Standing is what the interim authorizer needs to know of a principal.
+type Standing struct {
+	// Owner: the principal owns its organization.
+	Owner bool
+	// Administrator: the principal is an explicit member of the
+	// Administrators group.
+	Administrator bool
+}
+
+// StandingOf returns the standing of principal in its organization.
+func (s *Service) StandingOf(ctx context.Context, principal string) (Standing, error) {
+	var st Standing
+	org := organizationOf(principal)
+	_, err := s.view(ctx, func(tx store.ReadTx) error {
+		o := &directoryv1.Organization{}
+		if err := get(tx, org, o); err != nil {
+			return err
+		}
+		st.Owner = o.GetOwner() == principal
+		var err error
+		st.Administrator, err = isMember(tx, org+"/groups/"+GroupAdministrators, principal)
+		return err
+	})
+	return st, err
+}
+
+// OrganizationOf returns the "organizations/{o}" prefix of a resource name,
+// or "" when it has none.
+func OrganizationOf(name string) string { return organizationOf(name) }
+
+// EnrollTotp starts (or restarts) TOTP enrolment of the actor's own account
+// (R9): the secret is pending until ConfirmTotp.
+func (s *Service) EnrollTotp(ctx context.Context, actor Actor, name string) (*directoryv1.EnrollTotpResponse, error) {
+	if actor.Name != name {
+		return nil, fieldError("name", "must be your own user (%s)", actor.Name)
+	}
+	resp := &directoryv1.EnrollTotpResponse{}
+	_, err := s.update(ctx, actor, func(t *txn) error {
+		u := &directoryv1.User{}
+		if err := get(t, name, u); err != nil {
+			return err
+		}
+		secret, uri, err := credential.NewTOTP("Steward", u.GetEmail())
+		if err != nil {
+			return err
+		}
+		sec, err := getSecrets(t, name)
+		if err != nil {
+			return err
+		}
+		sec.PendingTOTPSecret = secret
+		resp.Secret, resp.OtpauthUri = secret, uri
+		return t.putSecrets(name, sec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// ConfirmTotp activates the pending TOTP secret when code is right, and
+// turns MFA on for the account (R9).
+func (s *Service) ConfirmTotp(ctx context.Context, actor Actor, name, code string) (*directoryv1.User, error) {
+	if actor.Name != name {
+		return nil, fieldError("name", "must be your own user (%s)", actor.Name)
+	}
+	u := &directoryv1.User{}
+	_, err := s.update(ctx, actor, func(t *txn) error {
+		if err := get(t, name, u); err != nil {
+			return err
+		}
+		sec, err := getSecrets(t, name)
+		if err != nil {
+			return err
+		}
+		if sec.PendingTOTPSecret == "" {
+			return errorf(ErrTOTPNotConfirmed, "no TOTP enrolment is pending; call EnrollTotp first")
+		}
+		if !credential.ValidateTOTP(sec.PendingTOTPSecret, code, t.now) {
+			return errorf(ErrTOTPNotConfirmed, "the code does not match the pending TOTP secret")
+		}
+		sec.TOTPSecret, sec.PendingTOTPSecret = sec.PendingTOTPSecret, ""
+		if err := t.putSecrets(name, sec); err != nil {
+			return err
+		}
+		u.TotpEnrolled, u.MfaRequired, u.UpdateTime = true, true, t.ts()
+		if err := t.put(u); err != nil {
+			return err
+		}
+		return t.updated(TypeTOTPEnrolled, u, fmt.Sprintf("User %s enrolled a TOTP authenticator.", u.GetNickname()))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// SwitchAccountSystem replaces the organization's account system (R8). It
+// must be confirmed and guarded by the organization's current etag; it
+// deletes every user but the owner — one event each — and emits the switch
+// event, all in one transaction.
+func (s *Service) SwitchAccountSystem(ctx context.Context, actor Actor, req *directoryv1.SwitchAccountSystemRequest) (*directoryv1.SwitchAccountSystemResponse, error) {
+	if err := actor.visible(req.GetName()); err != nil {
+		return nil, err
+	}
+	if !req.GetConfirm() {
+		return nil, errorf(ErrSwitchUnconfirmed, "switching the account system deletes every sub-account: set confirm to true")
+	}
+	org := organizationOf(req.GetName())
+	resp := &directoryv1.SwitchAccountSystemResponse{}
+	_, err := s.update(ctx, actor, func(t *txn) error {
+		_, err := t.idempotent(req.GetRequestId(), req, resp, func() error {
+			o, as, err := organizationEtag(t, org)
+			if err != nil {
+				return err
+			}
+			if o.GetEtag() != req.GetEtag() {
+				return errorf(ErrEtagMismatch, "etag %q is not the current etag of %s", req.GetEtag(), org)
+			}
+			var users []*directoryv1.User
+			err = t.Scan(recordKey(org+"/users/"), nil, func(k, v []byte) (bool, error) {
+				if strings.Contains(string(k[len(recordKey(org+"/users/")):]), "/") {
+					return true, nil
+				}
+				u := &directoryv1.User{}
+				if err := proto.Unmarshal(v, u); err != nil {
+					return false, err
+				}
+				if !u.GetOwner() {
+					users = append(users, u)
+				}
+				return true, nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, u := range users {
+				if err := t.removeUser(u); err != nil {
+					return err
+				}
+			}
+			next := req.GetAccountSystem()
+			as.Kind, as.Oidc, as.UpdateTime = next.GetKind(), next.GetOidc(), t.ts()
+			as.Etag = ""
+			if err := t.put(as); err != nil {
+				return err
+			}
+			o.AccountSystemKind, o.UpdateTime = next.GetKind(), t.ts()
+			o.Etag = ""
+			if err := t.put(o); err != nil {
+				return err
+			}
+			if err := t.emit(TypeAccountSystemSwitched, eventlogv1.Operation_OPERATION_UPDATE, as.GetName(), as,
+				fmt.Sprintf("The account system was switched to %s; %d accounts were deleted.", kindName(next.GetKind()), len(users))); err != nil {
+				return err
+			}
+			_, current, err := organizationEtag(t, org)
+			if err != nil {
+				return err
+			}
+			resp.AccountSystem = current
+			resp.DeletedUserCount = int32(len(users))
+			resp.Sequence = t.lastSeq
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+func kindName(k directoryv1.AccountSystem_Kind) string {
+	if k == directoryv1.AccountSystem_KIND_OIDC {
+		return "OIDC"
+	}
+	return "local accounts"
+}

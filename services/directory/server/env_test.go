@@ -1,0 +1,102 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	directoryv1 "steward.dev/gen/steward/directory/v1"
+	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/authn"
+	"steward.dev/pkg/backend"
+	"steward.dev/pkg/backend/backendtest"
+	"steward.dev/services/directory/domain"
+	"steward.dev/services/directory/server"
+)
+
+// env is a directory service on bufconn with clients for the tests.
+type env struct {
+	t    *testing.T
+	b    *backend.Backend
+	conn *grpc.ClientConn
+	// c calls the directory; use e.as(...) contexts to act as a user.
+	c directoryv1.DirectoryServiceClient
+	// events reads the directory's event log.
+	events eventlogv1.EventLogServiceClient
+	// svc authenticates calls as the "licensing" service (with the suite's
+	// service credential); together with the actor metadata of e.as it acts
+	// on behalf of a user, which skips the permission rules (services are
+	// trusted) but not the domain's rules.
+	svc grpc.CallOption
+}
+
+var orgCounter atomic.Int64
+
+// newEnv starts a directory service for one test.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, domain.Options{})
+}
+
+// newEnvWith starts a directory service with domain options (rate limits,
+// clock) for one test.
+func newEnvWith(t *testing.T, opts domain.Options) *env {
+	t.Helper()
+	cfg := server.NewConfig()
+	cfg.Config = backendtest.Config(t, cfg.Config)
+	cfg.Domain = opts
+	b, err := cfg.Complete()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := backendtest.Run(t, b)
+	return &env{
+		t: t, b: b, conn: conn,
+		c:      directoryv1.NewDirectoryServiceClient(conn),
+		events: eventlogv1.NewEventLogServiceClient(conn),
+		svc:    backendtest.ServiceCallOption(b, "licensing"),
+	}
+}
+
+// signUp creates an organization with a unique ID and returns what sign-up
+// made; the owner's password is "correct horse battery".
+func (e *env) signUp() *directoryv1.SignUpResponse {
+	e.t.Helper()
+	n := orgCounter.Add(1)
+	resp, err := e.c.SignUp(context.Background(), &directoryv1.SignUpRequest{
+		OrganizationId:          fmt.Sprintf("org%d", n),
+		OrganizationDisplayName: fmt.Sprintf("Org %d", n),
+		Nickname:                "owner",
+		Email:                   fmt.Sprintf("owner@org%d.example", n),
+		Password:                "correct horse battery",
+	})
+	if err != nil {
+		e.t.Fatalf("SignUp: %v", err)
+	}
+	return resp
+}
+
+// as returns a context acting as user of org through the service
+// credential (pass e.svc as call option).
+func (e *env) as(user, org string) context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), authn.MDActor, user, authn.MDActorOrganization, org)
+}
+
+// asOwner acts as the owner of the organization sign-up created.
+func (e *env) asOwner(su *directoryv1.SignUpResponse) context.Context {
+	return e.as(su.GetOwner().GetName(), su.GetOrganization().GetName())
+}
+
+// eventsAfter returns every event with sequence greater than after.
+func (e *env) eventsAfter(after uint64) []*eventlogv1.Event {
+	e.t.Helper()
+	resp, err := e.events.ListEvents(context.Background(), &eventlogv1.ListEventsRequest{AfterSequence: after, PageSize: 1000}, e.svc)
+	if err != nil {
+		e.t.Fatalf("ListEvents: %v", err)
+	}
+	return resp.GetEvents()
+}

@@ -1,0 +1,62 @@
+package server
+
+import (
+	"context"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	directoryv1 "steward.dev/gen/steward/directory/v1"
+)
+
+// SignIn exchanges credentials for an access token (R9). Public.
+func (s *directoryServer) SignIn(ctx context.Context, req *directoryv1.SignInRequest) (*directoryv1.SignInResponse, error) {
+	return reply(s.d.SignIn(ctx, actorOf(ctx), req))
+}
+
+// GetJwks returns the keys that verify access tokens. Public.
+func (s *directoryServer) GetJwks(ctx context.Context, _ *directoryv1.GetJwksRequest) (*directoryv1.GetJwksResponse, error) {
+	resp := &directoryv1.GetJwksResponse{}
+	for _, k := range s.d.JWKS() {
+		resp.Keys = append(resp.Keys, &directoryv1.JsonWebKey{Kty: k.Kty, Crv: k.Crv, X: k.X, Kid: k.Kid, Alg: k.Alg, Use: k.Use})
+	}
+	return resp, nil
+}
+
+// VerifyCredential tells another Steward service who a credential speaks
+// for (R10). Internal.
+func (s *directoryServer) VerifyCredential(ctx context.Context, req *directoryv1.VerifyCredentialRequest) (*directoryv1.VerifyCredentialResponse, error) {
+	raw := req.GetAccessToken()
+	if raw == "" {
+		raw = req.GetApiKey()
+	}
+	p, err := s.d.VerifyCredential(ctx, raw, false)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &directoryv1.VerifyCredentialResponse{
+		Principal: &directoryv1.Principal{
+			Name:         p.Name,
+			Kind:         p.Kind,
+			Organization: p.Organization,
+			DisplayName:  p.DisplayName,
+			SessionId:    p.SessionID,
+			Owner:        p.Owner,
+		},
+		CacheUntil: timestamppb.New(p.CacheUntil),
+	}, nil
+}
+
+// SwitchAccountSystem replaces the organization's account system (R8).
+func (s *directoryServer) SwitchAccountSystem(ctx context.Context, req *directoryv1.SwitchAccountSystemRequest) (*directoryv1.SwitchAccountSystemResponse, error) {
+	return reply(s.d.SwitchAccountSystem(ctx, actorOf(ctx), req))
+}
+
+// EnrollTotp starts TOTP enrolment of the caller's own account (R9).
+func (s *directoryServer) EnrollTotp(ctx context.Context, req *directoryv1.EnrollTotpRequest) (*directoryv1.EnrollTotpResponse, error) {
+	return reply(s.d.EnrollTotp(ctx, actorOf(ctx), req.GetName()))
+}
+
+// ConfirmTotp activates the caller's pending TOTP secret (R9).
+func (s *directoryServer) ConfirmTotp(ctx context.Context, req *directoryv1.ConfirmTotpRequest) (*directoryv1.User, error) {
+	return reply(s.d.ConfirmTotp(ctx, actorOf(ctx), req.GetName(), req.GetCode()))
+}
