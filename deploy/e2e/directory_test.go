@@ -194,8 +194,15 @@ func TestDirectory(t *testing.T) {
 	if err != nil || vc.GetPrincipal().GetName() != robot.GetRobotAccount() {
 		t.Fatalf("VerifyCredential(API key) = %v, %v", vc, err)
 	}
-	var robots struct{ Robots []struct{ Name string } }
-	must200(t, gatewayCall(t, s, "GET", "/v1/"+org+"/robots", nil, key.Secret, &robots), "robot account lists robots with its API key")
+	// The API key authenticates the robot account through the gateway (403,
+	// not 401): its Robot role holds no organization-level users.view (R6,
+	// R13), so listing the directory's robots is refused.
+	if code := gatewayCall(t, s, "GET", "/v1/"+org+"/robots", nil, key.Secret, nil); code != http.StatusForbidden {
+		t.Fatalf("robot account listing robots with its API key: HTTP %d, want 403", code)
+	}
+	if code := gatewayCall(t, s, "GET", "/v1/"+org+"/robots", nil, "stwk_not-a-key", nil); code != http.StatusUnauthorized {
+		t.Fatalf("unknown API key: HTTP %d, want 401", code)
+	}
 
 	// Another backend verifies the directory's token through
 	// VerifyCredential: the caller is known (not Unauthenticated), and the

@@ -108,6 +108,7 @@ func (s *suite) run() int {
 			"-data-dir", filepath.Join(s.cfg.dataDir, name),
 			"-service-credential-file", s.credPath,
 			"-directory-addr", *s.cfg.addrs["directory"],
+			"-access-addr", *s.cfg.addrs["access"],
 			"-log-level", s.cfg.logLevel,
 		}
 		if err := s.start(name, args); err != nil {

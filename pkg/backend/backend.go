@@ -16,10 +16,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 
+	"steward.dev/pkg/accessauthz"
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/authz"
 	"steward.dev/pkg/eventlog"
@@ -48,11 +50,15 @@ func DefaultConfig(name, addr, metricsAddr string, eventLog bool) Config {
 		ServiceCredentialFile: filepath.Join("data", CredentialFileName),
 		EventLog:              eventLog,
 		DirectoryAddr:         DefaultDirectoryAddr,
+		AccessAddr:            DefaultAccessAddr,
 	}
 }
 
 // DefaultDirectoryAddr is where the directory listens by default.
 const DefaultDirectoryAddr = "127.0.0.1:7001"
+
+// DefaultAccessAddr is where access management listens by default.
+const DefaultAccessAddr = "127.0.0.1:7002"
 
 // Config describes a backend service process. Fields marked required have
 // no default; the per-service constructors (e.g. directory's
@@ -99,9 +105,19 @@ type Config struct {
 	// DirectoryAddr is the directory's gRPC address, whose VerifyCredential
 	// checks bearer credentials when Verifier is nil; "" disables it.
 	DirectoryAddr string
-	// Authorizer answers permission checks; nil means authz.DenyAll (until
-	// access management exists).
+	// Authorizer answers permission checks; nil means asking access
+	// management at AccessAddr (pkg/accessauthz), or, without one,
+	// authz.DenyAll.
 	Authorizer authz.Authorizer
+	// AccessAddr is access management's gRPC address, whose CheckPermission
+	// answers permission checks when Authorizer is nil; "" disables it.
+	AccessAddr string
+	// AccessFollowsLog says that access management follows this service's
+	// event log (the directory's): each permission check asked of access at
+	// AccessAddr then waits until access has applied the log up to its head
+	// (pkg/accessauthz.WithDirectorySequence), so that the service's own
+	// changes show in its checks at once. Needs EventLog.
+	AccessFollowsLog bool
 	// EventLog reports whether the service keeps an event log in its store,
 	// served as steward.eventlog.v1.EventLogService.
 	EventLog bool
@@ -119,6 +135,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the service's data (its bbolt file is <data-dir>/"+c.Name+".db)")
 	fs.StringVar(&c.ServiceCredentialFile, "service-credential-file", c.ServiceCredentialFile, "the installation's service credential (mode 0600), created if missing")
 	fs.StringVar(&c.DirectoryAddr, "directory-addr", c.DirectoryAddr, "the directory's gRPC address, which verifies bearer credentials")
+	fs.StringVar(&c.AccessAddr, "access-addr", c.AccessAddr, "access management's gRPC address, which answers permission checks")
 	fs.StringVar(&c.TLS.CertFile, "tls-cert", c.TLS.CertFile, "PEM server certificate; with -tls-key enables TLS")
 	fs.StringVar(&c.TLS.KeyFile, "tls-key", c.TLS.KeyFile, "PEM server private key")
 	fs.StringVar(&c.TLS.ClientCAFile, "tls-client-ca", c.TLS.ClientCAFile, "PEM CA whose client certificates (CN steward-<service>) authenticate services")
@@ -130,12 +147,16 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 // Backend is a completed Config: a gRPC server with the service credential,
 // store and event log it serves from. Run it once.
 type Backend struct {
-	name   string
-	server *grpcserver.Server
-	store  *bboltstore.Store
-	log    *eventlog.Log
-	cred   authn.ServiceCredential
-	logger *slog.Logger
+	name       string
+	authorizer authz.Authorizer
+	server     *grpcserver.Server
+	store      *bboltstore.Store
+	log        *eventlog.Log
+	cred       authn.ServiceCredential
+	logger     *slog.Logger
+	runners    []func(ctx context.Context) error
+	// closeConns closes the connections to other services Complete dialled.
+	closeConns func() error
 }
 
 // Complete validates c, loads (or creates) the service credential, opens
@@ -157,11 +178,6 @@ func (c Config) Complete() (_ *Backend, err error) {
 			return nil, err
 		}
 	}
-	authorizer := c.Authorizer
-	if authorizer == nil {
-		authorizer = authz.DenyAll
-	}
-
 	cred, err := loadCredential(c.ServiceCredentialFile, logger)
 	if err != nil {
 		return nil, err
@@ -185,15 +201,43 @@ func (c Config) Complete() (_ *Backend, err error) {
 		}
 	}
 
+	// Connections to other services, closed after the server has stopped
+	// (or at once if building it fails).
+	var conns []*grpc.ClientConn
+	closeConns := func() error {
+		var errs []error
+		for _, cc := range conns {
+			errs = append(errs, cc.Close())
+		}
+		return errors.Join(errs...)
+	}
+	b.closeConns = closeConns
 	verify := c.Verifier
-	var directoryConn *grpc.ClientConn
 	if verify == nil && c.DirectoryAddr != "" {
-		directoryConn, err = grpcclient.Dial(c.DirectoryAddr, grpcclient.Options{Service: c.Name, Credential: cred})
+		directoryConn, err := grpcclient.Dial(c.DirectoryAddr, grpcclient.Options{Service: c.Name, Credential: cred})
 		if err != nil {
 			return nil, err
 		}
+		conns = append(conns, directoryConn)
 		verify = verifier.New(directoryConn)
 	}
+	authorizer := c.Authorizer
+	if authorizer == nil && c.AccessAddr != "" {
+		accessConn, err := grpcclient.Dial(c.AccessAddr, grpcclient.Options{Service: c.Name, Credential: cred})
+		if err != nil {
+			return nil, err
+		}
+		conns = append(conns, accessConn)
+		var opts []accessauthz.Option
+		if c.AccessFollowsLog && b.log != nil {
+			opts = append(opts, accessauthz.WithDirectorySequence(b.log.Head))
+		}
+		authorizer = accessauthz.New(accessConn, opts...)
+	}
+	if authorizer == nil {
+		authorizer = authz.DenyAll
+	}
+	b.authorizer = authorizer
 
 	b.server, err = grpcserver.Config{
 		Name:            c.Name,
@@ -208,13 +252,10 @@ func (c Config) Complete() (_ *Backend, err error) {
 		Authorizer:      authorizer,
 	}.Complete()
 	if err != nil {
-		if directoryConn != nil {
-			err = errors.Join(err, directoryConn.Close())
-		}
 		return nil, err
 	}
-	if directoryConn != nil {
-		b.server.AddCleanup(directoryConn.Close)
+	if len(conns) > 0 {
+		b.server.AddCleanup(closeConns)
 	}
 	// Cleanups run in reverse order after the server has stopped: the event
 	// log, then the store, last.
@@ -256,6 +297,9 @@ func (b *Backend) closeEarly() error {
 	if b.server != nil {
 		b.server.GRPCServer().Stop()
 	}
+	if b.closeConns != nil {
+		errs = append(errs, b.closeConns())
+	}
 	if b.log != nil {
 		errs = append(errs, b.log.Close())
 	}
@@ -272,6 +316,11 @@ func (b *Backend) GRPCServer() *grpc.Server { return b.server.GRPCServer() }
 // Server returns the underlying grpcserver.Server (for Addr, NewClient,
 // SetReady, AddCleanup).
 func (b *Backend) Server() *grpcserver.Server { return b.server }
+
+// Authorizer returns what answers the service's permission checks (for
+// handlers that check an object themselves, with authz.Check): Config's
+// Authorizer, access management at AccessAddr, or authz.DenyAll.
+func (b *Backend) Authorizer() authz.Authorizer { return b.authorizer }
 
 // Store returns the service's store.
 func (b *Backend) Store() store.Store { return b.store }
@@ -292,14 +341,32 @@ func (b *Backend) Logger() *slog.Logger { return b.logger }
 // consumer reconnects elsewhere) instead of holding the graceful stop up
 // until its deadline. Run returns nil after a clean shutdown.
 func (b *Backend) Run(ctx context.Context) error {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	if b.log != nil {
-		runCtx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		ctx = runCtx
 		go func() {
 			<-runCtx.Done()
 			_ = b.log.Close() // idempotent; the cleanup closes it again
 		}()
 	}
-	return b.server.Run(ctx)
+	var wg sync.WaitGroup
+	for _, r := range b.runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r(runCtx); err != nil && runCtx.Err() == nil {
+				b.logger.Error("backend: background task stopped", "service", b.name, "error", err)
+			}
+		}()
+	}
+	err := b.server.Run(runCtx)
+	cancel()
+	wg.Wait()
+	return err
 }
+
+// Go registers fn to run in the background while the service runs (a
+// consumer of another service's event log, for instance). Run starts it
+// with a context that ends when the service stops, and waits for it to
+// return before returning itself; an error is logged. Call it before Run.
+func (b *Backend) Go(fn func(ctx context.Context) error) { b.runners = append(b.runners, fn) }

@@ -24,7 +24,8 @@ import (
 )
 
 // Config returns c set up for a test: bufconn instead of TCP, no metrics
-// listener, data and service credential in t.TempDir(), and logs through
+// listener, no access management (authz.DenyAll unless the test sets an
+// Authorizer), data and service credential in t.TempDir(), and logs through
 // t.Log.
 func Config(t testing.TB, c backend.Config) backend.Config {
 	t.Helper()
@@ -32,6 +33,9 @@ func Config(t testing.TB, c backend.Config) backend.Config {
 	c.Network = grpcserver.NetworkBufconn
 	c.Addr = ""
 	c.MetricsAddr = ""
+	// Permission checks go nowhere unless the test wires access in
+	// (Config.Authorizer); a test never dials the real suite's ports.
+	c.AccessAddr = ""
 	c.DataDir = filepath.Join(dir, c.Name)
 	c.ServiceCredentialFile = filepath.Join(dir, backend.CredentialFileName)
 	c.Logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -4,7 +4,19 @@
 package server
 
 import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc"
+
+	accessv1 "steward.dev/gen/steward/access/v1"
+	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/authz"
 	"steward.dev/pkg/backend"
+	"steward.dev/pkg/eventlog"
+	"steward.dev/pkg/grpcclient"
+	"steward.dev/services/access/authorizer"
+	"steward.dev/services/access/domain"
 )
 
 // Defaults of the access service. Every address is loopback: serving on
@@ -21,22 +33,68 @@ const (
 // Config is the configuration of the access service process.
 type Config struct {
 	backend.Config
+	// Domain tunes the domain service (clock).
+	Domain domain.Options
+	// Sizes presizes the authorization model.
+	Sizes authorizer.Sizes
+	// DirectoryConn, when set, is the connection to the directory whose event
+	// log access follows (tests); otherwise access dials DirectoryAddr with
+	// the service credential.
+	DirectoryConn grpc.ClientConnInterface
 }
 
 // NewConfig returns the default configuration of the access service.
 func NewConfig() Config {
-	return Config{backend.DefaultConfig(Name, DefaultAddr, DefaultMetricsAddr, true)}
+	return Config{Config: backend.DefaultConfig(Name, DefaultAddr, DefaultMetricsAddr, true)}
 }
 
-// Complete validates c and builds the access service, ready to Run.
+// Complete validates c and builds the access service, ready to Run. Access
+// authorizes its own callers from its own model.
 func (c Config) Complete() (*backend.Backend, error) {
-	c.Register = register
+	w := &wiring{cfg: c}
+	c.Authorizer = authz.AuthorizerFunc(w.authorize)
+	c.Register = w.register
 	return c.Config.Complete()
 }
 
-// register registers the access service's own gRPC services on b. Each one
-// must declare an authorization rule on every method (the server refuses to
-// start otherwise); the access issue adds them here.
-func register(b *backend.Backend) error {
+// wiring connects the backend to the domain service, which exists only once
+// the backend has opened its store.
+type wiring struct {
+	cfg Config
+	d   *domain.Service
+}
+
+// register creates the model and the domain service on b's store and event
+// log, registers steward.access.v1.AccessService and starts following the
+// directory's event log.
+func (w *wiring) register(b *backend.Backend) error {
+	model := authorizer.New(w.cfg.Sizes)
+	d, err := domain.New(context.Background(), b.Store(), b.EventLog(), model, w.cfg.Domain)
+	if err != nil {
+		return err
+	}
+	w.d = d
+	conn := w.cfg.DirectoryConn
+	if conn == nil {
+		if w.cfg.DirectoryAddr == "" {
+			return errors.New("access: the directory's address is required (-directory-addr)")
+		}
+		cc, err := grpcclient.Dial(w.cfg.DirectoryAddr, grpcclient.Options{Service: Name, Credential: b.ServiceCredential()})
+		if err != nil {
+			return err
+		}
+		b.Server().AddCleanup(cc.Close)
+		conn = cc
+	}
+	feed := &eventlog.Consumer{
+		Name:   "access-directory",
+		Store:  b.Store(),
+		Source: eventlog.NewClientSource(eventlogv1.NewEventLogServiceClient(conn)),
+		Apply:  d.ApplyDirectoryEvent,
+		Logger: b.Logger(),
+	}
+	d.SetDirectoryFeed(feed)
+	b.Go(feed.Run)
+	accessv1.RegisterAccessServiceServer(b.GRPCServer(), &accessServer{d: d, authorizer: authz.AuthorizerFunc(w.authorize)})
 	return nil
 }

@@ -25,6 +25,7 @@ func TestWiring(t *testing.T) {
 		"grpc.health.v1.Health",
 		"grpc.reflection.v1.ServerReflection",
 		"grpc.reflection.v1alpha.ServerReflection",
+		"steward.access.v1.AccessService",
 		"steward.eventlog.v1.EventLogService",
 	})
 }

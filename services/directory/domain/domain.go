@@ -11,8 +11,6 @@ package domain
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"math/big"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"steward.dev/pkg/eventlog"
+	"steward.dev/pkg/records"
 	"steward.dev/pkg/store"
 	"steward.dev/services/directory/oidcauth"
 	"steward.dev/services/directory/token"
@@ -167,24 +166,11 @@ func newID() string {
 	return string(b)
 }
 
-// etagOf returns the AIP-154 etag of a record: a hash of its deterministic
-// encoding with the etag field itself cleared. setEtag stores it in the
-// record's "etag" field.
-func etagOf(m proto.Message) string {
-	c := proto.Clone(m)
-	clearField(c, "etag")
-	b, err := store.Marshal(c)
-	if err != nil {
-		panic("domain: marshal for etag: " + err.Error())
-	}
-	sum := sha256.Sum256(b)
-	return base64.RawURLEncoding.EncodeToString(sum[:12])
-}
+// etagOf returns the AIP-154 etag of a record (records.Etag).
+func etagOf(m proto.Message) string { return records.Etag(m) }
 
 // setEtag computes m's etag and stores it in m.
-func setEtag(m proto.Message) {
-	setStringField(m, "etag", etagOf(m))
-}
+func setEtag(m proto.Message) { records.SetEtag(m) }
 
 // checkEtag fails with ErrEtagMismatch when want is set and is not current's
 // etag.

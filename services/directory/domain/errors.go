@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"steward.dev/pkg/records"
 )
 
 // Errors of the directory's rules. Every error an operation returns matches
@@ -88,18 +90,11 @@ func errorf(sentinel error, format string, args ...any) error {
 
 // FieldError is an invalid argument the protos' validation rules cannot
 // express (an unknown update_mask path, a missing required field on create).
-type FieldError struct {
-	// Field is the request field's path, e.g. "update_mask".
-	Field string
-	// Description says what is wrong.
-	Description string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Description }
+type FieldError = records.FieldError
 
 // fieldError returns a *FieldError.
 func fieldError(field, format string, args ...any) error {
-	return &FieldError{Field: field, Description: fmt.Sprintf(format, args...)}
+	return records.FieldErrorf(field, format, args...)
 }
 
 // RetryError is ErrTooManyAttempts with the time to wait.

@@ -1,9 +1,6 @@
 package domain
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -11,7 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
-	"steward.dev/pkg/store"
+	"steward.dev/pkg/records"
 )
 
 // Event types of the directory's event log. Consumers (access, licensing,
@@ -121,20 +118,9 @@ func (t *txn) deleted(typ string, m proto.Message, message string) error {
 	return t.emit(typ, eventlogv1.Operation_OPERATION_DELETE, getStringField(m, "name"), m, message)
 }
 
-// idempotencyRecord remembers the outcome of a request with a request_id
-// (AIP-155).
-type idempotencyRecord struct {
-	// Request is the hex SHA-256 of the request's deterministic encoding.
-	Request string `json:"request"`
-	// Response is the deterministic encoding of the response.
-	Response []byte `json:"response"`
-}
-
-// idempotent makes a create retryable: when requestID is empty it just runs
-// do. Otherwise, if requestID was seen before in the actor's organization
-// with the same req, it fills resp with the first response and returns true
-// without running do; with another req it fails with ErrRequestIDReused; and
-// the first time it runs do, which must fill resp, and remembers resp.
+// idempotent makes a create retryable (records.Idempotent), keyed by the
+// actor's organization (or name) and requestID; without a requestID it just
+// runs do.
 func (t *txn) idempotent(requestID string, req, resp proto.Message, do func() error) (bool, error) {
 	if requestID == "" {
 		return false, do()
@@ -143,37 +129,9 @@ func (t *txn) idempotent(requestID string, req, resp proto.Message, do func() er
 	if scope == "" {
 		scope = t.actor.Name
 	}
-	key := []byte(idempotencyPrefix + scope + "/" + requestID)
-	b, err := store.Marshal(req)
-	if err != nil {
-		return false, err
+	replayed, err := records.Idempotent(t.Tx, []byte(idempotencyPrefix+scope+"/"+requestID), req, resp, do)
+	if errors.Is(err, records.ErrRequestIDReused) {
+		return false, errorf(ErrRequestIDReused, "request_id %s was used for a different request", requestID)
 	}
-	sum := sha256.Sum256(b)
-	reqHash := hex.EncodeToString(sum[:])
-	stored, err := t.Get(key)
-	switch {
-	case err == nil:
-		var rec idempotencyRecord
-		if err := json.Unmarshal(stored, &rec); err != nil {
-			return false, fmt.Errorf("domain: idempotency record %s: %w", key, err)
-		}
-		if rec.Request != reqHash {
-			return false, errorf(ErrRequestIDReused, "request_id %s was used for a different request", requestID)
-		}
-		return true, proto.Unmarshal(rec.Response, resp)
-	case !errors.Is(err, store.ErrNotFound):
-		return false, err
-	}
-	if err := do(); err != nil {
-		return false, err
-	}
-	out, err := store.Marshal(resp)
-	if err != nil {
-		return false, err
-	}
-	rec, err := json.Marshal(idempotencyRecord{Request: reqHash, Response: out})
-	if err != nil {
-		return false, err
-	}
-	return false, t.Put(key, rec)
+	return replayed, err
 }

@@ -10,19 +10,12 @@ import (
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	"steward.dev/pkg/pagetoken"
+	"steward.dev/pkg/records"
 	"steward.dev/pkg/store"
 )
 
 // groupMaskFields are the Group fields UpdateGroup may change (AIP-134).
 var groupMaskFields = []string{"display_name", "description"}
-
-// pageSizeOf returns the effective size of a List page (AIP-158).
-func pageSizeOf(pageSize int32) int {
-	if pageSize <= 0 {
-		return defaultPageSize
-	}
-	return min(int(pageSize), maxPageSize)
-}
 
 // keyed is one item of a sorted list together with its sort key.
 type keyed[T any] struct {
@@ -46,7 +39,7 @@ func slicePage[T any](items []keyed[T], pageToken string, pageSize int32, finger
 			i++
 		}
 	}
-	size := pageSizeOf(pageSize)
+	size := records.PageSize(pageSize)
 	out := []T{}
 	for ; i < len(items) && len(out) < size; i++ {
 		out = append(out, items[i].item)
@@ -390,7 +383,7 @@ func membershipPage(tx store.ReadTx, prefix, pageToken string, pageSize int32, f
 	if after != nil {
 		start = append(after, 0)
 	}
-	size := pageSizeOf(pageSize)
+	size := records.PageSize(pageSize)
 	var out []*directoryv1.GroupMembership
 	var next string
 	var lastKey []byte

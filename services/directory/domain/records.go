@@ -5,9 +5,8 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"steward.dev/pkg/pagetoken"
+	"steward.dev/pkg/records"
 	"steward.dev/pkg/store"
 )
 
@@ -103,55 +102,11 @@ func parentOf(name string) string {
 	return name[:j]
 }
 
-// defaultPageSize and maxPageSize bound List pages (AIP-158).
-const (
-	defaultPageSize = 100
-	maxPageSize     = 1000
-)
-
-// listPage scans the records under prefix (a resource-name prefix such as
-// "organizations/o1/users/") in key order, starting after pageToken, and
-// returns up to pageSize of those keep accepts, plus the next page token. Only
-// direct children are considered: names with a further "/" after prefix are
-// skipped. fingerprint binds the token to the request's other parameters.
+// listPage pages over the records of direct children under prefix (a
+// resource-name prefix such as "organizations/o1/users/"); see
+// records.Page.
 func listPage[T proto.Message](tx store.ReadTx, prefix, pageToken string, pageSize int32, fingerprint uint64, newT func() T, keep func(T) (bool, error)) ([]T, string, error) {
-	after, err := pagetoken.Decode(pageToken, fingerprint)
-	if err != nil {
-		return nil, "", fieldError("page_token", "invalid page token (it must come from a previous page of the same request)")
-	}
-	size := int(pageSize)
-	if size <= 0 {
-		size = defaultPageSize
-	}
-	size = min(size, maxPageSize)
-	var start []byte
-	if after != nil {
-		start = append(after, 0)
-	}
-	var out []T
-	var next string
-	var lastKey []byte
-	err = tx.Scan([]byte(recordPrefix+prefix), start, func(k, v []byte) (bool, error) {
-		if strings.Contains(string(k[len(recordPrefix)+len(prefix):]), "/") {
-			return true, nil
-		}
-		if len(out) == size {
-			next = pagetoken.Encode(lastKey, fingerprint)
-			return false, nil
-		}
-		m := newT()
-		if err := proto.Unmarshal(v, m); err != nil {
-			return false, err
-		}
-		ok, err := keep(m)
-		if err != nil || !ok {
-			return err == nil, err
-		}
-		out = append(out, m)
-		lastKey = append(lastKey[:0], k...)
-		return true, nil
-	})
-	return out, next, err
+	return records.Page(tx, []byte(recordPrefix+prefix), true, pageToken, pageSize, fingerprint, newT, keep)
 }
 
 // hasChildren reports whether any record lies below name.
@@ -178,65 +133,12 @@ func descendants(tx store.ReadTx, name string) ([]string, error) {
 	return names, err
 }
 
-// field returns m's field named name; it panics if there is none (a
-// programming error, caught by every test that touches the record).
-func field(m proto.Message, name string) protoreflect.FieldDescriptor {
-	fd := m.ProtoReflect().Descriptor().Fields().ByName(protoreflect.Name(name))
-	if fd == nil {
-		panic("domain: " + string(m.ProtoReflect().Descriptor().FullName()) + " has no field " + name)
-	}
-	return fd
-}
+func getStringField(m proto.Message, name string) string { return records.String(m, name) }
 
-func getStringField(m proto.Message, name string) string {
-	return m.ProtoReflect().Get(field(m, name)).String()
-}
-
-func setStringField(m proto.Message, name, v string) {
-	m.ProtoReflect().Set(field(m, name), protoreflect.ValueOfString(v))
-}
-
-func clearField(m proto.Message, name string) {
-	m.ProtoReflect().Clear(field(m, name))
-}
-
-// applyMask copies into dst the fields of src named by paths (AIP-134). An
-// empty paths list means every field in allowed; a path outside allowed is a
-// FieldError on "update_mask".
+// applyMask is records.ApplyMask.
 func applyMask(dst, src proto.Message, paths []string, allowed ...string) error {
-	if len(paths) == 0 {
-		paths = allowed
-	}
-	for _, p := range paths {
-		ok := false
-		for _, a := range allowed {
-			ok = ok || a == p
-		}
-		if !ok {
-			return fieldError("update_mask", "%q cannot be updated; updatable fields: %s", p, strings.Join(allowed, ", "))
-		}
-	}
-	for _, p := range paths {
-		fd := field(dst, p)
-		if src.ProtoReflect().Has(fd) {
-			dst.ProtoReflect().Set(fd, src.ProtoReflect().Get(fd))
-		} else {
-			dst.ProtoReflect().Clear(fd)
-		}
-	}
-	return nil
+	return records.ApplyMask(dst, src, paths, allowed...)
 }
 
-// maskHas reports whether the update touches path (an empty mask touches
-// every allowed field).
-func maskHas(paths []string, path string) bool {
-	if len(paths) == 0 {
-		return true
-	}
-	for _, p := range paths {
-		if p == path {
-			return true
-		}
-	}
-	return false
-}
+// maskHas is records.MaskHas.
+func maskHas(paths []string, path string) bool { return records.MaskHas(paths, path) }

@@ -11,12 +11,11 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/emptypb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	"steward.dev/pkg/pagetoken"
+	"steward.dev/pkg/records"
 	"steward.dev/pkg/store"
 )
 
@@ -483,7 +482,7 @@ func updatePrincipal[T proto.Message](ctx context.Context, s *Service, actor Act
 			out = cur
 			return nil
 		}
-		next.ProtoReflect().Set(field(next, "update_time"), protoreflect.ValueOfMessage(timestamppb.New(t.now).ProtoReflect()))
+		records.SetTime(next, "update_time", t.now)
 		if err := t.put(next); err != nil {
 			return err
 		}

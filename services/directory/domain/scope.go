@@ -8,11 +8,11 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	"steward.dev/pkg/pagetoken"
+	"steward.dev/pkg/records"
 	"steward.dev/pkg/store"
 )
 
@@ -252,7 +252,7 @@ func scopeUpdate[T proto.Message](ctx context.Context, s *Service, actor Actor, 
 		if proto.Equal(before, cur) {
 			return nil
 		}
-		cur.ProtoReflect().Set(field(cur, "update_time"), protoreflect.ValueOfMessage(t.ts().ProtoReflect()))
+		records.SetTime(cur, "update_time", t.now)
 		if err := t.put(cur); err != nil {
 			return err
 		}
@@ -329,14 +329,6 @@ func (s *Service) deleteScopeNode(ctx context.Context, actor Actor, name, etag s
 
 // scopeKeepAll is the keep function of unfiltered lists.
 func scopeKeepAll[T any](T) (bool, error) { return true, nil }
-
-// scopePageSize returns the effective page size of a List request (AIP-158).
-func scopePageSize(pageSize int32) int {
-	if pageSize <= 0 {
-		return defaultPageSize
-	}
-	return min(int(pageSize), maxPageSize)
-}
 
 // scopeInvalidPageToken is the error of a page token that does not belong to the
 // request.
@@ -487,7 +479,7 @@ func scopeAllServicesPage(tx store.ReadTx, org, pageToken string, pageSize int32
 	if err != nil {
 		return nil, "", scopeInvalidPageToken()
 	}
-	size := scopePageSize(pageSize)
+	size := records.PageSize(pageSize)
 	tenantsPrefix := []byte(recordPrefix + org + "/tenants/")
 	var out []*directoryv1.Service
 	var next string
@@ -663,7 +655,7 @@ func scopeFolderTreePage(tx store.ReadTx, parent, pageToken string, pageSize int
 		return nil, "", err
 	}
 	slices.Sort(keys)
-	size := scopePageSize(pageSize)
+	size := records.PageSize(pageSize)
 	var next string
 	if len(keys) > size {
 		keys = keys[:size]

@@ -119,36 +119,6 @@ func principalKind(name string) directoryv1.PrincipalKind {
 // JWKS returns the public keys that verify access tokens.
 func (s *Service) JWKS() []token.JWK { return s.signer.JWKS() }
 
-// Standing is what the interim authorizer needs to know of a principal.
-type Standing struct {
-	// Owner: the principal owns its organization.
-	Owner bool
-	// Administrator: the principal is an explicit member of the
-	// Administrators group.
-	Administrator bool
-}
-
-// StandingOf returns the standing of principal in its organization.
-func (s *Service) StandingOf(ctx context.Context, principal string) (Standing, error) {
-	var st Standing
-	org := organizationOf(principal)
-	_, err := s.view(ctx, func(tx store.ReadTx) error {
-		o := &directoryv1.Organization{}
-		if err := get(tx, org, o); err != nil {
-			return err
-		}
-		st.Owner = o.GetOwner() == principal
-		var err error
-		st.Administrator, err = isMember(tx, org+"/groups/"+GroupAdministrators, principal)
-		return err
-	})
-	return st, err
-}
-
-// OrganizationOf returns the "organizations/{o}" prefix of a resource name,
-// or "" when it has none.
-func OrganizationOf(name string) string { return organizationOf(name) }
-
 // EnrollTotp starts (or restarts) TOTP enrolment of the actor's own account
 // (R9): the secret is pending until ConfirmTotp.
 func (s *Service) EnrollTotp(ctx context.Context, actor Actor, name string) (*directoryv1.EnrollTotpResponse, error) {

@@ -10,7 +10,6 @@ import (
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	"steward.dev/pkg/authn"
-	"steward.dev/pkg/authz"
 	"steward.dev/pkg/backend"
 	"steward.dev/services/directory/domain"
 )
@@ -39,12 +38,15 @@ func NewConfig() Config {
 }
 
 // Complete validates c and builds the directory service, ready to Run. The
-// directory verifies its own callers' credentials and, until access
-// management answers, authorizes them itself (see authorize.go).
+// directory verifies its own callers' credentials (see authorize.go); access
+// management answers its permission checks (Config.Authorizer, by default
+// access at AccessAddr), once it has applied the directory's event log up to
+// the moment of the check, so that the directory's own changes (a new
+// member of Administrators, say) show in its checks at once.
 func (c Config) Complete() (*backend.Backend, error) {
 	w := &wiring{opts: c.Domain}
 	c.Verifier = authn.VerifierFunc(w.verify)
-	c.Authorizer = authz.AuthorizerFunc(w.authorize)
+	c.AccessFollowsLog = true
 	c.Register = w.register
 	return c.Config.Complete()
 }
@@ -67,7 +69,7 @@ func (w *wiring) register(b *backend.Backend) error {
 		return err
 	}
 	w.d.Store(d)
-	directoryv1.RegisterDirectoryServiceServer(b.GRPCServer(), &directoryServer{d: d, authorizer: authz.AuthorizerFunc(w.authorize)})
+	directoryv1.RegisterDirectoryServiceServer(b.GRPCServer(), &directoryServer{d: d, authorizer: b.Authorizer()})
 	return nil
 }
 

@@ -174,8 +174,8 @@ func TestSignUpRateLimit(t *testing.T) {
 // the token authenticates calls; a wrong password and an unknown account
 // fail identically.
 func TestSignInPassword(t *testing.T) {
-	e := newEnv(t)
-	su := e.signUp()
+	e := newAccessEnv(t)
+	su := e.signUpReady()
 	org := su.GetOrganization().GetName()
 	resp := e.signIn(org, su.GetOwner().GetEmail(), "correct horse battery", "")
 	if resp.GetPrincipal() != su.GetOwner().GetName() || resp.GetSessionId() == "" || resp.GetTotpEnrollmentRequired() {
@@ -257,10 +257,10 @@ func TestSignInRateLimit(t *testing.T) {
 
 // TestTOTP (R9): enrolment, confirmation, then sign-in needs the code; a
 // user whose MFA is required but not enrolled gets an enrolment-only token
-// that authorizes nothing else.
+// that authorizes nothing else (access management refuses it everything).
 func TestTOTP(t *testing.T) {
-	e := newEnv(t)
-	su := e.signUp()
+	e := newAccessEnv(t)
+	su := e.signUpReady()
 	org := su.GetOrganization().GetName()
 	owner := su.GetOwner()
 	tok := e.signIn(org, owner.GetEmail(), "correct horse battery", "").GetAccessToken()
@@ -320,8 +320,8 @@ func TestTOTP(t *testing.T) {
 // TestVerifyCredential (R10): internal; answers who a token speaks for, and
 // stops accepting the token of a deactivated user at once.
 func TestVerifyCredential(t *testing.T) {
-	e := newEnv(t)
-	su := e.signUp()
+	e := newAccessEnv(t)
+	su := e.signUpReady()
 	org := su.GetOrganization().GetName()
 	ownerTok := e.signIn(org, su.GetOwner().GetEmail(), "correct horse battery", "").GetAccessToken()
 	req := &directoryv1.VerifyCredentialRequest{Credential: &directoryv1.VerifyCredentialRequest_AccessToken{AccessToken: ownerTok}}
@@ -345,6 +345,7 @@ func TestVerifyCredential(t *testing.T) {
 		t.Fatal(err)
 	}
 	carlTok := e.signIn(org, "carl@x.example", "carl's long password", "").GetAccessToken()
+	e.awaitAccess(carl.GetName(), "users.view", carl.GetName(), true) // Everyone → User
 	if _, err := e.c.GetUser(bearer(carlTok), &directoryv1.GetUserRequest{Name: carl.GetName()}); err != nil {
 		t.Fatalf("carl reads himself: %v", err)
 	}
@@ -360,12 +361,17 @@ func TestVerifyCredential(t *testing.T) {
 	wantError(t, err, codes.FailedPrecondition, "USER_INACTIVE")
 }
 
-// TestInterimAuthorization (R10, issue 4 item 10): until access management
-// answers, the owner and Administrators members may change the directory,
-// other members may only read, and objects of another organization are
-// NotFound, never PermissionDenied.
-func TestInterimAuthorization(t *testing.T) {
-	e := newEnv(t)
+// TestAccessAuthorization (R10, R13, R16; issue 5 item 9): the directory's
+// permission checks are answered by access management. The owner may do
+// everything; a plain member (Everyone → User: users.view) may list users
+// but not create one, and is told which permission is missing; once in
+// Administrators (Organization Administrator) they may; the per-object
+// check of ListUserGroups asks access too; objects of another organization
+// are NotFound, never PermissionDenied. The directory's checks reflect its
+// own changes at once (read-your-writes: access is asked to have applied
+// the directory's log up to the check), so nothing here waits for the feed.
+func TestAccessAuthorization(t *testing.T) {
+	e := newAccessEnv(t)
 	su := e.signUp()
 	other := e.signUp()
 	org := su.GetOrganization().GetName()
@@ -373,25 +379,31 @@ func TestInterimAuthorization(t *testing.T) {
 	dan, err := e.c.CreateUser(ownerCtx, &directoryv1.CreateUserRequest{Parent: org,
 		User: &directoryv1.User{Nickname: "dan", Email: "dan@x.example"}, InitialPassword: "dan's long password"})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("owner creating a user: %v", err)
 	}
 	danCtx := bearer(e.signIn(org, "dan@x.example", "dan's long password", "").GetAccessToken())
+
 	if _, err := e.c.ListUsers(danCtx, &directoryv1.ListUsersRequest{Parent: org}); err != nil {
-		t.Fatalf("member reading users: %v", err)
+		t.Fatalf("member listing users: %v", err)
 	}
 	_, err = e.c.CreateUser(danCtx, &directoryv1.CreateUserRequest{Parent: org, User: &directoryv1.User{Nickname: "eve", Email: "eve@x.example"}})
-	_, md := errorInfo(err)
-	if status.Code(err) != codes.PermissionDenied || md["permission"] != "users.create" {
-		t.Fatalf("member creating a user: %v (%v), want PermissionDenied naming users.create", err, md)
+	reason, md := errorInfo(err)
+	if status.Code(err) != codes.PermissionDenied || reason != "PERMISSION_DENIED" || md["permission"] != "users.create" || md["scope"] != org {
+		t.Fatalf("member creating a user: %v (%s %v), want PermissionDenied naming users.create at %s", err, reason, md, org)
 	}
+	// A per-object check (ListUserGroups of someone else needs users.view
+	// at the user): dan holds it through Everyone.
+	if _, err := e.c.ListUserGroups(danCtx, &directoryv1.ListUserGroupsRequest{User: su.GetOwner().GetName()}); err != nil {
+		t.Fatalf("member listing the owner's groups: %v", err)
+	}
+
 	_, err = e.c.GetOrganization(danCtx, &directoryv1.GetOrganizationRequest{Name: other.GetOrganization().GetName()})
-	if status.Code(err) != codes.NotFound {
-		t.Fatalf("reading another organization: %v, want NotFound", err)
-	}
+	wantError(t, err, codes.NotFound, "NOT_FOUND")
 	_, err = e.c.GetUser(ownerCtx, &directoryv1.GetUserRequest{Name: other.GetOwner().GetName()})
-	if status.Code(err) != codes.NotFound {
-		t.Fatalf("owner reading another organization's owner: %v, want NotFound", err)
-	}
+	wantError(t, err, codes.NotFound, "NOT_FOUND")
+	_, err = e.c.CreateUser(ownerCtx, &directoryv1.CreateUserRequest{Parent: other.GetOrganization().GetName(),
+		User: &directoryv1.User{Nickname: "mallory", Email: "mallory@x.example"}})
+	wantError(t, err, codes.NotFound, "NOT_FOUND")
 
 	if _, err := e.c.AddGroupMember(ownerCtx, &directoryv1.AddGroupMemberRequest{Group: org + "/groups/administrators", Member: dan.GetName()}); err != nil {
 		t.Fatal(err)
@@ -399,6 +411,13 @@ func TestInterimAuthorization(t *testing.T) {
 	if _, err := e.c.CreateUser(danCtx, &directoryv1.CreateUserRequest{Parent: org, User: &directoryv1.User{Nickname: "eve", Email: "eve@x.example"}}); err != nil {
 		t.Fatalf("Administrators member creating a user: %v", err)
 	}
+
+	// Out of Administrators again: the right goes with the membership.
+	if _, err := e.c.RemoveGroupMember(ownerCtx, &directoryv1.RemoveGroupMemberRequest{Group: org + "/groups/administrators", Member: dan.GetName()}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.c.CreateUser(danCtx, &directoryv1.CreateUserRequest{Parent: org, User: &directoryv1.User{Nickname: "fay", Email: "fay@x.example"}})
+	wantError(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
 }
 
 // TestSwitchAccountSystem (R8, R9): the switch needs confirm and the
@@ -407,8 +426,8 @@ func TestInterimAuthorization(t *testing.T) {
 // issuer, and a first sign-in whose groups map to a directory group
 // provisions the user automatically.
 func TestSwitchAccountSystem(t *testing.T) {
-	e := newEnv(t)
-	su := e.signUp()
+	e := newAccessEnv(t)
+	su := e.signUpReady()
 	org := su.GetOrganization().GetName()
 	ownerCtx := bearer(e.signIn(org, su.GetOwner().GetEmail(), "correct horse battery", "").GetAccessToken())
 	for _, nick := range []string{"u1", "u2", "u3"} {

@@ -233,11 +233,15 @@ func incomingHeader(key string) (string, bool) {
 }
 
 // outgoingHeader decides which gRPC response headers reach the HTTP client:
-// x-request-id as X-Request-Id, others with grpc-gateway's default
-// "Grpc-Metadata-" prefix.
+// x-request-id as X-Request-Id, content-disposition as Content-Disposition
+// (file downloads such as the role-assignment export), others with
+// grpc-gateway's default "Grpc-Metadata-" prefix.
 func outgoingHeader(key string) (string, bool) {
-	if strings.EqualFold(key, authn.MDRequestID) {
+	switch {
+	case strings.EqualFold(key, authn.MDRequestID):
 		return "X-Request-Id", true
+	case strings.EqualFold(key, "content-disposition"):
+		return "Content-Disposition", true
 	}
 	return runtime.MetadataHeaderPrefix + key, true
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 
+	accessv1 "steward.dev/gen/steward/access/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 )
 
@@ -31,7 +32,7 @@ type Backend struct {
 // This is the registration table: when a service's proto gains HTTP
 // bindings (google.api.http), its issue adds the generated
 // Register<Service>Handler to the backend's Handlers here, and the routes are
-// served as JSON from then on. The directory's are registered.
+// served as JSON from then on. The directory's and access's are registered.
 // steward.eventlog.v1.EventLogService is internal to the suite and
 // deliberately has none.
 func DefaultBackends() []Backend {
@@ -40,7 +41,7 @@ func DefaultBackends() []Backend {
 			directoryv1.RegisterDirectoryServiceHandler,
 		}},
 		{Name: "access", Addr: "127.0.0.1:7002", Handlers: []HandlerRegistrar{
-			// accessv1.RegisterAccessServiceHandler,
+			accessv1.RegisterAccessServiceHandler,
 		}},
 		{Name: "licensing", Addr: "127.0.0.1:7003", Handlers: []HandlerRegistrar{
 			// licensingv1.RegisterLicensingServiceHandler,

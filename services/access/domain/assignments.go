@@ -1,0 +1,324 @@
+package domain
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	accessv1 "steward.dev/gen/steward/access/v1"
+	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/store"
+	"steward.dev/services/access/authorizer"
+	"steward.dev/services/access/catalogue"
+)
+
+// The store layout. Every key of access's own is listed here; the event log
+// keeps its keys under "eventlog/".
+const (
+	// rolePrefix + organization + "/" + role ID -> accessv1.Role (custom).
+	rolePrefix = "role/"
+	// assignmentPrefix + assignment name -> accessv1.RoleAssignment.
+	assignmentPrefix = "ra/"
+	// byPrincipal + principal + "|" + assignment name -> "".
+	byPrincipal = "x/principal/"
+	// byScope + scope + "|" + assignment name -> "".
+	byScope = "x/scope/"
+	// byRole + role name + "|" + assignment name -> "".
+	byRole = "x/role/"
+	// byTriple + principal + "|" + role + "|" + scope -> assignment name:
+	// a principal holds a role at a scope at most once.
+	byTriple = "x/triple/"
+	// seededPrefix + built-in assignment ID -> "": the system made it once
+	// and never makes it again, even if an administrator removed it.
+	seededPrefix = "seeded/"
+	// usagePrefix + robot usage scope name -> accessv1.RobotUsageScope.
+	usagePrefix = "usage/"
+	// idempotencyPrefix + scope + "/" + request_id -> records idempotency.
+	idempotencyPrefix = "i/"
+)
+
+// BuiltInRolePrefix is the collection of built-in role names:
+// "roles/{id}".
+const BuiltInRolePrefix = "roles/"
+
+// RoleName returns the resource name of a model role ID: "roles/{id}" for a
+// built-in role; a custom role's model ID is its resource name already.
+func RoleName(modelID string) string {
+	if catalogue.IsBuiltInRole(modelID) {
+		return BuiltInRolePrefix + modelID
+	}
+	return modelID
+}
+
+// modelRoleID returns the model's ID of the role named name.
+func modelRoleID(name string) string { return strings.TrimPrefix(name, BuiltInRolePrefix) }
+
+// organizationOf returns the "organizations/{o}" prefix of name, or "".
+func organizationOf(name string) string {
+	rest, ok := strings.CutPrefix(name, "organizations/")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	if id == "" {
+		return ""
+	}
+	return "organizations/" + id
+}
+
+// OrganizationOf is organizationOf, for the server.
+func OrganizationOf(name string) string { return organizationOf(name) }
+
+// ScopeNode returns the scope-tree node a resource name lies in: the name
+// cut after its last tenants, services, folders or projects segment, or its
+// organization ("organizations/o1/users/u1" lies in "organizations/o1").
+// Permission rules name resources; Check evaluates them at tree nodes.
+func ScopeNode(name string) string {
+	rest, ok := strings.CutPrefix(name, "organizations/")
+	if !ok {
+		return name
+	}
+	// end is the length of the node found so far; it starts after the
+	// organization's ID, then moves past each tree collection/ID pair.
+	slash := strings.IndexByte(rest, '/')
+	if slash < 0 {
+		return name
+	}
+	end := len(name) - len(rest) + slash
+	for end < len(name) {
+		coll, after, _ := strings.Cut(name[end+1:], "/")
+		switch coll {
+		case "tenants", "services", "folders", "projects":
+		default:
+			return name[:end]
+		}
+		id, _, _ := strings.Cut(after, "/")
+		if id == "" {
+			return name[:end]
+		}
+		end += 1 + len(coll) + 1 + len(id)
+	}
+	return name
+}
+
+// principalKindOf returns the kind of principal a resource name names.
+func principalKindOf(name string) (accessv1.PrincipalKind, authorizer.PrincipalKind) {
+	switch {
+	case strings.Contains(name, "/users/"):
+		return accessv1.PrincipalKind_PRINCIPAL_KIND_USER, authorizer.KindUser
+	case strings.Contains(name, "/groups/"):
+		return accessv1.PrincipalKind_PRINCIPAL_KIND_GROUP, authorizer.KindGroup
+	case strings.Contains(name, "/robotAccounts/"):
+		return accessv1.PrincipalKind_PRINCIPAL_KIND_ROBOT_ACCOUNT, authorizer.KindRobot
+	case strings.Contains(name, "/externalApps/"):
+		return accessv1.PrincipalKind_PRINCIPAL_KIND_EXTERNAL_APP, authorizer.KindExternalApp
+	}
+	return accessv1.PrincipalKind_PRINCIPAL_KIND_UNSPECIFIED, authorizer.KindUnspecified
+}
+
+func tripleKey(principal, role, scope string) []byte {
+	return []byte(byTriple + principal + "|" + role + "|" + scope)
+}
+
+// BuiltInAssignmentID is the deterministic ID of the assignment the system
+// makes of role to principal at scope, so that making it twice (replaying
+// the directory's log) finds it.
+func BuiltInAssignmentID(principal, role, scope string) string {
+	sum := sha256.Sum256([]byte(principal + "|" + role + "|" + scope))
+	return "b" + hex.EncodeToString(sum[:12])
+}
+
+// findAssignment returns the name of the assignment of role to principal at
+// scope, or "".
+func findAssignment(tx store.ReadTx, principal, role, scope string) (string, error) {
+	b, err := tx.Get(tripleKey(principal, role, scope))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return string(b), err
+}
+
+// getAssignment reads the assignment named name.
+func getAssignment(tx store.ReadTx, name string) (*accessv1.RoleAssignment, error) {
+	a := &accessv1.RoleAssignment{}
+	return a, get(tx, []byte(assignmentPrefix+name), name, a)
+}
+
+// insertAssignment stores a (name, principal, role, scope, built_in and
+// creator set), indexes it, emits its event and, after the commit, adds it
+// to the model. The caller has checked every rule.
+func (t *txn) insertAssignment(a *accessv1.RoleAssignment, message string) error {
+	a.PrincipalKind, _ = principalKindOf(a.GetPrincipal())
+	a.CreateTime = t.ts()
+	if err := store.PutProto(t.Tx, []byte(assignmentPrefix+a.GetName()), a); err != nil {
+		return err
+	}
+	for _, k := range indexKeys(a) {
+		if err := t.Put(k, nil); err != nil {
+			return err
+		}
+	}
+	if err := t.Put(tripleKey(a.GetPrincipal(), a.GetRole(), a.GetScope()), []byte(a.GetName())); err != nil {
+		return err
+	}
+	if err := t.emit(TypeRoleAssignmentCreated, eventlogv1.Operation_OPERATION_CREATE, a.GetName(), a, message); err != nil {
+		return err
+	}
+	ma := modelAssignment(a)
+	model := t.s.model
+	t.OnCommit(func() { _ = model.UpsertAssignment(ma) })
+	return nil
+}
+
+// removeAssignment deletes a with its indexes, emits its event and, after
+// the commit, removes it from the model.
+func (t *txn) removeAssignment(a *accessv1.RoleAssignment, message string) error {
+	if err := t.Delete([]byte(assignmentPrefix + a.GetName())); err != nil {
+		return err
+	}
+	for _, k := range indexKeys(a) {
+		if err := t.Delete(k); err != nil {
+			return err
+		}
+	}
+	if err := t.Delete(tripleKey(a.GetPrincipal(), a.GetRole(), a.GetScope())); err != nil {
+		return err
+	}
+	if err := t.emit(TypeRoleAssignmentDeleted, eventlogv1.Operation_OPERATION_DELETE, a.GetName(), a, message); err != nil {
+		return err
+	}
+	id, model := a.GetName(), t.s.model
+	t.OnCommit(func() { model.DeleteAssignment(id) })
+	return nil
+}
+
+func indexKeys(a *accessv1.RoleAssignment) [][]byte {
+	return [][]byte{
+		[]byte(byPrincipal + a.GetPrincipal() + "|" + a.GetName()),
+		[]byte(byScope + a.GetScope() + "|" + a.GetName()),
+		[]byte(byRole + a.GetRole() + "|" + a.GetName()),
+	}
+}
+
+// modelAssignment is a as the model holds it.
+func modelAssignment(a *accessv1.RoleAssignment) authorizer.Assignment {
+	return authorizer.Assignment{ID: a.GetName(), Principal: a.GetPrincipal(), Role: modelRoleID(a.GetRole()), Scope: a.GetScope(), BuiltIn: a.GetBuiltIn()}
+}
+
+// assignmentsIndexed returns the assignments whose index key under prefix
+// (byPrincipal + principal + "|", byScope + scope, ...) matches.
+func assignmentsIndexed(tx store.ReadTx, prefix string) ([]*accessv1.RoleAssignment, error) {
+	var names []string
+	err := tx.Scan([]byte(prefix), nil, func(k, _ []byte) (bool, error) {
+		i := strings.LastIndexByte(string(k), '|')
+		if i < 0 {
+			return false, fmt.Errorf("domain: malformed index key %q", k)
+		}
+		names = append(names, string(k[i+1:]))
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*accessv1.RoleAssignment, 0, len(names))
+	for _, n := range names {
+		a, err := getAssignment(tx, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// AssignmentsOfPrincipal returns principal's explicit assignments.
+func assignmentsOfPrincipal(tx store.ReadTx, principal string) ([]*accessv1.RoleAssignment, error) {
+	return assignmentsIndexed(tx, byPrincipal+principal+"|")
+}
+
+// assignmentsUnder returns the assignments at scope and everywhere below it.
+func assignmentsUnder(tx store.ReadTx, scope string) ([]*accessv1.RoleAssignment, error) {
+	at, err := assignmentsIndexed(tx, byScope+scope+"|")
+	if err != nil {
+		return nil, err
+	}
+	below, err := assignmentsIndexed(tx, byScope+scope+"/")
+	return append(at, below...), err
+}
+
+// load fills the model with the stored custom roles and assignments.
+func (s *Service) load(ctx context.Context) error {
+	return s.view(ctx, func(tx store.ReadTx) error {
+		err := tx.Scan([]byte(rolePrefix), nil, func(_, v []byte) (bool, error) {
+			r := &accessv1.Role{}
+			if err := proto.Unmarshal(v, r); err != nil {
+				return false, err
+			}
+			return true, s.model.UpsertRole(catalogueRole(r))
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Scan([]byte(assignmentPrefix), nil, func(_, v []byte) (bool, error) {
+			a := &accessv1.RoleAssignment{}
+			if err := proto.Unmarshal(v, a); err != nil {
+				return false, err
+			}
+			return true, s.model.UpsertAssignment(modelAssignment(a))
+		})
+	})
+}
+
+// catalogueRole is a custom role as the model and the catalogue's
+// validation see it; its ID is its resource name.
+func catalogueRole(r *accessv1.Role) catalogue.Role {
+	return catalogue.Role{
+		ID:          r.GetName(),
+		Name:        r.GetDisplayName(),
+		Description: r.GetDescription(),
+		Level:       catalogue.Level(r.GetLevel()),
+		ServiceType: r.GetServiceType(),
+		Permissions: r.GetPermissions(),
+		Assignable:  true,
+	}
+}
+
+// lookupRole returns the role named name ("roles/{id}" built-in, or a custom
+// role of the organization).
+func lookupRole(tx store.ReadTx, name string) (catalogue.Role, *accessv1.Role, error) {
+	if id, ok := strings.CutPrefix(name, BuiltInRolePrefix); ok {
+		r, found := catalogue.LookupBuiltInRole(id)
+		if !found {
+			return catalogue.Role{}, nil, errorf(ErrNotFound, "%s not found", name)
+		}
+		return r, BuiltInRole(r), nil
+	}
+	r := &accessv1.Role{}
+	if err := get(tx, customRoleKey(name), name, r); err != nil {
+		return catalogue.Role{}, nil, err
+	}
+	return catalogueRole(r), r, nil
+}
+
+// customRoleKey is the store key of the custom role named
+// "organizations/{o}/roles/{r}".
+func customRoleKey(name string) []byte { return []byte(rolePrefix + name) }
+
+// BuiltInRole returns the API form of a built-in role.
+func BuiltInRole(r catalogue.Role) *accessv1.Role {
+	return &accessv1.Role{
+		Name:        BuiltInRolePrefix + r.ID,
+		DisplayName: r.Name,
+		Description: r.Description,
+		Level:       accessv1.Level(r.Level),
+		ServiceType: r.ServiceType,
+		Permissions: r.Permissions,
+		BuiltIn:     true,
+		Assignable:  r.Assignable,
+	}
+}

@@ -1,0 +1,219 @@
+package domain
+
+// The permission Check (R16), its batch form, the "Check Permissions" view
+// (R14, R15) and the explicit-roles listing (R15, 003 GetRoles).
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"time"
+
+	accessv1 "steward.dev/gen/steward/access/v1"
+	"steward.dev/pkg/store"
+	"steward.dev/services/access/authorizer"
+)
+
+// MaxBatchCheck is the most items one BatchCheck answers.
+const MaxBatchCheck = 1000
+
+// ConsistencyWait bounds how long Check waits for a consistency token.
+const ConsistencyWait = time.Second
+
+// checkVisible refuses, as not found, a name of another organization than
+// the actor's; services see every organization.
+func checkVisible(actor Actor, name string) error {
+	if actor.IsService() || organizationOf(name) == actor.Organization {
+		return nil
+	}
+	return errorf(ErrNotFound, "%s not found", name)
+}
+
+// Check answers whether req's principal holds req's permission at the
+// scope-tree node req's resource lies in (R16), after waiting (at most
+// ConsistencyWait) for the consistency tokens. Principals that are not
+// active or unknown are denied; with explain the response carries the
+// explanation.
+func (s *Service) Check(ctx context.Context, actor Actor, req *accessv1.CheckPermissionRequest) (*accessv1.CheckPermissionResponse, error) {
+	if err := checkVisible(actor, req.GetPrincipal()); err != nil {
+		return nil, err
+	}
+	if err := checkVisible(actor, req.GetScope()); err != nil {
+		return nil, err
+	}
+	seq, dseq, err := s.consistent(ctx, req.GetAtLeastSequence(), req.GetAtLeastDirectorySequence())
+	if err != nil {
+		return nil, err
+	}
+	scope := ScopeNode(req.GetScope())
+	d := s.model.Check(req.GetPrincipal(), req.GetPermission(), scope)
+	resp := &accessv1.CheckPermissionResponse{Allowed: d.Allowed, Reason: d.Reason(), Sequence: seq, DirectorySequence: dseq}
+	if req.GetExplain() {
+		if resp.Explanation, err = s.explanation(req.GetPrincipal(), scope, false); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// BatchCheck answers up to MaxBatchCheck checks under one consistency wait
+// (the highest token of the batch and its items) and one model read lock,
+// one decision per item in order.
+func (s *Service) BatchCheck(ctx context.Context, actor Actor, req *accessv1.BatchCheckPermissionRequest) (*accessv1.BatchCheckPermissionResponse, error) {
+	items := req.GetItems()
+	if len(items) == 0 || len(items) > MaxBatchCheck {
+		return nil, fieldError("items", "must hold 1 to %d checks, not %d", MaxBatchCheck, len(items))
+	}
+	atLeast, atLeastDir := req.GetAtLeastSequence(), req.GetAtLeastDirectorySequence()
+	qs := make([]authorizer.CheckItem, len(items))
+	for i, it := range items {
+		if err := checkVisible(actor, it.GetPrincipal()); err != nil {
+			return nil, err
+		}
+		if err := checkVisible(actor, it.GetScope()); err != nil {
+			return nil, err
+		}
+		atLeast = max(atLeast, it.GetAtLeastSequence())
+		atLeastDir = max(atLeastDir, it.GetAtLeastDirectorySequence())
+		qs[i] = authorizer.CheckItem{Principal: it.GetPrincipal(), Permission: it.GetPermission(), Scope: ScopeNode(it.GetScope())}
+	}
+	seq, dseq, err := s.consistent(ctx, atLeast, atLeastDir)
+	if err != nil {
+		return nil, err
+	}
+	ds := s.model.CheckBatch(qs, make([]authorizer.Decision, 0, len(qs)))
+	resp := &accessv1.BatchCheckPermissionResponse{Results: make([]*accessv1.CheckPermissionResponse, len(ds))}
+	for i, d := range ds {
+		r := &accessv1.CheckPermissionResponse{Allowed: d.Allowed, Reason: d.Reason(), Sequence: seq, DirectorySequence: dseq}
+		if req.GetExplain() {
+			if r.Explanation, err = s.explanation(qs[i].Principal, qs[i].Scope, false); err != nil {
+				return nil, err
+			}
+		}
+		resp.Results[i] = r
+	}
+	return resp, nil
+}
+
+// ExplainPermissions returns every effective role of req's principal at
+// req's scope (and, with subtree, below it) with where it comes from, and
+// the permissions that follow at the scope (R14, R15).
+func (s *Service) ExplainPermissions(_ context.Context, actor Actor, req *accessv1.ExplainPermissionsRequest) (*accessv1.Explanation, error) {
+	if err := checkVisible(actor, req.GetPrincipal()); err != nil {
+		return nil, err
+	}
+	if err := checkVisible(actor, req.GetScope()); err != nil {
+		return nil, err
+	}
+	return s.explanation(req.GetPrincipal(), ScopeNode(req.GetScope()), req.GetSubtree())
+}
+
+// ListPrincipalRoles lists req's principal's explicit assignments only,
+// by scope, then role, then name (R15): roles inherited through groups
+// are not listed.
+func (s *Service) ListPrincipalRoles(ctx context.Context, actor Actor, req *accessv1.ListPrincipalRolesRequest) (*accessv1.ListPrincipalRolesResponse, error) {
+	principal := req.GetPrincipal()
+	if err := checkVisible(actor, principal); err != nil {
+		return nil, err
+	}
+	var as []*accessv1.RoleAssignment
+	err := s.view(ctx, func(tx store.ReadTx) error {
+		var err error
+		as, err = assignmentsOfPrincipal(tx, principal)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(as, func(a, b *accessv1.RoleAssignment) int {
+		return cmp.Or(cmp.Compare(a.GetScope(), b.GetScope()), cmp.Compare(a.GetRole(), b.GetRole()), cmp.Compare(a.GetName(), b.GetName()))
+	})
+	return &accessv1.ListPrincipalRolesResponse{RoleAssignments: as}, nil
+}
+
+// explanation is the model's explanation of principal at the scope node
+// scope in the API's form. An unknown principal, or one that is not active,
+// holds nothing and says so in status.
+func (s *Service) explanation(principal, scope string, subtree bool) (*accessv1.Explanation, error) {
+	out := &accessv1.Explanation{Principal: principal, Scope: scope}
+	ex, err := s.model.Explain(principal, scope, subtree)
+	switch {
+	case errors.Is(err, authorizer.ErrUnknownPrincipal):
+		out.Status = "unknown: the principal does not exist or was deleted, and holds nothing"
+		return out, nil
+	case errors.Is(err, authorizer.ErrInvalidScope):
+		return nil, fieldError("scope", "%q is not a node of the scope tree", scope)
+	case err != nil:
+		return nil, err
+	}
+	if ex.Status != authorizer.StatusActive {
+		out.Status = ex.Status.String() + ": the principal is not active and holds nothing"
+		return out, nil
+	}
+	out.Sources = make([]*accessv1.Source, len(ex.Roles))
+	for i, r := range ex.Roles {
+		out.Sources[i] = &accessv1.Source{
+			Assignment:       r.Assignment,
+			Role:             RoleName(r.Role),
+			RoleDisplayName:  r.RoleName,
+			Scope:            r.Scope,
+			Group:            r.Group,
+			GroupDisplayName: r.GroupName,
+			Position:         r.Position.String(),
+			BuiltIn:          r.BuiltIn,
+		}
+	}
+	out.Permissions = make([]*accessv1.EffectivePermission, len(ex.Permissions))
+	for i, p := range ex.Permissions {
+		src := make([]int32, len(p.Sources))
+		for j, k := range p.Sources {
+			src[j] = int32(k)
+		}
+		out.Permissions[i] = &accessv1.EffectivePermission{Permission: p.Permission, Sources: src}
+	}
+	return out, nil
+}
+
+// consistent waits, within ConsistencyWait, until access has applied its
+// own log up to atLeast and the directory's up to atLeastDir (0: no
+// wait), and returns the sequences the model reflects from then on.
+func (s *Service) consistent(ctx context.Context, atLeast, atLeastDir uint64) (seq, dseq uint64, err error) {
+	if atLeast > 0 || atLeastDir > 0 {
+		wctx, cancel := context.WithTimeout(ctx, ConsistencyWait)
+		defer cancel()
+		if atLeastDir > 0 {
+			if err := s.waitDirectory(wctx, atLeastDir); err != nil {
+				return 0, 0, s.notConsistent(ctx, err, "directory", atLeastDir, s.directoryCursor())
+			}
+		}
+		if atLeast > 0 {
+			if err := s.applied.wait(wctx, atLeast); err != nil {
+				return 0, 0, s.notConsistent(ctx, err, "access", atLeast, s.applied.get())
+			}
+		}
+	}
+	// The directory cursor advances after the model applied its events, so
+	// the decision that follows reflects at least dseq.
+	return s.applied.get(), s.directoryCursor(), nil
+}
+
+// notConsistent is ErrNotYetConsistent naming the log and the sequences,
+// or the caller's own context error.
+func (s *Service) notConsistent(ctx context.Context, cause error, log string, want, at uint64) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return errorWith(ErrNotYetConsistent,
+		map[string]string{"log": log, "sequence": strconv.FormatUint(want, 10), "applied": strconv.FormatUint(at, 10)},
+		"access has not applied %s sequence %d within %s (it is at %d): %v", log, want, ConsistencyWait, at, cause)
+}
+
+// waitDirectory waits until the directory feed applied seq.
+func (s *Service) waitDirectory(ctx context.Context, seq uint64) error {
+	if s.feed == nil {
+		return errors.New("access does not follow a directory")
+	}
+	return s.feed.WaitFor(ctx, seq)
+}

@@ -1,0 +1,757 @@
+package domain
+
+// The directory feed: access follows the directory's event log (a
+// pkg/eventlog Consumer whose Apply is ApplyDirectoryEvent) and keeps the
+// facts it needs — principals, memberships, scope nodes, robots — in its own
+// store under "dir/", so a restart rebuilds the authorization model and the
+// Mirror without replaying the directory. The same transaction makes the
+// built-in assignments the directory's events call for (R1, R5, R6, R13)
+// and advances the consumer's cursor, so each event is applied exactly once.
+// The model and the Mirror follow after the commit.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	accessv1 "steward.dev/gen/steward/access/v1"
+	directoryv1 "steward.dev/gen/steward/directory/v1"
+	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/eventlog"
+	"steward.dev/pkg/store"
+	"steward.dev/services/access/authorizer"
+	"steward.dev/services/access/catalogue"
+	dirdomain "steward.dev/services/directory/domain"
+)
+
+// The store layout of the directory facts. Every key starts with "dir/":
+//
+//	dirPrincipalPrefix + principal name             -> JSON dirPrincipal
+//	dirScopePrefix + scope name                     -> JSON dirScope
+//	dirMemberPrefix + group + "|" + member          -> ""
+//	dirMemberOfPrefix + member + "|" + group        -> ""
+//	dirRobotPrefix + robot name                     -> JSON dirRobot
+//	dirServicePrefix + service name                 -> service type
+const (
+	dirPrincipalPrefix = "dir/p/"
+	dirScopePrefix     = "dir/s/"
+	dirMemberPrefix    = "dir/m/"
+	dirMemberOfPrefix  = "dir/mo/"
+	dirRobotPrefix     = "dir/r/"
+	dirServicePrefix   = "dir/svc/"
+)
+
+// directoryActor is who access's events made from the directory's events
+// are attributed to.
+var directoryActor = Actor{Name: "services/directory", DisplayName: "directory"}
+
+// directoryState is the Service's state about the directory: the Mirror.
+type directoryState struct {
+	mirror *Mirror
+}
+
+// dirPrincipal is a stored principal (its name is the key).
+type dirPrincipal struct {
+	Kind         accessv1.PrincipalKind `json:"kind"`
+	Active       bool                   `json:"active"`
+	Organization string                 `json:"organization"`
+	DisplayName  string                 `json:"display_name,omitempty"`
+	Email        string                 `json:"email,omitempty"`
+	Everyone     bool                   `json:"everyone,omitempty"`
+}
+
+// dirScope is a stored scope node (its name is the key).
+type dirScope struct {
+	DisplayName string `json:"display_name,omitempty"`
+	ServiceType string `json:"service_type,omitempty"`
+}
+
+// dirRobot is a stored robot (its name is the key).
+type dirRobot struct {
+	DisplayName string `json:"display_name,omitempty"`
+	MachineName string `json:"machine_name,omitempty"`
+}
+
+// SetDirectoryFeed gives the service the consumer that applies the
+// directory's events, whose cursor Check's consistency wait follows.
+func (s *Service) SetDirectoryFeed(c *eventlog.Consumer) { s.feed = c }
+
+// Mirror returns the in-memory copy of the directory facts access follows.
+func (s *Service) Mirror() *Mirror {
+	if s.dir == nil {
+		return nil
+	}
+	return s.dir.mirror
+}
+
+// directoryCursor returns the directory sequence applied so far.
+func (s *Service) directoryCursor() uint64 {
+	if s.feed == nil {
+		return 0
+	}
+	return s.feed.Cursor()
+}
+
+// ApplyDirectoryEvent applies one event of the directory's log inside the
+// consumer's transaction tx (which also advances its cursor): it stores the
+// directory facts, makes or removes the assignments the event calls for
+// (one access event each) and, after the commit, updates the model and the
+// Mirror. Event types access does not follow are ignored.
+func (s *Service) ApplyDirectoryEvent(tx store.Tx, ev *eventlogv1.Event) error {
+	actor := directoryActor
+	actor.RequestID = ev.GetAudit().GetRequestId()
+	t := &txn{Tx: tx, s: s, actor: actor, now: s.clock()}
+	if err := t.applyDirectoryEvent(ev); err != nil {
+		return err
+	}
+	t.noteCommit()
+	return nil
+}
+
+// applyDirectoryEvent is ApplyDirectoryEvent in t.
+func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
+	switch typ := ev.GetType(); typ {
+	case dirdomain.TypeOrganizationCreated:
+		o := &directoryv1.Organization{}
+		if err := decodeEvent(ev, o); err != nil {
+			return err
+		}
+		return t.putScope(MirrorScope{Name: o.GetName(), DisplayName: o.GetDisplayName()})
+
+	case dirdomain.TypeTenantCreated, dirdomain.TypeTenantUpdated:
+		m := &directoryv1.Tenant{}
+		if err := decodeEvent(ev, m); err != nil {
+			return err
+		}
+		return t.putScope(MirrorScope{Name: m.GetName(), DisplayName: m.GetDisplayName()})
+
+	case dirdomain.TypeServiceCreated, dirdomain.TypeServiceUpdated:
+		m := &directoryv1.Service{}
+		if err := decodeEvent(ev, m); err != nil {
+			return err
+		}
+		if err := t.putScope(MirrorScope{Name: m.GetName(), DisplayName: m.GetDisplayName(), ServiceType: m.GetType()}); err != nil {
+			return err
+		}
+		if typ == dirdomain.TypeServiceCreated {
+			return t.seedService(m)
+		}
+		return nil
+
+	case dirdomain.TypeFolderCreated, dirdomain.TypeFolderUpdated:
+		m := &directoryv1.Folder{}
+		if err := decodeEvent(ev, m); err != nil {
+			return err
+		}
+		return t.putChildScope(m.GetName(), m.GetDisplayName())
+
+	case dirdomain.TypeProjectCreated, dirdomain.TypeProjectUpdated:
+		m := &directoryv1.Project{}
+		if err := decodeEvent(ev, m); err != nil {
+			return err
+		}
+		return t.putChildScope(m.GetName(), m.GetDisplayName())
+
+	case dirdomain.TypeTenantDeleted, dirdomain.TypeServiceDeleted, dirdomain.TypeFolderDeleted, dirdomain.TypeProjectDeleted:
+		if ev.GetResource() == "" {
+			return fmt.Errorf("domain: directory event %d (%s) names no resource", ev.GetSequence(), typ)
+		}
+		return t.deleteScope(ev.GetResource())
+
+	case dirdomain.TypeUserCreated, dirdomain.TypeUserUpdated, dirdomain.TypeUserActivated, dirdomain.TypeUserDeactivated,
+		dirdomain.TypeUserProvisioned, dirdomain.TypeUserGroupsAssigned, dirdomain.TypeTOTPEnrolled:
+		u := &directoryv1.User{}
+		if err := decodeEvent(ev, u); err != nil {
+			return err
+		}
+		display := u.GetDisplayName()
+		if display == "" {
+			display = u.GetNickname()
+		}
+		p := MirrorPrincipal{
+			Name: u.GetName(), Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_USER, DisplayName: display,
+			Email: u.GetEmail(), Organization: organizationOf(u.GetName()), Active: u.GetState() == directoryv1.User_STATE_ACTIVE,
+		}
+		if err := t.putPrincipal(p); err != nil {
+			return err
+		}
+		if typ == dirdomain.TypeUserCreated && u.GetOwner() {
+			return t.seed(p.Name, catalogue.RoleOwner, p.Organization,
+				fmt.Sprintf("Role Owner was bound to %s, the owner of organization %s.", display, t.scopeDisplay(p.Organization)))
+		}
+		return nil
+
+	case dirdomain.TypeGroupCreated, dirdomain.TypeGroupUpdated:
+		g := &directoryv1.Group{}
+		if err := decodeEvent(ev, g); err != nil {
+			return err
+		}
+		p := MirrorPrincipal{
+			Name: g.GetName(), Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_GROUP, DisplayName: g.GetDisplayName(),
+			Organization: organizationOf(g.GetName()), Active: true,
+			Everyone: g.GetDefaultGroup() == directoryv1.Group_DEFAULT_GROUP_EVERYONE,
+		}
+		if err := t.putPrincipal(p); err != nil {
+			return err
+		}
+		if typ == dirdomain.TypeGroupCreated && g.GetKind() == directoryv1.Group_KIND_DEFAULT {
+			return t.seedDefaultGroup(p)
+		}
+		return nil
+
+	case dirdomain.TypeRobotAccountCreated, dirdomain.TypeRobotAccountUpdated:
+		ra := &directoryv1.RobotAccount{}
+		if err := decodeEvent(ev, ra); err != nil {
+			return err
+		}
+		p := MirrorPrincipal{
+			Name: ra.GetName(), Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_ROBOT_ACCOUNT, DisplayName: ra.GetDisplayName(),
+			Organization: organizationOf(ra.GetName()), Active: true,
+		}
+		if err := t.putPrincipal(p); err != nil {
+			return err
+		}
+		if typ == dirdomain.TypeRobotAccountCreated {
+			return t.seedRobotAccount(p)
+		}
+		return nil
+
+	case dirdomain.TypeExternalAppCreated, dirdomain.TypeExternalAppUpdated:
+		app := &directoryv1.ExternalApp{}
+		if err := decodeEvent(ev, app); err != nil {
+			return err
+		}
+		return t.putPrincipal(MirrorPrincipal{
+			Name: app.GetName(), Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_EXTERNAL_APP, DisplayName: app.GetDisplayName(),
+			Organization: organizationOf(app.GetName()), Active: true,
+		})
+
+	case dirdomain.TypeUserDeleted, dirdomain.TypeGroupDeleted, dirdomain.TypeRobotAccountDeleted, dirdomain.TypeExternalAppDeleted:
+		if ev.GetResource() == "" {
+			return fmt.Errorf("domain: directory event %d (%s) names no resource", ev.GetSequence(), typ)
+		}
+		return t.deletePrincipal(ev.GetResource())
+
+	case dirdomain.TypeGroupMemberAdded, dirdomain.TypeGroupMemberRemoved:
+		m := &directoryv1.GroupMembership{}
+		if err := decodeEvent(ev, m); err != nil {
+			return err
+		}
+		if typ == dirdomain.TypeGroupMemberAdded {
+			return t.putMembership(m.GetGroup(), m.GetMember())
+		}
+		return t.deleteMembership(m.GetGroup(), m.GetMember())
+
+	case dirdomain.TypeRobotCreated, dirdomain.TypeRobotUpdated:
+		r := &directoryv1.Robot{}
+		if err := decodeEvent(ev, r); err != nil {
+			return err
+		}
+		return t.putRobot(MirrorRobot{Name: r.GetName(), DisplayName: r.GetDisplayName(), MachineName: r.GetMachineName()})
+
+	case dirdomain.TypeRobotDeleted:
+		if ev.GetResource() == "" {
+			return fmt.Errorf("domain: directory event %d (%s) names no resource", ev.GetSequence(), typ)
+		}
+		return t.deleteRobot(ev.GetResource())
+	}
+	return nil
+}
+
+// decodeEvent unmarshals the event's data into m. Data of the wrong type is
+// an error: the consumer retries rather than losing a fact.
+func decodeEvent(ev *eventlogv1.Event, m proto.Message) error {
+	if ev.GetData() == nil {
+		return fmt.Errorf("domain: directory event %d (%s) has no data", ev.GetSequence(), ev.GetType())
+	}
+	if err := ev.GetData().UnmarshalTo(m); err != nil {
+		return fmt.Errorf("domain: directory event %d (%s): %w", ev.GetSequence(), ev.GetType(), err)
+	}
+	return nil
+}
+
+// putJSON stores v as JSON at key.
+func putJSON(tx store.Tx, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Put([]byte(key), b)
+}
+
+// keysUnder returns the keys with prefix (copied).
+func keysUnder(tx store.ReadTx, prefix string) ([]string, error) {
+	var keys []string
+	err := tx.Scan([]byte(prefix), nil, func(k, _ []byte) (bool, error) {
+		keys = append(keys, string(k))
+		return true, nil
+	})
+	return keys, err
+}
+
+// ---- Scope nodes ----
+
+// putScope stores a scope node and, after the commit, puts it in the model
+// and the Mirror. A service's type is indexed for the seeding of robot
+// accounts.
+func (t *txn) putScope(sc MirrorScope) error {
+	if err := putJSON(t.Tx, dirScopePrefix+sc.Name, dirScope{DisplayName: sc.DisplayName, ServiceType: sc.ServiceType}); err != nil {
+		return err
+	}
+	if isServiceNode(sc.Name) {
+		if err := t.Put([]byte(dirServicePrefix+sc.Name), []byte(sc.ServiceType)); err != nil {
+			return err
+		}
+	}
+	s := t.s
+	t.OnCommit(func() { s.applyScope(sc) })
+	return nil
+}
+
+// putChildScope stores a folder or project, which inherits its service's
+// type.
+func (t *txn) putChildScope(name, display string) error {
+	typ, err := t.serviceTypeOf(name)
+	if err != nil {
+		return err
+	}
+	return t.putScope(MirrorScope{Name: name, DisplayName: display, ServiceType: typ})
+}
+
+// serviceTypeOf returns the type of the service that name is or lies in,
+// "" above services or when the service is unknown.
+func (t *txn) serviceTypeOf(name string) (string, error) {
+	svc := serviceNodeOf(name)
+	if svc == "" {
+		return "", nil
+	}
+	b, err := t.Get([]byte(dirServicePrefix + svc))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return string(b), err
+}
+
+// isServiceNode reports whether name is "organizations/{o}/tenants/{t}/services/{s}".
+func isServiceNode(name string) bool {
+	parts := strings.Split(name, "/")
+	return len(parts) == 6 && parts[0] == "organizations" && parts[2] == "tenants" && parts[4] == "services"
+}
+
+// serviceNodeOf returns the service node name is or lies in, or "".
+func serviceNodeOf(name string) string {
+	parts := strings.SplitN(name, "/", 7)
+	if len(parts) < 6 || parts[0] != "organizations" || parts[2] != "tenants" || parts[4] != "services" {
+		return ""
+	}
+	return strings.Join(parts[:6], "/")
+}
+
+// deleteScope removes the scope node name and its subtree: every stored
+// assignment there (one access event each), the stored nodes and, after the
+// commit, the model's and the Mirror's copies.
+func (t *txn) deleteScope(name string) error {
+	as, err := assignmentsUnder(t, name)
+	if err != nil {
+		return err
+	}
+	display := t.scopeDisplay(name)
+	for _, a := range as {
+		msg := fmt.Sprintf("Role %s of %s at %s was removed because %s was deleted.",
+			t.roleDisplay(a.GetRole()), t.principalDisplay(a.GetPrincipal()), t.scopeDisplay(a.GetScope()), display)
+		if err := t.removeAssignment(a, msg); err != nil {
+			return err
+		}
+	}
+	for _, prefix := range []string{dirScopePrefix, dirServicePrefix} {
+		keys, err := keysUnder(t, prefix+name+"/")
+		if err != nil {
+			return err
+		}
+		keys = append(keys, prefix+name)
+		for _, k := range keys {
+			if err := t.Delete([]byte(k)); err != nil {
+				return err
+			}
+		}
+	}
+	s := t.s
+	t.OnCommit(func() {
+		s.model.DeleteScope(name)
+		s.Mirror().deleteScope(name)
+	})
+	return nil
+}
+
+// scopeDisplay returns the display name of the stored scope node name, or
+// name itself.
+func (t *txn) scopeDisplay(name string) string {
+	var sc dirScope
+	if b, err := t.Get([]byte(dirScopePrefix + name)); err == nil && json.Unmarshal(b, &sc) == nil && sc.DisplayName != "" {
+		return sc.DisplayName
+	}
+	return name
+}
+
+// ---- Principals and memberships ----
+
+// putPrincipal stores a principal and, after the commit, puts it in the
+// model and the Mirror.
+func (t *txn) putPrincipal(p MirrorPrincipal) error {
+	rec := dirPrincipal{Kind: p.Kind, Active: p.Active, Organization: p.Organization, DisplayName: p.DisplayName, Email: p.Email, Everyone: p.Everyone}
+	if err := putJSON(t.Tx, dirPrincipalPrefix+p.Name, rec); err != nil {
+		return err
+	}
+	s := t.s
+	t.OnCommit(func() { s.applyPrincipal(p) })
+	return nil
+}
+
+// getPrincipal reads the stored principal name.
+func getDirPrincipal(tx store.ReadTx, name string) (dirPrincipal, bool, error) {
+	var p dirPrincipal
+	b, err := tx.Get([]byte(dirPrincipalPrefix + name))
+	if errors.Is(err, store.ErrNotFound) {
+		return p, false, nil
+	}
+	if err != nil {
+		return p, false, err
+	}
+	return p, true, json.Unmarshal(b, &p)
+}
+
+// principalDisplay returns the display name of the stored principal name,
+// or name itself.
+func (t *txn) principalDisplay(name string) string {
+	if p, ok, err := getDirPrincipal(t, name); err == nil && ok && p.DisplayName != "" {
+		return p.DisplayName
+	}
+	return name
+}
+
+// roleDisplay returns the display name of the role named name, or name.
+func (t *txn) roleDisplay(name string) string {
+	if _, r, err := lookupRole(t, name); err == nil && r.GetDisplayName() != "" {
+		return r.GetDisplayName()
+	}
+	return name
+}
+
+// deletePrincipal removes the principal name: every assignment to it (one
+// access event each), its stored memberships (either side) and record and,
+// after the commit, the model's and the Mirror's copies.
+func (t *txn) deletePrincipal(name string) error {
+	as, err := assignmentsOfPrincipal(t, name)
+	if err != nil {
+		return err
+	}
+	display := t.principalDisplay(name)
+	for _, a := range as {
+		msg := fmt.Sprintf("Role %s of %s at %s was removed because %s was deleted.",
+			t.roleDisplay(a.GetRole()), display, t.scopeDisplay(a.GetScope()), display)
+		if err := t.removeAssignment(a, msg); err != nil {
+			return err
+		}
+	}
+	// Memberships as a member, then as a group.
+	for _, side := range []struct{ prefix, other string }{{dirMemberOfPrefix, dirMemberPrefix}, {dirMemberPrefix, dirMemberOfPrefix}} {
+		keys, err := keysUnder(t, side.prefix+name+"|")
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			_, other, _ := strings.Cut(k[len(side.prefix):], "|")
+			if err := t.Delete([]byte(k)); err != nil {
+				return err
+			}
+			if err := t.Delete([]byte(side.other + other + "|" + name)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := t.Delete([]byte(dirPrincipalPrefix + name)); err != nil {
+		return err
+	}
+	s := t.s
+	t.OnCommit(func() {
+		s.model.DeletePrincipal(name)
+		s.Mirror().deletePrincipal(name)
+	})
+	return nil
+}
+
+// putMembership stores that member belongs to group (R14).
+func (t *txn) putMembership(group, member string) error {
+	if group == "" || member == "" {
+		return nil
+	}
+	if err := t.Put([]byte(dirMemberPrefix+group+"|"+member), nil); err != nil {
+		return err
+	}
+	if err := t.Put([]byte(dirMemberOfPrefix+member+"|"+group), nil); err != nil {
+		return err
+	}
+	s := t.s
+	t.OnCommit(func() { s.applyMembership(group, member) })
+	return nil
+}
+
+// deleteMembership removes member from group; what it inherited through the
+// group is gone after the commit (R14).
+func (t *txn) deleteMembership(group, member string) error {
+	if err := t.Delete([]byte(dirMemberPrefix + group + "|" + member)); err != nil {
+		return err
+	}
+	if err := t.Delete([]byte(dirMemberOfPrefix + member + "|" + group)); err != nil {
+		return err
+	}
+	s := t.s
+	t.OnCommit(func() {
+		s.model.DeleteMembership(authorizer.Membership{Group: group, Member: member})
+		s.Mirror().deleteMember(group, member)
+	})
+	return nil
+}
+
+// ---- Robots ----
+
+func (t *txn) putRobot(r MirrorRobot) error {
+	if err := putJSON(t.Tx, dirRobotPrefix+r.Name, dirRobot{DisplayName: r.DisplayName, MachineName: r.MachineName}); err != nil {
+		return err
+	}
+	m := t.s.Mirror()
+	t.OnCommit(func() { m.putRobot(r) })
+	return nil
+}
+
+func (t *txn) deleteRobot(name string) error {
+	if err := t.Delete([]byte(dirRobotPrefix + name)); err != nil {
+		return err
+	}
+	m := t.s.Mirror()
+	t.OnCommit(func() { m.deleteRobot(name) })
+	return nil
+}
+
+// ---- Built-in assignments (R1, R5, R6, R13) ----
+
+// seed makes the built-in assignment of the built-in role roleID to
+// principal at scope, unless the principal already holds that role there.
+// The system is its creator ("").
+func (t *txn) seed(principal, roleID, scope, message string) error {
+	if !catalogue.IsBuiltInRole(roleID) {
+		return nil
+	}
+	role := BuiltInRolePrefix + roleID
+	existing, err := findAssignment(t, principal, role, scope)
+	if err != nil || existing != "" {
+		return err
+	}
+	a := &accessv1.RoleAssignment{
+		Name:      organizationOf(scope) + "/roleAssignments/" + BuiltInAssignmentID(principal, role, scope),
+		Principal: principal,
+		Role:      role,
+		Scope:     scope,
+		BuiltIn:   true,
+	}
+	return t.insertAssignment(a, message)
+}
+
+// defaultGroupOf returns the catalogue's default group whose ID is the last
+// segment of group's name.
+func defaultGroupOf(group string) (catalogue.DefaultGroup, bool) {
+	id := group[strings.LastIndexByte(group, '/')+1:]
+	for _, g := range catalogue.DefaultGroups() {
+		if g.ID == id {
+			return g, true
+		}
+	}
+	return catalogue.DefaultGroup{}, false
+}
+
+// seedDefaultGroup makes a default group's sign-up assignments at its
+// organization (CATALOGUE.md "Default groups").
+func (t *txn) seedDefaultGroup(g MirrorPrincipal) error {
+	dg, ok := defaultGroupOf(g.Name)
+	if !ok {
+		return nil
+	}
+	for _, da := range dg.Assignments {
+		if da.When != catalogue.OnOrganizationCreated {
+			continue
+		}
+		msg := fmt.Sprintf("Role %s was assigned to default group %s at organization %s.",
+			builtInRoleDisplay(da.Role), g.DisplayName, t.scopeDisplay(g.Organization))
+		if err := t.seed(g.Name, da.Role, g.Organization, msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// seedService makes the assignments a new service calls for: its creator
+// gets the Administrator role of its type (R13), each default group its
+// service assignments for that type (R5), and, for an orchestrator, every
+// robot account of the organization the Robot role (R6).
+func (t *txn) seedService(svc *directoryv1.Service) error {
+	name, typ, org := svc.GetName(), svc.GetType(), organizationOf(svc.GetName())
+	display := svc.GetDisplayName()
+	if c := svc.GetCreator(); c != "" && organizationOf(c) == org {
+		switch kind, _ := principalKindOf(c); kind {
+		case accessv1.PrincipalKind_PRINCIPAL_KIND_USER, accessv1.PrincipalKind_PRINCIPAL_KIND_ROBOT_ACCOUNT, accessv1.PrincipalKind_PRINCIPAL_KIND_EXTERNAL_APP:
+			role := catalogue.AdministratorRoleID(typ)
+			msg := fmt.Sprintf("Role %s was assigned to %s, who created service %s.", builtInRoleDisplay(role), t.principalDisplay(c), display)
+			if err := t.seed(c, role, name, msg); err != nil {
+				return err
+			}
+		}
+	}
+	for _, dg := range catalogue.DefaultGroups() {
+		group := org + "/groups/" + dg.ID
+		p, ok, err := getDirPrincipal(t, group)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		for _, da := range dg.Assignments {
+			if da.When != catalogue.OnServiceCreated || da.ServiceType != typ {
+				continue
+			}
+			msg := fmt.Sprintf("Role %s was assigned to default group %s at new service %s.", builtInRoleDisplay(da.Role), p.DisplayName, display)
+			if err := t.seed(group, da.Role, name, msg); err != nil {
+				return err
+			}
+		}
+	}
+	if typ != catalogue.ServiceTypeOrchestrator {
+		return nil
+	}
+	accounts, err := keysUnder(t, dirPrincipalPrefix+org+"/robotAccounts/")
+	if err != nil {
+		return err
+	}
+	for _, k := range accounts {
+		ra := k[len(dirPrincipalPrefix):]
+		msg := fmt.Sprintf("Role Robot was assigned to robot account %s at new service %s.", t.principalDisplay(ra), display)
+		if err := t.seed(ra, catalogue.RoleRobot, name, msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// seedRobotAccount gives a new robot account the Robot role at every
+// orchestrator service of its organization (R6).
+func (t *txn) seedRobotAccount(ra MirrorPrincipal) error {
+	type svc struct{ name, typ string }
+	var services []svc
+	prefix := dirServicePrefix + ra.Organization + "/"
+	err := t.Scan([]byte(prefix), nil, func(k, v []byte) (bool, error) {
+		services = append(services, svc{string(k[len(dirServicePrefix):]), string(v)})
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, sv := range services {
+		if sv.typ != catalogue.ServiceTypeOrchestrator {
+			continue
+		}
+		msg := fmt.Sprintf("Role Robot was assigned to new robot account %s at service %s.", ra.DisplayName, t.scopeDisplay(sv.name))
+		if err := t.seed(ra.Name, catalogue.RoleRobot, sv.name, msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// builtInRoleDisplay returns the name of the built-in role id.
+func builtInRoleDisplay(id string) string {
+	if r, ok := catalogue.LookupBuiltInRole(id); ok {
+		return r.Name
+	}
+	return id
+}
+
+// ---- Model and Mirror (after commit, and at startup) ----
+
+func (s *Service) applyScope(sc MirrorScope) {
+	_ = s.model.UpsertScope(authorizer.Scope{Name: sc.Name, ServiceType: sc.ServiceType, DisplayName: sc.DisplayName})
+	s.Mirror().putScope(sc)
+}
+
+func (s *Service) applyPrincipal(p MirrorPrincipal) {
+	_, kind := principalKindOf(p.Name)
+	status := authorizer.StatusInactive
+	if p.Active {
+		status = authorizer.StatusActive
+	}
+	_ = s.model.UpsertPrincipal(authorizer.Principal{
+		ID: p.Name, Kind: kind, Status: status, Organization: p.Organization,
+		Everyone: p.Everyone, DisplayName: p.DisplayName,
+	})
+	s.Mirror().putPrincipal(p)
+}
+
+func (s *Service) applyMembership(group, member string) {
+	_ = s.model.UpsertMembership(authorizer.Membership{Group: group, Member: member})
+	s.Mirror().putMember(group, member)
+}
+
+// loadDirectory creates the Mirror and fills it and the model with the
+// directory facts stored under "dir/" (New calls it after load).
+func (s *Service) loadDirectory(ctx context.Context) error {
+	s.dir = &directoryState{mirror: newMirror()}
+	return s.view(ctx, func(tx store.ReadTx) error {
+		err := tx.Scan([]byte(dirScopePrefix), nil, func(k, v []byte) (bool, error) {
+			var sc dirScope
+			if err := json.Unmarshal(v, &sc); err != nil {
+				return false, fmt.Errorf("domain: stored scope %q: %w", k, err)
+			}
+			s.applyScope(MirrorScope{Name: string(k[len(dirScopePrefix):]), DisplayName: sc.DisplayName, ServiceType: sc.ServiceType})
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.Scan([]byte(dirPrincipalPrefix), nil, func(k, v []byte) (bool, error) {
+			var p dirPrincipal
+			if err := json.Unmarshal(v, &p); err != nil {
+				return false, fmt.Errorf("domain: stored principal %q: %w", k, err)
+			}
+			s.applyPrincipal(MirrorPrincipal{
+				Name: string(k[len(dirPrincipalPrefix):]), Kind: p.Kind, DisplayName: p.DisplayName, Email: p.Email,
+				Organization: p.Organization, Active: p.Active, Everyone: p.Everyone,
+			})
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.Scan([]byte(dirMemberPrefix), nil, func(k, _ []byte) (bool, error) {
+			group, member, ok := strings.Cut(string(k[len(dirMemberPrefix):]), "|")
+			if !ok {
+				return false, fmt.Errorf("domain: malformed membership key %q", k)
+			}
+			s.applyMembership(group, member)
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Scan([]byte(dirRobotPrefix), nil, func(k, v []byte) (bool, error) {
+			var r dirRobot
+			if err := json.Unmarshal(v, &r); err != nil {
+				return false, fmt.Errorf("domain: stored robot %q: %w", k, err)
+			}
+			s.Mirror().putRobot(MirrorRobot{Name: string(k[len(dirRobotPrefix):]), DisplayName: r.DisplayName, MachineName: r.MachineName})
+			return true, nil
+		})
+	})
+}

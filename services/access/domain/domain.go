@@ -1,0 +1,250 @@
+// Package domain holds access management's rules (R11–R20 of SPEC.md) in
+// plain Go: custom roles, role assignments with their delegation limits,
+// the built-in assignments the directory's events call for, the Check with
+// its consistency wait, the export and robot usage scopes. It keeps roles,
+// assignments and robot usage scopes in the access store, appends one event
+// per change to the access event log in the same transaction, and keeps the
+// in-memory authorizer.Model in step after each commit. It knows nothing of
+// gRPC: callers pass an Actor and get records or errors matching the
+// sentinels of errors.go, which the server maps to API errors.
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/eventlog"
+	"steward.dev/pkg/records"
+	"steward.dev/pkg/store"
+	"steward.dev/services/access/authorizer"
+)
+
+// Options tunes a Service. The zero value is usable.
+type Options struct {
+	// Clock returns the current time; nil means time.Now.
+	Clock func() time.Time
+}
+
+// Service is access management's domain service. It is safe for concurrent
+// use: every change is one store transaction, and the model applies it
+// after the commit.
+type Service struct {
+	store store.Store
+	log   *eventlog.Log
+	model *authorizer.Model
+	clock func() time.Time
+	feed  *eventlog.Consumer
+	// applied is the access log sequence the model reflects.
+	applied appliedSeq
+	// dir is the state of the directory feed (directory.go): the Mirror.
+	dir *directoryState
+}
+
+// New returns a Service over the access store s and its event log, and
+// loads the stored custom roles and assignments into model.
+func New(ctx context.Context, s store.Store, log *eventlog.Log, model *authorizer.Model, opts Options) (*Service, error) {
+	svc := &Service{store: s, log: log, model: model, clock: opts.Clock}
+	if svc.clock == nil {
+		svc.clock = time.Now
+	}
+	head, err := log.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	svc.applied.advance(head)
+	if err := svc.load(ctx); err != nil {
+		return nil, err
+	}
+	if err := svc.loadDirectory(ctx); err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+// Model returns the authorization model the service keeps in step.
+func (s *Service) Model() *authorizer.Model { return s.model }
+
+// Actor is who asks for an operation.
+type Actor struct {
+	// Name is the principal's resource name, e.g. "organizations/o1/users/u1"
+	// or "services/directory"; empty for the system (built-in assignments
+	// made from the directory's events).
+	Name string
+	// DisplayName is shown in audit messages.
+	DisplayName string
+	// Organization is the principal's organization; empty for services.
+	Organization string
+	// RequestID correlates the change with its request.
+	RequestID string
+}
+
+// IsService reports whether the actor is one of Steward's services (or the
+// system itself), which the delegation limits do not apply to.
+func (a Actor) IsService() bool { return a.Organization == "" }
+
+// txn is one read-write transaction of an operation.
+type txn struct {
+	store.Tx
+	s       *Service
+	actor   Actor
+	now     time.Time
+	lastSeq uint64
+}
+
+// update runs fn in one read-write transaction and returns the sequence of
+// the last event fn appended (0 if none).
+func (s *Service) update(ctx context.Context, actor Actor, fn func(t *txn) error) (uint64, error) {
+	var seq uint64
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		t := &txn{Tx: tx, s: s, actor: actor, now: s.clock()}
+		if err := fn(t); err != nil {
+			return err
+		}
+		t.noteCommit()
+		seq = t.lastSeq
+		return nil
+	})
+	return seq, err
+}
+
+// view runs fn in one read-only transaction.
+func (s *Service) view(ctx context.Context, fn func(tx store.ReadTx) error) error {
+	return s.store.View(ctx, fn)
+}
+
+// noteCommit registers, as t's last commit hook (after those that update
+// the model), the advance of the applied sequence to t's last event.
+func (t *txn) noteCommit() {
+	if seq, s := t.lastSeq, t.s; seq > 0 {
+		t.OnCommit(func() { s.applied.advance(seq) })
+	}
+}
+
+// appliedSeq is a sequence that only grows, with waiters.
+type appliedSeq struct {
+	mu   sync.Mutex
+	seq  uint64
+	wake chan struct{} // closed and replaced at each advance
+}
+
+// advance raises the sequence to seq (never lowers it) and wakes waiters.
+func (a *appliedSeq) advance(seq uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if seq <= a.seq {
+		return
+	}
+	a.seq = seq
+	if a.wake != nil {
+		close(a.wake)
+		a.wake = nil
+	}
+}
+
+// get returns the sequence.
+func (a *appliedSeq) get() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.seq
+}
+
+// wait returns once the sequence is at least seq, or ctx's error.
+func (a *appliedSeq) wait(ctx context.Context, seq uint64) error {
+	for {
+		a.mu.Lock()
+		if a.seq >= seq {
+			a.mu.Unlock()
+			return nil
+		}
+		if a.wake == nil {
+			a.wake = make(chan struct{})
+		}
+		wake := a.wake
+		a.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (t *txn) ts() *timestamppb.Timestamp { return timestamppb.New(t.now) }
+
+// emit appends an event about resource to the access log, in t. data is
+// the record after a create or update, before a delete; message is the
+// audit text a person reads.
+func (t *txn) emit(typ string, op eventlogv1.Operation, resource string, data proto.Message, message string) error {
+	ev := &eventlogv1.Event{
+		Type:         typ,
+		Resource:     resource,
+		Organization: organizationOf(resource),
+		Operation:    op,
+		Audit: &eventlogv1.AuditEnvelope{
+			Actor:            t.actor.Name,
+			ActorDisplayName: t.actor.DisplayName,
+			Action:           typ,
+			Message:          message,
+			RequestId:        t.actor.RequestID,
+			Outcome:          eventlogv1.Outcome_OUTCOME_SUCCESS,
+		},
+	}
+	if data != nil {
+		a, err := anypb.New(data)
+		if err != nil {
+			return fmt.Errorf("domain: event data: %w", err)
+		}
+		ev.Data = a
+	}
+	seq, err := t.s.log.Append(t.Tx, ev)
+	if err != nil {
+		return err
+	}
+	t.lastSeq = seq
+	return nil
+}
+
+// idempotent makes a create retryable (records.Idempotent) per actor
+// organization and request_id; without a requestID it just runs do.
+func (t *txn) idempotent(requestID string, req, resp proto.Message, do func() error) (bool, error) {
+	if requestID == "" {
+		return false, do()
+	}
+	scope := t.actor.Organization
+	if scope == "" {
+		scope = t.actor.Name
+	}
+	replayed, err := records.Idempotent(t.Tx, []byte(idempotencyPrefix+scope+"/"+requestID), req, resp, do)
+	if errors.Is(err, records.ErrRequestIDReused) {
+		return false, errorf(ErrRequestIDReused, "request_id %s was used for a different request", requestID)
+	}
+	return replayed, err
+}
+
+// get reads the record stored at key into m; ErrNotFound naming name.
+func get(tx store.ReadTx, key []byte, name string, m proto.Message) error {
+	err := store.GetProto(tx, key, m)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(ErrNotFound, "%s not found", name)
+	}
+	return err
+}
+
+// Event types of the access event log.
+const (
+	TypeRoleCreated            = "access.role.created"
+	TypeRoleUpdated            = "access.role.updated"
+	TypeRoleDeleted            = "access.role.deleted"
+	TypeRoleAssignmentCreated  = "access.role_assignment.created"
+	TypeRoleAssignmentDeleted  = "access.role_assignment.deleted"
+	TypeRobotUsageScopeSet     = "access.robot_usage_scope.set"
+	TypeRobotUsageScopeDeleted = "access.robot_usage_scope.deleted"
+)

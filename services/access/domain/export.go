@@ -1,0 +1,320 @@
+package domain
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	accessv1 "steward.dev/gen/steward/access/v1"
+	"steward.dev/pkg/store"
+	"steward.dev/services/access/catalogue"
+)
+
+// ExportColumns is the header row of the role-assignment export (R19): the
+// fields of seed 002's "导出角色分配" table, in its order, in English. The
+// seed keeps ServiceName, CreatedBy, FolderKey and ProjectId untranslated;
+// those are used as they are.
+var ExportColumns = []string{
+	"ID",
+	"Role Name",
+	"Role ID",
+	"Role Description",
+	"Role Type",
+	"Role Assignment Type",
+	"Scope",
+	"Scope with Display Name",
+	"ServiceName",
+	"Security Principal ID",
+	"Security Principal Type",
+	"Security Principal Email",
+	"Security Principal Display Name",
+	"Inherited From Group Name",
+	"Inherited From Group ID",
+	"Tenant Name",
+	"Organization Name",
+	"Organization ID",
+	"Tenant ID",
+	"CreatedBy",
+	"Created By: Display Name",
+	"Creation Date",
+	"Folder Name",
+	"FolderKey",
+	"ProjectId",
+}
+
+// Values of the type columns of the export.
+const (
+	// ExportBuiltIn marks a built-in role or a system-made assignment.
+	ExportBuiltIn = "Built-in"
+	// ExportCustom marks a custom role or an assignment a person made.
+	ExportCustom = "Custom"
+)
+
+const (
+	// exportBatch is how many assignments one short read transaction of the
+	// export reads.
+	exportBatch = 256
+	// ExportChunkSize is the size past which the export hands its buffered
+	// CSV to emit (one HttpBody message each).
+	ExportChunkSize = 64 << 10
+)
+
+// exportRole is what the export shows of a role.
+type exportRole struct {
+	name, id, description, serviceType string
+	builtIn                            bool
+}
+
+// exportItem is one assignment read by the export, with its role.
+type exportItem struct {
+	a    *accessv1.RoleAssignment
+	role exportRole
+}
+
+// ExportRoleAssignments writes every role assignment of the organization
+// req.Parent as CSV (R19): the ExportColumns header, then, in store key
+// order, one row per assignment and, for an assignment to a group, one
+// inherited row per member of the group (every user of the organization for
+// Everyone), naming the member as principal and the group in the
+// inherited-from columns. Memory stays constant whatever the organization's
+// size: assignments are read exportBatch at a time, each batch in its own
+// short read transaction continuing after the last key read, and the CSV is
+// handed to emit in chunks of about ExportChunkSize bytes (the header alone
+// when there is nothing else). emit must not keep chunk after it returns.
+// Users of another organization get ErrNotFound.
+func (s *Service) ExportRoleAssignments(ctx context.Context, actor Actor, req *accessv1.ExportRoleAssignmentsRequest, emit func(chunk []byte) error) error {
+	org := req.GetParent()
+	if !actor.IsService() && actor.Organization != org {
+		return errorf(ErrNotFound, "%s not found", org)
+	}
+	x := &exporter{s: s, org: org, emit: emit, orgName: s.Mirror().OrganizationName(org)}
+	x.w = csv.NewWriter(&x.buf)
+	if err := x.row(ExportColumns); err != nil {
+		return err
+	}
+	prefix := []byte(assignmentPrefix + org + "/roleAssignments/")
+	var start []byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		batch, next, err := s.exportBatch(ctx, prefix, start)
+		if err != nil {
+			return err
+		}
+		for _, it := range batch {
+			if err := x.assignment(it); err != nil {
+				return err
+			}
+		}
+		if next == nil {
+			break
+		}
+		start = next
+	}
+	return x.flush(true)
+}
+
+// exportBatch reads up to exportBatch assignments under prefix from start
+// (inclusive; nil for the first) in one read transaction, with their roles.
+// next is where the following batch starts, nil after the last.
+func (s *Service) exportBatch(ctx context.Context, prefix, start []byte) ([]exportItem, []byte, error) {
+	var (
+		items []exportItem
+		next  []byte
+	)
+	err := s.view(ctx, func(tx store.ReadTx) error {
+		items, next = items[:0], nil
+		roles := map[string]exportRole{}
+		return tx.Scan(prefix, start, func(k, v []byte) (bool, error) {
+			if len(items) == exportBatch {
+				next = bytes.Clone(k)
+				return false, nil
+			}
+			a := &accessv1.RoleAssignment{}
+			if err := proto.Unmarshal(v, a); err != nil {
+				return false, err
+			}
+			r, ok := roles[a.GetRole()]
+			if !ok {
+				r = exportRoleOf(tx, a.GetRole())
+				roles[a.GetRole()] = r
+			}
+			items = append(items, exportItem{a: a, role: r})
+			return true, nil
+		})
+	})
+	return items, next, err
+}
+
+// exportRoleOf returns what the export shows of the role named name; a
+// role that no longer exists shows its name only.
+func exportRoleOf(tx store.ReadTx, name string) exportRole {
+	r := exportRole{id: name, builtIn: strings.HasPrefix(name, BuiltInRolePrefix)}
+	cr, ar, err := lookupRole(tx, name)
+	if err != nil {
+		return r
+	}
+	r.name, r.description, r.serviceType, r.builtIn = ar.GetDisplayName(), ar.GetDescription(), cr.ServiceType, ar.GetBuiltIn()
+	return r
+}
+
+// exporter renders the export's rows into a buffer it empties into emit.
+type exporter struct {
+	s       *Service
+	org     string
+	orgName string
+	emit    func([]byte) error
+	buf     bytes.Buffer
+	w       *csv.Writer
+}
+
+// row writes one CSV record and emits the buffer once it is large enough.
+func (x *exporter) row(rec []string) error {
+	if err := x.w.Write(rec); err != nil {
+		return err
+	}
+	if x.buf.Len() < ExportChunkSize {
+		// The csv writer buffers up to 4 KiB itself before spilling here.
+		return nil
+	}
+	return x.flush(false)
+}
+
+// flush hands the buffered CSV to emit when it holds at least
+// ExportChunkSize bytes, or whatever it holds when final.
+func (x *exporter) flush(final bool) error {
+	x.w.Flush()
+	if err := x.w.Error(); err != nil {
+		return err
+	}
+	if x.buf.Len() == 0 || (!final && x.buf.Len() < ExportChunkSize) {
+		return nil
+	}
+	err := x.emit(x.buf.Bytes())
+	x.buf.Reset()
+	return err
+}
+
+// assignment writes the rows of one assignment: its own, and for a group
+// one inherited row per member.
+func (x *exporter) assignment(it exportItem) error {
+	a, m := it.a, x.s.Mirror()
+	rec := make([]string, len(ExportColumns))
+	rec[0] = a.GetName()
+	rec[1] = it.role.name
+	rec[2] = it.role.id
+	rec[3] = it.role.description
+	rec[4] = exportType(it.role.builtIn)
+	rec[5] = exportType(a.GetBuiltIn())
+	x.scopeColumns(rec, a.GetScope(), it.role.serviceType)
+	rec[16] = x.orgName
+	rec[17] = x.org
+	if c := a.GetCreator(); c != "" {
+		rec[19] = c
+		if p, ok := m.Principal(c); ok {
+			rec[20] = p.DisplayName
+		}
+	}
+	if t := a.GetCreateTime(); t != nil {
+		rec[21] = t.AsTime().UTC().Format(time.RFC3339)
+	}
+	x.principalColumns(rec, a.GetPrincipal())
+	if err := x.row(rec); err != nil {
+		return err
+	}
+	kind, _ := principalKindOf(a.GetPrincipal())
+	if kind != accessv1.PrincipalKind_PRINCIPAL_KIND_GROUP {
+		return nil
+	}
+	group := a.GetPrincipal()
+	groupName := group
+	if g, ok := m.Principal(group); ok && g.DisplayName != "" {
+		groupName = g.DisplayName
+	}
+	rec[13], rec[14] = groupName, group
+	for _, member := range m.Members(group) {
+		x.principalColumns(rec, member)
+		if err := x.row(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// principalColumns fills the security principal columns for principal.
+func (x *exporter) principalColumns(rec []string, principal string) {
+	rec[9] = principal
+	rec[10] = exportPrincipalType(principal)
+	rec[11], rec[12] = "", ""
+	if p, ok := x.s.Mirror().Principal(principal); ok {
+		rec[11], rec[12] = p.Email, p.DisplayName
+	}
+}
+
+// scopeColumns fills the scope, service, tenant, folder and project columns
+// from the scope tree path of scope.
+func (x *exporter) scopeColumns(rec []string, scope, roleServiceType string) {
+	m := x.s.Mirror()
+	rec[6] = scope
+	parts := strings.Split(scope, "/")
+	var path []string
+	for i := 1; i < len(parts); i += 2 {
+		node := strings.Join(parts[:i+1], "/")
+		display := parts[i]
+		if i == 1 {
+			if x.orgName != "" {
+				display = x.orgName
+			}
+		} else if sc, ok := m.Scope(node); ok && sc.DisplayName != "" {
+			display = sc.DisplayName
+		}
+		path = append(path, display)
+		switch parts[i-1] {
+		case "tenants":
+			rec[15], rec[18] = display, node
+		case "services":
+			rec[8] = display
+		case "folders":
+			rec[22], rec[23] = display, node
+		case "projects":
+			rec[24] = node
+		}
+	}
+	rec[7] = strings.Join(path, " / ")
+	if rec[8] == "" && roleServiceType != "" {
+		// A service role shown above its services: name the service type.
+		if st, ok := catalogue.LookupServiceType(roleServiceType); ok && st.DisplayName != "" {
+			rec[8] = st.DisplayName
+		} else {
+			rec[8] = roleServiceType
+		}
+	}
+}
+
+// exportType is the role type / assignment type column value.
+func exportType(builtIn bool) string {
+	if builtIn {
+		return ExportBuiltIn
+	}
+	return ExportCustom
+}
+
+// exportPrincipalType is the security principal type column value.
+func exportPrincipalType(principal string) string {
+	switch k, _ := principalKindOf(principal); k {
+	case accessv1.PrincipalKind_PRINCIPAL_KIND_USER:
+		return "User"
+	case accessv1.PrincipalKind_PRINCIPAL_KIND_GROUP:
+		return "Group"
+	case accessv1.PrincipalKind_PRINCIPAL_KIND_ROBOT_ACCOUNT:
+		return "Robot account"
+	case accessv1.PrincipalKind_PRINCIPAL_KIND_EXTERNAL_APP:
+		return "External application"
+	}
+	return ""
+}

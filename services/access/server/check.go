@@ -1,0 +1,63 @@
+package server
+
+import (
+	"context"
+
+	accessv1 "steward.dev/gen/steward/access/v1"
+	"steward.dev/pkg/authz"
+	"steward.dev/services/access/domain"
+)
+
+// CheckPermission answers whether a principal holds a permission at a scope
+// (R16). Its rule is only "authenticated": services may ask about anyone,
+// a user about itself, and otherwise the caller needs users.view at the
+// principal's organization.
+func (s *accessServer) CheckPermission(ctx context.Context, req *accessv1.CheckPermissionRequest) (*accessv1.CheckPermissionResponse, error) {
+	if err := s.mayCheckPrincipal(ctx, accessv1.AccessService_CheckPermission_FullMethodName, req.GetPrincipal()); err != nil {
+		return nil, err
+	}
+	return reply(s.d.Check(ctx, actorOf(ctx), req))
+}
+
+// BatchCheckPermission answers up to 1,000 checks, each principal with the
+// same callers as CheckPermission.
+func (s *accessServer) BatchCheckPermission(ctx context.Context, req *accessv1.BatchCheckPermissionRequest) (*accessv1.BatchCheckPermissionResponse, error) {
+	asked := make(map[string]bool)
+	for _, it := range req.GetItems() {
+		p := it.GetPrincipal()
+		if asked[p] {
+			continue
+		}
+		asked[p] = true
+		if err := s.mayCheckPrincipal(ctx, accessv1.AccessService_BatchCheckPermission_FullMethodName, p); err != nil {
+			return nil, err
+		}
+	}
+	return reply(s.d.BatchCheck(ctx, actorOf(ctx), req))
+}
+
+// ExplainPermissions returns a principal's effective roles and permissions
+// at a scope with their provenance (R14, R15); the rule required
+// users.view at the scope.
+func (s *accessServer) ExplainPermissions(ctx context.Context, req *accessv1.ExplainPermissionsRequest) (*accessv1.Explanation, error) {
+	return reply(s.d.ExplainPermissions(ctx, actorOf(ctx), req))
+}
+
+// ListPrincipalRoles lists a principal's explicit assignments (R15); the
+// rule required users.view at the principal.
+func (s *accessServer) ListPrincipalRoles(ctx context.Context, req *accessv1.ListPrincipalRolesRequest) (*accessv1.ListPrincipalRolesResponse, error) {
+	return reply(s.d.ListPrincipalRoles(ctx, actorOf(ctx), req))
+}
+
+// mayCheckPrincipal allows services (authz.Check lets them through), the
+// principal itself, and callers holding users.view at the principal's
+// organization. Users of another organization pass here and get NotFound
+// from the domain, as for every object of another organization.
+func (s *accessServer) mayCheckPrincipal(ctx context.Context, method, principal string) error {
+	a := actorOf(ctx)
+	org := domain.OrganizationOf(principal)
+	if a.Name == principal || (!a.IsService() && a.Organization != org) {
+		return nil
+	}
+	return authz.Check(ctx, s.authorizer, method, org, "users.view")
+}
