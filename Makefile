@@ -116,6 +116,10 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 30s).
 	  for f in $$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' $$spec/*_test.go | awk '{print $$2}'); do \
 	    go test -run=^$$ -fuzz="^$$f$$" -fuzztime=$${FUZZTIME:-30s} ./$$spec || exit 1; done; done
 
+.PHONY: load
+load: build ## CheckPermission load run against the real binaries (LOAD_SECONDS, LOAD_CONCURRENCY).
+	STEWARD_BIN=$(BIN) go test -count=1 -tags 'e2e load' -run TestLoadCheck -v -timeout 10m ./deploy/e2e/ | grep -E 'load|Batch|ok|FAIL'
+
 .PHONY: soak
 soak: ## Repeat the crash (kill -9) test many times.
 	STEWARD_CRASH_ROUNDS=$${ROUNDS:-50} go test -count=1 -run Crash -v ./pkg/eventlog/...

@@ -4,6 +4,7 @@ package e2e_test
 
 import (
 	"context"
+	"encoding/csv"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -197,5 +198,35 @@ func TestAccess(t *testing.T) {
 		map[string]any{"permission": perm, "scope": folderScope}, tok, &decision), "check permission")
 	if !decision.Allowed {
 		t.Errorf("POST %s:checkPermission = %+v, want allowed", uma.GetName(), decision)
+	}
+
+	// R19: the export is a CSV file download through the gateway, with one
+	// inherited row for uma through the group.
+	req, err := http.NewRequest("GET", "http://"+s.addrs["gateway"]+"/v1/"+org+"/roleAssignments:export", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rows, err := csv.NewReader(resp.Body).ReadAll()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("export: HTTP %d, %v", resp.StatusCode, err)
+	}
+	if ct, cd := resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"); !strings.HasPrefix(ct, "text/csv") || !strings.Contains(cd, "attachment") {
+		t.Errorf("export headers: Content-Type %q, Content-Disposition %q", ct, cd)
+	}
+	if len(rows) < 2 || len(rows[0]) != 25 {
+		t.Fatalf("export: %d rows, header %v; want 25 columns", len(rows), rows[0])
+	}
+	inherited := false
+	for _, r := range rows[1:] {
+		inherited = inherited || (r[9] == uma.GetName() && r[14] == group.GetName())
+	}
+	if !inherited {
+		t.Errorf("export has no row for %s inherited through %s", uma.GetName(), group.GetName())
 	}
 }

@@ -319,6 +319,7 @@ func (s *suite) banner() {
 	fmt.Fprintf(&b, "  grpcurl -plaintext %s list\n", dir)
 	fmt.Fprintf(&b, "  grpcurl -plaintext %s steward.eventlog.v1.EventLogService/ListEvents    # refused: Unauthenticated\n", dir)
 	fmt.Fprintf(&b, "  grpcurl -plaintext -H \"authorization: Service cli:$(cat %s)\" %s steward.eventlog.v1.EventLogService/ListEvents\n", shellQuote(s.credPath), dir)
+	b.WriteString("First steps (sign up, sign in, a tenant, a Check): README.md, \"Use it\".\n")
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
 	fmt.Fprintln(os.Stdout, b.String())

@@ -21,6 +21,7 @@ import (
 	accessv1 "steward.dev/gen/steward/access/v1"
 	"steward.dev/pkg/apierr"
 	"steward.dev/pkg/authz"
+	"steward.dev/pkg/resourcename"
 )
 
 // EnrollmentSessionPrefix starts the session ID of an enrolment-only token:
@@ -187,24 +188,10 @@ func (a *Authorizer) check(ctx context.Context, principal, scope string, permiss
 // authorizer shares the rule.
 func SameOrganization(req authz.Request, errorDomain string) error {
 	p := req.Principal
-	if p.Organization == "" || OrganizationOf(req.Scope) != p.Organization {
+	if p.Organization == "" || resourcename.OrganizationOf(req.Scope) != p.Organization {
 		return apierr.New(codes.NotFound, "NOT_FOUND", errorDomain, req.Scope+" not found", nil)
 	}
 	return nil
-}
-
-// OrganizationOf returns the "organizations/{o}" prefix of a resource name,
-// or "" when it has none.
-func OrganizationOf(name string) string {
-	rest, ok := strings.CutPrefix(name, "organizations/")
-	if !ok {
-		return ""
-	}
-	id, _, _ := strings.Cut(rest, "/")
-	if id == "" {
-		return ""
-	}
-	return "organizations/" + id
 }
 
 // checkScope returns the longest prefix of name that CheckPermission takes

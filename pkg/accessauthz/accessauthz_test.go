@@ -267,21 +267,6 @@ func TestAuthorizeThroughCheck(t *testing.T) {
 	}
 }
 
-func TestOrganizationOf(t *testing.T) {
-	for name, want := range map[string]string{
-		"organizations/o1":               "organizations/o1",
-		"organizations/o1/users/u1":      "organizations/o1",
-		"organizations/":                 "",
-		"roles/owner":                    "",
-		"":                               "",
-		"organizations/o1/accountSystem": "organizations/o1",
-	} {
-		if got := accessauthz.OrganizationOf(name); got != want {
-			t.Errorf("OrganizationOf(%q) = %q, want %q", name, got, want)
-		}
-	}
-}
-
 // A Deferred authorizer fails (Unavailable) until it is given the one to ask.
 func TestDeferred(t *testing.T) {
 	var d accessauthz.Deferred

@@ -7,7 +7,9 @@ package apierr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -17,6 +19,13 @@ import (
 
 // Domain is the ErrorInfo domain of errors that belong to no single service.
 const Domain = "steward.dev"
+
+// Reason returns the ErrorInfo reason of a value of an API's ErrorReason
+// enum (AIP-193): its name without the "ERROR_REASON_" prefix, e.g.
+// "ETAG_MISMATCH" for ERROR_REASON_ETAG_MISMATCH.
+func Reason(r fmt.Stringer) string {
+	return strings.TrimPrefix(r.String(), "ERROR_REASON_")
+}
 
 // Error is an API error: a status code, a machine-readable ErrorInfo reason
 // (AIP-193) and optional field violations.

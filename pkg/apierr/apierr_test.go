@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	directoryv1 "steward.dev/gen/steward/directory/v1"
 	"steward.dev/pkg/apierr"
 )
 
@@ -75,5 +76,14 @@ func TestTable(t *testing.T) {
 	}
 	if got := status.Code(table.ToStatus(errors.New("other"))); got != codes.Internal {
 		t.Errorf("unmapped = %v, want Internal", got)
+	}
+}
+
+func TestReason(t *testing.T) {
+	if got := apierr.Reason(directoryv1.ErrorReason_ERROR_REASON_ETAG_MISMATCH); got != "ETAG_MISMATCH" {
+		t.Errorf("Reason(ERROR_REASON_ETAG_MISMATCH) = %q", got)
+	}
+	if got := apierr.Reason(directoryv1.ErrorReason_ERROR_REASON_UNSPECIFIED); got != "UNSPECIFIED" {
+		t.Errorf("Reason(ERROR_REASON_UNSPECIFIED) = %q", got)
 	}
 }

@@ -149,6 +149,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 type Backend struct {
 	name       string
 	authorizer authz.Authorizer
+	accessConn *grpc.ClientConn
 	server     *grpcserver.Server
 	store      *bboltstore.Store
 	log        *eventlog.Log
@@ -228,6 +229,7 @@ func (c Config) Complete() (_ *Backend, err error) {
 			return nil, err
 		}
 		conns = append(conns, accessConn)
+		b.accessConn = accessConn
 		var opts []accessauthz.Option
 		if c.AccessFollowsLog && b.log != nil {
 			opts = append(opts, accessauthz.WithDirectorySequence(b.log.Head))
@@ -321,6 +323,16 @@ func (b *Backend) Server() *grpcserver.Server { return b.server }
 // handlers that check an object themselves, with authz.Check): Config's
 // Authorizer, access management at AccessAddr, or authz.DenyAll.
 func (b *Backend) Authorizer() authz.Authorizer { return b.authorizer }
+
+// AccessConn returns the connection to access management that Complete
+// dialled for permission checks (AccessAddr), nil when the Authorizer was
+// given instead. Services use it for their other questions to access.
+func (b *Backend) AccessConn() grpc.ClientConnInterface {
+	if b.accessConn == nil {
+		return nil
+	}
+	return b.accessConn
+}
 
 // Store returns the service's store.
 func (b *Backend) Store() store.Store { return b.store }

@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 )
 
@@ -92,6 +94,30 @@ func New(s store.Store, source string, opts Options) (*Log, error) {
 
 // Source returns the name of the service the log belongs to.
 func (l *Log) Source() string { return l.source }
+
+// NewEvent returns the event of a change of type typ (e.g.
+// "directory.user.created") to resource, for Append: its Organization is
+// resource's (resourcename.OrganizationOf), audit is its envelope with
+// Action set to typ, and data, unless nil, is packed as its Any (by
+// convention the record after a create or update, before a delete).
+func NewEvent(typ string, op eventlogv1.Operation, resource string, data proto.Message, audit *eventlogv1.AuditEnvelope) (*eventlogv1.Event, error) {
+	audit.Action = typ
+	ev := &eventlogv1.Event{
+		Type:         typ,
+		Resource:     resource,
+		Organization: resourcename.OrganizationOf(resource),
+		Operation:    op,
+		Audit:        audit,
+	}
+	if data != nil {
+		a, err := anypb.New(data)
+		if err != nil {
+			return nil, fmt.Errorf("eventlog: event data: %w", err)
+		}
+		ev.Data = a
+	}
+	return ev, nil
+}
 
 // Append adds ev to the log inside the caller's transaction tx and returns its
 // sequence, which write responses carry as a consistency token. It sets ev's

@@ -10,6 +10,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/eventlog"
@@ -23,6 +25,41 @@ func TestNewValidates(t *testing.T) {
 	}
 	if _, err := eventlog.New(s, "", eventlog.Options{}); err == nil {
 		t.Error(`New(source "") succeeded`)
+	}
+}
+
+func TestNewEvent(t *testing.T) {
+	data := &eventlogv1.Event{Type: "some record"}
+	ev, err := eventlog.NewEvent("directory.user.created", eventlogv1.Operation_OPERATION_CREATE, "organizations/o1/users/u1", data,
+		&eventlogv1.AuditEnvelope{Actor: "organizations/o1/users/admin", Message: "User u1 was created.", Outcome: eventlogv1.Outcome_OUTCOME_SUCCESS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantData, err := anypb.New(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &eventlogv1.Event{
+		Type:         "directory.user.created",
+		Resource:     "organizations/o1/users/u1",
+		Organization: "organizations/o1",
+		Operation:    eventlogv1.Operation_OPERATION_CREATE,
+		Data:         wantData,
+		Audit: &eventlogv1.AuditEnvelope{
+			Actor:   "organizations/o1/users/admin",
+			Action:  "directory.user.created",
+			Message: "User u1 was created.",
+			Outcome: eventlogv1.Outcome_OUTCOME_SUCCESS,
+		},
+	}
+	if !proto.Equal(ev, want) {
+		t.Fatalf("NewEvent = %v, want %v", ev, want)
+	}
+
+	// An attempt has no data; a resource outside organizations has none.
+	ev, err = eventlog.NewEvent("directory.sign_in.failed", eventlogv1.Operation_OPERATION_UNSPECIFIED, "services/licensing", nil, &eventlogv1.AuditEnvelope{})
+	if err != nil || ev.GetData() != nil || ev.GetOrganization() != "" || ev.GetAudit().GetAction() != "directory.sign_in.failed" {
+		t.Fatalf("NewEvent without data = %v, %v", ev, err)
 	}
 }
 

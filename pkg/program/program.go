@@ -52,6 +52,11 @@ func run[R Runnable](name string, cfg Config[R], args []string) error {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return r.Run(ctx)
+	err = r.Run(ctx)
+	// The process is exiting. A signal arriving now (a launcher forwarding
+	// the Ctrl-C that the terminal also sent to the whole group) must not
+	// turn a clean stop into death by that signal.
+	signal.Ignore(os.Interrupt, syscall.SIGTERM)
+	stop()
+	return err
 }

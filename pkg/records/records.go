@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -182,6 +183,12 @@ func PageSize(requested int32) int {
 	return min(int(requested), MaxPageSize)
 }
 
+// InvalidPageToken returns the *FieldError on "page_token" of a token that
+// does not belong to the request: malformed, or made for other parameters.
+func InvalidPageToken() error {
+	return FieldErrorf("page_token", "invalid page token (it must come from a previous page of the same request)")
+}
+
 // Page scans the records stored under the store-key prefix in key order,
 // starting after pageToken, and returns up to pageSize of those keep
 // accepts, plus the next page token. With directOnly, keys with a further
@@ -191,7 +198,7 @@ func PageSize(requested int32) int {
 func Page[T proto.Message](tx store.ReadTx, prefix []byte, directOnly bool, pageToken string, pageSize int32, fingerprint uint64, newT func() T, keep func(T) (bool, error)) ([]T, string, error) {
 	after, err := pagetoken.Decode(pageToken, fingerprint)
 	if err != nil {
-		return nil, "", FieldErrorf("page_token", "invalid page token (it must come from a previous page of the same request)")
+		return nil, "", InvalidPageToken()
 	}
 	size := PageSize(pageSize)
 	var start []byte
@@ -222,4 +229,44 @@ func Page[T proto.Message](tx store.ReadTx, prefix []byte, directOnly bool, page
 		return true, nil
 	})
 	return out, next, err
+}
+
+// Keyed is an item of a list built in memory, with the key that orders it
+// and that page tokens carry.
+type Keyed[T any] struct {
+	// Key orders the item; keys are unique within a list.
+	Key string
+	// Item is what the page returns.
+	Item T
+}
+
+// SlicePage is Page for lists that are not one key range of the store
+// (defaults before custom records, merged index scans): it sorts items by
+// Key, in place, and returns those after the key pageToken carries, up to
+// pageSize, plus the next page token ("" on the last page). fingerprint
+// binds the token to the request's other parameters; a token that does not
+// match is a *FieldError on "page_token".
+func SlicePage[T any](items []Keyed[T], pageToken string, pageSize int32, fingerprint uint64) ([]T, string, error) {
+	after, err := pagetoken.Decode(pageToken, fingerprint)
+	if err != nil {
+		return nil, "", InvalidPageToken()
+	}
+	slices.SortFunc(items, func(a, b Keyed[T]) int { return strings.Compare(a.Key, b.Key) })
+	i := 0
+	if after != nil {
+		i, _ = slices.BinarySearchFunc(items, string(after), func(it Keyed[T], k string) int { return strings.Compare(it.Key, k) })
+		if i < len(items) && items[i].Key == string(after) {
+			i++
+		}
+	}
+	size := PageSize(pageSize)
+	out := []T{}
+	for ; i < len(items) && len(out) < size; i++ {
+		out = append(out, items[i].Item)
+	}
+	next := ""
+	if i < len(items) && len(out) > 0 {
+		next = pagetoken.Encode([]byte(items[i-1].Key), fingerprint)
+	}
+	return out, next, nil
 }

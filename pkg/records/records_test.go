@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -163,5 +164,64 @@ func TestPage(t *testing.T) {
 	}
 	if records.PageSize(0) != records.DefaultPageSize || records.PageSize(5000) != records.MaxPageSize {
 		t.Fatal("PageSize defaults")
+	}
+}
+
+// TestSlicePage: pages of an in-memory list cover every item once, in key
+// order whatever the input order; a token resumes after its key even when
+// the list changed in between, and is bound to its request.
+func TestSlicePage(t *testing.T) {
+	list := func() []records.Keyed[string] {
+		var items []records.Keyed[string]
+		for _, k := range []string{"1/c", "0/2", "1/a", "0/0", "1/b", "0/1", "1/d"} {
+			items = append(items, records.Keyed[string]{Key: k, Item: "item " + k})
+		}
+		return items
+	}
+	var got []string
+	for token := ""; ; {
+		out, next, err := records.SlicePage(list(), token, 3, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) == 0 {
+			t.Fatalf("empty page for token %q", token)
+		}
+		got = append(got, out...)
+		if next == "" {
+			break
+		}
+		if _, _, err := records.SlicePage(list(), next, 3, 2); err == nil {
+			t.Fatal("a token was accepted with another fingerprint")
+		}
+		token = next
+	}
+	if s := fmt.Sprint(got); s != "[item 0/0 item 0/1 item 0/2 item 1/a item 1/b item 1/c item 1/d]" {
+		t.Fatalf("pages = %s", s)
+	}
+
+	// The token names the last key returned: removing that item does not
+	// skip or repeat the others.
+	_, next, err := records.SlicePage(list(), "", 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest := slices.DeleteFunc(list(), func(it records.Keyed[string]) bool { return it.Key == "0/1" })
+	out, _, err := records.SlicePage(rest, next, 2, 1)
+	if err != nil || fmt.Sprint(out) != "[item 0/2 item 1/a]" {
+		t.Fatalf("page after a removed key = %v, %v", out, err)
+	}
+
+	// An exact page leaves no token; an empty list is an empty page.
+	if out, next, err := records.SlicePage(list(), "", 7, 1); err != nil || len(out) != 7 || next != "" {
+		t.Fatalf("whole list = %d items, token %q, %v", len(out), next, err)
+	}
+	if out, next, err := records.SlicePage[string](nil, "", 0, 1); err != nil || out == nil || len(out) != 0 || next != "" {
+		t.Fatalf("empty list = %#v, %q, %v", out, next, err)
+	}
+
+	var fe *records.FieldError
+	if _, _, err := records.SlicePage(list(), "not a token", 3, 1); !errors.As(err, &fe) || fe.Field != "page_token" {
+		t.Fatalf("bad token: %v, want a page_token FieldError", err)
 	}
 }

@@ -223,3 +223,20 @@ func Organization(s string) string {
 	}
 	return s
 }
+
+// OrganizationOf returns the "organizations/{id}" prefix of s, or "" when s
+// does not start with one. Unlike Organization it takes any string, not only
+// valid names: rule targets such as "organizations/o1/accountSystem" and
+// names of other collections ("roles/owner" has no organization) are common
+// input. The result is a substring of s.
+func OrganizationOf(s string) string {
+	rest, ok := strings.CutPrefix(s, "organizations/")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	if id == "" {
+		return ""
+	}
+	return s[:len("organizations/")+len(id)]
+}

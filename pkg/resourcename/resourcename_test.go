@@ -138,8 +138,35 @@ func FuzzParse(f *testing.F) {
 		if Organization(s) != n.Root().String() {
 			t.Fatalf("Organization(%q) = %q, root %q", s, Organization(s), n.Root())
 		}
+		if n.Segments()[0].Collection == "organizations" && OrganizationOf(s) != Organization(s) {
+			t.Fatalf("OrganizationOf(%q) = %q, Organization %q", s, OrganizationOf(s), Organization(s))
+		}
 		if !IsAncestorOrSelf(n.Root().String(), s) {
 			t.Fatalf("root of %q is not its ancestor", s)
 		}
 	})
+}
+
+func TestOrganizationOf(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{"organizations/o1", "organizations/o1"},
+		{"organizations/o1/users/u1", "organizations/o1"},
+		{"organizations/o1/tenants/t1/services/s1/folders/f1", "organizations/o1"},
+		{"organizations/o1/accountSystem", "organizations/o1"},
+		{"organizations/o1/", "organizations/o1"},
+		{"organizations/", ""},
+		{"organizations//users/u1", ""},
+		{"organizations", ""},
+		{"Organizations/o1", ""},
+		{"roles/owner", ""},
+		{"services/directory", ""},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		if got := OrganizationOf(tc.in); got != tc.want {
+			t.Errorf("OrganizationOf(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
 }

@@ -58,22 +58,6 @@ func RoleName(modelID string) string {
 // modelRoleID returns the model's ID of the role named name.
 func modelRoleID(name string) string { return strings.TrimPrefix(name, BuiltInRolePrefix) }
 
-// organizationOf returns the "organizations/{o}" prefix of name, or "".
-func organizationOf(name string) string {
-	rest, ok := strings.CutPrefix(name, "organizations/")
-	if !ok {
-		return ""
-	}
-	id, _, _ := strings.Cut(rest, "/")
-	if id == "" {
-		return ""
-	}
-	return "organizations/" + id
-}
-
-// OrganizationOf is organizationOf, for the server.
-func OrganizationOf(name string) string { return organizationOf(name) }
-
 // ScopeNode returns the scope-tree node a resource name lies in: the name
 // cut after its last tenants, services, folders or projects segment, or its
 // organization ("organizations/o1/users/u1" lies in "organizations/o1").
@@ -236,14 +220,24 @@ func assignmentsIndexed(tx store.ReadTx, prefix string) ([]*accessv1.RoleAssignm
 	return out, nil
 }
 
-// AssignmentsOfPrincipal returns principal's explicit assignments.
+// assignmentsOfPrincipal returns principal's explicit assignments, by name.
 func assignmentsOfPrincipal(tx store.ReadTx, principal string) ([]*accessv1.RoleAssignment, error) {
 	return assignmentsIndexed(tx, byPrincipal+principal+"|")
 }
 
+// assignmentsOfRole returns the assignments of the role named role, by name.
+func assignmentsOfRole(tx store.ReadTx, role string) ([]*accessv1.RoleAssignment, error) {
+	return assignmentsIndexed(tx, byRole+role+"|")
+}
+
+// assignmentsAt returns the assignments at scope itself, by name.
+func assignmentsAt(tx store.ReadTx, scope string) ([]*accessv1.RoleAssignment, error) {
+	return assignmentsIndexed(tx, byScope+scope+"|")
+}
+
 // assignmentsUnder returns the assignments at scope and everywhere below it.
 func assignmentsUnder(tx store.ReadTx, scope string) ([]*accessv1.RoleAssignment, error) {
-	at, err := assignmentsIndexed(tx, byScope+scope+"|")
+	at, err := assignmentsAt(tx, scope)
 	if err != nil {
 		return nil, err
 	}

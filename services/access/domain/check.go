@@ -12,6 +12,7 @@ import (
 	"time"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 	"steward.dev/services/access/authorizer"
 )
@@ -25,7 +26,7 @@ const ConsistencyWait = time.Second
 // checkVisible refuses, as not found, a name of another organization than
 // the actor's; services see every organization.
 func checkVisible(actor Actor, name string) error {
-	if actor.IsService() || organizationOf(name) == actor.Organization {
+	if actor.IsService() || resourcename.OrganizationOf(name) == actor.Organization {
 		return nil
 	}
 	return errorf(ErrNotFound, "%s not found", name)

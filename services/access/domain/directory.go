@@ -22,6 +22,7 @@ import (
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/eventlog"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 	"steward.dev/services/access/authorizer"
 	"steward.dev/services/access/catalogue"
@@ -174,7 +175,7 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 		}
 		p := MirrorPrincipal{
 			Name: u.GetName(), Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_USER, DisplayName: display,
-			Email: u.GetEmail(), Organization: organizationOf(u.GetName()), Active: u.GetState() == directoryv1.User_STATE_ACTIVE,
+			Email: u.GetEmail(), Organization: resourcename.OrganizationOf(u.GetName()), Active: u.GetState() == directoryv1.User_STATE_ACTIVE,
 		}
 		if err := t.putPrincipal(p); err != nil {
 			return err
@@ -192,7 +193,7 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 		}
 		p := MirrorPrincipal{
 			Name: g.GetName(), Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_GROUP, DisplayName: g.GetDisplayName(),
-			Organization: organizationOf(g.GetName()), Active: true,
+			Organization: resourcename.OrganizationOf(g.GetName()), Active: true,
 			Everyone: g.GetDefaultGroup() == directoryv1.Group_DEFAULT_GROUP_EVERYONE,
 		}
 		if err := t.putPrincipal(p); err != nil {
@@ -210,7 +211,7 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 		}
 		p := MirrorPrincipal{
 			Name: ra.GetName(), Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_ROBOT_ACCOUNT, DisplayName: ra.GetDisplayName(),
-			Organization: organizationOf(ra.GetName()), Active: true,
+			Organization: resourcename.OrganizationOf(ra.GetName()), Active: true,
 		}
 		if err := t.putPrincipal(p); err != nil {
 			return err
@@ -227,7 +228,7 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 		}
 		return t.putPrincipal(MirrorPrincipal{
 			Name: app.GetName(), Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_EXTERNAL_APP, DisplayName: app.GetDisplayName(),
-			Organization: organizationOf(app.GetName()), Active: true,
+			Organization: resourcename.OrganizationOf(app.GetName()), Active: true,
 		})
 
 	case dirdomain.TypeUserDeleted, dirdomain.TypeGroupDeleted, dirdomain.TypeRobotAccountDeleted, dirdomain.TypeExternalAppDeleted:
@@ -552,7 +553,7 @@ func (t *txn) seed(principal, roleID, scope, message string) error {
 		return err
 	}
 	a := &accessv1.RoleAssignment{
-		Name:      organizationOf(scope) + "/roleAssignments/" + BuiltInAssignmentID(principal, role, scope),
+		Name:      resourcename.OrganizationOf(scope) + "/roleAssignments/" + BuiltInAssignmentID(principal, role, scope),
 		Principal: principal,
 		Role:      role,
 		Scope:     scope,
@@ -598,9 +599,9 @@ func (t *txn) seedDefaultGroup(g MirrorPrincipal) error {
 // service assignments for that type (R5), and, for an orchestrator, every
 // robot account of the organization the Robot role (R6).
 func (t *txn) seedService(svc *directoryv1.Service) error {
-	name, typ, org := svc.GetName(), svc.GetType(), organizationOf(svc.GetName())
+	name, typ, org := svc.GetName(), svc.GetType(), resourcename.OrganizationOf(svc.GetName())
 	display := svc.GetDisplayName()
-	if c := svc.GetCreator(); c != "" && organizationOf(c) == org {
+	if c := svc.GetCreator(); c != "" && resourcename.OrganizationOf(c) == org {
 		switch kind, _ := principalKindOf(c); kind {
 		case accessv1.PrincipalKind_PRINCIPAL_KIND_USER, accessv1.PrincipalKind_PRINCIPAL_KIND_ROBOT_ACCOUNT, accessv1.PrincipalKind_PRINCIPAL_KIND_EXTERNAL_APP:
 			role := catalogue.AdministratorRoleID(typ)

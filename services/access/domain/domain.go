@@ -12,12 +12,10 @@ package domain
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
@@ -183,26 +181,15 @@ func (t *txn) ts() *timestamppb.Timestamp { return timestamppb.New(t.now) }
 // the record after a create or update, before a delete; message is the
 // audit text a person reads.
 func (t *txn) emit(typ string, op eventlogv1.Operation, resource string, data proto.Message, message string) error {
-	ev := &eventlogv1.Event{
-		Type:         typ,
-		Resource:     resource,
-		Organization: organizationOf(resource),
-		Operation:    op,
-		Audit: &eventlogv1.AuditEnvelope{
-			Actor:            t.actor.Name,
-			ActorDisplayName: t.actor.DisplayName,
-			Action:           typ,
-			Message:          message,
-			RequestId:        t.actor.RequestID,
-			Outcome:          eventlogv1.Outcome_OUTCOME_SUCCESS,
-		},
-	}
-	if data != nil {
-		a, err := anypb.New(data)
-		if err != nil {
-			return fmt.Errorf("domain: event data: %w", err)
-		}
-		ev.Data = a
+	ev, err := eventlog.NewEvent(typ, op, resource, data, &eventlogv1.AuditEnvelope{
+		Actor:            t.actor.Name,
+		ActorDisplayName: t.actor.DisplayName,
+		Message:          message,
+		RequestId:        t.actor.RequestID,
+		Outcome:          eventlogv1.Outcome_OUTCOME_SUCCESS,
+	})
+	if err != nil {
+		return err
 	}
 	seq, err := t.s.log.Append(t.Tx, ev)
 	if err != nil {

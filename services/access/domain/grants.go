@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	accessv1 "steward.dev/gen/steward/access/v1"
 	"steward.dev/pkg/pagetoken"
 	"steward.dev/pkg/records"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 	"steward.dev/services/access/catalogue"
 )
@@ -122,33 +122,6 @@ func (s *Service) resolveScope(org, name string) (scopeInfo, error) {
 	return si, nil
 }
 
-// raIndexed returns the assignments whose index keys start with prefix
-// (e.g. byScope + scope + "|"), in assignment-name order within the index:
-// each key ends in "|" + the assignment's name.
-func raIndexed(tx store.ReadTx, prefix string) ([]*accessv1.RoleAssignment, error) {
-	var names []string
-	err := tx.Scan([]byte(prefix), nil, func(k, _ []byte) (bool, error) {
-		i := bytes.LastIndexByte(k, '|')
-		if i < len(prefix)-1 {
-			return false, fmt.Errorf("domain: malformed index key %q", k)
-		}
-		names = append(names, string(k[i+1:]))
-		return true, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*accessv1.RoleAssignment, 0, len(names))
-	for _, n := range names {
-		a, err := getAssignment(tx, n)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
-
 // holds reports whether the actor holds permission at scope in the model.
 func (s *Service) holds(actor Actor, permission, scope string) bool {
 	if scope == "" {
@@ -234,7 +207,7 @@ func (s *Service) CreateRoleAssignment(ctx context.Context, actor Actor, req *ac
 	if err := visibleToActor(actor, org); err != nil {
 		return nil, err
 	}
-	if organizationOf(principal) != org {
+	if resourcename.OrganizationOf(principal) != org {
 		return nil, errorf(ErrNotFound, "principal %s not found in %s", principal, org)
 	}
 	if _, ok := s.Mirror().Principal(principal); !ok {
@@ -253,7 +226,7 @@ func (s *Service) CreateRoleAssignment(ctx context.Context, actor Actor, req *ac
 		_, err := t.idempotent(req.GetRequestId(), req, resp, func() error {
 			roles := make([]catalogue.Role, 0, len(req.GetRoles()))
 			for _, name := range req.GetRoles() {
-				if !strings.HasPrefix(name, BuiltInRolePrefix) && organizationOf(name) != org {
+				if !strings.HasPrefix(name, BuiltInRolePrefix) && resourcename.OrganizationOf(name) != org {
 					return errorf(ErrNotFound, "%s not found", name)
 				}
 				r, _, err := lookupRole(t, name)
@@ -359,10 +332,10 @@ func (s *Service) ListRoleAssignments(ctx context.Context, actor Actor, req *acc
 	if err := visibleToActor(actor, org); err != nil {
 		return nil, err
 	}
-	if scope != "" && organizationOf(scope) != org {
+	if scope != "" && resourcename.OrganizationOf(scope) != org {
 		return nil, fieldError("scope", "%s is not in %s", scope, org)
 	}
-	if principal != "" && organizationOf(principal) != org {
+	if principal != "" && resourcename.OrganizationOf(principal) != org {
 		return nil, fieldError("principal", "%s is not in %s", principal, org)
 	}
 	fp := pagetoken.Fingerprint("ListRoleAssignments", org, scope, principal)
@@ -381,21 +354,21 @@ func (s *Service) ListRoleAssignments(ctx context.Context, actor Actor, req *acc
 			err error
 		)
 		if principal != "" {
-			own, err = raIndexed(tx, byPrincipal+principal+"|")
+			own, err = assignmentsOfPrincipal(tx, principal)
 		} else {
-			own, err = raIndexed(tx, byScope+scope+"|")
+			own, err = assignmentsAt(tx, scope)
 		}
 		if err != nil {
 			return err
 		}
-		var items []raKeyed[*accessv1.RoleAssignment]
+		var items []records.Keyed[*accessv1.RoleAssignment]
 		for _, a := range own {
 			if scope == "" || a.GetScope() == scope {
-				items = append(items, raKeyed[*accessv1.RoleAssignment]{"0/" + a.GetName(), a})
+				items = append(items, records.Keyed[*accessv1.RoleAssignment]{Key: "0/" + a.GetName(), Item: a})
 			}
 		}
 		if si, ok := parseScope(scope); ok && si.level == catalogue.LevelService {
-			platform, err := raIndexed(tx, byScope+si.tenant+"|")
+			platform, err := assignmentsAt(tx, si.tenant)
 			if err != nil {
 				return err
 			}
@@ -404,12 +377,10 @@ func (s *Service) ListRoleAssignments(ctx context.Context, actor Actor, req *acc
 					continue
 				}
 				a.PlatformRoleLabel = PlatformRoleLabel
-				items = append(items, raKeyed[*accessv1.RoleAssignment]{"1/" + a.GetName(), a})
+				items = append(items, records.Keyed[*accessv1.RoleAssignment]{Key: "1/" + a.GetName(), Item: a})
 			}
 		}
-		// The index scans return assignments by name within each group.
-		sortRaKeyed(items)
-		resp.RoleAssignments, resp.NextPageToken, err = raSlicePage(items, req.GetPageToken(), req.GetPageSize(), fp)
+		resp.RoleAssignments, resp.NextPageToken, err = records.SlicePage(items, req.GetPageToken(), req.GetPageSize(), fp)
 		return err
 	})
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
+
+	"steward.dev/pkg/resourcename"
 )
 
 // MirrorPrincipal is what access knows of a directory principal: a user,
@@ -212,14 +214,14 @@ func (m *Mirror) putRobot(r MirrorRobot) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.robots[r.Name] = r
-	addTo(m.orgRobots, organizationOf(r.Name), r.Name)
+	addTo(m.orgRobots, resourcename.OrganizationOf(r.Name), r.Name)
 }
 
 func (m *Mirror) deleteRobot(name string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.robots, name)
-	removeFrom(m.orgRobots, organizationOf(name), name)
+	removeFrom(m.orgRobots, resourcename.OrganizationOf(name), name)
 }
 
 func addTo(sets map[string]map[string]struct{}, key, v string) {

@@ -11,6 +11,7 @@ import (
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/pagetoken"
 	"steward.dev/pkg/records"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 )
 
@@ -35,7 +36,7 @@ func robotUsageKey(name string) []byte { return []byte(usagePrefix + name) }
 // robotUsageVisible returns ErrNotFound when a user actor looks at an
 // account of another organization.
 func robotUsageVisible(actor Actor, name string) error {
-	if !actor.IsService() && actor.Organization != organizationOf(name) {
+	if !actor.IsService() && actor.Organization != resourcename.OrganizationOf(name) {
 		return errorf(ErrNotFound, "%s not found", name)
 	}
 	return nil
@@ -110,10 +111,10 @@ func (s *Service) SetRobotUsageScope(ctx context.Context, actor Actor, req *acce
 	if err := s.robotUsageAccount(actor, account); err != nil {
 		return nil, err
 	}
-	org, m := organizationOf(account), s.Mirror()
+	org, m := resourcename.OrganizationOf(account), s.Mirror()
 	for i, r := range in.GetRobots() {
 		field := fmt.Sprintf("robot_usage_scope.robots[%d]", i)
-		if organizationOf(r) != org {
+		if resourcename.OrganizationOf(r) != org {
 			return nil, fieldError(field, "%s is not a robot of %s", r, org)
 		}
 		if _, ok := m.Robot(r); !ok {
@@ -199,8 +200,8 @@ func (s *Service) CheckRobotUse(ctx context.Context, actor Actor, req *accessv1.
 	allow := func(format string, args ...any) (*accessv1.CheckRobotUseResponse, error) {
 		return &accessv1.CheckRobotUseResponse{Allowed: true, Reason: fmt.Sprintf(format, args...)}, nil
 	}
-	org := organizationOf(account)
-	if organizationOf(robot) != org {
+	org := resourcename.OrganizationOf(account)
+	if resourcename.OrganizationOf(robot) != org {
 		return deny("%s is not a robot of %s", robot, org)
 	}
 	if _, ok := s.Mirror().Robot(robot); !ok {
@@ -255,7 +256,7 @@ func (s *Service) ListUsableRobots(ctx context.Context, actor Actor, req *access
 			listed[r] = true
 		}
 	}
-	robots := s.Mirror().Robots(organizationOf(account)) // sorted by name
+	robots := s.Mirror().Robots(resourcename.OrganizationOf(account)) // sorted by name
 	size := records.PageSize(req.GetPageSize())
 	resp := &accessv1.ListUsableRobotsResponse{}
 	for _, r := range robots {

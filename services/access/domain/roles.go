@@ -15,6 +15,7 @@ import (
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/pagetoken"
 	"steward.dev/pkg/records"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 	"steward.dev/services/access/catalogue"
 )
@@ -28,7 +29,7 @@ func visibleToActor(actor Actor, name string) error {
 	if actor.IsService() {
 		return nil
 	}
-	if organizationOf(name) != actor.Organization {
+	if resourcename.OrganizationOf(name) != actor.Organization {
 		return errorf(ErrNotFound, "%s not found", name)
 	}
 	return nil
@@ -53,43 +54,6 @@ func newRandomID() string {
 		b[i] = raIDAlphabet[v.Int64()]
 	}
 	return string(b)
-}
-
-// raKeyed is an item of an in-memory list with its ordering key.
-type raKeyed[T any] struct {
-	key  string
-	item T
-}
-
-// raSlicePage pages over items sorted by ascending key: the items after the
-// key the page token carries, up to pageSize, and the next token.
-func raSlicePage[T any](items []raKeyed[T], pageToken string, pageSize int32, fingerprint uint64) ([]T, string, error) {
-	after, err := pagetoken.Decode(pageToken, fingerprint)
-	if err != nil {
-		return nil, "", fieldError("page_token", "invalid page token (it must come from a previous page of the same request)")
-	}
-	i := 0
-	if after != nil {
-		i, _ = slices.BinarySearchFunc(items, string(after), func(it raKeyed[T], k string) int { return strings.Compare(it.key, k) })
-		if i < len(items) && items[i].key == string(after) {
-			i++
-		}
-	}
-	size := records.PageSize(pageSize)
-	out := []T{}
-	for ; i < len(items) && len(out) < size; i++ {
-		out = append(out, items[i].item)
-	}
-	next := ""
-	if i < len(items) && len(out) > 0 {
-		next = pagetoken.Encode([]byte(items[i-1].key), fingerprint)
-	}
-	return out, next, nil
-}
-
-// sortRaKeyed sorts items by ascending key.
-func sortRaKeyed[T any](items []raKeyed[T]) {
-	slices.SortFunc(items, func(a, b raKeyed[T]) int { return strings.Compare(a.key, b.key) })
 }
 
 // apiPermission is the API form of a catalogue permission.
@@ -159,10 +123,10 @@ func (s *Service) ListRoles(ctx context.Context, actor Actor, req *accessv1.List
 	keep := func(r *accessv1.Role) bool {
 		return (level == accessv1.Level_LEVEL_UNSPECIFIED || r.GetLevel() == level) && (st == "" || r.GetServiceType() == st)
 	}
-	var items []raKeyed[*accessv1.Role]
+	var items []records.Keyed[*accessv1.Role]
 	for i, r := range catalogue.BuiltInRoles() {
 		if ar := BuiltInRole(r); keep(ar) {
-			items = append(items, raKeyed[*accessv1.Role]{fmt.Sprintf("0/%06d", i), ar})
+			items = append(items, records.Keyed[*accessv1.Role]{Key: fmt.Sprintf("0/%06d", i), Item: ar})
 		}
 	}
 	prefix := customRoleKey(org + "/roles/")
@@ -173,7 +137,7 @@ func (s *Service) ListRoles(ctx context.Context, actor Actor, req *accessv1.List
 				return false, fmt.Errorf("domain: role %s: %w", k, err)
 			}
 			if keep(r) {
-				items = append(items, raKeyed[*accessv1.Role]{"1/" + r.GetName(), r})
+				items = append(items, records.Keyed[*accessv1.Role]{Key: "1/" + r.GetName(), Item: r})
 			}
 			return true, nil
 		})
@@ -183,7 +147,7 @@ func (s *Service) ListRoles(ctx context.Context, actor Actor, req *accessv1.List
 	}
 	fp := pagetoken.Fingerprint("ListRoles", org, level.String(), st)
 	resp := &accessv1.ListRolesResponse{}
-	resp.Roles, resp.NextPageToken, err = raSlicePage(items, req.GetPageToken(), req.GetPageSize(), fp)
+	resp.Roles, resp.NextPageToken, err = records.SlicePage(items, req.GetPageToken(), req.GetPageSize(), fp)
 	if err != nil {
 		return nil, err
 	}
@@ -413,7 +377,7 @@ func (t *txn) noEscalationByEdit(cur, next *accessv1.Role) error {
 	if len(added) == 0 {
 		return nil
 	}
-	assigned, err := raIndexed(t, byRole+cur.GetName()+"|")
+	assigned, err := assignmentsOfRole(t, cur.GetName())
 	if err != nil {
 		return err
 	}
@@ -451,7 +415,7 @@ func (s *Service) DeleteRole(ctx context.Context, actor Actor, req *accessv1.Del
 		if e := req.GetEtag(); e != "" && e != r.GetEtag() {
 			return errorf(ErrEtagMismatch, "etag %q is not the current etag of %s", e, name)
 		}
-		assigned, err := raIndexed(t, byRole+name+"|")
+		assigned, err := assignmentsOfRole(t, name)
 		if err != nil {
 			return err
 		}

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"google.golang.org/grpc/codes"
 
@@ -40,13 +39,9 @@ func actorOf(ctx context.Context) domain.Actor {
 	return a
 }
 
-// reason returns the wire form of an ErrorReason.
-func reason(r accessv1.ErrorReason) string {
-	return strings.TrimPrefix(r.String(), "ERROR_REASON_")
-}
-
+// mapping maps err to an API error with code and reason r.
 func mapping(err error, code codes.Code, r accessv1.ErrorReason) apierr.Mapping {
-	return apierr.Mapping{Err: err, To: apierr.New(code, reason(r), errorDomain, "", nil)}
+	return apierr.Mapping{Err: err, To: apierr.New(code, apierr.Reason(r), errorDomain, "", nil)}
 }
 
 // errorTable maps the domain's sentinels to API errors, once.

@@ -5,7 +5,7 @@ import (
 
 	accessv1 "steward.dev/gen/steward/access/v1"
 	"steward.dev/pkg/authz"
-	"steward.dev/services/access/domain"
+	"steward.dev/pkg/resourcename"
 )
 
 // CheckPermission answers whether a principal holds a permission at a scope
@@ -55,7 +55,7 @@ func (s *accessServer) ListPrincipalRoles(ctx context.Context, req *accessv1.Lis
 // from the domain, as for every object of another organization.
 func (s *accessServer) mayCheckPrincipal(ctx context.Context, method, principal string) error {
 	a := actorOf(ctx)
-	org := domain.OrganizationOf(principal)
+	org := resourcename.OrganizationOf(principal)
 	if a.Name == principal || (!a.IsService() && a.Organization != org) {
 		return nil
 	}

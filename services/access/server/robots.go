@@ -5,7 +5,7 @@ import (
 
 	accessv1 "steward.dev/gen/steward/access/v1"
 	"steward.dev/pkg/authz"
-	"steward.dev/services/access/domain"
+	"steward.dev/pkg/resourcename"
 )
 
 // SetRobotUsageScope sets which robots an account may use (R20); the rule
@@ -45,7 +45,7 @@ func (s *accessServer) ListUsableRobots(ctx context.Context, req *accessv1.ListU
 // from the domain, as for every object of another organization.
 func (s *accessServer) mayAskAboutAccount(ctx context.Context, method, account string) error {
 	a := actorOf(ctx)
-	org := domain.OrganizationOf(account)
+	org := resourcename.OrganizationOf(account)
 	if a.Name == account || (!a.IsService() && a.Organization != org) {
 		return nil
 	}

@@ -142,10 +142,7 @@ func (t *txn) deleteAPIKeys(parent string) error {
 		if err := t.dropAPIKeyIndex(k.GetName(), true); err != nil {
 			return err
 		}
-		if err := t.del(k.GetName()); err != nil {
-			return err
-		}
-		if err := t.deleted(TypeAPIKeyDeleted, k, fmt.Sprintf("API key %s (%s…) of %s was deleted.", k.GetDisplayName(), k.GetPrefix(), owner)); err != nil {
+		if err := t.remove(k, TypeAPIKeyDeleted, fmt.Sprintf("API key %s (%s…) of %s was deleted.", k.GetDisplayName(), k.GetPrefix(), owner)); err != nil {
 			return err
 		}
 	}
@@ -190,7 +187,7 @@ func (s *Service) CreateApiKey(ctx context.Context, actor Actor, req *directoryv
 				ExpireTime:  in.GetExpireTime(),
 				CreateTime:  t.ts(),
 			}
-			if err := apiKeyAbsent(t, k.GetName()); err != nil {
+			if err := mustNotExist(t, k.GetName()); err != nil {
 				return err
 			}
 			side, err := json.Marshal(apiKeySecret{Hash: secret.Hash})
@@ -223,18 +220,6 @@ func (s *Service) CreateApiKey(ctx context.Context, actor Actor, req *directoryv
 		resp.Secret = secret.Secret
 	}
 	return resp, nil
-}
-
-// apiKeyAbsent fails with ErrAlreadyExists when a record named name exists.
-func apiKeyAbsent(tx store.ReadTx, name string) error {
-	ok, err := exists(tx, name)
-	if err != nil {
-		return err
-	}
-	if ok {
-		return errorf(ErrAlreadyExists, "%s already exists", name)
-	}
-	return nil
 }
 
 // ListApiKeys lists a principal's API keys, newest first, without secrets;

@@ -9,6 +9,7 @@ import (
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	"steward.dev/pkg/pagetoken"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 )
 
@@ -59,15 +60,7 @@ func departmentSubtree(depts map[string]*directoryv1.Department, root string) ma
 
 // GetDepartment reads a department (R7).
 func (s *Service) GetDepartment(ctx context.Context, actor Actor, req *directoryv1.GetDepartmentRequest) (*directoryv1.Department, error) {
-	if err := actor.visible(req.GetName()); err != nil {
-		return nil, err
-	}
-	d := &directoryv1.Department{}
-	_, err := s.view(ctx, func(tx store.ReadTx) error { return get(tx, req.GetName(), d) })
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
+	return getRecord(ctx, s, actor, req.GetName(), &directoryv1.Department{})
 }
 
 // ListDepartments lists an organization's departments ordered by name: the
@@ -87,7 +80,7 @@ func (s *Service) ListDepartments(ctx context.Context, actor Actor, req *directo
 	}
 	fp := pagetoken.Fingerprint("ListDepartments", org, parent)
 	resp := &directoryv1.ListDepartmentsResponse{}
-	seq, err := s.view(ctx, func(tx store.ReadTx) error {
+	return listRecords(ctx, s, resp, func(tx store.ReadTx) error {
 		if err := get(tx, org, &directoryv1.Organization{}); err != nil {
 			return err
 		}
@@ -104,63 +97,37 @@ func (s *Service) ListDepartments(ctx context.Context, actor Actor, req *directo
 		resp.Departments, resp.NextPageToken = depts, next
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	resp.Sequence = seq
-	return resp, nil
 }
 
 // CreateDepartment creates a department under parent_department, or under
 // the root department when that is empty (R7).
 func (s *Service) CreateDepartment(ctx context.Context, actor Actor, req *directoryv1.CreateDepartmentRequest) (*directoryv1.Department, error) {
-	org := req.GetParent()
-	if err := actor.visible(org); err != nil {
-		return nil, err
-	}
-	in := req.GetDepartment()
+	org, in := req.GetParent(), req.GetDepartment()
 	if in.GetDisplayName() == "" {
 		return nil, fieldError("department.display_name", "display_name is required")
 	}
-	resp := &directoryv1.Department{}
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		_, err := t.idempotent(req.GetRequestId(), req, resp, func() error {
-			if err := get(t, org, &directoryv1.Organization{}); err != nil {
-				return err
-			}
-			parent, err := departmentOrRoot(t, actor, org, in.GetParentDepartment())
-			if err != nil {
-				return err
-			}
-			id := req.GetDepartmentId()
-			if id == "" {
-				id = newID()
-			}
-			name := org + "/departments/" + id
-			if ok, err := exists(t, name); err != nil {
-				return err
-			} else if ok {
-				return errorf(ErrAlreadyExists, "%s already exists", name)
-			}
-			d := &directoryv1.Department{
+	var parent string
+	return createRecord(ctx, s, actor, &directoryv1.Department{}, recordCreate[*directoryv1.Department]{
+		req: req, requestID: req.GetRequestId(),
+		parent: org, collection: "/departments/", id: req.GetDepartmentId(),
+		check: func(t *txn) (err error) {
+			parent, err = departmentOrRoot(t, actor, org, in.GetParentDepartment())
+			return err
+		},
+		build: func(t *txn, name string) *directoryv1.Department {
+			return &directoryv1.Department{
 				Name:             name,
 				DisplayName:      in.GetDisplayName(),
 				ParentDepartment: parent,
 				CreateTime:       t.ts(),
 				UpdateTime:       t.ts(),
 			}
-			if err := t.put(d); err != nil {
-				return err
-			}
-			proto.Merge(resp, d)
-			return t.created(TypeDepartmentCreated, d, fmt.Sprintf("Department %s was created.", d.GetDisplayName()))
-		})
-		return err
+		},
+		typ: TypeDepartmentCreated,
+		message: func(d *directoryv1.Department) string {
+			return fmt.Sprintf("Department %s was created.", d.GetDisplayName())
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return resp, nil
 }
 
 // UpdateDepartment renames a department or moves it, with its subtree,
@@ -169,60 +136,41 @@ func (s *Service) CreateDepartment(ctx context.Context, actor Actor, req *direct
 func (s *Service) UpdateDepartment(ctx context.Context, actor Actor, req *directoryv1.UpdateDepartmentRequest) (*directoryv1.Department, error) {
 	in := req.GetDepartment()
 	name := in.GetName()
-	if err := actor.visible(name); err != nil {
-		return nil, err
-	}
-	org := organizationOf(name)
+	org := resourcename.OrganizationOf(name)
 	paths := req.GetUpdateMask().GetPaths()
-	var out *directoryv1.Department
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		cur := &directoryv1.Department{}
-		if err := get(t, name, cur); err != nil {
-			return err
-		}
-		if err := checkEtag(cur, in.GetEtag()); err != nil {
-			return err
-		}
-		next := proto.Clone(cur).(*directoryv1.Department)
-		if err := applyMask(next, in, paths, departmentMaskFields...); err != nil {
-			return err
-		}
-		if next.GetDisplayName() == "" {
-			return fieldError("department.display_name", "display_name is required")
-		}
-		if maskHas(paths, "parent_department") {
+	return updateRecord(ctx, s, actor, &directoryv1.Department{}, recordUpdate[*directoryv1.Department]{
+		name: name, etag: in.GetEtag(),
+		edit: func(t *txn, cur, next *directoryv1.Department) error {
+			if err := applyMask(next, in, paths, departmentMaskFields...); err != nil {
+				return err
+			}
+			if next.GetDisplayName() == "" {
+				return fieldError("department.display_name", "display_name is required")
+			}
+			if !maskHas(paths, "parent_department") {
+				return nil
+			}
 			if cur.GetRoot() {
 				if next.GetParentDepartment() != "" {
 					return errorf(ErrRootDepartmentImmutable, "the root department %s cannot be given a parent", name)
 				}
-			} else {
-				parent, err := departmentOrRoot(t, actor, org, next.GetParentDepartment())
-				if err != nil {
-					return err
-				}
-				next.ParentDepartment = parent
-				if parent != cur.GetParentDepartment() {
-					if err := checkDepartmentCycle(t, org, name, parent); err != nil {
-						return err
-					}
-				}
+				return nil
 			}
-		}
-		if proto.Equal(cur, next) {
-			out = cur
+			parent, err := departmentOrRoot(t, actor, org, next.GetParentDepartment())
+			if err != nil {
+				return err
+			}
+			next.ParentDepartment = parent
+			if parent != cur.GetParentDepartment() {
+				return checkDepartmentCycle(t, org, name, parent)
+			}
 			return nil
-		}
-		next.UpdateTime = t.ts()
-		if err := t.put(next); err != nil {
-			return err
-		}
-		out = next
-		return t.updated(TypeDepartmentUpdated, next, fmt.Sprintf("Department %s was updated.", next.GetDisplayName()))
+		},
+		typ: TypeDepartmentUpdated,
+		message: func(d *directoryv1.Department) string {
+			return fmt.Sprintf("Department %s was updated.", d.GetDisplayName())
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // checkDepartmentCycle fails with ErrCycle when parent is name or lies
@@ -249,32 +197,18 @@ func checkDepartmentCycle(tx store.ReadTx, org, name, parent string) error {
 // child departments, and not the root.
 func (s *Service) DeleteDepartment(ctx context.Context, actor Actor, req *directoryv1.DeleteDepartmentRequest) error {
 	name := req.GetName()
-	if err := actor.visible(name); err != nil {
-		return err
-	}
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		d := &directoryv1.Department{}
-		if err := get(t, name, d); err != nil {
-			return err
-		}
-		if err := checkEtag(d, req.GetEtag()); err != nil {
-			return err
-		}
+	return deleteRecord(ctx, s, actor, name, req.GetEtag(), &directoryv1.Department{}, func(t *txn, d *directoryv1.Department) error {
 		if d.GetRoot() {
 			return errorf(ErrRootDepartmentImmutable, "the root department %s cannot be deleted", name)
 		}
-		hasUsers := false
-		err := t.Scan([]byte(departmentIndex+name+"/"), nil, func(_, _ []byte) (bool, error) {
-			hasUsers = true
-			return false, nil
-		})
+		hasUsers, err := anyKeyUnder(t, departmentIndex+name+"/")
 		if err != nil {
 			return err
 		}
 		if hasUsers {
 			return errorf(ErrDepartmentNotEmpty, "department %s still has users; move them first", d.GetDisplayName())
 		}
-		depts, err := orgDepartments(t, organizationOf(name))
+		depts, err := orgDepartments(t, resourcename.OrganizationOf(name))
 		if err != nil {
 			return err
 		}
@@ -283,10 +217,6 @@ func (s *Service) DeleteDepartment(ctx context.Context, actor Actor, req *direct
 				return errorf(ErrDepartmentNotEmpty, "department %s still has child departments", d.GetDisplayName())
 			}
 		}
-		if err := t.del(name); err != nil {
-			return err
-		}
-		return t.deleted(TypeDepartmentDeleted, d, fmt.Sprintf("Department %s was deleted.", d.GetDisplayName()))
+		return t.remove(d, TypeDepartmentDeleted, fmt.Sprintf("Department %s was deleted.", d.GetDisplayName()))
 	})
-	return err
 }

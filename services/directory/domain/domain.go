@@ -36,6 +36,11 @@ type Options struct {
 	// OIDC verifies ID tokens of external identity providers; nil means
 	// oidcauth.New(nil).
 	OIDC *oidcauth.Verifier
+	// AdministratorRoles asks access management which Administrator roles
+	// a user holds, explicit or through a group, anywhere in its
+	// organization (R4: such a user cannot be deleted). Nil falls back to
+	// membership of the Administrators group.
+	AdministratorRoles func(ctx context.Context, user string) ([]string, error)
 }
 
 // Service is the directory's domain service. It is safe for concurrent use:
@@ -48,6 +53,7 @@ type Service struct {
 	signer   *token.Signer
 	tokenTTL time.Duration
 	oidc     *oidcauth.Verifier
+	admins   func(ctx context.Context, user string) ([]string, error)
 }
 
 // New returns a Service keeping its records in s and its events in log. It
@@ -61,7 +67,7 @@ func New(ctx context.Context, s store.Store, log *eventlog.Log, opts Options) (*
 	if err != nil {
 		return nil, err
 	}
-	svc := &Service{store: s, log: log, clock: opts.Clock, signer: signer, tokenTTL: opts.TokenTTL, oidc: opts.OIDC}
+	svc := &Service{store: s, log: log, clock: opts.Clock, signer: signer, tokenTTL: opts.TokenTTL, oidc: opts.OIDC, admins: opts.AdministratorRoles}
 	if svc.clock == nil {
 		svc.clock = time.Now
 	}

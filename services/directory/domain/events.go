@@ -2,12 +2,11 @@ package domain
 
 import (
 	"errors"
-	"fmt"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/records"
 )
 
@@ -75,27 +74,16 @@ func (t *txn) emitOutcome(typ, resource, message string, outcome eventlogv1.Outc
 }
 
 func (t *txn) emitEvent(typ string, op eventlogv1.Operation, resource string, data proto.Message, message string, outcome eventlogv1.Outcome) error {
-	ev := &eventlogv1.Event{
-		Type:         typ,
-		Resource:     resource,
-		Organization: organizationOf(resource),
-		Operation:    op,
-		Audit: &eventlogv1.AuditEnvelope{
-			Actor:            t.actor.Name,
-			ActorDisplayName: t.actor.DisplayName,
-			Action:           typ,
-			Message:          message,
-			RequestId:        t.actor.RequestID,
-			Outcome:          outcome,
-			SourceAddress:    t.actor.SourceAddress,
-		},
-	}
-	if data != nil {
-		a, err := anypb.New(data)
-		if err != nil {
-			return fmt.Errorf("domain: event data: %w", err)
-		}
-		ev.Data = a
+	ev, err := eventlog.NewEvent(typ, op, resource, data, &eventlogv1.AuditEnvelope{
+		Actor:            t.actor.Name,
+		ActorDisplayName: t.actor.DisplayName,
+		Message:          message,
+		RequestId:        t.actor.RequestID,
+		Outcome:          outcome,
+		SourceAddress:    t.actor.SourceAddress,
+	})
+	if err != nil {
+		return err
 	}
 	seq, err := t.s.log.Append(t.Tx, ev)
 	if err != nil {

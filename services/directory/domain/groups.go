@@ -3,7 +3,6 @@ package domain
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -11,45 +10,12 @@ import (
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	"steward.dev/pkg/pagetoken"
 	"steward.dev/pkg/records"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 )
 
 // groupMaskFields are the Group fields UpdateGroup may change (AIP-134).
 var groupMaskFields = []string{"display_name", "description"}
-
-// keyed is one item of a sorted list together with its sort key.
-type keyed[T any] struct {
-	key  string
-	item T
-}
-
-// slicePage pages over items, which are sorted by ascending key: it returns
-// those after pageToken, up to pageSize, and the next token. It is for lists
-// that are not a plain scan of one key range (defaults first, merged
-// implicit memberships).
-func slicePage[T any](items []keyed[T], pageToken string, pageSize int32, fingerprint uint64) ([]T, string, error) {
-	after, err := pagetoken.Decode(pageToken, fingerprint)
-	if err != nil {
-		return nil, "", fieldError("page_token", "invalid page token (it must come from a previous page of the same request)")
-	}
-	i := 0
-	if after != nil {
-		i, _ = slices.BinarySearchFunc(items, string(after), func(it keyed[T], k string) int { return strings.Compare(it.key, k) })
-		if i < len(items) && items[i].key == string(after) {
-			i++
-		}
-	}
-	size := records.PageSize(pageSize)
-	out := []T{}
-	for ; i < len(items) && len(out) < size; i++ {
-		out = append(out, items[i].item)
-	}
-	next := ""
-	if i < len(items) && len(out) > 0 {
-		next = pagetoken.Encode([]byte(items[i-1].key), fingerprint)
-	}
-	return out, next, nil
-}
 
 // isEveryone reports whether g is the Everyone group.
 func isEveryone(g *directoryv1.Group) bool {
@@ -58,15 +24,7 @@ func isEveryone(g *directoryv1.Group) bool {
 
 // GetGroup reads a group (R5).
 func (s *Service) GetGroup(ctx context.Context, actor Actor, req *directoryv1.GetGroupRequest) (*directoryv1.Group, error) {
-	if err := actor.visible(req.GetName()); err != nil {
-		return nil, err
-	}
-	g := &directoryv1.Group{}
-	_, err := s.view(ctx, func(tx store.ReadTx) error { return get(tx, req.GetName(), g) })
-	if err != nil {
-		return nil, err
-	}
-	return g, nil
+	return getRecord(ctx, s, actor, req.GetName(), &directoryv1.Group{})
 }
 
 // ListGroups lists an organization's groups: the default groups first, in
@@ -80,7 +38,7 @@ func (s *Service) ListGroups(ctx context.Context, actor Actor, req *directoryv1.
 	fp := pagetoken.Fingerprint("ListGroups", org, req.GetKind().String(), req.GetQuery())
 	query := strings.ToLower(req.GetQuery())
 	resp := &directoryv1.ListGroupsResponse{}
-	seq, err := s.view(ctx, func(tx store.ReadTx) error {
+	return listRecords(ctx, s, resp, func(tx store.ReadTx) error {
 		if err := get(tx, org, &directoryv1.Organization{}); err != nil {
 			return err
 		}
@@ -88,7 +46,7 @@ func (s *Service) ListGroups(ctx context.Context, actor Actor, req *directoryv1.
 		for i, d := range defaultGroups {
 			order[org+"/groups/"+d.id] = i
 		}
-		var items []keyed[*directoryv1.Group]
+		var items []records.Keyed[*directoryv1.Group]
 		prefix := recordPrefix + org + "/groups/"
 		err := tx.Scan([]byte(prefix), nil, func(k, v []byte) (bool, error) {
 			if strings.Contains(string(k[len(prefix):]), "/") {
@@ -108,50 +66,28 @@ func (s *Service) ListGroups(ctx context.Context, actor Actor, req *directoryv1.
 			if i, ok := order[g.GetName()]; ok && g.GetKind() == directoryv1.Group_KIND_DEFAULT {
 				key = fmt.Sprintf("0/%d", i)
 			}
-			items = append(items, keyed[*directoryv1.Group]{key, g})
+			items = append(items, records.Keyed[*directoryv1.Group]{Key: key, Item: g})
 			return true, nil
 		})
 		if err != nil {
 			return err
 		}
-		slices.SortFunc(items, func(a, b keyed[*directoryv1.Group]) int { return strings.Compare(a.key, b.key) })
-		resp.Groups, resp.NextPageToken, err = slicePage(items, req.GetPageToken(), req.GetPageSize(), fp)
+		resp.Groups, resp.NextPageToken, err = records.SlicePage(items, req.GetPageToken(), req.GetPageSize(), fp)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	resp.Sequence = seq
-	return resp, nil
 }
 
 // CreateGroup creates a custom group (R5).
 func (s *Service) CreateGroup(ctx context.Context, actor Actor, req *directoryv1.CreateGroupRequest) (*directoryv1.Group, error) {
-	org := req.GetParent()
-	if err := actor.visible(org); err != nil {
-		return nil, err
-	}
 	in := req.GetGroup()
 	if in.GetDisplayName() == "" {
 		return nil, fieldError("group.display_name", "display_name is required")
 	}
-	resp := &directoryv1.Group{}
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		_, err := t.idempotent(req.GetRequestId(), req, resp, func() error {
-			if err := get(t, org, &directoryv1.Organization{}); err != nil {
-				return err
-			}
-			id := req.GetGroupId()
-			if id == "" {
-				id = newID()
-			}
-			name := org + "/groups/" + id
-			if ok, err := exists(t, name); err != nil {
-				return err
-			} else if ok {
-				return errorf(ErrAlreadyExists, "%s already exists", name)
-			}
-			g := &directoryv1.Group{
+	return createRecord(ctx, s, actor, &directoryv1.Group{}, recordCreate[*directoryv1.Group]{
+		req: req, requestID: req.GetRequestId(),
+		parent: req.GetParent(), collection: "/groups/", id: req.GetGroupId(),
+		build: func(t *txn, name string) *directoryv1.Group {
+			return &directoryv1.Group{
 				Name:        name,
 				DisplayName: in.GetDisplayName(),
 				Description: in.GetDescription(),
@@ -159,89 +95,49 @@ func (s *Service) CreateGroup(ctx context.Context, actor Actor, req *directoryv1
 				CreateTime:  t.ts(),
 				UpdateTime:  t.ts(),
 			}
-			if err := t.put(g); err != nil {
-				return err
-			}
-			proto.Merge(resp, g)
-			return t.created(TypeGroupCreated, g, fmt.Sprintf("Group %s was created.", g.GetDisplayName()))
-		})
-		return err
+		},
+		typ: TypeGroupCreated,
+		message: func(g *directoryv1.Group) string {
+			return fmt.Sprintf("Group %s was created.", g.GetDisplayName())
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return resp, nil
 }
 
 // UpdateGroup changes a group's display name or description; default groups
 // keep their display name (R5).
 func (s *Service) UpdateGroup(ctx context.Context, actor Actor, req *directoryv1.UpdateGroupRequest) (*directoryv1.Group, error) {
 	in := req.GetGroup()
-	name := in.GetName()
-	if err := actor.visible(name); err != nil {
-		return nil, err
-	}
 	paths := req.GetUpdateMask().GetPaths()
-	var out *directoryv1.Group
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		cur := &directoryv1.Group{}
-		if err := get(t, name, cur); err != nil {
-			return err
-		}
-		if err := checkEtag(cur, in.GetEtag()); err != nil {
-			return err
-		}
-		next := proto.Clone(cur).(*directoryv1.Group)
-		if err := applyMask(next, in, paths, groupMaskFields...); err != nil {
-			return err
-		}
-		if cur.GetKind() == directoryv1.Group_KIND_DEFAULT && next.GetDisplayName() != cur.GetDisplayName() {
-			return errorf(ErrDefaultGroupImmutable, "default group %s cannot be renamed", cur.GetDisplayName())
-		}
-		if next.GetDisplayName() == "" {
-			return fieldError("group.display_name", "display_name is required")
-		}
-		if proto.Equal(cur, next) {
-			out = cur
+	return updateRecord(ctx, s, actor, &directoryv1.Group{}, recordUpdate[*directoryv1.Group]{
+		name: in.GetName(), etag: in.GetEtag(),
+		edit: func(_ *txn, cur, next *directoryv1.Group) error {
+			if err := applyMask(next, in, paths, groupMaskFields...); err != nil {
+				return err
+			}
+			if cur.GetKind() == directoryv1.Group_KIND_DEFAULT && next.GetDisplayName() != cur.GetDisplayName() {
+				return errorf(ErrDefaultGroupImmutable, "default group %s cannot be renamed", cur.GetDisplayName())
+			}
+			if next.GetDisplayName() == "" {
+				return fieldError("group.display_name", "display_name is required")
+			}
 			return nil
-		}
-		next.UpdateTime = t.ts()
-		if err := t.put(next); err != nil {
-			return err
-		}
-		out = next
-		return t.updated(TypeGroupUpdated, next, fmt.Sprintf("Group %s was updated.", next.GetDisplayName()))
+		},
+		typ: TypeGroupUpdated,
+		message: func(g *directoryv1.Group) string {
+			return fmt.Sprintf("Group %s was updated.", g.GetDisplayName())
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeleteGroup deletes a custom group and its memberships (one event each);
 // default groups cannot be deleted (R5).
 func (s *Service) DeleteGroup(ctx context.Context, actor Actor, req *directoryv1.DeleteGroupRequest) error {
 	name := req.GetName()
-	if err := actor.visible(name); err != nil {
-		return err
-	}
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		g := &directoryv1.Group{}
-		if err := get(t, name, g); err != nil {
-			return err
-		}
-		if err := checkEtag(g, req.GetEtag()); err != nil {
-			return err
-		}
+	return deleteRecord(ctx, s, actor, name, req.GetEtag(), &directoryv1.Group{}, func(t *txn, g *directoryv1.Group) error {
 		if g.GetKind() == directoryv1.Group_KIND_DEFAULT {
 			return errorf(ErrDefaultGroupImmutable, "default group %s cannot be deleted", g.GetDisplayName())
 		}
-		var members []string
-		prefix := []byte(groupMembers + name + "/")
-		err := t.Scan(prefix, nil, func(k, _ []byte) (bool, error) {
-			members = append(members, string(k[len(prefix):]))
-			return true, nil
-		})
+		members, err := keysUnder(t, groupMembers+name+"/")
 		if err != nil {
 			return err
 		}
@@ -250,12 +146,8 @@ func (s *Service) DeleteGroup(ctx context.Context, actor Actor, req *directoryv1
 				return err
 			}
 		}
-		if err := t.del(name); err != nil {
-			return err
-		}
-		return t.deleted(TypeGroupDeleted, g, fmt.Sprintf("Group %s was deleted.", g.GetDisplayName()))
+		return t.remove(g, TypeGroupDeleted, fmt.Sprintf("Group %s was deleted.", g.GetDisplayName()))
 	})
-	return err
 }
 
 // membershipNames checks the group and member names of a membership request:
@@ -266,7 +158,7 @@ func membershipNames(actor Actor, group, member string) error {
 			return err
 		}
 	}
-	return sameOrg(organizationOf(group), member)
+	return sameOrg(resourcename.OrganizationOf(group), member)
 }
 
 // AddGroupMember makes a user an explicit member of a group (R5). Adding an
@@ -343,13 +235,13 @@ func (s *Service) ListGroupMembers(ctx context.Context, actor Actor, req *direct
 	}
 	fp := pagetoken.Fingerprint("ListGroupMembers", group)
 	resp := &directoryv1.ListGroupMembersResponse{}
-	seq, err := s.view(ctx, func(tx store.ReadTx) error {
+	return listRecords(ctx, s, resp, func(tx store.ReadTx) error {
 		g := &directoryv1.Group{}
 		if err := get(tx, group, g); err != nil {
 			return err
 		}
 		if isEveryone(g) {
-			users, next, err := listPage(tx, organizationOf(group)+"/users/", req.GetPageToken(), req.GetPageSize(), fp,
+			users, next, err := listPage(tx, resourcename.OrganizationOf(group)+"/users/", req.GetPageToken(), req.GetPageSize(), fp,
 				func() *directoryv1.User { return &directoryv1.User{} },
 				func(*directoryv1.User) (bool, error) { return true, nil })
 			if err != nil {
@@ -365,11 +257,6 @@ func (s *Service) ListGroupMembers(ctx context.Context, actor Actor, req *direct
 		resp.Memberships, resp.NextPageToken, err = membershipPage(tx, groupMembers+group+"/", req.GetPageToken(), req.GetPageSize(), fp)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	resp.Sequence = seq
-	return resp, nil
 }
 
 // membershipPage pages over the GroupMembership values stored under prefix,
@@ -412,20 +299,15 @@ func (s *Service) ListUserGroups(ctx context.Context, actor Actor, req *director
 	}
 	fp := pagetoken.Fingerprint("ListUserGroups", user)
 	resp := &directoryv1.ListUserGroupsResponse{}
-	seq, err := s.view(ctx, func(tx store.ReadTx) error {
+	return listRecords(ctx, s, resp, func(tx store.ReadTx) error {
 		if err := get(tx, user, &directoryv1.User{}); err != nil {
 			return err
 		}
-		everyone := organizationOf(user) + "/groups/" + GroupEveryone
-		items := []keyed[*directoryv1.GroupMembership]{
-			{everyone, &directoryv1.GroupMembership{Group: everyone, Member: user, Implicit: true}},
+		everyone := resourcename.OrganizationOf(user) + "/groups/" + GroupEveryone
+		items := []records.Keyed[*directoryv1.GroupMembership]{
+			{Key: everyone, Item: &directoryv1.GroupMembership{Group: everyone, Member: user, Implicit: true}},
 		}
-		prefix := []byte(userGroups + user + "/")
-		var groups []string
-		err := tx.Scan(prefix, nil, func(k, _ []byte) (bool, error) {
-			groups = append(groups, string(k[len(prefix):]))
-			return true, nil
-		})
+		groups, err := keysUnder(tx, userGroups+user+"/")
 		if err != nil {
 			return err
 		}
@@ -437,15 +319,9 @@ func (s *Service) ListUserGroups(ctx context.Context, actor Actor, req *director
 			if err := store.GetProto(tx, []byte(groupMembers+g+"/"+user), m); err != nil {
 				return fmt.Errorf("domain: membership %s/%s: %w", g, user, err)
 			}
-			items = append(items, keyed[*directoryv1.GroupMembership]{g, m})
+			items = append(items, records.Keyed[*directoryv1.GroupMembership]{Key: g, Item: m})
 		}
-		slices.SortFunc(items, func(a, b keyed[*directoryv1.GroupMembership]) int { return strings.Compare(a.key, b.key) })
-		resp.Memberships, resp.NextPageToken, err = slicePage(items, req.GetPageToken(), req.GetPageSize(), fp)
+		resp.Memberships, resp.NextPageToken, err = records.SlicePage(items, req.GetPageToken(), req.GetPageSize(), fp)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	resp.Sequence = seq
-	return resp, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 	"steward.dev/services/directory/credential"
 )
@@ -36,15 +37,9 @@ func (s *Service) SignUp(ctx context.Context, actor Actor, req *directoryv1.Sign
 }
 
 func (t *txn) signUp(req *directoryv1.SignUpRequest, passwordHash string, resp *directoryv1.SignUpResponse) error {
-	id := req.GetOrganizationId()
-	if id == "" {
-		id = newID()
-	}
-	org := "organizations/" + id
-	if ok, err := exists(t, org); err != nil {
+	org := "organizations/" + idOrNew(req.GetOrganizationId())
+	if err := mustNotExist(t, org); err != nil {
 		return err
-	} else if ok {
-		return errorf(ErrAlreadyExists, "%s already exists", org)
 	}
 	ownerName := org + "/users/" + newID()
 	// The organization is created by its future owner: audit says so.
@@ -187,7 +182,7 @@ func (s *Service) GetAccountSystem(ctx context.Context, actor Actor, name string
 	var as *directoryv1.AccountSystem
 	_, err := s.view(ctx, func(tx store.ReadTx) error {
 		var err error
-		_, as, err = organizationEtag(tx, organizationOf(name))
+		_, as, err = organizationEtag(tx, resourcename.OrganizationOf(name))
 		return err
 	})
 	return as, err

@@ -8,6 +8,7 @@ import (
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 )
 
@@ -87,11 +88,9 @@ func userByEmail(tx store.ReadTx, org, email string) (string, error) {
 // insertUser stores a new user u (name, department and state already set)
 // with its indexes and secrets, refusing a taken email. It emits no event.
 func (t *txn) insertUser(u *directoryv1.User, secrets userSecrets) error {
-	org := organizationOf(u.GetName())
-	if ok, err := exists(t, u.GetName()); err != nil {
+	org := resourcename.OrganizationOf(u.GetName())
+	if err := mustNotExist(t, u.GetName()); err != nil {
 		return err
-	} else if ok {
-		return errorf(ErrAlreadyExists, "%s already exists", u.GetName())
 	}
 	if other, err := userByEmail(t, org, u.GetEmail()); err != nil {
 		return err
@@ -164,13 +163,8 @@ func (t *txn) removeMember(group, user string) error {
 // owner, the caller itself, administrators).
 func (t *txn) removeUser(u *directoryv1.User) error {
 	name := u.GetName()
-	org := organizationOf(name)
-	var groups []string
-	prefix := []byte(userGroups + name + "/")
-	err := t.Scan(prefix, nil, func(k, _ []byte) (bool, error) {
-		groups = append(groups, string(k[len(prefix):]))
-		return true, nil
-	})
+	org := resourcename.OrganizationOf(name)
+	groups, err := keysUnder(t, userGroups+name+"/")
 	if err != nil {
 		return err
 	}
@@ -197,8 +191,5 @@ func (t *txn) removeUser(u *directoryv1.User) error {
 	if err := t.Delete([]byte(secretPrefix + name)); err != nil {
 		return err
 	}
-	if err := t.del(name); err != nil {
-		return err
-	}
-	return t.deleted(TypeUserDeleted, u, fmt.Sprintf("User %s was deleted.", u.GetNickname()))
+	return t.remove(u, TypeUserDeleted, fmt.Sprintf("User %s was deleted.", u.GetNickname()))
 }

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"steward.dev/pkg/records"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 )
 
@@ -64,26 +65,13 @@ func (t *txn) put(m proto.Message) error {
 // del removes the record named name.
 func (t *txn) del(name string) error { return t.Delete(recordKey(name)) }
 
-// organizationOf returns the "organizations/{o}" prefix of name, or "".
-func organizationOf(name string) string {
-	rest, ok := strings.CutPrefix(name, "organizations/")
-	if !ok {
-		return ""
-	}
-	id, _, _ := strings.Cut(rest, "/")
-	if id == "" {
-		return ""
-	}
-	return "organizations/" + id
-}
-
 // visible fails with ErrNotFound when name lies in another organization than
 // the actor's. Services (no organization) see every organization.
 func (a Actor) visible(name string) error {
 	if a.Organization == "" && strings.HasPrefix(a.Name, "services/") {
 		return nil
 	}
-	if a.Organization == "" || organizationOf(name) != a.Organization {
+	if a.Organization == "" || resourcename.OrganizationOf(name) != a.Organization {
 		return errorf(ErrNotFound, "%s not found", name)
 	}
 	return nil
@@ -111,12 +99,29 @@ func listPage[T proto.Message](tx store.ReadTx, prefix, pageToken string, pageSi
 
 // hasChildren reports whether any record lies below name.
 func hasChildren(tx store.ReadTx, name string) (bool, error) {
+	return anyKeyUnder(tx, recordPrefix+name+"/")
+}
+
+// anyKeyUnder reports whether some key starts with prefix.
+func anyKeyUnder(tx store.ReadTx, prefix string) (bool, error) {
 	found := false
-	err := tx.Scan([]byte(recordPrefix+name+"/"), nil, func(_, _ []byte) (bool, error) {
+	err := tx.Scan([]byte(prefix), nil, func(_, _ []byte) (bool, error) {
 		found = true
 		return false, nil
 	})
 	return found, err
+}
+
+// keysUnder returns, in key order, the rest of every key that starts with
+// prefix: the members of a group under groupMembers + group + "/", the
+// groups of a user under userGroups + user + "/".
+func keysUnder(tx store.ReadTx, prefix string) ([]string, error) {
+	var rest []string
+	err := tx.Scan([]byte(prefix), nil, func(k, _ []byte) (bool, error) {
+		rest = append(rest, string(k[len(prefix):]))
+		return true, nil
+	})
+	return rest, err
 }
 
 // descendants returns the names of every record below name, deepest first,

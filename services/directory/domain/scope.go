@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/emptypb"
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	"steward.dev/pkg/pagetoken"
@@ -119,167 +118,66 @@ var scopeNodes = map[directoryv1.ScopeKind]scopeNode{
 	},
 }
 
-// scopeMustExist fails with ErrNotFound naming name when there is no record
-// named name.
-func scopeMustExist(tx store.ReadTx, name string) error {
-	ok, err := exists(tx, name)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return errorf(ErrNotFound, "%s not found", name)
-	}
-	return nil
-}
-
-// scopeNewChildName returns parent + "/" + collection + "/" + id, choosing id
-// when empty, and fails with ErrAlreadyExists when that record exists.
-func scopeNewChildName(tx store.ReadTx, parent, collection, id string) (string, error) {
-	if id == "" {
-		id = newID()
-	}
-	name := parent + "/" + collection + "/" + id
-	ok, err := exists(tx, name)
-	if err != nil {
-		return "", err
-	}
-	if ok {
-		return "", errorf(ErrAlreadyExists, "%s already exists", name)
-	}
-	return name, nil
-}
-
-// scopeGet reads the node named name into a new T, after checking the
-// actor may see it.
-func scopeGet[T proto.Message](ctx context.Context, s *Service, actor Actor, name string, newT func() T) (T, error) {
-	var zero T
-	if err := actor.visible(name); err != nil {
-		return zero, err
-	}
-	m := newT()
-	if _, err := s.view(ctx, func(tx store.ReadTx) error { return get(tx, name, m) }); err != nil {
-		return zero, err
-	}
-	return m, nil
-}
-
-// scopeCreate runs a create of a node of kind under parent: visibility,
-// idempotency, the parent's existence (and check, which may refuse it), the
-// ID, timestamps, storage and the created event. rec carries the client's
-// fields; fill copies the writable ones into the new record.
+// scopeCreate creates a node of kind in collection (e.g. "/tenants/") under
+// parent (createRecord); check, if not nil, may refuse it, and build makes
+// the new record, named name.
 func scopeCreate[T proto.Message](ctx context.Context, s *Service, actor Actor, req proto.Message, requestID, parent, collection, id string,
 	kind directoryv1.ScopeKind, check func(t *txn) error, build func(t *txn, name string) T,
 ) (T, error) {
-	var zero T
-	if err := actor.visible(parent); err != nil {
-		return zero, err
-	}
 	node := scopeNodes[kind]
-	resp := node.newRec().(T)
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		_, err := t.idempotent(requestID, req, resp, func() error {
-			if err := scopeMustExist(t, parent); err != nil {
-				return err
-			}
-			if check != nil {
-				if err := check(t); err != nil {
-					return err
-				}
-			}
-			name, err := scopeNewChildName(t, parent, collection, id)
-			if err != nil {
-				return err
-			}
-			rec := build(t, name)
-			if err := t.put(rec); err != nil {
-				return err
-			}
-			msg := fmt.Sprintf("%s %s was created.", node.noun, getStringField(rec, "display_name"))
-			if err := t.created(node.created, rec, msg); err != nil {
-				return err
-			}
-			proto.Merge(resp, rec)
-			return nil
-		})
-		return err
+	return createRecord(ctx, s, actor, node.newRec().(T), recordCreate[T]{
+		req: req, requestID: requestID,
+		parent: parent, collection: collection, id: id,
+		check: check, build: build,
+		typ: node.created,
+		message: func(rec T) string {
+			return fmt.Sprintf("%s %s was created.", node.noun, getStringField(rec, "display_name"))
+		},
 	})
-	if err != nil {
-		return zero, err
-	}
-	return resp, nil
 }
 
-// scopeUpdate applies the update of rec (named by its name field) under
-// the update mask paths: visibility, etag, mask (display_name,
-// description), update_time and the updated event. check, if not nil, sees
-// the current record and may refuse the update or narrow the paths; an
-// update that changes nothing writes nothing and emits no event.
+// scopeUpdate applies the update of rec (named by its name field) to the
+// node of kind under the update mask paths, which may name display_name
+// and description (updateRecord). check, if not nil, sees the current
+// record and may refuse the update or narrow the paths, or tell not to
+// apply the mask at all.
 func scopeUpdate[T proto.Message](ctx context.Context, s *Service, actor Actor, rec T, paths []string, kind directoryv1.ScopeKind,
 	check func(cur T, paths []string) ([]string, bool, error),
 ) (T, error) {
-	var zero T
-	name := getStringField(rec, "name")
-	if err := actor.visible(name); err != nil {
-		return zero, err
-	}
 	node := scopeNodes[kind]
-	var out T
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		cur := node.newRec().(T)
-		if err := get(t, name, cur); err != nil {
-			return err
-		}
-		if err := checkEtag(cur, getStringField(rec, "etag")); err != nil {
-			return err
-		}
-		apply := true
-		if check != nil {
-			var err error
-			if paths, apply, err = check(cur, paths); err != nil {
-				return err
+	return updateRecord(ctx, s, actor, node.newRec().(T), recordUpdate[T]{
+		name: getStringField(rec, "name"), etag: getStringField(rec, "etag"),
+		edit: func(_ *txn, cur, next T) error {
+			mask, apply := paths, true
+			if check != nil {
+				var err error
+				if mask, apply, err = check(cur, paths); err != nil {
+					return err
+				}
 			}
-		}
-		before := proto.Clone(cur)
-		if apply {
-			if err := applyMask(cur, rec, paths, scopeFields...); err != nil {
-				return err
+			if apply {
+				if err := applyMask(next, rec, mask, scopeFields...); err != nil {
+					return err
+				}
 			}
-		}
-		if getStringField(cur, "display_name") == "" {
-			return fieldError(node.requestField+".display_name", "must not be empty")
-		}
-		out = cur
-		if proto.Equal(before, cur) {
+			if getStringField(next, "display_name") == "" {
+				return fieldError(node.requestField+".display_name", "must not be empty")
+			}
 			return nil
-		}
-		records.SetTime(cur, "update_time", t.now)
-		if err := t.put(cur); err != nil {
-			return err
-		}
-		return t.updated(node.updated, cur, fmt.Sprintf("%s %s was updated.", node.noun, getStringField(cur, "display_name")))
+		},
+		typ: node.updated,
+		message: func(next T) string {
+			return fmt.Sprintf("%s %s was updated.", node.noun, getStringField(next, "display_name"))
+		},
 	})
-	if err != nil {
-		return zero, err
-	}
-	return out, nil
 }
 
 // deleteScopeNode deletes the node named name of kind. A node with children
 // fails with ErrNodeHasChildren unless force is set; with force every
 // descendant goes first, deepest first, each with its deleted event.
-func (s *Service) deleteScopeNode(ctx context.Context, actor Actor, name, etag string, force bool, kind directoryv1.ScopeKind) (*emptypb.Empty, error) {
-	if err := actor.visible(name); err != nil {
-		return nil, err
-	}
+func (s *Service) deleteScopeNode(ctx context.Context, actor Actor, name, etag string, force bool, kind directoryv1.ScopeKind) error {
 	node := scopeNodes[kind]
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		cur := node.newRec()
-		if err := get(t, name, cur); err != nil {
-			return err
-		}
-		if err := checkEtag(cur, etag); err != nil {
-			return err
-		}
+	return deleteRecord(ctx, s, actor, name, etag, node.newRec(), func(t *txn, cur proto.Message) error {
 		has, err := hasChildren(t, name)
 		if err != nil {
 			return err
@@ -307,40 +205,24 @@ func (s *Service) deleteScopeNode(ctx context.Context, actor Actor, name, etag s
 				if err := get(t, n, m); err != nil {
 					return err
 				}
-				if err := t.del(n); err != nil {
-					return err
-				}
 				msg := fmt.Sprintf("%s %s was deleted with %s %s.", child.noun, getStringField(m, "display_name"), strings.ToLower(node.noun), display)
-				if err := t.deleted(child.deleted, m, msg); err != nil {
+				if err := t.remove(m, child.deleted, msg); err != nil {
 					return err
 				}
 			}
 		}
-		if err := t.del(name); err != nil {
-			return err
-		}
-		return t.deleted(node.deleted, cur, fmt.Sprintf("%s %s was deleted.", node.noun, display))
+		return t.remove(cur, node.deleted, fmt.Sprintf("%s %s was deleted.", node.noun, display))
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &emptypb.Empty{}, nil
 }
 
 // scopeKeepAll is the keep function of unfiltered lists.
 func scopeKeepAll[T any](T) (bool, error) { return true, nil }
 
-// scopeInvalidPageToken is the error of a page token that does not belong to the
-// request.
-func scopeInvalidPageToken() error {
-	return fieldError("page_token", "invalid page token (it must come from a previous page of the same request)")
-}
-
 // --- Tenants ---
 
 // GetTenant reads a tenant.
 func (s *Service) GetTenant(ctx context.Context, actor Actor, req *directoryv1.GetTenantRequest) (*directoryv1.Tenant, error) {
-	return scopeGet(ctx, s, actor, req.GetName(), func() *directoryv1.Tenant { return &directoryv1.Tenant{} })
+	return getRecord(ctx, s, actor, req.GetName(), &directoryv1.Tenant{})
 }
 
 // ListTenants lists an organization's tenants, ordered by name.
@@ -350,8 +232,8 @@ func (s *Service) ListTenants(ctx context.Context, actor Actor, req *directoryv1
 		return nil, err
 	}
 	resp := &directoryv1.ListTenantsResponse{}
-	seq, err := s.view(ctx, func(tx store.ReadTx) error {
-		if err := scopeMustExist(tx, parent); err != nil {
+	return listRecords(ctx, s, resp, func(tx store.ReadTx) error {
+		if err := mustExist(tx, parent); err != nil {
 			return err
 		}
 		var err error
@@ -359,11 +241,6 @@ func (s *Service) ListTenants(ctx context.Context, actor Actor, req *directoryv1
 			pagetoken.Fingerprint("ListTenants", parent), func() *directoryv1.Tenant { return &directoryv1.Tenant{} }, scopeKeepAll)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	resp.Sequence = seq
-	return resp, nil
 }
 
 // CreateTenant creates a tenant in an organization (idempotent with
@@ -373,7 +250,7 @@ func (s *Service) CreateTenant(ctx context.Context, actor Actor, req *directoryv
 	if in.GetDisplayName() == "" {
 		return nil, fieldError("tenant.display_name", "is required")
 	}
-	return scopeCreate(ctx, s, actor, req, req.GetRequestId(), req.GetParent(), "tenants", req.GetTenantId(),
+	return scopeCreate(ctx, s, actor, req, req.GetRequestId(), req.GetParent(), "/tenants/", req.GetTenantId(),
 		directoryv1.ScopeKind_SCOPE_KIND_TENANT, nil, func(t *txn, name string) *directoryv1.Tenant {
 			return &directoryv1.Tenant{
 				Name:        name,
@@ -393,7 +270,7 @@ func (s *Service) UpdateTenant(ctx context.Context, actor Actor, req *directoryv
 
 // DeleteTenant deletes a tenant; with force also its services, folders and
 // projects, else a tenant with services fails with ErrNodeHasChildren.
-func (s *Service) DeleteTenant(ctx context.Context, actor Actor, req *directoryv1.DeleteTenantRequest) (*emptypb.Empty, error) {
+func (s *Service) DeleteTenant(ctx context.Context, actor Actor, req *directoryv1.DeleteTenantRequest) error {
 	return s.deleteScopeNode(ctx, actor, req.GetName(), req.GetEtag(), req.GetForce(), directoryv1.ScopeKind_SCOPE_KIND_TENANT)
 }
 
@@ -401,7 +278,7 @@ func (s *Service) DeleteTenant(ctx context.Context, actor Actor, req *directoryv
 
 // GetService reads a service.
 func (s *Service) GetService(ctx context.Context, actor Actor, req *directoryv1.GetServiceRequest) (*directoryv1.Service, error) {
-	return scopeGet(ctx, s, actor, req.GetName(), func() *directoryv1.Service { return &directoryv1.Service{} })
+	return getRecord(ctx, s, actor, req.GetName(), &directoryv1.Service{})
 }
 
 // ListServices lists a tenant's services, or with the tenant ID "-" those
@@ -416,27 +293,22 @@ func (s *Service) ListServices(ctx context.Context, actor Actor, req *directoryv
 	keep := func(svc *directoryv1.Service) (bool, error) { return typ == "" || svc.GetType() == typ, nil }
 	fp := pagetoken.Fingerprint("ListServices", parent, typ)
 	resp := &directoryv1.ListServicesResponse{}
-	seq, err := s.view(ctx, func(tx store.ReadTx) error {
+	return listRecords(ctx, s, resp, func(tx store.ReadTx) error {
 		var err error
 		if org, ok := strings.CutSuffix(parent, "/tenants/-"); ok {
-			if err := scopeMustExist(tx, org); err != nil {
+			if err := mustExist(tx, org); err != nil {
 				return err
 			}
 			resp.Services, resp.NextPageToken, err = scopeAllServicesPage(tx, org, req.GetPageToken(), req.GetPageSize(), fp, keep)
 			return err
 		}
-		if err := scopeMustExist(tx, parent); err != nil {
+		if err := mustExist(tx, parent); err != nil {
 			return err
 		}
 		resp.Services, resp.NextPageToken, err = listPage(tx, parent+"/services/", req.GetPageToken(), req.GetPageSize(), fp,
 			func() *directoryv1.Service { return &directoryv1.Service{} }, keep)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	resp.Sequence = seq
-	return resp, nil
 }
 
 // scopeScanChildren calls fn with the records that are direct children of the
@@ -477,7 +349,7 @@ func scopeScanChildren(tx store.ReadTx, prefix, start []byte, fn func(key, value
 func scopeAllServicesPage(tx store.ReadTx, org, pageToken string, pageSize int32, fingerprint uint64, keep func(*directoryv1.Service) (bool, error)) ([]*directoryv1.Service, string, error) {
 	after, err := pagetoken.Decode(pageToken, fingerprint)
 	if err != nil {
-		return nil, "", scopeInvalidPageToken()
+		return nil, "", records.InvalidPageToken()
 	}
 	size := records.PageSize(pageSize)
 	tenantsPrefix := []byte(recordPrefix + org + "/tenants/")
@@ -515,7 +387,7 @@ func scopeAllServicesPage(tx store.ReadTx, org, pageToken string, pageSize int32
 		rest, ok := bytes.CutPrefix(after, tenantsPrefix)
 		parts := bytes.Split(rest, []byte("/"))
 		if !ok || len(parts) != 3 || string(parts[1]) != "services" || len(parts[0]) == 0 || len(parts[2]) == 0 {
-			return nil, "", scopeInvalidPageToken()
+			return nil, "", records.InvalidPageToken()
 		}
 		tenantKey := append(slices.Clip(tenantsPrefix), parts[0]...)
 		more, err := visit(tenantKey, append(slices.Clip(after), 0))
@@ -540,7 +412,7 @@ func (s *Service) CreateService(ctx context.Context, actor Actor, req *directory
 	if in.GetType() == "" {
 		return nil, fieldError("service.type", "is required")
 	}
-	return scopeCreate(ctx, s, actor, req, req.GetRequestId(), req.GetParent(), "services", req.GetServiceId(),
+	return scopeCreate(ctx, s, actor, req, req.GetRequestId(), req.GetParent(), "/services/", req.GetServiceId(),
 		directoryv1.ScopeKind_SCOPE_KIND_SERVICE, nil, func(t *txn, name string) *directoryv1.Service {
 			return &directoryv1.Service{
 				Name:        name,
@@ -581,7 +453,7 @@ func (s *Service) UpdateService(ctx context.Context, actor Actor, req *directory
 
 // DeleteService deletes a service; with force also its folders and
 // projects, else a service with children fails with ErrNodeHasChildren.
-func (s *Service) DeleteService(ctx context.Context, actor Actor, req *directoryv1.DeleteServiceRequest) (*emptypb.Empty, error) {
+func (s *Service) DeleteService(ctx context.Context, actor Actor, req *directoryv1.DeleteServiceRequest) error {
 	return s.deleteScopeNode(ctx, actor, req.GetName(), req.GetEtag(), req.GetForce(), directoryv1.ScopeKind_SCOPE_KIND_SERVICE)
 }
 
@@ -589,7 +461,7 @@ func (s *Service) DeleteService(ctx context.Context, actor Actor, req *directory
 
 // GetFolder reads a folder.
 func (s *Service) GetFolder(ctx context.Context, actor Actor, req *directoryv1.GetFolderRequest) (*directoryv1.Folder, error) {
-	return scopeGet(ctx, s, actor, req.GetName(), func() *directoryv1.Folder { return &directoryv1.Folder{} })
+	return getRecord(ctx, s, actor, req.GetName(), &directoryv1.Folder{})
 }
 
 // ListFolders lists the folders directly in a service or folder, or with
@@ -606,8 +478,8 @@ func (s *Service) ListFolders(ctx context.Context, actor Actor, req *directoryv1
 	}
 	fp := pagetoken.Fingerprint("ListFolders", parent, recursive)
 	resp := &directoryv1.ListFoldersResponse{}
-	seq, err := s.view(ctx, func(tx store.ReadTx) error {
-		if err := scopeMustExist(tx, parent); err != nil {
+	return listRecords(ctx, s, resp, func(tx store.ReadTx) error {
+		if err := mustExist(tx, parent); err != nil {
 			return err
 		}
 		var err error
@@ -619,11 +491,6 @@ func (s *Service) ListFolders(ctx context.Context, actor Actor, req *directoryv1
 			func() *directoryv1.Folder { return &directoryv1.Folder{} }, scopeKeepAll)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	resp.Sequence = seq
-	return resp, nil
 }
 
 // scopeFolderTreeKey orders folder names depth-first: with "/" replaced by a byte
@@ -637,7 +504,7 @@ func scopeFolderTreeKey(name string) string { return strings.ReplaceAll(name, "/
 func scopeFolderTreePage(tx store.ReadTx, parent, pageToken string, pageSize int32, fingerprint uint64) ([]*directoryv1.Folder, string, error) {
 	after, err := pagetoken.Decode(pageToken, fingerprint)
 	if err != nil {
-		return nil, "", scopeInvalidPageToken()
+		return nil, "", records.InvalidPageToken()
 	}
 	prefix := recordPrefix + parent + "/folders/"
 	var keys []string
@@ -695,7 +562,7 @@ func (s *Service) CreateFolder(ctx context.Context, actor Actor, req *directoryv
 		}
 		return nil
 	}
-	return scopeCreate(ctx, s, actor, req, req.GetRequestId(), parent, "folders", req.GetFolderId(),
+	return scopeCreate(ctx, s, actor, req, req.GetRequestId(), parent, "/folders/", req.GetFolderId(),
 		directoryv1.ScopeKind_SCOPE_KIND_FOLDER, check, func(t *txn, name string) *directoryv1.Folder {
 			return &directoryv1.Folder{
 				Name:        name,
@@ -715,7 +582,7 @@ func (s *Service) UpdateFolder(ctx context.Context, actor Actor, req *directoryv
 
 // DeleteFolder deletes a folder; with force also its subfolders, else a
 // folder with subfolders fails with ErrNodeHasChildren.
-func (s *Service) DeleteFolder(ctx context.Context, actor Actor, req *directoryv1.DeleteFolderRequest) (*emptypb.Empty, error) {
+func (s *Service) DeleteFolder(ctx context.Context, actor Actor, req *directoryv1.DeleteFolderRequest) error {
 	return s.deleteScopeNode(ctx, actor, req.GetName(), req.GetEtag(), req.GetForce(), directoryv1.ScopeKind_SCOPE_KIND_FOLDER)
 }
 
@@ -723,7 +590,7 @@ func (s *Service) DeleteFolder(ctx context.Context, actor Actor, req *directoryv
 
 // GetProject reads a project.
 func (s *Service) GetProject(ctx context.Context, actor Actor, req *directoryv1.GetProjectRequest) (*directoryv1.Project, error) {
-	return scopeGet(ctx, s, actor, req.GetName(), func() *directoryv1.Project { return &directoryv1.Project{} })
+	return getRecord(ctx, s, actor, req.GetName(), &directoryv1.Project{})
 }
 
 // ListProjects lists a service's projects, ordered by name.
@@ -733,8 +600,8 @@ func (s *Service) ListProjects(ctx context.Context, actor Actor, req *directoryv
 		return nil, err
 	}
 	resp := &directoryv1.ListProjectsResponse{}
-	seq, err := s.view(ctx, func(tx store.ReadTx) error {
-		if err := scopeMustExist(tx, parent); err != nil {
+	return listRecords(ctx, s, resp, func(tx store.ReadTx) error {
+		if err := mustExist(tx, parent); err != nil {
 			return err
 		}
 		var err error
@@ -742,11 +609,6 @@ func (s *Service) ListProjects(ctx context.Context, actor Actor, req *directoryv
 			pagetoken.Fingerprint("ListProjects", parent), func() *directoryv1.Project { return &directoryv1.Project{} }, scopeKeepAll)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	resp.Sequence = seq
-	return resp, nil
 }
 
 // CreateProject creates a project in a service of any type (idempotent with
@@ -756,7 +618,7 @@ func (s *Service) CreateProject(ctx context.Context, actor Actor, req *directory
 	if in.GetDisplayName() == "" {
 		return nil, fieldError("project.display_name", "is required")
 	}
-	return scopeCreate(ctx, s, actor, req, req.GetRequestId(), req.GetParent(), "projects", req.GetProjectId(),
+	return scopeCreate(ctx, s, actor, req, req.GetRequestId(), req.GetParent(), "/projects/", req.GetProjectId(),
 		directoryv1.ScopeKind_SCOPE_KIND_PROJECT, nil, func(t *txn, name string) *directoryv1.Project {
 			return &directoryv1.Project{
 				Name:        name,
@@ -775,7 +637,7 @@ func (s *Service) UpdateProject(ctx context.Context, actor Actor, req *directory
 }
 
 // DeleteProject deletes a project (projects have no children).
-func (s *Service) DeleteProject(ctx context.Context, actor Actor, req *directoryv1.DeleteProjectRequest) (*emptypb.Empty, error) {
+func (s *Service) DeleteProject(ctx context.Context, actor Actor, req *directoryv1.DeleteProjectRequest) error {
 	return s.deleteScopeNode(ctx, actor, req.GetName(), req.GetEtag(), false, directoryv1.ScopeKind_SCOPE_KIND_PROJECT)
 }
 
@@ -794,7 +656,7 @@ func (s *Service) ListScopeAncestors(ctx context.Context, actor Actor, req *dire
 		return nil, fieldError("name", "must be a scope-tree node name")
 	}
 	resp := &directoryv1.ListScopeAncestorsResponse{}
-	seq, err := s.view(ctx, func(tx store.ReadTx) error {
+	return listRecords(ctx, s, resp, func(tx store.ReadTx) error {
 		serviceType := ""
 		for i, n := range names {
 			var rec proto.Message
@@ -818,9 +680,4 @@ func (s *Service) ListScopeAncestors(ctx context.Context, actor Actor, req *dire
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	resp.Sequence = seq
-	return resp, nil
 }

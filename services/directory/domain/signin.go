@@ -13,6 +13,7 @@ import (
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 	"steward.dev/services/directory/credential"
 	"steward.dev/services/directory/oidcauth"
@@ -135,7 +136,7 @@ func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, e
 	now := s.clock()
 	claims := token.Claims{
 		Subject:        u.GetName(),
-		Organization:   organizationOf(u.GetName()),
+		Organization:   resourcename.OrganizationOf(u.GetName()),
 		SessionID:      session,
 		DisplayName:    u.GetDisplayName(),
 		Kind:           "user",
@@ -261,7 +262,7 @@ func (t *txn) provision(org string, id oidcauth.Identity, groups []string) (*dir
 	for _, g := range groups {
 		if ok, err := exists(t, g); err != nil {
 			return nil, err
-		} else if ok && organizationOf(g) == org {
+		} else if ok && resourcename.OrganizationOf(g) == org {
 			existing = append(existing, g)
 		}
 	}

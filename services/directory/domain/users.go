@@ -10,6 +10,7 @@ import (
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	"steward.dev/pkg/pagetoken"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 	"steward.dev/services/directory/credential"
 )
@@ -24,7 +25,7 @@ var userMaskFields = []string{
 // org, lies in another organization: services see every organization, so
 // visible alone does not keep a reference inside the request's one.
 func sameOrg(org, name string) error {
-	if organizationOf(name) != org {
+	if resourcename.OrganizationOf(name) != org {
 		return errorf(ErrNotFound, "%s not found", name)
 	}
 	return nil
@@ -78,15 +79,7 @@ func departmentOrRoot(tx store.ReadTx, actor Actor, org, dept string) (string, e
 
 // GetUser reads a user (R3).
 func (s *Service) GetUser(ctx context.Context, actor Actor, req *directoryv1.GetUserRequest) (*directoryv1.User, error) {
-	if err := actor.visible(req.GetName()); err != nil {
-		return nil, err
-	}
-	u := &directoryv1.User{}
-	_, err := s.view(ctx, func(tx store.ReadTx) error { return get(tx, req.GetName(), u) })
-	if err != nil {
-		return nil, err
-	}
-	return u, nil
+	return getRecord(ctx, s, actor, req.GetName(), &directoryv1.User{})
 }
 
 // ListUsers lists an organization's users, ordered by name, filtered by
@@ -109,7 +102,7 @@ func (s *Service) ListUsers(ctx context.Context, actor Actor, req *directoryv1.L
 		req.GetState().String(), req.GetProvisioning().String(), req.GetQuery())
 	query := strings.ToLower(req.GetQuery())
 	resp := &directoryv1.ListUsersResponse{}
-	seq, err := s.view(ctx, func(tx store.ReadTx) error {
+	return listRecords(ctx, s, resp, func(tx store.ReadTx) error {
 		if err := get(tx, org, &directoryv1.Organization{}); err != nil {
 			return err
 		}
@@ -154,11 +147,6 @@ func (s *Service) ListUsers(ctx context.Context, actor Actor, req *directoryv1.L
 		resp.Users, resp.NextPageToken = users, next
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	resp.Sequence = seq
-	return resp, nil
 }
 
 // CreateUser creates a user with provisioning kind manual (R3): active, in
@@ -213,11 +201,7 @@ func (t *txn) createUser(req *directoryv1.CreateUserRequest, hash string, resp *
 	case kind != directoryv1.AccountSystem_KIND_OIDC && in.GetExternalSubject() != "":
 		return errorf(ErrAccountSystemMismatch, "%s uses the local account system: users have no external subject there", org)
 	}
-	id := req.GetUserId()
-	if id == "" {
-		id = newID()
-	}
-	name := org + "/users/" + id
+	name := org + "/users/" + idOrNew(req.GetUserId())
 	dept, err := departmentOrRoot(t, t.actor, org, in.GetDepartment())
 	if err != nil {
 		return err
@@ -261,70 +245,50 @@ func (t *txn) createUser(req *directoryv1.CreateUserRequest, hash string, resp *
 func (s *Service) UpdateUser(ctx context.Context, actor Actor, req *directoryv1.UpdateUserRequest) (*directoryv1.User, error) {
 	in := req.GetUser()
 	name := in.GetName()
-	if err := actor.visible(name); err != nil {
-		return nil, err
-	}
+	org := resourcename.OrganizationOf(name)
 	paths := req.GetUpdateMask().GetPaths()
-	var out *directoryv1.User
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		cur := &directoryv1.User{}
-		if err := get(t, name, cur); err != nil {
-			return err
-		}
-		if err := checkEtag(cur, in.GetEtag()); err != nil {
-			return err
-		}
-		if cur.GetOwner() && actor.Name != name {
-			return errorf(ErrOwnerImmutable, "only the owner can edit the owner's account %s", name)
-		}
-		next := proto.Clone(cur).(*directoryv1.User)
-		if err := applyMask(next, in, paths, userMaskFields...); err != nil {
-			return err
-		}
-		if next.GetNickname() == "" {
-			return fieldError("user.nickname", "nickname is required")
-		}
-		if next.GetEmail() == "" {
-			return fieldError("user.email", "email is required")
-		}
-		if next.GetDisplayName() == "" {
-			next.DisplayName = next.GetNickname()
-		}
-		org := organizationOf(name)
-		if maskHas(paths, "department") {
-			dept, err := departmentOrRoot(t, actor, org, next.GetDepartment())
-			if err != nil {
+	return updateRecord(ctx, s, actor, &directoryv1.User{}, recordUpdate[*directoryv1.User]{
+		name: name, etag: in.GetEtag(),
+		edit: func(t *txn, cur, next *directoryv1.User) error {
+			if cur.GetOwner() && actor.Name != name {
+				return errorf(ErrOwnerImmutable, "only the owner can edit the owner's account %s", name)
+			}
+			if err := applyMask(next, in, paths, userMaskFields...); err != nil {
 				return err
 			}
-			next.Department = dept
-		}
-		if next.GetExternalSubject() != cur.GetExternalSubject() && next.GetExternalSubject() != "" {
-			kind, err := accountSystemKind(t, org)
-			if err != nil {
-				return err
+			if next.GetNickname() == "" {
+				return fieldError("user.nickname", "nickname is required")
 			}
-			if kind != directoryv1.AccountSystem_KIND_OIDC {
-				return errorf(ErrAccountSystemMismatch, "%s uses the local account system: users have no external subject there", org)
+			if next.GetEmail() == "" {
+				return fieldError("user.email", "email is required")
 			}
-		}
-		if proto.Equal(cur, next) {
-			out = cur
-			return nil
-		}
-		if err := t.reindexUser(cur, next); err != nil {
-			return err
-		}
-		next.UpdateTime = t.ts()
-		if err := t.put(next); err != nil {
-			return err
-		}
-		out = next
-		return t.updated(TypeUserUpdated, next, fmt.Sprintf("User %s was updated.", next.GetNickname()))
+			if next.GetDisplayName() == "" {
+				next.DisplayName = next.GetNickname()
+			}
+			if maskHas(paths, "department") {
+				dept, err := departmentOrRoot(t, actor, org, next.GetDepartment())
+				if err != nil {
+					return err
+				}
+				next.Department = dept
+			}
+			if next.GetExternalSubject() != cur.GetExternalSubject() && next.GetExternalSubject() != "" {
+				kind, err := accountSystemKind(t, org)
+				if err != nil {
+					return err
+				}
+				if kind != directoryv1.AccountSystem_KIND_OIDC {
+					return errorf(ErrAccountSystemMismatch, "%s uses the local account system: users have no external subject there", org)
+				}
+			}
+			// Moves the index entries that change; none when nothing does.
+			return t.reindexUser(cur, next)
+		},
+		typ: TypeUserUpdated,
+		message: func(u *directoryv1.User) string {
+			return fmt.Sprintf("User %s was updated.", u.GetNickname())
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // reindexUser moves the email, external subject and department index
@@ -332,7 +296,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor Actor, req *directoryv1.
 // subject.
 func (t *txn) reindexUser(cur, next *directoryv1.User) error {
 	name := cur.GetName()
-	org := organizationOf(name)
+	org := resourcename.OrganizationOf(name)
 	if !strings.EqualFold(cur.GetEmail(), next.GetEmail()) {
 		if other, err := userByEmail(t, org, next.GetEmail()); err != nil {
 			return err
@@ -377,36 +341,52 @@ func (t *txn) reindexUser(cur, next *directoryv1.User) error {
 // of an Administrator role (R4).
 func (s *Service) DeleteUser(ctx context.Context, actor Actor, req *directoryv1.DeleteUserRequest) error {
 	name := req.GetName()
-	if err := actor.visible(name); err != nil {
+	if err := s.refuseAdministrator(ctx, actor, name); err != nil {
 		return err
 	}
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		u := &directoryv1.User{}
-		if err := get(t, name, u); err != nil {
-			return err
-		}
-		if err := checkEtag(u, req.GetEtag()); err != nil {
-			return err
-		}
+	return deleteRecord(ctx, s, actor, name, req.GetEtag(), &directoryv1.User{}, func(t *txn, u *directoryv1.User) error {
 		if u.GetOwner() {
 			return errorf(ErrOwnerImmutable, "%s is the organization's owner and cannot be deleted", name)
 		}
 		if actor.Name == name {
 			return errorf(ErrSelfAction, "you cannot delete the account you are signed in with")
 		}
-		// Interim rule (R4) until access management answers who holds an
-		// Administrator role: explicit membership of the Administrators
-		// group counts as holding it.
-		admin, err := isMember(t, organizationOf(name)+"/groups/"+GroupAdministrators, name)
-		if err != nil {
-			return err
-		}
-		if admin {
-			return errorf(ErrHoldsAdministratorRole, "%s is in the Administrators group; remove it from the group first", name)
+		if s.admins == nil {
+			// Without access management, explicit membership of the
+			// Administrators group counts as holding an Administrator role.
+			admin, err := isMember(t, resourcename.OrganizationOf(name)+"/groups/"+GroupAdministrators, name)
+			if err != nil {
+				return err
+			}
+			if admin {
+				return errorf(ErrHoldsAdministratorRole, "%s is in the Administrators group; remove it from the group first", name)
+			}
 		}
 		return t.removeUser(u)
 	})
-	return err
+}
+
+// refuseAdministrator fails with ErrHoldsAdministratorRole when access
+// management says the user holds an Administrator role (R4). It asks before
+// the deletion's transaction (a remote call must not hold the store's write
+// lock); the owner and the actor itself are left to DeleteUser's own
+// refusals, and a name the actor cannot see to its NotFound.
+func (s *Service) refuseAdministrator(ctx context.Context, actor Actor, name string) error {
+	if s.admins == nil || actor.Name == name || actor.visible(name) != nil {
+		return nil
+	}
+	u := &directoryv1.User{}
+	if _, err := s.view(ctx, func(tx store.ReadTx) error { return get(tx, name, u) }); err != nil || u.GetOwner() {
+		return nil // DeleteUser reports NotFound or OWNER_IMMUTABLE
+	}
+	held, err := s.admins(ctx, name)
+	if err != nil {
+		return err
+	}
+	if len(held) > 0 {
+		return errorf(ErrHoldsAdministratorRole, "%s holds %s; remove those assignments (or group memberships) first", name, strings.Join(held, ", "))
+	}
+	return nil
 }
 
 // ActivateUser lets an inactive user sign in again; activating an active
@@ -423,42 +403,29 @@ func (s *Service) DeactivateUser(ctx context.Context, actor Actor, req *director
 }
 
 func (s *Service) setUserState(ctx context.Context, actor Actor, name, etag string, state directoryv1.User_State) (*directoryv1.User, error) {
-	if err := actor.visible(name); err != nil {
-		return nil, err
+	typ, verb := TypeUserActivated, "activated"
+	if state == directoryv1.User_STATE_INACTIVE {
+		typ, verb = TypeUserDeactivated, "deactivated"
 	}
-	u := &directoryv1.User{}
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		if err := get(t, name, u); err != nil {
-			return err
-		}
-		if err := checkEtag(u, etag); err != nil {
-			return err
-		}
-		if state == directoryv1.User_STATE_INACTIVE {
-			if u.GetOwner() {
-				return errorf(ErrOwnerImmutable, "%s is the organization's owner and cannot be deactivated", name)
+	return updateRecord(ctx, s, actor, &directoryv1.User{}, recordUpdate[*directoryv1.User]{
+		name: name, etag: etag,
+		edit: func(_ *txn, cur, next *directoryv1.User) error {
+			if state == directoryv1.User_STATE_INACTIVE {
+				if cur.GetOwner() {
+					return errorf(ErrOwnerImmutable, "%s is the organization's owner and cannot be deactivated", name)
+				}
+				if actor.Name == name {
+					return errorf(ErrSelfAction, "you cannot deactivate the account you are signed in with")
+				}
 			}
-			if actor.Name == name {
-				return errorf(ErrSelfAction, "you cannot deactivate the account you are signed in with")
-			}
-		}
-		if u.GetState() == state {
+			next.State = state
 			return nil
-		}
-		u.State = state
-		u.UpdateTime = t.ts()
-		if err := t.put(u); err != nil {
-			return err
-		}
-		if state == directoryv1.User_STATE_ACTIVE {
-			return t.updated(TypeUserActivated, u, fmt.Sprintf("User %s was activated.", u.GetNickname()))
-		}
-		return t.updated(TypeUserDeactivated, u, fmt.Sprintf("User %s was deactivated.", u.GetNickname()))
+		},
+		typ: typ,
+		message: func(u *directoryv1.User) string {
+			return fmt.Sprintf("User %s was %s.", u.GetNickname(), verb)
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return u, nil
 }
 
 // MoveUser moves a user to another department (R7). Like any edit of the
@@ -470,43 +437,25 @@ func (s *Service) MoveUser(ctx context.Context, actor Actor, req *directoryv1.Mo
 			return nil, err
 		}
 	}
-	if err := sameOrg(organizationOf(name), req.GetDepartment()); err != nil {
+	if err := sameOrg(resourcename.OrganizationOf(name), req.GetDepartment()); err != nil {
 		return nil, err
 	}
-	var out *directoryv1.User
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		cur := &directoryv1.User{}
-		if err := get(t, name, cur); err != nil {
-			return err
-		}
-		if err := checkEtag(cur, req.GetEtag()); err != nil {
-			return err
-		}
-		if cur.GetOwner() && actor.Name != name {
-			return errorf(ErrOwnerImmutable, "only the owner can move the owner's account %s", name)
-		}
-		dept := &directoryv1.Department{}
-		if err := get(t, req.GetDepartment(), dept); err != nil {
-			return err
-		}
-		if cur.GetDepartment() == dept.GetName() {
-			out = cur
-			return nil
-		}
-		next := proto.Clone(cur).(*directoryv1.User)
-		next.Department = dept.GetName()
-		if err := t.reindexUser(cur, next); err != nil {
-			return err
-		}
-		next.UpdateTime = t.ts()
-		if err := t.put(next); err != nil {
-			return err
-		}
-		out = next
-		return t.updated(TypeUserUpdated, next, fmt.Sprintf("User %s was moved to department %s.", next.GetNickname(), dept.GetDisplayName()))
+	dept := &directoryv1.Department{}
+	return updateRecord(ctx, s, actor, &directoryv1.User{}, recordUpdate[*directoryv1.User]{
+		name: name, etag: req.GetEtag(),
+		edit: func(t *txn, cur, next *directoryv1.User) error {
+			if cur.GetOwner() && actor.Name != name {
+				return errorf(ErrOwnerImmutable, "only the owner can move the owner's account %s", name)
+			}
+			if err := get(t, req.GetDepartment(), dept); err != nil {
+				return err
+			}
+			next.Department = dept.GetName()
+			return t.reindexUser(cur, next)
+		},
+		typ: TypeUserUpdated,
+		message: func(u *directoryv1.User) string {
+			return fmt.Sprintf("User %s was moved to department %s.", u.GetNickname(), dept.GetDisplayName())
+		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 	"steward.dev/services/directory/credential"
 	"steward.dev/services/directory/token"
@@ -49,7 +50,7 @@ func (s *Service) VerifyCredential(ctx context.Context, raw string, allowEnrollm
 		if err != nil {
 			return Principal{}, err
 		}
-		p := Principal{Name: name, Kind: principalKind(name), Organization: organizationOf(name), SessionID: key.GetName(), CacheUntil: now.Add(apiKeyCacheTTL)}
+		p := Principal{Name: name, Kind: principalKind(name), Organization: resourcename.OrganizationOf(name), SessionID: key.GetName(), CacheUntil: now.Add(apiKeyCacheTTL)}
 		if exp := key.GetExpireTime(); exp != nil && exp.AsTime().Before(p.CacheUntil) {
 			p.CacheUntil = exp.AsTime()
 		}
@@ -96,7 +97,7 @@ func (s *Service) VerifyCredential(ctx context.Context, raw string, allowEnrollm
 	return Principal{
 		Name:         u.GetName(),
 		Kind:         directoryv1.PrincipalKind_PRINCIPAL_KIND_USER,
-		Organization: organizationOf(u.GetName()),
+		Organization: resourcename.OrganizationOf(u.GetName()),
 		DisplayName:  u.GetDisplayName(),
 		SessionID:    c.SessionID,
 		Owner:        u.GetOwner(),
@@ -197,7 +198,7 @@ func (s *Service) SwitchAccountSystem(ctx context.Context, actor Actor, req *dir
 	if !req.GetConfirm() {
 		return nil, errorf(ErrSwitchUnconfirmed, "switching the account system deletes every sub-account: set confirm to true")
 	}
-	org := organizationOf(req.GetName())
+	org := resourcename.OrganizationOf(req.GetName())
 	resp := &directoryv1.SwitchAccountSystemResponse{}
 	_, err := s.update(ctx, actor, func(t *txn) error {
 		_, err := t.idempotent(req.GetRequestId(), req, resp, func() error {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,9 +44,13 @@ func newAccessEnv(t *testing.T) *accessEnv {
 	// The directory must serve before access can follow it; its authorizer
 	// is set once access runs.
 	ask := &accessauthz.Deferred{}
+	var accessClient atomic.Pointer[accessv1.AccessServiceClient]
 	cfg := server.NewConfig()
 	cfg.Config = backendtest.Config(t, cfg.Config)
 	cfg.Authorizer = ask
+	cfg.Domain.AdministratorRoles = func(ctx context.Context, user string) ([]string, error) {
+		return server.AdministratorRoles(*accessClient.Load())(ctx, user)
+	}
 	dir, err := cfg.Complete()
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +70,10 @@ func newAccessEnv(t *testing.T) *accessEnv {
 	}
 	aconn := backendtest.Run(t, acc)
 	// As in the suite (server.Config.AccessFollowsLog): read-your-writes.
-	ask.Set(accessauthz.New(serviceConn(t, acc, server.Name), accessauthz.WithDirectorySequence(dir.EventLog().Head)))
+	asDirectory := serviceConn(t, acc, server.Name)
+	client := accessv1.NewAccessServiceClient(asDirectory)
+	accessClient.Store(&client)
+	ask.Set(accessauthz.New(asDirectory, accessauthz.WithDirectorySequence(dir.EventLog().Head)))
 
 	return &accessEnv{
 		env: &env{

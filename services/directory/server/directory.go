@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	"steward.dev/pkg/apierr"
@@ -58,13 +59,9 @@ func actorOf(ctx context.Context) domain.Actor {
 	return a
 }
 
-// reason returns the wire form of an ErrorReason: its name without prefix.
-func reason(r directoryv1.ErrorReason) string {
-	return strings.TrimPrefix(r.String(), "ERROR_REASON_")
-}
-
+// mapping maps err to an API error with code and reason r.
 func mapping(err error, code codes.Code, r directoryv1.ErrorReason) apierr.Mapping {
-	return apierr.Mapping{Err: err, To: apierr.New(code, reason(r), errorDomain, "", nil)}
+	return apierr.Mapping{Err: err, To: apierr.New(code, apierr.Reason(r), errorDomain, "", nil)}
 }
 
 // errorTable maps the domain's sentinels to API errors, once.
@@ -106,7 +103,7 @@ func toStatus(err error) error {
 	}
 	var re *domain.RetryError
 	if errors.As(err, &re) {
-		e := apierr.New(codes.ResourceExhausted, reason(directoryv1.ErrorReason_ERROR_REASON_TOO_MANY_ATTEMPTS), errorDomain,
+		e := apierr.New(codes.ResourceExhausted, apierr.Reason(directoryv1.ErrorReason_ERROR_REASON_TOO_MANY_ATTEMPTS), errorDomain,
 			"too many attempts; retry later", map[string]string{"retry_after": re.After.Round(time.Second).String()})
 		st := e.GRPCStatus()
 		secs := math.Ceil(re.After.Seconds())
@@ -125,4 +122,9 @@ func reply[T any](resp T, err error) (T, error) {
 		return zero, toStatus(err)
 	}
 	return resp, nil
+}
+
+// empty returns an Empty reply, or the status error of err.
+func empty(err error) (*emptypb.Empty, error) {
+	return reply(&emptypb.Empty{}, err)
 }

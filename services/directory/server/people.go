@@ -11,11 +11,6 @@ import (
 	"steward.dev/pkg/apierr"
 )
 
-// empty returns an Empty reply, or the status error of err.
-func empty(err error) (*emptypb.Empty, error) {
-	return reply(&emptypb.Empty{}, err)
-}
-
 // GetDepartment reads a department (R7).
 func (s *directoryServer) GetDepartment(ctx context.Context, req *directoryv1.GetDepartmentRequest) (*directoryv1.Department, error) {
 	return reply(s.d.GetDepartment(ctx, actorOf(ctx), req))

@@ -32,7 +32,7 @@ func (s *directoryServer) UpdateRobot(ctx context.Context, req *directoryv1.Upda
 
 // DeleteRobot deletes a robot, its robot account and the account's API keys.
 func (s *directoryServer) DeleteRobot(ctx context.Context, req *directoryv1.DeleteRobotRequest) (*emptypb.Empty, error) {
-	return reply(s.d.DeleteRobot(ctx, actorOf(ctx), req))
+	return empty(s.d.DeleteRobot(ctx, actorOf(ctx), req))
 }
 
 // GetRobotAccount reads one robot account.
@@ -57,7 +57,7 @@ func (s *directoryServer) UpdateRobotAccount(ctx context.Context, req *directory
 
 // DeleteRobotAccount deletes a stand-alone robot account and its API keys.
 func (s *directoryServer) DeleteRobotAccount(ctx context.Context, req *directoryv1.DeleteRobotAccountRequest) (*emptypb.Empty, error) {
-	return reply(s.d.DeleteRobotAccount(ctx, actorOf(ctx), req))
+	return empty(s.d.DeleteRobotAccount(ctx, actorOf(ctx), req))
 }
 
 // GetExternalApp reads one external application.
@@ -82,7 +82,7 @@ func (s *directoryServer) UpdateExternalApp(ctx context.Context, req *directoryv
 
 // DeleteExternalApp deletes an external application and its API keys.
 func (s *directoryServer) DeleteExternalApp(ctx context.Context, req *directoryv1.DeleteExternalAppRequest) (*emptypb.Empty, error) {
-	return reply(s.d.DeleteExternalApp(ctx, actorOf(ctx), req))
+	return empty(s.d.DeleteExternalApp(ctx, actorOf(ctx), req))
 }
 
 // CreateApiKey creates an API key; the secret is in the response only.

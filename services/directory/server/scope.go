@@ -30,7 +30,7 @@ func (s *directoryServer) UpdateTenant(ctx context.Context, req *directoryv1.Upd
 
 // DeleteTenant deletes a tenant, with force its subtree (R2).
 func (s *directoryServer) DeleteTenant(ctx context.Context, req *directoryv1.DeleteTenantRequest) (*emptypb.Empty, error) {
-	return reply(s.d.DeleteTenant(ctx, actorOf(ctx), req))
+	return empty(s.d.DeleteTenant(ctx, actorOf(ctx), req))
 }
 
 // GetService reads a service (R2).
@@ -55,7 +55,7 @@ func (s *directoryServer) UpdateService(ctx context.Context, req *directoryv1.Up
 
 // DeleteService deletes a service, with force its subtree (R2).
 func (s *directoryServer) DeleteService(ctx context.Context, req *directoryv1.DeleteServiceRequest) (*emptypb.Empty, error) {
-	return reply(s.d.DeleteService(ctx, actorOf(ctx), req))
+	return empty(s.d.DeleteService(ctx, actorOf(ctx), req))
 }
 
 // GetFolder reads a folder (R2).
@@ -80,7 +80,7 @@ func (s *directoryServer) UpdateFolder(ctx context.Context, req *directoryv1.Upd
 
 // DeleteFolder deletes a folder, with force its subfolders (R2).
 func (s *directoryServer) DeleteFolder(ctx context.Context, req *directoryv1.DeleteFolderRequest) (*emptypb.Empty, error) {
-	return reply(s.d.DeleteFolder(ctx, actorOf(ctx), req))
+	return empty(s.d.DeleteFolder(ctx, actorOf(ctx), req))
 }
 
 // GetProject reads a project (R2).
@@ -105,7 +105,7 @@ func (s *directoryServer) UpdateProject(ctx context.Context, req *directoryv1.Up
 
 // DeleteProject deletes a project (R2).
 func (s *directoryServer) DeleteProject(ctx context.Context, req *directoryv1.DeleteProjectRequest) (*emptypb.Empty, error) {
-	return reply(s.d.DeleteProject(ctx, actorOf(ctx), req))
+	return empty(s.d.DeleteProject(ctx, actorOf(ctx), req))
 }
 
 // ListScopeAncestors returns a node's chain from the organization down (R2).

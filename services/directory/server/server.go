@@ -8,6 +8,7 @@ import (
 	"errors"
 	"sync/atomic"
 
+	accessv1 "steward.dev/gen/steward/access/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/backend"
@@ -64,7 +65,11 @@ var errNotReady = errors.New("directory: not ready")
 // register creates the domain service on b's store and event log and
 // registers steward.directory.v1.DirectoryService.
 func (w *wiring) register(b *backend.Backend) error {
-	d, err := domain.New(context.Background(), b.Store(), b.EventLog(), w.opts)
+	opts := w.opts
+	if conn := b.AccessConn(); conn != nil && opts.AdministratorRoles == nil {
+		opts.AdministratorRoles = AdministratorRoles(accessv1.NewAccessServiceClient(conn))
+	}
+	d, err := domain.New(context.Background(), b.Store(), b.EventLog(), opts)
 	if err != nil {
 		return err
 	}
