@@ -122,25 +122,44 @@ func contains(list []string, s string) bool {
 
 // idempotencyRecord remembers the outcome of a request with a request_id.
 type idempotencyRecord struct {
-	// Request is the hex SHA-256 of the request's deterministic encoding.
+	// Request is RequestHash of the request.
 	Request string `json:"request"`
 	// Response is the deterministic encoding of the response.
 	Response []byte `json:"response"`
 }
 
+// RequestHash returns the hex SHA-256 that Idempotent keeps of req: over
+// the request message's full name (proto.MessageName) and its deterministic
+// encoding, so that two methods whose requests happen to encode alike
+// (CreateTenantRequest and CreateDepartmentRequest share their field
+// layout) never answer each other's request_id. The hash is fast and
+// stored: callers pass a copy of req with its secret fields (passwords)
+// cleared, never the secrets themselves.
+func RequestHash(req proto.Message) (string, error) {
+	b, err := store.Marshal(req)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	h.Write([]byte(proto.MessageName(req)))
+	h.Write([]byte{0}) // a full name never holds a NUL: unambiguous framing
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // Idempotent makes a create retryable (AIP-155). The first time key is
 // seen it runs do, which must fill resp, and stores resp under key in tx.
-// When key was seen with the same req, it fills resp with the stored
-// response and reports true without running do; with another req it fails
-// with ErrRequestIDReused. Callers build key from the caller's scope and the
-// request_id, and skip Idempotent when there is no request_id.
+// When key was seen with the same req (same message type, same content), it
+// fills resp with the stored response and reports true without running do;
+// with another req it fails with ErrRequestIDReused. Callers build key from
+// the caller's scope and the request_id, and skip Idempotent when there is
+// no request_id. Only RequestHash(req) is stored, so req should carry no
+// secret (see RequestHash).
 func Idempotent(tx store.Tx, key []byte, req, resp proto.Message, do func() error) (bool, error) {
-	b, err := store.Marshal(req)
+	reqHash, err := RequestHash(req)
 	if err != nil {
 		return false, err
 	}
-	sum := sha256.Sum256(b)
-	reqHash := hex.EncodeToString(sum[:])
 	stored, err := tx.Get(key)
 	switch {
 	case err == nil:

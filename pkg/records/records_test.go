@@ -110,6 +110,55 @@ func TestIdempotent(t *testing.T) {
 	}
 }
 
+// TestIdempotentMethodBound (AIP-155): the request_id record is bound to
+// the request's message type, not only its bytes: CreateTenant then
+// CreateDepartment with the same request_id and an identical encoding is a
+// reused request_id, not a replay of the tenant.
+func TestIdempotentMethodBound(t *testing.T) {
+	s := openStore(t)
+	key := []byte("i/o/req-2")
+	tenant := &directoryv1.CreateTenantRequest{Parent: "organizations/o", TenantId: "x", RequestId: "r"}
+	dept := &directoryv1.CreateDepartmentRequest{Parent: "organizations/o", DepartmentId: "x", RequestId: "r"}
+	tb, err := store.Marshal(tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Marshal(dept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(tb) != string(db) {
+		t.Fatalf("precondition: the two requests should encode alike: %x vs %x", tb, db)
+	}
+	th, _ := records.RequestHash(tenant)
+	dh, _ := records.RequestHash(dept)
+	if th == dh {
+		t.Fatal("RequestHash ignores the message type")
+	}
+	runs := 0
+	call := func(req proto.Message, resp proto.Message) (bool, error) {
+		var replayed bool
+		err := s.Update(context.Background(), func(tx store.Tx) error {
+			var err error
+			replayed, err = records.Idempotent(tx, key, req, resp, func() error {
+				runs++
+				return nil
+			})
+			return err
+		})
+		return replayed, err
+	}
+	if replayed, err := call(tenant, &directoryv1.Tenant{}); err != nil || replayed {
+		t.Fatalf("CreateTenant: %v, %v", replayed, err)
+	}
+	if _, err := call(dept, &directoryv1.Department{}); !errors.Is(err, records.ErrRequestIDReused) {
+		t.Fatalf("CreateDepartment with the tenant's request_id: %v, want ErrRequestIDReused", err)
+	}
+	if replayed, err := call(tenant, &directoryv1.Tenant{}); err != nil || !replayed || runs != 1 {
+		t.Fatalf("CreateTenant retry: %v, %v (runs %d)", replayed, err, runs)
+	}
+}
+
 // TestPage (AIP-158): pages cover every record once, in key order; direct
 // children only; tokens are bound to their request.
 func TestPage(t *testing.T) {

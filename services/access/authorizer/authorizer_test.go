@@ -176,7 +176,7 @@ func TestCheck(t *testing.T) {
 		{principal: "r1", permission: "dashboard.view", scope: o1, why: "robot not in Everyone"},
 		{principal: "x1", permission: "dashboard.view", scope: o1, why: "app not in Everyone"},
 		// Another organization's Everyone does not apply.
-		{principal: "zoe", permission: "dashboard.view", scope: o1, why: "other org"},
+		{principal: "zoe", permission: "dashboard.view", scope: o1, denial: DenyOtherOrganization, why: "other org"},
 		{principal: "zoe", permission: "dashboard.view", scope: o2, why: "o2 has no Everyone assignment"},
 		// Malformed input.
 		{principal: "alice", permission: "users.launch", scope: o1, denial: DenyUnknownPermission},
@@ -184,7 +184,7 @@ func TestCheck(t *testing.T) {
 		{principal: "alice", permission: "users.view", scope: "organizations/o1//t1/x", denial: DenyInvalidScope},
 		{principal: "alice", permission: "users.view", scope: "tenants/t1", denial: DenyInvalidScope},
 		{principal: "alice", permission: "users.view", scope: "", denial: DenyInvalidScope},
-		{principal: "alice", permission: "users.view", scope: "organizations/o1x", why: "o1 is not an ancestor of o1x"},
+		{principal: "alice", permission: "users.view", scope: "organizations/o1x", denial: DenyOtherOrganization, why: "o1 is not an ancestor of o1x"},
 	}
 	for _, c := range shouldPass {
 		d := m.Check(c.principal, c.permission, c.scope)
@@ -599,5 +599,39 @@ func TestScopeHelpers(t *testing.T) {
 		if levelOf(s) != l {
 			t.Errorf("levelOf(%q) = %v, want %v", s, levelOf(s), l)
 		}
+	}
+}
+
+// R14, R16 (directory review): a membership across organizations must never
+// grant anything. zoe (o2) is put in o1's Administrators-like group, which
+// is an Organization Administrator of o1: Check and Explain still give her
+// nothing in o1, and her own organization is unaffected.
+func TestCheckCrossOrganizationMembership(t *testing.T) {
+	m := baseFixture().build(t)
+	if err := m.UpsertMembership(Membership{Group: "g-admins", Member: "zoe"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.UpsertAssignment(Assignment{ID: "a-admins-org", Principal: "g-admins", Role: catalogue.RoleOrganizationAdministrator, Scope: o1}); err != nil {
+		t.Fatal(err)
+	}
+	if d := m.Check("gina", "users.view", o1); !d.Allowed {
+		t.Fatalf("member of o1 denied: %s", d.Reason())
+	}
+	for _, scope := range []string{o1, t1, t10s1f1} {
+		d := m.Check("zoe", "users.view", scope)
+		if d.Allowed || d.Denial != DenyOtherOrganization {
+			t.Errorf("zoe users.view at %s: %+v (%s), want DenyOtherOrganization", scope, d, d.Reason())
+		}
+	}
+	ds := m.CheckBatch([]CheckItem{{Principal: "zoe", Permission: "users.view", Scope: o1}}, nil)
+	if ds[0].Allowed {
+		t.Errorf("CheckBatch allowed zoe in o1: %s", ds[0].Reason())
+	}
+	ex, err := m.Explain("zoe", o1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ex.Roles) != 0 || len(ex.Permissions) != 0 {
+		t.Errorf("Explain of zoe in o1 lists %d roles, %d permissions; want none", len(ex.Roles), len(ex.Permissions))
 	}
 }

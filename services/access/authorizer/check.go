@@ -27,9 +27,13 @@ const (
 	DenyUnknownPermission
 	// DenyInvalidScope: the scope is not a valid resource name.
 	DenyInvalidScope
+	// DenyOtherOrganization: the scope lies in another organization than
+	// the principal's. Nothing — not even a group membership or assignment
+	// across organizations that should never exist — grants there.
+	DenyOtherOrganization
 )
 
-var denyNames = [...]string{"no grant", "unknown principal", "inactive principal", "unknown permission", "invalid scope"}
+var denyNames = [...]string{"no grant", "unknown principal", "inactive principal", "unknown permission", "invalid scope", "other organization"}
 
 // String returns a short lowercase description of r.
 func (r DenyReason) String() string {
@@ -80,6 +84,8 @@ func (d Decision) Reason() string {
 		return fmt.Sprintf("denied: unknown permission %q", d.Permission)
 	case DenyInvalidScope:
 		return fmt.Sprintf("denied: invalid scope %q", d.Scope)
+	case DenyOtherOrganization:
+		return fmt.Sprintf("denied: %s lies in another organization than %s", d.Scope, d.Principal)
 	}
 	return fmt.Sprintf("denied: no role assignment grants %s at %s to %s", d.Permission, d.Scope, d.Principal)
 }
@@ -136,6 +142,10 @@ func (m *Model) checkLocked(principal, permission, scope string) Decision {
 		d.Denial = DenyInactivePrincipal
 		return d
 	}
+	if m.otherOrganization(p, scope) {
+		d.Denial = DenyOtherOrganization
+		return d
+	}
 	// The nearest scope the model knows, at or above the requested one.
 	var si ref
 	for s := scope; ; {
@@ -175,6 +185,12 @@ func (m *Model) checkLocked(principal, permission, scope string) Decision {
 		}
 	}
 	return d
+}
+
+// otherOrganization reports whether scope lies outside the organization of
+// p (principals without one are not limited). m.mu must be held.
+func (m *Model) otherOrganization(p *principalRec, scope string) bool {
+	return p.org != 0 && resourcename.OrganizationOf(scope) != m.scopes[p.org].name
 }
 
 // activeGroup reports whether principal g is a known, active group. m.mu must
@@ -319,7 +335,8 @@ func (m *Model) Explain(principal, scope string, subtree bool) (Explanation, err
 	}
 	p := &m.principals[pi]
 	ex := Explanation{Principal: principal, Scope: scope, Status: p.status}
-	if p.status != StatusActive {
+	if p.status != StatusActive || m.otherOrganization(p, scope) {
+		// Nothing holds in another organization than the principal's.
 		return ex, nil
 	}
 	subjects := []ref{pi}

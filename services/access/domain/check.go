@@ -9,12 +9,14 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
 	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 	"steward.dev/services/access/authorizer"
+	"steward.dev/services/access/catalogue"
 )
 
 // MaxBatchCheck is the most items one BatchCheck answers.
@@ -44,11 +46,16 @@ func (s *Service) Check(ctx context.Context, actor Actor, req *accessv1.CheckPer
 	if err := checkVisible(actor, req.GetScope()); err != nil {
 		return nil, err
 	}
+	scope := ScopeNode(req.GetScope())
+	if req.GetExplain() {
+		if err := s.mayExplain(actor, req.GetPrincipal(), scope); err != nil {
+			return nil, err
+		}
+	}
 	seq, dseq, err := s.consistent(ctx, req.GetAtLeastSequence(), req.GetAtLeastDirectorySequence())
 	if err != nil {
 		return nil, err
 	}
-	scope := ScopeNode(req.GetScope())
 	d := s.model.Check(req.GetPrincipal(), req.GetPermission(), scope)
 	resp := &accessv1.CheckPermissionResponse{Allowed: d.Allowed, Reason: d.Reason(), Sequence: seq, DirectorySequence: dseq}
 	if req.GetExplain() {
@@ -79,6 +86,11 @@ func (s *Service) BatchCheck(ctx context.Context, actor Actor, req *accessv1.Bat
 		atLeast = max(atLeast, it.GetAtLeastSequence())
 		atLeastDir = max(atLeastDir, it.GetAtLeastDirectorySequence())
 		qs[i] = authorizer.CheckItem{Principal: it.GetPrincipal(), Permission: it.GetPermission(), Scope: ScopeNode(it.GetScope())}
+		if req.GetExplain() {
+			if err := s.mayExplain(actor, qs[i].Principal, qs[i].Scope); err != nil {
+				return nil, err
+			}
+		}
 	}
 	seq, dseq, err := s.consistent(ctx, atLeast, atLeastDir)
 	if err != nil {
@@ -108,7 +120,58 @@ func (s *Service) ExplainPermissions(_ context.Context, actor Actor, req *access
 	if err := checkVisible(actor, req.GetScope()); err != nil {
 		return nil, err
 	}
-	return s.explanation(req.GetPrincipal(), ScopeNode(req.GetScope()), req.GetSubtree())
+	scope := ScopeNode(req.GetScope())
+	if err := s.mayExplain(actor, req.GetPrincipal(), scope); err != nil {
+		return nil, err
+	}
+	return s.explanation(req.GetPrincipal(), scope, req.GetSubtree())
+}
+
+// mayExplain applies CATALOGUE.md's "see a user's effective permissions
+// (Check Permissions view): users.view and roles.view" to a user, robot or
+// app actor asking about another principal at the scope node scope: at a
+// service or below, {type}.users.view and {type}.roles.view there (the
+// permissions of the service's type that the catalogue has); at the
+// organization or a tenant, users.view there. Services, and a principal
+// asking about itself, may always. ErrPermissionDenied names what is
+// missing; a service the directory mirror does not know is ErrNotFound.
+func (s *Service) mayExplain(actor Actor, principal, scope string) error {
+	if actor.IsService() || actor.Name == principal {
+		return nil
+	}
+	si, ok := parseScope(scope)
+	if !ok {
+		return fieldError("scope", "%q is not a node of the scope tree", scope)
+	}
+	need := []string{permUsersView}
+	if si.service != "" {
+		svc, ok := s.Mirror().Scope(si.service)
+		if !ok {
+			return errorf(ErrNotFound, "scope %s not found", scope)
+		}
+		need = need[:0]
+		for _, suffix := range []string{suffixUsersView, suffixRolesView} {
+			if _, known := catalogue.LookupPermission(svc.ServiceType + suffix); known {
+				need = append(need, svc.ServiceType+suffix)
+			}
+		}
+		if len(need) == 0 {
+			// A type without access permissions: nobody but services
+			// and the principal itself sees into it.
+			need = append(need, svc.ServiceType+suffixUsersView)
+		}
+	}
+	var missing []string
+	for _, p := range need {
+		if !s.holds(actor, p, scope) {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return errorWith(ErrPermissionDenied, map[string]string{"permission": strings.Join(missing, ","), "scope": scope},
+		"permission denied: seeing the effective permissions of %s at %s needs %s", principal, scope, strings.Join(missing, " and "))
 }
 
 // ListPrincipalRoles lists req's principal's explicit assignments only,

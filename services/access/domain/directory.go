@@ -232,10 +232,17 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 		})
 
 	case dirdomain.TypeUserDeleted, dirdomain.TypeGroupDeleted, dirdomain.TypeRobotAccountDeleted, dirdomain.TypeExternalAppDeleted:
-		if ev.GetResource() == "" {
+		name := ev.GetResource()
+		if name == "" {
 			return fmt.Errorf("domain: directory event %d (%s) names no resource", ev.GetSequence(), typ)
 		}
-		return t.deletePrincipal(ev.GetResource())
+		if typ == dirdomain.TypeUserDeleted || typ == dirdomain.TypeRobotAccountDeleted {
+			// R20: the account's robot usage scope goes with it.
+			if err := t.deleteRobotUsageScope(name, t.principalDisplay(name)); err != nil {
+				return err
+			}
+		}
+		return t.deletePrincipal(name)
 
 	case dirdomain.TypeGroupMemberAdded, dirdomain.TypeGroupMemberRemoved:
 		m := &directoryv1.GroupMembership{}
@@ -243,6 +250,13 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 			return err
 		}
 		if typ == dirdomain.TypeGroupMemberAdded {
+			if org := resourcename.OrganizationOf(m.GetGroup()); org == "" || resourcename.OrganizationOf(m.GetMember()) != org {
+				// A group has members of its own organization only; a
+				// membership across organizations must never grant
+				// anything, so it is not followed (the model's Check
+				// denies across organizations as well).
+				return nil
+			}
 			return t.putMembership(m.GetGroup(), m.GetMember())
 		}
 		return t.deleteMembership(m.GetGroup(), m.GetMember())
@@ -529,7 +543,17 @@ func (t *txn) putRobot(r MirrorRobot) error {
 	return nil
 }
 
+// deleteRobot removes the robot name and takes it out of every robot usage
+// scope that lists it (R20).
 func (t *txn) deleteRobot(name string) error {
+	display := name
+	var r dirRobot
+	if b, err := t.Get([]byte(dirRobotPrefix + name)); err == nil && json.Unmarshal(b, &r) == nil && r.DisplayName != "" {
+		display = r.DisplayName
+	}
+	if err := t.removeRobotFromUsageScopes(name, display); err != nil {
+		return err
+	}
 	if err := t.Delete([]byte(dirRobotPrefix + name)); err != nil {
 		return err
 	}

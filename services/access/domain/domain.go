@@ -44,12 +44,19 @@ type Service struct {
 	applied appliedSeq
 	// dir is the state of the directory feed (directory.go): the Mirror.
 	dir *directoryState
+	// writer serializes the store's writers — s.update and the directory
+	// feed's transactions (FeedStore) — from before the store's Update until
+	// its commit hooks have run. Stores run OnCommit hooks after releasing
+	// their own write lock, so without it two commits' hooks could reach the
+	// model out of order and leave it different from the store (a deleted
+	// assignment kept, the applied sequence ahead of the model).
+	writer chan struct{}
 }
 
 // New returns a Service over the access store s and its event log, and
 // loads the stored custom roles and assignments into model.
 func New(ctx context.Context, s store.Store, log *eventlog.Log, model *authorizer.Model, opts Options) (*Service, error) {
-	svc := &Service{store: s, log: log, model: model, clock: opts.Clock}
+	svc := &Service{store: s, log: log, model: model, clock: opts.Clock, writer: make(chan struct{}, 1)}
 	if svc.clock == nil {
 		svc.clock = time.Now
 	}
@@ -100,8 +107,13 @@ type txn struct {
 // update runs fn in one read-write transaction and returns the sequence of
 // the last event fn appended (0 if none).
 func (s *Service) update(ctx context.Context, actor Actor, fn func(t *txn) error) (uint64, error) {
+	unlock, err := s.lockWriter(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
 	var seq uint64
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	err = s.store.Update(ctx, func(tx store.Tx) error {
 		t := &txn{Tx: tx, s: s, actor: actor, now: s.clock()}
 		if err := fn(t); err != nil {
 			return err
@@ -111,6 +123,40 @@ func (s *Service) update(ctx context.Context, actor Actor, fn func(t *txn) error
 		return nil
 	})
 	return seq, err
+}
+
+// lockWriter takes the writer lock (see Service.writer), or returns ctx's
+// error; the caller calls unlock once the store's Update, hooks included,
+// has returned.
+func (s *Service) lockWriter(ctx context.Context) (unlock func(), err error) {
+	select {
+	case s.writer <- struct{}{}:
+		return func() { <-s.writer }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// FeedStore returns the store the directory feed's consumer must use: the
+// service's store whose Update holds the writer lock until its commit hooks
+// (ApplyDirectoryEvent's model and Mirror updates) have run, so the model
+// applies the feed's commits and the service's own in commit order.
+func (s *Service) FeedStore() store.Store { return feedStore{Store: s.store, s: s} }
+
+// feedStore is FeedStore's store.
+type feedStore struct {
+	store.Store
+	s *Service
+}
+
+// Update runs the store's Update under the writer lock.
+func (f feedStore) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	unlock, err := f.s.lockWriter(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return f.Store.Update(ctx, fn)
 }
 
 // view runs fn in one read-only transaction.

@@ -27,6 +27,10 @@ var (
 	ErrEscalation = errors.New("cannot grant a permission you do not hold")
 	// ErrDelegationDenied: the caller may not manage access at the scope.
 	ErrDelegationDenied = errors.New("you may not manage access at this scope")
+	// ErrPermissionDenied: the caller lacks a permission the operation
+	// needs on this object (e.g. to see another principal's effective
+	// permissions); ErrorInfo metadata names the permissions and scope.
+	ErrPermissionDenied = errors.New("permission denied")
 	// ErrPlatformRoleImmutable: remove the platform role at its own scope.
 	ErrPlatformRoleImmutable = errors.New("platform roles are removed at their own scope")
 	// ErrEtagMismatch: the request's etag is not the current one.

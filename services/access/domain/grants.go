@@ -33,7 +33,11 @@ const (
 	permTenantUsersEdit = "tenant.users.edit"
 	// Suffixes of the service-type-qualified permissions that manage access
 	// inside a service's folders and projects.
+	// permUsersView lists users and, at the organization or a tenant,
+	// shows their effective permissions.
+	permUsersView         = "users.view"
 	suffixUsersView       = ".users.view"
+	suffixRolesView       = ".roles.view"
 	suffixRolesEdit       = ".roles.edit"
 	suffixFolderUsersEdit = ".folder_users.edit"
 )
@@ -120,6 +124,43 @@ func (s *Service) resolveScope(org, name string) (scopeInfo, error) {
 		si.serviceType = svc.ServiceType
 	}
 	return si, nil
+}
+
+// assignedScope returns the scope of a stored assignment, with its service
+// type from the directory mirror when the mirror still knows the service.
+func (s *Service) assignedScope(name string) (scopeInfo, error) {
+	si, ok := parseScope(name)
+	if !ok {
+		return scopeInfo{}, fmt.Errorf("domain: stored assignment scope %q is malformed", name)
+	}
+	if si.service != "" {
+		if svc, ok := s.Mirror().Scope(si.service); ok {
+			si.serviceType = svc.ServiceType
+		}
+	}
+	return si, nil
+}
+
+// inDirectory checks again, in t, that principal and the scope si exist in
+// the directory facts the feed stores (directory.go). The Mirror, read
+// before the transaction, may not have caught up with a deletion the feed
+// committed since; an assignment stored after that deletion would never be
+// removed. With this check a create racing the feed's deletion either
+// commits first (and the deletion removes it) or fails ErrNotFound.
+func (t *txn) inDirectory(principal string, si scopeInfo) error {
+	if _, ok, err := getDirPrincipal(t, principal); err != nil {
+		return err
+	} else if !ok {
+		return errorf(ErrNotFound, "principal %s not found", principal)
+	}
+	if si.level == catalogue.LevelOrganization {
+		return nil
+	}
+	_, err := t.Get([]byte(dirScopePrefix + si.name))
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(ErrNotFound, "scope %s not found", si.name)
+	}
+	return err
 }
 
 // holds reports whether the actor holds permission at scope in the model.
@@ -224,6 +265,9 @@ func (s *Service) CreateRoleAssignment(ctx context.Context, actor Actor, req *ac
 	_, err = s.update(ctx, actor, func(t *txn) error {
 		proto.Reset(resp)
 		_, err := t.idempotent(req.GetRequestId(), req, resp, func() error {
+			if err := t.inDirectory(principal, si); err != nil {
+				return err
+			}
 			roles := make([]catalogue.Role, 0, len(req.GetRoles()))
 			for _, name := range req.GetRoles() {
 				if !strings.HasPrefix(name, BuiltInRolePrefix) && resourcename.OrganizationOf(name) != org {
@@ -305,14 +349,9 @@ func (s *Service) DeleteRoleAssignment(ctx context.Context, actor Actor, req *ac
 			return errorWith(ErrPlatformRoleImmutable, map[string]string{"scope": a.GetScope()},
 				"%s is a platform role at %s; remove it at %s", name, sc, a.GetScope())
 		}
-		si, ok := parseScope(a.GetScope())
-		if !ok {
-			return fmt.Errorf("domain: assignment %s has a malformed scope %q", name, a.GetScope())
-		}
-		if si.service != "" {
-			if svc, ok := s.Mirror().Scope(si.service); ok {
-				si.serviceType = svc.ServiceType
-			}
+		si, err := s.assignedScope(a.GetScope())
+		if err != nil {
+			return err
 		}
 		if err := s.mayManageAccess(actor, si); err != nil {
 			return err

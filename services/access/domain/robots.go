@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	accessv1 "steward.dev/gen/steward/access/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/pagetoken"
@@ -21,11 +23,14 @@ import (
 // one it may use every robot of its organization (MODE_ALL).
 //
 // The scopes name directory objects (the account, the robots) that the
-// directory may delete later. Nothing here reacts to those deletions: every
-// decision looks the account and the robots up in the directory mirror, so a
-// scope of a deleted account is never consulted (the account is not found),
-// and a deleted robot listed in a MODE_SPECIFIED scope is simply no longer
-// found and never matches again, nor is it listed as usable.
+// directory may delete later. The directory feed follows those deletions in
+// the transaction that applies them (directory.go): deleting a user or robot
+// account deletes its stored scope (one TypeRobotUsageScopeDeleted event),
+// and deleting a robot removes it from every stored scope that lists it (one
+// TypeRobotUsageScopeSet event per changed scope), so a later account or
+// robot of the same name inherits nothing. Decisions also look the account
+// and the robots up in the directory mirror: an account that is unknown is
+// not found, one that is not active (a deactivated user) may use no robot.
 
 // robotUsageSuffix ends the name of an account's robot usage scope.
 const robotUsageSuffix = "/robotUsageScope"
@@ -43,19 +48,21 @@ func robotUsageVisible(actor Actor, name string) error {
 }
 
 // robotUsageAccount checks that account is a user or robot account the
-// directory knows, and visible to actor.
-func (s *Service) robotUsageAccount(actor Actor, account string) error {
+// directory knows, and visible to actor, and returns what the mirror knows
+// of it.
+func (s *Service) robotUsageAccount(actor Actor, account string) (MirrorPrincipal, error) {
 	if err := robotUsageVisible(actor, account); err != nil {
-		return err
+		return MirrorPrincipal{}, err
 	}
 	kind, _ := principalKindOf(account)
 	if kind != accessv1.PrincipalKind_PRINCIPAL_KIND_USER && kind != accessv1.PrincipalKind_PRINCIPAL_KIND_ROBOT_ACCOUNT {
-		return errorf(ErrNotFound, "%s not found", account)
+		return MirrorPrincipal{}, errorf(ErrNotFound, "%s not found", account)
 	}
-	if _, ok := s.Mirror().Principal(account); !ok {
-		return errorf(ErrNotFound, "%s not found", account)
+	p, ok := s.Mirror().Principal(account)
+	if !ok {
+		return MirrorPrincipal{}, errorf(ErrNotFound, "%s not found", account)
 	}
-	return nil
+	return p, nil
 }
 
 // defaultRobotUsageScope is the scope of an account that has none stored:
@@ -84,7 +91,7 @@ func readRobotUsageScope(tx store.ReadTx, name string) (*accessv1.RobotUsageScop
 // account; an account without one has MODE_ALL (R20).
 func (s *Service) GetRobotUsageScope(ctx context.Context, actor Actor, req *accessv1.GetRobotUsageScopeRequest) (*accessv1.RobotUsageScope, error) {
 	name := req.GetName()
-	if err := s.robotUsageAccount(actor, strings.TrimSuffix(name, robotUsageSuffix)); err != nil {
+	if _, err := s.robotUsageAccount(actor, strings.TrimSuffix(name, robotUsageSuffix)); err != nil {
 		return nil, err
 	}
 	var out *accessv1.RobotUsageScope
@@ -108,7 +115,7 @@ func (s *Service) SetRobotUsageScope(ctx context.Context, actor Actor, req *acce
 	in := req.GetRobotUsageScope()
 	name := in.GetName()
 	account := strings.TrimSuffix(name, robotUsageSuffix)
-	if err := s.robotUsageAccount(actor, account); err != nil {
+	if _, err := s.robotUsageAccount(actor, account); err != nil {
 		return nil, err
 	}
 	org, m := resourcename.OrganizationOf(account), s.Mirror()
@@ -187,11 +194,13 @@ func (s *Service) robotUsageOf(ctx context.Context, account string) (*accessv1.R
 //     of the organization with MODE_ALL, and the logged-in robot plus the
 //     listed robots with MODE_SPECIFIED.
 //
+// An account that is not active (a deactivated user) is refused every run.
 // An unknown account, or one of another organization for a user actor, is
 // ErrNotFound. Who may ask is the server's concern.
 func (s *Service) CheckRobotUse(ctx context.Context, actor Actor, req *accessv1.CheckRobotUseRequest) (*accessv1.CheckRobotUseResponse, error) {
 	account, robot, loggedIn := req.GetAccount(), req.GetRobot(), req.GetLoggedInRobot()
-	if err := s.robotUsageAccount(actor, account); err != nil {
+	p, err := s.robotUsageAccount(actor, account)
+	if err != nil {
 		return nil, err
 	}
 	deny := func(format string, args ...any) (*accessv1.CheckRobotUseResponse, error) {
@@ -199,6 +208,9 @@ func (s *Service) CheckRobotUse(ctx context.Context, actor Actor, req *accessv1.
 	}
 	allow := func(format string, args ...any) (*accessv1.CheckRobotUseResponse, error) {
 		return &accessv1.CheckRobotUseResponse{Allowed: true, Reason: fmt.Sprintf(format, args...)}, nil
+	}
+	if !p.Active {
+		return deny("%s is not active and may use no robot", account)
 	}
 	org := resourcename.OrganizationOf(account)
 	if resourcename.OrganizationOf(robot) != org {
@@ -234,16 +246,22 @@ func (s *Service) CheckRobotUse(ctx context.Context, actor Actor, req *accessv1.
 // ListUsableRobots lists, by name, the directory's robots of the account's
 // organization that the account may use remotely (R20: robot monitoring
 // shows only these): all of them with MODE_ALL, the listed ones that still
-// exist with MODE_SPECIFIED. The logged-in robot is not known here.
+// exist with MODE_SPECIFIED, none when the account is not active. The
+// logged-in robot is not known here.
 func (s *Service) ListUsableRobots(ctx context.Context, actor Actor, req *accessv1.ListUsableRobotsRequest) (*accessv1.ListUsableRobotsResponse, error) {
 	account := req.GetAccount()
-	if err := s.robotUsageAccount(actor, account); err != nil {
+	p, err := s.robotUsageAccount(actor, account)
+	if err != nil {
 		return nil, err
 	}
 	fp := pagetoken.Fingerprint("usableRobots", account)
 	after, err := pagetoken.Decode(req.GetPageToken(), fp)
 	if err != nil {
 		return nil, fieldError("page_token", "invalid page token (it must come from a previous page of the same request)")
+	}
+	if !p.Active {
+		// A deactivated user may use no robot.
+		return &accessv1.ListUsableRobotsResponse{}, nil
 	}
 	u, err := s.robotUsageOf(ctx, account)
 	if err != nil {
@@ -273,4 +291,62 @@ func (s *Service) ListUsableRobots(ctx context.Context, actor Actor, req *access
 		resp.Robots = append(resp.Robots, &accessv1.UsableRobot{Name: r.Name, DisplayName: r.DisplayName, MachineName: r.MachineName})
 	}
 	return resp, nil
+}
+
+// deleteRobotUsageScope deletes, in t, the stored robot usage scope of
+// account, which the directory deleted, with one TypeRobotUsageScopeDeleted
+// event; an account without one changes nothing. display names the account
+// in the audit message.
+func (t *txn) deleteRobotUsageScope(account, display string) error {
+	name := account + robotUsageSuffix
+	u, stored, err := readRobotUsageScope(t, name)
+	if err != nil || !stored {
+		return err
+	}
+	if err := t.Delete(robotUsageKey(name)); err != nil {
+		return err
+	}
+	return t.emit(TypeRobotUsageScopeDeleted, eventlogv1.Operation_OPERATION_DELETE, name, u,
+		fmt.Sprintf("Robot usage scope of %s was deleted because %s was deleted.", display, display))
+}
+
+// removeRobotFromUsageScopes removes, in t, the robot the directory deleted
+// from every stored robot usage scope of its organization that lists it
+// (whatever the scope's mode: a MODE_ALL scope keeps its list for a later
+// switch back), each with a new etag and update_time and one
+// TypeRobotUsageScopeSet event. display names the robot in the audit
+// message.
+func (t *txn) removeRobotFromUsageScopes(robot, display string) error {
+	org := resourcename.OrganizationOf(robot)
+	if org == "" {
+		return nil
+	}
+	var changed []*accessv1.RobotUsageScope
+	err := t.Scan([]byte(usagePrefix+org+"/"), nil, func(k, v []byte) (bool, error) {
+		u := &accessv1.RobotUsageScope{}
+		if err := proto.Unmarshal(v, u); err != nil {
+			return false, fmt.Errorf("domain: robot usage scope %s: %w", k, err)
+		}
+		if slices.Contains(u.GetRobots(), robot) {
+			changed = append(changed, u)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, u := range changed {
+		u.Robots = slices.DeleteFunc(u.GetRobots(), func(r string) bool { return r == robot })
+		u.UpdateTime = t.ts()
+		records.SetEtag(u)
+		if err := store.PutProto(t.Tx, robotUsageKey(u.GetName()), u); err != nil {
+			return err
+		}
+		account := strings.TrimSuffix(u.GetName(), robotUsageSuffix)
+		msg := fmt.Sprintf("Robot %s was removed from the robot usage scope of %s because it was deleted.", display, t.principalDisplay(account))
+		if err := t.emit(TypeRobotUsageScopeSet, eventlogv1.Operation_OPERATION_UPDATE, u.GetName(), u, msg); err != nil {
+			return err
+		}
+	}
+	return nil
 }

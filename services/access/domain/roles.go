@@ -292,8 +292,9 @@ func (s *Service) CreateRole(ctx context.Context, actor Actor, req *accessv1.Cre
 
 // UpdateRole changes a custom role's display name, description or
 // permissions; built-in roles are immutable, and so are a role's level and
-// service type. A user may add to a role only permissions it holds itself
-// wherever the role is assigned (R17).
+// service type. A user may change a role's permissions only where it may
+// manage access at every scope the role is assigned at, and add only
+// permissions it holds itself at each of them (R17).
 func (s *Service) UpdateRole(ctx context.Context, actor Actor, req *accessv1.UpdateRoleRequest) (*accessv1.Role, error) {
 	in := req.GetRole()
 	name := in.GetName()
@@ -338,6 +339,11 @@ func (s *Service) UpdateRole(ctx context.Context, actor Actor, req *accessv1.Upd
 		if proto.Equal(cur, next) {
 			out = cur
 			return nil
+		}
+		if !slices.Equal(cur.GetPermissions(), next.GetPermissions()) {
+			if err := t.mayManageRoleScopes(name, "change the permissions of"); err != nil {
+				return err
+			}
 		}
 		if err := t.noEscalationByEdit(cur, next); err != nil {
 			return err
@@ -397,8 +403,42 @@ func (t *txn) noEscalationByEdit(cur, next *accessv1.Role) error {
 	return nil
 }
 
+// mayManageRoleScopes applies, for a user actor, the delegation limits of
+// R17 at every scope the custom role named name is assigned at: deleting the
+// role removes those assignments and changing its permissions changes what
+// each of them grants, so the actor must be allowed to manage access at each
+// of those scopes. doing names the operation in the error.
+func (t *txn) mayManageRoleScopes(name, doing string) error {
+	if t.actor.IsService() {
+		return nil
+	}
+	assigned, err := assignmentsOfRole(t, name)
+	if err != nil {
+		return err
+	}
+	var scopes []string
+	for _, a := range assigned {
+		if !slices.Contains(scopes, a.GetScope()) {
+			scopes = append(scopes, a.GetScope())
+		}
+	}
+	slices.Sort(scopes)
+	for _, sc := range scopes {
+		si, err := t.s.assignedScope(sc)
+		if err != nil {
+			return err
+		}
+		if err := t.s.mayManageAccess(t.actor, si); err != nil {
+			return errorWith(ErrDelegationDenied, map[string]string{"scope": sc},
+				"you cannot %s role %s: it is assigned at %s, where you may not manage access", doing, name, sc)
+		}
+	}
+	return nil
+}
+
 // DeleteRole deletes a custom role and every assignment of it, one event
-// each (R12); built-in roles are immutable.
+// each (R12); built-in roles are immutable. A user must be allowed to manage
+// access at every scope the role is assigned at (R17).
 func (s *Service) DeleteRole(ctx context.Context, actor Actor, req *accessv1.DeleteRoleRequest) error {
 	name := req.GetName()
 	if builtInRoleNamed(name) {
@@ -414,6 +454,9 @@ func (s *Service) DeleteRole(ctx context.Context, actor Actor, req *accessv1.Del
 		}
 		if e := req.GetEtag(); e != "" && e != r.GetEtag() {
 			return errorf(ErrEtagMismatch, "etag %q is not the current etag of %s", e, name)
+		}
+		if err := t.mayManageRoleScopes(name, "delete"); err != nil {
+			return err
 		}
 		assigned, err := assignmentsOfRole(t, name)
 		if err != nil {

@@ -52,6 +52,7 @@ var errorTable = apierr.Table{
 	mapping(domain.ErrOwnerNotAssignable, codes.FailedPrecondition, accessv1.ErrorReason_ERROR_REASON_OWNER_NOT_ASSIGNABLE),
 	mapping(domain.ErrPermissionLevelMismatch, codes.InvalidArgument, accessv1.ErrorReason_ERROR_REASON_PERMISSION_LEVEL_MISMATCH),
 	mapping(domain.ErrRoleLevelMismatch, codes.FailedPrecondition, accessv1.ErrorReason_ERROR_REASON_ROLE_LEVEL_MISMATCH),
+	{Err: domain.ErrPermissionDenied, To: apierr.New(codes.PermissionDenied, authz.ReasonPermissionDenied, apierr.Domain, "", nil)},
 	mapping(domain.ErrEscalation, codes.PermissionDenied, accessv1.ErrorReason_ERROR_REASON_ESCALATION),
 	mapping(domain.ErrDelegationDenied, codes.PermissionDenied, accessv1.ErrorReason_ERROR_REASON_DELEGATION_DENIED),
 	mapping(domain.ErrPlatformRoleImmutable, codes.FailedPrecondition, accessv1.ErrorReason_ERROR_REASON_PLATFORM_ROLE_IMMUTABLE),

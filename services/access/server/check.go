@@ -11,7 +11,8 @@ import (
 // CheckPermission answers whether a principal holds a permission at a scope
 // (R16). Its rule is only "authenticated": services may ask about anyone,
 // a user about itself, and otherwise the caller needs users.view at the
-// principal's organization.
+// principal's organization (and, with explain, what ExplainPermissions
+// needs at the scope, which the domain checks).
 func (s *accessServer) CheckPermission(ctx context.Context, req *accessv1.CheckPermissionRequest) (*accessv1.CheckPermissionResponse, error) {
 	if err := s.mayCheckPrincipal(ctx, accessv1.AccessService_CheckPermission_FullMethodName, req.GetPrincipal()); err != nil {
 		return nil, err
@@ -38,7 +39,8 @@ func (s *accessServer) BatchCheckPermission(ctx context.Context, req *accessv1.B
 
 // ExplainPermissions returns a principal's effective roles and permissions
 // at a scope with their provenance (R14, R15); the rule required
-// users.view at the scope.
+// users.view at the scope, and the domain requires, for another principal
+// at a service or below, {type}.users.view and {type}.roles.view there.
 func (s *accessServer) ExplainPermissions(ctx context.Context, req *accessv1.ExplainPermissionsRequest) (*accessv1.Explanation, error) {
 	return reply(s.d.ExplainPermissions(ctx, actorOf(ctx), req))
 }

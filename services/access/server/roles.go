@@ -55,3 +55,10 @@ func (s *accessServer) ListRoleAssignments(ctx context.Context, req *accessv1.Li
 func (s *accessServer) DeleteRoleAssignment(ctx context.Context, req *accessv1.DeleteRoleAssignmentRequest) (*emptypb.Empty, error) {
 	return reply(&emptypb.Empty{}, s.d.DeleteRoleAssignment(ctx, actorOf(ctx), req))
 }
+
+// CheckMembershipChange tells the directory whether the end user it acts
+// for may add a member to, or remove one from, a group (R17). The rule is
+// internal: only services call it; the actor is the end user they act for.
+func (s *accessServer) CheckMembershipChange(ctx context.Context, req *accessv1.CheckMembershipChangeRequest) (*accessv1.CheckMembershipChangeResponse, error) {
+	return reply(s.d.CheckMembershipChange(ctx, actorOf(ctx), req))
+}

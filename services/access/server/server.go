@@ -88,7 +88,7 @@ func (w *wiring) register(b *backend.Backend) error {
 	}
 	feed := &eventlog.Consumer{
 		Name:   "access-directory",
-		Store:  b.Store(),
+		Store:  d.FeedStore(), // its Update keeps the model in commit order
 		Source: eventlog.NewClientSource(eventlogv1.NewEventLogServiceClient(conn)),
 		Apply:  d.ApplyDirectoryEvent,
 		Logger: b.Logger(),

@@ -41,6 +41,16 @@ type Options struct {
 	// organization (R4: such a user cannot be deleted). Nil falls back to
 	// membership of the Administrators group.
 	AdministratorRoles func(ctx context.Context, user string) ([]string, error)
+	// MembershipChange asks access management whether the end user ctx
+	// acts for may add a member to (add) or remove one from group (R17):
+	// joining a group grants every role the group holds, so membership
+	// must not let a user hand out rights beyond their own. It returns nil
+	// when allowed, a *AccessDeniedError when refused, any other error
+	// when it could not tell (the change is then refused too). AddGroupMember
+	// and RemoveGroupMember call it for user actors (not services) when the
+	// membership would change, before their transaction. Nil means no
+	// check.
+	MembershipChange func(ctx context.Context, group string, add bool) error
 }
 
 // Service is the directory's domain service. It is safe for concurrent use:
@@ -54,6 +64,8 @@ type Service struct {
 	tokenTTL time.Duration
 	oidc     *oidcauth.Verifier
 	admins   func(ctx context.Context, user string) ([]string, error)
+	// membership is Options.MembershipChange.
+	membership func(ctx context.Context, group string, add bool) error
 }
 
 // New returns a Service keeping its records in s and its events in log. It
@@ -67,7 +79,7 @@ func New(ctx context.Context, s store.Store, log *eventlog.Log, opts Options) (*
 	if err != nil {
 		return nil, err
 	}
-	svc := &Service{store: s, log: log, clock: opts.Clock, signer: signer, tokenTTL: opts.TokenTTL, oidc: opts.OIDC, admins: opts.AdministratorRoles}
+	svc := &Service{store: s, log: log, clock: opts.Clock, signer: signer, tokenTTL: opts.TokenTTL, oidc: opts.OIDC, admins: opts.AdministratorRoles, membership: opts.MembershipChange}
 	if svc.clock == nil {
 		svc.clock = time.Now
 	}

@@ -69,8 +69,13 @@ var (
 	ErrRobotAccountBound = errors.New("the robot account belongs to a robot; delete the robot")
 	// ErrUserInactive: the user is inactive.
 	ErrUserInactive = errors.New("the user is inactive")
-	// ErrUnavailable: a dependency (an OIDC issuer) could not be reached.
+	// ErrUnavailable: a dependency (an OIDC issuer, access management)
+	// could not be reached.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrAccessDenied: access management refused the change for the acting
+	// user (R17), e.g. joining a group whose roles hold permissions the
+	// user lacks; see *AccessDeniedError.
+	ErrAccessDenied = errors.New("access management refused the change")
 )
 
 // reasonError is a sentinel with a specific message.
@@ -105,3 +110,28 @@ type RetryError struct {
 
 func (e *RetryError) Error() string { return ErrTooManyAttempts.Error() }
 func (e *RetryError) Unwrap() error { return ErrTooManyAttempts }
+
+// AccessDeniedError is ErrAccessDenied with access management's decision.
+type AccessDeniedError struct {
+	// Reason is access management's ErrorInfo reason: "ESCALATION" (the
+	// change would grant a permission the user does not hold) or
+	// "DELEGATION_DENIED" (the user may not manage access at the scope).
+	Reason string
+	// Message says why, naming the role and scope.
+	Message string
+	// Permission is the first permission the user lacks (ESCALATION), if
+	// any.
+	Permission string
+	// Scope is the scope of the refused group assignment, if any.
+	Scope string
+}
+
+func (e *AccessDeniedError) Error() string {
+	if e.Message != "" {
+		return e.Message
+	}
+	return ErrAccessDenied.Error()
+}
+
+// Unwrap makes the error match ErrAccessDenied.
+func (e *AccessDeniedError) Unwrap() error { return ErrAccessDenied }

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -161,65 +162,130 @@ func membershipNames(actor Actor, group, member string) error {
 	return sameOrg(resourcename.OrganizationOf(group), member)
 }
 
+// membershipTarget reads the group and member of a membership request and
+// checks the rules that do not depend on who asks: Everyone's membership is
+// implicit (R5); the owner stays in Administrators (R1); removing a
+// non-member is NotFound. It reports whether member is an explicit member
+// of group.
+func membershipTarget(tx store.ReadTx, group, member string, add bool) (bool, error) {
+	g := &directoryv1.Group{}
+	if err := get(tx, group, g); err != nil {
+		return false, err
+	}
+	if isEveryone(g) {
+		return false, errorf(ErrDefaultGroupImmutable, "every user is a member of Everyone; its membership cannot be changed")
+	}
+	u := &directoryv1.User{}
+	if err := get(tx, member, u); err != nil {
+		return false, err
+	}
+	if !add && u.GetOwner() && g.GetDefaultGroup() == directoryv1.Group_DEFAULT_GROUP_ADMINISTRATORS {
+		return false, errorf(ErrOwnerImmutable, "the organization's owner cannot leave the Administrators group")
+	}
+	in, err := isMember(tx, group, member)
+	if err != nil {
+		return false, err
+	}
+	if !add && !in {
+		return false, errorf(ErrNotFound, "%s is not a member of %s", member, group)
+	}
+	return in, nil
+}
+
+// errMembershipRaced tells AddGroupMember that the membership changed
+// between its check and its transaction, so access management must be
+// asked after all.
+var errMembershipRaced = errors.New("membership changed concurrently")
+
+// askMembershipChange asks access management whether the user actor may
+// add a member to, or remove one from, group (R17: joining a group grants
+// its roles, so membership must not be a way around escalation
+// prevention). It runs before the change's transaction, because a remote
+// call must not hold the store's write lock, and after the visibility
+// checks. Services are trusted and not asked about; neither is a change
+// that changes nothing (adding an existing member) unless always is set.
+// It reports whether it asked.
+func (s *Service) askMembershipChange(ctx context.Context, actor Actor, group, member string, add, always bool) (bool, error) {
+	if s.membership == nil || isServiceActor(actor) {
+		return false, nil
+	}
+	var in bool
+	if _, err := s.view(ctx, func(tx store.ReadTx) error {
+		var err error
+		in, err = membershipTarget(tx, group, member, add)
+		return err
+	}); err != nil {
+		return false, err
+	}
+	if add && in && !always {
+		return false, nil
+	}
+	return true, s.membership(ctx, group, add)
+}
+
+// isServiceActor reports whether actor is a service acting for nobody.
+func isServiceActor(actor Actor) bool {
+	return actor.Organization == "" && strings.HasPrefix(actor.Name, "services/")
+}
+
 // AddGroupMember makes a user an explicit member of a group (R5). Adding an
-// existing member changes nothing; Everyone's membership is implicit.
+// existing member changes nothing; Everyone's membership is implicit. A user
+// may add a member only if access management allows it (R17,
+// Options.MembershipChange).
 func (s *Service) AddGroupMember(ctx context.Context, actor Actor, req *directoryv1.AddGroupMemberRequest) (*directoryv1.GroupMembership, error) {
 	group, member := req.GetGroup(), req.GetMember()
 	if err := membershipNames(actor, group, member); err != nil {
 		return nil, err
 	}
-	out := &directoryv1.GroupMembership{}
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		g := &directoryv1.Group{}
-		if err := get(t, group, g); err != nil {
-			return err
+	for attempt := 0; ; attempt++ {
+		// The first attempt skips access management when the member is
+		// already in; if it left meanwhile, the second asks regardless.
+		asked, err := s.askMembershipChange(ctx, actor, group, member, true, attempt > 0)
+		if err != nil {
+			return nil, err
 		}
-		if isEveryone(g) {
-			return errorf(ErrDefaultGroupImmutable, "every user is a member of Everyone; its membership cannot be changed")
+		mustAsk := s.membership != nil && !isServiceActor(actor) && !asked
+		out := &directoryv1.GroupMembership{}
+		_, err = s.update(ctx, actor, func(t *txn) error {
+			in, err := membershipTarget(t, group, member, true)
+			if err != nil {
+				return err
+			}
+			if !in && mustAsk {
+				return errMembershipRaced
+			}
+			if _, err := t.addMember(group, member); err != nil {
+				return err
+			}
+			return store.GetProto(t, []byte(groupMembers+group+"/"+member), out)
+		})
+		if errors.Is(err, errMembershipRaced) {
+			continue
 		}
-		if err := get(t, member, &directoryv1.User{}); err != nil {
-			return err
+		if err != nil {
+			return nil, err
 		}
-		if _, err := t.addMember(group, member); err != nil {
-			return err
-		}
-		return store.GetProto(t, []byte(groupMembers+group+"/"+member), out)
-	})
-	if err != nil {
-		return nil, err
+		return out, nil
 	}
-	return out, nil
 }
 
 // RemoveGroupMember ends a user's explicit membership of a group (R5). The
 // owner stays in Administrators (R1); Everyone's membership is implicit; a
-// non-member is NotFound.
+// non-member is NotFound. A user may remove a member only if access
+// management allows it (R17, Options.MembershipChange).
 func (s *Service) RemoveGroupMember(ctx context.Context, actor Actor, req *directoryv1.RemoveGroupMemberRequest) error {
 	group, member := req.GetGroup(), req.GetMember()
 	if err := membershipNames(actor, group, member); err != nil {
 		return err
 	}
+	// Asked only when member is in group: the transaction below refuses
+	// anything else with the same errors.
+	if _, err := s.askMembershipChange(ctx, actor, group, member, false, false); err != nil {
+		return err
+	}
 	_, err := s.update(ctx, actor, func(t *txn) error {
-		g := &directoryv1.Group{}
-		if err := get(t, group, g); err != nil {
+		if _, err := membershipTarget(t, group, member, false); err != nil {
 			return err
-		}
-		if isEveryone(g) {
-			return errorf(ErrDefaultGroupImmutable, "every user is a member of Everyone; its membership cannot be changed")
-		}
-		u := &directoryv1.User{}
-		if err := get(t, member, u); err != nil {
-			return err
-		}
-		if u.GetOwner() && g.GetDefaultGroup() == directoryv1.Group_DEFAULT_GROUP_ADMINISTRATORS {
-			return errorf(ErrOwnerImmutable, "the organization's owner cannot leave the Administrators group")
-		}
-		ok, err := isMember(t, group, member)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return errorf(ErrNotFound, "%s is not a member of %s", member, group)
 		}
 		return t.removeMember(group, member)
 	})

@@ -6,10 +6,11 @@ import (
 	"encoding/base64"
 	"fmt"
 
+	"google.golang.org/protobuf/proto"
+
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
-	"steward.dev/services/directory/credential"
 )
 
 // SignUp creates an organization with its owner, the four default groups
@@ -19,13 +20,17 @@ func (s *Service) SignUp(ctx context.Context, actor Actor, req *directoryv1.Sign
 	if err := s.limits.allowSignUp(actor.SourceAddress, s.clock()); err != nil {
 		return nil, err
 	}
-	hash, err := credential.HashPassword(req.GetPassword())
+	hash, err := s.hashPassword(ctx, req.GetPassword())
 	if err != nil {
 		return nil, err
 	}
+	// The request_id record keeps a fast hash of the request: of a copy
+	// without the password, which only the memory-hard KDF may see (R10).
+	hashed := proto.Clone(req).(*directoryv1.SignUpRequest)
+	hashed.Password = ""
 	resp := &directoryv1.SignUpResponse{}
 	_, err = s.update(ctx, actor, func(t *txn) error {
-		_, err := t.idempotent(req.GetRequestId(), req, resp, func() error {
+		_, err := t.idempotent(req.GetRequestId(), hashed, resp, func() error {
 			return t.signUp(req, hash, resp)
 		})
 		return err

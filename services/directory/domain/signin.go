@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
@@ -34,9 +35,13 @@ func IsEnrollmentSession(sessionID string) bool {
 // SignIn exchanges credentials for an access token (R9): a password (plus a
 // TOTP code when the account requires MFA) under the local account system —
 // and for the owner under any — or an ID token of the organization's OIDC
-// identity provider, which may provision the user automatically. Failures
-// are rate limited per account and per source, counted and audited the same
-// way whether or not the account exists.
+// identity provider, which may provision the user automatically; the owner
+// always signs in with a password (and TOTP code), never through the
+// identity provider. Attempts are rate limited before any credential is
+// checked (see Limits): per source, and per account for passwords and for
+// verified external identities; successful ones are not counted. Every
+// failure is audited the same way whether or not the account exists, and
+// says nothing to the caller of the identity provider's answers.
 func (s *Service) SignIn(ctx context.Context, actor Actor, req *directoryv1.SignInRequest) (*directoryv1.SignInResponse, error) {
 	switch c := req.GetCredential().(type) {
 	case *directoryv1.SignInRequest_Password:
@@ -48,19 +53,39 @@ func (s *Service) SignIn(ctx context.Context, actor Actor, req *directoryv1.Sign
 	}
 }
 
+// The audit messages of failed sign-ins (R9, R27): one per kind of
+// credential, the same whatever went wrong, so that the log does not tell
+// whether the account exists.
+const (
+	signInFailedPassword = "Sign-in of %s failed."
+	signInFailedExternal = "Sign-in through the identity provider failed."
+)
+
+// passwordAccountKey is the per-account sign-in limit key of a password
+// sign-in: organization and email, whether or not the account exists.
+func passwordAccountKey(org, email string) string {
+	return "password:" + org + "/" + strings.ToLower(email)
+}
+
+// externalAccountKey is the per-account sign-in limit key of a verified
+// external identity: organization and subject.
+func externalAccountKey(org, sub string) string {
+	return "external:" + org + "/" + sub
+}
+
 func (s *Service) signInPassword(ctx context.Context, actor Actor, org string, c *directoryv1.PasswordCredential) (*directoryv1.SignInResponse, error) {
-	account := org + "/" + strings.ToLower(c.GetEmail())
-	now := s.clock()
-	if err := s.limits.signInBlocked(account, actor.SourceAddress, now); err != nil {
+	// The attempt is counted before anything is checked, so that concurrent
+	// attempts cannot all pass the limit (R9).
+	attempt, err := s.limits.beginSignIn(passwordAccountKey(org, c.GetEmail()), actor.SourceAddress, s.clock())
+	if err != nil {
 		return nil, err
 	}
 	var (
 		u       = &directoryv1.User{}
 		secrets userSecrets
 		kind    directoryv1.AccountSystem_Kind
-		found   bool
 	)
-	_, err := s.view(ctx, func(tx store.ReadTx) error {
+	_, err = s.view(ctx, func(tx store.ReadTx) error {
 		as := &directoryv1.AccountSystem{}
 		if err := get(tx, org+"/accountSystem", as); err != nil {
 			return nil // an unknown organization fails like a wrong password
@@ -73,48 +98,77 @@ func (s *Service) signInPassword(ctx context.Context, actor Actor, org string, c
 		if err := get(tx, name, u); err != nil {
 			return err
 		}
-		found = true
 		secrets, err = getSecrets(tx, name)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	ok := false
-	if found && secrets.PasswordHash != "" {
-		if ok, err = credential.VerifyPassword(secrets.PasswordHash, c.GetPassword()); err != nil {
-			return nil, err
-		}
-	} else {
-		credential.VerifyDummy(c.GetPassword())
+	// secrets.PasswordHash is empty when the account does not exist: the
+	// check then costs the same, and fails.
+	ok, err := s.checkPassword(ctx, secrets.PasswordHash, c.GetPassword())
+	if err != nil {
+		return nil, err
+	}
+	fail := func(cause error) (*directoryv1.SignInResponse, error) {
+		return nil, s.signInFailed(ctx, actor, org, fmt.Sprintf(signInFailedPassword, c.GetEmail()), cause)
 	}
 	if !ok {
-		return nil, s.signInFailure(ctx, actor, org, account, fmt.Sprintf("Sign-in failed for %s.", c.GetEmail()))
+		return fail(errorf(ErrInvalidCredentials, "invalid credentials"))
 	}
 	if kind == directoryv1.AccountSystem_KIND_OIDC && !u.GetOwner() {
-		return nil, errorf(ErrAccountSystemMismatch, "%s signs in through its OIDC identity provider; only the owner may use a password", org)
+		return fail(errorf(ErrAccountSystemMismatch, "%s signs in through its OIDC identity provider; only the owner may use a password", org))
 	}
 	if u.GetState() != directoryv1.User_STATE_ACTIVE {
-		return nil, errorf(ErrUserInactive, "the account is inactive")
+		return fail(errorf(ErrUserInactive, "the account is inactive"))
 	}
 	enrollOnly := false
 	if u.GetMfaRequired() {
 		switch {
 		case secrets.TOTPSecret == "":
 			enrollOnly = true
-		case c.GetTotpCode() == "" || !credential.ValidateTOTP(secrets.TOTPSecret, c.GetTotpCode(), now):
-			s.limits.signInFailed(account, actor.SourceAddress, now)
-			return nil, errorf(ErrTOTPRequired, "the account requires a valid TOTP code")
+		case c.GetTotpCode() == "":
+			// The first step of a two-step sign-in: the password was right
+			// and no code was guessed, so the attempt is not counted
+			// (people behind one address would otherwise run out), though
+			// it is audited.
+			attempt.succeeded(s.clock())
+			return fail(errorf(ErrTOTPRequired, "the account requires a valid TOTP code"))
+		case !credential.ValidateTOTP(secrets.TOTPSecret, c.GetTotpCode(), s.clock()):
+			return fail(errorf(ErrTOTPRequired, "the account requires a valid TOTP code"))
 		}
 	}
-	return s.issue(ctx, actor, u, enrollOnly, false)
+	resp, err := s.issue(ctx, actor, u, enrollOnly, false)
+	if err != nil {
+		return nil, err
+	}
+	attempt.succeeded(s.clock())
+	return resp, nil
 }
 
-// signInFailure counts a failed sign-in and audits it; it returns
-// ErrInvalidCredentials. The event names the organization, never whether
-// the account exists.
-func (s *Service) signInFailure(ctx context.Context, actor Actor, org, account, message string) error {
-	s.limits.signInFailed(account, actor.SourceAddress, s.clock())
+// checkPassword reports whether password matches hash, or spends the same
+// work and reports false when hash is empty. At most
+// Limits.MaxConcurrentPasswordChecks run at once (R10: argon2id is
+// memory-hard, so unbounded concurrent checks would exhaust memory).
+func (s *Service) checkPassword(ctx context.Context, hash, password string) (bool, error) {
+	release, err := s.limits.hashSlot(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	if hash == "" {
+		credential.VerifyDummy(password)
+		return false, nil
+	}
+	return credential.VerifyPassword(hash, password)
+}
+
+// signInFailed is the one way a sign-in fails once its credentials were
+// looked at (R9, R27): it audits the attempt — TypeSignInFailed, outcome
+// DENIED, on the organization if it exists, with message, which must say
+// nothing of whether the account exists — and returns cause, the error for
+// the caller.
+func (s *Service) signInFailed(ctx context.Context, actor Actor, org, message string, cause error) error {
 	_, err := s.update(ctx, actor, func(t *txn) error {
 		if ok, err := exists(t, org); err != nil || !ok {
 			return err
@@ -124,7 +178,7 @@ func (s *Service) signInFailure(ctx context.Context, actor Actor, org, account, 
 	if err != nil {
 		return err
 	}
-	return errorf(ErrInvalidCredentials, "invalid credentials")
+	return cause
 }
 
 // issue records a successful sign-in of u and returns its access token.
@@ -141,6 +195,7 @@ func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, e
 		DisplayName:    u.GetDisplayName(),
 		Kind:           "user",
 		EnrollmentOnly: enrollOnly,
+		SubjectCreated: createdNanos(u),
 		IssuedAt:       now,
 		Expiry:         now.Add(s.tokenTTL),
 	}
@@ -174,26 +229,49 @@ func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, e
 	}, nil
 }
 
+// createdNanos is u's create time in Unix nanoseconds, the "uct" claim of
+// its tokens (R10).
+func createdNanos(u *directoryv1.User) int64 {
+	return u.GetCreateTime().AsTime().UnixNano()
+}
+
+// signInRefusals are the errors of a verified external identity that the
+// caller gets and the audit log records as a failed sign-in.
+var signInRefusals = []error{ErrNotProvisionable, ErrEmailTaken, ErrUserInactive, ErrAccountSystemMismatch, ErrIDTokenInvalid}
+
 func (s *Service) signInExternal(ctx context.Context, actor Actor, org, idToken string) (*directoryv1.SignInResponse, error) {
-	now := s.clock()
-	if err := s.limits.signInBlocked(org+"/external", actor.SourceAddress, now); err != nil {
+	// Until the token is verified, nothing is known of whose it is: it
+	// counts against the source alone, so that garbage tokens lock nobody
+	// out (R9).
+	attempt, err := s.limits.beginSignIn("", actor.SourceAddress, s.clock())
+	if err != nil {
 		return nil, err
+	}
+	fail := func(cause error) (*directoryv1.SignInResponse, error) {
+		return nil, s.signInFailed(ctx, actor, org, signInFailedExternal, cause)
 	}
 	as := &directoryv1.AccountSystem{}
 	if _, err := s.view(ctx, func(tx store.ReadTx) error { return get(tx, org+"/accountSystem", as) }); err != nil {
-		return nil, s.signInFailure(ctx, actor, org, org+"/external", "Sign-in with an external identity failed.")
+		if errors.Is(err, ErrNotFound) {
+			return fail(errorf(ErrInvalidCredentials, "invalid credentials"))
+		}
+		return nil, err
 	}
 	if as.GetKind() != directoryv1.AccountSystem_KIND_OIDC {
-		return nil, errorf(ErrAccountSystemMismatch, "%s uses local accounts; sign in with a password", org)
+		return fail(errorf(ErrAccountSystemMismatch, "%s uses local accounts; sign in with a password", org))
 	}
 	cfg := as.GetOidc()
 	id, err := s.oidc.Verify(ctx, cfg.GetIssuer(), cfg.GetClientId(), cfg.GetGroupClaim(), idToken)
 	switch {
 	case errors.Is(err, oidcauth.ErrIssuerUnavailable):
-		return nil, errorf(ErrUnavailable, "the identity provider cannot be reached: %v", err)
+		// The verifier logged what went wrong. The caller, anyone at all,
+		// learns nothing of what the issuer's URL reaches (SSRF).
+		return nil, errorf(ErrUnavailable, "the identity provider cannot be reached")
 	case err != nil:
-		s.limits.signInFailed(org+"/external", actor.SourceAddress, now)
-		return nil, errorf(ErrIDTokenInvalid, "the ID token is not valid: %v", err)
+		return fail(errorf(ErrIDTokenInvalid, "the ID token is not valid"))
+	}
+	if err := attempt.charge(externalAccountKey(org, id.Subject), s.clock()); err != nil {
+		return nil, err
 	}
 	var (
 		u           *directoryv1.User
@@ -201,11 +279,21 @@ func (s *Service) signInExternal(ctx context.Context, actor Actor, org, idToken 
 	)
 	_, err = s.update(ctx, actor, func(t *txn) error {
 		u, provisioned = nil, false
+		// The index holds the subjects of the current issuer only: a switch
+		// of account system empties it (R8). A switch while the token was
+		// being verified makes it a token of the previous issuer.
+		cur := &directoryv1.AccountSystem{}
+		if err := get(t, org+"/accountSystem", cur); err != nil {
+			return err
+		}
+		if !proto.Equal(cur, as) {
+			return errorf(ErrIDTokenInvalid, "the ID token is not valid")
+		}
 		name, err := lookup(t, subjectIndex+org+"/"+id.Subject)
 		if err != nil {
 			return err
 		}
-		mapped := mappedGroups(cfg, id.Groups)
+		mapped := mappedGroups(org, cfg, id.Groups)
 		if name == "" {
 			if u, err = t.provision(org, id, mapped); err != nil {
 				return err
@@ -217,15 +305,30 @@ func (s *Service) signInExternal(ctx context.Context, actor Actor, org, idToken 
 		if err := get(t, name, u); err != nil {
 			return err
 		}
-		return t.syncGroups(cfg, u.GetName(), mapped)
+		if u.GetOwner() {
+			// The identity provider's word is not enough for the owner,
+			// whose TOTP it would bypass (R1, R9).
+			return errorf(ErrAccountSystemMismatch, "the owner signs in with a password (and TOTP code), not through the identity provider")
+		}
+		if u.GetState() != directoryv1.User_STATE_ACTIVE {
+			return errorf(ErrUserInactive, "the account is inactive")
+		}
+		return t.syncGroups(org, cfg, u, mapped)
 	})
+	if err != nil {
+		for _, refusal := range signInRefusals {
+			if errors.Is(err, refusal) {
+				return fail(err)
+			}
+		}
+		return nil, err
+	}
+	resp, err := s.issue(ctx, actor, u, false, provisioned)
 	if err != nil {
 		return nil, err
 	}
-	if u.GetState() != directoryv1.User_STATE_ACTIVE {
-		return nil, errorf(ErrUserInactive, "the account is inactive")
-	}
-	return s.issue(ctx, actor, u, false, provisioned)
+	attempt.succeeded(s.clock())
+	return resp, nil
 }
 
 // lookup returns the value of an index key, "" when it is absent.
@@ -237,12 +340,20 @@ func lookup(tx store.ReadTx, key string) (string, error) {
 	return string(b), err
 }
 
-// mappedGroups returns the directory groups the identity's group-claim
-// values map to, sorted and without duplicates.
-func mappedGroups(cfg *directoryv1.OidcConfig, claimGroups []string) []string {
+// mappable reports whether group may be joined through the group mapping
+// of org's account system: a group of org (R10: never another
+// organization's), and not Everyone, whose membership is implicit (R5).
+func mappable(org, group string) bool {
+	id, ok := strings.CutPrefix(group, org+"/groups/")
+	return ok && id != "" && !strings.Contains(id, "/") && id != GroupEveryone
+}
+
+// mappedGroups returns the directory groups of org the identity's
+// group-claim values map to, sorted and without duplicates.
+func mappedGroups(org string, cfg *directoryv1.OidcConfig, claimGroups []string) []string {
 	var out []string
 	for _, g := range claimGroups {
-		if name, ok := cfg.GetGroupMapping()[g]; ok {
+		if name, ok := cfg.GetGroupMapping()[g]; ok && mappable(org, name) {
 			out = append(out, name)
 		}
 	}
@@ -256,13 +367,16 @@ var nicknameUnsafe = regexp.MustCompile(`[^A-Za-z0-9@._-]`)
 // provision creates the user of an external identity at first sign-in (R9).
 // The identity must belong to a group that is added to a service; until
 // access management answers that, a group named in the account system's
-// group mapping counts as added.
+// group mapping counts as added. groups are mappable (mappedGroups).
 func (t *txn) provision(org string, id oidcauth.Identity, groups []string) (*directoryv1.User, error) {
 	var existing []string
 	for _, g := range groups {
+		if !mappable(org, g) {
+			continue
+		}
 		if ok, err := exists(t, g); err != nil {
 			return nil, err
-		} else if ok && resourcename.OrganizationOf(g) == org {
+		} else if ok {
 			existing = append(existing, g)
 		}
 	}
@@ -322,11 +436,21 @@ func (t *txn) provision(org string, id oidcauth.Identity, groups []string) (*dir
 	return u, nil
 }
 
-// syncGroups keeps the memberships of user in the account system's mapped
+// syncGroups keeps the memberships of u in the account system's mapped
 // groups in step with the identity's groups at each sign-in (R9): mapped
-// groups the identity has are joined, mapped groups it lost are left.
-func (t *txn) syncGroups(cfg *directoryv1.OidcConfig, user string, have []string) error {
+// groups the identity has are joined, mapped groups it lost are left. Only
+// mappable groups of org are touched, and the owner never leaves
+// Administrators (R1).
+func (t *txn) syncGroups(org string, cfg *directoryv1.OidcConfig, u *directoryv1.User, have []string) error {
+	var targets []string
 	for _, g := range cfg.GetGroupMapping() {
+		if mappable(org, g) {
+			targets = append(targets, g)
+		}
+	}
+	slices.Sort(targets)
+	user := u.GetName()
+	for _, g := range slices.Compact(targets) {
 		member, err := isMember(t, g, user)
 		if err != nil {
 			return err
@@ -342,6 +466,9 @@ func (t *txn) syncGroups(cfg *directoryv1.OidcConfig, user string, have []string
 				}
 			}
 		case !want && member:
+			if u.GetOwner() && g == org+"/groups/"+GroupAdministrators {
+				continue
+			}
 			if err := t.removeMember(g, user); err != nil {
 				return err
 			}

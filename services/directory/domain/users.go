@@ -12,7 +12,6 @@ import (
 	"steward.dev/pkg/pagetoken"
 	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
-	"steward.dev/services/directory/credential"
 )
 
 // userMaskFields are the User fields UpdateUser may change (AIP-134).
@@ -168,13 +167,18 @@ func (s *Service) CreateUser(ctx context.Context, actor Actor, req *directoryv1.
 	var hash string
 	if pw := req.GetInitialPassword(); pw != "" {
 		var err error
-		if hash, err = credential.HashPassword(pw); err != nil {
+		if hash, err = s.hashPassword(ctx, pw); err != nil {
 			return nil, err
 		}
 	}
+	// The request_id record keeps a fast hash of the request: of a copy
+	// without the initial password, which only the memory-hard KDF may see
+	// (R10).
+	hashed := proto.Clone(req).(*directoryv1.CreateUserRequest)
+	hashed.InitialPassword = ""
 	resp := &directoryv1.User{}
 	_, err := s.update(ctx, actor, func(t *txn) error {
-		_, err := t.idempotent(req.GetRequestId(), req, resp, func() error {
+		_, err := t.idempotent(req.GetRequestId(), hashed, resp, func() error {
 			return t.createUser(req, hash, resp)
 		})
 		return err
@@ -351,16 +355,20 @@ func (s *Service) DeleteUser(ctx context.Context, actor Actor, req *directoryv1.
 		if actor.Name == name {
 			return errorf(ErrSelfAction, "you cannot delete the account you are signed in with")
 		}
-		if s.admins == nil {
-			// Without access management, explicit membership of the
-			// Administrators group counts as holding an Administrator role.
-			admin, err := isMember(t, resourcename.OrganizationOf(name)+"/groups/"+GroupAdministrators, name)
-			if err != nil {
-				return err
-			}
-			if admin {
-				return errorf(ErrHoldsAdministratorRole, "%s is in the Administrators group; remove it from the group first", name)
-			}
+		// Explicit membership of the Administrators group counts as
+		// holding an Administrator role (R4), checked here in the
+		// deletion's own transaction even when access management is asked
+		// (refuseAdministrator): that question is answered before the
+		// transaction, so a user added to Administrators in between would
+		// otherwise slip through. This closes the common race only: a role
+		// assignment made in access management concurrently with the
+		// deletion is not covered.
+		admin, err := isMember(t, resourcename.OrganizationOf(name)+"/groups/"+GroupAdministrators, name)
+		if err != nil {
+			return err
+		}
+		if admin {
+			return errorf(ErrHoldsAdministratorRole, "%s is in the Administrators group; remove it from the group first", name)
 		}
 		return t.removeUser(u)
 	})

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 	"steward.dev/services/directory/credential"
+	"steward.dev/services/directory/oidcauth"
 	"steward.dev/services/directory/token"
 )
 
@@ -40,7 +43,8 @@ type Principal struct {
 }
 
 // VerifyCredential returns the principal an access token or API key speaks
-// for (R10). Tokens of deleted or deactivated users stop working at once;
+// for (R10). Tokens of deleted or deactivated users stop working at once,
+// and never speak for a later user of the same name (the "uct" claim);
 // enrolment-only tokens are refused unless allowEnrollment. Anything not
 // valid is ErrInvalidCredentials (or ErrAPIKeyRevoked).
 func (s *Service) VerifyCredential(ctx context.Context, raw string, allowEnrollment bool) (Principal, error) {
@@ -86,6 +90,11 @@ func (s *Service) VerifyCredential(ctx context.Context, raw string, allowEnrollm
 			return Principal{}, errorf(ErrInvalidCredentials, "invalid credentials: the account no longer exists")
 		}
 		return Principal{}, err
+	}
+	if c.SubjectCreated != createdNanos(u) {
+		// A user deleted and created again under the same name is someone
+		// else: the old one's tokens do not speak for them (R10).
+		return Principal{}, errorf(ErrInvalidCredentials, "invalid credentials: the account no longer exists")
 	}
 	if u.GetState() != directoryv1.User_STATE_ACTIVE {
 		return Principal{}, errorf(ErrInvalidCredentials, "invalid credentials: the account is inactive")
@@ -189,14 +198,23 @@ func (s *Service) ConfirmTotp(ctx context.Context, actor Actor, name, code strin
 
 // SwitchAccountSystem replaces the organization's account system (R8). It
 // must be confirmed and guarded by the organization's current etag; it
-// deletes every user but the owner — one event each — and emits the switch
-// event, all in one transaction.
+// deletes every user but the owner — one event each — unbinds the owner
+// from any external subject, and emits the switch event, all in one
+// transaction. An OIDC issuer must be one the directory may contact (https,
+// public; see oidcauth.Options), and the group mapping may name only
+// existing groups of the organization other than Everyone.
 func (s *Service) SwitchAccountSystem(ctx context.Context, actor Actor, req *directoryv1.SwitchAccountSystemRequest) (*directoryv1.SwitchAccountSystemResponse, error) {
 	if err := actor.visible(req.GetName()); err != nil {
 		return nil, err
 	}
 	if !req.GetConfirm() {
 		return nil, errorf(ErrSwitchUnconfirmed, "switching the account system deletes every sub-account: set confirm to true")
+	}
+	next := req.GetAccountSystem()
+	if next.GetKind() == directoryv1.AccountSystem_KIND_OIDC {
+		if err := s.oidc.CheckIssuer(next.GetOidc().GetIssuer()); err != nil {
+			return nil, fieldError("account_system.oidc.issuer", "%s", strings.TrimPrefix(err.Error(), oidcauth.ErrIssuerNotAllowed.Error()+": "))
+		}
 	}
 	org := resourcename.OrganizationOf(req.GetName())
 	resp := &directoryv1.SwitchAccountSystemResponse{}
@@ -209,7 +227,10 @@ func (s *Service) SwitchAccountSystem(ctx context.Context, actor Actor, req *dir
 			if o.GetEtag() != req.GetEtag() {
 				return errorf(ErrEtagMismatch, "etag %q is not the current etag of %s", req.GetEtag(), org)
 			}
-			var users []*directoryv1.User
+			if err := checkGroupMapping(t, org, next.GetOidc()); err != nil {
+				return err
+			}
+			var users, survivors []*directoryv1.User
 			err = t.Scan(recordKey(org+"/users/"), nil, func(k, v []byte) (bool, error) {
 				if strings.Contains(string(k[len(recordKey(org+"/users/")):]), "/") {
 					return true, nil
@@ -218,7 +239,9 @@ func (s *Service) SwitchAccountSystem(ctx context.Context, actor Actor, req *dir
 				if err := proto.Unmarshal(v, u); err != nil {
 					return false, err
 				}
-				if !u.GetOwner() {
+				if u.GetOwner() {
+					survivors = append(survivors, u)
+				} else {
 					users = append(users, u)
 				}
 				return true, nil
@@ -231,7 +254,16 @@ func (s *Service) SwitchAccountSystem(ctx context.Context, actor Actor, req *dir
 					return err
 				}
 			}
-			next := req.GetAccountSystem()
+			// External subjects belong to the old identity provider: the
+			// new one may give the same subject to someone else (R8).
+			for _, u := range survivors {
+				if err := t.unbindSubject(u); err != nil {
+					return err
+				}
+			}
+			if err := t.clearSubjectIndex(org); err != nil {
+				return err
+			}
 			as.Kind, as.Oidc, as.UpdateTime = next.GetKind(), next.GetOidc(), t.ts()
 			as.Etag = ""
 			if err := t.put(as); err != nil {
@@ -261,6 +293,69 @@ func (s *Service) SwitchAccountSystem(ctx context.Context, actor Actor, req *dir
 		return nil, err
 	}
 	return resp, nil
+}
+
+// checkGroupMapping refuses a group mapping that names anything but an
+// existing group of org other than Everyone: sign-in would otherwise add
+// the organization's users to another organization's groups (R10), or
+// to Everyone, whose membership is implicit (R5).
+func checkGroupMapping(tx store.ReadTx, org string, cfg *directoryv1.OidcConfig) error {
+	const field = "account_system.oidc.group_mapping"
+	mapping := cfg.GetGroupMapping()
+	for _, claim := range slices.Sorted(maps.Keys(mapping)) {
+		group := mapping[claim]
+		if _, ok := strings.CutPrefix(group, org+"/groups/"); !ok {
+			return fieldError(field, "%q maps to %s, which is not a group of %s", claim, group, org)
+		}
+		g := &directoryv1.Group{}
+		if err := get(tx, group, g); errors.Is(err, ErrNotFound) {
+			return fieldError(field, "%q maps to %s, which does not exist", claim, group)
+		} else if err != nil {
+			return err
+		}
+		if !mappable(org, group) || g.GetDefaultGroup() == directoryv1.Group_DEFAULT_GROUP_EVERYONE {
+			return fieldError(field, "%q maps to Everyone, whose membership is implicit", claim)
+		}
+	}
+	return nil
+}
+
+// unbindSubject clears u's external subject and its index entry, with a
+// TypeUserUpdated event, if it has one.
+func (t *txn) unbindSubject(u *directoryv1.User) error {
+	sub := u.GetExternalSubject()
+	if sub == "" {
+		return nil
+	}
+	org := resourcename.OrganizationOf(u.GetName())
+	if name, err := lookup(t, subjectIndex+org+"/"+sub); err != nil {
+		return err
+	} else if name == u.GetName() {
+		if err := t.Delete([]byte(subjectIndex + org + "/" + sub)); err != nil {
+			return err
+		}
+	}
+	u.ExternalSubject, u.UpdateTime = "", t.ts()
+	if err := t.put(u); err != nil {
+		return err
+	}
+	return t.updated(TypeUserUpdated, u, fmt.Sprintf("User %s was unbound from the external subject %s of the previous account system.", u.GetNickname(), sub))
+}
+
+// clearSubjectIndex deletes every external-subject index entry of org, so
+// that none outlives the identity provider that issued its subject (R8).
+func (t *txn) clearSubjectIndex(org string) error {
+	prefix := subjectIndex + org + "/"
+	subs, err := keysUnder(t, prefix)
+	if err != nil {
+		return err
+	}
+	for _, sub := range subs {
+		if err := t.Delete([]byte(prefix + sub)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func kindName(k directoryv1.AccountSystem_Kind) string {

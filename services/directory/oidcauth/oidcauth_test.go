@@ -22,6 +22,12 @@ import (
 
 const clientID = "steward-client"
 
+// private returns a Verifier that may talk to oidctest's issuers on
+// http://127.0.0.1.
+func private() *oidcauth.Verifier {
+	return oidcauth.NewWithOptions(oidcauth.Options{AllowPrivate: true})
+}
+
 func newIssuer(t testing.TB) *oidctest.Issuer {
 	t.Helper()
 	iss, err := oidctest.NewIssuer()
@@ -81,7 +87,7 @@ func hmacToken(t testing.TB, claims map[string]any) string {
 func TestVerify(t *testing.T) {
 	iss := newIssuer(t)
 	foreign := newIssuer(t)
-	v := oidcauth.New(nil)
+	v := private()
 
 	with := func(edit func(*oidctest.Claims)) oidctest.Claims {
 		c := validClaims()
@@ -272,7 +278,7 @@ func TestVerify(t *testing.T) {
 
 func TestVerifyRequiresConfiguration(t *testing.T) {
 	iss := newIssuer(t)
-	v := oidcauth.New(nil)
+	v := private()
 	raw := mint(t, iss, validClaims())
 	for _, tc := range []struct{ name, issuer, clientID string }{
 		{"no issuer", "", clientID},
@@ -292,7 +298,7 @@ func TestVerifyIssuerUnreachable(t *testing.T) {
 	raw := mint(t, iss, validClaims())
 	iss.Close()
 
-	_, err := oidcauth.New(nil).Verify(t.Context(), iss.URL(), clientID, "groups", raw)
+	_, err := private().Verify(t.Context(), iss.URL(), clientID, "groups", raw)
 	if !errors.Is(err, oidcauth.ErrIssuerUnavailable) {
 		t.Fatalf("Verify() error = %v, want ErrIssuerUnavailable", err)
 	}
@@ -305,7 +311,7 @@ func TestVerifyNotAnIssuer(t *testing.T) {
 	iss := newIssuer(t)
 	raw := mint(t, iss, validClaims())
 	// The discovery document names another issuer than the URL asked for.
-	_, err := oidcauth.New(nil).Verify(t.Context(), iss.URL()+"/", clientID, "groups", raw)
+	_, err := private().Verify(t.Context(), iss.URL()+"/", clientID, "groups", raw)
 	if !errors.Is(err, oidcauth.ErrIssuerUnavailable) {
 		t.Fatalf("Verify() error = %v, want ErrIssuerUnavailable", err)
 	}
@@ -333,7 +339,7 @@ func TestVerifyDiscoveryFailureNotCached(t *testing.T) {
 	raw := mint(t, iss, validClaims())
 	tr := &flakyTransport{}
 	tr.failures.Store(1)
-	v := oidcauth.New(&http.Client{Transport: tr, Timeout: 5 * time.Second})
+	v := oidcauth.NewWithOptions(oidcauth.Options{Client: &http.Client{Transport: tr, Timeout: 5 * time.Second}, AllowPrivate: true})
 
 	if _, err := v.Verify(t.Context(), iss.URL(), clientID, "groups", raw); !errors.Is(err, oidcauth.ErrIssuerUnavailable) {
 		t.Fatalf("first Verify() error = %v, want ErrIssuerUnavailable", err)
@@ -348,7 +354,7 @@ func TestVerifyDiscoveryFailureNotCached(t *testing.T) {
 
 func TestVerifyKeyRotation(t *testing.T) {
 	iss := newIssuer(t)
-	v := oidcauth.New(nil)
+	v := private()
 	oldToken := mint(t, iss, validClaims())
 	if _, err := v.Verify(t.Context(), iss.URL(), clientID, "groups", oldToken); err != nil {
 		t.Fatalf("Verify(old key) error = %v", err)
@@ -370,7 +376,7 @@ func TestVerifyKeyRotation(t *testing.T) {
 
 func TestVerifyKeySetUnreachable(t *testing.T) {
 	iss := newIssuer(t)
-	v := oidcauth.New(nil)
+	v := private()
 	oldToken := mint(t, iss, validClaims())
 	if _, err := v.Verify(t.Context(), iss.URL(), clientID, "groups", oldToken); err != nil {
 		t.Fatalf("Verify() error = %v", err)
@@ -395,7 +401,7 @@ func TestVerifyKeySetUnreachable(t *testing.T) {
 func TestVerifyConcurrent(t *testing.T) {
 	iss := newIssuer(t)
 	tr := &flakyTransport{}
-	v := oidcauth.New(&http.Client{Transport: tr, Timeout: 5 * time.Second})
+	v := oidcauth.NewWithOptions(oidcauth.Options{Client: &http.Client{Transport: tr, Timeout: 5 * time.Second}, AllowPrivate: true})
 	good := mint(t, iss, validClaims())
 	bad := mint(t, iss, oidctest.Claims{Subject: "u-1", Audience: "other"})
 
@@ -431,7 +437,7 @@ func TestVerifyConcurrent(t *testing.T) {
 func FuzzVerify(f *testing.F) {
 	iss := newIssuer(f)
 	foreign := newIssuer(f)
-	v := oidcauth.New(nil)
+	v := private()
 
 	valid := mint(f, iss, validClaims())
 	if _, err := v.Verify(context.Background(), iss.URL(), clientID, "groups", valid); err != nil {

@@ -5,6 +5,11 @@
 // Forgetting a key resets its bucket to full, so someone able to use more than
 // maxKeys keys can flush the limiter; size maxKeys well above the number of
 // keys active within one refill period.
+//
+// A token is taken before the work it pays for (Allow), so concurrent
+// callers cannot all pass a check made before any of them has finished;
+// Refund gives a token back once the work turns out not to count (a
+// successful sign-in, say).
 package ratelimit
 
 import (
@@ -27,10 +32,12 @@ type Limiter struct {
 	lru     *list.List               // most recently used first; guarded by mu
 }
 
-// bucket is one key's token bucket in the LRU list.
+// bucket is one key's token bucket in the LRU list: tokens available at
+// last.
 type bucket struct {
-	key string
-	lim *rate.Limiter
+	key    string
+	tokens float64
+	last   time.Time
 }
 
 // New returns a Limiter that lets each key act burst times at once and then r
@@ -53,32 +60,45 @@ func New(r rate.Limit, burst, maxKeys int) *Limiter {
 // if so. If not, retryAfter is how long after now the next token arrives, or
 // rate.InfDuration if none ever will (r is 0). A refusal takes no token.
 func (l *Limiter) Allow(key string, now time.Time) (ok bool, retryAfter time.Duration) {
+	if l.limit == rate.Inf {
+		return true, 0
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	r := l.bucketLocked(key).ReserveN(now, 1)
-	if !r.OK() {
-		return false, rate.InfDuration
+	b := l.bucketLocked(key, now)
+	tokens := l.advance(b, now)
+	if tokens < 1 {
+		return false, l.wait(1 - tokens)
 	}
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
-	}
+	b.tokens = tokens - 1
 	return true, 0
 }
 
-// Wait returns how long key must wait for a token at now, without taking
-// one: 0 when Allow would succeed. Callers use it to refuse before doing
-// work whose failure alone spends a token (failed sign-ins).
-func (l *Limiter) Wait(key string, now time.Time) time.Duration {
+// Refund gives back a token Allow took for key, up to the burst. Callers
+// use it when the attempt the token paid for turns out not to count.
+func (l *Limiter) Refund(key string, now time.Time) {
+	if l.limit == rate.Inf {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	r := l.bucketLocked(key).ReserveN(now, 1)
-	if !r.OK() {
-		return rate.InfDuration
+	b := l.bucketLocked(key, now)
+	b.tokens = min(l.advance(b, now)+1, float64(l.burst))
+}
+
+// Wait returns how long key must wait for a token at now, without taking
+// one: 0 when Allow would succeed.
+func (l *Limiter) Wait(key string, now time.Time) time.Duration {
+	if l.limit == rate.Inf {
+		return 0
 	}
-	d := r.DelayFrom(now)
-	r.CancelAt(now)
-	return d
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tokens := l.advance(l.bucketLocked(key, now), now)
+	if tokens >= 1 {
+		return 0
+	}
+	return l.wait(1 - tokens)
 }
 
 // Len returns the number of keys the limiter remembers.
@@ -88,20 +108,40 @@ func (l *Limiter) Len() int {
 	return l.lru.Len()
 }
 
-// bucketLocked returns key's bucket, creating it (and forgetting the least
-// recently used key if there are too many) as needed, and marks it most
-// recently used. l.mu must be held.
-func (l *Limiter) bucketLocked(key string) *rate.Limiter {
+// advance refills b up to now (never backwards in time) and returns its
+// tokens. l.mu must be held.
+func (l *Limiter) advance(b *bucket, now time.Time) float64 {
+	if now.After(b.last) {
+		if l.limit > 0 {
+			b.tokens = min(b.tokens+now.Sub(b.last).Seconds()*float64(l.limit), float64(l.burst))
+		}
+		b.last = now
+	}
+	return b.tokens
+}
+
+// wait is how long the limiter takes to refill missing tokens.
+func (l *Limiter) wait(missing float64) time.Duration {
+	if l.limit <= 0 {
+		return rate.InfDuration
+	}
+	return time.Duration(float64(time.Second) * (missing / float64(l.limit)))
+}
+
+// bucketLocked returns key's bucket, creating a full one at now (and
+// forgetting the least recently used key if there are too many) as needed,
+// and marks it most recently used. l.mu must be held.
+func (l *Limiter) bucketLocked(key string, now time.Time) *bucket {
 	if e, ok := l.buckets[key]; ok {
 		l.lru.MoveToFront(e)
-		return e.Value.(*bucket).lim
+		return e.Value.(*bucket)
 	}
-	b := &bucket{key: key, lim: rate.NewLimiter(l.limit, l.burst)}
+	b := &bucket{key: key, tokens: float64(l.burst), last: now}
 	l.buckets[key] = l.lru.PushFront(b)
 	for l.lru.Len() > l.maxKeys {
 		oldest := l.lru.Back()
 		l.lru.Remove(oldest)
 		delete(l.buckets, oldest.Value.(*bucket).key)
 	}
-	return b.lim
+	return b
 }

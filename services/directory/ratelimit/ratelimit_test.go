@@ -182,3 +182,52 @@ func TestWaitTakesNothing(t *testing.T) {
 		t.Fatalf("Wait after refill = %v, want 0", d)
 	}
 }
+
+// TestRefund (R9): a refunded token can be taken again, and refunds never
+// raise a bucket above its burst.
+func TestRefund(t *testing.T) {
+	l := New(rate.Every(time.Hour), 2, 10)
+	l.Allow("k", t0)
+	l.Allow("k", t0)
+	if ok, _ := l.Allow("k", t0); ok {
+		t.Fatal("third Allow on a burst of 2 succeeded")
+	}
+	l.Refund("k", t0)
+	if ok, _ := l.Allow("k", t0); !ok {
+		t.Fatal("Allow after a refund refused")
+	}
+	l.Refund("k", t0)
+	l.Refund("k", t0)
+	l.Refund("k", t0) // already full: nothing more
+	for i := 0; i < 2; i++ {
+		if ok, _ := l.Allow("k", t0); !ok {
+			t.Fatalf("Allow %d after refunds refused", i)
+		}
+	}
+	if ok, _ := l.Allow("k", t0); ok {
+		t.Fatal("refunds raised the bucket above its burst")
+	}
+	// Unknown keys start full; a refund there changes nothing.
+	l.Refund("new", t0)
+	for i := 0; i < 2; i++ {
+		if ok, _ := l.Allow("new", t0); !ok {
+			t.Fatalf("Allow %d of a new key refused", i)
+		}
+	}
+	if ok, _ := l.Allow("new", t0); ok {
+		t.Fatal("a refund of an unknown key added a token")
+	}
+}
+
+// TestClockBackwards: a time before the bucket's last use neither refills
+// nor rewinds it.
+func TestClockBackwards(t *testing.T) {
+	l := New(rate.Every(time.Minute), 1, 10)
+	l.Allow("k", t0.Add(time.Minute))
+	if ok, _ := l.Allow("k", t0); ok {
+		t.Fatal("Allow at an earlier time succeeded")
+	}
+	if ok, _ := l.Allow("k", t0.Add(2*time.Minute)); !ok {
+		t.Fatal("Allow a minute after the last use refused")
+	}
+}

@@ -51,6 +51,9 @@ func newAccessEnv(t *testing.T) *accessEnv {
 	cfg.Domain.AdministratorRoles = func(ctx context.Context, user string) ([]string, error) {
 		return server.AdministratorRoles(*accessClient.Load())(ctx, user)
 	}
+	cfg.Domain.MembershipChange = func(ctx context.Context, group string, add bool) error {
+		return server.MembershipChange(*accessClient.Load())(ctx, group, add)
+	}
 	dir, err := cfg.Complete()
 	if err != nil {
 		t.Fatal(err)

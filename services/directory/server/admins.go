@@ -2,11 +2,16 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	accessv1 "steward.dev/gen/steward/access/v1"
 	"steward.dev/pkg/resourcename"
+	"steward.dev/services/directory/domain"
 )
 
 // AdministratorRoles returns the domain's question "which Administrator
@@ -40,4 +45,42 @@ func AdministratorRoles(client accessv1.AccessServiceClient) func(ctx context.Co
 func isAdministratorRole(name string) bool {
 	id, ok := strings.CutPrefix(name, "roles/")
 	return ok && strings.HasSuffix(id, "administrator") && !strings.HasPrefix(id, "allow-to-be-")
+}
+
+// MembershipChange returns the domain's question "may the end user ctx acts
+// for add a member to (or remove one from) this group?" (R17,
+// domain.Options.MembershipChange), answered by access management's
+// internal CheckMembershipChange. The call is made with ctx, so the
+// directory's service credential carries the end user as actor. A refusal
+// becomes a *domain.AccessDeniedError with access management's reason
+// (ESCALATION or DELEGATION_DENIED), message, permission and scope. When
+// access management cannot answer, the change is refused as unavailable
+// (fail closed); cancellation and deadlines keep their meaning.
+func MembershipChange(client accessv1.AccessServiceClient) func(ctx context.Context, group string, add bool) error {
+	return func(ctx context.Context, group string, add bool) error {
+		resp, err := client.CheckMembershipChange(ctx, &accessv1.CheckMembershipChangeRequest{Group: group, Add: add})
+		if err != nil {
+			switch status.Code(err) {
+			case codes.Canceled:
+				return context.Canceled
+			case codes.DeadlineExceeded:
+				return context.DeadlineExceeded
+			}
+			return fmt.Errorf("%w: access management could not check the membership change of %s: %s",
+				domain.ErrUnavailable, group, status.Convert(err).Message())
+		}
+		if resp.GetAllowed() {
+			return nil
+		}
+		msg := resp.GetMessage()
+		if msg == "" {
+			verb := "remove members from"
+			if add {
+				verb = "add members to"
+			}
+			msg = fmt.Sprintf("you may not %s %s", verb, group)
+		}
+		// An empty reason leaves the refusal a plain PERMISSION_DENIED.
+		return &domain.AccessDeniedError{Reason: resp.GetReason(), Message: msg, Permission: resp.GetPermission(), Scope: resp.GetScope()}
+	}
 }

@@ -91,11 +91,19 @@ var errorTable = apierr.Table{
 	mapping(domain.ErrRobotAccountBound, codes.FailedPrecondition, directoryv1.ErrorReason_ERROR_REASON_ROBOT_ACCOUNT_BOUND),
 	mapping(domain.ErrUserInactive, codes.FailedPrecondition, directoryv1.ErrorReason_ERROR_REASON_USER_INACTIVE),
 	{Err: domain.ErrUnavailable, To: apierr.New(codes.Unavailable, "UNAVAILABLE", errorDomain, "", nil)},
+	// A bare ErrAccessDenied; toStatus gives a *domain.AccessDeniedError
+	// access management's own reason and metadata.
+	{Err: domain.ErrAccessDenied, To: apierr.New(codes.PermissionDenied, "PERMISSION_DENIED", errorDomain, "", nil)},
 }
+
+// accessErrorDomain is the ErrorInfo domain of access management's reasons
+// (ESCALATION, DELEGATION_DENIED), which the directory relays.
+const accessErrorDomain = "access.steward.dev"
 
 // toStatus returns err as a gRPC status error: field errors become
 // InvalidArgument with a field violation, rate limits ResourceExhausted with
-// RetryInfo, the rest goes through errorTable.
+// RetryInfo, access management's refusals (R17) PermissionDenied with its
+// reason and metadata, the rest goes through errorTable.
 func toStatus(err error) error {
 	var fe *domain.FieldError
 	if errors.As(err, &fe) {
@@ -111,6 +119,19 @@ func toStatus(err error) error {
 			st = withRetry
 		}
 		return st.Err()
+	}
+	var ad *domain.AccessDeniedError
+	if errors.As(err, &ad) && ad.Reason != "" {
+		// Access management refused (R17): its reason (ESCALATION or
+		// DELEGATION_DENIED) and what it names, as it would say it.
+		md := map[string]string{}
+		if ad.Permission != "" {
+			md["permission"] = ad.Permission
+		}
+		if ad.Scope != "" {
+			md["scope"] = ad.Scope
+		}
+		return apierr.New(codes.PermissionDenied, ad.Reason, accessErrorDomain, ad.Error(), md).GRPCStatus().Err()
 	}
 	return errorTable.ToStatus(err)
 }

@@ -46,9 +46,15 @@ func newEnv(t *testing.T) *env {
 // clock) for one test.
 func newEnvWith(t *testing.T, opts domain.Options) *env {
 	t.Helper()
+	return newEnvConfig(t, func(c *server.Config) { c.Domain = opts })
+}
+
+// newEnvConfig starts a directory whose configuration edit changes.
+func newEnvConfig(t *testing.T, edit func(*server.Config)) *env {
+	t.Helper()
 	cfg := server.NewConfig()
 	cfg.Config = backendtest.Config(t, cfg.Config)
-	cfg.Domain = opts
+	edit(&cfg)
 	b, err := cfg.Complete()
 	if err != nil {
 		t.Fatal(err)

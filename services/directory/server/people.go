@@ -101,12 +101,14 @@ func (s *directoryServer) DeleteGroup(ctx context.Context, req *directoryv1.Dele
 	return empty(s.d.DeleteGroup(ctx, actorOf(ctx), req))
 }
 
-// AddGroupMember adds a user to a group (R5).
+// AddGroupMember adds a user to a group (R5); access management must allow
+// it for a user caller (R17, MembershipChange).
 func (s *directoryServer) AddGroupMember(ctx context.Context, req *directoryv1.AddGroupMemberRequest) (*directoryv1.GroupMembership, error) {
 	return reply(s.d.AddGroupMember(ctx, actorOf(ctx), req))
 }
 
-// RemoveGroupMember removes a user from a group (R5).
+// RemoveGroupMember removes a user from a group (R5); access management
+// must allow it for a user caller (R17, MembershipChange).
 func (s *directoryServer) RemoveGroupMember(ctx context.Context, req *directoryv1.RemoveGroupMemberRequest) (*emptypb.Empty, error) {
 	return empty(s.d.RemoveGroupMember(ctx, actorOf(ctx), req))
 }

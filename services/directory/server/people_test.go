@@ -3,8 +3,12 @@ package server_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -16,6 +20,8 @@ import (
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/records"
+	"steward.dev/pkg/store"
 	"steward.dev/services/directory/domain"
 )
 
@@ -1074,4 +1080,100 @@ func TestGroupMembership(t *testing.T) {
 	if got := p.listUsers(&directoryv1.ListUsersRequest{Group: p.groupName("crew")}); !slices.Equal(got, []string{"kurt"}) {
 		t.Fatalf("crew = %v", got)
 	}
+}
+
+// TestIdempotencyRecordWithoutPassword (R10): the request_id records of
+// SignUp and CreateUser keep a hash of the request without its password: a
+// fast SHA-256 over the password would let anyone reading the store test
+// guesses at full speed. The stored hash is that of the request with the
+// password cleared, never that of the request with it (in the current or
+// the former scheme), and the password itself appears nowhere in it.
+func TestIdempotencyRecordWithoutPassword(t *testing.T) {
+	e := newEnv(t)
+	const password = "correct horse battery staple"
+	n := orgCounter.Add(1)
+	signUp := &directoryv1.SignUpRequest{
+		OrganizationId: fmt.Sprintf("org%d", n), OrganizationDisplayName: "Hashes", Nickname: "owner",
+		Email: fmt.Sprintf("owner@org%d.example", n), Password: password, RequestId: ppUUID(),
+	}
+	su, err := e.c.SignUp(context.Background(), signUp)
+	ppOK(t, "SignUp", err)
+	again, err := e.c.SignUp(context.Background(), signUp)
+	ppOK(t, "SignUp replay", err)
+	if !proto.Equal(su, again) {
+		t.Fatalf("replay = %v, want %v", again, su)
+	}
+	createUser := &directoryv1.CreateUserRequest{Parent: su.GetOrganization().GetName(), RequestId: ppUUID(),
+		User: &directoryv1.User{Nickname: "carol", Email: "carol@example.com"}, InitialPassword: password}
+	_, err = e.c.CreateUser(e.asOwner(su), createUser, e.svc)
+	ppOK(t, "CreateUser", err)
+
+	for _, tc := range []struct {
+		name      string
+		requestID string
+		withPW    proto.Message
+		withoutPW proto.Message
+	}{
+		{"SignUp", signUp.GetRequestId(), signUp, func() proto.Message {
+			c := proto.Clone(signUp).(*directoryv1.SignUpRequest)
+			c.Password = ""
+			return c
+		}()},
+		{"CreateUser", createUser.GetRequestId(), createUser, func() proto.Message {
+			c := proto.Clone(createUser).(*directoryv1.CreateUserRequest)
+			c.InitialPassword = ""
+			return c
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stored []byte
+			err := e.b.Store().View(context.Background(), func(tx store.ReadTx) error {
+				return tx.Scan([]byte("i/"), nil, func(k, v []byte) (bool, error) {
+					if strings.HasSuffix(string(k), "/"+tc.requestID) {
+						stored = slices.Clone(v)
+						return false, nil
+					}
+					return true, nil
+				})
+			})
+			ppOK(t, "reading the store", err)
+			var rec struct {
+				Request string `json:"request"`
+			}
+			if err := json.Unmarshal(stored, &rec); err != nil || rec.Request == "" {
+				t.Fatalf("no idempotency record for %s (%v): %q", tc.requestID, err, stored)
+			}
+			if strings.Contains(string(stored), password) {
+				t.Fatal("the idempotency record holds the password")
+			}
+			withPW, err := records.RequestHash(tc.withPW)
+			ppOK(t, "RequestHash", err)
+			raw, err := store.Marshal(tc.withPW)
+			ppOK(t, "Marshal", err)
+			former := sha256.Sum256(raw)
+			if rec.Request == withPW || rec.Request == hex.EncodeToString(former[:]) {
+				t.Fatal("the idempotency record keeps a SHA-256 of the request with its password")
+			}
+			if want, _ := records.RequestHash(tc.withoutPW); rec.Request != want {
+				t.Fatalf("stored hash %s, want that of the request without password %s", rec.Request, want)
+			}
+		})
+	}
+}
+
+// TestDeleteAdministratorGroupRace (R4): with access management wired, the
+// deletion still checks Administrators membership in its own transaction:
+// access management, asked before it, may not yet know of a membership
+// added a moment ago (here it says "no Administrator role" outright).
+func TestDeleteAdministratorGroupRace(t *testing.T) {
+	e := newEnvWith(t, domain.Options{AdministratorRoles: func(context.Context, string) ([]string, error) { return nil, nil }})
+	p := newPeople(t, e)
+	gus := p.user("gus")
+	p.add(domain.GroupAdministrators, gus.GetName())
+	_, err := e.c.DeleteUser(p.ctx, &directoryv1.DeleteUserRequest{Name: gus.GetName()}, e.svc)
+	ppWant(t, err, codes.FailedPrecondition, "USER_HOLDS_ADMINISTRATOR_ROLE")
+	_, err = e.c.RemoveGroupMember(p.ctx, &directoryv1.RemoveGroupMemberRequest{Group: p.groupName(domain.GroupAdministrators), Member: gus.GetName()}, e.svc)
+	ppOK(t, "RemoveGroupMember", err)
+	_, err = e.c.DeleteUser(p.ctx, &directoryv1.DeleteUserRequest{Name: gus.GetName()}, e.svc)
+	ppOK(t, "DeleteUser once out of Administrators", err)
 }

@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"flag"
 	"sync/atomic"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
@@ -13,6 +14,7 @@ import (
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/backend"
 	"steward.dev/services/directory/domain"
+	"steward.dev/services/directory/oidcauth"
 )
 
 // Defaults of the directory service. Every address is loopback: serving on
@@ -31,6 +33,23 @@ type Config struct {
 	backend.Config
 	// Domain tunes the domain service (clock, rate limits, token lifetime).
 	Domain domain.Options
+	// OIDCAllowPrivateIssuers lets organizations' OIDC issuers use plain http
+	// and non-public addresses (loopback, private networks, link-local
+	// ranges such as cloud metadata services). Off by default: anyone can
+	// make the directory contact an organization's issuer by signing in, so
+	// allowing this in production lets an organization owner reach the
+	// directory's internal network (SSRF). For development and tests, whose
+	// issuers run on 127.0.0.1 (oidctest). Ignored when Domain.OIDC is set.
+	OIDCAllowPrivateIssuers bool
+}
+
+// AddFlags registers the directory's flags on fs, defaulting to c's values:
+// the backend's, and -oidc-allow-private-issuers.
+func (c *Config) AddFlags(fs *flag.FlagSet) {
+	c.Config.AddFlags(fs)
+	fs.BoolVar(&c.OIDCAllowPrivateIssuers, "oidc-allow-private-issuers", c.OIDCAllowPrivateIssuers,
+		"let OIDC issuers use plain http and loopback, private or link-local addresses; DANGEROUS outside development: "+
+			"an organization owner could make the directory fetch URLs of its internal network (SSRF)")
 }
 
 // NewConfig returns the default configuration of the directory service.
@@ -45,7 +64,7 @@ func NewConfig() Config {
 // the moment of the check, so that the directory's own changes (a new
 // member of Administrators, say) show in its checks at once.
 func (c Config) Complete() (*backend.Backend, error) {
-	w := &wiring{opts: c.Domain}
+	w := &wiring{opts: c.Domain, allowPrivateIssuers: c.OIDCAllowPrivateIssuers}
 	c.Verifier = authn.VerifierFunc(w.verify)
 	c.AccessFollowsLog = true
 	c.Register = w.register
@@ -55,8 +74,9 @@ func (c Config) Complete() (*backend.Backend, error) {
 // wiring connects the backend to the domain service, which exists only once
 // the backend has opened its store.
 type wiring struct {
-	opts domain.Options
-	d    atomic.Pointer[domain.Service]
+	opts                domain.Options
+	allowPrivateIssuers bool
+	d                   atomic.Pointer[domain.Service]
 }
 
 // errNotReady is returned by credential checks arriving before register ran.
@@ -68,6 +88,15 @@ func (w *wiring) register(b *backend.Backend) error {
 	opts := w.opts
 	if conn := b.AccessConn(); conn != nil && opts.AdministratorRoles == nil {
 		opts.AdministratorRoles = AdministratorRoles(accessv1.NewAccessServiceClient(conn))
+	}
+	if conn := b.AccessConn(); conn != nil && opts.MembershipChange == nil {
+		opts.MembershipChange = MembershipChange(accessv1.NewAccessServiceClient(conn))
+	}
+	if opts.OIDC == nil {
+		opts.OIDC = oidcauth.NewWithOptions(oidcauth.Options{AllowPrivate: w.allowPrivateIssuers, Logger: b.Logger()})
+	}
+	if w.allowPrivateIssuers {
+		b.Logger().Warn("OIDC issuers may use plain http and private addresses (-oidc-allow-private-issuers): for development only")
 	}
 	d, err := domain.New(context.Background(), b.Store(), b.EventLog(), opts)
 	if err != nil {

@@ -426,13 +426,15 @@ func TestAccessAuthorization(t *testing.T) {
 // issuer, and a first sign-in whose groups map to a directory group
 // provisions the user automatically.
 func TestSwitchAccountSystem(t *testing.T) {
-	e := newAccessEnv(t)
-	su := e.signUpReady()
+	// The issuer runs on http://127.0.0.1, which only a directory allowing
+	// private issuers accepts (the local suite's -oidc-allow-private-issuers).
+	e := privateIssuerEnv(t, nil)
+	su := e.signUp()
 	org := su.GetOrganization().GetName()
-	ownerCtx := bearer(e.signIn(org, su.GetOwner().GetEmail(), "correct horse battery", "").GetAccessToken())
+	ownerCtx := e.asOwner(su)
 	for _, nick := range []string{"u1", "u2", "u3"} {
 		if _, err := e.c.CreateUser(ownerCtx, &directoryv1.CreateUserRequest{Parent: org,
-			User: &directoryv1.User{Nickname: nick, Email: nick + "@x.example"}}); err != nil {
+			User: &directoryv1.User{Nickname: nick, Email: nick + "@x.example"}}, e.svc); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -441,7 +443,7 @@ func TestSwitchAccountSystem(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(iss.Close)
-	group, err := e.c.CreateGroup(ownerCtx, &directoryv1.CreateGroupRequest{Parent: org, GroupId: "finance", Group: &directoryv1.Group{DisplayName: "Finance"}})
+	group, err := e.c.CreateGroup(ownerCtx, &directoryv1.CreateGroupRequest{Parent: org, GroupId: "finance", Group: &directoryv1.Group{DisplayName: "Finance"}}, e.svc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,17 +452,17 @@ func TestSwitchAccountSystem(t *testing.T) {
 		GroupMapping: map[string]string{"fin-team": group.GetName()},
 	}}
 	asName := org + "/accountSystem"
-	as, err := e.c.GetAccountSystem(ownerCtx, &directoryv1.GetAccountSystemRequest{Name: asName})
+	as, err := e.c.GetAccountSystem(ownerCtx, &directoryv1.GetAccountSystemRequest{Name: asName}, e.svc)
 	if err != nil || as.GetKind() != directoryv1.AccountSystem_KIND_LOCAL {
 		t.Fatalf("GetAccountSystem = %v, %v", as, err)
 	}
 
-	_, err = e.c.SwitchAccountSystem(ownerCtx, &directoryv1.SwitchAccountSystemRequest{Name: asName, AccountSystem: target, Etag: as.GetEtag()})
+	_, err = e.c.SwitchAccountSystem(ownerCtx, &directoryv1.SwitchAccountSystemRequest{Name: asName, AccountSystem: target, Etag: as.GetEtag()}, e.svc)
 	wantError(t, err, codes.FailedPrecondition, "ACCOUNT_SYSTEM_SWITCH_UNCONFIRMED")
-	_, err = e.c.SwitchAccountSystem(ownerCtx, &directoryv1.SwitchAccountSystemRequest{Name: asName, AccountSystem: target, Etag: "stale", Confirm: true})
+	_, err = e.c.SwitchAccountSystem(ownerCtx, &directoryv1.SwitchAccountSystemRequest{Name: asName, AccountSystem: target, Etag: "stale", Confirm: true}, e.svc)
 	wantError(t, err, codes.Aborted, "ETAG_MISMATCH")
 	_, err = e.c.SwitchAccountSystem(ownerCtx, &directoryv1.SwitchAccountSystemRequest{Name: asName,
-		AccountSystem: &directoryv1.AccountSystem{Kind: directoryv1.AccountSystem_KIND_OIDC}, Etag: as.GetEtag(), Confirm: true})
+		AccountSystem: &directoryv1.AccountSystem{Kind: directoryv1.AccountSystem_KIND_OIDC}, Etag: as.GetEtag(), Confirm: true}, e.svc)
 	if status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("OIDC without settings: %v, want InvalidArgument", err)
 	}
@@ -475,7 +477,7 @@ func TestSwitchAccountSystem(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resps[i], errs[i] = e.c.SwitchAccountSystem(ownerCtx, &directoryv1.SwitchAccountSystemRequest{Name: asName, AccountSystem: target, Etag: as.GetEtag(), Confirm: true})
+			resps[i], errs[i] = e.c.SwitchAccountSystem(ownerCtx, &directoryv1.SwitchAccountSystemRequest{Name: asName, AccountSystem: target, Etag: as.GetEtag(), Confirm: true}, e.svc)
 		}()
 	}
 	wg.Wait()
@@ -508,7 +510,7 @@ func TestSwitchAccountSystem(t *testing.T) {
 	if deleted != 3 || switched != 1 {
 		t.Fatalf("events: %d user deletions, %d switches; want 3 and 1", deleted, switched)
 	}
-	users, err := e.c.ListUsers(ownerCtx, &directoryv1.ListUsersRequest{Parent: org})
+	users, err := e.c.ListUsers(ownerCtx, &directoryv1.ListUsersRequest{Parent: org}, e.svc)
 	if err != nil || len(users.GetUsers()) != 1 || !users.GetUsers()[0].GetOwner() {
 		t.Fatalf("users after the switch = %v, %v; want the owner alone", users, err)
 	}
@@ -534,7 +536,7 @@ func TestSwitchAccountSystem(t *testing.T) {
 	if err != nil || !in.GetProvisioned() {
 		t.Fatalf("first external sign-in = %v, %v; want provisioned", in, err)
 	}
-	grace, err := e.c.GetUser(ownerCtx, &directoryv1.GetUserRequest{Name: in.GetPrincipal()})
+	grace, err := e.c.GetUser(ownerCtx, &directoryv1.GetUserRequest{Name: in.GetPrincipal()}, e.svc)
 	if err != nil || grace.GetProvisioning() != directoryv1.User_PROVISIONING_AUTO || grace.GetExternalSubject() != "grace" {
 		t.Fatalf("provisioned user = %v, %v", grace, err)
 	}
@@ -561,6 +563,6 @@ func TestSwitchAccountSystem(t *testing.T) {
 		t.Fatal("password sign-in of an external user succeeded")
 	}
 	_, err = e.c.CreateUser(ownerCtx, &directoryv1.CreateUserRequest{Parent: org,
-		User: &directoryv1.User{Nickname: "h", Email: "h@x.example"}, InitialPassword: "a long password"})
+		User: &directoryv1.User{Nickname: "h", Email: "h@x.example"}, InitialPassword: "a long password"}, e.svc)
 	wantError(t, err, codes.FailedPrecondition, "ACCOUNT_SYSTEM_MISMATCH")
 }

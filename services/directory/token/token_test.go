@@ -111,7 +111,7 @@ func flipLowBit(c string) string {
 func claimsEqual(a, b Claims) bool {
 	return a.Subject == b.Subject && a.Organization == b.Organization && a.SessionID == b.SessionID &&
 		a.DisplayName == b.DisplayName && a.Kind == b.Kind && a.EnrollmentOnly == b.EnrollmentOnly &&
-		a.IssuedAt.Equal(b.IssuedAt) && a.Expiry.Equal(b.Expiry)
+		a.SubjectCreated == b.SubjectCreated && a.IssuedAt.Equal(b.IssuedAt) && a.Expiry.Equal(b.Expiry)
 }
 
 func TestGenerateKey(t *testing.T) {
@@ -161,6 +161,8 @@ func TestSignRoundTrip(t *testing.T) {
 		{"robot", func(c *Claims) { c.Kind = KindRobotAccount; c.DisplayName = "" }, now},
 		{"external app", func(c *Claims) { c.Kind = KindExternalApp }, now},
 		{"enrollment only", func(c *Claims) { c.EnrollmentOnly = true }, now},
+		// R10: the subject's create time, in nanoseconds, survives the round trip.
+		{"subject create time", func(c *Claims) { c.SubjectCreated = 1_767_225_600_123_456_789 }, now},
 		{"sub-second times truncated", func(c *Claims) { c.IssuedAt = now.Add(time.Second / 2) }, now},
 		{"just before expiry", func(*Claims) {}, now.Add(5*time.Minute - time.Second)},
 		{"clock behind within leeway", func(*Claims) {}, now.Add(-29 * time.Second)},
@@ -210,6 +212,11 @@ func TestClaimNames(t *testing.T) {
 		}
 		if len(p) != len(want) {
 			t.Errorf("payload %s has %d claims, want %d", payload, len(p), len(want))
+		}
+		c.SubjectCreated = 42
+		payload, _ = base64.RawURLEncoding.DecodeString(strings.Split(sign(t, s, c), ".")[1])
+		if !strings.Contains(string(payload), `"uct":42`) {
+			t.Errorf("payload %s has no uct claim", payload)
 		}
 		if p["iss"] != testIssuer || p["org"] != c.Organization || p["exp"] != float64(c.Expiry.Unix()) {
 			t.Errorf("payload = %s", payload)

@@ -1789,6 +1789,144 @@ func (x *ListUsableRobotsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// CheckMembershipChangeRequest asks whether the acting user may change a
+// group's membership.
+type CheckMembershipChangeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The group, e.g. "organizations/o1/groups/g1".
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// True to add a member, false to remove one.
+	Add           bool `protobuf:"varint,2,opt,name=add,proto3" json:"add,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckMembershipChangeRequest) Reset() {
+	*x = CheckMembershipChangeRequest{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckMembershipChangeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckMembershipChangeRequest) ProtoMessage() {}
+
+func (x *CheckMembershipChangeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckMembershipChangeRequest.ProtoReflect.Descriptor instead.
+func (*CheckMembershipChangeRequest) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CheckMembershipChangeRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *CheckMembershipChangeRequest) GetAdd() bool {
+	if x != nil {
+		return x.Add
+	}
+	return false
+}
+
+// CheckMembershipChangeResponse is the decision.
+type CheckMembershipChangeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the change is allowed.
+	Allowed bool `protobuf:"varint,1,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	// "ESCALATION" or "DELEGATION_DENIED" when refused.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Why, in words, naming the role and scope.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// The first permission the user lacks (ESCALATION), if any.
+	Permission string `protobuf:"bytes,4,opt,name=permission,proto3" json:"permission,omitempty"`
+	// The scope of the group assignment that is refused.
+	Scope         string `protobuf:"bytes,5,opt,name=scope,proto3" json:"scope,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckMembershipChangeResponse) Reset() {
+	*x = CheckMembershipChangeResponse{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckMembershipChangeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckMembershipChangeResponse) ProtoMessage() {}
+
+func (x *CheckMembershipChangeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckMembershipChangeResponse.ProtoReflect.Descriptor instead.
+func (*CheckMembershipChangeResponse) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *CheckMembershipChangeResponse) GetAllowed() bool {
+	if x != nil {
+		return x.Allowed
+	}
+	return false
+}
+
+func (x *CheckMembershipChangeResponse) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CheckMembershipChangeResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *CheckMembershipChangeResponse) GetPermission() string {
+	if x != nil {
+		return x.Permission
+	}
+	return ""
+}
+
+func (x *CheckMembershipChangeResponse) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
 var File_steward_access_v1_access_service_proto protoreflect.FileDescriptor
 
 const file_steward_access_v1_access_service_proto_rawDesc = "" +
@@ -1914,7 +2052,18 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"\fmachine_name\x18\x03 \x01(\tR\vmachineName\"z\n" +
 	"\x18ListUsableRobotsResponse\x126\n" +
 	"\x06robots\x18\x01 \x03(\v2\x1e.steward.access.v1.UsableRobotR\x06robots\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xb7\x18\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x95\x01\n" +
+	"\x1cCheckMembershipChangeRequest\x12c\n" +
+	"\x05group\x18\x01 \x01(\tBM\xbaHJrH2F^organizations/[a-z0-9][a-z0-9-]{0,62}/groups/[a-z0-9][a-z0-9-]{0,62}$R\x05group\x12\x10\n" +
+	"\x03add\x18\x02 \x01(\bR\x03add\"\xa1\x01\n" +
+	"\x1dCheckMembershipChangeResponse\x12\x18\n" +
+	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\x1e\n" +
+	"\n" +
+	"permission\x18\x04 \x01(\tR\n" +
+	"permission\x12\x14\n" +
+	"\x05scope\x18\x05 \x01(\tR\x05scope2\xbc\x19\n" +
 	"\rAccessService\x12\x87\x01\n" +
 	"\x0fListPermissions\x12).steward.access.v1.ListPermissionsRequest\x1a*.steward.access.v1.ListPermissionsResponse\"\x1d\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/permissions\x12\x8d\x01\n" +
 	"\aGetRole\x12!.steward.access.v1.GetRoleRequest\x1a\x17.steward.access.v1.Role\"F\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x02:Z$\x12\"/v1/{name=organizations/*/roles/*}\x12\x12/v1/{name=roles/*}\x12\x9a\x01\n" +
@@ -1955,7 +2104,8 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"\x12GetRobotUsageScope\x12,.steward.access.v1.GetRobotUsageScopeRequest\x1a\".steward.access.v1.RobotUsageScope\"L\xc2\xf3\x18\x12\n" +
 	"\n" +
 	"users.view\x12\x04name\x82\xd3\xe4\x93\x020\x12./v1/{name=organizations/*/*/*/robotUsageScope}\x12\xa4\x01\n" +
-	"\rCheckRobotUse\x12'.steward.access.v1.CheckRobotUseRequest\x1a(.steward.access.v1.CheckRobotUseResponse\"@\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x024:\x01*\"//v1/{account=organizations/*/*/*}:checkRobotUse\x12\xad\x01\n" +
+	"\rCheckRobotUse\x12'.steward.access.v1.CheckRobotUseRequest\x1a(.steward.access.v1.CheckRobotUseResponse\"@\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x024:\x01*\"//v1/{account=organizations/*/*/*}:checkRobotUse\x12\x82\x01\n" +
+	"\x15CheckMembershipChange\x12/.steward.access.v1.CheckMembershipChangeRequest\x1a0.steward.access.v1.CheckMembershipChangeResponse\"\x06\xc2\xf3\x18\x02(\x01\x12\xad\x01\n" +
 	"\x10ListUsableRobots\x12*.steward.access.v1.ListUsableRobotsRequest\x1a+.steward.access.v1.ListUsableRobotsResponse\"@\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x024\x122/v1/{account=organizations/*/*/*}:listUsableRobotsB,Z*steward.dev/gen/steward/access/v1;accessv1b\x06proto3"
 
 var (
@@ -1971,62 +2121,64 @@ func file_steward_access_v1_access_service_proto_rawDescGZIP() []byte {
 }
 
 var file_steward_access_v1_access_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_steward_access_v1_access_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_steward_access_v1_access_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_steward_access_v1_access_service_proto_goTypes = []any{
-	(CheckRobotUseRequest_Mode)(0),       // 0: steward.access.v1.CheckRobotUseRequest.Mode
-	(*ListPermissionsRequest)(nil),       // 1: steward.access.v1.ListPermissionsRequest
-	(*ListPermissionsResponse)(nil),      // 2: steward.access.v1.ListPermissionsResponse
-	(*GetRoleRequest)(nil),               // 3: steward.access.v1.GetRoleRequest
-	(*ListRolesRequest)(nil),             // 4: steward.access.v1.ListRolesRequest
-	(*ListRolesResponse)(nil),            // 5: steward.access.v1.ListRolesResponse
-	(*CreateRoleRequest)(nil),            // 6: steward.access.v1.CreateRoleRequest
-	(*UpdateRoleRequest)(nil),            // 7: steward.access.v1.UpdateRoleRequest
-	(*DeleteRoleRequest)(nil),            // 8: steward.access.v1.DeleteRoleRequest
-	(*CreateRoleAssignmentRequest)(nil),  // 9: steward.access.v1.CreateRoleAssignmentRequest
-	(*CreateRoleAssignmentResponse)(nil), // 10: steward.access.v1.CreateRoleAssignmentResponse
-	(*ListRoleAssignmentsRequest)(nil),   // 11: steward.access.v1.ListRoleAssignmentsRequest
-	(*ListRoleAssignmentsResponse)(nil),  // 12: steward.access.v1.ListRoleAssignmentsResponse
-	(*DeleteRoleAssignmentRequest)(nil),  // 13: steward.access.v1.DeleteRoleAssignmentRequest
-	(*ListPrincipalRolesRequest)(nil),    // 14: steward.access.v1.ListPrincipalRolesRequest
-	(*ListPrincipalRolesResponse)(nil),   // 15: steward.access.v1.ListPrincipalRolesResponse
-	(*ExplainPermissionsRequest)(nil),    // 16: steward.access.v1.ExplainPermissionsRequest
-	(*CheckPermissionRequest)(nil),       // 17: steward.access.v1.CheckPermissionRequest
-	(*CheckPermissionResponse)(nil),      // 18: steward.access.v1.CheckPermissionResponse
-	(*BatchCheckPermissionRequest)(nil),  // 19: steward.access.v1.BatchCheckPermissionRequest
-	(*BatchCheckPermissionResponse)(nil), // 20: steward.access.v1.BatchCheckPermissionResponse
-	(*ExportRoleAssignmentsRequest)(nil), // 21: steward.access.v1.ExportRoleAssignmentsRequest
-	(*SetRobotUsageScopeRequest)(nil),    // 22: steward.access.v1.SetRobotUsageScopeRequest
-	(*GetRobotUsageScopeRequest)(nil),    // 23: steward.access.v1.GetRobotUsageScopeRequest
-	(*CheckRobotUseRequest)(nil),         // 24: steward.access.v1.CheckRobotUseRequest
-	(*CheckRobotUseResponse)(nil),        // 25: steward.access.v1.CheckRobotUseResponse
-	(*ListUsableRobotsRequest)(nil),      // 26: steward.access.v1.ListUsableRobotsRequest
-	(*UsableRobot)(nil),                  // 27: steward.access.v1.UsableRobot
-	(*ListUsableRobotsResponse)(nil),     // 28: steward.access.v1.ListUsableRobotsResponse
-	(Level)(0),                           // 29: steward.access.v1.Level
-	(*Permission)(nil),                   // 30: steward.access.v1.Permission
-	(*Role)(nil),                         // 31: steward.access.v1.Role
-	(*fieldmaskpb.FieldMask)(nil),        // 32: google.protobuf.FieldMask
-	(*RoleAssignment)(nil),               // 33: steward.access.v1.RoleAssignment
-	(*Explanation)(nil),                  // 34: steward.access.v1.Explanation
-	(*RobotUsageScope)(nil),              // 35: steward.access.v1.RobotUsageScope
-	(*emptypb.Empty)(nil),                // 36: google.protobuf.Empty
-	(*httpbody.HttpBody)(nil),            // 37: google.api.HttpBody
+	(CheckRobotUseRequest_Mode)(0),        // 0: steward.access.v1.CheckRobotUseRequest.Mode
+	(*ListPermissionsRequest)(nil),        // 1: steward.access.v1.ListPermissionsRequest
+	(*ListPermissionsResponse)(nil),       // 2: steward.access.v1.ListPermissionsResponse
+	(*GetRoleRequest)(nil),                // 3: steward.access.v1.GetRoleRequest
+	(*ListRolesRequest)(nil),              // 4: steward.access.v1.ListRolesRequest
+	(*ListRolesResponse)(nil),             // 5: steward.access.v1.ListRolesResponse
+	(*CreateRoleRequest)(nil),             // 6: steward.access.v1.CreateRoleRequest
+	(*UpdateRoleRequest)(nil),             // 7: steward.access.v1.UpdateRoleRequest
+	(*DeleteRoleRequest)(nil),             // 8: steward.access.v1.DeleteRoleRequest
+	(*CreateRoleAssignmentRequest)(nil),   // 9: steward.access.v1.CreateRoleAssignmentRequest
+	(*CreateRoleAssignmentResponse)(nil),  // 10: steward.access.v1.CreateRoleAssignmentResponse
+	(*ListRoleAssignmentsRequest)(nil),    // 11: steward.access.v1.ListRoleAssignmentsRequest
+	(*ListRoleAssignmentsResponse)(nil),   // 12: steward.access.v1.ListRoleAssignmentsResponse
+	(*DeleteRoleAssignmentRequest)(nil),   // 13: steward.access.v1.DeleteRoleAssignmentRequest
+	(*ListPrincipalRolesRequest)(nil),     // 14: steward.access.v1.ListPrincipalRolesRequest
+	(*ListPrincipalRolesResponse)(nil),    // 15: steward.access.v1.ListPrincipalRolesResponse
+	(*ExplainPermissionsRequest)(nil),     // 16: steward.access.v1.ExplainPermissionsRequest
+	(*CheckPermissionRequest)(nil),        // 17: steward.access.v1.CheckPermissionRequest
+	(*CheckPermissionResponse)(nil),       // 18: steward.access.v1.CheckPermissionResponse
+	(*BatchCheckPermissionRequest)(nil),   // 19: steward.access.v1.BatchCheckPermissionRequest
+	(*BatchCheckPermissionResponse)(nil),  // 20: steward.access.v1.BatchCheckPermissionResponse
+	(*ExportRoleAssignmentsRequest)(nil),  // 21: steward.access.v1.ExportRoleAssignmentsRequest
+	(*SetRobotUsageScopeRequest)(nil),     // 22: steward.access.v1.SetRobotUsageScopeRequest
+	(*GetRobotUsageScopeRequest)(nil),     // 23: steward.access.v1.GetRobotUsageScopeRequest
+	(*CheckRobotUseRequest)(nil),          // 24: steward.access.v1.CheckRobotUseRequest
+	(*CheckRobotUseResponse)(nil),         // 25: steward.access.v1.CheckRobotUseResponse
+	(*ListUsableRobotsRequest)(nil),       // 26: steward.access.v1.ListUsableRobotsRequest
+	(*UsableRobot)(nil),                   // 27: steward.access.v1.UsableRobot
+	(*ListUsableRobotsResponse)(nil),      // 28: steward.access.v1.ListUsableRobotsResponse
+	(*CheckMembershipChangeRequest)(nil),  // 29: steward.access.v1.CheckMembershipChangeRequest
+	(*CheckMembershipChangeResponse)(nil), // 30: steward.access.v1.CheckMembershipChangeResponse
+	(Level)(0),                            // 31: steward.access.v1.Level
+	(*Permission)(nil),                    // 32: steward.access.v1.Permission
+	(*Role)(nil),                          // 33: steward.access.v1.Role
+	(*fieldmaskpb.FieldMask)(nil),         // 34: google.protobuf.FieldMask
+	(*RoleAssignment)(nil),                // 35: steward.access.v1.RoleAssignment
+	(*Explanation)(nil),                   // 36: steward.access.v1.Explanation
+	(*RobotUsageScope)(nil),               // 37: steward.access.v1.RobotUsageScope
+	(*emptypb.Empty)(nil),                 // 38: google.protobuf.Empty
+	(*httpbody.HttpBody)(nil),             // 39: google.api.HttpBody
 }
 var file_steward_access_v1_access_service_proto_depIdxs = []int32{
-	29, // 0: steward.access.v1.ListPermissionsRequest.level:type_name -> steward.access.v1.Level
-	30, // 1: steward.access.v1.ListPermissionsResponse.permissions:type_name -> steward.access.v1.Permission
-	29, // 2: steward.access.v1.ListRolesRequest.level:type_name -> steward.access.v1.Level
-	31, // 3: steward.access.v1.ListRolesResponse.roles:type_name -> steward.access.v1.Role
-	31, // 4: steward.access.v1.CreateRoleRequest.role:type_name -> steward.access.v1.Role
-	31, // 5: steward.access.v1.UpdateRoleRequest.role:type_name -> steward.access.v1.Role
-	32, // 6: steward.access.v1.UpdateRoleRequest.update_mask:type_name -> google.protobuf.FieldMask
-	33, // 7: steward.access.v1.CreateRoleAssignmentResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
-	33, // 8: steward.access.v1.ListRoleAssignmentsResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
-	33, // 9: steward.access.v1.ListPrincipalRolesResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
-	34, // 10: steward.access.v1.CheckPermissionResponse.explanation:type_name -> steward.access.v1.Explanation
+	31, // 0: steward.access.v1.ListPermissionsRequest.level:type_name -> steward.access.v1.Level
+	32, // 1: steward.access.v1.ListPermissionsResponse.permissions:type_name -> steward.access.v1.Permission
+	31, // 2: steward.access.v1.ListRolesRequest.level:type_name -> steward.access.v1.Level
+	33, // 3: steward.access.v1.ListRolesResponse.roles:type_name -> steward.access.v1.Role
+	33, // 4: steward.access.v1.CreateRoleRequest.role:type_name -> steward.access.v1.Role
+	33, // 5: steward.access.v1.UpdateRoleRequest.role:type_name -> steward.access.v1.Role
+	34, // 6: steward.access.v1.UpdateRoleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	35, // 7: steward.access.v1.CreateRoleAssignmentResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
+	35, // 8: steward.access.v1.ListRoleAssignmentsResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
+	35, // 9: steward.access.v1.ListPrincipalRolesResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
+	36, // 10: steward.access.v1.CheckPermissionResponse.explanation:type_name -> steward.access.v1.Explanation
 	17, // 11: steward.access.v1.BatchCheckPermissionRequest.items:type_name -> steward.access.v1.CheckPermissionRequest
 	18, // 12: steward.access.v1.BatchCheckPermissionResponse.results:type_name -> steward.access.v1.CheckPermissionResponse
-	35, // 13: steward.access.v1.SetRobotUsageScopeRequest.robot_usage_scope:type_name -> steward.access.v1.RobotUsageScope
+	37, // 13: steward.access.v1.SetRobotUsageScopeRequest.robot_usage_scope:type_name -> steward.access.v1.RobotUsageScope
 	0,  // 14: steward.access.v1.CheckRobotUseRequest.mode:type_name -> steward.access.v1.CheckRobotUseRequest.Mode
 	27, // 15: steward.access.v1.ListUsableRobotsResponse.robots:type_name -> steward.access.v1.UsableRobot
 	1,  // 16: steward.access.v1.AccessService.ListPermissions:input_type -> steward.access.v1.ListPermissionsRequest
@@ -2046,27 +2198,29 @@ var file_steward_access_v1_access_service_proto_depIdxs = []int32{
 	22, // 30: steward.access.v1.AccessService.SetRobotUsageScope:input_type -> steward.access.v1.SetRobotUsageScopeRequest
 	23, // 31: steward.access.v1.AccessService.GetRobotUsageScope:input_type -> steward.access.v1.GetRobotUsageScopeRequest
 	24, // 32: steward.access.v1.AccessService.CheckRobotUse:input_type -> steward.access.v1.CheckRobotUseRequest
-	26, // 33: steward.access.v1.AccessService.ListUsableRobots:input_type -> steward.access.v1.ListUsableRobotsRequest
-	2,  // 34: steward.access.v1.AccessService.ListPermissions:output_type -> steward.access.v1.ListPermissionsResponse
-	31, // 35: steward.access.v1.AccessService.GetRole:output_type -> steward.access.v1.Role
-	5,  // 36: steward.access.v1.AccessService.ListRoles:output_type -> steward.access.v1.ListRolesResponse
-	31, // 37: steward.access.v1.AccessService.CreateRole:output_type -> steward.access.v1.Role
-	31, // 38: steward.access.v1.AccessService.UpdateRole:output_type -> steward.access.v1.Role
-	36, // 39: steward.access.v1.AccessService.DeleteRole:output_type -> google.protobuf.Empty
-	10, // 40: steward.access.v1.AccessService.CreateRoleAssignment:output_type -> steward.access.v1.CreateRoleAssignmentResponse
-	12, // 41: steward.access.v1.AccessService.ListRoleAssignments:output_type -> steward.access.v1.ListRoleAssignmentsResponse
-	36, // 42: steward.access.v1.AccessService.DeleteRoleAssignment:output_type -> google.protobuf.Empty
-	15, // 43: steward.access.v1.AccessService.ListPrincipalRoles:output_type -> steward.access.v1.ListPrincipalRolesResponse
-	34, // 44: steward.access.v1.AccessService.ExplainPermissions:output_type -> steward.access.v1.Explanation
-	18, // 45: steward.access.v1.AccessService.CheckPermission:output_type -> steward.access.v1.CheckPermissionResponse
-	20, // 46: steward.access.v1.AccessService.BatchCheckPermission:output_type -> steward.access.v1.BatchCheckPermissionResponse
-	37, // 47: steward.access.v1.AccessService.ExportRoleAssignments:output_type -> google.api.HttpBody
-	35, // 48: steward.access.v1.AccessService.SetRobotUsageScope:output_type -> steward.access.v1.RobotUsageScope
-	35, // 49: steward.access.v1.AccessService.GetRobotUsageScope:output_type -> steward.access.v1.RobotUsageScope
-	25, // 50: steward.access.v1.AccessService.CheckRobotUse:output_type -> steward.access.v1.CheckRobotUseResponse
-	28, // 51: steward.access.v1.AccessService.ListUsableRobots:output_type -> steward.access.v1.ListUsableRobotsResponse
-	34, // [34:52] is the sub-list for method output_type
-	16, // [16:34] is the sub-list for method input_type
+	29, // 33: steward.access.v1.AccessService.CheckMembershipChange:input_type -> steward.access.v1.CheckMembershipChangeRequest
+	26, // 34: steward.access.v1.AccessService.ListUsableRobots:input_type -> steward.access.v1.ListUsableRobotsRequest
+	2,  // 35: steward.access.v1.AccessService.ListPermissions:output_type -> steward.access.v1.ListPermissionsResponse
+	33, // 36: steward.access.v1.AccessService.GetRole:output_type -> steward.access.v1.Role
+	5,  // 37: steward.access.v1.AccessService.ListRoles:output_type -> steward.access.v1.ListRolesResponse
+	33, // 38: steward.access.v1.AccessService.CreateRole:output_type -> steward.access.v1.Role
+	33, // 39: steward.access.v1.AccessService.UpdateRole:output_type -> steward.access.v1.Role
+	38, // 40: steward.access.v1.AccessService.DeleteRole:output_type -> google.protobuf.Empty
+	10, // 41: steward.access.v1.AccessService.CreateRoleAssignment:output_type -> steward.access.v1.CreateRoleAssignmentResponse
+	12, // 42: steward.access.v1.AccessService.ListRoleAssignments:output_type -> steward.access.v1.ListRoleAssignmentsResponse
+	38, // 43: steward.access.v1.AccessService.DeleteRoleAssignment:output_type -> google.protobuf.Empty
+	15, // 44: steward.access.v1.AccessService.ListPrincipalRoles:output_type -> steward.access.v1.ListPrincipalRolesResponse
+	36, // 45: steward.access.v1.AccessService.ExplainPermissions:output_type -> steward.access.v1.Explanation
+	18, // 46: steward.access.v1.AccessService.CheckPermission:output_type -> steward.access.v1.CheckPermissionResponse
+	20, // 47: steward.access.v1.AccessService.BatchCheckPermission:output_type -> steward.access.v1.BatchCheckPermissionResponse
+	39, // 48: steward.access.v1.AccessService.ExportRoleAssignments:output_type -> google.api.HttpBody
+	37, // 49: steward.access.v1.AccessService.SetRobotUsageScope:output_type -> steward.access.v1.RobotUsageScope
+	37, // 50: steward.access.v1.AccessService.GetRobotUsageScope:output_type -> steward.access.v1.RobotUsageScope
+	25, // 51: steward.access.v1.AccessService.CheckRobotUse:output_type -> steward.access.v1.CheckRobotUseResponse
+	30, // 52: steward.access.v1.AccessService.CheckMembershipChange:output_type -> steward.access.v1.CheckMembershipChangeResponse
+	28, // 53: steward.access.v1.AccessService.ListUsableRobots:output_type -> steward.access.v1.ListUsableRobotsResponse
+	35, // [35:54] is the sub-list for method output_type
+	16, // [16:35] is the sub-list for method input_type
 	16, // [16:16] is the sub-list for extension type_name
 	16, // [16:16] is the sub-list for extension extendee
 	0,  // [0:16] is the sub-list for field type_name
@@ -2084,7 +2238,7 @@ func file_steward_access_v1_access_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_access_v1_access_service_proto_rawDesc), len(file_steward_access_v1_access_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,6 +38,7 @@ const (
 	AccessService_SetRobotUsageScope_FullMethodName    = "/steward.access.v1.AccessService/SetRobotUsageScope"
 	AccessService_GetRobotUsageScope_FullMethodName    = "/steward.access.v1.AccessService/GetRobotUsageScope"
 	AccessService_CheckRobotUse_FullMethodName         = "/steward.access.v1.AccessService/CheckRobotUse"
+	AccessService_CheckMembershipChange_FullMethodName = "/steward.access.v1.AccessService/CheckMembershipChange"
 	AccessService_ListUsableRobots_FullMethodName      = "/steward.access.v1.AccessService/ListUsableRobots"
 )
 
@@ -115,6 +116,14 @@ type AccessServiceClient interface {
 	// on any robot (MODE_ALL) or on the logged-in robot and the listed ones
 	// (MODE_SPECIFIED).
 	CheckRobotUse(ctx context.Context, in *CheckRobotUseRequest, opts ...grpc.CallOption) (*CheckRobotUseResponse, error)
+	// CheckMembershipChange tells the directory whether the end user it acts
+	// for may add a member to (or remove one from) a group (R17): adding
+	// grants the member every role the group holds, so the user must be
+	// allowed to manage access at each of the group's assignment scopes and
+	// hold every permission of those roles there (escalation prevention);
+	// removing needs the former only. Internal: the directory calls it with
+	// its service credential and the end user as actor.
+	CheckMembershipChange(ctx context.Context, in *CheckMembershipChangeRequest, opts ...grpc.CallOption) (*CheckMembershipChangeResponse, error)
 	// ListUsableRobots lists the directory's robots the account may use
 	// remotely (robot monitoring shows only these, R20).
 	ListUsableRobots(ctx context.Context, in *ListUsableRobotsRequest, opts ...grpc.CallOption) (*ListUsableRobotsResponse, error)
@@ -307,6 +316,16 @@ func (c *accessServiceClient) CheckRobotUse(ctx context.Context, in *CheckRobotU
 	return out, nil
 }
 
+func (c *accessServiceClient) CheckMembershipChange(ctx context.Context, in *CheckMembershipChangeRequest, opts ...grpc.CallOption) (*CheckMembershipChangeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckMembershipChangeResponse)
+	err := c.cc.Invoke(ctx, AccessService_CheckMembershipChange_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *accessServiceClient) ListUsableRobots(ctx context.Context, in *ListUsableRobotsRequest, opts ...grpc.CallOption) (*ListUsableRobotsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListUsableRobotsResponse)
@@ -391,6 +410,14 @@ type AccessServiceServer interface {
 	// on any robot (MODE_ALL) or on the logged-in robot and the listed ones
 	// (MODE_SPECIFIED).
 	CheckRobotUse(context.Context, *CheckRobotUseRequest) (*CheckRobotUseResponse, error)
+	// CheckMembershipChange tells the directory whether the end user it acts
+	// for may add a member to (or remove one from) a group (R17): adding
+	// grants the member every role the group holds, so the user must be
+	// allowed to manage access at each of the group's assignment scopes and
+	// hold every permission of those roles there (escalation prevention);
+	// removing needs the former only. Internal: the directory calls it with
+	// its service credential and the end user as actor.
+	CheckMembershipChange(context.Context, *CheckMembershipChangeRequest) (*CheckMembershipChangeResponse, error)
 	// ListUsableRobots lists the directory's robots the account may use
 	// remotely (robot monitoring shows only these, R20).
 	ListUsableRobots(context.Context, *ListUsableRobotsRequest) (*ListUsableRobotsResponse, error)
@@ -454,6 +481,9 @@ func (UnimplementedAccessServiceServer) GetRobotUsageScope(context.Context, *Get
 }
 func (UnimplementedAccessServiceServer) CheckRobotUse(context.Context, *CheckRobotUseRequest) (*CheckRobotUseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckRobotUse not implemented")
+}
+func (UnimplementedAccessServiceServer) CheckMembershipChange(context.Context, *CheckMembershipChangeRequest) (*CheckMembershipChangeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckMembershipChange not implemented")
 }
 func (UnimplementedAccessServiceServer) ListUsableRobots(context.Context, *ListUsableRobotsRequest) (*ListUsableRobotsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListUsableRobots not implemented")
@@ -778,6 +808,24 @@ func _AccessService_CheckRobotUse_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccessService_CheckMembershipChange_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckMembershipChangeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccessServiceServer).CheckMembershipChange(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccessService_CheckMembershipChange_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccessServiceServer).CheckMembershipChange(ctx, req.(*CheckMembershipChangeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AccessService_ListUsableRobots_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListUsableRobotsRequest)
 	if err := dec(in); err != nil {
@@ -866,6 +914,10 @@ var AccessService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckRobotUse",
 			Handler:    _AccessService_CheckRobotUse_Handler,
+		},
+		{
+			MethodName: "CheckMembershipChange",
+			Handler:    _AccessService_CheckMembershipChange_Handler,
 		},
 		{
 			MethodName: "ListUsableRobots",
