@@ -158,6 +158,13 @@ func (s *Service) CreateApiKey(ctx context.Context, actor Actor, req *directoryv
 	if err := actor.visible(parent); err != nil {
 		return nil, err
 	}
+	// Whoever holds the key acts with the principal's roles, so a user may
+	// create one only if they could grant those roles themselves (R17).
+	if s.membership != nil && !isServiceActor(actor) {
+		if err := s.membership(ctx, parent, true); err != nil {
+			return nil, err
+		}
+	}
 	secret, err := credential.NewAPIKey()
 	if err != nil {
 		return nil, err

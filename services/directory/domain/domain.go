@@ -48,8 +48,9 @@ type Options struct {
 	// when allowed, a *AccessDeniedError when refused, any other error
 	// when it could not tell (the change is then refused too). AddGroupMember
 	// and RemoveGroupMember call it for user actors (not services) when the
-	// membership would change, before their transaction. Nil means no
-	// check.
+	// membership would change, before their transaction; CreateApiKey calls
+	// it with the key's robot account or external app as group (the key
+	// acts with its roles). Nil means no check.
 	MembershipChange func(ctx context.Context, group string, add bool) error
 }
 

@@ -389,3 +389,68 @@ func TestMembershipEscalation(t *testing.T) {
 		t.Fatalf("owner removing gus from Automation Users: %v", err)
 	}
 }
+
+// TestApiKeyEscalation (R10, R17): an API key acts with its principal's
+// roles, so creating one is a grant of those roles: a user who may create
+// API keys but could not grant the external app's Organization
+// Administrator role is refused; keys for a principal without roles, and
+// the owner's keys, are allowed.
+func TestApiKeyEscalation(t *testing.T) {
+	e := newAccessEnv(t)
+	su := e.signUpReady()
+	org := su.GetOrganization().GetName()
+	owner := bearer(e.signIn(org, su.GetOwner().GetEmail(), "correct horse battery", "").GetAccessToken())
+
+	role, err := e.a.CreateRole(owner, &accessv1.CreateRoleRequest{Parent: org, RoleId: "key-makers",
+		Role: &accessv1.Role{DisplayName: "Key makers", Level: accessv1.Level_LEVEL_ORGANIZATION,
+			Permissions: []string{"users.view", "users.edit", "licenses.api_keys.create"}}})
+	if err != nil {
+		t.Fatalf("CreateRole: %v", err)
+	}
+	kim, err := e.c.CreateUser(owner, &directoryv1.CreateUserRequest{Parent: org,
+		User: &directoryv1.User{Nickname: "kim", Email: "kim@x.example"}, InitialPassword: "kim's long password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.awaitAccess(kim.GetName(), "users.view", org, true)
+	if _, err := e.a.CreateRoleAssignment(owner, &accessv1.CreateRoleAssignmentRequest{Parent: org,
+		Principal: kim.GetName(), Roles: []string{role.GetName()}, Scope: org}); err != nil {
+		t.Fatalf("CreateRoleAssignment: %v", err)
+	}
+	e.awaitAccess(kim.GetName(), "licenses.api_keys.create", org, true)
+	kimCtx := bearer(e.signIn(org, "kim@x.example", "kim's long password", "").GetAccessToken())
+
+	newApp := func(id string) string {
+		app, err := e.c.CreateExternalApp(owner, &directoryv1.CreateExternalAppRequest{Parent: org, ExternalAppId: id,
+			ExternalApp: &directoryv1.ExternalApp{DisplayName: id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return app.GetName()
+	}
+	mighty, plain := newApp("mighty"), newApp("plain")
+	var err2 error
+	for deadline := time.Now().Add(accessEnvTimeout); ; {
+		_, err2 = e.a.CreateRoleAssignment(owner, &accessv1.CreateRoleAssignmentRequest{Parent: org,
+			Principal: mighty, Roles: []string{"roles/organization-administrator"}, Scope: org})
+		if err2 == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err2 != nil {
+		t.Fatalf("CreateRoleAssignment for the app: %v", err2)
+	}
+
+	key := func(ctx context.Context, parent string) error {
+		_, err := e.c.CreateApiKey(ctx, &directoryv1.CreateApiKeyRequest{Parent: parent, ApiKey: &directoryv1.ApiKey{DisplayName: "k"}})
+		return err
+	}
+	mcWant(t, "kim minting a key for the administrator app", key(kimCtx, mighty), codes.PermissionDenied, "ESCALATION")
+	if err := key(kimCtx, plain); err != nil {
+		t.Errorf("kim minting a key for an app without roles: %v", err)
+	}
+	if err := key(owner, mighty); err != nil {
+		t.Errorf("owner minting a key for the administrator app: %v", err)
+	}
+}

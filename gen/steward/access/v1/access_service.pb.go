@@ -1793,7 +1793,8 @@ func (x *ListUsableRobotsResponse) GetNextPageToken() string {
 // group's membership.
 type CheckMembershipChangeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The group, e.g. "organizations/o1/groups/g1".
+	// The group, e.g. "organizations/o1/groups/g1"; or the robot account or
+	// external application an API key is being created for.
 	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
 	// True to add a member, false to remove one.
 	Add           bool `protobuf:"varint,2,opt,name=add,proto3" json:"add,omitempty"`
@@ -2052,9 +2053,9 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"\fmachine_name\x18\x03 \x01(\tR\vmachineName\"z\n" +
 	"\x18ListUsableRobotsResponse\x126\n" +
 	"\x06robots\x18\x01 \x03(\v2\x1e.steward.access.v1.UsableRobotR\x06robots\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x95\x01\n" +
-	"\x1cCheckMembershipChangeRequest\x12c\n" +
-	"\x05group\x18\x01 \x01(\tBM\xbaHJrH2F^organizations/[a-z0-9][a-z0-9-]{0,62}/groups/[a-z0-9][a-z0-9-]{0,62}$R\x05group\x12\x10\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb3\x01\n" +
+	"\x1cCheckMembershipChangeRequest\x12\x80\x01\n" +
+	"\x05group\x18\x01 \x01(\tBj\xbaHgre2c^organizations/[a-z0-9][a-z0-9-]{0,62}/(groups|robotAccounts|externalApps)/[a-z0-9][a-z0-9-]{0,62}$R\x05group\x12\x10\n" +
 	"\x03add\x18\x02 \x01(\bR\x03add\"\xa1\x01\n" +
 	"\x1dCheckMembershipChangeResponse\x12\x18\n" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x16\n" +

@@ -121,8 +121,11 @@ type AccessServiceClient interface {
 	// grants the member every role the group holds, so the user must be
 	// allowed to manage access at each of the group's assignment scopes and
 	// hold every permission of those roles there (escalation prevention);
-	// removing needs the former only. Internal: the directory calls it with
-	// its service credential and the end user as actor.
+	// removing needs the former only. Creating an API key for a robot account
+	// or external application is asked the same way (add, with that
+	// principal as group): whoever holds the key acts with its roles.
+	// Internal: the directory calls it with its service credential and the
+	// end user as actor.
 	CheckMembershipChange(ctx context.Context, in *CheckMembershipChangeRequest, opts ...grpc.CallOption) (*CheckMembershipChangeResponse, error)
 	// ListUsableRobots lists the directory's robots the account may use
 	// remotely (robot monitoring shows only these, R20).
@@ -415,8 +418,11 @@ type AccessServiceServer interface {
 	// grants the member every role the group holds, so the user must be
 	// allowed to manage access at each of the group's assignment scopes and
 	// hold every permission of those roles there (escalation prevention);
-	// removing needs the former only. Internal: the directory calls it with
-	// its service credential and the end user as actor.
+	// removing needs the former only. Creating an API key for a robot account
+	// or external application is asked the same way (add, with that
+	// principal as group): whoever holds the key acts with its roles.
+	// Internal: the directory calls it with its service credential and the
+	// end user as actor.
 	CheckMembershipChange(context.Context, *CheckMembershipChangeRequest) (*CheckMembershipChangeResponse, error)
 	// ListUsableRobots lists the directory's robots the account may use
 	// remotely (robot monitoring shows only these, R20).
