@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 	"steward.dev/services/access/catalogue"
 )
@@ -91,7 +92,7 @@ func (s *Service) ExportRoleAssignments(ctx context.Context, actor Actor, req *a
 	if !actor.IsService() && actor.Organization != org {
 		return errorf(ErrNotFound, "%s not found", org)
 	}
-	x := &exporter{s: s, org: org, emit: emit, orgName: s.Mirror().OrganizationName(org)}
+	x := &exporter{ctx: ctx, s: s, org: org, emit: emit, orgName: s.Mirror().OrganizationName(org)}
 	x.w = csv.NewWriter(&x.buf)
 	if err := x.row(ExportColumns); err != nil {
 		return err
@@ -165,6 +166,7 @@ func exportRoleOf(tx store.ReadTx, name string) exportRole {
 
 // exporter renders the export's rows into a buffer it empties into emit.
 type exporter struct {
+	ctx     context.Context
 	s       *Service
 	org     string
 	orgName string
@@ -237,13 +239,49 @@ func (x *exporter) assignment(it exportItem) error {
 		groupName = g.DisplayName
 	}
 	rec[13], rec[14] = groupName, group
-	for _, member := range m.Members(group) {
+	return x.s.forEachMember(x.ctx, group, func(member string) error {
 		x.principalColumns(rec, member)
-		if err := x.row(rec); err != nil {
+		return x.row(rec)
+	})
+}
+
+// forEachMember calls fn with each member of group in name order (every
+// user of the organization for Everyone), reading the stored directory
+// facts exportBatch keys at a time, each batch in its own short read
+// transaction: the export's memory does not grow with the group.
+func (s *Service) forEachMember(ctx context.Context, group string, fn func(member string) error) error {
+	prefix, cut := dirMemberPrefix+group+"|", len(dirMemberPrefix+group+"|")
+	if g, ok := s.Mirror().Principal(group); ok && g.Everyone {
+		prefix = dirPrincipalPrefix + resourcename.OrganizationOf(group) + "/users/"
+		cut = len(dirPrincipalPrefix)
+	}
+	var start []byte
+	for {
+		var members []string
+		var next []byte
+		err := s.view(ctx, func(tx store.ReadTx) error {
+			return tx.Scan([]byte(prefix), start, func(k, _ []byte) (bool, error) {
+				if len(members) == exportBatch {
+					next = append([]byte(nil), k...)
+					return false, nil
+				}
+				members = append(members, string(k[cut:]))
+				return true, nil
+			})
+		})
+		if err != nil {
 			return err
 		}
+		for _, m := range members {
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		start = next
 	}
-	return nil
 }
 
 // principalColumns fills the security principal columns for principal.
