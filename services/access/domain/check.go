@@ -281,3 +281,23 @@ func (s *Service) waitDirectory(ctx context.Context, seq uint64) error {
 	}
 	return s.feed.WaitFor(ctx, seq)
 }
+
+// catchUpDirectory waits, at most ConsistencyWait, until the directory feed
+// has applied the directory's current head (Options.DirectoryHead), so that
+// a change of role assignments sees what the directory has just done.
+// Without DirectoryHead it returns at once.
+func (s *Service) catchUpDirectory(ctx context.Context) error {
+	if s.directoryHead == nil || s.feed == nil {
+		return nil
+	}
+	head, err := s.directoryHead(ctx)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, ConsistencyWait)
+	defer cancel()
+	if err := s.waitDirectory(wctx, head); err != nil {
+		return s.notConsistent(ctx, err, "directory", head, s.directoryCursor())
+	}
+	return nil
+}

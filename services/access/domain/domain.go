@@ -29,6 +29,11 @@ import (
 type Options struct {
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
+	// DirectoryHead returns the directory's newest event sequence. When
+	// set, changes to role assignments first wait (at most ConsistencyWait)
+	// until the feed has applied it, so a user or scope the directory has
+	// just created is found: read-your-writes across the two services.
+	DirectoryHead func(ctx context.Context) (uint64, error)
 }
 
 // Service is access management's domain service. It is safe for concurrent
@@ -40,6 +45,8 @@ type Service struct {
 	model *authorizer.Model
 	clock func() time.Time
 	feed  *eventlog.Consumer
+	// directoryHead is Options.DirectoryHead.
+	directoryHead func(ctx context.Context) (uint64, error)
 	// applied is the access log sequence the model reflects.
 	applied appliedSeq
 	// dir is the state of the directory feed (directory.go): the Mirror.
@@ -56,7 +63,7 @@ type Service struct {
 // New returns a Service over the access store s and its event log, and
 // loads the stored custom roles and assignments into model.
 func New(ctx context.Context, s store.Store, log *eventlog.Log, model *authorizer.Model, opts Options) (*Service, error) {
-	svc := &Service{store: s, log: log, model: model, clock: opts.Clock, writer: make(chan struct{}, 1)}
+	svc := &Service{store: s, log: log, model: model, clock: opts.Clock, directoryHead: opts.DirectoryHead, writer: make(chan struct{}, 1)}
 	if svc.clock == nil {
 		svc.clock = time.Now
 	}

@@ -248,6 +248,9 @@ func (s *Service) CreateRoleAssignment(ctx context.Context, actor Actor, req *ac
 	if err := visibleToActor(actor, org); err != nil {
 		return nil, err
 	}
+	if err := s.catchUpDirectory(ctx); err != nil {
+		return nil, err
+	}
 	if resourcename.OrganizationOf(principal) != org {
 		return nil, errorf(ErrNotFound, "principal %s not found in %s", principal, org)
 	}
@@ -335,6 +338,9 @@ func (s *Service) CreateRoleAssignment(ctx context.Context, actor Actor, req *ac
 func (s *Service) DeleteRoleAssignment(ctx context.Context, actor Actor, req *accessv1.DeleteRoleAssignmentRequest) error {
 	name := req.GetName()
 	if err := visibleToActor(actor, name); err != nil {
+		return err
+	}
+	if err := s.catchUpDirectory(ctx); err != nil {
 		return err
 	}
 	_, err := s.update(ctx, actor, func(t *txn) error {

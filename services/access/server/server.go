@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"math"
 
 	"google.golang.org/grpc"
 
@@ -68,12 +69,6 @@ type wiring struct {
 // log, registers steward.access.v1.AccessService and starts following the
 // directory's event log.
 func (w *wiring) register(b *backend.Backend) error {
-	model := authorizer.New(w.cfg.Sizes)
-	d, err := domain.New(context.Background(), b.Store(), b.EventLog(), model, w.cfg.Domain)
-	if err != nil {
-		return err
-	}
-	w.d = d
 	conn := w.cfg.DirectoryConn
 	if conn == nil {
 		if w.cfg.DirectoryAddr == "" {
@@ -86,10 +81,21 @@ func (w *wiring) register(b *backend.Backend) error {
 		b.Server().AddCleanup(cc.Close)
 		conn = cc
 	}
+	directoryLog := eventlogv1.NewEventLogServiceClient(conn)
+	opts := w.cfg.Domain
+	if opts.DirectoryHead == nil {
+		opts.DirectoryHead = directoryHead(directoryLog)
+	}
+	model := authorizer.New(w.cfg.Sizes)
+	d, err := domain.New(context.Background(), b.Store(), b.EventLog(), model, opts)
+	if err != nil {
+		return err
+	}
+	w.d = d
 	feed := &eventlog.Consumer{
 		Name:   "access-directory",
 		Store:  d.FeedStore(), // its Update keeps the model in commit order
-		Source: eventlog.NewClientSource(eventlogv1.NewEventLogServiceClient(conn)),
+		Source: eventlog.NewClientSource(directoryLog),
 		Apply:  d.ApplyDirectoryEvent,
 		Logger: b.Logger(),
 	}
@@ -97,4 +103,17 @@ func (w *wiring) register(b *backend.Backend) error {
 	b.Go(feed.Run)
 	accessv1.RegisterAccessServiceServer(b.GRPCServer(), &accessServer{d: d, authorizer: authz.AuthorizerFunc(w.authorize)})
 	return nil
+}
+
+// directoryHead asks the directory's event log for its newest sequence: a
+// ListEvents page after every event there is holds no events, only the
+// head.
+func directoryHead(log eventlogv1.EventLogServiceClient) func(ctx context.Context) (uint64, error) {
+	return func(ctx context.Context) (uint64, error) {
+		resp, err := log.ListEvents(ctx, &eventlogv1.ListEventsRequest{AfterSequence: math.MaxInt64, PageSize: 1})
+		if err != nil {
+			return 0, err
+		}
+		return resp.GetHeadSequence(), nil
+	}
 }
