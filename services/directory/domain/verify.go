@@ -130,8 +130,9 @@ func principalKind(name string) directoryv1.PrincipalKind {
 func (s *Service) JWKS() []token.JWK { return s.signer.JWKS() }
 
 // EnrollTotp starts (or restarts) TOTP enrolment of the actor's own account
-// (R9): the secret is pending until ConfirmTotp.
-func (s *Service) EnrollTotp(ctx context.Context, actor Actor, name string) (*directoryv1.EnrollTotpResponse, error) {
+// (R9): the secret is pending until ConfirmTotp. Replacing a confirmed
+// secret needs currentCode, a current code of it.
+func (s *Service) EnrollTotp(ctx context.Context, actor Actor, name, currentCode string) (*directoryv1.EnrollTotpResponse, error) {
 	if actor.Name != name {
 		return nil, fieldError("name", "must be your own user (%s)", actor.Name)
 	}
@@ -148,6 +149,9 @@ func (s *Service) EnrollTotp(ctx context.Context, actor Actor, name string) (*di
 		sec, err := getSecrets(t, name)
 		if err != nil {
 			return err
+		}
+		if sec.TOTPSecret != "" && (currentCode == "" || !credential.ValidateTOTP(sec.TOTPSecret, currentCode, t.now)) {
+			return errorf(ErrTOTPRequired, "replacing the confirmed authenticator needs a current code from it (current_code)")
 		}
 		sec.PendingTOTPSecret = secret
 		resp.Secret, resp.OtpauthUri = secret, uri

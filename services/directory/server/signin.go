@@ -53,7 +53,7 @@ func (s *directoryServer) SwitchAccountSystem(ctx context.Context, req *director
 
 // EnrollTotp starts TOTP enrolment of the caller's own account (R9).
 func (s *directoryServer) EnrollTotp(ctx context.Context, req *directoryv1.EnrollTotpRequest) (*directoryv1.EnrollTotpResponse, error) {
-	return reply(s.d.EnrollTotp(ctx, actorOf(ctx), req.GetName()))
+	return reply(s.d.EnrollTotp(ctx, actorOf(ctx), req.GetName(), req.GetCurrentCode()))
 }
 
 // ConfirmTotp activates the caller's pending TOTP secret (R9).

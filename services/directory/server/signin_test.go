@@ -283,6 +283,16 @@ func TestTOTP(t *testing.T) {
 		t.Fatalf("ConfirmTotp = %v, %v", u, err)
 	}
 
+	// Replacing the confirmed authenticator needs a code of it.
+	_, err = e.c.EnrollTotp(ctx, &directoryv1.EnrollTotpRequest{Name: owner.GetName()})
+	wantError(t, err, codes.Unauthenticated, "TOTP_REQUIRED")
+	_, err = e.c.EnrollTotp(ctx, &directoryv1.EnrollTotpRequest{Name: owner.GetName(), CurrentCode: "000000"})
+	wantError(t, err, codes.Unauthenticated, "TOTP_REQUIRED")
+	current, _ := credential.TOTPCode(enr.GetSecret(), time.Now())
+	if _, err := e.c.EnrollTotp(ctx, &directoryv1.EnrollTotpRequest{Name: owner.GetName(), CurrentCode: current}); err != nil {
+		t.Fatalf("re-enrolling with a current code: %v", err)
+	}
+
 	_, err = e.c.SignIn(context.Background(), &directoryv1.SignInRequest{Organization: org,
 		Credential: &directoryv1.SignInRequest_Password{Password: &directoryv1.PasswordCredential{Email: owner.GetEmail(), Password: "correct horse battery"}}})
 	wantError(t, err, codes.Unauthenticated, "TOTP_REQUIRED")

@@ -431,7 +431,11 @@ func (x *RevokeApiKeyRequest) GetName() string {
 type EnrollTotpRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The caller's own user.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// A current code of the confirmed authenticator, required to replace it
+	// (TOTP_REQUIRED otherwise): a stolen session must not be enough to move
+	// the second factor to another device.
+	CurrentCode   string `protobuf:"bytes,2,opt,name=current_code,json=currentCode,proto3" json:"current_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -469,6 +473,13 @@ func (*EnrollTotpRequest) Descriptor() ([]byte, []int) {
 func (x *EnrollTotpRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *EnrollTotpRequest) GetCurrentCode() string {
+	if x != nil {
+		return x.CurrentCode
 	}
 	return ""
 }
@@ -619,9 +630,10 @@ const file_steward_directory_v1_credentials_proto_rawDesc = "" +
 	"\bapi_keys\x18\x01 \x03(\v2\x1c.steward.directory.v1.ApiKeyR\aapiKeys\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb1\x01\n" +
 	"\x13RevokeApiKeyRequest\x12\x99\x01\n" +
-	"\x04name\x18\x01 \x01(\tB\x84\x01\xbaH\x80\x01r~2|^organizations/[a-z0-9][a-z0-9-]{0,62}/(robotAccounts|externalApps)/[a-z0-9][a-z0-9-]{0,62}/apiKeys/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"u\n" +
+	"\x04name\x18\x01 \x01(\tB\x84\x01\xbaH\x80\x01r~2|^organizations/[a-z0-9][a-z0-9-]{0,62}/(robotAccounts|externalApps)/[a-z0-9][a-z0-9-]{0,62}/apiKeys/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\xb0\x01\n" +
 	"\x11EnrollTotpRequest\x12`\n" +
-	"\x04name\x18\x01 \x01(\tBL\xbaHIrG2E^organizations/[a-z0-9][a-z0-9-]{0,62}/users/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"M\n" +
+	"\x04name\x18\x01 \x01(\tBL\xbaHIrG2E^organizations/[a-z0-9][a-z0-9-]{0,62}/users/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x129\n" +
+	"\fcurrent_code\x18\x02 \x01(\tB\x16\xbaH\x13\xd8\x01\x01r\x0e2\f^[0-9]{6,8}$R\vcurrentCode\"M\n" +
 	"\x12EnrollTotpResponse\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1f\n" +
 	"\votpauth_uri\x18\x02 \x01(\tR\n" +
