@@ -33,9 +33,6 @@ const (
 	// byTriple + principal + "|" + role + "|" + scope -> assignment name:
 	// a principal holds a role at a scope at most once.
 	byTriple = "x/triple/"
-	// seededPrefix + built-in assignment ID -> "": the system made it once
-	// and never makes it again, even if an administrator removed it.
-	seededPrefix = "seeded/"
 	// usagePrefix + robot usage scope name -> accessv1.RobotUsageScope.
 	usagePrefix = "usage/"
 	// idempotencyPrefix + scope + "/" + request_id -> records idempotency.

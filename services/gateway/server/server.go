@@ -114,7 +114,6 @@ type Server struct {
 
 	mu   sync.Mutex
 	addr string
-	lis  net.Listener
 }
 
 // upstream is a backend with its client connection.
