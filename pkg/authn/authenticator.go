@@ -24,6 +24,15 @@ const (
 	MDActorOrganization = "x-steward-actor-org"
 	// MDRequestID carries the request ID, end to end.
 	MDRequestID = "x-request-id"
+	// MDClientAddress carries the address of the client a proxy (the
+	// gateway) forwards a call for. It is honoured only together with a
+	// valid MDProxyAuthorization; from anyone else it is ignored.
+	MDClientAddress = "x-steward-client-address"
+	// MDProxyAuthorization carries the proxy's own service credential
+	// ("Service gateway:<secret>"), which vouches for MDClientAddress and
+	// grants nothing else: the call still runs as the principal of
+	// MDAuthorization.
+	MDProxyAuthorization = "x-steward-proxy-authorization"
 )
 
 // Authorization schemes.

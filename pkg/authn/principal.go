@@ -136,3 +136,21 @@ func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
 }
+
+type clientAddressKey struct{}
+
+// WithClientAddress returns a copy of ctx carrying addr, the network address
+// (host, no port) of the client a call comes from. The server sets it for
+// every call (see pkg/grpcserver): the transport peer's address, or the
+// address a trusted proxy (the gateway) vouches for in MDClientAddress.
+func WithClientAddress(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientAddressKey{}, addr)
+}
+
+// ClientAddress returns the client address carried by ctx (see
+// WithClientAddress), or "" when unknown. Rate limits and audit records key
+// on it.
+func ClientAddress(ctx context.Context) string {
+	addr, _ := ctx.Value(clientAddressKey{}).(string)
+	return addr
+}

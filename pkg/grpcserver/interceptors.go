@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"runtime/debug"
 	"unicode"
 
@@ -119,7 +120,21 @@ func withRequestID(ctx context.Context) context.Context {
 	// Setting a header fails only when headers were already sent, which
 	// cannot have happened before the handler runs.
 	_ = grpc.SetHeader(ctx, metadata.Pairs(authn.MDRequestID, id))
-	return authn.WithRequestID(ctx, id)
+	return authn.WithClientAddress(authn.WithRequestID(ctx, id), peerHost(ctx))
+}
+
+// peerHost returns the host part of the transport peer's address of the
+// call in ctx, "" when unknown.
+func peerHost(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return ""
+	}
+	addr := p.Addr.String()
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // validRequestID reports whether id is acceptable as a request ID from a

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"math"
-	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -50,12 +48,7 @@ func actorOf(ctx context.Context) domain.Actor {
 		a.Name, a.DisplayName, a.Organization = p.Name, p.DisplayName, p.Organization
 	}
 	a.RequestID = authn.RequestID(ctx)
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		a.SourceAddress = p.Addr.String()
-		if host, _, ok := strings.Cut(a.SourceAddress, ":"); ok && !strings.Contains(host, "[") {
-			a.SourceAddress = host
-		}
-	}
+	a.SourceAddress = authn.ClientAddress(ctx)
 	return a
 }
 
