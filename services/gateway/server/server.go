@@ -5,6 +5,14 @@
 // status, and GET /metrics. It holds no domain logic and makes no
 // authorization decisions: the caller's Authorization header travels to the
 // backend as metadata, unchanged.
+//
+// It is also the suite's edge, and guards it (see edge.go): it refuses the
+// Service authorization scheme and Steward's internal headers from outside,
+// serves only RPCs whose rule is not internal, answers a non-public route
+// without credentials before reading its body, bounds request bodies in size
+// and time, caps concurrent requests, refuses unknown JSON fields, and tells
+// the backends the client's address (-trusted-proxies) under its own service
+// credential.
 package server
 
 import (
@@ -16,8 +24,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +57,25 @@ const (
 	DefaultHealthTimeout = time.Second
 	// DefaultShutdownTimeout bounds the graceful HTTP shutdown.
 	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultMaxBodyBytes is the largest request body accepted: 1 MiB.
+	DefaultMaxBodyBytes = 1 << 20
+	// DefaultMaxConcurrentRequests is how many API requests are served at
+	// once; more are answered 503.
+	DefaultMaxConcurrentRequests = 256
+	// DefaultReadHeaderTimeout bounds the arrival of a request's headers.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultReadTimeout bounds the arrival of a whole request.
+	DefaultReadTimeout = 30 * time.Second
+	// DefaultWriteTimeout bounds a response, or each write of a streamed one.
+	DefaultWriteTimeout = time.Minute
+	// DefaultIdleTimeout bounds how long a keep-alive connection waits for
+	// its next request.
+	DefaultIdleTimeout = 2 * time.Minute
+	// maxHeaderBytes bounds a request's headers.
+	maxHeaderBytes = 64 << 10
+	// serviceName is the gateway's service name, under which its service
+	// credential vouches for the client addresses it forwards.
+	serviceName = "gateway"
 )
 
 // Config describes the gateway.
@@ -64,6 +94,34 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful shutdown; default
 	// DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// ServiceCredentialFile holds the gateway's service credential (mode
+	// 0600), created if missing. The gateway presents it only in
+	// x-steward-proxy-authorization, to vouch for the client address it
+	// forwards; calls run with the client's own credentials. Required;
+	// NewConfig sets data/service-credential, like the backends.
+	ServiceCredentialFile string
+	// TrustedProxies are the peers whose X-Forwarded-For is believed (see
+	// clientAddress); empty means none: the TCP peer is the client.
+	TrustedProxies []netip.Prefix
+	// MaxBodyBytes is the largest request body accepted (413 beyond);
+	// default DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// MaxConcurrentRequests caps the API requests served at once (503 with
+	// Retry-After beyond); default DefaultMaxConcurrentRequests. /healthz
+	// and /metrics are not counted.
+	MaxConcurrentRequests int
+	// ReadHeaderTimeout bounds the arrival of a request's headers; default
+	// DefaultReadHeaderTimeout.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds the arrival of a whole request, headers and body
+	// (408 when the body is late); default DefaultReadTimeout.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds the handling and writing of a response, and each
+	// write of a streamed one (the CSV export); default DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds a keep-alive connection's wait for its next
+	// request; default DefaultIdleTimeout.
+	IdleTimeout time.Duration
 	// TLSCAFile, when set, makes the gateway reach the backends over TLS,
 	// verifying their certificates with this PEM CA. Without it only
 	// loopback backends can be reached (in plaintext).
@@ -75,15 +133,29 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// NewConfig returns the default configuration: HTTP on 127.0.0.1:8080 and
-// the four backends on their default loopback addresses.
+// NewConfig returns the default configuration: HTTP on 127.0.0.1:8080, the
+// four backends on their default loopback addresses, the service credential
+// in data/service-credential and the default limits.
 func NewConfig() Config {
-	return Config{Addr: DefaultAddr, Backends: DefaultBackends()}
+	return Config{
+		Addr:                  DefaultAddr,
+		Backends:              DefaultBackends(),
+		ServiceCredentialFile: filepath.Join("data", "service-credential"),
+		MaxBodyBytes:          DefaultMaxBodyBytes,
+		MaxConcurrentRequests: DefaultMaxConcurrentRequests,
+		ReadHeaderTimeout:     DefaultReadHeaderTimeout,
+		ReadTimeout:           DefaultReadTimeout,
+		WriteTimeout:          DefaultWriteTimeout,
+		IdleTimeout:           DefaultIdleTimeout,
+	}
 }
 
 // AddFlags registers the gateway's flags on fs, defaulting to c's values:
 // -addr, -<backend>-addr for each of c.Backends, -cors-origins,
-// -health-timeout, -shutdown-timeout, -tls-ca and the log flags.
+// -service-credential-file, -trusted-proxies, the request limits
+// (-max-body-bytes, -max-concurrent-requests, -read-header-timeout,
+// -read-timeout, -write-timeout, -idle-timeout), -health-timeout,
+// -shutdown-timeout, -tls-ca and the log flags.
 func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "HTTP listen address (host:port; an empty host means 127.0.0.1)")
 	for i := range c.Backends {
@@ -99,6 +171,18 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 		}
 		return nil
 	})
+	fs.StringVar(&c.ServiceCredentialFile, "service-credential-file", c.ServiceCredentialFile, "the gateway's service credential (mode 0600), created if missing; it vouches for the client addresses the gateway forwards")
+	fs.Func("trusted-proxies", "comma-separated CIDR prefixes of the proxies in front of the gateway whose X-Forwarded-For is believed; empty trusts none", func(v string) error {
+		p, err := ParseTrustedProxies(v)
+		c.TrustedProxies = p
+		return err
+	})
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted (413 beyond); 0 means 1 MiB")
+	fs.IntVar(&c.MaxConcurrentRequests, "max-concurrent-requests", c.MaxConcurrentRequests, "API requests served at once (503 with Retry-After beyond); 0 means 256")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "deadline for a request's headers; 0 means 10s")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "deadline for a whole request, headers and body (408 when the body is late); 0 means 30s")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "deadline for a response, or for each write of a streamed one; 0 means 1m")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "how long a keep-alive connection waits for its next request; 0 means 2m")
 	fs.DurationVar(&c.HealthTimeout, "health-timeout", c.HealthTimeout, "deadline of each backend's health check in /healthz; 0 means 1s")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "graceful shutdown deadline; 0 means 10s")
 	fs.StringVar(&c.TLSCAFile, "tls-ca", c.TLSCAFile, "PEM CA verifying the backends' certificates; enables TLS to the backends")
@@ -111,6 +195,11 @@ type Server struct {
 	log      *slog.Logger
 	backends []upstream
 	handler  http.Handler
+	routes   routeTable
+	json     runtime.Marshaler
+	// proxyAuthorization is the x-steward-proxy-authorization value:
+	// "Service gateway:<secret>".
+	proxyAuthorization string
 
 	mu   sync.Mutex
 	addr string
@@ -143,13 +232,47 @@ func (c Config) Complete() (_ *Server, err error) {
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxConcurrentRequests <= 0 {
+		c.MaxConcurrentRequests = DefaultMaxConcurrentRequests
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.ServiceCredentialFile == "" {
+		return nil, errors.New("gateway: ServiceCredentialFile is required, e.g. data/service-credential")
+	}
+	if err := os.MkdirAll(filepath.Dir(c.ServiceCredentialFile), 0o700); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	cred, err := authn.LoadOrCreateServiceCredential(c.ServiceCredentialFile)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	logger := c.Logger
 	if logger == nil {
 		if logger, err = c.Log.New(os.Stderr); err != nil {
 			return nil, err
 		}
 	}
-	s := &Server{cfg: c, log: logger.With("service", "gateway")}
+	s := &Server{
+		cfg:                c,
+		log:                logger.With("service", "gateway"),
+		routes:             routeTable{},
+		json:               newJSONMarshaler(),
+		proxyAuthorization: cred.AuthorizationFor(serviceName),
+	}
 	defer func() {
 		if err != nil {
 			s.closeConns()
@@ -159,6 +282,14 @@ func (c Config) Complete() (_ *Server, err error) {
 	mux := runtime.NewServeMux(
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithMetadata(s.forwardedMetadata),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, s.json),
+		runtime.WithMarshalerOption(downloadMIME, downloadMarshaler{newJSONMarshaler()}),
+		runtime.WithErrorHandler(s.httpError),
+		runtime.WithMiddlewares(s.routeMiddleware),
+		// A form-encoded POST may otherwise be parsed (its body read)
+		// while the mux looks for a GET route, before any middleware.
+		runtime.WithDisablePathLengthFallback(),
 	)
 	seen := make(map[string]bool)
 	for _, b := range c.Backends {
@@ -169,16 +300,25 @@ func (c Config) Complete() (_ *Server, err error) {
 			return nil, fmt.Errorf("gateway: backend %q listed twice", b.Name)
 		}
 		seen[b.Name] = true
-		// The connection carries the caller's credentials, never the
-		// installation's service credential: a call through the gateway
-		// must not run with a service's privileges.
+		for _, svc := range b.Services {
+			sd, err := serviceDescriptor(svc.Name)
+			if err != nil {
+				return nil, fmt.Errorf("gateway: %s: %w", b.Name, err)
+			}
+			if err := s.routes.add(sd); err != nil {
+				return nil, fmt.Errorf("gateway: %s: %w", b.Name, err)
+			}
+		}
+		// The connection carries the caller's credentials, never a
+		// service credential of its own: a call through the gateway must
+		// not run with a service's privileges.
 		conn, err := grpcclient.Dial(b.Addr, grpcclient.Options{TLS: grpcclient.TLSConfig{CAFile: c.TLSCAFile}})
 		if err != nil {
 			return nil, fmt.Errorf("gateway: %s: %w", b.Name, err)
 		}
 		s.backends = append(s.backends, upstream{name: b.Name, conn: conn, health: healthpb.NewHealthClient(conn)})
-		for _, register := range b.Handlers {
-			if err := register(context.Background(), mux, conn); err != nil {
+		for _, svc := range b.Services {
+			if err := svc.Register(context.Background(), mux, conn); err != nil {
 				return nil, fmt.Errorf("gateway: registering %s handlers: %w", b.Name, err)
 			}
 		}
@@ -199,14 +339,18 @@ func (c Config) Complete() (_ *Server, err error) {
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", s.serveHealthz)
 	root.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-	root.Handle("/", mux)
-	var h http.Handler = root
+	root.Handle("/", s.limit(mux))
+	h := s.edge(root)
 	if len(c.CORSOrigins) > 0 {
+		exposed := []string{"X-Request-Id", "Content-Disposition", "Retry-After"}
+		for _, b := range c.Backends {
+			exposed = append(exposed, sequenceHeader(b.Name))
+		}
 		h = cors.New(cors.Options{
 			AllowedOrigins: c.CORSOrigins,
 			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
 			AllowedHeaders: []string{"Authorization", "Content-Type", "X-Request-Id"},
-			ExposedHeaders: []string{"X-Request-Id"},
+			ExposedHeaders: exposed,
 			MaxAge:         600,
 		}).Handler(h)
 	}
@@ -218,29 +362,51 @@ func (c Config) Complete() (_ *Server, err error) {
 // gRPC metadata. Authorization is not among them because grpc-gateway always
 // forwards it, unprefixed, as "authorization"; mapping it here too would send
 // it twice, which authentication refuses. X-Request-Id travels as
-// x-request-id; other standard headers keep grpc-gateway's default
-// ("grpcgateway-" prefix), and the rest, including anything a client could
-// use to pose as someone else (x-steward-actor), are dropped.
+// x-request-id; standard headers keep grpc-gateway's default ("grpcgateway-"
+// prefix). Everything else is dropped: in particular grpc-gateway's
+// Grpc-Metadata-<key> pass-through and Steward's internal x-steward-*
+// headers, with which a client could pose as someone else (the edge refuses
+// requests carrying them; this is the second line).
 func incomingHeader(key string) (string, bool) {
-	switch textproto.CanonicalMIMEHeaderKey(key) {
+	canonical := textproto.CanonicalMIMEHeaderKey(key)
+	switch canonical {
 	case "Authorization", "Cookie":
 		return "", false
 	case "X-Request-Id":
 		return authn.MDRequestID, true
 	}
+	for _, prefix := range internalHeaderPrefixes {
+		if strings.HasPrefix(canonical, prefix) {
+			return "", false
+		}
+	}
 	return runtime.DefaultHeaderMatcher(key)
+}
+
+// sequencePattern matches the read-your-writes headers the backends send
+// after a change, x-steward-<service>-sequence.
+var sequencePattern = regexp.MustCompile(`^x-steward-[a-z0-9]+(-[a-z0-9]+)*-sequence$`)
+
+// sequenceHeader is the HTTP header carrying service's sequence,
+// X-Steward-<Service>-Sequence.
+func sequenceHeader(service string) string {
+	return textproto.CanonicalMIMEHeaderKey("x-steward-" + service + "-sequence")
 }
 
 // outgoingHeader decides which gRPC response headers reach the HTTP client:
 // x-request-id as X-Request-Id, content-disposition as Content-Disposition
-// (file downloads such as the role-assignment export), others with
-// grpc-gateway's default "Grpc-Metadata-" prefix.
+// (file downloads such as the role-assignment export),
+// x-steward-<service>-sequence as X-Steward-<Service>-Sequence (the
+// sequence to wait for to read one's writes), others with grpc-gateway's
+// default "Grpc-Metadata-" prefix.
 func outgoingHeader(key string) (string, bool) {
 	switch {
 	case strings.EqualFold(key, authn.MDRequestID):
 		return "X-Request-Id", true
 	case strings.EqualFold(key, "content-disposition"):
 		return "Content-Disposition", true
+	case sequencePattern.MatchString(strings.ToLower(key)):
+		return textproto.CanonicalMIMEHeaderKey(key), true
 	}
 	return runtime.MetadataHeaderPrefix + key, true
 }
@@ -324,10 +490,17 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	s.mu.Lock()
 	s.addr = lis.Addr().String()
 	s.mu.Unlock()
+	// ReadTimeout ends with the body: net/http clears the deadline once
+	// the body is read, so a long call after it (the CSV export) is not
+	// cut. WriteTimeout is moved forward before each write of a streamed
+	// response (routeMiddleware).
 	srv := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
@@ -336,7 +509,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	for _, b := range s.cfg.Backends {
 		backends = append(backends, b.Name, b.Addr)
 	}
-	s.log.Info("gateway: serving", append([]any{"addr", s.Addr()}, backends...)...)
+	s.log.Info("gateway: serving", append(append([]any{"addr", s.Addr()}, backends...), s.describeLimits()...)...)
 
 	select {
 	case err := <-served:
