@@ -122,7 +122,7 @@ func (s *suite) run() int {
 			return s.stop(syscall.SIGTERM, 1)
 		}
 	}
-	gwArgs := []string{"-addr", *s.cfg.addrs["gateway"], "-log-level", s.cfg.logLevel}
+	gwArgs := []string{"-addr", *s.cfg.addrs["gateway"], "-log-level", s.cfg.logLevel, "-service-credential-file", s.credPath}
 	for _, name := range backendNames {
 		gwArgs = append(gwArgs, "-"+name+"-addr", *s.cfg.addrs[name])
 	}
