@@ -10,6 +10,7 @@ import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	descriptorpb "google.golang.org/protobuf/types/descriptorpb"
 	anypb "google.golang.org/protobuf/types/known/anypb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -698,11 +699,33 @@ func (*AcknowledgeEventsResponse) Descriptor() ([]byte, []int) {
 	return file_steward_eventlog_v1_eventlog_proto_rawDescGZIP(), []int{6}
 }
 
+var file_steward_eventlog_v1_eventlog_proto_extTypes = []protoimpl.ExtensionInfo{
+	{
+		ExtendedType:  (*descriptorpb.EnumValueOptions)(nil),
+		ExtensionType: (*string)(nil),
+		Field:         51001,
+		Name:          "steward.eventlog.v1.event_type",
+		Tag:           "bytes,51001,opt,name=event_type",
+		Filename:      "steward/eventlog/v1/eventlog.proto",
+	},
+}
+
+// Extension fields to descriptorpb.EnumValueOptions.
+var (
+	// The Event.type string of an event-type enum value: every service publishes
+	// the types of its log as an EventType enum in its own proto package, each
+	// value carrying its "<service>.<resource>.<verb>" string, so producers and
+	// consumers share the contract (pkg/eventlog TypeName and ParseType).
+	//
+	// optional string event_type = 51001;
+	E_EventType = &file_steward_eventlog_v1_eventlog_proto_extTypes[0]
+)
+
 var File_steward_eventlog_v1_eventlog_proto protoreflect.FileDescriptor
 
 const file_steward_eventlog_v1_eventlog_proto_rawDesc = "" +
 	"\n" +
-	"\"steward/eventlog/v1/eventlog.proto\x12\x13steward.eventlog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1csteward/authz/v1/authz.proto\"\xf8\x02\n" +
+	"\"steward/eventlog/v1/eventlog.proto\x12\x13steward.eventlog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1csteward/authz/v1/authz.proto\"\xf8\x02\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
@@ -760,7 +783,9 @@ const file_steward_eventlog_v1_eventlog_proto_rawDesc = "" +
 	"\x05Watch\x12!.steward.eventlog.v1.WatchRequest\x1a\x1a.steward.eventlog.v1.Event\"\x06\xc2\xf3\x18\x02(\x010\x01\x12e\n" +
 	"\n" +
 	"ListEvents\x12&.steward.eventlog.v1.ListEventsRequest\x1a'.steward.eventlog.v1.ListEventsResponse\"\x06\xc2\xf3\x18\x02(\x01\x12z\n" +
-	"\x11AcknowledgeEvents\x12-.steward.eventlog.v1.AcknowledgeEventsRequest\x1a..steward.eventlog.v1.AcknowledgeEventsResponse\"\x06\xc2\xf3\x18\x02(\x01B0Z.steward.dev/gen/steward/eventlog/v1;eventlogv1b\x06proto3"
+	"\x11AcknowledgeEvents\x12-.steward.eventlog.v1.AcknowledgeEventsRequest\x1a..steward.eventlog.v1.AcknowledgeEventsResponse\"\x06\xc2\xf3\x18\x02(\x01:B\n" +
+	"\n" +
+	"event_type\x12!.google.protobuf.EnumValueOptions\x18\xb9\x8e\x03 \x01(\tR\teventTypeB0Z.steward.dev/gen/steward/eventlog/v1;eventlogv1b\x06proto3"
 
 var (
 	file_steward_eventlog_v1_eventlog_proto_rawDescOnce sync.Once
@@ -777,17 +802,18 @@ func file_steward_eventlog_v1_eventlog_proto_rawDescGZIP() []byte {
 var file_steward_eventlog_v1_eventlog_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_steward_eventlog_v1_eventlog_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_steward_eventlog_v1_eventlog_proto_goTypes = []any{
-	(Outcome)(0),                      // 0: steward.eventlog.v1.Outcome
-	(Operation)(0),                    // 1: steward.eventlog.v1.Operation
-	(*Event)(nil),                     // 2: steward.eventlog.v1.Event
-	(*AuditEnvelope)(nil),             // 3: steward.eventlog.v1.AuditEnvelope
-	(*WatchRequest)(nil),              // 4: steward.eventlog.v1.WatchRequest
-	(*ListEventsRequest)(nil),         // 5: steward.eventlog.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),        // 6: steward.eventlog.v1.ListEventsResponse
-	(*AcknowledgeEventsRequest)(nil),  // 7: steward.eventlog.v1.AcknowledgeEventsRequest
-	(*AcknowledgeEventsResponse)(nil), // 8: steward.eventlog.v1.AcknowledgeEventsResponse
-	(*timestamppb.Timestamp)(nil),     // 9: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                 // 10: google.protobuf.Any
+	(Outcome)(0),                          // 0: steward.eventlog.v1.Outcome
+	(Operation)(0),                        // 1: steward.eventlog.v1.Operation
+	(*Event)(nil),                         // 2: steward.eventlog.v1.Event
+	(*AuditEnvelope)(nil),                 // 3: steward.eventlog.v1.AuditEnvelope
+	(*WatchRequest)(nil),                  // 4: steward.eventlog.v1.WatchRequest
+	(*ListEventsRequest)(nil),             // 5: steward.eventlog.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),            // 6: steward.eventlog.v1.ListEventsResponse
+	(*AcknowledgeEventsRequest)(nil),      // 7: steward.eventlog.v1.AcknowledgeEventsRequest
+	(*AcknowledgeEventsResponse)(nil),     // 8: steward.eventlog.v1.AcknowledgeEventsResponse
+	(*timestamppb.Timestamp)(nil),         // 9: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 10: google.protobuf.Any
+	(*descriptorpb.EnumValueOptions)(nil), // 11: google.protobuf.EnumValueOptions
 }
 var file_steward_eventlog_v1_eventlog_proto_depIdxs = []int32{
 	9,  // 0: steward.eventlog.v1.Event.time:type_name -> google.protobuf.Timestamp
@@ -796,16 +822,17 @@ var file_steward_eventlog_v1_eventlog_proto_depIdxs = []int32{
 	3,  // 3: steward.eventlog.v1.Event.audit:type_name -> steward.eventlog.v1.AuditEnvelope
 	0,  // 4: steward.eventlog.v1.AuditEnvelope.outcome:type_name -> steward.eventlog.v1.Outcome
 	2,  // 5: steward.eventlog.v1.ListEventsResponse.events:type_name -> steward.eventlog.v1.Event
-	4,  // 6: steward.eventlog.v1.EventLogService.Watch:input_type -> steward.eventlog.v1.WatchRequest
-	5,  // 7: steward.eventlog.v1.EventLogService.ListEvents:input_type -> steward.eventlog.v1.ListEventsRequest
-	7,  // 8: steward.eventlog.v1.EventLogService.AcknowledgeEvents:input_type -> steward.eventlog.v1.AcknowledgeEventsRequest
-	2,  // 9: steward.eventlog.v1.EventLogService.Watch:output_type -> steward.eventlog.v1.Event
-	6,  // 10: steward.eventlog.v1.EventLogService.ListEvents:output_type -> steward.eventlog.v1.ListEventsResponse
-	8,  // 11: steward.eventlog.v1.EventLogService.AcknowledgeEvents:output_type -> steward.eventlog.v1.AcknowledgeEventsResponse
-	9,  // [9:12] is the sub-list for method output_type
-	6,  // [6:9] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
+	11, // 6: steward.eventlog.v1.event_type:extendee -> google.protobuf.EnumValueOptions
+	4,  // 7: steward.eventlog.v1.EventLogService.Watch:input_type -> steward.eventlog.v1.WatchRequest
+	5,  // 8: steward.eventlog.v1.EventLogService.ListEvents:input_type -> steward.eventlog.v1.ListEventsRequest
+	7,  // 9: steward.eventlog.v1.EventLogService.AcknowledgeEvents:input_type -> steward.eventlog.v1.AcknowledgeEventsRequest
+	2,  // 10: steward.eventlog.v1.EventLogService.Watch:output_type -> steward.eventlog.v1.Event
+	6,  // 11: steward.eventlog.v1.EventLogService.ListEvents:output_type -> steward.eventlog.v1.ListEventsResponse
+	8,  // 12: steward.eventlog.v1.EventLogService.AcknowledgeEvents:output_type -> steward.eventlog.v1.AcknowledgeEventsResponse
+	10, // [10:13] is the sub-list for method output_type
+	7,  // [7:10] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	6,  // [6:7] is the sub-list for extension extendee
 	0,  // [0:6] is the sub-list for field type_name
 }
 
@@ -821,13 +848,14 @@ func file_steward_eventlog_v1_eventlog_proto_init() {
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_eventlog_v1_eventlog_proto_rawDesc), len(file_steward_eventlog_v1_eventlog_proto_rawDesc)),
 			NumEnums:      2,
 			NumMessages:   7,
-			NumExtensions: 0,
+			NumExtensions: 1,
 			NumServices:   1,
 		},
 		GoTypes:           file_steward_eventlog_v1_eventlog_proto_goTypes,
 		DependencyIndexes: file_steward_eventlog_v1_eventlog_proto_depIdxs,
 		EnumInfos:         file_steward_eventlog_v1_eventlog_proto_enumTypes,
 		MessageInfos:      file_steward_eventlog_v1_eventlog_proto_msgTypes,
+		ExtensionInfos:    file_steward_eventlog_v1_eventlog_proto_extTypes,
 	}.Build()
 	File_steward_eventlog_v1_eventlog_proto = out.File
 	file_steward_eventlog_v1_eventlog_proto_goTypes = nil
