@@ -35,7 +35,10 @@ func TestEventTypesAreContract(t *testing.T) {
 	}
 	check("directory", len(directoryv1.EventType_name),
 		func(i int) string { return eventlog.TypeName(directoryv1.EventType(i)) },
-		func(s string) (int32, bool) { v, ok := eventlog.ParseType[directoryv1.EventType](s); return int32(v), ok })
+		func(s string) (int32, bool) {
+			v, ok := eventlog.ParseType[directoryv1.EventType](s)
+			return int32(v), ok
+		})
 	check("access", len(accessv1.EventType_name),
 		func(i int) string { return eventlog.TypeName(accessv1.EventType(i)) },
 		func(s string) (int32, bool) { v, ok := eventlog.ParseType[accessv1.EventType](s); return int32(v), ok })
