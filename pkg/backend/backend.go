@@ -49,9 +49,20 @@ func DefaultConfig(name, addr, metricsAddr string, eventLog bool) Config {
 		DataDir:               filepath.Join("data", name),
 		ServiceCredentialFile: filepath.Join("data", CredentialFileName),
 		EventLog:              eventLog,
+		Retention:             DefaultRetention,
 		DirectoryAddr:         DefaultDirectoryAddr,
 		AccessAddr:            DefaultAccessAddr,
 	}
+}
+
+// DefaultRetention keeps the newest million events or 30 days of them,
+// whichever is more to delete; durable consumers (audit) may hold events back
+// for up to 90 days or ten million events.
+var DefaultRetention = eventlog.Retention{
+	MaxEvents:     1_000_000,
+	MaxAge:        30 * 24 * time.Hour,
+	HardMaxEvents: 10_000_000,
+	HardMaxAge:    90 * 24 * time.Hour,
 }
 
 // DefaultDirectoryAddr is where the directory listens by default.
@@ -121,6 +132,9 @@ type Config struct {
 	// EventLog reports whether the service keeps an event log in its store,
 	// served as steward.eventlog.v1.EventLogService.
 	EventLog bool
+	// Retention bounds the event log (see eventlog.Retention);
+	// DefaultConfig sets DefaultRetention.
+	Retention eventlog.Retention
 	// Register, if not nil, registers the service's own gRPC services on
 	// b.GRPCServer(), using b.Store() and b.EventLog().
 	Register func(b *Backend) error
@@ -139,6 +153,12 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLS.CertFile, "tls-cert", c.TLS.CertFile, "PEM server certificate; with -tls-key enables TLS")
 	fs.StringVar(&c.TLS.KeyFile, "tls-key", c.TLS.KeyFile, "PEM server private key")
 	fs.StringVar(&c.TLS.ClientCAFile, "tls-client-ca", c.TLS.ClientCAFile, "PEM CA whose client certificates (CN steward-<service>) authenticate services")
+	if c.EventLog {
+		fs.Uint64Var(&c.Retention.MaxEvents, "eventlog-max-events", c.Retention.MaxEvents, "keep at most this many of the newest events (0: no count limit)")
+		fs.DurationVar(&c.Retention.MaxAge, "eventlog-max-age", c.Retention.MaxAge, "keep events younger than this (0: no age limit)")
+		fs.Uint64Var(&c.Retention.HardMaxEvents, "eventlog-hard-max-events", c.Retention.HardMaxEvents, "durable consumers (audit) may hold back at most this many events (0: no bound)")
+		fs.DurationVar(&c.Retention.HardMaxAge, "eventlog-hard-max-age", c.Retention.HardMaxAge, "durable consumers (audit) may hold back events at most this old (0: no bound)")
+	}
 	fs.IntVar(&c.MaxRecvMsgBytes, "max-recv-msg-bytes", c.MaxRecvMsgBytes, "largest request message accepted; 0 means 4 MiB")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "graceful stop deadline, after which calls in flight are cancelled; 0 means 10s")
 	c.Log.AddFlags(fs)
@@ -158,6 +178,9 @@ type Backend struct {
 	runners    []func(ctx context.Context) error
 	// closeConns closes the connections to other services Complete dialled.
 	closeConns func() error
+
+	followMu  sync.Mutex
+	followers map[string]eventlog.Status // by consumer name; guarded by followMu
 }
 
 // Complete validates c, loads (or creates) the service credential, opens
@@ -197,9 +220,10 @@ func (c Config) Complete() (_ *Backend, err error) {
 		}
 	}()
 	if c.EventLog {
-		if b.log, err = eventlog.New(st, c.Name, eventlog.Options{Logger: logger}); err != nil {
+		if b.log, err = eventlog.New(st, c.Name, eventlog.Options{Logger: logger, Retention: c.Retention}); err != nil {
 			return nil, err
 		}
+		b.Go(b.log.RunRetention)
 	}
 
 	// Connections to other services, closed after the server has stopped
@@ -258,6 +282,9 @@ func (c Config) Complete() (_ *Backend, err error) {
 	}
 	if len(conns) > 0 {
 		b.server.AddCleanup(closeConns)
+	}
+	if err := eventlog.RegisterMetrics(b.server.MetricsRegistry()); err != nil {
+		return nil, fmt.Errorf("backend: %s: registering event-log metrics: %w", c.Name, err)
 	}
 	// Cleanups run in reverse order after the server has stopped: the event
 	// log, then the store, last.

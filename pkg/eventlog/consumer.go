@@ -16,16 +16,34 @@ import (
 const (
 	// DefaultMinBackoff is the first wait before a Consumer reconnects.
 	DefaultMinBackoff = 100 * time.Millisecond
-	// DefaultMaxBackoff caps the wait between reconnections.
-	DefaultMaxBackoff = 10 * time.Second
+	// DefaultMaxBackoff caps the wait between reconnections: short, so that a
+	// consumer started before its source catches up soon after it comes up.
+	DefaultMaxBackoff = 2 * time.Second
+	// DefaultMaxBatch bounds how many events one transaction applies.
+	DefaultMaxBatch = 256
+	// DefaultAckInterval is how often a durable consumer acknowledges its
+	// position to the source.
+	DefaultAckInterval = 5 * time.Second
+	// stuckAfter is how many failed attempts in a row, without progress,
+	// make a consumer report itself stuck.
+	stuckAfter = 3
 )
 
 // Consumer follows a Source and applies each event exactly once to its own
 // store: Apply's writes and the advanced cursor commit in one transaction, so a
 // crash, a failed Apply or a broken stream never loses or repeats an event.
+// Events that arrive together are applied in one transaction (up to
+// MaxBatch), so a consumer catching up pays one commit per batch, not one per
+// event.
 //
-// Set the exported fields, then call Run once. Cursor and WaitFor may be called
-// from any goroutine. A Consumer must not be copied after first use.
+// The cursor is a Position: the source log's identity and a sequence. A source
+// whose log is not the one the cursor was taken from (its store was replaced:
+// another log ID, or a head below the cursor) is never skipped silently: the
+// consumer resyncs, or, without Resync, stops applying and reports itself stuck.
+//
+// Set the exported fields, then call Run once. Cursor, Position, Ready,
+// Status and WaitFor may be called from any goroutine. A Consumer must not be
+// copied after first use.
 type Consumer struct {
 	// Name identifies the consumer (e.g. "audit-directory"); its cursor is kept
 	// under eventlog/cursor/<Name> in Store. Required.
@@ -35,35 +53,81 @@ type Consumer struct {
 	// Source is the log followed. Required.
 	Source Source
 	// Apply applies one event inside the transaction that also advances the
-	// cursor. An error rolls both back; Run logs it and retries the same event
-	// after a backoff. Like any store.Update function it may run more than once
-	// and must have no effect outside tx. Required.
+	// cursor (and may apply other events of the same batch). An error rolls
+	// the whole batch back; Run logs it and retries after a backoff. Like any
+	// store.Update function it may run more than once and must have no effect
+	// outside tx. Required.
 	Apply func(tx store.Tx, ev *eventlogv1.Event) error
-	// Resync rebuilds the consumer's state from a snapshot of the source when the
-	// cursor fell behind the source's horizon, and returns the sequence the
-	// snapshot is at, which becomes the cursor (Resync may also write it itself
-	// with PutCursor in the snapshot's transaction). It must be safe to repeat:
-	// a crash before the cursor is stored resyncs again. When nil, Run returns
-	// the *FellBehindError instead.
-	Resync func(ctx context.Context) (uint64, error)
+	// Resync rebuilds the consumer's state from a snapshot of the source when
+	// the cursor fell behind the source's retention horizon or belongs to
+	// another log. It must write the snapshot and its position (PutPosition)
+	// in one transaction of Store, and return that position. It must be safe
+	// to repeat. When nil, Run stops applying and reports the consumer stuck
+	// (Status) until the process is restarted after an operator's repair.
+	Resync func(ctx context.Context) (Position, error)
+	// Durable registers the consumer with the source, which then never
+	// deletes events it has not acknowledged (see Log.Acknowledge); audit's
+	// consumers are durable.
+	Durable bool
 	// Logger receives reconnections and resyncs; default slog.Default().
 	Logger *slog.Logger
 	// MinBackoff and MaxBackoff bound the exponential wait between attempts
 	// after a failure; defaults DefaultMinBackoff and DefaultMaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
+	// MaxBatch bounds the events applied per transaction; default
+	// DefaultMaxBatch.
+	MaxBatch int
+	// AckInterval is how often a durable consumer acknowledges its position;
+	// default DefaultAckInterval.
+	AckInterval time.Duration
+	// OnStatus, if set, is called (from Run's goroutine) whenever the
+	// consumer's Status changes.
+	OnStatus func(Status)
 
 	mu      sync.Mutex
-	cursor  uint64    // c.mu must be held
-	applied broadcast // notified whenever cursor changes
+	pos     Position  // c.mu must be held
+	status  Status    // c.mu must be held
+	applied broadcast // notified whenever pos changes
+}
+
+// Status is what a consumer reports about itself, for readiness and
+// metrics.
+type Status struct {
+	// Ready is true once the consumer has caught up with the head it saw on
+	// connecting, and stays true while it is not stuck.
+	Ready bool
+	// Stuck is true when the consumer cannot make progress without help: its
+	// source's log was replaced or trimmed past it and it has no Resync, or
+	// applying keeps failing.
+	Stuck bool
+	// Reason says why the consumer is not ready, in words.
+	Reason string
+	// Cursor is the sequence of the last event applied; Head the newest
+	// sequence of the source known to the consumer.
+	Cursor, Head uint64
 }
 
 // Cursor returns the sequence of the last event applied (0 before Run loaded it
 // or when nothing was applied yet).
-func (c *Consumer) Cursor() uint64 {
+func (c *Consumer) Cursor() uint64 { return c.Position().Sequence }
+
+// Position returns the consumer's position.
+func (c *Consumer) Position() Position {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.cursor
+	return c.pos
 }
+
+// Status returns the consumer's status.
+func (c *Consumer) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status
+}
+
+// Ready reports whether the consumer has caught up with the head it saw on
+// connecting and is not stuck.
+func (c *Consumer) Ready() bool { return c.Status().Ready }
 
 // WaitFor blocks until the consumer has applied the event with sequence seq (a
 // consistency token from the source) or a later one, or ctx is done. Bound it
@@ -82,22 +146,54 @@ func (c *Consumer) WaitFor(ctx context.Context, seq uint64) error {
 	}
 }
 
-func (c *Consumer) setCursor(seq uint64) {
-	c.mu.Lock()
-	c.cursor = seq
-	c.mu.Unlock()
-	consumerCursor.WithLabelValues(c.Name).Set(float64(seq))
+// setPosition records pos as applied.
+func (c *Consumer) setPosition(pos Position) {
+	c.update(func(s *Status) { c.pos = pos; s.Cursor = pos.Sequence; s.Head = max(s.Head, pos.Sequence) })
 	c.applied.notify()
 }
 
+// update changes the status under c.mu, exports it as metrics and calls
+// OnStatus when it changed.
+func (c *Consumer) update(fn func(s *Status)) {
+	c.mu.Lock()
+	before := c.status
+	fn(&c.status)
+	after := c.status
+	c.mu.Unlock()
+	consumerCursor.WithLabelValues(c.Name).Set(float64(after.Cursor))
+	consumerHead.WithLabelValues(c.Name).Set(float64(after.Head))
+	consumerLag.WithLabelValues(c.Name).Set(float64(after.Head - min(after.Head, after.Cursor)))
+	consumerStuck.WithLabelValues(c.Name).Set(boolGauge(after.Stuck))
+	consumerReady.WithLabelValues(c.Name).Set(boolGauge(after.Ready))
+	if after != before && c.OnStatus != nil {
+		c.OnStatus(after)
+	}
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// applyError is a failure of Apply (or of the consumer's store), as opposed
+// to one of the connection to the source.
+type applyError struct{ err error }
+
+func (e *applyError) Error() string { return e.err.Error() }
+func (e *applyError) Unwrap() error { return e.err }
+
 // Run loads the cursor from Store and follows Source from it until ctx is
-// done, applying each event with Apply. When the stream breaks or Apply fails,
-// it reconnects from the stored cursor after an exponential backoff. When the
-// cursor fell behind the source's horizon it says so loudly (an error log and
-// steward_eventlog_consumer_resyncs_total{consumer}), calls Resync and
-// continues from the sequence Resync returned. Run returns nil once ctx is
-// done; it returns an error for a missing required field, a cursor that cannot
-// be loaded, or a fell-behind source without Resync.
+// done, applying the events with Apply. On connecting it reads the source's
+// head and reports the consumer ready once it has applied that far. When the
+// stream breaks or Apply fails, it reconnects from the stored cursor after an
+// exponential backoff. When the cursor fell behind the source's horizon or
+// belongs to another log, it says so loudly (an error log and
+// steward_eventlog_consumer_resyncs_total{consumer}) and calls Resync;
+// without Resync it reports itself stuck and waits for ctx. Run returns nil
+// once ctx is done; it returns an error for a missing required field or a
+// cursor that cannot be loaded.
 func (c *Consumer) Run(ctx context.Context) error {
 	switch {
 	case c.Name == "":
@@ -118,10 +214,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 		maxBackoff = max(DefaultMaxBackoff, minBackoff)
 	}
 
-	var cursor uint64
+	var pos Position
 	err := c.Store.View(ctx, func(tx store.ReadTx) error {
 		var err error
-		cursor, err = GetCursor(tx, c.Name)
+		pos, err = GetPosition(tx, c.Name)
 		return err
 	})
 	if err != nil {
@@ -130,43 +226,55 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("eventlog: consumer %s: loading cursor: %w", c.Name, err)
 	}
-	c.setCursor(cursor)
-	log.Info("eventlog: consumer starting", "cursor", cursor)
+	c.setPosition(pos)
+	c.update(func(s *Status) { s.Reason = "connecting to the source" })
+	log.Info("eventlog: consumer starting", "cursor", pos.Sequence, "log_id", pos.LogID)
 
 	backoff := minBackoff
+	failures := 0
 	resynced := false // the last attempt was a resync that the source has not yet accepted
 	for {
-		start := c.Cursor()
-		err := c.Source.Watch(ctx, start, func(ev *eventlogv1.Event) error { return c.apply(ctx, ev) })
+		start := c.Position()
+		err := c.follow(ctx, log)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if c.Cursor() > start {
-			backoff = minBackoff // it made progress: the failure is new
+		progressed := c.Cursor() > start.Sequence
+		if progressed {
+			backoff, failures = minBackoff, 0 // it made progress: the failure is new
 		}
-		if fb := (*FellBehindError)(nil); errors.As(err, &fb) {
-			switch {
-			case c.Resync == nil:
-				log.Error("eventlog: consumer fell behind the source's retention horizon and has no Resync", "cursor", c.Cursor(), "horizon", fb.Horizon)
-				return fmt.Errorf("eventlog: consumer %s: %w", c.Name, err)
-			case resynced && c.Cursor() == start:
-				// The snapshot was already behind: back off before the next one.
-				err = fmt.Errorf("eventlog: consumer %s: snapshot at %d is still behind the horizon %d", c.Name, start, fb.Horizon)
-				resynced = false
-			default:
-				consumerResyncs.WithLabelValues(c.Name).Inc()
-				log.Error("eventlog: consumer fell behind the source's retention horizon: events were lost, resyncing from a snapshot",
-					"cursor", c.Cursor(), "horizon", fb.Horizon)
-				if err = c.resync(ctx); err == nil {
-					log.Warn("eventlog: consumer resynced", "cursor", c.Cursor())
-					resynced = true
-					continue
-				}
+		mustResync := errors.Is(err, ErrFellBehind) || errors.Is(err, ErrReset)
+		switch {
+		case mustResync && c.Resync == nil:
+			consumerResyncs.WithLabelValues(c.Name).Inc()
+			log.Error("eventlog: consumer cannot follow its source and has no Resync: stuck until repaired", "cursor", c.Cursor(), "error", err)
+			c.update(func(s *Status) { s.Ready, s.Stuck, s.Reason = false, true, err.Error() })
+			<-ctx.Done()
+			return nil
+		case mustResync && resynced && !progressed:
+			// The snapshot was already behind: back off before the next one.
+			err = &applyError{fmt.Errorf("eventlog: consumer %s: the snapshot is still behind its source: %w", c.Name, err)}
+			resynced = false
+		case mustResync:
+			consumerResyncs.WithLabelValues(c.Name).Inc()
+			log.Error("eventlog: consumer cannot follow its source: resyncing from a snapshot", "cursor", c.Cursor(), "error", err)
+			if err = c.resync(ctx); err == nil {
+				log.Warn("eventlog: consumer resynced", "cursor", c.Cursor(), "log_id", c.Position().LogID)
+				resynced = true
+				continue
 			}
+			err = &applyError{err}
 		}
 		resynced = false
 		if ctx.Err() != nil {
 			return nil
+		}
+		if ae := (*applyError)(nil); errors.As(err, &ae) {
+			// Connection failures are not counted: a source that is down
+			// changes nothing, so the consumer's state is as fresh as it gets.
+			if failures++; failures >= stuckAfter {
+				c.update(func(s *Status) { s.Ready, s.Stuck, s.Reason = false, true, err.Error() })
+			}
 		}
 		log.Warn("eventlog: consumer interrupted, retrying", "error", err, "cursor", c.Cursor(), "backoff", backoff)
 		select {
@@ -178,68 +286,234 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 }
 
-// apply applies ev and advances the cursor in one transaction. Events at or
-// below the stored cursor are skipped (a duplicate delivery, or another
-// instance of the same consumer got there first); a gap is an error.
-func (c *Consumer) apply(ctx context.Context, ev *eventlogv1.Event) error {
-	seq := ev.GetSequence()
-	var skipped bool
+// follow connects to the source and applies its events until the stream or
+// an apply fails.
+func (c *Consumer) follow(ctx context.Context, log *slog.Logger) error {
+	head, err := c.Source.HeadPosition(ctx)
+	if err != nil {
+		return fmt.Errorf("eventlog: consumer %s: reading the source's head: %w", c.Name, err)
+	}
+	pos := c.Position()
+	if (pos.LogID != "" && head.LogID != "" && pos.LogID != head.LogID) || pos.Sequence > head.Sequence {
+		return &ResetError{Position: pos, LogID: head.LogID, Head: head.Sequence}
+	}
+	target := head.Sequence
+	c.update(func(s *Status) { s.Head = max(s.Head, target) })
+	c.checkCaughtUp(target)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := make(chan *eventlogv1.Event, c.maxBatch())
+	watchErr := make(chan error, 1)
+	go func() {
+		sub := Subscription{From: pos, Consumer: c.Name, Durable: c.Durable}
+		watchErr <- c.Source.Watch(ctx, sub, func(ev *eventlogv1.Event) error {
+			select {
+			case events <- ev:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	lastAck, acked := time.Time{}, pos
+	if c.Durable {
+		// Acknowledge what was applied when the stream ends too, so that a
+		// stopping consumer leaves the producer its true position.
+		defer func() {
+			if p := c.Position(); p != acked {
+				actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+				defer cancel()
+				_ = c.Source.Acknowledge(actx, c.Name, p)
+			}
+		}()
+	}
+	for {
+		var batch []*eventlogv1.Event
+		select {
+		case ev := <-events:
+			batch = append(batch, ev)
+		case err := <-watchErr:
+			// Apply what was received before the stream ended.
+			for len(events) > 0 {
+				if aerr := c.applyEach(ctx, drain(events, nil, c.maxBatch())); aerr != nil {
+					return aerr
+				}
+			}
+			return err
+		}
+		batch = drain(events, batch, c.maxBatch())
+		if err := c.applyEach(ctx, batch); err != nil {
+			return err
+		}
+		c.update(func(s *Status) { s.Head = max(s.Head, batch[len(batch)-1].GetSequence()) })
+		c.checkCaughtUp(target)
+		if c.Durable && time.Since(lastAck) >= c.ackInterval() {
+			p := c.Position()
+			if err := c.Source.Acknowledge(ctx, c.Name, p); err != nil {
+				log.Debug("eventlog: consumer could not acknowledge its position", "error", err)
+			} else {
+				lastAck, acked = time.Now(), p
+			}
+		}
+	}
+}
+
+// drain appends to batch the events waiting in ch, without blocking, up to
+// max in all.
+func drain(ch chan *eventlogv1.Event, batch []*eventlogv1.Event, max int) []*eventlogv1.Event {
+	for len(batch) < max {
+		select {
+		case ev := <-ch:
+			batch = append(batch, ev)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// checkCaughtUp makes the consumer ready once its cursor reached target.
+func (c *Consumer) checkCaughtUp(target uint64) {
+	c.update(func(s *Status) {
+		if s.Cursor >= target {
+			s.Ready, s.Stuck, s.Reason = true, false, ""
+		} else if !s.Ready {
+			s.Reason = fmt.Sprintf("catching up with the source: at %d of %d", s.Cursor, target)
+		}
+	})
+}
+
+func (c *Consumer) maxBatch() int {
+	if c.MaxBatch > 0 {
+		return c.MaxBatch
+	}
+	return DefaultMaxBatch
+}
+
+func (c *Consumer) ackInterval() time.Duration {
+	if c.AckInterval > 0 {
+		return c.AckInterval
+	}
+	return DefaultAckInterval
+}
+
+// applyEach applies batch in one transaction; if that fails, it applies the
+// events one by one, so that the events before a failing one still commit
+// and the cursor stops right before it.
+func (c *Consumer) applyEach(ctx context.Context, batch []*eventlogv1.Event) error {
+	err := c.applyBatch(ctx, batch)
+	if err == nil || len(batch) == 1 || errors.Is(err, ErrReset) {
+		return err
+	}
+	for _, ev := range batch {
+		if err := c.applyBatch(ctx, []*eventlogv1.Event{ev}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyBatch applies evs and advances the cursor in one transaction. Events
+// at or below the stored cursor are skipped (a duplicate delivery, or another
+// instance of the same consumer got there first); an event of another log
+// is a *ResetError, a gap an error matching ErrReset.
+func (c *Consumer) applyBatch(ctx context.Context, evs []*eventlogv1.Event) error {
+	var pos Position
 	err := c.Store.Update(ctx, func(tx store.Tx) error {
-		skipped = false
-		stored, err := GetCursor(tx, c.Name)
+		stored, err := GetPosition(tx, c.Name)
 		if err != nil {
 			return err
 		}
-		switch {
-		case seq <= stored:
-			skipped = true
+		pos = stored
+		for _, ev := range evs {
+			seq := ev.GetSequence()
+			if id := ev.GetLogId(); id != "" {
+				switch {
+				case pos.LogID == "":
+					pos.LogID = id
+				case pos.LogID != id:
+					return &ResetError{Source: ev.GetSource(), Position: pos, LogID: id, Head: seq}
+				}
+			}
+			switch {
+			case seq <= pos.Sequence:
+				continue
+			case seq != pos.Sequence+1:
+				return &ResetError{Source: ev.GetSource(), Position: pos, LogID: ev.GetLogId(), Head: seq}
+			}
+			if err := c.Apply(tx, ev); err != nil {
+				return fmt.Errorf("eventlog: consumer %s: applying event %d (%s): %w", c.Name, seq, ev.GetType(), err)
+			}
+			pos.Sequence = seq
+		}
+		if pos == stored {
 			return nil
-		case seq != stored+1:
-			return fmt.Errorf("eventlog: consumer %s at %d received event %d: gap in the source's log", c.Name, stored, seq)
 		}
-		if err := c.Apply(tx, ev); err != nil {
-			return fmt.Errorf("eventlog: consumer %s: applying event %d (%s): %w", c.Name, seq, ev.GetType(), err)
-		}
-		return PutCursor(tx, c.Name, seq)
+		return PutPosition(tx, c.Name, pos)
 	})
 	if err != nil {
-		return err
+		if errors.Is(err, ErrReset) {
+			return err
+		}
+		return &applyError{err}
 	}
-	if !skipped {
-		c.setCursor(seq)
-	}
+	applied := pos.Sequence - min(pos.Sequence, c.Cursor())
+	consumerApplied.WithLabelValues(c.Name).Add(float64(applied))
+	consumerBatches.WithLabelValues(c.Name).Inc()
+	c.setPosition(pos)
 	return nil
 }
 
-// resync calls Resync and stores the sequence it returns as the cursor.
+// resync calls Resync and checks that it stored the position it returns.
 func (c *Consumer) resync(ctx context.Context) error {
-	seq, err := c.Resync(ctx)
+	pos, err := c.Resync(ctx)
 	if err != nil {
 		return fmt.Errorf("eventlog: consumer %s: resync: %w", c.Name, err)
 	}
-	err = c.Store.Update(ctx, func(tx store.Tx) error { return PutCursor(tx, c.Name, seq) })
+	var stored Position
+	err = c.Store.View(ctx, func(tx store.ReadTx) error {
+		var err error
+		stored, err = GetPosition(tx, c.Name)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("eventlog: consumer %s: storing resynced cursor: %w", c.Name, err)
+		return fmt.Errorf("eventlog: consumer %s: reading the resynced cursor: %w", c.Name, err)
 	}
-	c.setCursor(seq)
+	if stored != pos {
+		return fmt.Errorf("eventlog: consumer %s: Resync returned %+v but stored %+v: it must store its position with its snapshot", c.Name, pos, stored)
+	}
+	c.setPosition(pos)
 	return nil
 }
 
-// GetCursor returns the cursor of consumer stored in tx, 0 when none is.
+// GetCursor returns the sequence of the cursor of consumer stored in tx, 0
+// when none is.
 func GetCursor(tx store.ReadTx, consumer string) (uint64, error) {
-	b, err := tx.Get(cursorKey(consumer))
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return decodeSeq("cursor", b)
+	pos, err := GetPosition(tx, consumer)
+	return pos.Sequence, err
 }
 
-// PutCursor stores the cursor of consumer in tx. Consumer.Run does it with every
-// event; a Resync function may do it in the transaction that stores its
-// snapshot.
-func PutCursor(tx store.Tx, consumer string, seq uint64) error {
-	return tx.Put(cursorKey(consumer), encodeSeq(seq))
+// GetPosition returns the position of consumer stored in tx, the zero
+// Position when none is.
+func GetPosition(tx store.ReadTx, consumer string) (Position, error) {
+	b, err := tx.Get(cursorKey(consumer))
+	if errors.Is(err, store.ErrNotFound) {
+		return Position{}, nil
+	}
+	if err != nil {
+		return Position{}, err
+	}
+	if len(b) < 8 {
+		return Position{}, fmt.Errorf("eventlog: malformed cursor of %s (%d bytes)", consumer, len(b))
+	}
+	seq, _ := decodeSeq("cursor", b[:8])
+	return Position{Sequence: seq, LogID: string(b[8:])}, nil
+}
+
+// PutPosition stores the position of consumer in tx. Consumer.Run does it
+// with every batch; a Resync function does it in the transaction that stores
+// its snapshot.
+func PutPosition(tx store.Tx, consumer string, pos Position) error {
+	return tx.Put(cursorKey(consumer), append(encodeSeq(pos.Sequence), pos.LogID...))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -168,10 +169,10 @@ type flakySource struct {
 	streams atomic.Int32
 }
 
-func (f *flakySource) Watch(ctx context.Context, after uint64, fn func(*eventlogv1.Event) error) error {
+func (f *flakySource) Watch(ctx context.Context, sub eventlog.Subscription, fn func(*eventlogv1.Event) error) error {
 	f.streams.Add(1)
 	n := 0
-	err := f.Source.Watch(ctx, after, func(ev *eventlogv1.Event) error {
+	err := f.Source.Watch(ctx, sub, func(ev *eventlogv1.Event) error {
 		if n++; n > 3 {
 			return errors.New("connection reset")
 		}
@@ -214,9 +215,9 @@ func TestConsumerResyncOverGRPC(t *testing.T) {
 	c := &eventlog.Consumer{
 		Name: "audit-resync", Store: cs, Source: eventlog.NewClientSource(serve(t, l)), Apply: countApply(),
 		MinBackoff: time.Millisecond,
-		Resync: func(ctx context.Context) (uint64, error) {
+		Resync: func(ctx context.Context) (eventlog.Position, error) {
 			resyncs.Add(1)
-			return l.Head(ctx) // the snapshot's sequence
+			return snapshot(ctx, l, cs, "audit-resync")
 		},
 	}
 	runConsumer(t, c)
@@ -256,7 +257,41 @@ func resyncCount(t *testing.T, reg *prometheus.Registry, consumer string) float6
 	return 0
 }
 
-func TestConsumerFellBehindWithoutResync(t *testing.T) {
+// snapshot stands for a consumer's Resync: it stores, in one transaction of
+// cs, the source's head position as the consumer's (a real Resync writes its
+// snapshot in the same transaction) and returns it.
+func snapshot(ctx context.Context, l *eventlog.Log, cs store.Store, consumer string) (eventlog.Position, error) {
+	pos, err := l.HeadPosition(ctx)
+	if err != nil {
+		return pos, err
+	}
+	return pos, cs.Update(ctx, func(tx store.Tx) error { return eventlog.PutPosition(tx, consumer, pos) })
+}
+
+// statusWatch returns an OnStatus hook and a channel receiving every status
+// it reports.
+func statusWatch() (func(eventlog.Status), chan eventlog.Status) {
+	ch := make(chan eventlog.Status, 1000)
+	return func(s eventlog.Status) { ch <- s }, ch
+}
+
+// waitStatus returns the first status from ch that satisfies ok.
+func waitStatus(t *testing.T, ch chan eventlog.Status, what string, ok func(eventlog.Status) bool) eventlog.Status {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case s := <-ch:
+			if ok(s) {
+				return s
+			}
+		case <-timeout:
+			t.Fatalf("no status %s within 10s", what)
+		}
+	}
+}
+
+func TestConsumerFellBehindWithoutResyncIsStuck(t *testing.T) {
 	verifyNoLeaks(t)
 	ps, cs := openStore(t, "producer"), openStore(t, "consumer")
 	l := newLog(t, ps, eventlog.Options{Retention: eventlog.Retention{MaxEvents: 1}})
@@ -264,10 +299,132 @@ func TestConsumerFellBehindWithoutResync(t *testing.T) {
 	if _, err := l.Compact(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c := &eventlog.Consumer{Name: "c", Store: cs, Source: l, Apply: countApply()}
-	if err := c.Run(context.Background()); !errors.Is(err, eventlog.ErrFellBehind) {
-		t.Fatalf("Run = %v, want ErrFellBehind", err)
+	hook, statuses := statusWatch()
+	c := &eventlog.Consumer{Name: "c", Store: cs, Source: l, Apply: countApply(), OnStatus: hook}
+	runConsumer(t, c)
+	st := waitStatus(t, statuses, "stuck", func(s eventlog.Status) bool { return s.Stuck })
+	if st.Ready || !strings.Contains(st.Reason, "retention horizon") {
+		t.Errorf("status = %+v, want not ready, stuck behind the retention horizon", st)
 	}
+	if n := len(appliedCounts(t, cs)); n != 0 {
+		t.Errorf("applied %d events, want none", n)
+	}
+}
+
+// TestConsumerNoticesReplacedProducer: a producer that comes back with a fresh
+// store is never skipped silently, whether its new log is shorter than the
+// consumer's cursor (the head is behind it) or longer (another log ID).
+func TestConsumerNoticesReplacedProducer(t *testing.T) {
+	for _, fresh := range []int{3, 7} {
+		t.Run(fmt.Sprintf("fresh log of %d events", fresh), func(t *testing.T) {
+			verifyNoLeaks(t)
+			cs := openStore(t, "consumer")
+			oldStore := openStore(t, "old")
+			old := newLog(t, oldStore, eventlog.Options{})
+			ps := openStore(t, "producer")
+			l := newLog(t, ps, eventlog.Options{})
+			appendN(t, oldStore, old, 5)
+			first := &eventlog.Consumer{Name: "c", Store: cs, Source: old, Apply: countApply()}
+			stop := runConsumer(t, first)
+			waitFor(t, first, 5)
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+
+			appendN(t, ps, l, fresh) // the producer's replaced store
+			hook, statuses := statusWatch()
+			stuck := &eventlog.Consumer{Name: "c", Store: cs, Source: l, Apply: countApply(), OnStatus: hook}
+			stop = runConsumer(t, stuck)
+			st := waitStatus(t, statuses, "stuck", func(s eventlog.Status) bool { return s.Stuck })
+			if !strings.Contains(st.Reason, "resync") {
+				t.Errorf("reason = %q, want it to say the consumer must resync", st.Reason)
+			}
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			checkAppliedOnce(t, cs, 1, 5) // nothing of the new log was applied as if it were the old one
+
+			before := appliedCounts(t, cs) // of the old log: the consumer's store keeps them
+			var resyncs atomic.Int32
+			c := &eventlog.Consumer{Name: "c", Store: cs, Source: l, Apply: countApply(), MinBackoff: time.Millisecond,
+				Resync: func(ctx context.Context) (eventlog.Position, error) {
+					resyncs.Add(1)
+					return snapshot(ctx, l, cs, "c")
+				}}
+			runConsumer(t, c)
+			waitFor(t, c, uint64(fresh))
+			appendN(t, ps, l, 2)
+			waitFor(t, c, uint64(fresh)+2)
+			if n := resyncs.Load(); n != 1 {
+				t.Errorf("Resync called %d times, want 1", n)
+			}
+			counts := appliedCounts(t, cs)
+			for seq := uint64(fresh) + 1; seq <= uint64(fresh)+2; seq++ {
+				if counts[seq]-before[seq] != 1 {
+					t.Errorf("new event %d applied %d times, want 1", seq, counts[seq]-before[seq])
+				}
+			}
+			if pos := c.Position(); pos.LogID == "" || pos.LogID != mustHead(t, l).LogID {
+				t.Errorf("position %+v, want the new log's ID", pos)
+			}
+		})
+	}
+}
+
+func mustHead(t *testing.T, l *eventlog.Log) eventlog.Position {
+	t.Helper()
+	pos, err := l.HeadPosition(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pos
+}
+
+// gatedSource is a Source that is down until opened.
+type gatedSource struct {
+	eventlog.Source
+	open chan struct{}
+}
+
+func (g *gatedSource) up() bool {
+	select {
+	case <-g.open:
+		return true
+	default:
+		return false
+	}
+}
+
+func (g *gatedSource) HeadPosition(ctx context.Context) (eventlog.Position, error) {
+	if !g.up() {
+		return eventlog.Position{}, errors.New("connection refused")
+	}
+	return g.Source.HeadPosition(ctx)
+}
+
+// TestConsumerReadyOnlyWhenCaughtUp: a consumer started before its source is
+// not ready; once the source is up it becomes ready only when it has applied
+// the head it saw on connecting.
+func TestConsumerReadyOnlyWhenCaughtUp(t *testing.T) {
+	verifyNoLeaks(t)
+	ps, cs := openStore(t, "producer"), openStore(t, "consumer")
+	l := newLog(t, ps, eventlog.Options{})
+	appendN(t, ps, l, 600)
+	src := &gatedSource{Source: l, open: make(chan struct{})}
+	hook, statuses := statusWatch()
+	c := &eventlog.Consumer{Name: "c", Store: cs, Source: src, Apply: countApply(), OnStatus: hook,
+		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxBatch: 50}
+	runConsumer(t, c)
+	waitStatus(t, statuses, "connecting", func(s eventlog.Status) bool { return strings.Contains(s.Reason, "connecting") })
+	if c.Ready() {
+		t.Fatal("ready before the source is up")
+	}
+	close(src.open)
+	st := waitStatus(t, statuses, "ready", func(s eventlog.Status) bool { return s.Ready })
+	if st.Cursor < 600 {
+		t.Errorf("ready at cursor %d, want at least the head 600 seen on connecting", st.Cursor)
+	}
+	checkAppliedOnce(t, cs, 1, 600)
 }
 
 func TestConsumerValidatesAndWaitForTimesOut(t *testing.T) {
@@ -286,7 +443,7 @@ func TestConsumerValidatesAndWaitForTimesOut(t *testing.T) {
 	}
 }
 
-func TestConsumerStaleSnapshotBacksOff(t *testing.T) {
+func TestConsumerStaleSnapshotBacksOffThenIsStuck(t *testing.T) {
 	verifyNoLeaks(t)
 	ps, cs := openStore(t, "producer"), openStore(t, "consumer")
 	l := newLog(t, ps, eventlog.Options{Retention: eventlog.Retention{MaxEvents: 1}})
@@ -295,16 +452,23 @@ func TestConsumerStaleSnapshotBacksOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	var resyncs atomic.Int32
+	hook, statuses := statusWatch()
 	c := &eventlog.Consumer{
-		Name: "stale", Store: cs, Source: l, Apply: countApply(), MinBackoff: 20 * time.Millisecond,
-		Resync: func(context.Context) (uint64, error) { resyncs.Add(1); return 1, nil }, // below horizon 4
+		Name: "stale", Store: cs, Source: l, Apply: countApply(), MinBackoff: time.Millisecond, OnStatus: hook,
+		Resync: func(ctx context.Context) (eventlog.Position, error) {
+			resyncs.Add(1)
+			pos := eventlog.Position{LogID: mustHead(t, l).LogID, Sequence: 1} // below horizon 4
+			return pos, cs.Update(ctx, func(tx store.Tx) error { return eventlog.PutPosition(tx, "stale", pos) })
+		},
 	}
 	stop := runConsumer(t, c)
-	time.Sleep(200 * time.Millisecond)
+	waitStatus(t, statuses, "stuck", func(s eventlog.Status) bool { return s.Stuck })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	if n := resyncs.Load(); n < 2 || n > 6 {
-		t.Errorf("Resync called %d times in 200ms with backoff from 20ms, want 2..6", n)
+	// Each stale snapshot is followed by a backoff; three failures in a
+	// row without progress make the consumer stuck.
+	if n := resyncs.Load(); n != 3 {
+		t.Errorf("Resync called %d times before the consumer reported itself stuck, want 3", n)
 	}
 }

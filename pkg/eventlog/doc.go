@@ -25,8 +25,19 @@
 // advances its cursor in one transaction of the consumer's own store, so every
 // event is applied exactly once whatever crashes or disconnects happen.
 //
+// Every log has an identity, a random ID created with its store and carried
+// by every event (Event.log_id): a consumer's cursor is a Position (log ID and
+// sequence), so a producer that comes back with a fresh store is noticed (its
+// log ID differs, or its head is below the cursor: a *ResetError, reason
+// EVENTLOG_RESET) and the consumer resyncs instead of skipping events. A
+// Consumer applies the events that arrive together in one transaction, reports
+// readiness (caught up with the head it saw on connecting) and exports its
+// cursor, the source's head and its lag as metrics.
+//
 // Retention deletes the oldest events, in bounded batches, and records the
-// horizon: the highest deleted sequence. A cursor below the horizon has missed
+// horizon: the highest deleted sequence. Durable consumers (audit) register with
+// the producer and acknowledge their position; retention never deletes what
+// they have not acknowledged unless the operator's hard bound is exceeded. A cursor below the horizon has missed
 // events for good; Watch and Read then fail with a *FellBehindError (matching
 // ErrFellBehind; FAILED_PRECONDITION with ErrorInfo reason EVENTLOG_FELL_BEHIND
 // on the wire) and the consumer must resync from a snapshot.

@@ -40,14 +40,7 @@ type FellBehindError struct {
 
 // Error implements error.
 func (e *FellBehindError) Error() string {
-	return fmt.Sprintf("eventlog: cursor %d of %s log fell behind the retention horizon %d: resync from a snapshot", e.After, e.sourceName(), e.Horizon)
-}
-
-func (e *FellBehindError) sourceName() string {
-	if e.Source == "" {
-		return "the"
-	}
-	return e.Source
+	return fmt.Sprintf("eventlog: cursor %d of the %s log fell behind the retention horizon %d: resync from a snapshot", e.After, sourceName(e.Source), e.Horizon)
 }
 
 // Is reports whether target is ErrFellBehind.
@@ -74,13 +67,19 @@ func fromStatus(err error) error {
 	}
 	for _, d := range st.Details() {
 		info, ok := d.(*errdetails.ErrorInfo)
-		if !ok || info.GetReason() != ReasonFellBehind {
+		if !ok {
 			continue
 		}
 		md := info.GetMetadata()
 		after, _ := strconv.ParseUint(md["after_sequence"], 10, 64)
-		horizon, _ := strconv.ParseUint(md["horizon_sequence"], 10, 64)
-		return &FellBehindError{Source: md["source"], After: after, Horizon: horizon}
+		switch info.GetReason() {
+		case ReasonFellBehind:
+			horizon, _ := strconv.ParseUint(md["horizon_sequence"], 10, 64)
+			return &FellBehindError{Source: md["source"], After: after, Horizon: horizon}
+		case ReasonReset:
+			head, _ := strconv.ParseUint(md["head_sequence"], 10, 64)
+			return &ResetError{Source: md["source"], Position: Position{LogID: md["cursor_log_id"], Sequence: after}, LogID: md["log_id"], Head: head}
+		}
 	}
 	return err
 }

@@ -13,8 +13,14 @@ var (
 	// horizonKey -> 8-byte big-endian sequence: the highest sequence retention
 	// deleted; every event at or below it is gone, every one above is kept.
 	horizonKey = []byte("eventlog/meta/horizon")
+	// idKey -> the log's identity (Event.log_id), created with the log.
+	idKey = []byte("eventlog/meta/id")
+	// durablePrefix + consumer name -> 8-byte big-endian sequence: the last
+	// event a durable consumer acknowledged; retention keeps every later one.
+	durablePrefix = []byte("eventlog/durable/")
 	// cursorPrefix + consumer name -> 8-byte big-endian sequence of the last
-	// event the consumer applied.
+	// event the consumer applied, followed by the identity of the log it
+	// belongs to (absent in cursors stored before logs had one).
 	cursorPrefix = []byte("eventlog/cursor/")
 )
 
@@ -44,4 +50,8 @@ func decodeSeq(what string, b []byte) (uint64, error) {
 		return 0, fmt.Errorf("eventlog: malformed %s (%d bytes)", what, len(b))
 	}
 	return binary.BigEndian.Uint64(b), nil
+}
+
+func durableKey(consumer string) []byte {
+	return append(append([]byte(nil), durablePrefix...), consumer...)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -43,12 +44,20 @@ type Options struct {
 
 // Retention bounds the log. An event is deleted as soon as either limit says
 // so; zero limits are off. The newest MaxEvents events are never deleted for
-// their count, but all events may be deleted for their age.
+// their count, but all events may be deleted for their age. Events a durable
+// consumer has not acknowledged (see Log.Acknowledge) are kept whatever
+// MaxEvents and MaxAge say, until the operator's hard bound, HardMaxEvents or
+// HardMaxAge, is exceeded too: then they are deleted, with an error log and
+// steward_eventlog_retention_overrun_events_total{source,consumer}.
 type Retention struct {
 	// MaxEvents keeps at most this many of the newest events.
 	MaxEvents uint64
 	// MaxAge keeps events committed less than this long ago.
 	MaxAge time.Duration
+	// HardMaxEvents and HardMaxAge bound what durable consumers may hold
+	// back; zero means no bound.
+	HardMaxEvents uint64
+	HardMaxAge    time.Duration
 	// Interval is how often RunRetention compacts; default
 	// DefaultRetentionInterval.
 	Interval time.Duration
@@ -63,7 +72,8 @@ type Log struct {
 	source string
 	opts   Options
 
-	commits   broadcast // closed and replaced whenever events may have committed
+	commits   broadcast    // closed and replaced whenever events may have committed
+	id        atomic.Value // string: the log's identity once known (see ID)
 	closeOnce sync.Once
 	done      chan struct{}
 }
@@ -121,7 +131,7 @@ func NewEvent(typ string, op eventlogv1.Operation, resource string, data proto.M
 
 // Append adds ev to the log inside the caller's transaction tx and returns its
 // sequence, which write responses carry as a consistency token. It sets ev's
-// Sequence, Time (from Options.Clock) and Source, overwriting what was there,
+// Sequence, Time (from Options.Clock), Source and LogId, overwriting what was there,
 // and stores ev deterministically. The event becomes visible with the rest of
 // tx when tx commits, and watchers are woken then; if tx rolls back, the
 // sequence is not used. Append may be called several times in one transaction.
@@ -133,9 +143,14 @@ func (l *Log) Append(tx store.Tx, ev *eventlogv1.Event) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("eventlog: next sequence: %w", err)
 	}
+	id, err := l.idTx(tx)
+	if err != nil {
+		return 0, fmt.Errorf("eventlog: log identity: %w", err)
+	}
 	ev.Sequence = seq
 	ev.Time = timestamppb.New(l.opts.Clock())
 	ev.Source = l.source
+	ev.LogId = id
 	if err := store.PutProto(tx, eventKey(seq), ev); err != nil {
 		return 0, fmt.Errorf("eventlog: append event %d: %w", seq, err)
 	}
@@ -203,19 +218,40 @@ func (l *Log) Read(ctx context.Context, after uint64, limit int) ([]*eventlogv1.
 	return p.events, nil
 }
 
-// Watch calls fn with every event after the sequence after, in order, first
-// from history and then as new events commit, until ctx is done, the Log is
+// Subscription is what a consumer asks of a Watch.
+type Subscription struct {
+	// From is the consumer's position: events after From.Sequence are
+	// streamed, provided From.LogID (when set) is the log's identity.
+	From Position
+	// Consumer names the consumer, e.g. "audit-directory"; optional.
+	Consumer string
+	// Durable registers the consumer's position, so that retention keeps
+	// every event it has not acknowledged (see Acknowledge). Needs Consumer.
+	Durable bool
+}
+
+// Watch calls fn with every event after sub.From, in order, first from
+// history and then as new events commit, until ctx is done, the Log is
 // closed (ErrClosed) or fn returns an error, which Watch returns unchanged.
 // fn runs outside any store transaction, so it may use any store. History is
 // read in batches of Options.BatchSize, each in its own read transaction; when
 // caught up, Watch blocks until the next commit without polling.
 //
-// Watch fails with a *FellBehindError when after, or its position while it is
-// streaming, is below the retention horizon; after = 0 fails too once anything
-// was deleted, because the events from 1 are gone. A resumed Watch (after = the
-// last sequence fn saw) sees every event exactly once.
-func (l *Log) Watch(ctx context.Context, after uint64, fn func(*eventlogv1.Event) error) error {
-	cursor := after
+// Watch fails with a *ResetError when sub.From does not belong to this log
+// (another log ID, or a sequence past the head), and with a *FellBehindError
+// when the position, at the start or while streaming, is below the retention
+// horizon; sequence 0 fails too once anything was deleted, because the events
+// from 1 are gone. A resumed Watch (from the last event fn saw) sees every
+// event exactly once. A durable subscription records sub.From as the
+// consumer's acknowledged position first.
+func (l *Log) Watch(ctx context.Context, sub Subscription, fn func(*eventlogv1.Event) error) error {
+	if sub.Durable && sub.Consumer != "" {
+		if err := l.Acknowledge(ctx, sub.Consumer, sub.From); err != nil && !errors.Is(err, ErrReset) {
+			return err
+		}
+	}
+	cursor := sub.From.Sequence
+	first := true
 	for {
 		// Take the wake-up channel before reading, so that a commit landing
 		// between the read and the wait is not missed.
@@ -228,6 +264,12 @@ func (l *Log) Watch(ctx context.Context, after uint64, fn func(*eventlogv1.Event
 		p, err := l.readPage(ctx, cursor, l.opts.BatchSize)
 		if err != nil {
 			return err
+		}
+		if first {
+			if err := l.checkPosition(sub.From, p); err != nil {
+				return err
+			}
+			first = false
 		}
 		if cursor < p.horizon {
 			return &FellBehindError{Source: l.source, After: cursor, Horizon: p.horizon}
@@ -251,10 +293,43 @@ func (l *Log) Watch(ctx context.Context, after uint64, fn func(*eventlogv1.Event
 	}
 }
 
+// checkPosition returns a *ResetError unless pos belongs to the log p was
+// read from.
+func (l *Log) checkPosition(pos Position, p page) error {
+	if (pos.LogID != "" && pos.LogID != p.id) || pos.Sequence > p.head {
+		return &ResetError{Source: l.source, Position: pos, LogID: p.id, Head: p.head}
+	}
+	return nil
+}
+
+// Acknowledge records that the durable consumer has applied every event up
+// to pos.Sequence: retention keeps every later event (see Retention). A
+// position of another log is refused with a *ResetError.
+func (l *Log) Acknowledge(ctx context.Context, consumer string, pos Position) error {
+	if consumer == "" {
+		return errors.New("eventlog: Acknowledge: empty consumer name")
+	}
+	return l.st.Update(ctx, func(tx store.Tx) error {
+		id, err := l.readID(tx)
+		if err != nil {
+			return err
+		}
+		if pos.LogID != "" && pos.LogID != id {
+			head, _, err := headHorizon(tx)
+			if err != nil {
+				return err
+			}
+			return &ResetError{Source: l.source, Position: pos, LogID: id, Head: head}
+		}
+		return tx.Put(durableKey(consumer), encodeSeq(pos.Sequence))
+	})
+}
+
 // page is what one read transaction saw.
 type page struct {
 	events        []*eventlogv1.Event
 	head, horizon uint64
+	id            string // the log's identity, "" before it has one
 }
 
 // readPage reads up to limit events after after, with the head and horizon, in
@@ -268,6 +343,9 @@ func (l *Log) readPage(ctx context.Context, after uint64, limit int) (page, erro
 		p = page{}
 		var err error
 		if p.head, p.horizon, err = headHorizon(tx); err != nil {
+			return err
+		}
+		if p.id, err = l.readID(tx); err != nil {
 			return err
 		}
 		if after == math.MaxUint64 {

@@ -137,7 +137,7 @@ func TestWatchHistoryThenTail(t *testing.T) {
 	got := make(chan uint64, 100)
 	done := make(chan error, 1)
 	go func() {
-		done <- l.Watch(ctx, 3, func(ev *eventlogv1.Event) error { got <- ev.GetSequence(); return nil })
+		done <- l.Watch(ctx, eventlog.Subscription{From: eventlog.Position{Sequence: 3}}, func(ev *eventlogv1.Event) error { got <- ev.GetSequence(); return nil })
 	}()
 	for want := uint64(4); want <= 10; want++ {
 		if seq := <-got; seq != want {
@@ -171,7 +171,7 @@ func checkResumeExactlyOnce(t *testing.T, s store.Store, l *eventlog.Log, src ev
 	for last < total {
 		ctx, cancel := context.WithCancel(context.Background())
 		stopAfter, n := 1+rand.IntN(40), 0
-		err := src.Watch(ctx, last, func(ev *eventlogv1.Event) error {
+		err := src.Watch(ctx, eventlog.Subscription{From: eventlog.Position{Sequence: last}}, func(ev *eventlogv1.Event) error {
 			seen = append(seen, ev.GetSequence())
 			last = ev.GetSequence()
 			if n++; n == stopAfter || last == total {
@@ -208,7 +208,7 @@ func TestWatchDoesNotPoll(t *testing.T) {
 	got := make(chan uint64, 10)
 	done := make(chan error, 1)
 	go func() {
-		done <- l.Watch(ctx, 0, func(ev *eventlogv1.Event) error { got <- ev.GetSequence(); return nil })
+		done <- l.Watch(ctx, eventlog.Subscription{From: eventlog.Position{Sequence: 0}}, func(ev *eventlogv1.Event) error { got <- ev.GetSequence(); return nil })
 	}()
 	for range 5 {
 		<-got
@@ -239,7 +239,7 @@ func TestWatchEndsOnClose(t *testing.T) {
 	l := newLog(t, s, eventlog.Options{})
 	done := make(chan error, 1)
 	go func() {
-		done <- l.Watch(context.Background(), 0, func(*eventlogv1.Event) error { return nil })
+		done <- l.Watch(context.Background(), eventlog.Subscription{From: eventlog.Position{Sequence: 0}}, func(*eventlogv1.Event) error { return nil })
 	}()
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
@@ -247,7 +247,7 @@ func TestWatchEndsOnClose(t *testing.T) {
 	if err := <-done; !errors.Is(err, eventlog.ErrClosed) {
 		t.Fatalf("Watch = %v, want ErrClosed", err)
 	}
-	if err := l.Watch(context.Background(), 0, nil); !errors.Is(err, eventlog.ErrClosed) {
+	if err := l.Watch(context.Background(), eventlog.Subscription{From: eventlog.Position{Sequence: 0}}, nil); !errors.Is(err, eventlog.ErrClosed) {
 		t.Fatalf("Watch after Close = %v, want ErrClosed", err)
 	}
 }
@@ -257,7 +257,7 @@ func TestWatchReturnsFnError(t *testing.T) {
 	l := newLog(t, s, eventlog.Options{})
 	appendN(t, s, l, 3)
 	calls := 0
-	err := l.Watch(context.Background(), 0, func(*eventlogv1.Event) error { calls++; return errStop })
+	err := l.Watch(context.Background(), eventlog.Subscription{From: eventlog.Position{Sequence: 0}}, func(*eventlogv1.Event) error { calls++; return errStop })
 	if !errors.Is(err, errStop) || calls != 1 {
 		t.Fatalf("Watch = %v after %d calls, want errStop after 1", err, calls)
 	}

@@ -3,6 +3,7 @@ package eventlog
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -51,7 +52,19 @@ func (l *Log) compactBatch(tx store.Tx, now time.Time, limit int) (int, error) {
 	if r.MaxEvents > 0 && head > r.MaxEvents {
 		countLimit = head - r.MaxEvents
 	}
-	cutoff := now.Add(-r.MaxAge)
+	var hardCountLimit uint64 // events at or below it are deleted even if a durable consumer has not read them
+	if r.HardMaxEvents > 0 && head > r.HardMaxEvents {
+		hardCountLimit = head - r.HardMaxEvents
+	}
+	durable, err := durablePositions(tx)
+	if err != nil {
+		return 0, err
+	}
+	floor := uint64(math.MaxUint64) // durable consumers have acknowledged every event up to it
+	for _, seq := range durable {
+		floor = min(floor, seq)
+	}
+	cutoff, hardCutoff := now.Add(-r.MaxAge), now.Add(-r.HardMaxAge)
 	var doomed [][]byte
 	var last uint64
 	err = tx.Scan(eventPrefix, eventKey(horizon+1), func(k, v []byte) (bool, error) {
@@ -59,16 +72,22 @@ func (l *Log) compactBatch(tx store.Tx, now time.Time, limit int) (int, error) {
 		if err != nil {
 			return false, err
 		}
-		if seq > countLimit {
-			if r.MaxAge <= 0 {
-				return false, nil
-			}
+		var evTime time.Time
+		if r.MaxAge > 0 || r.HardMaxAge > 0 {
 			ev := &eventlogv1.Event{}
 			if err := proto.Unmarshal(v, ev); err != nil {
 				return false, fmt.Errorf("decoding event %d: %w", seq, err)
 			}
-			if !ev.GetTime().AsTime().Before(cutoff) {
-				return false, nil // retention keeps a contiguous suffix
+			evTime = ev.GetTime().AsTime()
+		}
+		expired := seq <= countLimit || (r.MaxAge > 0 && evTime.Before(cutoff))
+		if !expired {
+			return false, nil // retention keeps a contiguous suffix
+		}
+		if seq > floor {
+			overrun := seq <= hardCountLimit || (r.HardMaxAge > 0 && evTime.Before(hardCutoff))
+			if !overrun {
+				return false, nil // a durable consumer has not read it yet
 			}
 		}
 		doomed = append(doomed, append([]byte(nil), k...))
@@ -77,6 +96,14 @@ func (l *Log) compactBatch(tx store.Tx, now time.Time, limit int) (int, error) {
 	})
 	if err != nil || len(doomed) == 0 {
 		return 0, err
+	}
+	for consumer, acked := range durable {
+		if last > acked {
+			first := max(acked, horizon) + 1
+			l.opts.Logger.Error("eventlog: retention deleted events a durable consumer has not read: the operator's hard bound was exceeded; the consumer must resync",
+				"source", l.source, "consumer", consumer, "acknowledged", acked, "deleted_through", last)
+			tx.OnCommit(func() { retentionOverrun.WithLabelValues(l.source, consumer).Add(float64(last - first + 1)) })
+		}
 	}
 	for _, k := range doomed {
 		if err := tx.Delete(k); err != nil {
@@ -87,6 +114,21 @@ func (l *Log) compactBatch(tx store.Tx, now time.Time, limit int) (int, error) {
 		return 0, err
 	}
 	return len(doomed), nil
+}
+
+// durablePositions returns the acknowledged position of every durable
+// consumer, by name.
+func durablePositions(tx store.ReadTx) (map[string]uint64, error) {
+	positions := map[string]uint64{}
+	err := tx.Scan(durablePrefix, nil, func(k, v []byte) (bool, error) {
+		seq, err := decodeSeq("durable position", v)
+		if err != nil {
+			return false, err
+		}
+		positions[string(k[len(durablePrefix):])] = seq
+		return true, nil
+	})
+	return positions, err
 }
 
 // RunRetention compacts the log at once and then every Retention.Interval until

@@ -34,12 +34,12 @@ func TestCompactMaxEvents(t *testing.T) {
 
 	_, err = l.Read(ctx, 3, 10)
 	checkFellBehind(t, err, 3, 15)
-	err = l.Watch(ctx, 0, func(*eventlogv1.Event) error { return nil })
+	err = l.Watch(ctx, eventlog.Subscription{From: eventlog.Position{Sequence: 0}}, func(*eventlogv1.Event) error { return nil })
 	checkFellBehind(t, err, 0, 15)
 
 	// A cursor at the horizon is fine.
 	var got []uint64
-	err = l.Watch(ctx, 15, func(ev *eventlogv1.Event) error {
+	err = l.Watch(ctx, eventlog.Subscription{From: eventlog.Position{Sequence: 15}}, func(ev *eventlogv1.Event) error {
 		got = append(got, ev.GetSequence())
 		if len(got) == 5 {
 			return errStop
@@ -111,7 +111,7 @@ func TestWatchFellBehindWhileStreaming(t *testing.T) {
 	ctx := context.Background()
 	appendN(t, s, l, 10)
 	var got []uint64
-	err := l.Watch(ctx, 0, func(ev *eventlogv1.Event) error {
+	err := l.Watch(ctx, eventlog.Subscription{From: eventlog.Position{Sequence: 0}}, func(ev *eventlogv1.Event) error {
 		got = append(got, ev.GetSequence())
 		if len(got) == 1 {
 			if _, err := l.Compact(ctx); err != nil { // a slow watcher overtaken by retention

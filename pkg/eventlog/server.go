@@ -51,10 +51,16 @@ var errorTable = apierr.Table{
 // Watch implements EventLogServiceServer: it streams the events after
 // after_sequence, then tails new ones until the client goes away or the log is
 // closed (UNAVAILABLE). A cursor below the horizon fails with
-// FAILED_PRECONDITION, reason EVENTLOG_FELL_BEHIND.
+// FAILED_PRECONDITION, reason EVENTLOG_FELL_BEHIND; one of another log (log_id)
+// or past the head with reason EVENTLOG_RESET.
 func (s *Server) Watch(req *eventlogv1.WatchRequest, stream grpc.ServerStreamingServer[eventlogv1.Event]) error {
 	ctx := stream.Context()
-	err := s.log.Watch(ctx, req.GetAfterSequence(), stream.Send)
+	sub := Subscription{
+		From:     Position{LogID: req.GetLogId(), Sequence: req.GetAfterSequence()},
+		Consumer: req.GetConsumer(),
+		Durable:  req.GetDurable(),
+	}
+	err := s.log.Watch(ctx, sub, stream.Send)
 	if ctx.Err() != nil {
 		return status.FromContextError(ctx.Err()).Err()
 	}
@@ -85,7 +91,7 @@ func (s *Server) ListEvents(ctx context.Context, req *eventlogv1.ListEventsReque
 	if err != nil {
 		return nil, errorTable.ToStatus(err)
 	}
-	resp := &eventlogv1.ListEventsResponse{Events: p.events, HeadSequence: p.head, HorizonSequence: p.horizon}
+	resp := &eventlogv1.ListEventsResponse{Events: p.events, HeadSequence: p.head, HorizonSequence: p.horizon, LogId: p.id}
 	if n := len(p.events); n == size && p.events[n-1].GetSequence() < p.head {
 		resp.NextPageToken = encodePageToken(s.log.source, p.events[n-1].GetSequence())
 	}
@@ -108,4 +114,14 @@ func decodePageToken(source, tok string) (uint64, error) {
 		return 0, pagetoken.ErrInvalid
 	}
 	return binary.BigEndian.Uint64(b), nil
+}
+
+// AcknowledgeEvents implements EventLogServiceServer: it records a durable
+// consumer's position (see Log.Acknowledge).
+func (s *Server) AcknowledgeEvents(ctx context.Context, req *eventlogv1.AcknowledgeEventsRequest) (*eventlogv1.AcknowledgeEventsResponse, error) {
+	pos := Position{LogID: req.GetLogId(), Sequence: req.GetSequence()}
+	if err := s.log.Acknowledge(ctx, req.GetConsumer(), pos); err != nil {
+		return nil, errorTable.ToStatus(err)
+	}
+	return &eventlogv1.AcknowledgeEventsResponse{}, nil
 }

@@ -123,7 +123,7 @@ func TestGRPCWatchFellBehind(t *testing.T) {
 		t.Fatalf("Recv = %v, want FailedPrecondition %s", err, eventlog.ReasonFellBehind)
 	}
 	// Through the client Source: the typed error again.
-	err = eventlog.NewClientSource(client).Watch(ctx, 3, func(*eventlogv1.Event) error { return nil })
+	err = eventlog.NewClientSource(client).Watch(ctx, eventlog.Subscription{From: eventlog.Position{Sequence: 3}}, func(*eventlogv1.Event) error { return nil })
 	checkFellBehind(t, err, 3, 15)
 }
 
@@ -136,7 +136,7 @@ func TestGRPCWatchClosedIsUnavailable(t *testing.T) {
 	done := make(chan error, 1)
 	got := make(chan struct{})
 	go func() {
-		done <- src.Watch(context.Background(), 0, func(*eventlogv1.Event) error { close(got); return nil })
+		done <- src.Watch(context.Background(), eventlog.Subscription{From: eventlog.Position{Sequence: 0}}, func(*eventlogv1.Event) error { close(got); return nil })
 	}()
 	<-got
 	if err := l.Close(); err != nil {

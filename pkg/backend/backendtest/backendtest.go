@@ -6,6 +6,7 @@ package backendtest
 import (
 	"context"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -13,14 +14,18 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
 
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/authz"
 	"steward.dev/pkg/backend"
+	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/grpcserver"
+	"steward.dev/pkg/store/bboltstore"
 )
 
 // Config returns c set up for a test: bufconn instead of TCP, no metrics
@@ -125,10 +130,7 @@ func VerifyWiring(t *testing.T, b *backend.Backend, want []string) {
 	}
 	conn := Run(t, b)
 	ctx := context.Background()
-	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: b.Name()})
-	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-		t.Fatalf("health Check(%q) = %v, %v; want SERVING", b.Name(), resp, err)
-	}
+	WaitServing(t, conn, b.Name())
 	if !slices.Contains(want, eventlogv1.EventLogService_ServiceDesc.ServiceName) {
 		return
 	}
@@ -139,4 +141,58 @@ func VerifyWiring(t *testing.T, b *backend.Backend, want []string) {
 	if _, err := logs.ListEvents(ctx, &eventlogv1.ListEventsRequest{}, ServiceCallOption(b, "audit")); err != nil {
 		t.Errorf("ListEvents as services/audit: %v", err)
 	}
+}
+
+// WaitServing waits, at most 10s, until the health of service (a backend's
+// name, or "" for the whole server) on conn is SERVING: a backend that
+// follows other services' logs is NOT_SERVING until it has caught up.
+func WaitServing(t testing.TB, conn grpc.ClientConnInterface, service string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{Service: service})
+	if err != nil {
+		t.Fatalf("health Watch(%q): %v", service, err)
+	}
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("health of %q not SERVING within 10s: %v", service, err)
+		}
+		if resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return
+		}
+	}
+}
+
+// EmptyLog returns a connection to an in-memory EventLogService over an
+// empty log, standing in for a followed service that has written nothing
+// yet (its callers are not authenticated).
+func EmptyLog(t testing.TB) grpc.ClientConnInterface {
+	t.Helper()
+	st, err := bboltstore.Open(filepath.Join(t.TempDir(), "empty.db"), bboltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := eventlog.New(st, "empty", eventlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer()
+	eventlog.Register(srv, log)
+	go func() { _ = srv.Serve(lis) }()
+	conn, err := grpc.NewClient("passthrough:///empty-log",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = conn.Close()
+		_ = log.Close()
+		srv.Stop()
+		_ = st.Close()
+	})
+	return conn
 }

@@ -14,7 +14,6 @@ import (
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/authz"
 	"steward.dev/pkg/backend"
-	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/grpcclient"
 	"steward.dev/services/access/authorizer"
 	"steward.dev/services/access/domain"
@@ -92,15 +91,17 @@ func (w *wiring) register(b *backend.Backend) error {
 		return err
 	}
 	w.d = d
-	feed := &eventlog.Consumer{
-		Name:   "access-directory",
-		Store:  d.FeedStore(), // its Update keeps the model in commit order
-		Source: eventlog.NewClientSource(directoryLog),
-		Apply:  d.ApplyDirectoryEvent,
-		Logger: b.Logger(),
+	feed, err := b.Follow(backend.Follow{
+		Source:   "directory",
+		Conn:     conn,
+		Consumer: "access-directory",
+		Store:    d.FeedStore(), // its Update keeps the model in commit order
+		Apply:    d.ApplyDirectoryEvent,
+	})
+	if err != nil {
+		return err
 	}
 	d.SetDirectoryFeed(feed)
-	b.Go(feed.Run)
 	accessv1.RegisterAccessServiceServer(b.GRPCServer(), &accessServer{d: d, authorizer: authz.AuthorizerFunc(w.authorize)})
 	return nil
 }

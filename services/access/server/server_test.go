@@ -17,6 +17,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestWiring(t *testing.T) {
 	cfg := server.NewConfig()
 	cfg.Config = backendtest.Config(t, cfg.Config)
+	cfg.DirectoryConn = backendtest.EmptyLog(t)
 	b, err := cfg.Complete()
 	if err != nil {
 		t.Fatal(err)

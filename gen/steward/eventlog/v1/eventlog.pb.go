@@ -10,6 +10,7 @@ import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	descriptorpb "google.golang.org/protobuf/types/descriptorpb"
 	anypb "google.golang.org/protobuf/types/known/anypb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -160,7 +161,11 @@ type Event struct {
 	// New value of the resource (absent on delete and for non-changes).
 	Data *anypb.Any `protobuf:"bytes,8,opt,name=data,proto3" json:"data,omitempty"`
 	// Who did what, for audit.
-	Audit         *AuditEnvelope `protobuf:"bytes,9,opt,name=audit,proto3" json:"audit,omitempty"`
+	Audit *AuditEnvelope `protobuf:"bytes,9,opt,name=audit,proto3" json:"audit,omitempty"`
+	// Identity of the log the event belongs to: a random ID created with the
+	// producer's store. A producer that comes back with a fresh store has a new
+	// one, so a consumer can tell its cursor belongs to another log.
+	LogId         string `protobuf:"bytes,10,opt,name=log_id,json=logId,proto3" json:"log_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -256,6 +261,13 @@ func (x *Event) GetAudit() *AuditEnvelope {
 		return x.Audit
 	}
 	return nil
+}
+
+func (x *Event) GetLogId() string {
+	if x != nil {
+		return x.LogId
+	}
+	return ""
 }
 
 // AuditEnvelope records who acted and how it ended.
@@ -366,6 +378,18 @@ type WatchRequest struct {
 	// event. A cursor below the retention horizon (including 0 once events were
 	// removed) fails with EVENTLOG_FELL_BEHIND rather than skip events silently.
 	AfterSequence uint64 `protobuf:"varint,1,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
+	// Identity of the log the cursor belongs to (Event.log_id), when the
+	// consumer has seen one. A different log ID, or a cursor past the head,
+	// fails with FAILED_PRECONDITION and reason EVENTLOG_RESET: the producer's
+	// log is not the one the cursor was taken from, and the consumer must resync.
+	LogId string `protobuf:"bytes,2,opt,name=log_id,json=logId,proto3" json:"log_id,omitempty"`
+	// Name of the consumer (e.g. "audit-directory"), for the producer's metrics
+	// and, with durable, its retention.
+	Consumer string `protobuf:"bytes,3,opt,name=consumer,proto3" json:"consumer,omitempty"`
+	// Durable registers the consumer's position with the producer: retention
+	// never deletes events after the last cursor a durable consumer watched from
+	// (unless the producer's hard bound is exceeded, which it reports loudly).
+	Durable       bool `protobuf:"varint,4,opt,name=durable,proto3" json:"durable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -405,6 +429,27 @@ func (x *WatchRequest) GetAfterSequence() uint64 {
 		return x.AfterSequence
 	}
 	return 0
+}
+
+func (x *WatchRequest) GetLogId() string {
+	if x != nil {
+		return x.LogId
+	}
+	return ""
+}
+
+func (x *WatchRequest) GetConsumer() string {
+	if x != nil {
+		return x.Consumer
+	}
+	return ""
+}
+
+func (x *WatchRequest) GetDurable() bool {
+	if x != nil {
+		return x.Durable
+	}
+	return false
 }
 
 // ListEventsRequest asks for one page of the log.
@@ -482,8 +527,10 @@ type ListEventsResponse struct {
 	HeadSequence uint64 `protobuf:"varint,3,opt,name=head_sequence,json=headSequence,proto3" json:"head_sequence,omitempty"`
 	// Oldest sequence still retained minus one; cursors below it fell behind.
 	HorizonSequence uint64 `protobuf:"varint,4,opt,name=horizon_sequence,json=horizonSequence,proto3" json:"horizon_sequence,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Identity of the log (Event.log_id).
+	LogId         string `protobuf:"bytes,5,opt,name=log_id,json=logId,proto3" json:"log_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListEventsResponse) Reset() {
@@ -544,11 +591,141 @@ func (x *ListEventsResponse) GetHorizonSequence() uint64 {
 	return 0
 }
 
+func (x *ListEventsResponse) GetLogId() string {
+	if x != nil {
+		return x.LogId
+	}
+	return ""
+}
+
+// AcknowledgeEventsRequest reports a durable consumer's position.
+type AcknowledgeEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the consumer, as in WatchRequest.consumer.
+	Consumer string `protobuf:"bytes,1,opt,name=consumer,proto3" json:"consumer,omitempty"`
+	// Identity of the log the position belongs to (Event.log_id).
+	LogId string `protobuf:"bytes,2,opt,name=log_id,json=logId,proto3" json:"log_id,omitempty"`
+	// Sequence of the last event the consumer applied.
+	Sequence      uint64 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcknowledgeEventsRequest) Reset() {
+	*x = AcknowledgeEventsRequest{}
+	mi := &file_steward_eventlog_v1_eventlog_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcknowledgeEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcknowledgeEventsRequest) ProtoMessage() {}
+
+func (x *AcknowledgeEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_eventlog_v1_eventlog_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcknowledgeEventsRequest.ProtoReflect.Descriptor instead.
+func (*AcknowledgeEventsRequest) Descriptor() ([]byte, []int) {
+	return file_steward_eventlog_v1_eventlog_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AcknowledgeEventsRequest) GetConsumer() string {
+	if x != nil {
+		return x.Consumer
+	}
+	return ""
+}
+
+func (x *AcknowledgeEventsRequest) GetLogId() string {
+	if x != nil {
+		return x.LogId
+	}
+	return ""
+}
+
+func (x *AcknowledgeEventsRequest) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+// AcknowledgeEventsResponse is empty: the position is recorded.
+type AcknowledgeEventsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcknowledgeEventsResponse) Reset() {
+	*x = AcknowledgeEventsResponse{}
+	mi := &file_steward_eventlog_v1_eventlog_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcknowledgeEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcknowledgeEventsResponse) ProtoMessage() {}
+
+func (x *AcknowledgeEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_eventlog_v1_eventlog_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcknowledgeEventsResponse.ProtoReflect.Descriptor instead.
+func (*AcknowledgeEventsResponse) Descriptor() ([]byte, []int) {
+	return file_steward_eventlog_v1_eventlog_proto_rawDescGZIP(), []int{6}
+}
+
+var file_steward_eventlog_v1_eventlog_proto_extTypes = []protoimpl.ExtensionInfo{
+	{
+		ExtendedType:  (*descriptorpb.EnumValueOptions)(nil),
+		ExtensionType: (*string)(nil),
+		Field:         51001,
+		Name:          "steward.eventlog.v1.event_type",
+		Tag:           "bytes,51001,opt,name=event_type",
+		Filename:      "steward/eventlog/v1/eventlog.proto",
+	},
+}
+
+// Extension fields to descriptorpb.EnumValueOptions.
+var (
+	// The Event.type string of an event-type enum value: every service publishes
+	// the types of its log as an EventType enum in its own proto package, each
+	// value carrying its "<service>.<resource>.<verb>" string, so producers and
+	// consumers share the contract (pkg/eventlog TypeName and ParseType).
+	//
+	// optional string event_type = 51001;
+	E_EventType = &file_steward_eventlog_v1_eventlog_proto_extTypes[0]
+)
+
 var File_steward_eventlog_v1_eventlog_proto protoreflect.FileDescriptor
 
 const file_steward_eventlog_v1_eventlog_proto_rawDesc = "" +
 	"\n" +
-	"\"steward/eventlog/v1/eventlog.proto\x12\x13steward.eventlog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1csteward/authz/v1/authz.proto\"\xe1\x02\n" +
+	"\"steward/eventlog/v1/eventlog.proto\x12\x13steward.eventlog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1csteward/authz/v1/authz.proto\"\xf8\x02\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
@@ -558,7 +735,9 @@ const file_steward_eventlog_v1_eventlog_proto_rawDesc = "" +
 	"\forganization\x18\x06 \x01(\tR\forganization\x12<\n" +
 	"\toperation\x18\a \x01(\x0e2\x1e.steward.eventlog.v1.OperationR\toperation\x12(\n" +
 	"\x04data\x18\b \x01(\v2\x14.google.protobuf.AnyR\x04data\x128\n" +
-	"\x05audit\x18\t \x01(\v2\".steward.eventlog.v1.AuditEnvelopeR\x05audit\"\x83\x02\n" +
+	"\x05audit\x18\t \x01(\v2\".steward.eventlog.v1.AuditEnvelopeR\x05audit\x12\x15\n" +
+	"\x06log_id\x18\n" +
+	" \x01(\tR\x05logId\"\x83\x02\n" +
 	"\rAuditEnvelope\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\tR\x05actor\x12,\n" +
 	"\x12actor_display_name\x18\x02 \x01(\tR\x10actorDisplayName\x12\x16\n" +
@@ -567,20 +746,29 @@ const file_steward_eventlog_v1_eventlog_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tR\trequestId\x126\n" +
 	"\aoutcome\x18\x06 \x01(\x0e2\x1c.steward.eventlog.v1.OutcomeR\aoutcome\x12%\n" +
-	"\x0esource_address\x18\a \x01(\tR\rsourceAddress\"5\n" +
+	"\x0esource_address\x18\a \x01(\tR\rsourceAddress\"\xaa\x01\n" +
 	"\fWatchRequest\x12%\n" +
-	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\"\x82\x01\n" +
+	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\x12\x1e\n" +
+	"\x06log_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x05logId\x129\n" +
+	"\bconsumer\x18\x03 \x01(\tB\x1d\xbaH\x1ar\x18\x18@2\x14^([a-z][a-z0-9-]*)?$R\bconsumer\x12\x18\n" +
+	"\adurable\x18\x04 \x01(\bR\adurable\"\x82\x01\n" +
 	"\x11ListEventsRequest\x12%\n" +
 	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"\xc0\x01\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xd7\x01\n" +
 	"\x12ListEventsResponse\x122\n" +
 	"\x06events\x18\x01 \x03(\v2\x1a.steward.eventlog.v1.EventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12#\n" +
 	"\rhead_sequence\x18\x03 \x01(\x04R\fheadSequence\x12)\n" +
-	"\x10horizon_sequence\x18\x04 \x01(\x04R\x0fhorizonSequence*`\n" +
+	"\x10horizon_sequence\x18\x04 \x01(\x04R\x0fhorizonSequence\x12\x15\n" +
+	"\x06log_id\x18\x05 \x01(\tR\x05logId\"\x92\x01\n" +
+	"\x18AcknowledgeEventsRequest\x128\n" +
+	"\bconsumer\x18\x01 \x01(\tB\x1c\xbaH\x19r\x17\x10\x01\x18@2\x11^[a-z][a-z0-9-]*$R\bconsumer\x12 \n" +
+	"\x06log_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x05logId\x12\x1a\n" +
+	"\bsequence\x18\x03 \x01(\x04R\bsequence\"\x1b\n" +
+	"\x19AcknowledgeEventsResponse*`\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fOUTCOME_SUCCESS\x10\x01\x12\x12\n" +
@@ -590,11 +778,14 @@ const file_steward_eventlog_v1_eventlog_proto_rawDesc = "" +
 	"\x15OPERATION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10OPERATION_CREATE\x10\x01\x12\x14\n" +
 	"\x10OPERATION_UPDATE\x10\x02\x12\x14\n" +
-	"\x10OPERATION_DELETE\x10\x032\xca\x01\n" +
+	"\x10OPERATION_DELETE\x10\x032\xc6\x02\n" +
 	"\x0fEventLogService\x12P\n" +
 	"\x05Watch\x12!.steward.eventlog.v1.WatchRequest\x1a\x1a.steward.eventlog.v1.Event\"\x06\xc2\xf3\x18\x02(\x010\x01\x12e\n" +
 	"\n" +
-	"ListEvents\x12&.steward.eventlog.v1.ListEventsRequest\x1a'.steward.eventlog.v1.ListEventsResponse\"\x06\xc2\xf3\x18\x02(\x01B0Z.steward.dev/gen/steward/eventlog/v1;eventlogv1b\x06proto3"
+	"ListEvents\x12&.steward.eventlog.v1.ListEventsRequest\x1a'.steward.eventlog.v1.ListEventsResponse\"\x06\xc2\xf3\x18\x02(\x01\x12z\n" +
+	"\x11AcknowledgeEvents\x12-.steward.eventlog.v1.AcknowledgeEventsRequest\x1a..steward.eventlog.v1.AcknowledgeEventsResponse\"\x06\xc2\xf3\x18\x02(\x01:B\n" +
+	"\n" +
+	"event_type\x12!.google.protobuf.EnumValueOptions\x18\xb9\x8e\x03 \x01(\tR\teventTypeB0Z.steward.dev/gen/steward/eventlog/v1;eventlogv1b\x06proto3"
 
 var (
 	file_steward_eventlog_v1_eventlog_proto_rawDescOnce sync.Once
@@ -609,34 +800,40 @@ func file_steward_eventlog_v1_eventlog_proto_rawDescGZIP() []byte {
 }
 
 var file_steward_eventlog_v1_eventlog_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_steward_eventlog_v1_eventlog_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_steward_eventlog_v1_eventlog_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_steward_eventlog_v1_eventlog_proto_goTypes = []any{
-	(Outcome)(0),                  // 0: steward.eventlog.v1.Outcome
-	(Operation)(0),                // 1: steward.eventlog.v1.Operation
-	(*Event)(nil),                 // 2: steward.eventlog.v1.Event
-	(*AuditEnvelope)(nil),         // 3: steward.eventlog.v1.AuditEnvelope
-	(*WatchRequest)(nil),          // 4: steward.eventlog.v1.WatchRequest
-	(*ListEventsRequest)(nil),     // 5: steward.eventlog.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),    // 6: steward.eventlog.v1.ListEventsResponse
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(*anypb.Any)(nil),             // 8: google.protobuf.Any
+	(Outcome)(0),                          // 0: steward.eventlog.v1.Outcome
+	(Operation)(0),                        // 1: steward.eventlog.v1.Operation
+	(*Event)(nil),                         // 2: steward.eventlog.v1.Event
+	(*AuditEnvelope)(nil),                 // 3: steward.eventlog.v1.AuditEnvelope
+	(*WatchRequest)(nil),                  // 4: steward.eventlog.v1.WatchRequest
+	(*ListEventsRequest)(nil),             // 5: steward.eventlog.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),            // 6: steward.eventlog.v1.ListEventsResponse
+	(*AcknowledgeEventsRequest)(nil),      // 7: steward.eventlog.v1.AcknowledgeEventsRequest
+	(*AcknowledgeEventsResponse)(nil),     // 8: steward.eventlog.v1.AcknowledgeEventsResponse
+	(*timestamppb.Timestamp)(nil),         // 9: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 10: google.protobuf.Any
+	(*descriptorpb.EnumValueOptions)(nil), // 11: google.protobuf.EnumValueOptions
 }
 var file_steward_eventlog_v1_eventlog_proto_depIdxs = []int32{
-	7, // 0: steward.eventlog.v1.Event.time:type_name -> google.protobuf.Timestamp
-	1, // 1: steward.eventlog.v1.Event.operation:type_name -> steward.eventlog.v1.Operation
-	8, // 2: steward.eventlog.v1.Event.data:type_name -> google.protobuf.Any
-	3, // 3: steward.eventlog.v1.Event.audit:type_name -> steward.eventlog.v1.AuditEnvelope
-	0, // 4: steward.eventlog.v1.AuditEnvelope.outcome:type_name -> steward.eventlog.v1.Outcome
-	2, // 5: steward.eventlog.v1.ListEventsResponse.events:type_name -> steward.eventlog.v1.Event
-	4, // 6: steward.eventlog.v1.EventLogService.Watch:input_type -> steward.eventlog.v1.WatchRequest
-	5, // 7: steward.eventlog.v1.EventLogService.ListEvents:input_type -> steward.eventlog.v1.ListEventsRequest
-	2, // 8: steward.eventlog.v1.EventLogService.Watch:output_type -> steward.eventlog.v1.Event
-	6, // 9: steward.eventlog.v1.EventLogService.ListEvents:output_type -> steward.eventlog.v1.ListEventsResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	9,  // 0: steward.eventlog.v1.Event.time:type_name -> google.protobuf.Timestamp
+	1,  // 1: steward.eventlog.v1.Event.operation:type_name -> steward.eventlog.v1.Operation
+	10, // 2: steward.eventlog.v1.Event.data:type_name -> google.protobuf.Any
+	3,  // 3: steward.eventlog.v1.Event.audit:type_name -> steward.eventlog.v1.AuditEnvelope
+	0,  // 4: steward.eventlog.v1.AuditEnvelope.outcome:type_name -> steward.eventlog.v1.Outcome
+	2,  // 5: steward.eventlog.v1.ListEventsResponse.events:type_name -> steward.eventlog.v1.Event
+	11, // 6: steward.eventlog.v1.event_type:extendee -> google.protobuf.EnumValueOptions
+	4,  // 7: steward.eventlog.v1.EventLogService.Watch:input_type -> steward.eventlog.v1.WatchRequest
+	5,  // 8: steward.eventlog.v1.EventLogService.ListEvents:input_type -> steward.eventlog.v1.ListEventsRequest
+	7,  // 9: steward.eventlog.v1.EventLogService.AcknowledgeEvents:input_type -> steward.eventlog.v1.AcknowledgeEventsRequest
+	2,  // 10: steward.eventlog.v1.EventLogService.Watch:output_type -> steward.eventlog.v1.Event
+	6,  // 11: steward.eventlog.v1.EventLogService.ListEvents:output_type -> steward.eventlog.v1.ListEventsResponse
+	8,  // 12: steward.eventlog.v1.EventLogService.AcknowledgeEvents:output_type -> steward.eventlog.v1.AcknowledgeEventsResponse
+	10, // [10:13] is the sub-list for method output_type
+	7,  // [7:10] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	6,  // [6:7] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_steward_eventlog_v1_eventlog_proto_init() }
@@ -650,14 +847,15 @@ func file_steward_eventlog_v1_eventlog_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_eventlog_v1_eventlog_proto_rawDesc), len(file_steward_eventlog_v1_eventlog_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   5,
-			NumExtensions: 0,
+			NumMessages:   7,
+			NumExtensions: 1,
 			NumServices:   1,
 		},
 		GoTypes:           file_steward_eventlog_v1_eventlog_proto_goTypes,
 		DependencyIndexes: file_steward_eventlog_v1_eventlog_proto_depIdxs,
 		EnumInfos:         file_steward_eventlog_v1_eventlog_proto_enumTypes,
 		MessageInfos:      file_steward_eventlog_v1_eventlog_proto_msgTypes,
+		ExtensionInfos:    file_steward_eventlog_v1_eventlog_proto_extTypes,
 	}.Build()
 	File_steward_eventlog_v1_eventlog_proto = out.File
 	file_steward_eventlog_v1_eventlog_proto_goTypes = nil

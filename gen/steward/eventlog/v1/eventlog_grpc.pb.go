@@ -19,8 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	EventLogService_Watch_FullMethodName      = "/steward.eventlog.v1.EventLogService/Watch"
-	EventLogService_ListEvents_FullMethodName = "/steward.eventlog.v1.EventLogService/ListEvents"
+	EventLogService_Watch_FullMethodName             = "/steward.eventlog.v1.EventLogService/Watch"
+	EventLogService_ListEvents_FullMethodName        = "/steward.eventlog.v1.EventLogService/ListEvents"
+	EventLogService_AcknowledgeEvents_FullMethodName = "/steward.eventlog.v1.EventLogService/AcknowledgeEvents"
 )
 
 // EventLogServiceClient is the client API for EventLogService service.
@@ -38,6 +39,10 @@ type EventLogServiceClient interface {
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
 	// ListEvents returns one page of history in sequence order.
 	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
+	// AcknowledgeEvents tells the producer that a durable consumer has applied
+	// every event up to a sequence: retention may delete them (and no newer
+	// ones) as far as this consumer is concerned.
+	AcknowledgeEvents(ctx context.Context, in *AcknowledgeEventsRequest, opts ...grpc.CallOption) (*AcknowledgeEventsResponse, error)
 }
 
 type eventLogServiceClient struct {
@@ -77,6 +82,16 @@ func (c *eventLogServiceClient) ListEvents(ctx context.Context, in *ListEventsRe
 	return out, nil
 }
 
+func (c *eventLogServiceClient) AcknowledgeEvents(ctx context.Context, in *AcknowledgeEventsRequest, opts ...grpc.CallOption) (*AcknowledgeEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AcknowledgeEventsResponse)
+	err := c.cc.Invoke(ctx, EventLogService_AcknowledgeEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EventLogServiceServer is the server API for EventLogService service.
 // All implementations must embed UnimplementedEventLogServiceServer
 // for forward compatibility.
@@ -92,6 +107,10 @@ type EventLogServiceServer interface {
 	Watch(*WatchRequest, grpc.ServerStreamingServer[Event]) error
 	// ListEvents returns one page of history in sequence order.
 	ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error)
+	// AcknowledgeEvents tells the producer that a durable consumer has applied
+	// every event up to a sequence: retention may delete them (and no newer
+	// ones) as far as this consumer is concerned.
+	AcknowledgeEvents(context.Context, *AcknowledgeEventsRequest) (*AcknowledgeEventsResponse, error)
 	mustEmbedUnimplementedEventLogServiceServer()
 }
 
@@ -107,6 +126,9 @@ func (UnimplementedEventLogServiceServer) Watch(*WatchRequest, grpc.ServerStream
 }
 func (UnimplementedEventLogServiceServer) ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListEvents not implemented")
+}
+func (UnimplementedEventLogServiceServer) AcknowledgeEvents(context.Context, *AcknowledgeEventsRequest) (*AcknowledgeEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcknowledgeEvents not implemented")
 }
 func (UnimplementedEventLogServiceServer) mustEmbedUnimplementedEventLogServiceServer() {}
 func (UnimplementedEventLogServiceServer) testEmbeddedByValue()                         {}
@@ -158,6 +180,24 @@ func _EventLogService_ListEvents_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EventLogService_AcknowledgeEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcknowledgeEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EventLogServiceServer).AcknowledgeEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EventLogService_AcknowledgeEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EventLogServiceServer).AcknowledgeEvents(ctx, req.(*AcknowledgeEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // EventLogService_ServiceDesc is the grpc.ServiceDesc for EventLogService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -168,6 +208,10 @@ var EventLogService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListEvents",
 			Handler:    _EventLogService_ListEvents_Handler,
+		},
+		{
+			MethodName: "AcknowledgeEvents",
+			Handler:    _EventLogService_AcknowledgeEvents_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
