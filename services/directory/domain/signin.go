@@ -74,9 +74,9 @@ func externalAccountKey(org, sub string) string {
 }
 
 func (s *Service) signInPassword(ctx context.Context, actor Actor, org string, c *directoryv1.PasswordCredential) (*directoryv1.SignInResponse, error) {
-	// The attempt is counted before anything is checked, so that concurrent
-	// attempts cannot all pass the limit (R9).
-	attempt, err := s.limits.beginSignIn(passwordAccountKey(org, c.GetEmail()), actor.SourceAddress, s.clock())
+	// The attempt is counted before any credential is checked, so that
+	// concurrent attempts cannot all pass the limit (R9).
+	attempt, err := s.limits.beginSignIn(actor.SourceAddress, s.clock())
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +104,9 @@ func (s *Service) signInPassword(ctx context.Context, actor Actor, org string, c
 	if err != nil {
 		return nil, err
 	}
+	if err := attempt.charge(passwordAccountKey(org, c.GetEmail()), secrets.SignInSources, s.clock()); err != nil {
+		return nil, err
+	}
 	// secrets.PasswordHash is empty when the account does not exist: the
 	// check then costs the same, and fails.
 	ok, err := s.checkPassword(ctx, secrets.PasswordHash, c.GetPassword())
@@ -122,11 +125,11 @@ func (s *Service) signInPassword(ctx context.Context, actor Actor, org string, c
 	if u.GetState() != directoryv1.User_STATE_ACTIVE {
 		return fail(errorf(ErrUserInactive, "the account is inactive"))
 	}
-	enrollOnly := false
+	grant := signInGrant{}
 	if u.GetMfaRequired() {
 		switch {
 		case secrets.TOTPSecret == "":
-			enrollOnly = true
+			grant.enrollOnly = true
 		case c.GetTotpCode() == "":
 			// The first step of a two-step sign-in: the password was right
 			// and no code was guessed, so the attempt is not counted
@@ -134,11 +137,14 @@ func (s *Service) signInPassword(ctx context.Context, actor Actor, org string, c
 			// it is audited.
 			attempt.succeeded(s.clock())
 			return fail(errorf(ErrTOTPRequired, "the account requires a valid TOTP code"))
-		case !credential.ValidateTOTP(secrets.TOTPSecret, c.GetTotpCode(), s.clock()):
-			return fail(errorf(ErrTOTPRequired, "the account requires a valid TOTP code"))
+		default:
+			grant.totpCode = c.GetTotpCode()
 		}
 	}
-	resp, err := s.issue(ctx, actor, u, enrollOnly, false)
+	resp, err := s.issue(ctx, actor, u, grant)
+	if errors.Is(err, ErrTOTPRequired) {
+		return fail(err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -181,10 +187,26 @@ func (s *Service) signInFailed(ctx context.Context, actor Actor, org, message st
 	return cause
 }
 
-// issue records a successful sign-in of u and returns its access token.
-func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, enrollOnly, provisioned bool) (*directoryv1.SignInResponse, error) {
+// signInGrant is what a sign-in that issue records still needs to
+// settle.
+type signInGrant struct {
+	// enrollOnly makes the token good only for TOTP enrolment.
+	enrollOnly bool
+	// provisioned says the sign-in created the user.
+	provisioned bool
+	// totpCode, when not empty, must be a TOTP code of the user's confirmed
+	// secret for a time step newer than the last one accepted; issue
+	// records its step with the sign-in (RFC 6238 §5.2).
+	totpCode string
+}
+
+// issue records a successful sign-in of u — its time, its source among the
+// user's known sources (see Limits), the TOTP step used — and returns its
+// access token. It fails with ErrTOTPRequired, recording nothing, when
+// g.totpCode is not a fresh code.
+func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, g signInGrant) (*directoryv1.SignInResponse, error) {
 	session := newID()
-	if enrollOnly {
+	if g.enrollOnly {
 		session = enrollmentSessionPrefix + session
 	}
 	now := s.clock()
@@ -194,7 +216,7 @@ func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, e
 		SessionID:      session,
 		DisplayName:    u.GetDisplayName(),
 		Kind:           "user",
-		EnrollmentOnly: enrollOnly,
+		EnrollmentOnly: g.enrollOnly,
 		SubjectCreated: createdNanos(u),
 		IssuedAt:       now,
 		Expiry:         now.Add(s.tokenTTL),
@@ -203,11 +225,29 @@ func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, e
 	if err != nil {
 		return nil, err
 	}
+	source := actor.SourceAddress
 	actor.Name, actor.DisplayName, actor.Organization = u.GetName(), u.GetDisplayName(), claims.Organization
 	_, err = s.update(ctx, actor, func(t *txn) error {
 		cur := &directoryv1.User{}
 		if err := get(t, u.GetName(), cur); err != nil {
 			return err
+		}
+		sec, err := getSecrets(t, cur.GetName())
+		if err != nil {
+			return err
+		}
+		changed := rememberSource(&sec, source)
+		if g.totpCode != "" {
+			step, ok := credential.VerifyTOTP(sec.TOTPSecret, g.totpCode, t.now, sec.TOTPLastStep)
+			if !ok {
+				return errorf(ErrTOTPRequired, "the account requires a valid TOTP code")
+			}
+			sec.TOTPLastStep, changed = step, true
+		}
+		if changed {
+			if err := t.putSecrets(cur.GetName(), sec); err != nil {
+				return err
+			}
 		}
 		cur.LastSignInTime = t.ts()
 		if err := t.put(cur); err != nil {
@@ -224,8 +264,8 @@ func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, e
 		ExpireTime:             timestamppb.New(claims.Expiry),
 		Principal:              u.GetName(),
 		SessionId:              session,
-		TotpEnrollmentRequired: enrollOnly,
-		Provisioned:            provisioned,
+		TotpEnrollmentRequired: g.enrollOnly,
+		Provisioned:            g.provisioned,
 	}, nil
 }
 
@@ -243,7 +283,7 @@ func (s *Service) signInExternal(ctx context.Context, actor Actor, org, idToken 
 	// Until the token is verified, nothing is known of whose it is: it
 	// counts against the source alone, so that garbage tokens lock nobody
 	// out (R9).
-	attempt, err := s.limits.beginSignIn("", actor.SourceAddress, s.clock())
+	attempt, err := s.limits.beginSignIn(actor.SourceAddress, s.clock())
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +310,9 @@ func (s *Service) signInExternal(ctx context.Context, actor Actor, org, idToken 
 	case err != nil:
 		return fail(errorf(ErrIDTokenInvalid, "the ID token is not valid"))
 	}
-	if err := attempt.charge(externalAccountKey(org, id.Subject), s.clock()); err != nil {
+	// Only the identity itself (or its provider) can fail as it: none of
+	// its sources is exempt from the ceiling.
+	if err := attempt.charge(externalAccountKey(org, id.Subject), nil, s.clock()); err != nil {
 		return nil, err
 	}
 	var (
@@ -323,7 +365,7 @@ func (s *Service) signInExternal(ctx context.Context, actor Actor, org, idToken 
 		}
 		return nil, err
 	}
-	resp, err := s.issue(ctx, actor, u, false, provisioned)
+	resp, err := s.issue(ctx, actor, u, signInGrant{provisioned: provisioned})
 	if err != nil {
 		return nil, err
 	}
