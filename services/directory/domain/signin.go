@@ -406,6 +406,23 @@ func mappedGroups(org string, cfg *directoryv1.OidcConfig, claimGroups []string)
 // nicknameUnsafe matches what a nickname may not contain.
 var nicknameUnsafe = regexp.MustCompile(`[^A-Za-z0-9@._-]`)
 
+// displayUnsafe matches what display text may not contain: the characters
+// the display_text rule of text.proto refuses (C0 and C1 controls, DEL,
+// bidirectional formatting characters).
+var displayUnsafe = regexp.MustCompile(`[\x00-\x1F\x7F-\x9F\x{061C}\x{200E}\x{200F}\x{202A}-\x{202E}\x{2066}-\x{2069}]`)
+
+// maxDisplayRunes is the length limit of display names (max_len 128).
+const maxDisplayRunes = 128
+
+// displayText makes text from outside the API (an identity provider's
+// "name" claim) fit for a display name as the API's rules would have it:
+// without the characters displayUnsafe matches, trimmed, at most
+// maxDisplayRunes characters.
+func displayText(text string) string {
+	r := []rune(strings.TrimSpace(displayUnsafe.ReplaceAllString(text, "")))
+	return strings.TrimSpace(string(r[:min(len(r), maxDisplayRunes)]))
+}
+
 // provision creates the user of an external identity at first sign-in (R9).
 // The identity must belong to a group that is added to a service; until
 // access management answers that, a group named in the account system's
@@ -435,7 +452,7 @@ func (t *txn) provision(org string, id oidcauth.Identity, groups []string) (*dir
 	if nick == "" {
 		nick = "user"
 	}
-	display := id.Name
+	display := displayText(id.Name)
 	if display == "" {
 		display = nick
 	}
