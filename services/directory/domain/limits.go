@@ -197,6 +197,31 @@ func (a *signInAttempt) succeeded(now time.Time) {
 	}
 }
 
+// limitCodeCheck counts a check of code, a TOTP code of user's given to
+// replace their authenticator (EnrollTotp), as a sign-in attempt on the
+// account "totp:" + user from source, so that the holder of a stolen
+// session cannot guess a current code (R9): it takes the attempt's tokens,
+// failing with a *RetryError when a limit is reached, and returns settle,
+// to call with whether the check passed (which gives the tokens back). An
+// empty code is no guess and counts nothing.
+func (s *Service) limitCodeCheck(source, user, code string) (settle func(passed bool), err error) {
+	if code == "" {
+		return func(bool) {}, nil
+	}
+	attempt, err := s.limits.beginSignIn(source, s.clock())
+	if err != nil {
+		return nil, err
+	}
+	if err := attempt.charge("totp:"+user, nil, s.clock()); err != nil {
+		return nil, err
+	}
+	return func(passed bool) {
+		if passed {
+			attempt.succeeded(s.clock())
+		}
+	}, nil
+}
+
 // rememberSource records source (an address) as the latest of sec's known
 // sources, keeping knownSourcesMax of them, and reports whether sec
 // changed. Unknown addresses ("") are not recorded.

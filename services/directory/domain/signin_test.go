@@ -239,3 +239,35 @@ func TestTOTPSingleUseConcurrent(t *testing.T) {
 		t.Fatalf("%d of %d concurrent sign-ins with one code succeeded, want 1", ok, len(errs))
 	}
 }
+
+// Issue 9 item 4 review (R9): guesses of the current code that replacing
+// an authenticator needs count like sign-in attempts, so a stolen session
+// cannot try codes until one matches; the right code from that source is
+// then refused too, while another source may still try.
+func TestReenrolmentCodeGuessesLimited(t *testing.T) {
+	s := newTestService(t, nil)
+	ctx := context.Background()
+	owner := s.su.GetOwner().GetName()
+	me := Actor{Name: owner, Organization: s.su.GetOrganization().GetName(), SourceAddress: "203.0.113.66"}
+	enr, err := s.EnrollTotp(ctx, me, owner, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := credential.TOTPCode(enr.GetSecret(), s.clock.Now())
+	if _, err := s.ConfirmTotp(ctx, me, owner, first); err != nil {
+		t.Fatal(err)
+	}
+	wrong := "000000"
+	for i := range 10 {
+		if _, err := s.EnrollTotp(ctx, me, owner, wrong); !errors.Is(err, ErrTOTPRequired) {
+			t.Fatalf("guess %d: %v, want ErrTOTPRequired", i, err)
+		}
+	}
+	next, _ := credential.TOTPCode(enr.GetSecret(), s.clock.Now().Add(30*time.Second))
+	_, err = s.EnrollTotp(ctx, me, owner, next)
+	wantRetry(t, err, "the right code after ten guesses")
+	me.SourceAddress = "198.51.100.7"
+	if _, err := s.EnrollTotp(ctx, me, owner, next); err != nil {
+		t.Fatalf("the right code from another source: %v", err)
+	}
+}

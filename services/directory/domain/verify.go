@@ -136,8 +136,12 @@ func (s *Service) EnrollTotp(ctx context.Context, actor Actor, name, currentCode
 	if actor.Name != name {
 		return nil, fieldError("name", "must be your own user (%s)", actor.Name)
 	}
+	settle, err := s.limitCodeCheck(actor.SourceAddress, name, currentCode)
+	if err != nil {
+		return nil, err
+	}
 	resp := &directoryv1.EnrollTotpResponse{}
-	_, err := s.update(ctx, actor, func(t *txn) error {
+	_, err = s.update(ctx, actor, func(t *txn) error {
 		u := &directoryv1.User{}
 		if err := get(t, name, u); err != nil {
 			return err
@@ -162,6 +166,7 @@ func (s *Service) EnrollTotp(ctx context.Context, actor Actor, name, currentCode
 		resp.Secret, resp.OtpauthUri = secret, uri
 		return t.putSecrets(name, sec)
 	})
+	settle(err == nil)
 	if err != nil {
 		return nil, err
 	}
