@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -68,6 +69,14 @@ type Limits struct {
 	// for one to finish, as long as their context allows. 0 means twice
 	// GOMAXPROCS.
 	MaxConcurrentPasswordChecks int
+	// MaxConcurrentPasswordChecksPerSource bounds the password hash
+	// computations one source address runs or waits for at
+	// MaxConcurrentPasswordChecks; its further ones wait behind them. So
+	// one source, however many calls it makes (successful sign-ins are not
+	// rate limited), holds at most this many places in the queue for the
+	// shared computations and cannot starve other sources' sign-ins. 0
+	// means 2.
+	MaxConcurrentPasswordChecksPerSource int
 }
 
 // DefaultLimits allow, per source address, 10 sign-ups per hour (burst 5)
@@ -103,6 +112,22 @@ type limiters struct {
 	signInSource        *ratelimit.Limiter
 	// kdf holds one element per password hash computation in progress.
 	kdf chan struct{}
+	// kdfPerSource is Limits.MaxConcurrentPasswordChecksPerSource.
+	kdfPerSource int
+
+	mu sync.Mutex
+	// kdfSources are the per-source bounds of password hash computations
+	// of the sources that have some in progress or waiting; guarded by mu.
+	kdfSources map[string]*sourceSlots
+}
+
+// sourceSlots holds one element per password hash computation of a source
+// in progress or waiting for the global bound.
+type sourceSlots struct {
+	ch chan struct{}
+	// users counts the calls holding or waiting for ch; guarded by
+	// limiters.mu.
+	users int
 }
 
 func newLimiters(l Limits) *limiters {
@@ -110,12 +135,18 @@ func newLimiters(l Limits) *limiters {
 	if n <= 0 {
 		n = 2 * runtime.GOMAXPROCS(0)
 	}
+	perSource := l.MaxConcurrentPasswordChecksPerSource
+	if perSource <= 0 {
+		perSource = 2
+	}
 	return &limiters{
 		signUp:              ratelimit.New(l.SignUpPerSource, l.SignUpBurst, maxLimiterKeys),
 		signInAccountSource: ratelimit.New(l.FailedSignInPerAccountSource, l.FailedSignInAccountSourceBurst, maxLimiterKeys),
 		signInAccount:       ratelimit.New(l.FailedSignInPerAccount, l.FailedSignInAccountBurst, maxLimiterKeys),
 		signInSource:        ratelimit.New(l.FailedSignInPerSource, l.FailedSignInSourceBurst, maxLimiterKeys),
 		kdf:                 make(chan struct{}, n),
+		kdfPerSource:        perSource,
+		kdfSources:          make(map[string]*sourceSlots),
 	}
 }
 
@@ -236,24 +267,54 @@ func rememberSource(sec *userSecrets, source string) bool {
 	return true
 }
 
-// hashSlot waits, no longer than ctx allows, until fewer than the
-// configured number of password hash computations run, and reserves a slot;
-// call release when the computation is done. It bounds the memory and CPU
-// that concurrent sign-ins can make the directory spend (R10).
-func (l *limiters) hashSlot(ctx context.Context) (release func(), err error) {
+// hashSlot waits, no longer than ctx allows, until source (an address) has
+// fewer than its bound of password hash computations in progress or
+// waiting, and then until fewer than the global bound run, and reserves a
+// slot; call release when the computation is done. It bounds the memory
+// and CPU that concurrent sign-ins can make the directory spend (R10), and
+// the share of it one source can hold.
+func (l *limiters) hashSlot(ctx context.Context, source string) (release func(), err error) {
+	key := sourceKey(source)
+	l.mu.Lock()
+	own := l.kdfSources[key]
+	if own == nil {
+		own = &sourceSlots{ch: make(chan struct{}, l.kdfPerSource)}
+		l.kdfSources[key] = own
+	}
+	own.users++
+	l.mu.Unlock()
+	leave := func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if own.users--; own.users == 0 {
+			delete(l.kdfSources, key)
+		}
+	}
+	select {
+	case own.ch <- struct{}{}:
+	case <-ctx.Done():
+		leave()
+		return nil, ctx.Err()
+	}
 	select {
 	case l.kdf <- struct{}{}:
-		return func() { <-l.kdf }, nil
+		return func() {
+			<-l.kdf
+			<-own.ch
+			leave()
+		}, nil
 	case <-ctx.Done():
+		<-own.ch
+		leave()
 		return nil, ctx.Err()
 	}
 }
 
-// hashPassword hashes a new password (argon2id) within the same bound on
-// concurrent key derivations as sign-in, so sign-ups and user creation
-// cannot exhaust memory either.
-func (s *Service) hashPassword(ctx context.Context, password string) (string, error) {
-	release, err := s.limits.hashSlot(ctx)
+// hashPassword hashes a new password (argon2id) for a caller at source
+// within the same bounds on concurrent key derivations as sign-in, so
+// sign-ups and user creation cannot exhaust memory either.
+func (s *Service) hashPassword(ctx context.Context, source, password string) (string, error) {
+	release, err := s.limits.hashSlot(ctx, source)
 	if err != nil {
 		return "", err
 	}

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -181,5 +182,58 @@ func TestRememberSource(t *testing.T) {
 				t.Fatalf("rememberSource = %v, %q; want %v, %q", changed, sec.SignInSources, tc.changed, tc.want)
 			}
 		})
+	}
+}
+
+// Issue 9 item 4 review (R10): one source holds at most its share of the
+// password hash computations, running or waiting, however many calls it
+// makes; other sources get theirs.
+func TestHashSlotPerSource(t *testing.T) {
+	d := DefaultLimits()
+	d.MaxConcurrentPasswordChecks, d.MaxConcurrentPasswordChecksPerSource = 3, 1
+	l := newLimiters(d)
+	ctx := context.Background()
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	releaseA, err := l.hashSlot(ctx, "2001:db8:1:2::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A's next computation, from another address of its /64, waits (here:
+	// gives up at once).
+	if _, err := l.hashSlot(done, "2001:db8:1:2::2"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a second computation of one source: %v, want it to wait", err)
+	}
+	releaseB, err := l.hashSlot(ctx, "203.0.113.1")
+	if err != nil {
+		t.Fatalf("another source: %v", err)
+	}
+	releaseA()
+	releaseA, err = l.hashSlot(ctx, "2001:db8:1:2::2")
+	if err != nil {
+		t.Fatalf("the source after its computation finished: %v", err)
+	}
+	releaseA()
+	releaseB()
+	if n := len(l.kdfSources); n != 0 {
+		t.Fatalf("%d sources remembered with nothing in progress", n)
+	}
+	// The global bound still holds across sources.
+	var releases []func()
+	for i := range 3 {
+		r, err := l.hashSlot(ctx, fmt.Sprintf("203.0.113.%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		releases = append(releases, r)
+	}
+	if _, err := l.hashSlot(done, "203.0.113.9"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a computation past the global bound: %v, want it to wait", err)
+	}
+	for _, r := range releases {
+		r()
+	}
+	if n := len(l.kdfSources); n != 0 {
+		t.Fatalf("%d sources remembered with nothing in progress", n)
 	}
 }

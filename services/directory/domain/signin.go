@@ -109,7 +109,7 @@ func (s *Service) signInPassword(ctx context.Context, actor Actor, org string, c
 	}
 	// secrets.PasswordHash is empty when the account does not exist: the
 	// check then costs the same, and fails.
-	ok, err := s.checkPassword(ctx, secrets.PasswordHash, c.GetPassword())
+	ok, err := s.checkPassword(ctx, actor.SourceAddress, secrets.PasswordHash, c.GetPassword())
 	if err != nil {
 		return nil, err
 	}
@@ -152,12 +152,14 @@ func (s *Service) signInPassword(ctx context.Context, actor Actor, org string, c
 	return resp, nil
 }
 
-// checkPassword reports whether password matches hash, or spends the same
-// work and reports false when hash is empty. At most
-// Limits.MaxConcurrentPasswordChecks run at once (R10: argon2id is
-// memory-hard, so unbounded concurrent checks would exhaust memory).
-func (s *Service) checkPassword(ctx context.Context, hash, password string) (bool, error) {
-	release, err := s.limits.hashSlot(ctx)
+// checkPassword reports whether password, given by a caller at source,
+// matches hash, or spends the same work and reports false when hash is
+// empty. At most Limits.MaxConcurrentPasswordChecks run at once (R10:
+// argon2id is memory-hard, so unbounded concurrent checks would exhaust
+// memory), and at most Limits.MaxConcurrentPasswordChecksPerSource of one
+// source run or wait for them.
+func (s *Service) checkPassword(ctx context.Context, source, hash, password string) (bool, error) {
+	release, err := s.limits.hashSlot(ctx, source)
 	if err != nil {
 		return false, err
 	}
