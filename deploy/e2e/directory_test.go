@@ -228,7 +228,13 @@ func TestDirectory(t *testing.T) {
 	if c := gatewayCall(t, s, "POST", "/v1/"+org+":signIn", signIn, "", nil); c != http.StatusUnauthorized {
 		t.Fatalf("sign-in without the TOTP code: HTTP %d, want 401", c)
 	}
-	code, _ = credential.TOTPCode(enr.Secret, time.Now())
+	// Each code is good once (RFC 6238 §5.2): the confirmation's is used
+	// up; the next step's is good.
+	signIn["password"].(map[string]any)["totpCode"] = code
+	if c := gatewayCall(t, s, "POST", "/v1/"+org+":signIn", signIn, "", nil); c != http.StatusUnauthorized {
+		t.Fatalf("sign-in with the confirmation's TOTP code: HTTP %d, want 401", c)
+	}
+	code, _ = credential.TOTPCode(enr.Secret, time.Now().Add(30*time.Second))
 	signIn["password"].(map[string]any)["totpCode"] = code
 	var in2 struct{ AccessToken string }
 	must200(t, gatewayCall(t, s, "POST", "/v1/"+org+":signIn", signIn, "", &in2), "sign-in with TOTP")

@@ -1,7 +1,9 @@
 package credential
 
 import (
+	"crypto/subtle"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -35,12 +37,29 @@ func NewTOTP(issuer, accountName string) (secret, otpauthURI string, err error) 
 	return key.Secret(), key.URL(), nil
 }
 
-// ValidateTOTP reports whether code is the TOTP code of secret at now, or at
-// the step just before or after it. It does not stop a code from being used
-// twice within its window; callers that need that must remember used steps.
-func ValidateTOTP(secret, code string, now time.Time) bool {
-	ok, err := totp.ValidateCustom(code, secret, now, totpOptions)
-	return err == nil && ok
+// VerifyTOTP reports whether code is the TOTP code of secret for a time
+// step newer than usedUpTo, the step of the last code accepted (0 if none),
+// at now or one step before or after it (clock skew), and returns that
+// step, for the caller to remember as the new usedUpTo: a code is then
+// accepted only once (RFC 6238 §5.2), and never one older than an accepted
+// code.
+func VerifyTOTP(secret, code string, now time.Time, usedUpTo int64) (step int64, ok bool) {
+	code = strings.TrimSpace(code)
+	period := int64(totpOptions.Period)
+	current := now.Unix() / period
+	for s := current - int64(totpOptions.Skew); s <= current+int64(totpOptions.Skew); s++ {
+		if s <= usedUpTo {
+			continue
+		}
+		want, err := totp.GenerateCodeCustom(secret, time.Unix(s*period, 0), totpOptions)
+		if err != nil {
+			return 0, false
+		}
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			return s, true
+		}
+	}
+	return 0, false
 }
 
 // TOTPCode returns the TOTP code of secret at now. The service never needs it;

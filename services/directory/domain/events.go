@@ -107,15 +107,18 @@ func (t *txn) deleted(typ string, m proto.Message, message string) error {
 }
 
 // idempotent makes a create retryable (records.Idempotent), keyed by the
-// actor's organization (or name) and requestID; without a requestID it just
-// runs do.
+// actor's name and requestID; without a requestID it just runs do. Each
+// caller has their own request IDs: one replaying another's gets neither
+// the other's response (an API key's secret, say) nor ErrRequestIDReused.
+// Anonymous calls (SignUp) share one scope, where the request itself,
+// password aside, must match.
 func (t *txn) idempotent(requestID string, req, resp proto.Message, do func() error) (bool, error) {
 	if requestID == "" {
 		return false, do()
 	}
-	scope := t.actor.Organization
+	scope := t.actor.Name
 	if scope == "" {
-		scope = t.actor.Name
+		scope = "anonymous"
 	}
 	replayed, err := records.Idempotent(t.Tx, []byte(idempotencyPrefix+scope+"/"+requestID), req, resp, do)
 	if errors.Is(err, records.ErrRequestIDReused) {

@@ -20,7 +20,7 @@ func (s *Service) SignUp(ctx context.Context, actor Actor, req *directoryv1.Sign
 	if err := s.limits.allowSignUp(actor.SourceAddress, s.clock()); err != nil {
 		return nil, err
 	}
-	hash, err := s.hashPassword(ctx, req.GetPassword())
+	hash, err := s.hashPassword(ctx, actor.SourceAddress, req.GetPassword())
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,14 @@ type userSecrets struct {
 	TOTPSecret string `json:"totp_secret,omitempty"`
 	// PendingTOTPSecret waits for ConfirmTotp.
 	PendingTOTPSecret string `json:"pending_totp_secret,omitempty"`
+	// TOTPLastStep is the time step of the last TOTP code of TOTPSecret
+	// accepted: codes of that step or older are refused, so that each code
+	// is good once (RFC 6238 §5.2).
+	TOTPLastStep int64 `json:"totp_last_step,omitempty"`
+	// SignInSources are the source addresses (as the sign-in limits key
+	// them) the user last signed in from, the latest first: attempts from
+	// them are exempt from the account's sign-in ceiling (see Limits).
+	SignInSources []string `json:"sign_in_sources,omitempty"`
 }
 
 func getSecrets(tx store.ReadTx, user string) (userSecrets, error) {

@@ -31,7 +31,8 @@ const (
 	groupMembers = "m/g/"
 	// userGroups + user name + "/" + group name -> "" (reverse index).
 	userGroups = "m/u/"
-	// idempotencyPrefix + scope + "/" + request_id -> JSON idempotencyRecord.
+	// idempotencyPrefix + caller ("anonymous" for public calls) + "/" +
+	// request_id -> JSON idempotencyRecord.
 	idempotencyPrefix = "i/"
 )
 

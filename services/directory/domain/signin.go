@@ -74,9 +74,9 @@ func externalAccountKey(org, sub string) string {
 }
 
 func (s *Service) signInPassword(ctx context.Context, actor Actor, org string, c *directoryv1.PasswordCredential) (*directoryv1.SignInResponse, error) {
-	// The attempt is counted before anything is checked, so that concurrent
-	// attempts cannot all pass the limit (R9).
-	attempt, err := s.limits.beginSignIn(passwordAccountKey(org, c.GetEmail()), actor.SourceAddress, s.clock())
+	// The attempt is counted before any credential is checked, so that
+	// concurrent attempts cannot all pass the limit (R9).
+	attempt, err := s.limits.beginSignIn(actor.SourceAddress, s.clock())
 	if err != nil {
 		return nil, err
 	}
@@ -104,9 +104,12 @@ func (s *Service) signInPassword(ctx context.Context, actor Actor, org string, c
 	if err != nil {
 		return nil, err
 	}
+	if err := attempt.charge(passwordAccountKey(org, c.GetEmail()), secrets.SignInSources, s.clock()); err != nil {
+		return nil, err
+	}
 	// secrets.PasswordHash is empty when the account does not exist: the
 	// check then costs the same, and fails.
-	ok, err := s.checkPassword(ctx, secrets.PasswordHash, c.GetPassword())
+	ok, err := s.checkPassword(ctx, actor.SourceAddress, secrets.PasswordHash, c.GetPassword())
 	if err != nil {
 		return nil, err
 	}
@@ -122,11 +125,11 @@ func (s *Service) signInPassword(ctx context.Context, actor Actor, org string, c
 	if u.GetState() != directoryv1.User_STATE_ACTIVE {
 		return fail(errorf(ErrUserInactive, "the account is inactive"))
 	}
-	enrollOnly := false
+	grant := signInGrant{}
 	if u.GetMfaRequired() {
 		switch {
 		case secrets.TOTPSecret == "":
-			enrollOnly = true
+			grant.enrollOnly = true
 		case c.GetTotpCode() == "":
 			// The first step of a two-step sign-in: the password was right
 			// and no code was guessed, so the attempt is not counted
@@ -134,11 +137,14 @@ func (s *Service) signInPassword(ctx context.Context, actor Actor, org string, c
 			// it is audited.
 			attempt.succeeded(s.clock())
 			return fail(errorf(ErrTOTPRequired, "the account requires a valid TOTP code"))
-		case !credential.ValidateTOTP(secrets.TOTPSecret, c.GetTotpCode(), s.clock()):
-			return fail(errorf(ErrTOTPRequired, "the account requires a valid TOTP code"))
+		default:
+			grant.totpCode = c.GetTotpCode()
 		}
 	}
-	resp, err := s.issue(ctx, actor, u, enrollOnly, false)
+	resp, err := s.issue(ctx, actor, u, grant)
+	if errors.Is(err, ErrTOTPRequired) {
+		return fail(err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -146,12 +152,14 @@ func (s *Service) signInPassword(ctx context.Context, actor Actor, org string, c
 	return resp, nil
 }
 
-// checkPassword reports whether password matches hash, or spends the same
-// work and reports false when hash is empty. At most
-// Limits.MaxConcurrentPasswordChecks run at once (R10: argon2id is
-// memory-hard, so unbounded concurrent checks would exhaust memory).
-func (s *Service) checkPassword(ctx context.Context, hash, password string) (bool, error) {
-	release, err := s.limits.hashSlot(ctx)
+// checkPassword reports whether password, given by a caller at source,
+// matches hash, or spends the same work and reports false when hash is
+// empty. At most Limits.MaxConcurrentPasswordChecks run at once (R10:
+// argon2id is memory-hard, so unbounded concurrent checks would exhaust
+// memory), and at most Limits.MaxConcurrentPasswordChecksPerSource of one
+// source run or wait for them.
+func (s *Service) checkPassword(ctx context.Context, source, hash, password string) (bool, error) {
+	release, err := s.limits.hashSlot(ctx, source)
 	if err != nil {
 		return false, err
 	}
@@ -181,10 +189,26 @@ func (s *Service) signInFailed(ctx context.Context, actor Actor, org, message st
 	return cause
 }
 
-// issue records a successful sign-in of u and returns its access token.
-func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, enrollOnly, provisioned bool) (*directoryv1.SignInResponse, error) {
+// signInGrant is what a sign-in that issue records still needs to
+// settle.
+type signInGrant struct {
+	// enrollOnly makes the token good only for TOTP enrolment.
+	enrollOnly bool
+	// provisioned says the sign-in created the user.
+	provisioned bool
+	// totpCode, when not empty, must be a TOTP code of the user's confirmed
+	// secret for a time step newer than the last one accepted; issue
+	// records its step with the sign-in (RFC 6238 §5.2).
+	totpCode string
+}
+
+// issue records a successful sign-in of u — its time, its source among the
+// user's known sources (see Limits), the TOTP step used — and returns its
+// access token. It fails with ErrTOTPRequired, recording nothing, when
+// g.totpCode is not a fresh code.
+func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, g signInGrant) (*directoryv1.SignInResponse, error) {
 	session := newID()
-	if enrollOnly {
+	if g.enrollOnly {
 		session = enrollmentSessionPrefix + session
 	}
 	now := s.clock()
@@ -194,7 +218,7 @@ func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, e
 		SessionID:      session,
 		DisplayName:    u.GetDisplayName(),
 		Kind:           "user",
-		EnrollmentOnly: enrollOnly,
+		EnrollmentOnly: g.enrollOnly,
 		SubjectCreated: createdNanos(u),
 		IssuedAt:       now,
 		Expiry:         now.Add(s.tokenTTL),
@@ -203,11 +227,29 @@ func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, e
 	if err != nil {
 		return nil, err
 	}
+	source := actor.SourceAddress
 	actor.Name, actor.DisplayName, actor.Organization = u.GetName(), u.GetDisplayName(), claims.Organization
 	_, err = s.update(ctx, actor, func(t *txn) error {
 		cur := &directoryv1.User{}
 		if err := get(t, u.GetName(), cur); err != nil {
 			return err
+		}
+		sec, err := getSecrets(t, cur.GetName())
+		if err != nil {
+			return err
+		}
+		changed := rememberSource(&sec, source)
+		if g.totpCode != "" {
+			step, ok := credential.VerifyTOTP(sec.TOTPSecret, g.totpCode, t.now, sec.TOTPLastStep)
+			if !ok {
+				return errorf(ErrTOTPRequired, "the account requires a valid TOTP code")
+			}
+			sec.TOTPLastStep, changed = step, true
+		}
+		if changed {
+			if err := t.putSecrets(cur.GetName(), sec); err != nil {
+				return err
+			}
 		}
 		cur.LastSignInTime = t.ts()
 		if err := t.put(cur); err != nil {
@@ -224,8 +266,8 @@ func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, e
 		ExpireTime:             timestamppb.New(claims.Expiry),
 		Principal:              u.GetName(),
 		SessionId:              session,
-		TotpEnrollmentRequired: enrollOnly,
-		Provisioned:            provisioned,
+		TotpEnrollmentRequired: g.enrollOnly,
+		Provisioned:            g.provisioned,
 	}, nil
 }
 
@@ -243,7 +285,7 @@ func (s *Service) signInExternal(ctx context.Context, actor Actor, org, idToken 
 	// Until the token is verified, nothing is known of whose it is: it
 	// counts against the source alone, so that garbage tokens lock nobody
 	// out (R9).
-	attempt, err := s.limits.beginSignIn("", actor.SourceAddress, s.clock())
+	attempt, err := s.limits.beginSignIn(actor.SourceAddress, s.clock())
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +312,9 @@ func (s *Service) signInExternal(ctx context.Context, actor Actor, org, idToken 
 	case err != nil:
 		return fail(errorf(ErrIDTokenInvalid, "the ID token is not valid"))
 	}
-	if err := attempt.charge(externalAccountKey(org, id.Subject), s.clock()); err != nil {
+	// Only the identity itself (or its provider) can fail as it: none of
+	// its sources is exempt from the ceiling.
+	if err := attempt.charge(externalAccountKey(org, id.Subject), nil, s.clock()); err != nil {
 		return nil, err
 	}
 	var (
@@ -323,7 +367,7 @@ func (s *Service) signInExternal(ctx context.Context, actor Actor, org, idToken 
 		}
 		return nil, err
 	}
-	resp, err := s.issue(ctx, actor, u, false, provisioned)
+	resp, err := s.issue(ctx, actor, u, signInGrant{provisioned: provisioned})
 	if err != nil {
 		return nil, err
 	}
@@ -364,6 +408,23 @@ func mappedGroups(org string, cfg *directoryv1.OidcConfig, claimGroups []string)
 // nicknameUnsafe matches what a nickname may not contain.
 var nicknameUnsafe = regexp.MustCompile(`[^A-Za-z0-9@._-]`)
 
+// displayUnsafe matches what display text may not contain: the characters
+// the display_text rule of text.proto refuses (C0 and C1 controls, DEL,
+// bidirectional formatting characters).
+var displayUnsafe = regexp.MustCompile(`[\x00-\x1F\x7F-\x9F\x{061C}\x{200E}\x{200F}\x{202A}-\x{202E}\x{2066}-\x{2069}]`)
+
+// maxDisplayRunes is the length limit of display names (max_len 128).
+const maxDisplayRunes = 128
+
+// displayText makes text from outside the API (an identity provider's
+// "name" claim) fit for a display name as the API's rules would have it:
+// without the characters displayUnsafe matches, trimmed, at most
+// maxDisplayRunes characters.
+func displayText(text string) string {
+	r := []rune(strings.TrimSpace(displayUnsafe.ReplaceAllString(text, "")))
+	return strings.TrimSpace(string(r[:min(len(r), maxDisplayRunes)]))
+}
+
 // provision creates the user of an external identity at first sign-in (R9).
 // The identity must belong to a group that is added to a service; until
 // access management answers that, a group named in the account system's
@@ -393,7 +454,7 @@ func (t *txn) provision(org string, id oidcauth.Identity, groups []string) (*dir
 	if nick == "" {
 		nick = "user"
 	}
-	display := id.Name
+	display := displayText(id.Name)
 	if display == "" {
 		display = nick
 	}

@@ -167,7 +167,7 @@ func (s *Service) CreateUser(ctx context.Context, actor Actor, req *directoryv1.
 	var hash string
 	if pw := req.GetInitialPassword(); pw != "" {
 		var err error
-		if hash, err = s.hashPassword(ctx, pw); err != nil {
+		if hash, err = s.hashPassword(ctx, actor.SourceAddress, pw); err != nil {
 			return nil, err
 		}
 	}

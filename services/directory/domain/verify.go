@@ -136,8 +136,12 @@ func (s *Service) EnrollTotp(ctx context.Context, actor Actor, name, currentCode
 	if actor.Name != name {
 		return nil, fieldError("name", "must be your own user (%s)", actor.Name)
 	}
+	settle, err := s.limitCodeCheck(actor.SourceAddress, name, currentCode)
+	if err != nil {
+		return nil, err
+	}
 	resp := &directoryv1.EnrollTotpResponse{}
-	_, err := s.update(ctx, actor, func(t *txn) error {
+	_, err = s.update(ctx, actor, func(t *txn) error {
 		u := &directoryv1.User{}
 		if err := get(t, name, u); err != nil {
 			return err
@@ -150,13 +154,19 @@ func (s *Service) EnrollTotp(ctx context.Context, actor Actor, name, currentCode
 		if err != nil {
 			return err
 		}
-		if sec.TOTPSecret != "" && (currentCode == "" || !credential.ValidateTOTP(sec.TOTPSecret, currentCode, t.now)) {
-			return errorf(ErrTOTPRequired, "replacing the confirmed authenticator needs a current code from it (current_code)")
+		if sec.TOTPSecret != "" {
+			// Like a sign-in, the check uses the code up (RFC 6238 §5.2).
+			step, ok := credential.VerifyTOTP(sec.TOTPSecret, currentCode, t.now, sec.TOTPLastStep)
+			if !ok {
+				return errorf(ErrTOTPRequired, "replacing the confirmed authenticator needs a current code from it (current_code)")
+			}
+			sec.TOTPLastStep = step
 		}
 		sec.PendingTOTPSecret = secret
 		resp.Secret, resp.OtpauthUri = secret, uri
 		return t.putSecrets(name, sec)
 	})
+	settle(err == nil)
 	if err != nil {
 		return nil, err
 	}
@@ -181,10 +191,13 @@ func (s *Service) ConfirmTotp(ctx context.Context, actor Actor, name, code strin
 		if sec.PendingTOTPSecret == "" {
 			return errorf(ErrTOTPNotConfirmed, "no TOTP enrolment is pending; call EnrollTotp first")
 		}
-		if !credential.ValidateTOTP(sec.PendingTOTPSecret, code, t.now) {
+		// The new secret has had no code used; this one is used up
+		// (RFC 6238 §5.2).
+		step, ok := credential.VerifyTOTP(sec.PendingTOTPSecret, code, t.now, 0)
+		if !ok {
 			return errorf(ErrTOTPNotConfirmed, "the code does not match the pending TOTP secret")
 		}
-		sec.TOTPSecret, sec.PendingTOTPSecret = sec.PendingTOTPSecret, ""
+		sec.TOTPSecret, sec.PendingTOTPSecret, sec.TOTPLastStep = sec.PendingTOTPSecret, "", step
 		if err := t.putSecrets(name, sec); err != nil {
 			return err
 		}

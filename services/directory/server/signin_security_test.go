@@ -387,12 +387,12 @@ func TestOwnerExternalSubject(t *testing.T) {
 
 // Finding 4 (R9): attempts are counted before the password is checked, so
 // 40 concurrent wrong passwords with a burst of 3 get 3 checks (3 audited
-// failures) and 37 refusals, and the right password is refused as well
-// afterwards.
+// failures) and 37 refusals, and the right password from the same source
+// is refused as well afterwards.
 func TestSignInRateLimitConcurrent(t *testing.T) {
 	limits := domain.DefaultLimits()
-	limits.FailedSignInBurst = 3
-	limits.FailedSignInPerSource = rate.Inf // the account limit alone
+	limits.FailedSignInAccountSourceBurst = 3
+	limits.FailedSignInPerSource = rate.Inf // the account's limits alone
 	e := newEnvWith(t, domain.Options{Limits: &limits})
 	su := e.signUp()
 	org := su.GetOrganization().GetName()
@@ -423,8 +423,7 @@ func TestSignInRateLimitConcurrent(t *testing.T) {
 // accounts.
 func TestSignInRateLimitConcurrentPerSource(t *testing.T) {
 	limits := domain.DefaultLimits()
-	limits.FailedSignInBurst = 3
-	limits.FailedSignInPerAccount = rate.Inf
+	limits.FailedSignInSourceBurst = 3
 	e := newEnvWith(t, domain.Options{Limits: &limits})
 	su := e.signUp()
 	org := su.GetOrganization().GetName()
@@ -453,7 +452,9 @@ func TestSignInRateLimitConcurrentPerSource(t *testing.T) {
 // time still all complete.
 func TestSignInSuccessNotCounted(t *testing.T) {
 	limits := domain.DefaultLimits()
-	limits.FailedSignInBurst = 2
+	limits.FailedSignInSourceBurst = 2
+	limits.FailedSignInAccountSourceBurst = 2
+	limits.FailedSignInAccountBurst = 2
 	limits.MaxConcurrentPasswordChecks = 1
 	e := newEnvWith(t, domain.Options{Limits: &limits})
 	su := e.signUp()
@@ -483,7 +484,7 @@ func TestSignInSuccessNotCounted(t *testing.T) {
 // a verified identity count against that identity.
 func TestExternalSignInLimits(t *testing.T) {
 	limits := domain.DefaultLimits()
-	limits.FailedSignInBurst = 3
+	limits.FailedSignInAccountSourceBurst = 3
 	limits.FailedSignInPerSource = rate.Inf // every test call comes from one source
 	e := privateIssuerEnv(t, &limits)
 	su := e.signUp()
@@ -510,7 +511,7 @@ func TestExternalSignInLimits(t *testing.T) {
 
 	// The source limit applies to unverified tokens.
 	limits = domain.DefaultLimits()
-	limits.FailedSignInBurst = 3
+	limits.FailedSignInSourceBurst = 3
 	e = privateIssuerEnv(t, &limits)
 	su = e.signUp()
 	e.mustSwitchTo(su, iss.URL(), nil)
@@ -574,7 +575,8 @@ func TestTokenOfDeletedUser(t *testing.T) {
 // message that does not tell whether the account exists or what failed.
 func TestSignInFailuresAudited(t *testing.T) {
 	limits := domain.DefaultLimits()
-	limits.FailedSignInBurst = 100 // every case fails from one source
+	// Every case fails from one source.
+	limits.FailedSignInSourceBurst, limits.FailedSignInAccountSourceBurst = 100, 100
 	e := privateIssuerEnv(t, &limits)
 	local := e.signUp()
 	oidc := e.signUp()
@@ -633,6 +635,7 @@ func TestSignInFailuresAudited(t *testing.T) {
 		{"wrong password", password(localOrg, ownerEmail, "wrong password", ""), codes.Unauthenticated, "INVALID_CREDENTIALS", localOrg, "Sign-in of " + ownerEmail + " failed."},
 		{"unknown account", password(localOrg, "nobody@x.example", "wrong password", ""), codes.Unauthenticated, "INVALID_CREDENTIALS", localOrg, "Sign-in of nobody@x.example failed."},
 		{"wrong TOTP code", password(localOrg, ownerEmail, "correct horse battery", wrongCode), codes.Unauthenticated, "TOTP_REQUIRED", localOrg, "Sign-in of " + ownerEmail + " failed."},
+		{"used TOTP code", password(localOrg, ownerEmail, "correct horse battery", code), codes.Unauthenticated, "TOTP_REQUIRED", localOrg, "Sign-in of " + ownerEmail + " failed."},
 		{"no TOTP code", password(localOrg, ownerEmail, "correct horse battery", ""), codes.Unauthenticated, "TOTP_REQUIRED", localOrg, "Sign-in of " + ownerEmail + " failed."},
 		{"inactive account", password(localOrg, "carl@x.example", "carl's long password", ""), codes.FailedPrecondition, "USER_INACTIVE", localOrg, "Sign-in of carl@x.example failed."},
 		{"external sign-in, local accounts", func() error {
@@ -760,7 +763,7 @@ func TestSwitchDuringExternalSignIn(t *testing.T) {
 // audited but not counted.
 func TestTOTPAttemptsCounted(t *testing.T) {
 	limits := domain.DefaultLimits()
-	limits.FailedSignInBurst = 2
+	limits.FailedSignInAccountSourceBurst = 2
 	e := newEnvWith(t, domain.Options{Limits: &limits})
 	su := e.signUp()
 	org, email, owner := su.GetOrganization().GetName(), su.GetOwner().GetEmail(), su.GetOwner().GetName()
@@ -780,7 +783,8 @@ func TestTOTPAttemptsCounted(t *testing.T) {
 	if n := len(e.eventsOfType(seq, domain.TypeSignInFailed)); n != 5 {
 		t.Fatalf("%d failures audited, want 5", n)
 	}
-	code, _ = credential.TOTPCode(enr.GetSecret(), time.Now())
+	// The confirmation used the current step's code: the next step's.
+	code, _ = credential.TOTPCode(enr.GetSecret(), time.Now().Add(30*time.Second))
 	if _, err := e.passwordSignIn(org, email, "correct horse battery", code); err != nil {
 		t.Fatalf("sign-in with the code after five first steps: %v", err)
 	}

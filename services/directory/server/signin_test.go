@@ -226,12 +226,12 @@ func TestSignInPassword(t *testing.T) {
 	}
 }
 
-// TestSignInRateLimit (R9): failed sign-ins are limited per account, also
-// for accounts that do not exist, and a correct password does not get
-// through while limited.
+// TestSignInRateLimit (R9): failed sign-ins are limited per account and
+// source, also for accounts that do not exist, and a correct password from
+// that source does not get through while limited.
 func TestSignInRateLimit(t *testing.T) {
 	limits := domain.DefaultLimits()
-	limits.FailedSignInBurst = 3
+	limits.FailedSignInAccountSourceBurst = 3
 	e := newEnvWith(t, domain.Options{Limits: &limits})
 	su := e.signUp()
 	org := su.GetOrganization().GetName()
@@ -288,19 +288,25 @@ func TestTOTP(t *testing.T) {
 	wantError(t, err, codes.Unauthenticated, "TOTP_REQUIRED")
 	_, err = e.c.EnrollTotp(ctx, &directoryv1.EnrollTotpRequest{Name: owner.GetName(), CurrentCode: "000000"})
 	wantError(t, err, codes.Unauthenticated, "TOTP_REQUIRED")
-	current, _ := credential.TOTPCode(enr.GetSecret(), time.Now())
-	if _, err := e.c.EnrollTotp(ctx, &directoryv1.EnrollTotpRequest{Name: owner.GetName(), CurrentCode: current}); err != nil {
+	// Each code is good once (RFC 6238 §5.2): the confirmation used this
+	// step's, so the next step's.
+	current, _ := credential.TOTPCode(enr.GetSecret(), time.Now().Add(30*time.Second))
+	again, err := e.c.EnrollTotp(ctx, &directoryv1.EnrollTotpRequest{Name: owner.GetName(), CurrentCode: current})
+	if err != nil {
 		t.Fatalf("re-enrolling with a current code: %v", err)
+	}
+	code, _ = credential.TOTPCode(again.GetSecret(), time.Now())
+	if _, err := e.c.ConfirmTotp(ctx, &directoryv1.ConfirmTotpRequest{Name: owner.GetName(), Code: code}); err != nil {
+		t.Fatalf("confirming the new authenticator: %v", err)
 	}
 
 	_, err = e.c.SignIn(context.Background(), &directoryv1.SignInRequest{Organization: org,
 		Credential: &directoryv1.SignInRequest_Password{Password: &directoryv1.PasswordCredential{Email: owner.GetEmail(), Password: "correct horse battery"}}})
 	wantError(t, err, codes.Unauthenticated, "TOTP_REQUIRED")
-	code, _ = credential.TOTPCode(enr.GetSecret(), time.Now())
-	e.signIn(org, owner.GetEmail(), "correct horse battery", code)
+	code, _ = credential.TOTPCode(again.GetSecret(), time.Now().Add(30*time.Second))
+	ownerCtx := bearer(e.signIn(org, owner.GetEmail(), "correct horse battery", code).GetAccessToken())
 
 	// Another user, MFA required by the administrator, not yet enrolled.
-	ownerCtx := bearer(e.signIn(org, owner.GetEmail(), "correct horse battery", code).GetAccessToken())
 	bob, err := e.c.CreateUser(ownerCtx, &directoryv1.CreateUserRequest{Parent: org,
 		User: &directoryv1.User{Nickname: "bob", Email: "bob@x.example", MfaRequired: true}, InitialPassword: "bob's long password"})
 	if err != nil {

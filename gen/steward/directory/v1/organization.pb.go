@@ -1541,11 +1541,11 @@ var File_steward_directory_v1_organization_proto protoreflect.FileDescriptor
 
 const file_steward_directory_v1_organization_proto_rawDesc = "" +
 	"\n" +
-	"'steward/directory/v1/organization.proto\x12\x14steward.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!steward/directory/v1/people.proto\x1a steward/directory/v1/scope.proto\"\xcf\x02\n" +
+	"'steward/directory/v1/organization.proto\x12\x14steward.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!steward/directory/v1/people.proto\x1a steward/directory/v1/scope.proto\x1a\x1fsteward/directory/v1/text.proto\"\xd4\x02\n" +
 	"\fOrganization\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\vdisplayName\x12\x14\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x0f\xbaH\fr\n" +
+	"\x88І\x03\x01\x10\x01\x18\x80\x01R\vdisplayName\x12\x14\n" +
 	"\x05owner\x18\x03 \x01(\tR\x05owner\x12X\n" +
 	"\x13account_system_kind\x18\x04 \x01(\x0e2(.steward.directory.v1.AccountSystem.KindR\x11accountSystemKind\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -1585,15 +1585,16 @@ const file_steward_directory_v1_organization_proto_rawDesc = "" +
 	"\fdisplay_name\x18\x04 \x01(\tR\vdisplayName\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x05 \x01(\tR\tsessionId\x12\x14\n" +
-	"\x05owner\x18\x06 \x01(\bR\x05owner\"\x8c\x03\n" +
+	"\x05owner\x18\x06 \x01(\bR\x05owner\"\x96\x03\n" +
 	"\rSignUpRequest\x12T\n" +
-	"\x0forganization_id\x18\x01 \x01(\tB+\xbaH(\xd8\x01\x01r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\x0eorganizationId\x12F\n" +
-	"\x19organization_display_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x17organizationDisplayName\x12:\n" +
+	"\x0forganization_id\x18\x01 \x01(\tB+\xbaH(\xd8\x01\x01r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\x0eorganizationId\x12K\n" +
+	"\x19organization_display_name\x18\x02 \x01(\tB\x0f\xbaH\fr\n" +
+	"\x88І\x03\x01\x10\x01\x18\x80\x01R\x17organizationDisplayName\x12:\n" +
 	"\bnickname\x18\x03 \x01(\tB\x1e\xbaH\x1br\x192\x17^[A-Za-z0-9@._-]{1,16}$R\bnickname\x12 \n" +
 	"\x05email\x18\x04 \x01(\tB\n" +
-	"\xbaH\ar\x05\x18\xfe\x01`\x01R\x05email\x12+\n" +
-	"\fdisplay_name\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\vdisplayName\x12&\n" +
+	"\xbaH\ar\x05\x18\xfe\x01`\x01R\x05email\x120\n" +
+	"\fdisplay_name\x18\x05 \x01(\tB\r\xbaH\n" +
+	"r\b\x88І\x03\x01\x18\x80\x01R\vdisplayName\x12&\n" +
 	"\bpassword\x18\x06 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\b\x18\x80\x02R\bpassword\x12*\n" +
 	"\n" +
@@ -1748,6 +1749,7 @@ func file_steward_directory_v1_organization_proto_init() {
 	}
 	file_steward_directory_v1_people_proto_init()
 	file_steward_directory_v1_scope_proto_init()
+	file_steward_directory_v1_text_proto_init()
 	file_steward_directory_v1_organization_proto_msgTypes[6].OneofWrappers = []any{
 		(*SignInRequest_Password)(nil),
 		(*SignInRequest_External)(nil),

@@ -2440,24 +2440,25 @@ var File_steward_directory_v1_people_proto protoreflect.FileDescriptor
 
 const file_steward_directory_v1_people_proto_rawDesc = "" +
 	"\n" +
-	"!steward/directory/v1/people.proto\x12\x14steward.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf7\x02\n" +
+	"!steward/directory/v1/people.proto\x12\x14steward.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fsteward/directory/v1/text.proto\"\xfc\x02\n" +
 	"\n" +
 	"Department\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x18\x80\x01R\vdisplayName\x12\x82\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x10\xbaH\r\xd8\x01\x01r\b\x88І\x03\x01\x18\x80\x01R\vdisplayName\x12\x82\x01\n" +
 	"\x11parent_department\x18\x03 \x01(\tBU\xbaHR\xd8\x01\x01rM2K^organizations/[a-z0-9][a-z0-9-]{0,62}/departments/[a-z0-9][a-z0-9-]{0,62}$R\x10parentDepartment\x12\x12\n" +
 	"\x04root\x18\x04 \x01(\bR\x04root\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\a \x01(\tR\x04etag\"\xf5\a\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag\"\xfa\a\n" +
 	"\x04User\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12=\n" +
 	"\bnickname\x18\x02 \x01(\tB!\xbaH\x1e\xd8\x01\x01r\x192\x17^[A-Za-z0-9@._-]{1,16}$R\bnickname\x12#\n" +
 	"\x05email\x18\x03 \x01(\tB\r\xbaH\n" +
-	"\xd8\x01\x01r\x05\x18\xfe\x01`\x01R\x05email\x12+\n" +
-	"\fdisplay_name\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\vdisplayName\x12u\n" +
+	"\xd8\x01\x01r\x05\x18\xfe\x01`\x01R\x05email\x120\n" +
+	"\fdisplay_name\x18\x04 \x01(\tB\r\xbaH\n" +
+	"r\b\x88І\x03\x01\x18\x80\x01R\vdisplayName\x12u\n" +
 	"\n" +
 	"department\x18\x05 \x01(\tBU\xbaHR\xd8\x01\x01rM2K^organizations/[a-z0-9][a-z0-9-]{0,62}/departments/[a-z0-9][a-z0-9-]{0,62}$R\n" +
 	"department\x123\n" +
@@ -2482,10 +2483,10 @@ const file_steward_directory_v1_people_proto_rawDesc = "" +
 	"\fProvisioning\x12\x1c\n" +
 	"\x18PROVISIONING_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PROVISIONING_MANUAL\x10\x01\x12\x15\n" +
-	"\x11PROVISIONING_AUTO\x10\x02\"\x86\x05\n" +
+	"\x11PROVISIONING_AUTO\x10\x02\"\x8b\x05\n" +
 	"\x05Group\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x18\x80\x01R\vdisplayName\x12*\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x10\xbaH\r\xd8\x01\x01r\b\x88І\x03\x01\x18\x80\x01R\vdisplayName\x12*\n" +
 	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\vdescription\x124\n" +
 	"\x04kind\x18\x04 \x01(\x0e2 .steward.directory.v1.Group.KindR\x04kind\x12M\n" +
 	"\rdefault_group\x18\x05 \x01(\x0e2(.steward.directory.v1.Group.DefaultGroupR\fdefaultGroup\x12;\n" +
@@ -2741,6 +2742,7 @@ func file_steward_directory_v1_people_proto_init() {
 	if File_steward_directory_v1_people_proto != nil {
 		return
 	}
+	file_steward_directory_v1_text_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -1431,31 +1431,31 @@ var File_steward_directory_v1_principals_proto protoreflect.FileDescriptor
 
 const file_steward_directory_v1_principals_proto_rawDesc = "" +
 	"\n" +
-	"%steward/directory/v1/principals.proto\x12\x14steward.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x02\n" +
+	"%steward/directory/v1/principals.proto\x12\x14steward.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fsteward/directory/v1/text.proto\"\xe4\x02\n" +
 	"\x05Robot\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x18\x80\x01R\vdisplayName\x12.\n" +
-	"\fmachine_name\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x18\xff\x01R\vmachineName\x12*\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x10\xbaH\r\xd8\x01\x01r\b\x88І\x03\x01\x18\x80\x01R\vdisplayName\x123\n" +
+	"\fmachine_name\x18\x03 \x01(\tB\x10\xbaH\r\xd8\x01\x01r\b\x88І\x03\x01\x18\xff\x01R\vmachineName\x12*\n" +
 	"\vdescription\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\vdescription\x12#\n" +
 	"\rrobot_account\x18\x05 \x01(\tR\frobotAccount\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\b \x01(\tR\x04etag\"\xa2\x02\n" +
+	"\x04etag\x18\b \x01(\tR\x04etag\"\xa7\x02\n" +
 	"\fRobotAccount\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x18\x80\x01R\vdisplayName\x12*\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x10\xbaH\r\xd8\x01\x01r\b\x88І\x03\x01\x18\x80\x01R\vdisplayName\x12*\n" +
 	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\vdescription\x12\x14\n" +
 	"\x05robot\x18\x04 \x01(\tR\x05robot\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\a \x01(\tR\x04etag\"\x8b\x02\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag\"\x90\x02\n" +
 	"\vExternalApp\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x18\x80\x01R\vdisplayName\x12*\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x10\xbaH\r\xd8\x01\x01r\b\x88І\x03\x01\x18\x80\x01R\vdisplayName\x12*\n" +
 	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\vdescription\x12;\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
@@ -1615,6 +1615,7 @@ func file_steward_directory_v1_principals_proto_init() {
 	if File_steward_directory_v1_principals_proto != nil {
 		return
 	}
+	file_steward_directory_v1_text_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -2154,20 +2154,20 @@ var File_steward_directory_v1_scope_proto protoreflect.FileDescriptor
 
 const file_steward_directory_v1_scope_proto_rawDesc = "" +
 	"\n" +
-	" steward/directory/v1/scope.proto\x12\x14steward.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x02\n" +
+	" steward/directory/v1/scope.proto\x12\x14steward.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fsteward/directory/v1/text.proto\"\xb2\x02\n" +
 	"\x06Tenant\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x18\x80\x01R\vdisplayName\x12*\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x10\xbaH\r\xd8\x01\x01r\b\x88І\x03\x01\x18\x80\x01R\vdisplayName\x12*\n" +
 	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\vdescription\x12%\n" +
 	"\x0edefault_tenant\x18\x04 \x01(\bR\rdefaultTenant\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\a \x01(\tR\x04etag\"\xab\x03\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag\"\xb0\x03\n" +
 	"\aService\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x18\x80\x01R\vdisplayName\x12*\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x10\xbaH\r\xd8\x01\x01r\b\x88І\x03\x01\x18\x80\x01R\vdisplayName\x12*\n" +
 	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\vdescription\x12\x87\x01\n" +
 	"\x04type\x18\x04 \x01(\tBs\xbaHp\xd8\x01\x01rkR\forchestratorR\x0eautomation-hubR\ftest-managerR\x16document-understandingR\raction-centerR\binsightsR\fdata-serviceR\x04type\x12\x18\n" +
 	"\acreator\x18\x05 \x01(\tR\acreator\x12;\n" +
@@ -2175,19 +2175,19 @@ const file_steward_directory_v1_scope_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\b \x01(\tR\x04etag\"\x86\x02\n" +
+	"\x04etag\x18\b \x01(\tR\x04etag\"\x8b\x02\n" +
 	"\x06Folder\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x18\x80\x01R\vdisplayName\x12*\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x10\xbaH\r\xd8\x01\x01r\b\x88І\x03\x01\x18\x80\x01R\vdisplayName\x12*\n" +
 	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\vdescription\x12;\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x06 \x01(\tR\x04etag\"\x87\x02\n" +
+	"\x04etag\x18\x06 \x01(\tR\x04etag\"\x8c\x02\n" +
 	"\aProject\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x18\x80\x01R\vdisplayName\x12*\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x10\xbaH\r\xd8\x01\x01r\b\x88І\x03\x01\x18\x80\x01R\vdisplayName\x12*\n" +
 	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\vdescription\x12;\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
@@ -2416,6 +2416,7 @@ func file_steward_directory_v1_scope_proto_init() {
 	if File_steward_directory_v1_scope_proto != nil {
 		return
 	}
+	file_steward_directory_v1_text_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
