@@ -33,6 +33,9 @@ const (
 	userGroups = "m/u/"
 	// idempotencyPrefix + scope + "/" + request_id -> JSON idempotencyRecord.
 	idempotencyPrefix = "i/"
+	// migrationPrefix + migration -> "": the data migrations that ran
+	// (MigrateSharedFolders).
+	migrationPrefix = "migrations/"
 )
 
 // recordKey is the store key of the record named name.
@@ -95,11 +98,6 @@ func parentOf(name string) string {
 // records.Page.
 func listPage[T proto.Message](tx store.ReadTx, prefix, pageToken string, pageSize int32, fingerprint uint64, newT func() T, keep func(T) (bool, error)) ([]T, string, error) {
 	return records.Page(tx, []byte(recordPrefix+prefix), true, pageToken, pageSize, fingerprint, newT, keep)
-}
-
-// hasChildren reports whether any record lies below name.
-func hasChildren(tx store.ReadTx, name string) (bool, error) {
-	return anyKeyUnder(tx, recordPrefix+name+"/")
 }
 
 // anyKeyUnder reports whether some key starts with prefix.
