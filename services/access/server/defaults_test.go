@@ -389,3 +389,62 @@ func TestDefaultsSeed003(t *testing.T) {
 		}
 	}
 }
+
+// Issue 9 item 8 (R19): names and descriptions people chose that begin
+// like a formula reach the CSV export with a leading single quote; no cell
+// of the export begins with "=", "+", "-", "@", a tab or a carriage return.
+func TestDefaultsExportNeutralizesFormulas(t *testing.T) {
+	o := fdSignUp(t)
+	svc, err := o.e.d.CreateService(o.ctx, &directoryv1.CreateServiceRequest{Parent: o.tenant, ServiceId: "evil", Service: &directoryv1.Service{DisplayName: "-2+3+cmd|' /C calc'!A0", Type: "orchestrator"}}, o.e.dirSvc)
+	if err != nil {
+		t.Fatalf("CreateService: %v", err)
+	}
+	fo, err := o.e.d.CreateFolder(o.ctx, &directoryv1.CreateFolderRequest{Parent: svc.GetName(), FolderId: "f", Folder: &directoryv1.Folder{DisplayName: "@SUM(1+1)*cmd|' /C calc'!A0"}}, o.e.dirSvc)
+	if err != nil {
+		t.Fatalf("CreateFolder: %v", err)
+	}
+	u, err := o.e.d.CreateUser(o.ctx, &directoryv1.CreateUserRequest{Parent: o.org, UserId: "mallory", User: &directoryv1.User{
+		Nickname: "mallory", DisplayName: "=HYPERLINK(\"http://evil.example\",\"x\")", Email: "mallory@" + strings.TrimPrefix(o.org, "organizations/") + ".example",
+	}}, o.e.dirSvc)
+	if err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	o.sync()
+	role, err := o.e.a.CreateRole(o.ctx, &accessv1.CreateRoleRequest{Parent: o.org, Role: &accessv1.Role{
+		DisplayName: "+cmd|' /C calc'!A0", Description: "\t=1+1", Level: accessv1.Level_LEVEL_FOLDER, ServiceType: "orchestrator",
+		Permissions: []string{"orchestrator.jobs.view"},
+	}}, o.e.accSvc)
+	if err != nil {
+		t.Fatalf("CreateRole: %v", err)
+	}
+	ckGrant(o, u.GetName(), fo.GetName(), role.GetName())
+	x, err := o.e.xrRunExport(context.Background(), o.org, o.e.accSvc)
+	if err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	var row []string
+	for _, r := range x.records[1:] {
+		for i, c := range r {
+			if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+				t.Errorf("column %s begins like a formula: %q", xrExportHeader[i], c)
+			}
+		}
+		if r[xrColPrincipal] == u.GetName() {
+			row = r
+		}
+	}
+	if row == nil {
+		t.Fatal("no row of mallory's assignment")
+	}
+	for col, want := range map[int]string{
+		xrColRoleName:         "'+cmd|' /C calc'!A0",
+		xrColRoleDescription:  "'\t=1+1",
+		xrColServiceName:      "'-2+3+cmd|' /C calc'!A0",
+		xrColFolderName:       "'@SUM(1+1)*cmd|' /C calc'!A0",
+		xrColPrincipalDisplay: "'=HYPERLINK(\"http://evil.example\",\"x\")",
+	} {
+		if row[col] != want {
+			t.Errorf("%s = %q, want %q", xrExportHeader[col], row[col], want)
+		}
+	}
+}
