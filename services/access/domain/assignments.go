@@ -36,7 +36,8 @@ const (
 	byTriple = "x/triple/"
 	// usagePrefix + robot usage scope name -> accessv1.RobotUsageScope.
 	usagePrefix = "usage/"
-	// idempotencyPrefix + scope + "/" + request_id -> records idempotency.
+	// idempotencyPrefix + actor name + "/" + request_id -> records
+	// idempotency (the caller's own request IDs).
 	idempotencyPrefix = "i/"
 )
 

@@ -448,3 +448,45 @@ func TestDefaultsExportNeutralizesFormulas(t *testing.T) {
 		}
 	}
 }
+
+// Issue 9 item 8: request IDs are the caller's own. Another member
+// sending the same request_id (and request) does not receive the first
+// caller's stored response, and is not refused either; each caller's own
+// retry still returns its first response.
+func TestDefaultsRequestIDsPerCaller(t *testing.T) {
+	o := fdSignUp(t)
+	mia, miaEmail := ckCreateUser(o, "mia", "Mia")
+	if _, err := o.e.d.AddGroupMember(o.ctx, &directoryv1.AddGroupMemberRequest{Group: o.group("administrators"), Member: mia}, o.e.dirSvc); err != nil {
+		t.Fatalf("AddGroupMember: %v", err)
+	}
+	o.sync()
+	ownerTok := bearer(o.e.signIn(o.org, "owner@"+strings.TrimPrefix(o.org, "organizations/")+".example", ckPassword))
+	miaTok := bearer(o.e.signIn(o.org, miaEmail, ckPassword))
+	const requestID = "5f0c6b8e-8d7a-4c3e-9b1a-2f4e6d8c0a1b"
+	create := func(ctx context.Context, display string) *accessv1.Role {
+		t.Helper()
+		r, err := o.e.a.CreateRole(ctx, &accessv1.CreateRoleRequest{Parent: o.org, RequestId: requestID, Role: &accessv1.Role{
+			DisplayName: display, Level: accessv1.Level_LEVEL_ORGANIZATION, Permissions: []string{"users.view"},
+		}})
+		if err != nil {
+			t.Fatalf("CreateRole %s: %v", display, err)
+		}
+		return r
+	}
+	first := create(ownerTok, "Viewers")
+	if again := create(ownerTok, "Viewers"); again.GetName() != first.GetName() {
+		t.Errorf("the owner's retry made %s, want %s", again.GetName(), first.GetName())
+	}
+	theirs := create(miaTok, "Viewers")
+	if theirs.GetName() == first.GetName() {
+		t.Fatalf("another member's request with the same request_id got the owner's role %s", first.GetName())
+	}
+	if other := create(miaTok, "Viewers"); other.GetName() != theirs.GetName() {
+		t.Errorf("mia's retry made %s, want %s", other.GetName(), theirs.GetName())
+	}
+	// The caller's own request_id with another request is still a reuse.
+	_, err := o.e.a.CreateRole(miaTok, &accessv1.CreateRoleRequest{Parent: o.org, RequestId: requestID, Role: &accessv1.Role{
+		DisplayName: "Other", Level: accessv1.Level_LEVEL_ORGANIZATION, Permissions: []string{"users.view"},
+	}})
+	gaWant(t, err, codes.Aborted, "REQUEST_ID_REUSED", nil)
+}
