@@ -6,11 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
@@ -489,4 +492,60 @@ func TestDefaultsRequestIDsPerCaller(t *testing.T) {
 		DisplayName: "Other", Level: accessv1.Level_LEVEL_ORGANIZATION, Permissions: []string{"users.view"},
 	}})
 	gaWant(t, err, codes.Aborted, "REQUEST_ID_REUSED", nil)
+}
+
+// dfFieldViolations returns the fields of err's BadRequest field
+// violations.
+func dfFieldViolations(err error) []string {
+	var out []string
+	for _, d := range status.Convert(err).Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				out = append(out, v.GetField())
+			}
+		}
+	}
+	return out
+}
+
+// Issue 9 item 8: a custom role's display name refuses NUL, C0 and C1
+// control characters and bidirectional formatting characters; its
+// description allows tab and line breaks but not the others. Refusals are
+// InvalidArgument naming the field, on create and on update; other
+// scripts and symbols are welcome.
+func TestDefaultsRoleNamesRefuseControls(t *testing.T) {
+	o := fdSignUp(t)
+	create := func(display, description string) (*accessv1.Role, error) {
+		return o.e.a.CreateRole(o.ctx, &accessv1.CreateRoleRequest{Parent: o.org, Role: &accessv1.Role{
+			DisplayName: display, Description: description, Level: accessv1.Level_LEVEL_ORGANIZATION, Permissions: []string{"users.view"},
+		}}, o.e.accSvc)
+	}
+	bad := []rune{0x00, 0x01, 0x08, 0x09, 0x0A, 0x0D, 0x1B, 0x1F, 0x7F, 0x80, 0x85, 0x9F,
+		0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069}
+	role, err := create("Plain", "")
+	if err != nil {
+		t.Fatalf("CreateRole: %v", err)
+	}
+	for _, r := range bad {
+		name := "Admin" + string(r) + "gpj.exe"
+		_, err := create(name, "")
+		if status.Code(err) != codes.InvalidArgument || !slices.Contains(dfFieldViolations(err), "role.display_name") {
+			t.Errorf("display name with %U: %v (fields %v), want InvalidArgument on role.display_name", r, err, dfFieldViolations(err))
+		}
+		_, err = o.e.a.UpdateRole(o.ctx, &accessv1.UpdateRoleRequest{Role: &accessv1.Role{Name: role.GetName(), DisplayName: name}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}}, o.e.accSvc)
+		if status.Code(err) != codes.InvalidArgument || !slices.Contains(dfFieldViolations(err), "role.display_name") {
+			t.Errorf("update to a display name with %U: %v, want InvalidArgument on role.display_name", r, err)
+		}
+		_, err = create("Described", "line one"+string(r)+"line two")
+		if allowed := r == '\t' || r == '\n' || r == '\r'; allowed != (err == nil) {
+			t.Errorf("description with %U: %v", r, err)
+		} else if !allowed && !slices.Contains(dfFieldViolations(err), "role.description") {
+			t.Errorf("description with %U: fields %v", r, dfFieldViolations(err))
+		}
+	}
+	for _, ok := range []string{"Финансы", "مدير المالية", "経理 ✓", "O'Brien & Co. — 2024", "🤖 Robots"} {
+		if _, err := create(ok, "Line one\n\tLine two"); err != nil {
+			t.Errorf("display name %q refused: %v", ok, err)
+		}
+	}
 }
