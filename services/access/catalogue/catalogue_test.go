@@ -346,15 +346,19 @@ func TestDefaultGroups(t *testing.T) {
 		group, role string
 		when        Trigger
 		serviceType string
+		immutable   bool
 	}
+	// CATALOGUE.md "Default groups" (corrected, issue 9 item 6): the two
+	// organization assignments are immutable; the automation groups' folder
+	// roles are made at the service's Shared folder, not at the service.
 	want := []row{
-		{"administrators", "organization-administrator", OnOrganizationCreated, ""},
-		{"administrators", "orchestrator-administrator", OnServiceCreated, "orchestrator"},
-		{"automation-developers", "allow-to-be-automation-developer", OnServiceCreated, "orchestrator"},
-		{"automation-developers", "automation-developer", OnServiceCreated, "orchestrator"},
-		{"automation-users", "allow-to-be-automation-user", OnServiceCreated, "orchestrator"},
-		{"automation-users", "automation-user", OnServiceCreated, "orchestrator"},
-		{"everyone", "user", OnOrganizationCreated, ""},
+		{"administrators", "organization-administrator", OnOrganizationCreated, "", true},
+		{"administrators", "orchestrator-administrator", OnServiceCreated, "orchestrator", false},
+		{"automation-developers", "allow-to-be-automation-developer", OnServiceCreated, "orchestrator", false},
+		{"automation-developers", "automation-developer", OnSharedFolderCreated, "orchestrator", false},
+		{"automation-users", "allow-to-be-automation-user", OnServiceCreated, "orchestrator", false},
+		{"automation-users", "automation-user", OnSharedFolderCreated, "orchestrator", false},
+		{"everyone", "user", OnOrganizationCreated, "", true},
 	}
 	var got []row
 	names := map[string]string{}
@@ -364,7 +368,7 @@ func TestDefaultGroups(t *testing.T) {
 			t.Errorf("%s: Implicit = %v", g.ID, g.Implicit)
 		}
 		for _, a := range g.Assignments {
-			got = append(got, row{g.ID, a.Role, a.When, a.ServiceType})
+			got = append(got, row{g.ID, a.Role, a.When, a.ServiceType, a.Immutable})
 			r, ok := LookupBuiltInRole(a.Role)
 			if !ok {
 				t.Errorf("%s: unknown role %s", g.ID, a.Role)
@@ -372,8 +376,11 @@ func TestDefaultGroups(t *testing.T) {
 			}
 			// Each default assignment must itself be a valid placement.
 			lvl := LevelOrganization
-			if a.When == OnServiceCreated {
+			switch a.When {
+			case OnServiceCreated:
 				lvl = LevelService
+			case OnSharedFolderCreated:
+				lvl = LevelFolder
 			}
 			if err := ValidatePlacement(r, lvl, a.ServiceType); err != nil {
 				t.Errorf("%s: %v", g.ID, err)

@@ -276,6 +276,11 @@ const (
 	// OnServiceCreated: whenever a service of the assignment's ServiceType
 	// is created, at that service's scope.
 	OnServiceCreated
+	// OnSharedFolderCreated: when the default folder Shared of a new
+	// service of the assignment's ServiceType is created (with the
+	// service), at that folder's scope. A folder role of a default group
+	// holds in Shared only, until an administrator gives other folders.
+	OnSharedFolderCreated
 )
 
 // DefaultAssignment is one assignment a default group receives.
@@ -284,8 +289,14 @@ type DefaultAssignment struct {
 	Role string
 	// When says at which scope and moment the assignment is made.
 	When Trigger
-	// ServiceType restricts OnServiceCreated to services of this type.
+	// ServiceType restricts OnServiceCreated and OnSharedFolderCreated to
+	// services of this type.
 	ServiceType string
+	// Immutable marks a built-in assignment nobody may remove, whatever
+	// rights they hold: deleting it would take a right from every member
+	// at once (the Administrators' Organization Administrator) or break
+	// the rule that every user holds User (Everyone).
+	Immutable bool
 }
 
 // Stable IDs of the default groups (R5).
@@ -315,19 +326,19 @@ func DefaultGroups() []DefaultGroup {
 	orch := ServiceTypeOrchestrator
 	return []DefaultGroup{
 		{ID: GroupAdministrators, Name: "Administrators", Assignments: []DefaultAssignment{
-			{Role: RoleOrganizationAdministrator, When: OnOrganizationCreated},
+			{Role: RoleOrganizationAdministrator, When: OnOrganizationCreated, Immutable: true},
 			{Role: AdministratorRoleID(orch), When: OnServiceCreated, ServiceType: orch},
 		}},
 		{ID: GroupAutomationDevelopers, Name: "Automation Developers", Assignments: []DefaultAssignment{
 			{Role: RoleAllowToBeAutomationDeveloper, When: OnServiceCreated, ServiceType: orch},
-			{Role: RoleAutomationDeveloper, When: OnServiceCreated, ServiceType: orch},
+			{Role: RoleAutomationDeveloper, When: OnSharedFolderCreated, ServiceType: orch},
 		}},
 		{ID: GroupAutomationUsers, Name: "Automation Users", Assignments: []DefaultAssignment{
 			{Role: RoleAllowToBeAutomationUser, When: OnServiceCreated, ServiceType: orch},
-			{Role: RoleAutomationUser, When: OnServiceCreated, ServiceType: orch},
+			{Role: RoleAutomationUser, When: OnSharedFolderCreated, ServiceType: orch},
 		}},
 		{ID: GroupEveryone, Name: "Everyone", Implicit: true, Assignments: []DefaultAssignment{
-			{Role: RoleUser, When: OnOrganizationCreated},
+			{Role: RoleUser, When: OnOrganizationCreated, Immutable: true},
 		}},
 	}
 }

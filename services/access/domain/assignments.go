@@ -12,6 +12,7 @@ import (
 
 	accessv1 "steward.dev/gen/steward/access/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 	"steward.dev/services/access/authorizer"
 	"steward.dev/services/access/catalogue"
@@ -35,7 +36,8 @@ const (
 	byTriple = "x/triple/"
 	// usagePrefix + robot usage scope name -> accessv1.RobotUsageScope.
 	usagePrefix = "usage/"
-	// idempotencyPrefix + scope + "/" + request_id -> records idempotency.
+	// idempotencyPrefix + actor name + "/" + request_id -> records
+	// idempotency (the caller's own request IDs).
 	idempotencyPrefix = "i/"
 )
 
@@ -176,6 +178,87 @@ func (t *txn) removeAssignment(a *accessv1.RoleAssignment, message string) error
 	id, model := a.GetName(), t.s.model
 	t.OnCommit(func() { model.DeleteAssignment(id) })
 	return nil
+}
+
+// DeleteRoleAssignment removes an assignment within the delegation limits
+// of R17. The caller is authorized first, at the assignment's own scope:
+// one who may not manage access there gets PermissionDenied and learns
+// nothing else. Then the refusals: an assignment named at a scope other
+// than its own is removed at its own scope (R18: a platform role is only
+// shown at the services of its tenant); the owner's Owner assignment and
+// the default groups' immutable assignments are never removed, whoever
+// asks (R1, R5).
+func (s *Service) DeleteRoleAssignment(ctx context.Context, actor Actor, req *accessv1.DeleteRoleAssignmentRequest) error {
+	name := req.GetName()
+	if err := visibleToActor(actor, name); err != nil {
+		return err
+	}
+	if err := s.catchUpDirectory(ctx); err != nil {
+		return err
+	}
+	_, err := s.update(ctx, actor, func(t *txn) error {
+		a, err := getAssignment(t, name)
+		if err != nil {
+			return err
+		}
+		si, err := s.assignedScope(a.GetScope())
+		if err != nil {
+			return err
+		}
+		if err := s.mayManageAccess(actor, si); err != nil {
+			return err
+		}
+		if sc := req.GetScope(); sc != "" && sc != a.GetScope() {
+			return t.elsewhereError(a, sc)
+		}
+		if a.GetRole() == BuiltInRolePrefix+catalogue.RoleOwner {
+			return errorf(ErrOwnerNotAssignable, "the owner's Owner role cannot be removed")
+		}
+		if isImmutableAssignment(a) {
+			return errorWith(ErrBuiltInAssignmentImmutable, map[string]string{"scope": a.GetScope(), "role": a.GetRole(), "principal": a.GetPrincipal()},
+				"role %s of %s at %s is built in and cannot be removed", t.roleDisplay(a.GetRole()), t.principalDisplay(a.GetPrincipal()), a.GetScope())
+		}
+		msg := fmt.Sprintf("Role %s was removed from %s at %s.", a.GetRole(), a.GetPrincipal(), a.GetScope())
+		return t.removeAssignment(a, msg)
+	})
+	return err
+}
+
+// elsewhereError is the refusal of removing a at scope, which is not a's
+// own: ErrPlatformRoleImmutable when a is a tenant's Tenant Administrator
+// shown at scope, one of its services (R18), else an invalid scope. Both
+// name a's own scope, where it is removed.
+func (t *txn) elsewhereError(a *accessv1.RoleAssignment, scope string) error {
+	own := a.GetScope()
+	if si, ok := parseScope(scope); ok && si.level == catalogue.LevelService && si.tenant == own &&
+		a.GetRole() == BuiltInRolePrefix+catalogue.RoleTenantAdministrator {
+		return errorWith(ErrPlatformRoleImmutable, map[string]string{"scope": own},
+			"role %s of %s is assigned at %s and only shown at %s as a platform role; remove it at %s",
+			t.roleDisplay(a.GetRole()), t.principalDisplay(a.GetPrincipal()), own, scope, own)
+	}
+	return fieldError("scope", "%s is assigned at %s, not at %s; remove it there", a.GetName(), own, scope)
+}
+
+// isImmutableAssignment reports whether a is one of the default groups'
+// assignments that nobody may remove (catalogue.DefaultAssignment.Immutable:
+// the Administrators' Organization Administrator and Everyone's User, at
+// their organization), however it was made.
+func isImmutableAssignment(a *accessv1.RoleAssignment) bool {
+	org := resourcename.OrganizationOf(a.GetPrincipal())
+	if org == "" || a.GetScope() != org {
+		return false
+	}
+	for _, g := range catalogue.DefaultGroups() {
+		if a.GetPrincipal() != org+"/groups/"+g.ID {
+			continue
+		}
+		for _, da := range g.Assignments {
+			if da.Immutable && a.GetRole() == BuiltInRolePrefix+da.Role {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func indexKeys(a *accessv1.RoleAssignment) [][]byte {

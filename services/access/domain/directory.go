@@ -37,6 +37,7 @@ import (
 //	dirMemberOfPrefix + member + "|" + group        -> ""
 //	dirRobotPrefix + robot name                     -> JSON dirRobot
 //	dirServicePrefix + service name                 -> service type
+//	dirSharedPrefix + service name                  -> sharedPending or sharedDone
 const (
 	dirPrincipalPrefix = "dir/p/"
 	dirScopePrefix     = "dir/s/"
@@ -44,6 +45,19 @@ const (
 	dirMemberOfPrefix  = "dir/mo/"
 	dirRobotPrefix     = "dir/r/"
 	dirServicePrefix   = "dir/svc/"
+	dirSharedPrefix    = "dir/shared/"
+)
+
+// The states of a service's Shared folder (dirSharedPrefix). A service
+// access saw created waits for its Shared folder (pending) to make the
+// default groups' folder roles there; a service without a state was made
+// before services came with a Shared folder, and its default groups' folder
+// roles sit at the service until its Shared folder appears. Either way the
+// Shared folder is handled once (done): a folder re-created later under the
+// same name gets nothing.
+const (
+	sharedPending = "pending"
+	sharedDone    = "done"
 )
 
 // directoryActor is who access's events made from the directory's events
@@ -148,7 +162,16 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 		if err := decodeEvent(ev, m); err != nil {
 			return err
 		}
-		return t.putChildScope(m.GetName(), m.GetDisplayName())
+		if err := t.putChildScope(m.GetName(), m.GetDisplayName()); err != nil {
+			return err
+		}
+		// The directory creates the Shared folder with its service, and
+		// names an existing one (created, or updated when a folder of that
+		// name was there already) when it migrates older services.
+		if svc := serviceNodeOf(m.GetName()); svc != "" && m.GetName() == dirdomain.SharedFolderOf(svc) {
+			return t.seedSharedFolder(svc, m)
+		}
+		return nil
 
 	case dirdomain.TypeProjectCreated, dirdomain.TypeProjectUpdated:
 		m := &directoryv1.Project{}
@@ -382,7 +405,7 @@ func (t *txn) deleteScope(name string) error {
 			return err
 		}
 	}
-	for _, prefix := range []string{dirScopePrefix, dirServicePrefix} {
+	for _, prefix := range []string{dirScopePrefix, dirServicePrefix, dirSharedPrefix} {
 		keys, err := keysUnder(t, prefix+name+"/")
 		if err != nil {
 			return err
@@ -621,7 +644,8 @@ func (t *txn) seedDefaultGroup(g MirrorPrincipal) error {
 // seedService makes the assignments a new service calls for: its creator
 // gets the Administrator role of its type (R13), each default group its
 // service assignments for that type (R5), and, for an orchestrator, every
-// robot account of the organization the Robot role (R6).
+// robot account of the organization the Robot role (R6); an orchestrator's
+// default folder roles wait for its Shared folder (seedSharedFolder).
 func (t *txn) seedService(svc *directoryv1.Service) error {
 	name, typ, org := svc.GetName(), svc.GetType(), resourcename.OrganizationOf(svc.GetName())
 	display := svc.GetDisplayName()
@@ -657,6 +681,11 @@ func (t *txn) seedService(svc *directoryv1.Service) error {
 	if typ != catalogue.ServiceTypeOrchestrator {
 		return nil
 	}
+	// The default groups' folder roles wait for the service's Shared
+	// folder, which the directory creates right after it.
+	if err := t.Put([]byte(dirSharedPrefix+name), []byte(sharedPending)); err != nil {
+		return err
+	}
 	accounts, err := keysUnder(t, dirPrincipalPrefix+org+"/robotAccounts/")
 	if err != nil {
 		return err
@@ -669,6 +698,73 @@ func (t *txn) seedService(svc *directoryv1.Service) error {
 		}
 	}
 	return nil
+}
+
+// seedSharedFolder makes the default groups' folder roles of the service
+// svc at its Shared folder f (CATALOGUE.md "Default groups"), once per
+// service. For a service access saw created (pending) they are made there;
+// for one created before services came with a Shared folder, each folder
+// role a default group holds at the whole service moves to the Shared
+// folder: removed at the service and made at the folder, one event each.
+func (t *txn) seedSharedFolder(svc string, f *directoryv1.Folder) error {
+	key := []byte(dirSharedPrefix + svc)
+	state, err := t.Get(key)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if string(state) == sharedDone {
+		return nil
+	}
+	typ, err := t.serviceTypeOf(svc)
+	if err != nil {
+		return err
+	}
+	org, folder := resourcename.OrganizationOf(svc), f.GetName()
+	svcDisplay, folderDisplay := t.scopeDisplay(svc), f.GetDisplayName()
+	for _, dg := range catalogue.DefaultGroups() {
+		group := org + "/groups/" + dg.ID
+		p, ok, err := getDirPrincipal(t, group)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		for _, da := range dg.Assignments {
+			if da.When != catalogue.OnSharedFolderCreated || da.ServiceType != typ {
+				continue
+			}
+			role := builtInRoleDisplay(da.Role)
+			if string(state) == sharedPending {
+				msg := fmt.Sprintf("Role %s was assigned to default group %s at folder %s of new service %s.", role, p.DisplayName, folderDisplay, svcDisplay)
+				if err := t.seed(group, da.Role, folder, msg); err != nil {
+					return err
+				}
+				continue
+			}
+			at, err := findAssignment(t, group, BuiltInRolePrefix+da.Role, svc)
+			if err != nil {
+				return err
+			}
+			if at == "" {
+				continue
+			}
+			a, err := getAssignment(t, at)
+			if err != nil {
+				return err
+			}
+			msg := fmt.Sprintf("Role %s of default group %s at service %s was moved to its folder %s: a default group's folder role holds in that folder only.",
+				role, p.DisplayName, svcDisplay, folderDisplay)
+			if err := t.removeAssignment(a, msg); err != nil {
+				return err
+			}
+			msg = fmt.Sprintf("Role %s was assigned to default group %s at folder %s of service %s, moved from the service.", role, p.DisplayName, folderDisplay, svcDisplay)
+			if err := t.seed(group, da.Role, folder, msg); err != nil {
+				return err
+			}
+		}
+	}
+	return t.Put(key, []byte(sharedDone))
 }
 
 // seedRobotAccount gives a new robot account the Robot role at every

@@ -76,6 +76,7 @@ const (
 	dtTenant  = dtOrg + "/tenants/default"
 	dtService = dtTenant + "/services/finance"
 	dtFolder  = dtService + "/folders/a"
+	dtShared  = dtService + "/folders/shared"
 	dtOwner   = dtOrg + "/users/owner"
 	dtJohn    = dtOrg + "/users/john"
 	dtIdle    = dtOrg + "/users/idle"
@@ -92,6 +93,7 @@ var dtChecks = []authorizer.CheckItem{
 	{Principal: dtOwner, Permission: "orchestrator.settings.edit", Scope: dtService},
 	{Principal: dtJohn, Permission: "users.create", Scope: dtOrg},
 	{Principal: dtJohn, Permission: "orchestrator.jobs.create", Scope: dtFolder},
+	{Principal: dtJohn, Permission: "orchestrator.jobs.create", Scope: dtShared},
 	{Principal: dtJohn, Permission: "dashboard.view", Scope: dtOrg},
 	{Principal: dtIdle, Permission: "dashboard.view", Scope: dtOrg},
 	{Principal: dtAccount, Permission: "orchestrator.jobs.view", Scope: dtFolder},
@@ -133,14 +135,15 @@ func TestDirectoryRestart(t *testing.T) {
 	st, s := dtOpen(t, path)
 	dtSetup(t, st, s)
 	before := dtSnapshot(t, s)
-	wantDecisions := []bool{true, true, false, true, true, false, true, false}
+	// John, in Automation Users, runs jobs in the Shared folder only
+	// (issue 9 item 6), not in folder A.
+	wantDecisions := []bool{true, true, false, false, true, true, false, true, false}
 	if !slices.Equal(before.decisions, wantDecisions) {
 		t.Fatalf("decisions = %v, want %v", before.decisions, wantDecisions)
 	}
 	wantExplain := []string{
 		"User|Everyone|above",
 		"Allow to be Automation User|Automation Users|above",
-		"Automation User|Automation Users|above",
 	}
 	if !slices.Equal(before.explain, wantExplain) {
 		t.Errorf("explain = %q, want %q", before.explain, wantExplain)
@@ -223,6 +226,7 @@ func dtSetup(t *testing.T, st store.Store, s *Service) {
 		dtEvent(t, dirdomain.TypeRobotCreated, dtRobot, &directoryv1.Robot{Name: dtRobot, DisplayName: "Robot 1", MachineName: "r1.local", RobotAccount: dtAccount}),
 		dtEvent(t, dirdomain.TypeRobotAccountCreated, dtAccount, &directoryv1.RobotAccount{Name: dtAccount, DisplayName: "Robot 1", Robot: dtRobot}),
 		dtEvent(t, dirdomain.TypeServiceCreated, dtService, &directoryv1.Service{Name: dtService, DisplayName: "Finance", Type: "orchestrator", Creator: dtOwner}),
+		dtEvent(t, dirdomain.TypeFolderCreated, dtShared, &directoryv1.Folder{Name: dtShared, DisplayName: "Shared"}),
 		dtEvent(t, dirdomain.TypeFolderCreated, dtFolder, &directoryv1.Folder{Name: dtFolder, DisplayName: "Folder A"}),
 		dtEvent(t, dirdomain.TypeUserCreated, dtJohn, user("john", "John Smith", active, false)),
 		dtEvent(t, dirdomain.TypeGroupMemberAdded, dtAutoU, &directoryv1.GroupMembership{Group: dtAutoU, Member: dtJohn}),

@@ -252,17 +252,16 @@ func (t *txn) emit(typ string, op eventlogv1.Operation, resource string, data pr
 	return nil
 }
 
-// idempotent makes a create retryable (records.Idempotent) per actor
-// organization and request_id; without a requestID it just runs do.
+// idempotent makes a create retryable (records.Idempotent) per caller and
+// request_id; without a requestID it just runs do. The key is the actor's
+// own name (the end user when a service acts for one), never only its
+// organization: a request_id another member used must not hand this
+// caller the other's stored response, nor refuse its request.
 func (t *txn) idempotent(requestID string, req, resp proto.Message, do func() error) (bool, error) {
 	if requestID == "" {
 		return false, do()
 	}
-	scope := t.actor.Organization
-	if scope == "" {
-		scope = t.actor.Name
-	}
-	replayed, err := records.Idempotent(t.Tx, []byte(idempotencyPrefix+scope+"/"+requestID), req, resp, do)
+	replayed, err := records.Idempotent(t.Tx, []byte(idempotencyPrefix+t.actor.Name+"/"+requestID), req, resp, do)
 	if errors.Is(err, records.ErrRequestIDReused) {
 		return false, errorf(ErrRequestIDReused, "request_id %s was used for a different request", requestID)
 	}

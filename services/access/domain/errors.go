@@ -31,6 +31,10 @@ var (
 	// needs on this object (e.g. to see another principal's effective
 	// permissions); ErrorInfo metadata names the permissions and scope.
 	ErrPermissionDenied = errors.New("permission denied")
+	// ErrBuiltInAssignmentImmutable: the Administrators' Organization
+	// Administrator and Everyone's User at the organization are never
+	// removed.
+	ErrBuiltInAssignmentImmutable = errors.New("built-in assignment cannot be removed")
 	// ErrPlatformRoleImmutable: remove the platform role at its own scope.
 	ErrPlatformRoleImmutable = errors.New("platform roles are removed at their own scope")
 	// ErrEtagMismatch: the request's etag is not the current one.

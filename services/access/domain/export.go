@@ -173,11 +173,18 @@ type exporter struct {
 	emit    func([]byte) error
 	buf     bytes.Buffer
 	w       *csv.Writer
+	// cells is the record row writes, reused.
+	cells []string
 }
 
-// row writes one CSV record and emits the buffer once it is large enough.
+// row writes one CSV record, every cell neutralized (neutralizeCSVCell),
+// and emits the buffer once it is large enough.
 func (x *exporter) row(rec []string) error {
-	if err := x.w.Write(rec); err != nil {
+	x.cells = x.cells[:0]
+	for _, c := range rec {
+		x.cells = append(x.cells, neutralizeCSVCell(c))
+	}
+	if err := x.w.Write(x.cells); err != nil {
 		return err
 	}
 	if x.buf.Len() < ExportChunkSize {
@@ -355,4 +362,21 @@ func exportPrincipalType(principal string) string {
 		return "External application"
 	}
 	return ""
+}
+
+// neutralizeCSVCell returns cell as a spreadsheet shows it as text: a cell
+// beginning with "=", "+", "-", "@", a tab or a carriage return would be
+// read as a formula (CSV injection), so it gets a leading single quote, as
+// OWASP recommends; encoding/csv quotes separators, quotes and line breaks.
+// Display names, role names and descriptions come from users: none of them
+// may run in the spreadsheet of whoever opens the export.
+func neutralizeCSVCell(cell string) string {
+	if cell == "" {
+		return cell
+	}
+	switch cell[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + cell
+	}
+	return cell
 }

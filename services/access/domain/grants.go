@@ -332,42 +332,6 @@ func (s *Service) CreateRoleAssignment(ctx context.Context, actor Actor, req *ac
 	return resp, nil
 }
 
-// DeleteRoleAssignment removes an assignment within the delegation limits
-// of R17. The Owner assignment cannot be removed; an assignment listed at a
-// scope below its own as a platform role is removed at its own scope (R18).
-func (s *Service) DeleteRoleAssignment(ctx context.Context, actor Actor, req *accessv1.DeleteRoleAssignmentRequest) error {
-	name := req.GetName()
-	if err := visibleToActor(actor, name); err != nil {
-		return err
-	}
-	if err := s.catchUpDirectory(ctx); err != nil {
-		return err
-	}
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		a, err := getAssignment(t, name)
-		if err != nil {
-			return err
-		}
-		if a.GetRole() == BuiltInRolePrefix+catalogue.RoleOwner {
-			return errorf(ErrOwnerNotAssignable, "the owner's Owner role cannot be removed")
-		}
-		if sc := req.GetScope(); sc != "" && sc != a.GetScope() {
-			return errorWith(ErrPlatformRoleImmutable, map[string]string{"scope": a.GetScope()},
-				"%s is a platform role at %s; remove it at %s", name, sc, a.GetScope())
-		}
-		si, err := s.assignedScope(a.GetScope())
-		if err != nil {
-			return err
-		}
-		if err := s.mayManageAccess(actor, si); err != nil {
-			return err
-		}
-		msg := fmt.Sprintf("Role %s was removed from %s at %s.", a.GetRole(), a.GetPrincipal(), a.GetScope())
-		return t.removeAssignment(a, msg)
-	})
-	return err
-}
-
 // ListRoleAssignments lists the explicit assignments of an organization:
 // at a scope (at a service, also its tenant's Tenant Administrator
 // assignments with their platform-role label, R18), of a principal, both,

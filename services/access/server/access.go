@@ -56,6 +56,7 @@ var errorTable = apierr.Table{
 	mapping(domain.ErrEscalation, codes.PermissionDenied, accessv1.ErrorReason_ERROR_REASON_ESCALATION),
 	mapping(domain.ErrDelegationDenied, codes.PermissionDenied, accessv1.ErrorReason_ERROR_REASON_DELEGATION_DENIED),
 	mapping(domain.ErrPlatformRoleImmutable, codes.FailedPrecondition, accessv1.ErrorReason_ERROR_REASON_PLATFORM_ROLE_IMMUTABLE),
+	mapping(domain.ErrBuiltInAssignmentImmutable, codes.FailedPrecondition, accessv1.ErrorReason_ERROR_REASON_BUILT_IN_ASSIGNMENT_IMMUTABLE),
 	mapping(domain.ErrEtagMismatch, codes.Aborted, accessv1.ErrorReason_ERROR_REASON_ETAG_MISMATCH),
 	mapping(domain.ErrNotYetConsistent, codes.FailedPrecondition, accessv1.ErrorReason_ERROR_REASON_NOT_YET_CONSISTENT),
 	mapping(domain.ErrRequestIDReused, codes.Aborted, accessv1.ErrorReason_ERROR_REASON_REQUEST_ID_REUSED),

@@ -75,18 +75,17 @@ func TestCheckWhoMayAsk(t *testing.T) {
 		t.Errorf("user with users.view about the owner: %v", err)
 	}
 
-	// Without users.view (Everyone's User assignment removed) only itself.
-	for _, a := range o.assignments(o.group("everyone")) {
-		if _, err := o.e.a.DeleteRoleAssignment(o.ctx, &accessv1.DeleteRoleAssignmentRequest{Name: a.GetName()}, o.e.accSvc); err != nil {
-			t.Fatalf("DeleteRoleAssignment %s: %v", a.GetName(), err)
-		}
+	// Without users.view only itself. Every user holds it through
+	// Everyone's immutable User assignment; a robot account does not.
+	_, account := o.createRobot("asker")
+	o.sync()
+	robot := bearer(dfRobotKey(o, account))
+	ckCode(t, ask(robot, o.owner), codes.PermissionDenied, "PERMISSION_DENIED")
+	if err := ask(robot, account); err != nil {
+		t.Errorf("robot account about itself without users.view: %v", err)
 	}
-	ckCode(t, ask(una, o.owner), codes.PermissionDenied, "PERMISSION_DENIED")
-	if err := ask(una, u); err != nil {
-		t.Errorf("user about itself without users.view: %v", err)
-	}
-	_, err := o.e.a.BatchCheckPermission(una, &accessv1.BatchCheckPermissionRequest{Items: []*accessv1.CheckPermissionRequest{
-		{Principal: u, Permission: "dashboard.view", Scope: o.org},
+	_, err := o.e.a.BatchCheckPermission(robot, &accessv1.BatchCheckPermissionRequest{Items: []*accessv1.CheckPermissionRequest{
+		{Principal: account, Permission: "dashboard.view", Scope: o.org},
 		{Principal: o.owner, Permission: "dashboard.view", Scope: o.org},
 	}})
 	ckCode(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
@@ -129,6 +128,11 @@ func TestCheckExplainProvenance(t *testing.T) {
 		t.Fatalf("AddGroupMember: %v", err)
 	}
 	o.sync()
+	// Seed 003: the Automation Users group holds Automation User on folders
+	// A and B (its default folder role is at the Shared folder only).
+	for _, f := range folders {
+		ckGrant(o, o.group("automation-users"), f, "roles/automation-user")
+	}
 	ckGrant(o, john, finance, "roles/allow-to-be-folder-administrator")
 	ckGrant(o, john, folders[0], "roles/folder-administrator")
 
@@ -162,21 +166,23 @@ func TestCheckExplainProvenance(t *testing.T) {
 			"User (group Everyone) above ",
 			"Allow to be Folder Administrator (explicit) above " + svc,
 			"Allow to be Automation User (group Automation Users) above " + svc,
-			"Automation User (group Automation Users) above " + svc,
 			"Folder Administrator (explicit) at " + svc + "/folders/a",
+			"Automation User (group Automation Users) at " + svc + "/folders/a",
 		}},
 		{"folder B", folders[1], false, []string{
 			"User (group Everyone) above ",
 			"Allow to be Folder Administrator (explicit) above " + svc,
 			"Allow to be Automation User (group Automation Users) above " + svc,
-			"Automation User (group Automation Users) above " + svc,
+			"Automation User (group Automation Users) at " + svc + "/folders/b",
 		}},
 		{"service with subtree", finance, true, []string{
 			"User (group Everyone) above ",
 			"Allow to be Folder Administrator (explicit) at " + svc,
 			"Allow to be Automation User (group Automation Users) at " + svc,
-			"Automation User (group Automation Users) at " + svc,
 			"Folder Administrator (explicit) below " + svc + "/folders/a",
+			"Automation User (group Automation Users) below " + svc + "/folders/a",
+			"Automation User (group Automation Users) below " + svc + "/folders/b",
+			"Automation User (group Automation Users) below " + svc + "/folders/shared",
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -212,7 +218,7 @@ func TestCheckExplainProvenance(t *testing.T) {
 	if got := sourcesOf("orchestrator.folder_users.edit"); !slices.Equal(got, []string{"Folder Administrator"}) {
 		t.Errorf("folder_users.edit sources = %q", got)
 	}
-	if got := sourcesOf("orchestrator.jobs.create"); !slices.Equal(got, []string{"Automation User", "Folder Administrator"}) {
+	if got := sourcesOf("orchestrator.jobs.create"); !slices.Equal(got, []string{"Folder Administrator", "Automation User"}) {
 		t.Errorf("jobs.create sources = %q", got)
 	}
 	// Check with explain: the same explanation, and the reason names the

@@ -231,11 +231,14 @@ func TestFeedServiceCreationSeeds(t *testing.T) {
 	fdSameSet(t, "administrators", o.roles(o.group("administrators")), []string{
 		"roles/organization-administrator@" + o.org, "roles/orchestrator-administrator@" + orch,
 	})
+	// Issue 9 item 6: the automation groups' folder roles are at the
+	// service's Shared folder, not at the whole service.
+	shared := orch + "/folders/shared"
 	fdSameSet(t, "automation developers", o.roles(o.group("automation-developers")), []string{
-		"roles/allow-to-be-automation-developer@" + orch, "roles/automation-developer@" + orch,
+		"roles/allow-to-be-automation-developer@" + orch, "roles/automation-developer@" + shared,
 	})
 	fdSameSet(t, "automation users", o.roles(o.group("automation-users")), []string{
-		"roles/allow-to-be-automation-user@" + orch, "roles/automation-user@" + orch,
+		"roles/allow-to-be-automation-user@" + orch, "roles/automation-user@" + shared,
 	})
 	fdSameSet(t, "everyone", o.roles(o.group("everyone")), []string{"roles/user@" + o.org})
 	fdSameSet(t, "robot account created before", o.roles(early), []string{"roles/robot@" + orch})

@@ -346,24 +346,16 @@ func TestListUsableRobots(t *testing.T) {
 func TestRobotUseCallers(t *testing.T) {
 	e := newEnv(t)
 	f := e.xrUsageFixture()
-	// Without the Everyone group's User role nobody but the owner holds
-	// users.view.
-	xrEventually(t, "Everyone's User role to be removed", func() bool {
-		resp, err := e.a.ListRoleAssignments(context.Background(), &accessv1.ListRoleAssignmentsRequest{Parent: f.org, PageSize: 1000}, e.accSvc)
-		if err != nil {
-			t.Fatalf("ListRoleAssignments: %v", err)
-		}
-		for _, a := range resp.GetRoleAssignments() {
-			if a.GetPrincipal() == f.org+"/groups/everyone" && a.GetRole() == "roles/user" {
-				if _, err := e.a.DeleteRoleAssignment(context.Background(), &accessv1.DeleteRoleAssignmentRequest{Name: a.GetName()}, e.accSvc); err != nil {
-					t.Fatalf("DeleteRoleAssignment: %v", err)
-				}
-				return true
-			}
-		}
-		return false
-	})
+	// Every user holds users.view (Everyone's immutable User role); a
+	// robot account's key does not.
 	aliceToken := e.signIn(f.org, "alice@"+f.orgTag+".example", f.alicePassword)
+	key, err := e.d.CreateApiKey(e.as(f.owner, f.org), &directoryv1.CreateApiKeyRequest{
+		Parent: f.robotAccount, ApiKey: &directoryv1.ApiKey{DisplayName: "asker"},
+	}, e.dirSvc)
+	if err != nil {
+		t.Fatalf("CreateApiKey: %v", err)
+	}
+	robotToken := key.GetSecret()
 	ownerToken := e.signIn(f.org, f.ownerEmail, "correct horse battery")
 	check := func(ctxToken, account string) error {
 		_, err := e.a.CheckRobotUse(bearer(ctxToken), &accessv1.CheckRobotUseRequest{
@@ -378,8 +370,14 @@ func TestRobotUseCallers(t *testing.T) {
 	if err := check(aliceToken, f.alice); err != nil {
 		t.Errorf("alice about herself: %v", err)
 	}
-	if err := check(aliceToken, f.bob); status.Code(err) != codes.PermissionDenied {
-		t.Errorf("alice about bob: %v, want PermissionDenied", err)
+	if err := check(aliceToken, f.bob); err != nil {
+		t.Errorf("alice (users.view through Everyone) about bob: %v", err)
+	}
+	if err := check(robotToken, f.robotAccount); err != nil {
+		t.Errorf("robot account about itself: %v", err)
+	}
+	if err := check(robotToken, f.bob); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("robot account about bob: %v, want PermissionDenied", err)
 	}
 	xrEventually(t, "the owner's rights", func() bool { return check(ownerToken, f.bob) == nil })
 	other := e.signUp()

@@ -34,6 +34,9 @@ const (
 	// idempotencyPrefix + caller ("anonymous" for public calls) + "/" +
 	// request_id -> JSON idempotencyRecord.
 	idempotencyPrefix = "i/"
+	// migrationPrefix + migration -> "": the data migrations that ran
+	// (MigrateSharedFolders).
+	migrationPrefix = "migrations/"
 )
 
 // recordKey is the store key of the record named name.
@@ -96,11 +99,6 @@ func parentOf(name string) string {
 // records.Page.
 func listPage[T proto.Message](tx store.ReadTx, prefix, pageToken string, pageSize int32, fingerprint uint64, newT func() T, keep func(T) (bool, error)) ([]T, string, error) {
 	return records.Page(tx, []byte(recordPrefix+prefix), true, pageToken, pageSize, fingerprint, newT, keep)
-}
-
-// hasChildren reports whether any record lies below name.
-func hasChildren(tx store.ReadTx, name string) (bool, error) {
-	return anyKeyUnder(tx, recordPrefix+name+"/")
 }
 
 // anyKeyUnder reports whether some key starts with prefix.

@@ -3,6 +3,7 @@ package domain
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -23,6 +24,22 @@ import (
 // serviceTypeOrchestrator is the only service type whose services hold
 // folders.
 const serviceTypeOrchestrator = "orchestrator"
+
+// The default folder of every Orchestrator service (CATALOGUE.md "Default
+// groups"; UiPath names it Shared): the directory creates it with the
+// service, in the same transaction and with its own folder-created event,
+// and access makes the default groups' folder roles there, not at the
+// whole service.
+const (
+	// SharedFolderID is the folder's ID: "{service}/folders/shared".
+	SharedFolderID = "shared"
+	// SharedFolderDisplayName is its display name.
+	SharedFolderDisplayName = "Shared"
+)
+
+// SharedFolderOf returns the name of the Shared folder of the service
+// named service.
+func SharedFolderOf(service string) string { return service + "/folders/" + SharedFolderID }
 
 // scopeFields are the fields UpdateTenant, UpdateService, UpdateFolder and
 // UpdateProject change.
@@ -119,16 +136,17 @@ var scopeNodes = map[directoryv1.ScopeKind]scopeNode{
 }
 
 // scopeCreate creates a node of kind in collection (e.g. "/tenants/") under
-// parent (createRecord); check, if not nil, may refuse it, and build makes
-// the new record, named name.
+// parent (createRecord); check, if not nil, may refuse it, build makes the
+// new record, named name, and after, if not nil, creates the nodes it
+// comes with in the same transaction.
 func scopeCreate[T proto.Message](ctx context.Context, s *Service, actor Actor, req proto.Message, requestID, parent, collection, id string,
-	kind directoryv1.ScopeKind, check func(t *txn) error, build func(t *txn, name string) T,
+	kind directoryv1.ScopeKind, check func(t *txn) error, build func(t *txn, name string) T, after func(t *txn, rec T) error,
 ) (T, error) {
 	node := scopeNodes[kind]
 	return createRecord(ctx, s, actor, node.newRec().(T), recordCreate[T]{
 		req: req, requestID: requestID,
 		parent: parent, collection: collection, id: id,
-		check: check, build: build,
+		check: check, build: build, after: after,
 		typ: node.created,
 		message: func(rec T) string {
 			return fmt.Sprintf("%s %s was created.", node.noun, getStringField(rec, "display_name"))
@@ -173,42 +191,42 @@ func scopeUpdate[T proto.Message](ctx context.Context, s *Service, actor Actor, 
 }
 
 // deleteScopeNode deletes the node named name of kind. A node with children
-// fails with ErrNodeHasChildren unless force is set; with force every
-// descendant goes first, deepest first, each with its deleted event.
+// fails with ErrNodeHasChildren unless force is set (a service's Shared
+// folder without subfolders does not count); every descendant goes first,
+// deepest first, each with its deleted event.
 func (s *Service) deleteScopeNode(ctx context.Context, actor Actor, name, etag string, force bool, kind directoryv1.ScopeKind) error {
 	node := scopeNodes[kind]
 	return deleteRecord(ctx, s, actor, name, etag, node.newRec(), func(t *txn, cur proto.Message) error {
-		has, err := hasChildren(t, name)
+		names, err := descendants(t, name)
 		if err != nil {
 			return err
 		}
-		if has && !force {
+		// A service's Shared folder is part of the service: alone (without
+		// subfolders) it does not count as a child.
+		blocking := slices.DeleteFunc(slices.Clone(names), func(n string) bool {
+			return kind == directoryv1.ScopeKind_SCOPE_KIND_SERVICE && n == SharedFolderOf(name)
+		})
+		if len(blocking) > 0 && !force {
 			return errorf(ErrNodeHasChildren, "%s still has %s; delete them first or set force", name, node.childrenText)
 		}
 		display := getStringField(cur, "display_name")
-		if has {
-			names, err := descendants(t, name)
-			if err != nil {
+		for _, n := range names {
+			child, ok := scopeNodes[scopeKindOf(n)]
+			if !ok {
+				// Not a scope-tree node (nothing else is stored below
+				// nodes today): removed with its node, without event.
+				if err := t.del(n); err != nil {
+					return err
+				}
+				continue
+			}
+			m := child.newRec()
+			if err := get(t, n, m); err != nil {
 				return err
 			}
-			for _, n := range names {
-				child, ok := scopeNodes[scopeKindOf(n)]
-				if !ok {
-					// Not a scope-tree node (nothing else is stored below
-					// nodes today): removed with its node, without event.
-					if err := t.del(n); err != nil {
-						return err
-					}
-					continue
-				}
-				m := child.newRec()
-				if err := get(t, n, m); err != nil {
-					return err
-				}
-				msg := fmt.Sprintf("%s %s was deleted with %s %s.", child.noun, getStringField(m, "display_name"), strings.ToLower(node.noun), display)
-				if err := t.remove(m, child.deleted, msg); err != nil {
-					return err
-				}
+			msg := fmt.Sprintf("%s %s was deleted with %s %s.", child.noun, getStringField(m, "display_name"), strings.ToLower(node.noun), display)
+			if err := t.remove(m, child.deleted, msg); err != nil {
+				return err
 			}
 		}
 		return t.remove(cur, node.deleted, fmt.Sprintf("%s %s was deleted.", node.noun, display))
@@ -259,7 +277,7 @@ func (s *Service) CreateTenant(ctx context.Context, actor Actor, req *directoryv
 				CreateTime:  t.ts(),
 				UpdateTime:  t.ts(),
 			}
-		})
+		}, nil)
 }
 
 // UpdateTenant changes a tenant's display name and description (FieldMask,
@@ -403,7 +421,8 @@ func scopeAllServicesPage(tx store.ReadTx, org, pageToken string, pageSize int32
 }
 
 // CreateService creates a service in a tenant (idempotent with request_id);
-// its creator is the actor.
+// its creator is the actor. An Orchestrator service comes with its Shared
+// folder, created in the same transaction with its own event.
 func (s *Service) CreateService(ctx context.Context, actor Actor, req *directoryv1.CreateServiceRequest) (*directoryv1.Service, error) {
 	in := req.GetService()
 	if in.GetDisplayName() == "" {
@@ -423,6 +442,11 @@ func (s *Service) CreateService(ctx context.Context, actor Actor, req *directory
 				CreateTime:  t.ts(),
 				UpdateTime:  t.ts(),
 			}
+		}, func(t *txn, svc *directoryv1.Service) error {
+			if svc.GetType() != serviceTypeOrchestrator {
+				return nil
+			}
+			return t.insertSharedFolder(svc, fmt.Sprintf("Folder %s was created with service %s.", SharedFolderDisplayName, svc.GetDisplayName()))
 		})
 }
 
@@ -571,7 +595,7 @@ func (s *Service) CreateFolder(ctx context.Context, actor Actor, req *directoryv
 				CreateTime:  t.ts(),
 				UpdateTime:  t.ts(),
 			}
-		})
+		}, nil)
 }
 
 // UpdateFolder changes a folder's display name and description (FieldMask,
@@ -627,7 +651,7 @@ func (s *Service) CreateProject(ctx context.Context, actor Actor, req *directory
 				CreateTime:  t.ts(),
 				UpdateTime:  t.ts(),
 			}
-		})
+		}, nil)
 }
 
 // UpdateProject changes a project's display name and description
@@ -680,4 +704,91 @@ func (s *Service) ListScopeAncestors(ctx context.Context, actor Actor, req *dire
 		}
 		return nil
 	})
+}
+
+// --- The Shared folder ---
+
+// insertSharedFolder stores the Shared folder of svc with its created event
+// (message is its audit text).
+func (t *txn) insertSharedFolder(svc *directoryv1.Service, message string) error {
+	f := &directoryv1.Folder{
+		Name:        SharedFolderOf(svc.GetName()),
+		DisplayName: SharedFolderDisplayName,
+		Description: "The default folder of " + svc.GetDisplayName() + ".",
+		CreateTime:  t.ts(),
+		UpdateTime:  t.ts(),
+	}
+	return t.insert(f, TypeFolderCreated, message)
+}
+
+// migrationActor is who the directory's own data migrations are attributed
+// to.
+var migrationActor = Actor{Name: "services/directory", DisplayName: "directory"}
+
+// MigrateSharedFolders gives every Orchestrator service created before
+// services came with a Shared folder its Shared folder, each with its
+// folder-created event, so access moves the default groups' folder roles
+// there (issue 9 item 6). It runs once per store: a marker records that it
+// ran, so a Shared folder deleted later is not re-created at the next start.
+// A service that already holds a folder with the ID "shared" keeps it as
+// its Shared folder, with a folder-updated event saying so.
+func (s *Service) MigrateSharedFolders(ctx context.Context) error {
+	_, err := s.update(ctx, migrationActor, func(t *txn) error {
+		if _, err := t.Get([]byte(sharedFoldersMigrated)); !errors.Is(err, store.ErrNotFound) {
+			return err // nil: it ran before
+		}
+		services, err := allServices(t)
+		if err != nil {
+			return err
+		}
+		for _, svc := range services {
+			if svc.GetType() != serviceTypeOrchestrator {
+				continue
+			}
+			f := &directoryv1.Folder{}
+			err := get(t, SharedFolderOf(svc.GetName()), f)
+			if err == nil {
+				// A folder of that ID was made by hand: it becomes the
+				// Shared folder, and its event says so.
+				msg := fmt.Sprintf("Folder %s is the default folder of service %s from now on.", f.GetDisplayName(), svc.GetDisplayName())
+				if err := t.updated(TypeFolderUpdated, f, msg); err != nil {
+					return err
+				}
+				continue
+			}
+			if !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			msg := fmt.Sprintf("Folder %s was created in service %s, which had no default folder.", SharedFolderDisplayName, svc.GetDisplayName())
+			if err := t.insertSharedFolder(svc, msg); err != nil {
+				return err
+			}
+		}
+		return t.Put([]byte(sharedFoldersMigrated), nil)
+	})
+	return err
+}
+
+// sharedFoldersMigrated is the store key of MigrateSharedFolders' marker.
+const sharedFoldersMigrated = migrationPrefix + "shared-folders"
+
+// allServices returns every service of every organization, by name.
+func allServices(tx store.ReadTx) ([]*directoryv1.Service, error) {
+	var out []*directoryv1.Service
+	orgs := []byte(recordPrefix + "organizations/")
+	err := scopeScanChildren(tx, orgs, nil, func(org, _ []byte) (bool, error) {
+		tenants := append(slices.Clip(org), "/tenants/"...)
+		return true, scopeScanChildren(tx, tenants, nil, func(tenant, _ []byte) (bool, error) {
+			services := append(slices.Clip(tenant), "/services/"...)
+			return true, scopeScanChildren(tx, services, nil, func(_, v []byte) (bool, error) {
+				svc := &directoryv1.Service{}
+				if err := proto.Unmarshal(v, svc); err != nil {
+					return false, err
+				}
+				out = append(out, svc)
+				return true, nil
+			})
+		})
+	})
+	return out, err
 }

@@ -116,6 +116,10 @@ type recordCreate[T proto.Message] struct {
 	check func(t *txn) error
 	// build returns the new record, named name.
 	build func(t *txn, name string) T
+	// after, if not nil, runs once the record and its event are stored, in
+	// the same transaction: the records a new one comes with (a service's
+	// Shared folder), each with its own event.
+	after func(t *txn, rec T) error
 	// typ is the type of the created event; message returns its audit text.
 	typ     string
 	message func(rec T) string
@@ -144,6 +148,11 @@ func createRecord[T proto.Message](ctx context.Context, s *Service, actor Actor,
 			rec := c.build(t, c.parent+c.collection+idOrNew(c.id))
 			if err := t.insert(rec, c.typ, c.message(rec)); err != nil {
 				return err
+			}
+			if c.after != nil {
+				if err := c.after(t, rec); err != nil {
+					return err
+				}
 			}
 			// resp may hold an earlier attempt's record when the store
 			// retries the transaction.

@@ -364,10 +364,10 @@ func TestMembershipEscalation(t *testing.T) {
 		t.Fatalf("eve removing gus from Administrators: %v", err)
 	}
 
-	// Automation Users holds roles at every Orchestrator service, where eve
-	// may not manage access (services.users.edit): she can neither join it
-	// nor remove a member (DELEGATION_DENIED, naming the service); the
-	// owner can.
+	// Automation Users holds roles at every Orchestrator service and its
+	// Shared folder, where eve may not manage access (services.users.edit):
+	// she can neither join it nor remove a member (DELEGATION_DENIED, naming
+	// the service or its Shared folder); the owner can.
 	autoUsers := org + "/groups/" + domain.GroupAutomationUsers
 	if _, err := e.c.AddGroupMember(owner, &directoryv1.AddGroupMemberRequest{Group: autoUsers, Member: gus.GetName()}); err != nil {
 		t.Fatalf("owner adding gus to Automation Users: %v", err)
@@ -380,8 +380,8 @@ func TestMembershipEscalation(t *testing.T) {
 	e.awaitAccess(gus.GetName(), "orchestrator.settings.view", orch.GetName(), true)
 	_, err = e.c.RemoveGroupMember(eveCtx, &directoryv1.RemoveGroupMemberRequest{Group: autoUsers, Member: gus.GetName()})
 	mcWant(t, "eve removing gus from Automation Users", err, codes.PermissionDenied, "DELEGATION_DENIED")
-	if _, _, md := mcErrorInfo(err); md["scope"] != orch.GetName() {
-		t.Fatalf("the refusal names scope %q, want %s", md["scope"], orch.GetName())
+	if _, _, md := mcErrorInfo(err); md["scope"] != orch.GetName() && md["scope"] != orch.GetName()+"/folders/shared" {
+		t.Fatalf("the refusal names scope %q, want %s or its Shared folder", md["scope"], orch.GetName())
 	}
 	_, err = e.c.AddGroupMember(eveCtx, &directoryv1.AddGroupMemberRequest{Group: autoUsers, Member: eve.GetName()})
 	mcWant(t, "eve joining Automation Users", err, codes.PermissionDenied, "DELEGATION_DENIED")

@@ -429,6 +429,7 @@ func TestScopeDeleteCascade(t *testing.T) {
 	evs := e.eventsAfter(start)
 	scopeEqual(t, "R2: cascade events, deepest first", scopeEventList(evs), []string{
 		"directory.project.deleted " + p,
+		"directory.folder.deleted " + orch + "/folders/shared",
 		"directory.folder.deleted " + h,
 		"directory.folder.deleted " + g,
 		"directory.folder.deleted " + f1,
@@ -863,7 +864,7 @@ func TestScopeListFolders(t *testing.T) {
 		return nil
 	}
 	for _, size := range []int32{0, 1, 2} {
-		scopeEqual(t, "direct", list(orch, false, size), []string{"folders/a", "folders/a-b", "folders/b"})
+		scopeEqual(t, "direct", list(orch, false, size), []string{"folders/a", "folders/a-b", "folders/b", "folders/shared"})
 		scopeEqual(t, "recursive", list(orch, true, size), []string{
 			"folders/a",
 			"folders/a/folders/x",
@@ -872,6 +873,7 @@ func TestScopeListFolders(t *testing.T) {
 			"folders/a-b",
 			"folders/a-b/folders/z",
 			"folders/b",
+			"folders/shared",
 		})
 		scopeEqual(t, "recursive under a", list(orch+"/folders/a", true, size), []string{
 			"folders/a/folders/x",
@@ -969,6 +971,7 @@ func TestScopeEvents(t *testing.T) {
 	scopeEqual(t, "events", scopeEventList(evs), []string{
 		"directory.tenant.created " + tn,
 		"directory.service.created " + svc.GetName(),
+		"directory.folder.created " + svc.GetName() + "/folders/shared",
 		"directory.folder.created " + f,
 		"directory.project.created " + p,
 		"directory.service.updated " + svc.GetName(),
@@ -987,7 +990,7 @@ func TestScopeEvents(t *testing.T) {
 		}
 	}
 	data := &directoryv1.Service{}
-	if err := evs[4].GetData().UnmarshalTo(data); err != nil || data.GetDescription() != "d" || data.GetType() != "orchestrator" {
+	if err := evs[5].GetData().UnmarshalTo(data); err != nil || data.GetDescription() != "d" || data.GetType() != "orchestrator" {
 		t.Errorf("service.updated data = %v, %v", data, err)
 	}
 	if got := evs[1].GetAudit().GetMessage(); got != "Service Service orch was created." {

@@ -102,6 +102,9 @@ func (w *wiring) register(b *backend.Backend) error {
 	if err != nil {
 		return err
 	}
+	if err := d.MigrateSharedFolders(context.Background()); err != nil {
+		return err
+	}
 	w.d.Store(d)
 	directoryv1.RegisterDirectoryServiceServer(b.GRPCServer(), &directoryServer{d: d, authorizer: b.Authorizer()})
 	return nil

@@ -375,7 +375,8 @@ type CreateRoleRequest struct {
 	RoleId string `protobuf:"bytes,2,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
 	// The role; display_name and level are required.
 	Role *Role `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
-	// Idempotency key (AIP-155).
+	// Idempotency key (AIP-155), the caller's own: another caller's use of
+	// the same value neither replays nor refuses this request.
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -564,7 +565,8 @@ type CreateRoleAssignmentRequest struct {
 	// Scope-tree node of the organization, e.g.
 	// "organizations/o1/tenants/t1/services/s1".
 	Scope string `protobuf:"bytes,4,opt,name=scope,proto3" json:"scope,omitempty"`
-	// Idempotency key (AIP-155).
+	// Idempotency key (AIP-155), the caller's own: another caller's use of
+	// the same value neither replays nor refuses this request.
 	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -838,7 +840,8 @@ type DeleteRoleAssignmentRequest struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The scope the caller is managing, when it is not the assignment's own
 	// (a service page listing the tenant's platform roles): removing there
-	// fails with PLATFORM_ROLE_IMMUTABLE naming the assignment's scope (R18).
+	// fails with PLATFORM_ROLE_IMMUTABLE naming the assignment's scope (R18);
+	// any other scope than the assignment's is INVALID_ARGUMENT.
 	Scope         string `protobuf:"bytes,2,opt,name=scope,proto3" json:"scope,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -84,9 +84,12 @@ type AccessServiceClient interface {
 	// principal.
 	ListRoleAssignments(ctx context.Context, in *ListRoleAssignmentsRequest, opts ...grpc.CallOption) (*ListRoleAssignmentsResponse, error)
 	// DeleteRoleAssignment removes an assignment, within the same delegation
-	// limits as creating it (R17). The owner's Owner assignment cannot be
-	// removed; a platform role cannot be removed at the scope it is only
-	// shown at (R18). Checked by the handler.
+	// limits as creating it (R17), checked first, at the assignment's scope.
+	// Then: the owner's Owner assignment, the Administrators group's
+	// Organization Administrator and Everyone's User at the organization are
+	// never removed (BUILT_IN_ASSIGNMENT_IMMUTABLE), whoever asks; a platform
+	// role cannot be removed at the scope it is only shown at (R18). Checked
+	// by the handler.
 	DeleteRoleAssignment(ctx context.Context, in *DeleteRoleAssignmentRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// ListPrincipalRoles lists a principal's explicit assignments only (R15,
 	// 003 GetRoles).
@@ -103,8 +106,10 @@ type AccessServiceClient interface {
 	BatchCheckPermission(ctx context.Context, in *BatchCheckPermissionRequest, opts ...grpc.CallOption) (*BatchCheckPermissionResponse, error)
 	// ExportRoleAssignments streams every assignment of an organization as
 	// CSV with seed 002's columns (R19): each explicit assignment, and for a
-	// group's assignment one inherited row per member. Constant memory; the
-	// gateway serves it as a file download.
+	// group's assignment one inherited row per member. A cell beginning with
+	// "=", "+", "-", "@", tab or carriage return gets a leading single quote
+	// (CSV injection). Constant memory; the gateway serves it as a file
+	// download.
 	ExportRoleAssignments(ctx context.Context, in *ExportRoleAssignmentsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
 	// SetRobotUsageScope sets which robots an account may use (R20).
 	SetRobotUsageScope(ctx context.Context, in *SetRobotUsageScopeRequest, opts ...grpc.CallOption) (*RobotUsageScope, error)
@@ -381,9 +386,12 @@ type AccessServiceServer interface {
 	// principal.
 	ListRoleAssignments(context.Context, *ListRoleAssignmentsRequest) (*ListRoleAssignmentsResponse, error)
 	// DeleteRoleAssignment removes an assignment, within the same delegation
-	// limits as creating it (R17). The owner's Owner assignment cannot be
-	// removed; a platform role cannot be removed at the scope it is only
-	// shown at (R18). Checked by the handler.
+	// limits as creating it (R17), checked first, at the assignment's scope.
+	// Then: the owner's Owner assignment, the Administrators group's
+	// Organization Administrator and Everyone's User at the organization are
+	// never removed (BUILT_IN_ASSIGNMENT_IMMUTABLE), whoever asks; a platform
+	// role cannot be removed at the scope it is only shown at (R18). Checked
+	// by the handler.
 	DeleteRoleAssignment(context.Context, *DeleteRoleAssignmentRequest) (*emptypb.Empty, error)
 	// ListPrincipalRoles lists a principal's explicit assignments only (R15,
 	// 003 GetRoles).
@@ -400,8 +408,10 @@ type AccessServiceServer interface {
 	BatchCheckPermission(context.Context, *BatchCheckPermissionRequest) (*BatchCheckPermissionResponse, error)
 	// ExportRoleAssignments streams every assignment of an organization as
 	// CSV with seed 002's columns (R19): each explicit assignment, and for a
-	// group's assignment one inherited row per member. Constant memory; the
-	// gateway serves it as a file download.
+	// group's assignment one inherited row per member. A cell beginning with
+	// "=", "+", "-", "@", tab or carriage return gets a leading single quote
+	// (CSV injection). Constant memory; the gateway serves it as a file
+	// download.
 	ExportRoleAssignments(*ExportRoleAssignmentsRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
 	// SetRobotUsageScope sets which robots an account may use (R20).
 	SetRobotUsageScope(context.Context, *SetRobotUsageScopeRequest) (*RobotUsageScope, error)

@@ -58,6 +58,11 @@ const (
 	ErrorReason_ERROR_REASON_ALREADY_EXISTS ErrorReason = 10
 	// ABORTED: a request_id was reused with a different request.
 	ErrorReason_ERROR_REASON_REQUEST_ID_REUSED ErrorReason = 11
+	// FAILED_PRECONDITION: the assignment is one of the built-in assignments
+	// nobody may remove, whatever rights they hold: the Administrators group's
+	// Organization Administrator and Everyone's User at the organization
+	// (CATALOGUE.md "Default groups", R5).
+	ErrorReason_ERROR_REASON_BUILT_IN_ASSIGNMENT_IMMUTABLE ErrorReason = 12
 )
 
 // Enum value maps for ErrorReason.
@@ -75,20 +80,22 @@ var (
 		9:  "ERROR_REASON_NOT_YET_CONSISTENT",
 		10: "ERROR_REASON_ALREADY_EXISTS",
 		11: "ERROR_REASON_REQUEST_ID_REUSED",
+		12: "ERROR_REASON_BUILT_IN_ASSIGNMENT_IMMUTABLE",
 	}
 	ErrorReason_value = map[string]int32{
-		"ERROR_REASON_UNSPECIFIED":               0,
-		"ERROR_REASON_BUILT_IN_ROLE_IMMUTABLE":   1,
-		"ERROR_REASON_OWNER_NOT_ASSIGNABLE":      2,
-		"ERROR_REASON_PERMISSION_LEVEL_MISMATCH": 3,
-		"ERROR_REASON_ROLE_LEVEL_MISMATCH":       4,
-		"ERROR_REASON_ESCALATION":                5,
-		"ERROR_REASON_DELEGATION_DENIED":         6,
-		"ERROR_REASON_PLATFORM_ROLE_IMMUTABLE":   7,
-		"ERROR_REASON_ETAG_MISMATCH":             8,
-		"ERROR_REASON_NOT_YET_CONSISTENT":        9,
-		"ERROR_REASON_ALREADY_EXISTS":            10,
-		"ERROR_REASON_REQUEST_ID_REUSED":         11,
+		"ERROR_REASON_UNSPECIFIED":                   0,
+		"ERROR_REASON_BUILT_IN_ROLE_IMMUTABLE":       1,
+		"ERROR_REASON_OWNER_NOT_ASSIGNABLE":          2,
+		"ERROR_REASON_PERMISSION_LEVEL_MISMATCH":     3,
+		"ERROR_REASON_ROLE_LEVEL_MISMATCH":           4,
+		"ERROR_REASON_ESCALATION":                    5,
+		"ERROR_REASON_DELEGATION_DENIED":             6,
+		"ERROR_REASON_PLATFORM_ROLE_IMMUTABLE":       7,
+		"ERROR_REASON_ETAG_MISMATCH":                 8,
+		"ERROR_REASON_NOT_YET_CONSISTENT":            9,
+		"ERROR_REASON_ALREADY_EXISTS":                10,
+		"ERROR_REASON_REQUEST_ID_REUSED":             11,
+		"ERROR_REASON_BUILT_IN_ASSIGNMENT_IMMUTABLE": 12,
 	}
 )
 
@@ -123,7 +130,7 @@ var File_steward_access_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_steward_access_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"$steward/access/v1/error_reason.proto\x12\x11steward.access.v1*\xc3\x03\n" +
+	"$steward/access/v1/error_reason.proto\x12\x11steward.access.v1*\xf3\x03\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12(\n" +
 	"$ERROR_REASON_BUILT_IN_ROLE_IMMUTABLE\x10\x01\x12%\n" +
@@ -137,7 +144,8 @@ const file_steward_access_v1_error_reason_proto_rawDesc = "" +
 	"\x1fERROR_REASON_NOT_YET_CONSISTENT\x10\t\x12\x1f\n" +
 	"\x1bERROR_REASON_ALREADY_EXISTS\x10\n" +
 	"\x12\"\n" +
-	"\x1eERROR_REASON_REQUEST_ID_REUSED\x10\vB,Z*steward.dev/gen/steward/access/v1;accessv1b\x06proto3"
+	"\x1eERROR_REASON_REQUEST_ID_REUSED\x10\v\x12.\n" +
+	"*ERROR_REASON_BUILT_IN_ASSIGNMENT_IMMUTABLE\x10\fB,Z*steward.dev/gen/steward/access/v1;accessv1b\x06proto3"
 
 var (
 	file_steward_access_v1_error_reason_proto_rawDescOnce sync.Once

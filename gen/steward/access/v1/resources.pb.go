@@ -290,9 +290,13 @@ type Role struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name. Output only.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// Shown to administrators; required on create.
+	// Shown to administrators; required on create. No NUL, no C0 or C1
+	// control characters and no bidirectional formatting characters
+	// (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069): they hide or
+	// reorder what a name shows in every list, audit message and export.
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	// Free text.
+	// Free text: line breaks and tabs allowed, otherwise as display_name (no
+	// NUL, other control or bidirectional formatting characters).
 	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
 	// Level the role is assigned at; required on create, immutable. A folder
 	// role may also be assigned at a service, where it holds in every folder.
@@ -897,11 +901,13 @@ const file_steward_access_v1_resources_proto_rawDesc = "" +
 	"\bresource\x18\x02 \x01(\tR\bresource\x12\x16\n" +
 	"\x06action\x18\x03 \x01(\tR\x06action\x12.\n" +
 	"\x05level\x18\x04 \x01(\x0e2\x18.steward.access.v1.LevelR\x05level\x12!\n" +
-	"\fservice_type\x18\x05 \x01(\tR\vserviceType\"\xd4\x03\n" +
+	"\fservice_type\x18\x05 \x01(\tR\vserviceType\"\x9d\a\n" +
 	"\x04Role\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x18\x80\x01R\vdisplayName\x12*\n" +
-	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\vdescription\x128\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\xf4\x01\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\xd0\x01\xbaH\xcc\x01\xba\x01\xc0\x01\n" +
+	"\x16display_name.printable\x12Dmust not contain NUL, control or bidirectional formatting characters\x1a`!this.matches(r'[\\x00-\\x1F\\x7F-\\x9F\\x{061C}\\x{200E}\\x{200F}\\x{202A}-\\x{202E}\\x{2066}-\\x{2069}]')\xd8\x01\x01r\x03\x18\x80\x01R\vdisplayName\x12\xab\x02\n" +
+	"\vdescription\x18\x03 \x01(\tB\x88\x02\xbaH\x84\x02\xba\x01\xfb\x01\n" +
+	"\x15description.printable\x12omust not contain NUL, control characters other than tab and line breaks, or bidirectional formatting characters\x1aq!this.matches(r'[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F\\x{061C}\\x{200E}\\x{200F}\\x{202A}-\\x{202E}\\x{2066}-\\x{2069}]')r\x03\x18\x80\bR\vdescription\x128\n" +
 	"\x05level\x18\x04 \x01(\x0e2\x18.steward.access.v1.LevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05level\x12*\n" +
 	"\fservice_type\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18@R\vserviceType\x12-\n" +
 	"\vpermissions\x18\x06 \x03(\tB\v\xbaH\b\x92\x01\x05\x10\xe8\a\x18\x01R\vpermissions\x12\x19\n" +
