@@ -33,6 +33,9 @@ const (
 	userGroups = "m/u/"
 	// idempotencyPrefix + scope + "/" + request_id -> JSON idempotencyRecord.
 	idempotencyPrefix = "i/"
+	// sessionGenPrefix + user name -> the user's session generation, 8 bytes
+	// big-endian (sessions.go). Kept after the user is deleted.
+	sessionGenPrefix = "g/"
 )
 
 // recordKey is the store key of the record named name.
