@@ -18,7 +18,9 @@ func TestRotationUnderLoad(t *testing.T) {
 	e := newEnv(t)
 	su := e.signUp()
 	org := su.GetOrganization().GetName()
-	signIn := func() string { return e.signIn(org, su.GetOwner().GetEmail(), "correct horse battery", "").GetAccessToken() }
+	signIn := func() string {
+		return e.signIn(org, su.GetOwner().GetEmail(), "correct horse battery", "").GetAccessToken()
+	}
 	v := verifier.New(serviceConn(t, e.b, "access"))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
