@@ -414,10 +414,14 @@ func (v *Verifier) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		level := slog.LevelDebug // the directory may not be up yet
+		if connected || backoff == maxBackoff {
+			level = slog.LevelWarn
+		}
 		if connected {
 			backoff = minBackoff
 		}
-		v.logger.Warn("verifier: not following the directory's events; verifying every credential with the directory", "error", err, "retry_in", backoff)
+		v.logger.Log(ctx, level, "verifier: not following the directory's events; verifying every credential with the directory", "error", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -444,6 +448,7 @@ func (v *Verifier) follow(ctx context.Context) (bool, error) {
 		if !connected {
 			connected = true
 			v.setFollowing(true)
+			v.logger.Info("verifier: following the directory's events", "from_sequence", ev.GetSequence())
 		}
 		v.apply(ev)
 		return nil
