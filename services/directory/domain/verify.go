@@ -52,6 +52,7 @@ type CredentialError struct {
 	Detail string
 }
 
+// Error returns the fixed message the caller gets.
 func (e *CredentialError) Error() string {
 	if e.sentinel == ErrAPIKeyRevoked {
 		return "the API key is revoked or expired"
@@ -59,6 +60,7 @@ func (e *CredentialError) Error() string {
 	return "invalid credentials"
 }
 
+// Unwrap returns ErrInvalidCredentials or ErrAPIKeyRevoked.
 func (e *CredentialError) Unwrap() error { return e.sentinel }
 
 // refused returns the CredentialError of sentinel with why as its detail.

@@ -69,9 +69,10 @@ func (r Ring) Signer(issuer, audience string) (*accesstoken.Signer, error) {
 	return accesstoken.NewSigner(issuer, audience, r.Keys()...)
 }
 
-// Load returns the ring stored in tx, after the upkeep of Maintain: the
-// first call on an empty store creates the signing and next keys, and keys
-// stored before rotation existed get their times.
+// Load returns the ring stored in s at now, running Maintain's upkeep first
+// when the stored keys need it: the first call on an empty store creates
+// the signing and next keys, keys stored before rotation existed get their
+// times, and retired keys past their drop time go.
 func Load(ctx context.Context, s store.Store, now time.Time, tokenTTL time.Duration) (Ring, error) {
 	var ring Ring
 	err := s.View(ctx, func(tx store.ReadTx) error {
