@@ -109,9 +109,10 @@ type Config struct {
 	// Logger receives the service's logs; nil means one built from Log,
 	// writing to standard error.
 	Logger *slog.Logger
-	// Verifier verifies end-user bearer credentials; nil means asking the
-	// directory at DirectoryAddr (pkg/verifier), or, without one, refusing
-	// them.
+	// Verifier verifies end-user bearer credentials; nil means
+	// pkg/verifier with the directory at DirectoryAddr (tokens verified
+	// locally with its keys, answers cached until its events say
+	// otherwise), or, without one, refusing them.
 	Verifier authn.Verifier
 	// DirectoryAddr is the directory's gRPC address, whose VerifyCredential
 	// checks bearer credentials when Verifier is nil; "" disables it.
@@ -244,7 +245,9 @@ func (c Config) Complete() (_ *Backend, err error) {
 			return nil, err
 		}
 		conns = append(conns, directoryConn)
-		verify = verifier.New(directoryConn)
+		v := verifier.New(directoryConn, verifier.WithLogger(logger))
+		b.Go(v.Run) // follows the directory's events: revocation is immediate
+		verify = v
 	}
 	authorizer := c.Authorizer
 	if authorizer == nil && c.AccessAddr != "" {

@@ -17,11 +17,11 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"steward.dev/pkg/accesstoken"
 	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/records"
 	"steward.dev/pkg/store"
 	"steward.dev/services/directory/oidcauth"
-	"steward.dev/services/directory/token"
 )
 
 // Options tunes a Service. The zero value is usable.
@@ -61,7 +61,7 @@ type Service struct {
 	log      *eventlog.Log
 	clock    func() time.Time
 	limits   *limiters
-	signer   *token.Signer
+	keys     signingKeys
 	tokenTTL time.Duration
 	oidc     *oidcauth.Verifier
 	admins   func(ctx context.Context, user string) ([]string, error)
@@ -70,17 +70,9 @@ type Service struct {
 }
 
 // New returns a Service keeping its records in s and its events in log. It
-// loads the token signing keys from s, creating the first one.
+// loads the token signing keys from s, creating them when missing.
 func New(ctx context.Context, s store.Store, log *eventlog.Log, opts Options) (*Service, error) {
-	keys, err := token.LoadOrCreateKeys(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	signer, err := token.NewSigner(TokenIssuer, TokenAudience, keys...)
-	if err != nil {
-		return nil, err
-	}
-	svc := &Service{store: s, log: log, clock: opts.Clock, signer: signer, tokenTTL: opts.TokenTTL, oidc: opts.OIDC, admins: opts.AdministratorRoles, membership: opts.MembershipChange}
+	svc := &Service{store: s, log: log, clock: opts.Clock, tokenTTL: opts.TokenTTL, oidc: opts.OIDC, admins: opts.AdministratorRoles, membership: opts.MembershipChange}
 	if svc.clock == nil {
 		svc.clock = time.Now
 	}
@@ -95,13 +87,16 @@ func New(ctx context.Context, s store.Store, log *eventlog.Log, opts Options) (*
 	if svc.oidc == nil {
 		svc.oidc = oidcauth.New(nil)
 	}
+	if err := svc.loadSigningKeys(ctx); err != nil {
+		return nil, err
+	}
 	return svc, nil
 }
 
 // The issuer and audience of Steward's access tokens.
 const (
-	TokenIssuer   = "steward-directory"
-	TokenAudience = "steward"
+	TokenIssuer   = accesstoken.Issuer
+	TokenAudience = accesstoken.Audience
 )
 
 // Actor is who asks for an operation, as authenticated by the caller.

@@ -58,6 +58,9 @@ const (
 	TypeAPIKeyRevoked         = "directory.api_key.revoked"
 	TypeAPIKeyDeleted         = "directory.api_key.deleted"
 	TypeTOTPEnrolled          = "directory.user.totp_enrolled"
+	// TypeSigningKeysRotated: the access token signing keys were rotated;
+	// no data (key IDs are not published in events).
+	TypeSigningKeysRotated = "directory.signing_keys.rotated"
 )
 
 // emit appends an event about resource to the log, in t. data is the record

@@ -199,5 +199,8 @@ func (t *txn) removeUser(u *directoryv1.User) error {
 	if err := t.Delete([]byte(secretPrefix + name)); err != nil {
 		return err
 	}
+	if err := t.endSessions(name); err != nil {
+		return err
+	}
 	return t.remove(u, TypeUserDeleted, fmt.Sprintf("User %s was deleted.", u.GetNickname()))
 }

@@ -37,6 +37,9 @@ const (
 	// migrationPrefix + migration -> "": the data migrations that ran
 	// (MigrateSharedFolders).
 	migrationPrefix = "migrations/"
+	// sessionGenPrefix + user name -> the user's session generation, 8 bytes
+	// big-endian (sessions.go). Kept after the user is deleted.
+	sessionGenPrefix = "g/"
 )
 
 // recordKey is the store key of the record named name.

@@ -14,11 +14,11 @@ import (
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/accesstoken"
 	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 	"steward.dev/services/directory/credential"
 	"steward.dev/services/directory/oidcauth"
-	"steward.dev/services/directory/token"
 )
 
 // enrollmentSessionPrefix marks the session IDs of tokens that are good only
@@ -211,25 +211,18 @@ func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, g
 	if g.enrollOnly {
 		session = enrollmentSessionPrefix + session
 	}
-	now := s.clock()
-	claims := token.Claims{
-		Subject:        u.GetName(),
-		Organization:   resourcename.OrganizationOf(u.GetName()),
-		SessionID:      session,
-		DisplayName:    u.GetDisplayName(),
-		Kind:           "user",
-		EnrollmentOnly: g.enrollOnly,
-		SubjectCreated: createdNanos(u),
-		IssuedAt:       now,
-		Expiry:         now.Add(s.tokenTTL),
-	}
-	raw, err := s.signer.Sign(claims)
-	if err != nil {
-		return nil, err
-	}
 	source := actor.SourceAddress
-	actor.Name, actor.DisplayName, actor.Organization = u.GetName(), u.GetDisplayName(), claims.Organization
-	_, err = s.update(ctx, actor, func(t *txn) error {
+	actor.Name, actor.DisplayName, actor.Organization = u.GetName(), u.GetDisplayName(), resourcename.OrganizationOf(u.GetName())
+	var raw string
+	var claims accesstoken.Claims
+	_, err := s.update(ctx, actor, func(t *txn) error {
+		// Signed in the transaction that records the sign-in, so that the
+		// token names the user's incarnation and session generation as
+		// they are when it is issued (sessions.go).
+		var err error
+		if raw, claims, err = t.signToken(u, session, g.enrollOnly); err != nil {
+			return err
+		}
 		cur := &directoryv1.User{}
 		if err := get(t, u.GetName(), cur); err != nil {
 			return err

@@ -417,13 +417,20 @@ func (s *Service) setUserState(ctx context.Context, actor Actor, name, etag stri
 	}
 	return updateRecord(ctx, s, actor, &directoryv1.User{}, recordUpdate[*directoryv1.User]{
 		name: name, etag: etag,
-		edit: func(_ *txn, cur, next *directoryv1.User) error {
+		edit: func(t *txn, cur, next *directoryv1.User) error {
 			if state == directoryv1.User_STATE_INACTIVE {
 				if cur.GetOwner() {
 					return errorf(ErrOwnerImmutable, "%s is the organization's owner and cannot be deactivated", name)
 				}
 				if actor.Name == name {
 					return errorf(ErrSelfAction, "you cannot deactivate the account you are signed in with")
+				}
+				if cur.GetState() != state {
+					// Reactivation must not revive the sessions of
+					// before (issue 9 item 4).
+					if err := t.endSessions(name); err != nil {
+						return err
+					}
 				}
 			}
 			next.State = state

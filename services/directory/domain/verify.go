@@ -17,12 +17,13 @@ import (
 	"steward.dev/pkg/store"
 	"steward.dev/services/directory/credential"
 	"steward.dev/services/directory/oidcauth"
-	"steward.dev/services/directory/token"
 )
 
-// apiKeyCacheTTL bounds how long another service may cache a verified
-// credential: revocation and deactivation take effect within it.
-const apiKeyCacheTTL = 30 * time.Second
+// credentialCacheTTL bounds how long another service may cache a verified
+// credential. Services also drop cached verifications when the directory's
+// events say the principal or key changed (pkg/verifier), so this is only
+// the bound of last resort, for a service that missed events.
+const credentialCacheTTL = 30 * time.Second
 
 // Principal is who a verified credential speaks for.
 type Principal struct {
@@ -42,19 +43,50 @@ type Principal struct {
 	CacheUntil time.Time
 }
 
+// CredentialError is a refused credential: ErrInvalidCredentials or
+// ErrAPIKeyRevoked with a fixed message for the caller, and the reason,
+// which may name key IDs or library errors, for the log only (Detail).
+type CredentialError struct {
+	sentinel error
+	// Detail says why the credential was refused; log it, never show it.
+	Detail string
+}
+
+// Error returns the fixed message the caller gets.
+func (e *CredentialError) Error() string {
+	if e.sentinel == ErrAPIKeyRevoked {
+		return "the API key is revoked or expired"
+	}
+	return "invalid credentials"
+}
+
+// Unwrap returns ErrInvalidCredentials or ErrAPIKeyRevoked.
+func (e *CredentialError) Unwrap() error { return e.sentinel }
+
+// refused returns the CredentialError of sentinel with why as its detail.
+func refused(sentinel error, format string, args ...any) error {
+	return &CredentialError{sentinel: sentinel, Detail: fmt.Sprintf(format, args...)}
+}
+
 // VerifyCredential returns the principal an access token or API key speaks
-// for (R10). Tokens of deleted or deactivated users stop working at once,
-// and never speak for a later user of the same name (the "uct" claim);
-// enrolment-only tokens are refused unless allowEnrollment. Anything not
-// valid is ErrInvalidCredentials (or ErrAPIKeyRevoked).
+// for (R10). Tokens of deleted or deactivated users stop working at once;
+// they never speak for a later user of the same name (the "uct" claim) nor,
+// after a deactivation, for the reactivated user (the "sgen" claim, see
+// sessions.go). Enrolment-only tokens are refused unless allowEnrollment.
+// Anything not valid is a *CredentialError.
 func (s *Service) VerifyCredential(ctx context.Context, raw string, allowEnrollment bool) (Principal, error) {
 	now := s.clock()
 	if credential.LooksLikeAPIKey(raw) {
 		name, key, err := s.LookupAPIKey(ctx, raw)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrAPIKeyRevoked):
+			return Principal{}, refused(ErrAPIKeyRevoked, "%v", err)
+		case errors.Is(err, ErrInvalidCredentials):
+			return Principal{}, refused(ErrInvalidCredentials, "%v", err)
+		case err != nil:
 			return Principal{}, err
 		}
-		p := Principal{Name: name, Kind: principalKind(name), Organization: resourcename.OrganizationOf(name), SessionID: key.GetName(), CacheUntil: now.Add(apiKeyCacheTTL)}
+		p := Principal{Name: name, Kind: principalKind(name), Organization: resourcename.OrganizationOf(name), SessionID: key.GetName(), CacheUntil: now.Add(credentialCacheTTL)}
 		if exp := key.GetExpireTime(); exp != nil && exp.AsTime().Before(p.CacheUntil) {
 			p.CacheUntil = exp.AsTime()
 		}
@@ -73,33 +105,42 @@ func (s *Service) VerifyCredential(ctx context.Context, raw string, allowEnrollm
 			return nil
 		})
 		if errors.Is(err, ErrNotFound) {
-			return Principal{}, errorf(ErrInvalidCredentials, "invalid credentials")
+			return Principal{}, refused(ErrInvalidCredentials, "the API key's principal %s no longer exists", name)
 		}
 		return p, err
 	}
-	c, err := s.signer.Verify(raw, now)
+	c, err := s.keys.signer().Verify(raw, now)
 	if err != nil {
-		return Principal{}, errorf(ErrInvalidCredentials, "invalid credentials: %v", err)
+		return Principal{}, refused(ErrInvalidCredentials, "%v", err)
 	}
 	if c.EnrollmentOnly && !allowEnrollment {
-		return Principal{}, errorf(ErrInvalidCredentials, "the token is good only for TOTP enrolment")
+		return Principal{}, refused(ErrInvalidCredentials, "enrolment-only token of %s outside TOTP enrolment", c.Subject)
 	}
 	u := &directoryv1.User{}
-	if _, err := s.view(ctx, func(tx store.ReadTx) error { return get(tx, c.Subject, u) }); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return Principal{}, errorf(ErrInvalidCredentials, "invalid credentials: the account no longer exists")
+	var gen uint64
+	_, err = s.view(ctx, func(tx store.ReadTx) error {
+		if err := get(tx, c.Subject, u); err != nil {
+			return err
 		}
+		gen, err = sessionGeneration(tx, c.Subject)
+		return err
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Principal{}, refused(ErrInvalidCredentials, "token of %s, which no longer exists", c.Subject)
+	case err != nil:
 		return Principal{}, err
-	}
-	if c.SubjectCreated != createdNanos(u) {
+	case c.SubjectCreated != createdNanos(u):
 		// A user deleted and created again under the same name is someone
 		// else: the old one's tokens do not speak for them (R10).
-		return Principal{}, errorf(ErrInvalidCredentials, "invalid credentials: the account no longer exists")
+		return Principal{}, refused(ErrInvalidCredentials, "token of an earlier user named %s", c.Subject)
+	case c.SessionGeneration < gen:
+		// Issued before a deactivation: reactivation does not revive it.
+		return Principal{}, refused(ErrInvalidCredentials, "token of %s from session generation %d, now %d", c.Subject, c.SessionGeneration, gen)
+	case u.GetState() != directoryv1.User_STATE_ACTIVE:
+		return Principal{}, refused(ErrInvalidCredentials, "token of %s, which is inactive", c.Subject)
 	}
-	if u.GetState() != directoryv1.User_STATE_ACTIVE {
-		return Principal{}, errorf(ErrInvalidCredentials, "invalid credentials: the account is inactive")
-	}
-	until := now.Add(apiKeyCacheTTL)
+	until := now.Add(credentialCacheTTL)
 	if c.Expiry.Before(until) {
 		until = c.Expiry
 	}
@@ -125,9 +166,6 @@ func principalKind(name string) directoryv1.PrincipalKind {
 		return directoryv1.PrincipalKind_PRINCIPAL_KIND_USER
 	}
 }
-
-// JWKS returns the public keys that verify access tokens.
-func (s *Service) JWKS() []token.JWK { return s.signer.JWKS() }
 
 // EnrollTotp starts (or restarts) TOTP enrolment of the actor's own account
 // (R9): the secret is pending until ConfirmTotp. Replacing a confirmed

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+
 	"steward.dev/pkg/authn"
 	"steward.dev/services/directory/domain"
 )
@@ -22,6 +24,7 @@ func (w *wiring) verify(ctx context.Context, credential string) (authn.Principal
 	p, err := d.VerifyCredential(ctx, credential, true)
 	switch {
 	case errors.Is(err, domain.ErrInvalidCredentials), errors.Is(err, domain.ErrAPIKeyRevoked):
+		logRefusal(ctx, err)
 		return authn.Principal{}, fmt.Errorf("%w: %v", authn.ErrUnauthenticated, err)
 	case err != nil:
 		return authn.Principal{}, err
@@ -33,4 +36,14 @@ func (w *wiring) verify(ctx context.Context, credential string) (authn.Principal
 		SessionID:    p.SessionID,
 		DisplayName:  p.DisplayName,
 	}, nil
+}
+
+// logRefusal adds why a credential was refused to the call's log line: the
+// caller gets a fixed message, since the reason may name key IDs or library
+// errors (issue 9 item 8).
+func logRefusal(ctx context.Context, err error) {
+	var ce *domain.CredentialError
+	if errors.As(err, &ce) {
+		logging.AddFields(ctx, logging.Fields{"credential_refused", ce.Detail})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"sync/atomic"
+	"time"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
@@ -26,6 +27,8 @@ const (
 	DefaultAddr = "127.0.0.1:7001"
 	// DefaultMetricsAddr is the Prometheus /metrics listen address.
 	DefaultMetricsAddr = "127.0.0.1:9001"
+	// DefaultTokenKeyRotation is how long a token signing key signs.
+	DefaultTokenKeyRotation = 24 * time.Hour
 )
 
 // Config is the configuration of the directory service process.
@@ -41,6 +44,10 @@ type Config struct {
 	// directory's internal network (SSRF). For development and tests, whose
 	// issuers run on 127.0.0.1 (oidctest). Ignored when Domain.OIDC is set.
 	OIDCAllowPrivateIssuers bool
+	// TokenKeyRotation is how long a token signing key signs before the
+	// directory rotates it (issue 9 item 9); 0 or less rotates only on
+	// demand (RotateSigningKeys).
+	TokenKeyRotation time.Duration
 }
 
 // AddFlags registers the directory's flags on fs, defaulting to c's values:
@@ -50,11 +57,13 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.OIDCAllowPrivateIssuers, "oidc-allow-private-issuers", c.OIDCAllowPrivateIssuers,
 		"let OIDC issuers use plain http and loopback, private or link-local addresses; DANGEROUS outside development: "+
 			"an organization owner could make the directory fetch URLs of its internal network (SSRF)")
+	fs.DurationVar(&c.TokenKeyRotation, "token-key-rotation", c.TokenKeyRotation,
+		"how long an access token signing key signs before it is rotated; 0 rotates only on demand (RotateSigningKeys)")
 }
 
 // NewConfig returns the default configuration of the directory service.
 func NewConfig() Config {
-	return Config{Config: backend.DefaultConfig(Name, DefaultAddr, DefaultMetricsAddr, true)}
+	return Config{Config: backend.DefaultConfig(Name, DefaultAddr, DefaultMetricsAddr, true), TokenKeyRotation: DefaultTokenKeyRotation}
 }
 
 // Complete validates c and builds the directory service, ready to Run. The
@@ -64,7 +73,7 @@ func NewConfig() Config {
 // the moment of the check, so that the directory's own changes (a new
 // member of Administrators, say) show in its checks at once.
 func (c Config) Complete() (*backend.Backend, error) {
-	w := &wiring{opts: c.Domain, allowPrivateIssuers: c.OIDCAllowPrivateIssuers}
+	w := &wiring{opts: c.Domain, allowPrivateIssuers: c.OIDCAllowPrivateIssuers, keyRotation: c.TokenKeyRotation}
 	c.Verifier = authn.VerifierFunc(w.verify)
 	c.AccessFollowsLog = true
 	c.Register = w.register
@@ -76,6 +85,7 @@ func (c Config) Complete() (*backend.Backend, error) {
 type wiring struct {
 	opts                domain.Options
 	allowPrivateIssuers bool
+	keyRotation         time.Duration
 	d                   atomic.Pointer[domain.Service]
 }
 
@@ -106,6 +116,7 @@ func (w *wiring) register(b *backend.Backend) error {
 		return err
 	}
 	w.d.Store(d)
+	b.Go(func(ctx context.Context) error { return rotateKeys(ctx, d, w.keyRotation, b.Logger()) })
 	directoryv1.RegisterDirectoryServiceServer(b.GRPCServer(), &directoryServer{d: d, authorizer: b.Authorizer()})
 	return nil
 }

@@ -31,6 +31,7 @@ func (s *directoryServer) VerifyCredential(ctx context.Context, req *directoryv1
 	}
 	p, err := s.d.VerifyCredential(ctx, raw, false)
 	if err != nil {
+		logRefusal(ctx, err)
 		return nil, toStatus(err)
 	}
 	return &directoryv1.VerifyCredentialResponse{

@@ -24,6 +24,7 @@ const (
 	DirectoryService_SignIn_FullMethodName              = "/steward.directory.v1.DirectoryService/SignIn"
 	DirectoryService_GetJwks_FullMethodName             = "/steward.directory.v1.DirectoryService/GetJwks"
 	DirectoryService_VerifyCredential_FullMethodName    = "/steward.directory.v1.DirectoryService/VerifyCredential"
+	DirectoryService_RotateSigningKeys_FullMethodName   = "/steward.directory.v1.DirectoryService/RotateSigningKeys"
 	DirectoryService_GetOrganization_FullMethodName     = "/steward.directory.v1.DirectoryService/GetOrganization"
 	DirectoryService_GetAccountSystem_FullMethodName    = "/steward.directory.v1.DirectoryService/GetAccountSystem"
 	DirectoryService_SwitchAccountSystem_FullMethodName = "/steward.directory.v1.DirectoryService/SwitchAccountSystem"
@@ -121,6 +122,13 @@ type DirectoryServiceClient interface {
 	// VerifyCredential tells Steward's services who an access token or API key
 	// speaks for (R10). Internal: no HTTP binding.
 	VerifyCredential(ctx context.Context, in *VerifyCredentialRequest, opts ...grpc.CallOption) (*VerifyCredentialResponse, error)
+	// RotateSigningKeys rotates the access token signing keys now: the next
+	// key, already published by GetJwks, starts signing; the signing key is
+	// retired but stays published until the last token it signed has expired;
+	// a new next key is published. The directory also rotates them on a
+	// schedule (-token-key-rotation). Audited as directory.signing_keys.rotated.
+	// Internal: no HTTP binding.
+	RotateSigningKeys(ctx context.Context, in *RotateSigningKeysRequest, opts ...grpc.CallOption) (*RotateSigningKeysResponse, error)
 	// GetOrganization reads an organization (its etag feeds SwitchAccountSystem).
 	GetOrganization(ctx context.Context, in *GetOrganizationRequest, opts ...grpc.CallOption) (*Organization, error)
 	// GetAccountSystem reads the active account system (R8).
@@ -322,6 +330,16 @@ func (c *directoryServiceClient) VerifyCredential(ctx context.Context, in *Verif
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(VerifyCredentialResponse)
 	err := c.cc.Invoke(ctx, DirectoryService_VerifyCredential_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) RotateSigningKeys(ctx context.Context, in *RotateSigningKeysRequest, opts ...grpc.CallOption) (*RotateSigningKeysResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateSigningKeysResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_RotateSigningKeys_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -1017,6 +1035,13 @@ type DirectoryServiceServer interface {
 	// VerifyCredential tells Steward's services who an access token or API key
 	// speaks for (R10). Internal: no HTTP binding.
 	VerifyCredential(context.Context, *VerifyCredentialRequest) (*VerifyCredentialResponse, error)
+	// RotateSigningKeys rotates the access token signing keys now: the next
+	// key, already published by GetJwks, starts signing; the signing key is
+	// retired but stays published until the last token it signed has expired;
+	// a new next key is published. The directory also rotates them on a
+	// schedule (-token-key-rotation). Audited as directory.signing_keys.rotated.
+	// Internal: no HTTP binding.
+	RotateSigningKeys(context.Context, *RotateSigningKeysRequest) (*RotateSigningKeysResponse, error)
 	// GetOrganization reads an organization (its etag feeds SwitchAccountSystem).
 	GetOrganization(context.Context, *GetOrganizationRequest) (*Organization, error)
 	// GetAccountSystem reads the active account system (R8).
@@ -1195,6 +1220,9 @@ func (UnimplementedDirectoryServiceServer) GetJwks(context.Context, *GetJwksRequ
 }
 func (UnimplementedDirectoryServiceServer) VerifyCredential(context.Context, *VerifyCredentialRequest) (*VerifyCredentialResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyCredential not implemented")
+}
+func (UnimplementedDirectoryServiceServer) RotateSigningKeys(context.Context, *RotateSigningKeysRequest) (*RotateSigningKeysResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateSigningKeys not implemented")
 }
 func (UnimplementedDirectoryServiceServer) GetOrganization(context.Context, *GetOrganizationRequest) (*Organization, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOrganization not implemented")
@@ -1483,6 +1511,24 @@ func _DirectoryService_VerifyCredential_Handler(srv interface{}, ctx context.Con
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(DirectoryServiceServer).VerifyCredential(ctx, req.(*VerifyCredentialRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_RotateSigningKeys_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateSigningKeysRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).RotateSigningKeys(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_RotateSigningKeys_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).RotateSigningKeys(ctx, req.(*RotateSigningKeysRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -2697,6 +2743,10 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifyCredential",
 			Handler:    _DirectoryService_VerifyCredential_Handler,
+		},
+		{
+			MethodName: "RotateSigningKeys",
+			Handler:    _DirectoryService_RotateSigningKeys_Handler,
 		},
 		{
 			MethodName: "GetOrganization",

@@ -1,4 +1,4 @@
-package token
+package accesstoken
 
 import (
 	"crypto/ed25519"
@@ -25,7 +25,7 @@ var now = time.Unix(1_800_000_000, 0)
 
 // testKey returns a deterministic key made from seed byte b.
 func testKey(b byte) Key {
-	return newKey(ed25519.NewKeyFromSeed(bytesOf(b, ed25519.SeedSize)))
+	return NewKey(ed25519.NewKeyFromSeed(bytesOf(b, ed25519.SeedSize)))
 }
 
 func bytesOf(b byte, n int) []byte { return []byte(strings.Repeat(string(rune(b)), n)) }
@@ -111,10 +111,10 @@ func flipLowBit(c string) string {
 func claimsEqual(a, b Claims) bool {
 	return a.Subject == b.Subject && a.Organization == b.Organization && a.SessionID == b.SessionID &&
 		a.DisplayName == b.DisplayName && a.Kind == b.Kind && a.EnrollmentOnly == b.EnrollmentOnly &&
-		a.SubjectCreated == b.SubjectCreated && a.IssuedAt.Equal(b.IssuedAt) && a.Expiry.Equal(b.Expiry)
+		a.SubjectCreated == b.SubjectCreated && a.SessionGeneration == b.SessionGeneration && a.IssuedAt.Equal(b.IssuedAt) && a.Expiry.Equal(b.Expiry)
 }
 
-func TestGenerateKey(t *testing.T) {
+func TestGenerateKeyID(t *testing.T) {
 	k, err := GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -163,6 +163,8 @@ func TestSignRoundTrip(t *testing.T) {
 		{"enrollment only", func(c *Claims) { c.EnrollmentOnly = true }, now},
 		// R10: the subject's create time, in nanoseconds, survives the round trip.
 		{"subject create time", func(c *Claims) { c.SubjectCreated = 1_767_225_600_123_456_789 }, now},
+		// Item 4 of issue 9: the session generation survives the round trip.
+		{"session generation", func(c *Claims) { c.SessionGeneration = 7 }, now},
 		{"sub-second times truncated", func(c *Claims) { c.IssuedAt = now.Add(time.Second / 2) }, now},
 		{"just before expiry", func(*Claims) {}, now.Add(5*time.Minute - time.Second)},
 		{"clock behind within leeway", func(*Claims) {}, now.Add(-29 * time.Second)},
@@ -217,6 +219,11 @@ func TestClaimNames(t *testing.T) {
 		payload, _ = base64.RawURLEncoding.DecodeString(strings.Split(sign(t, s, c), ".")[1])
 		if !strings.Contains(string(payload), `"uct":42`) {
 			t.Errorf("payload %s has no uct claim", payload)
+		}
+		c.SessionGeneration = 3
+		payload, _ = base64.RawURLEncoding.DecodeString(strings.Split(sign(t, s, c), ".")[1])
+		if !strings.Contains(string(payload), `"sgen":3`) {
+			t.Errorf("payload %s has no sgen claim", payload)
 		}
 		if p["iss"] != testIssuer || p["org"] != c.Organization || p["exp"] != float64(c.Expiry.Unix()) {
 			t.Errorf("payload = %s", payload)
@@ -298,6 +305,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"alg HS256 with public key", hsToken, now},
 		{"wrong key under known kid", forge(t, jose.EdDSA, testKey(2).Private, key.ID, validClaims()), now},
 		{"unknown kid", sign(t, newTestSigner(t, testKey(2)), testClaims()), now},
+		{"mistyped generation", forge(t, jose.EdDSA, key.Private, key.ID, with(validClaims(), "sgen", -1)), now},
 		{"no kid", forge(t, jose.EdDSA, key.Private, "", validClaims()), now},
 		{"at expiry", good, now.Add(5 * time.Minute)},
 		{"after expiry", good, now.Add(time.Hour)},
@@ -394,4 +402,72 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("Verify error %v does not wrap ErrInvalid", err)
 		}
 	})
+}
+
+// TestKeySet: a KeySet made from a signer's JWKS verifies what the signer
+// signs; a token under another key is ErrUnknownKey (and ErrInvalid), and
+// nothing else is.
+func TestKeySet(t *testing.T) {
+	s := newTestSigner(t, testKey(1), testKey(2))
+	ks, err := NewKeySet(testIssuer, testAudience, s.JWKS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ks.Len() != 2 {
+		t.Errorf("Len = %d, want 2", ks.Len())
+	}
+	c := testClaims()
+	c.SessionGeneration, c.SubjectCreated = 2, 5
+	got, err := ks.Verify(sign(t, s, c), now)
+	if err != nil || !claimsEqual(got, c) {
+		t.Fatalf("Verify = %+v, %v; want %+v", got, err, c)
+	}
+	for _, tc := range []struct {
+		name        string
+		raw         string
+		unknownKey  bool
+		description string
+	}{
+		{"other key", sign(t, newTestSigner(t, testKey(3)), testClaims()), true, "a well-formed token under a kid the set lacks"},
+		{"garbage", "x.y.z", false, "malformed tokens are not unknown keys"},
+		{"expired", sign(t, s, testClaims()), false, "checked at a later time below"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			at := now
+			if tc.name == "expired" {
+				at = now.Add(time.Hour)
+			}
+			_, err := ks.Verify(tc.raw, at)
+			if !errors.Is(err, ErrInvalid) || errors.Is(err, ErrUnknownKey) != tc.unknownKey {
+				t.Errorf("Verify = %v; want ErrInvalid, ErrUnknownKey %v (%s)", err, tc.unknownKey, tc.description)
+			}
+		})
+	}
+}
+
+func TestNewKeySetErrors(t *testing.T) {
+	good := testKey(1).JWK()
+	edit := func(f func(*JWK)) JWK { j := good; f(&j); return j }
+	for _, tc := range []struct {
+		name string
+		jwks []JWK
+	}{
+		{"RSA", []JWK{edit(func(j *JWK) { j.Kty = "RSA" })}},
+		{"other curve", []JWK{edit(func(j *JWK) { j.Crv = "X25519" })}},
+		{"other algorithm", []JWK{edit(func(j *JWK) { j.Alg = "HS256" })}},
+		{"encryption key", []JWK{edit(func(j *JWK) { j.Use = "enc" })}},
+		{"no kid", []JWK{edit(func(j *JWK) { j.Kid = "" })}},
+		{"short x", []JWK{edit(func(j *JWK) { j.X = j.X[:20] })}},
+		{"padded x", []JWK{edit(func(j *JWK) { j.X += "=" })}},
+		{"duplicate kid", []JWK{good, edit(func(j *JWK) { j.X = testKey(2).JWK().X })}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := NewKeySet(testIssuer, testAudience, tc.jwks); err == nil {
+				t.Error("NewKeySet succeeded")
+			}
+		})
+	}
+	if _, err := NewKeySet("", testAudience, nil); err == nil {
+		t.Error("NewKeySet without issuer succeeded")
+	}
 }
