@@ -83,6 +83,10 @@ type Config struct {
 	// Authorizer answers permission checks of methods that declare
 	// permissions. Required; authz.DenyAll until access management exists.
 	Authorizer authz.Authorizer
+	// Services says which methods of this server (its grants with Callee
+	// Name) each of Steward's services may call; the zero value lets
+	// services call public methods only.
+	Services authz.ServicePolicy
 }
 
 // TLSConfig names the PEM files of the server's TLS setup.

@@ -62,6 +62,7 @@ func (s *Server) interceptors(v protovalidate.Validator) ([]grpc.UnaryServerInte
 		}),
 	}
 	rules := ruleSource{s}
+	services := s.cfg.Services.For(s.cfg.Name)
 	unary := []grpc.UnaryServerInterceptor{
 		recovery.UnaryServerInterceptor(recoveryOpt),
 		unaryRequestID,
@@ -69,7 +70,7 @@ func (s *Server) interceptors(v protovalidate.Validator) ([]grpc.UnaryServerInte
 		s.metrics.UnaryServerInterceptor(),
 		unaryAuthn(rules, s.cfg.Authenticator),
 		unaryValidate(v),
-		authz.UnaryServerInterceptor(rules, s.cfg.Authorizer),
+		authz.UnaryServerInterceptor(rules, s.cfg.Authorizer, services),
 	}
 	stream := []grpc.StreamServerInterceptor{
 		recovery.StreamServerInterceptor(recoveryOpt),
@@ -78,7 +79,7 @@ func (s *Server) interceptors(v protovalidate.Validator) ([]grpc.UnaryServerInte
 		s.metrics.StreamServerInterceptor(),
 		streamAuthn(rules, s.cfg.Authenticator),
 		streamValidate(v),
-		authz.StreamServerInterceptor(rules, s.cfg.Authorizer),
+		authz.StreamServerInterceptor(rules, s.cfg.Authorizer, services),
 	}
 	return unary, stream
 }
