@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
 
 	"google.golang.org/grpc/credentials"
@@ -100,7 +102,8 @@ func (f VerifierFunc) Verify(ctx context.Context, credential string) (Principal,
 // A service principal also takes on the end user named by the
 // x-steward-actor, x-steward-actor-org and x-steward-actor-session metadata,
 // if any; from anyone else that metadata is ignored, so users cannot
-// impersonate each other.
+// impersonate each other. The returned Authenticator also implements
+// ClientAddresser.
 func New(services ServiceVerifier, v Verifier) Authenticator {
 	return &authenticator{services: services, verifier: v}
 }
@@ -162,6 +165,68 @@ func (a *authenticator) verifyService(credential string) (string, bool) {
 		return "", false
 	}
 	return name, true
+}
+
+// ProxyService is the one service whose word on a client's address is
+// taken: the gateway (see MDClientAddress).
+const ProxyService = "gateway"
+
+// ClientAddresser is implemented by Authenticators that know whom to
+// believe about the address of a call's client. pkg/grpcserver asks it for
+// every call, public methods included.
+type ClientAddresser interface {
+	// ClientAddress returns the address of the client of a call with
+	// metadata md over transport peer p: MDClientAddress when it is a valid
+	// IP address and the call comes from the proxy (MDProxyAuthorization
+	// verifies as ProxyService, or p's client certificate names it), else
+	// p's host. badProxy reports a MDProxyAuthorization that does not
+	// verify at all, which counts as a failed authentication of p.
+	ClientAddress(md metadata.MD, p *peer.Peer) (addr string, badProxy bool)
+}
+
+// ClientAddress implements ClientAddresser.
+func (a *authenticator) ClientAddress(md metadata.MD, p *peer.Peer) (string, bool) {
+	addr := PeerAddress(p)
+	vouched := false
+	if name, ok, err := serviceFromPeer(p); err == nil && ok && name == ProxyService {
+		vouched = true
+	}
+	badProxy := false
+	if values := md.Get(MDProxyAuthorization); len(values) > 0 {
+		scheme, credential, _ := strings.Cut(values[0], " ")
+		name, ok := a.verifyService(strings.TrimSpace(credential))
+		switch {
+		case len(values) != 1 || !strings.EqualFold(scheme, schemeService) || !ok:
+			badProxy = true
+		case name == ProxyService:
+			vouched = true
+		}
+	}
+	if !vouched {
+		return addr, badProxy
+	}
+	values := md.Get(MDClientAddress)
+	if len(values) != 1 {
+		return addr, badProxy
+	}
+	ip, err := netip.ParseAddr(strings.TrimSpace(values[0]))
+	if err != nil || ip.Zone() != "" {
+		return addr, badProxy
+	}
+	return ip.Unmap().String(), badProxy
+}
+
+// PeerAddress returns the host part of p's network address, "" when
+// unknown.
+func PeerAddress(p *peer.Peer) string {
+	if p == nil || p.Addr == nil {
+		return ""
+	}
+	addr := p.Addr.String()
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // serviceFromPeer returns the service name of p's verified client

@@ -7,6 +7,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -224,5 +225,52 @@ func TestNothingTrustedVerifiesNothing(t *testing.T) {
 		if !errors.Is(err, authn.ErrUnauthenticated) {
 			t.Errorf("%s: err = %v, want ErrUnauthenticated", name, err)
 		}
+	}
+}
+
+// TestClientAddress is contract C1 on the receiving side: the address the
+// gateway vouches for is taken only from the gateway.
+func TestClientAddress(t *testing.T) {
+	gateway := newCredential(t)
+	access, err := authn.NewServiceCredential([]byte(strings.Repeat("a", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := authn.New(authn.TrustedServices{}.With("gateway", gateway).With("access", access), nil).(authn.ClientAddresser)
+	tcpPeer := &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP("10.0.0.9"), Port: 5555}}
+	certPeer := tlsPeer("steward-gateway")
+	certPeer.Addr = tcpPeer.Addr
+	proxy := func(v string) []string { return []string{authn.MDProxyAuthorization, v} }
+	spoofed := []string{authn.MDClientAddress, "203.0.113.7"}
+
+	tests := []struct {
+		name     string
+		md       []string
+		peer     *peer.Peer
+		want     string
+		badProxy bool
+	}{
+		{name: "no peer", want: ""},
+		{name: "transport peer", peer: tcpPeer, want: "10.0.0.9"},
+		{name: "spoofed address without proxy credential", md: spoofed, peer: tcpPeer, want: "10.0.0.9"},
+		{name: "spoofed address with another service's credential", md: append(proxy(access.AuthorizationFor("access")), spoofed...), peer: tcpPeer, want: "10.0.0.9"},
+		{name: "another service's secret named gateway", md: append(proxy(access.AuthorizationFor("gateway")), spoofed...), peer: tcpPeer, want: "10.0.0.9", badProxy: true},
+		{name: "garbage proxy credential", md: append(proxy("Bearer x"), spoofed...), peer: tcpPeer, want: "10.0.0.9", badProxy: true},
+		{name: "the gateway's credential", md: append(proxy(gateway.AuthorizationFor("gateway")), spoofed...), peer: tcpPeer, want: "203.0.113.7"},
+		{name: "the gateway's credential, IPv6", md: append(proxy(gateway.AuthorizationFor("gateway")), authn.MDClientAddress, "2001:db8::1"), peer: tcpPeer, want: "2001:db8::1"},
+		{name: "the gateway's credential, IPv4-mapped", md: append(proxy(gateway.AuthorizationFor("gateway")), authn.MDClientAddress, "::ffff:192.0.2.1"), peer: tcpPeer, want: "192.0.2.1"},
+		{name: "the gateway's credential, not an IP", md: append(proxy(gateway.AuthorizationFor("gateway")), authn.MDClientAddress, "example.com"), peer: tcpPeer, want: "10.0.0.9"},
+		{name: "the gateway's credential, two addresses", md: append(proxy(gateway.AuthorizationFor("gateway")), authn.MDClientAddress, "192.0.2.1", authn.MDClientAddress, "192.0.2.2"), peer: tcpPeer, want: "10.0.0.9"},
+		{name: "the gateway's credential, no address", md: proxy(gateway.AuthorizationFor("gateway")), peer: tcpPeer, want: "10.0.0.9"},
+		{name: "the gateway's client certificate", md: spoofed, peer: certPeer, want: "203.0.113.7"},
+		{name: "another service's client certificate", md: spoofed, peer: tlsPeer("steward-access"), want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, bad := a.ClientAddress(metadata.Pairs(tt.md...), tt.peer)
+			if got != tt.want || bad != tt.badProxy {
+				t.Errorf("ClientAddress = %q, bad proxy %v; want %q, %v", got, bad, tt.want, tt.badProxy)
+			}
+		})
 	}
 }

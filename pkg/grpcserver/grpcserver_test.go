@@ -46,6 +46,7 @@ type fakeEventLog struct {
 	mu        sync.Mutex
 	actor     string
 	requestID string
+	addr      string // authn.ClientAddress
 }
 
 func newFakeEventLog() *fakeEventLog {
@@ -55,7 +56,7 @@ func newFakeEventLog() *fakeEventLog {
 func (f *fakeEventLog) ListEvents(ctx context.Context, req *eventlogv1.ListEventsRequest) (*eventlogv1.ListEventsResponse, error) {
 	actor, _ := authn.Actor(ctx)
 	f.mu.Lock()
-	f.actor, f.requestID = actor.Name, authn.RequestID(ctx)
+	f.actor, f.requestID, f.addr = actor.Name, authn.RequestID(ctx), authn.ClientAddress(ctx)
 	f.mu.Unlock()
 	switch req.GetPageToken() {
 	case "panic":
