@@ -6,8 +6,6 @@ import (
 	"context"
 	"encoding/csv"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -36,11 +34,7 @@ func TestAccess(t *testing.T) {
 	defer cancel()
 	dir := directoryv1.NewDirectoryServiceClient(s.dial("directory"))
 	acc := accessv1.NewAccessServiceClient(s.dial("access"))
-	secret, err := os.ReadFile(filepath.Join(s.dataDir, "service-credential"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	asService := metadata.AppendToOutgoingContext(ctx, "authorization", "Service e2e:"+strings.TrimSpace(string(secret)))
+	asService := s.asService(ctx, "licensing") // checks permissions as licensing does
 	check := func(principal, permission, scope string) (*accessv1.CheckPermissionResponse, error) {
 		return acc.CheckPermission(asService, &accessv1.CheckPermissionRequest{Principal: principal, Permission: permission, Scope: scope})
 	}

@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -84,11 +82,7 @@ func TestDirectory(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := directoryv1.NewDirectoryServiceClient(s.dial("directory"))
-	secret, err := os.ReadFile(filepath.Join(s.dataDir, "service-credential"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	asService := metadata.AppendToOutgoingContext(ctx, "authorization", "Service e2e:"+strings.TrimSpace(string(secret)))
+	asService := s.asService(ctx, "audit") // verifies credentials and reads the event log
 
 	// R1: sign up through the gateway.
 	var su struct {

@@ -120,7 +120,6 @@ func (z *zeros) Read(p []byte) (int, error) {
 func TestGatewayEdge(t *testing.T) {
 	// Gateway-only flags, through the environment the launcher passes on.
 	t.Setenv("STEWARD_READ_TIMEOUT", gatewayReadTimeout.String())
-	t.Setenv("STEWARD_SERVICE_CREDENTIAL_FILE", filepath.Join(t.TempDir(), "gateway-credential"))
 	s := launch(t)
 
 	code, body := jsonCall(t, s, "POST", "/v1/organizations:signUp", map[string]any{
@@ -141,15 +140,13 @@ func TestGatewayEdge(t *testing.T) {
 	owner := map[string]string{"Authorization": "Bearer " + in.AccessToken}
 
 	t.Run("service scheme and internal headers", func(t *testing.T) {
-		secret := "c2VjcmV0"
-		if data, err := os.ReadFile(filepath.Join(s.dataDir, "service-credential")); err == nil {
-			secret = strings.TrimSpace(string(data))
-		} else {
-			t.Logf("no installation credential to try (%v); a made-up one stands in", err)
-		}
 		_, before := jsonCall(t, s, "GET", "/v1/"+org+"/tenants", nil, owner)
-		for _, name := range []string{"cli", "directory", "gateway"} {
-			service := map[string]string{"Authorization": "Service " + name + ":" + secret}
+		for _, name := range []string{"directory", "access", "gateway"} {
+			data, err := os.ReadFile(filepath.Join(s.dataDir, "credentials", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			service := map[string]string{"Authorization": "Service " + name + ":" + strings.TrimSpace(string(data))}
 			code, body := jsonCall(t, s, "GET", "/v1/"+org+"/users", nil, service)
 			wantRPCStatus(t, "GET users as "+name, code, body, http.StatusUnauthorized, "Service")
 			code, body = jsonCall(t, s, "POST", "/v1/"+org+"/tenants?tenantId=evil", map[string]any{"displayName": "Evil"}, service)

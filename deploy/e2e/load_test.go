@@ -6,10 +6,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,11 +39,7 @@ func TestLoadCheck(t *testing.T) {
 	s := launch(t)
 	ctx := context.Background()
 	dir := directoryv1.NewDirectoryServiceClient(s.dial("directory"))
-	secret, err := os.ReadFile(filepath.Join(s.dataDir, "service-credential"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	asService := metadata.AppendToOutgoingContext(ctx, "authorization", "Service orchestrator:"+strings.TrimSpace(string(secret)))
+	asService := s.asService(ctx, "licensing") // a service granted CheckPermission
 
 	su, err := dir.SignUp(ctx, &directoryv1.SignUpRequest{OrganizationId: "load", OrganizationDisplayName: "Load",
 		Nickname: "owner", Email: "owner@load.example", Password: "owner's long password"})

@@ -175,6 +175,17 @@ func portOpenUntil(addr string, deadline time.Time) bool {
 	}
 }
 
+// asService returns ctx authenticating as the service name, with that
+// service's own credential as the launcher made it.
+func (s *suite) asService(ctx context.Context, name string) context.Context {
+	s.t.Helper()
+	secret, err := os.ReadFile(filepath.Join(s.dataDir, "credentials", name))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Service "+name+":"+strings.TrimSpace(string(secret)))
+}
+
 func (s *suite) dial(name string) *grpc.ClientConn {
 	s.t.Helper()
 	conn, err := grpc.NewClient(s.addrs[name], grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -205,19 +216,16 @@ func TestSuite(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	credFile := filepath.Join(s.dataDir, "service-credential")
-	fi, err := os.Stat(credFile)
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range append(slices.Clone(backends), "gateway") {
+		fi, err := os.Stat(filepath.Join(s.dataDir, "credentials", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm != 0o600 {
+			t.Errorf("credential of %s: mode %#o, want 0600", name, perm)
+		}
 	}
-	if perm := fi.Mode().Perm(); perm != 0o600 {
-		t.Errorf("service credential mode %#o, want 0600", perm)
-	}
-	secret, err := os.ReadFile(credFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	asService := metadata.AppendToOutgoingContext(ctx, "authorization", "Service e2e:"+strings.TrimSpace(string(secret)))
+	asService := s.asService(ctx, "audit") // audit reads every event log
 
 	for _, name := range backends {
 		t.Run(name, func(t *testing.T) {

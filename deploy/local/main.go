@@ -1,6 +1,7 @@
 // Command steward-local runs the whole Steward suite on this machine, as
-// `make run` does: it creates the data directory and the installation's
-// service credential, starts the four backends and the gateway as child
+// `make run` does: it creates the data directory and each service's own
+// credential (with the file of their hashes the services verify each other
+// against), starts the four backends and the gateway as child
 // processes on 127.0.0.1 with their output prefixed by the service name,
 // waits until all of them are healthy, prints where they listen and a few
 // commands to try, and stops them all on Ctrl-C (SIGINT) or SIGTERM.
@@ -67,7 +68,7 @@ func parseFlags(args []string) (config, error) {
 		defaultBinDir = filepath.Dir(exe)
 	}
 	fs.StringVar(&cfg.binDir, "bin-dir", defaultBinDir, "directory holding the steward-<service> binaries")
-	fs.StringVar(&cfg.dataDir, "data-dir", "data", "data directory of the suite: the service credential and one subdirectory per service")
+	fs.StringVar(&cfg.dataDir, "data-dir", "data", "data directory of the suite: the services' credentials (credentials/) and one subdirectory per service")
 	for i, name := range backendNames {
 		cfg.addrs[name] = fs.String(name+"-addr", fmt.Sprintf("127.0.0.1:%d", 7001+i), "gRPC address of "+name)
 		cfg.metricsAddrs[name] = fs.String(name+"-metrics-addr", fmt.Sprintf("127.0.0.1:%d", 9001+i), "/metrics address of "+name+" (empty disables it)")

@@ -45,13 +45,13 @@ type exit struct {
 // suite is the set of service processes of one launcher run.
 type suite struct {
 	cfg      config
-	credPath string
+	credsDir string // one secret per service, and the trusted services
 	children []*child
 	exits    chan exit
 	outMu    sync.Mutex // serializes the prefixed output of all children
 }
 
-// newSuite prepares the data directory and the service credential.
+// newSuite prepares the data directory and the services' credentials.
 func newSuite(cfg config) (*suite, error) {
 	dataDir, err := filepath.Abs(cfg.dataDir)
 	if err != nil {
@@ -66,20 +66,54 @@ func newSuite(cfg config) (*suite, error) {
 			return nil, fmt.Errorf("%w (run `make build`, or pass -bin-dir)", err)
 		}
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data directory: %w", err)
+	s := &suite{cfg: cfg, credsDir: filepath.Join(dataDir, backend.CredentialsDir), exits: make(chan exit, len(backendNames)+1)}
+	if err := os.MkdirAll(s.credsDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the data directory: %w", err)
 	}
-	s := &suite{cfg: cfg, credPath: filepath.Join(dataDir, backend.CredentialFileName), exits: make(chan exit, len(backendNames)+1)}
-	_, statErr := os.Stat(s.credPath)
-	if _, err := authn.LoadOrCreateServiceCredential(s.credPath); err != nil {
+	created, err := writeCredentials(s.credsDir)
+	if err != nil {
 		return nil, err
 	}
-	if errors.Is(statErr, os.ErrNotExist) {
-		s.logf("created the service credential %s (mode 0600)", s.credPath)
-	} else {
-		s.logf("using the service credential %s", s.credPath)
+	if len(created) > 0 {
+		s.logf("created the credentials of %s in %s (mode 0600)", strings.Join(created, ", "), s.credsDir)
+	}
+	s.logf("services verify each other against %s", s.trustedPath())
+	if _, err := os.Stat(filepath.Join(dataDir, "service-credential")); err == nil {
+		s.logf("%s is no longer used (each service has its own credential now): remove it", filepath.Join(dataDir, "service-credential"))
 	}
 	return s, nil
+}
+
+// writeCredentials creates in dir the credential of every service that has
+// none, and writes the trusted-services file naming all of them with the
+// hash of their secret. It returns the services whose credential it
+// created.
+func writeCredentials(dir string) (created []string, err error) {
+	var trusted authn.TrustedServices
+	for _, name := range backend.ServiceNames {
+		path := filepath.Join(dir, name)
+		_, statErr := os.Stat(path)
+		cred, err := authn.LoadOrCreateServiceCredential(path)
+		if err != nil {
+			return nil, err
+		}
+		if errors.Is(statErr, os.ErrNotExist) {
+			created = append(created, name)
+		}
+		trusted = trusted.With(name, cred)
+	}
+	if err := authn.WriteTrustedServices(filepath.Join(dir, backend.TrustedServicesFileName), trusted); err != nil {
+		return nil, err
+	}
+	return created, nil
+}
+
+// credentialPath is where the credential of the service name is.
+func (s *suite) credentialPath(name string) string { return filepath.Join(s.credsDir, name) }
+
+// trustedPath is the trusted-services file.
+func (s *suite) trustedPath() string {
+	return filepath.Join(s.credsDir, backend.TrustedServicesFileName)
 }
 
 func binary(cfg config, name string) string {
@@ -106,7 +140,8 @@ func (s *suite) run() int {
 			"-addr", *s.cfg.addrs[name],
 			"-metrics-addr", *s.cfg.metricsAddrs[name],
 			"-data-dir", filepath.Join(s.cfg.dataDir, name),
-			"-service-credential-file", s.credPath,
+			"-service-credential-file", s.credentialPath(name),
+			"-trusted-services-file", s.trustedPath(),
 			"-directory-addr", *s.cfg.addrs["directory"],
 			"-access-addr", *s.cfg.addrs["access"],
 			"-log-level", s.cfg.logLevel,
@@ -117,16 +152,19 @@ func (s *suite) run() int {
 			// plain http, which a production directory refuses (SSRF).
 			args = append(args, "-oidc-allow-private-issuers")
 		}
-		if err := s.start(name, args); err != nil {
+		if err := s.start(name, args, nil); err != nil {
 			s.logf("%v", err)
 			return s.stop(syscall.SIGTERM, 1)
 		}
 	}
-	gwArgs := []string{"-addr", *s.cfg.addrs["gateway"], "-log-level", s.cfg.logLevel, "-service-credential-file", s.credPath}
+	gwArgs := []string{"-addr", *s.cfg.addrs["gateway"], "-log-level", s.cfg.logLevel,
+		"-service-credential-file", s.credentialPath("gateway"), "-trusted-services-file", s.trustedPath()}
 	for _, name := range backendNames {
 		gwArgs = append(gwArgs, "-"+name+"-addr", *s.cfg.addrs[name])
 	}
-	if err := s.start("gateway", gwArgs); err != nil {
+	// The gateway's own credential vouches for the client addresses it
+	// forwards, and grants nothing else.
+	if err := s.start("gateway", gwArgs, nil); err != nil {
 		s.logf("%v", err)
 		return s.stop(syscall.SIGTERM, 1)
 	}
@@ -164,9 +202,13 @@ func (s *suite) run() int {
 	}
 }
 
-// start starts the service name with args.
-func (s *suite) start(name string, args []string) error {
+// start starts the service name with args, adding env to the launcher's
+// environment.
+func (s *suite) start(name string, args, env []string) error {
 	cmd := exec.Command(binary(s.cfg, name), args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	prefix := fmt.Sprintf("%-13s | ", name)
 	stdout := newPrefixWriter(&s.outMu, os.Stdout, prefix)
 	stderr := newPrefixWriter(&s.outMu, os.Stderr, prefix)
@@ -317,14 +359,15 @@ func (s *suite) banner() {
 	gw := "http://" + *s.cfg.addrs["gateway"]
 	fmt.Fprintf(&b, "  %-10s %-24s %s\n\n", "gateway", gw, gw+"/metrics")
 	fmt.Fprintf(&b, "  data directory:     %s\n", s.cfg.dataDir)
-	fmt.Fprintf(&b, "  service credential: %s (mode 0600)\n\n", s.credPath)
+	fmt.Fprintf(&b, "  credentials:        %s/<service> (one secret per service, mode 0600)\n", s.credsDir)
+	fmt.Fprintf(&b, "  trusted services:   %s (each service's SHA-256)\n\n", s.trustedPath())
 	dir := *s.cfg.addrs["directory"]
 	b.WriteString("Try (grpcurl: go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3):\n")
 	fmt.Fprintf(&b, "  curl -s %s/healthz\n", gw)
 	fmt.Fprintf(&b, "  grpcurl -plaintext %s grpc.health.v1.Health/Check\n", dir)
 	fmt.Fprintf(&b, "  grpcurl -plaintext %s list\n", dir)
 	fmt.Fprintf(&b, "  grpcurl -plaintext %s steward.eventlog.v1.EventLogService/ListEvents    # refused: Unauthenticated\n", dir)
-	fmt.Fprintf(&b, "  grpcurl -plaintext -H \"authorization: Service cli:$(cat %s)\" %s steward.eventlog.v1.EventLogService/ListEvents\n", shellQuote(s.credPath), dir)
+	fmt.Fprintf(&b, "  grpcurl -plaintext -H \"authorization: Service audit:$(cat %s)\" %s steward.eventlog.v1.EventLogService/ListEvents    # as audit, which reads every log\n", shellQuote(s.credentialPath("audit")), dir)
 	b.WriteString("First steps (sign up, sign in, a tenant, a Check): README.md, \"Use it\".\n")
 	s.outMu.Lock()
 	defer s.outMu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,6 +135,7 @@ func TestAuthenticate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	trusted := authn.TrustedServices{}.With("access", cred).With("audit", other)
 	user := authn.Principal{Kind: authn.KindUser, Name: "organizations/o1/users/u1", Organization: "organizations/o1"}
 	verifier := authn.VerifierFunc(func(_ context.Context, token string) (authn.Principal, error) {
 		switch token {
@@ -145,19 +147,30 @@ func TestAuthenticate(t *testing.T) {
 		return authn.Principal{}, fmt.Errorf("%w: bad token", authn.ErrUnauthenticated)
 	})
 	actorMD := []string{authn.MDActor, "organizations/o2/users/u9", authn.MDActorOrganization, "organizations/o2"}
+	asAccess := []string{"authorization", cred.AuthorizationFor("access")}
 
 	tests := []struct {
-		name      string
-		verifier  authn.Verifier
-		md        []string
-		peer      *peer.Peer
-		wantErr   error
-		wantName  string
-		wantActor string
+		name        string
+		verifier    authn.Verifier
+		md          []string
+		peer        *peer.Peer
+		wantErr     error
+		wantName    string
+		wantActor   string
+		wantSession string
 	}{
 		{name: "no credentials", wantErr: authn.ErrNoCredentials},
-		{name: "service", md: []string{"authorization", cred.AuthorizationFor("access")}, wantName: "services/access", wantActor: "services/access"},
-		{name: "service acting for user", md: append([]string{"authorization", cred.AuthorizationFor("access")}, actorMD...), wantName: "services/access", wantActor: "organizations/o2/users/u9"},
+		{name: "service", md: asAccess, wantName: "services/access", wantActor: "services/access"},
+		{name: "service acting for user", md: append(asAccess, actorMD...), wantName: "services/access", wantActor: "organizations/o2/users/u9"},
+		{name: "service acting for user, organization from the name", md: append(asAccess, authn.MDActor, "organizations/o2/robotAccounts/r1"), wantName: "services/access", wantActor: "organizations/o2/robotAccounts/r1"},
+		{name: "service acting for an API key", md: append(asAccess, authn.MDActor, "organizations/o2/robotAccounts/r1", authn.MDActorSession, "organizations/o2/robotAccounts/r1/apiKeys/k1"),
+			wantName: "services/access", wantActor: "organizations/o2/robotAccounts/r1", wantSession: "organizations/o2/robotAccounts/r1/apiKeys/k1"},
+		{name: "actor organization contradicts the actor", md: append(asAccess, authn.MDActor, "organizations/o2/users/u9", authn.MDActorOrganization, "organizations/o1"), wantErr: authn.ErrUnauthenticated},
+		{name: "actor is a service", md: append(asAccess, authn.MDActor, "services/directory"), wantErr: authn.ErrUnauthenticated},
+		{name: "actor is not a principal", md: append(asAccess, authn.MDActor, "organizations/o2"), wantErr: authn.ErrUnauthenticated},
+		{name: "one service's secret as another service", md: []string{"authorization", cred.AuthorizationFor("audit")}, wantErr: authn.ErrUnauthenticated},
+		{name: "a secret as an unknown service", md: []string{"authorization", cred.AuthorizationFor("directory")}, wantErr: authn.ErrUnauthenticated},
+		{name: "the other service's own secret", md: []string{"authorization", other.AuthorizationFor("audit")}, wantName: "services/audit", wantActor: "services/audit"},
 		{name: "wrong secret", md: []string{"authorization", other.AuthorizationFor("access")}, wantErr: authn.ErrUnauthenticated},
 		{name: "malformed service credential", md: []string{"authorization", "Service access"}, wantErr: authn.ErrUnauthenticated},
 		{name: "bad service name", md: []string{"authorization", strings.Replace(cred.AuthorizationFor("x"), "x:", "X Y:", 1)}, wantErr: authn.ErrUnauthenticated},
@@ -176,7 +189,7 @@ func TestAuthenticate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := authn.New(cred, tt.verifier)
+			a := authn.New(trusted, tt.verifier)
 			p, err := a.Authenticate(context.Background(), metadata.Pairs(tt.md...), tt.peer)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
@@ -194,15 +207,70 @@ func TestAuthenticate(t *testing.T) {
 			if actor.Name != tt.wantActor {
 				t.Errorf("actor = %q, want %q", actor.Name, tt.wantActor)
 			}
+			if actor.SessionID != tt.wantSession {
+				t.Errorf("actor session = %q, want %q", actor.SessionID, tt.wantSession)
+			}
+			if p.OnBehalfOf != nil && p.OnBehalfOf.Organization != "organizations/o2" {
+				t.Errorf("actor organization = %q, want organizations/o2", p.OnBehalfOf.Organization)
+			}
 		})
 	}
 }
 
-func TestZeroCredentialVerifiesNothing(t *testing.T) {
-	var zero authn.ServiceCredential
-	a := authn.New(zero, nil)
-	_, err := a.Authenticate(context.Background(), metadata.Pairs("authorization", zero.AuthorizationFor("access")), nil)
-	if !errors.Is(err, authn.ErrUnauthenticated) {
-		t.Fatalf("err = %v, want ErrUnauthenticated", err)
+func TestNothingTrustedVerifiesNothing(t *testing.T) {
+	cred := newCredential(t)
+	for name, services := range map[string]authn.ServiceVerifier{"nil": nil, "zero": authn.TrustedServices{}} {
+		a := authn.New(services, nil)
+		_, err := a.Authenticate(context.Background(), metadata.Pairs("authorization", cred.AuthorizationFor("access")), nil)
+		if !errors.Is(err, authn.ErrUnauthenticated) {
+			t.Errorf("%s: err = %v, want ErrUnauthenticated", name, err)
+		}
+	}
+}
+
+// TestClientAddress is contract C1 on the receiving side: the address the
+// gateway vouches for is taken only from the gateway.
+func TestClientAddress(t *testing.T) {
+	gateway := newCredential(t)
+	access, err := authn.NewServiceCredential([]byte(strings.Repeat("a", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := authn.New(authn.TrustedServices{}.With("gateway", gateway).With("access", access), nil).(authn.ClientAddresser)
+	tcpPeer := &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP("10.0.0.9"), Port: 5555}}
+	certPeer := tlsPeer("steward-gateway")
+	certPeer.Addr = tcpPeer.Addr
+	proxy := func(v string) []string { return []string{authn.MDProxyAuthorization, v} }
+	spoofed := []string{authn.MDClientAddress, "203.0.113.7"}
+
+	tests := []struct {
+		name     string
+		md       []string
+		peer     *peer.Peer
+		want     string
+		badProxy bool
+	}{
+		{name: "no peer", want: ""},
+		{name: "transport peer", peer: tcpPeer, want: "10.0.0.9"},
+		{name: "spoofed address without proxy credential", md: spoofed, peer: tcpPeer, want: "10.0.0.9"},
+		{name: "spoofed address with another service's credential", md: append(proxy(access.AuthorizationFor("access")), spoofed...), peer: tcpPeer, want: "10.0.0.9"},
+		{name: "another service's secret named gateway", md: append(proxy(access.AuthorizationFor("gateway")), spoofed...), peer: tcpPeer, want: "10.0.0.9", badProxy: true},
+		{name: "garbage proxy credential", md: append(proxy("Bearer x"), spoofed...), peer: tcpPeer, want: "10.0.0.9", badProxy: true},
+		{name: "the gateway's credential", md: append(proxy(gateway.AuthorizationFor("gateway")), spoofed...), peer: tcpPeer, want: "203.0.113.7"},
+		{name: "the gateway's credential, IPv6", md: append(proxy(gateway.AuthorizationFor("gateway")), authn.MDClientAddress, "2001:db8::1"), peer: tcpPeer, want: "2001:db8::1"},
+		{name: "the gateway's credential, IPv4-mapped", md: append(proxy(gateway.AuthorizationFor("gateway")), authn.MDClientAddress, "::ffff:192.0.2.1"), peer: tcpPeer, want: "192.0.2.1"},
+		{name: "the gateway's credential, not an IP", md: append(proxy(gateway.AuthorizationFor("gateway")), authn.MDClientAddress, "example.com"), peer: tcpPeer, want: "10.0.0.9"},
+		{name: "the gateway's credential, two addresses", md: append(proxy(gateway.AuthorizationFor("gateway")), authn.MDClientAddress, "192.0.2.1", authn.MDClientAddress, "192.0.2.2"), peer: tcpPeer, want: "10.0.0.9"},
+		{name: "the gateway's credential, no address", md: proxy(gateway.AuthorizationFor("gateway")), peer: tcpPeer, want: "10.0.0.9"},
+		{name: "the gateway's client certificate", md: spoofed, peer: certPeer, want: "203.0.113.7"},
+		{name: "another service's client certificate", md: spoofed, peer: tlsPeer("steward-access"), want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, bad := a.ClientAddress(metadata.Pairs(tt.md...), tt.peer)
+			if got != tt.want || bad != tt.badProxy {
+				t.Errorf("ClientAddress = %q, bad proxy %v; want %q, %v", got, bad, tt.want, tt.badProxy)
+			}
+		})
 	}
 }

@@ -3,7 +3,6 @@ package authn
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -26,13 +25,15 @@ var serviceNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 // "directory": lowercase letters, digits and dashes, starting with a letter.
 func ValidServiceName(name string) bool { return serviceNamePattern.MatchString(name) }
 
-// ServiceCredential is the installation's shared service secret. Steward's
-// services present it to each other as
+// ServiceCredential is one service's own secret. The service presents it to
+// the others as
 //
-//	authorization: Service <service-name>:<base64url secret>
+//	authorization: Service <its name>:<base64url secret>
 //
-// Its String, GoString and LogValue methods never reveal the secret. The zero
-// value holds no secret and verifies nothing.
+// and they verify it against the SHA-256 they hold for that name
+// (TrustedServices): each service has its own, and a secret authenticates
+// only the service it belongs to. Its String, GoString and LogValue methods
+// never reveal the secret. The zero value holds no secret.
 type ServiceCredential struct {
 	secret []byte
 	hash   [sha256.Size]byte
@@ -134,23 +135,10 @@ func loadServiceCredential(path string) (ServiceCredential, error) {
 func (c ServiceCredential) IsZero() bool { return len(c.secret) == 0 }
 
 // AuthorizationFor returns the authorization metadata value with which the
-// service named service authenticates: "Service <service>:<secret>".
+// service named service authenticates with c: "Service <service>:<secret>".
+// It verifies only where c is trusted as service's own secret.
 func (c ServiceCredential) AuthorizationFor(service string) string {
 	return schemeService + " " + service + ":" + base64.RawURLEncoding.EncodeToString(c.secret)
-}
-
-// verify reports whether secret, in its base64url form, is c's secret. The
-// comparison takes constant time.
-func (c ServiceCredential) verify(encoded string) bool {
-	if c.IsZero() {
-		return false
-	}
-	secret, err := base64.RawURLEncoding.DecodeString(encoded)
-	if err != nil {
-		return false
-	}
-	h := sha256.Sum256(secret)
-	return subtle.ConstantTimeCompare(h[:], c.hash[:]) == 1
 }
 
 // String returns a redacted description of c.

@@ -53,8 +53,8 @@ func (f AuthorizerFunc) Authorize(ctx context.Context, req Request) (Decision, e
 
 // DenyAll is the interim Authorizer for services started before access
 // management exists: it denies every request with the reason "access
-// management not configured". Service principals are not affected, since
-// they are never asked of the Authorizer.
+// management not configured". Services acting on their own account are not
+// affected, since they are never asked of the Authorizer.
 var DenyAll Authorizer = AuthorizerFunc(func(context.Context, Request) (Decision, error) {
 	return Decision{Reason: "access management not configured"}, nil
 })

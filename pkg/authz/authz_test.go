@@ -30,8 +30,26 @@ import (
 
 var (
 	user = authn.Principal{Kind: authn.KindUser, Name: "organizations/o1/users/u1", Organization: "organizations/o1"}
-	svc  = authn.Principal{Kind: authn.KindService, Name: "services/access"}
+	// svc is granted every test method; acting is svc acting for user.
+	svc    = authn.Principal{Kind: authn.KindService, Name: "services/access"}
+	acting = authn.Principal{Kind: authn.KindService, Name: "services/access", OnBehalfOf: &user}
+	// narrow is granted Create only; stranger nothing.
+	narrow   = authn.Principal{Kind: authn.KindService, Name: "services/directory"}
+	stranger = authn.Principal{Kind: authn.KindService, Name: "services/gateway"}
 )
+
+// testPolicy is what services may call of the test service.
+func testPolicy() authz.CallerTable {
+	var all []string
+	for _, m := range testMethods {
+		all = append(all, "/"+testService+"/"+m.name)
+	}
+	return authz.NewServicePolicy(
+		authz.Grant{Caller: "access", Callee: "test", Methods: all},
+		authz.Grant{Caller: "directory", Callee: "test", Methods: []string{"/" + testService + "/Create"}},
+		authz.Grant{Caller: "directory", Callee: "other", Methods: []string{"/" + testService + "/Internal"}},
+	).For("test")
+}
 
 func testServiceInfo() map[string]grpc.ServiceInfo {
 	info := grpc.ServiceInfo{}
@@ -179,9 +197,22 @@ func TestEnforce(t *testing.T) {
 		{name: "internal, anonymous", method: "Internal", code: codes.Unauthenticated, reason: authz.ReasonUnauthenticated},
 		{name: "internal, user", method: "Internal", principal: &user, code: codes.PermissionDenied, reason: authz.ReasonPermissionDenied},
 		{name: "internal, service", method: "Internal", principal: &svc, code: codes.OK},
+		{name: "internal, service acting for a user", method: "Internal", principal: &acting, code: codes.OK},
+		{name: "internal, service granted other methods", method: "Internal", principal: &narrow, code: codes.PermissionDenied, reason: authz.ReasonPermissionDenied,
+			wantMsg: []string{"services/directory may not call /" + testService + "/Internal"}},
+		{name: "internal, service granted nothing", method: "Internal", principal: &stranger, code: codes.PermissionDenied, reason: authz.ReasonPermissionDenied},
+		{name: "public, service granted nothing", method: "Public", principal: &stranger, code: codes.OK},
 		{name: "authenticated, anonymous", method: "Authenticated", code: codes.Unauthenticated},
 		{name: "authenticated, user", method: "Authenticated", principal: &user, code: codes.OK},
+		{name: "authenticated, service", method: "Authenticated", principal: &svc, code: codes.OK},
+		{name: "authenticated, service granted nothing", method: "Authenticated", principal: &stranger, code: codes.PermissionDenied, reason: authz.ReasonPermissionDenied},
 		{name: "permission, service", method: "Create", principal: &svc, parent: "organizations/o9", code: codes.OK},
+		{name: "permission, narrowly granted service", method: "Create", principal: &narrow, parent: "organizations/o9", code: codes.OK},
+		{name: "permission, service granted nothing", method: "Create", principal: &stranger, parent: "organizations/o1", code: codes.PermissionDenied, reason: authz.ReasonPermissionDenied},
+		{name: "permission, service acting for a user, allowed", method: "Create", principal: &acting, parent: "organizations/o1/tenants/t1", code: codes.OK, wantScope: "organizations/o1/tenants/t1"},
+		{name: "permission, service acting for a user, denied as the user", method: "Create", principal: &acting, parent: "organizations/o2", code: codes.PermissionDenied,
+			reason: authz.ReasonPermissionDenied, wantScope: "organizations/o2", wantMsg: []string{"organizations/o1/users/u1 lacks things.create"}},
+		{name: "organization scope, service acting for a user", method: "OrgWide", principal: &acting, code: codes.OK, wantScope: "organizations/o1"},
 		{name: "permission, allowed", method: "Create", principal: &user, parent: "organizations/o1/tenants/t1", code: codes.OK, wantScope: "organizations/o1/tenants/t1"},
 		{name: "permission, denied", method: "Create", principal: &user, parent: "organizations/o2", code: codes.PermissionDenied,
 			reason: authz.ReasonPermissionDenied, wantScope: "organizations/o2", wantMsg: []string{"things.create", `"organizations/o2"`, "no role assignment"}},
@@ -200,7 +231,7 @@ func TestEnforce(t *testing.T) {
 			}
 			full := "/" + testService + "/" + tt.method
 			rule, _ := table.RuleFor(full)
-			err := authz.Enforce(ctx, a, full, rule, newRequest(t, files, tt.parent, tt.thing))
+			err := authz.Enforce(ctx, a, testPolicy(), full, rule, newRequest(t, files, tt.parent, tt.thing))
 			if got := status.Code(err); got != tt.code {
 				t.Fatalf("code = %v (%v), want %v", got, err, tt.code)
 			}
@@ -211,7 +242,7 @@ func TestEnforce(t *testing.T) {
 			if asked != (tt.wantScope != "") || req.Scope != tt.wantScope {
 				t.Errorf("authorizer asked %v with scope %q, want scope %q", asked, req.Scope, tt.wantScope)
 			}
-			if asked && (req.Method != full || req.Principal.Name != tt.principal.Name) {
+			if asked && (req.Method != full || req.Principal.Name != user.Name) {
 				t.Errorf("authorizer request = %+v", req)
 			}
 			for _, s := range tt.wantMsg {
@@ -226,6 +257,74 @@ func TestEnforce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Check, inside a handler, holds a service acting for a user to the user's
+// permissions, like Enforce.
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name      string
+		principal *authn.Principal
+		scope     string
+		code      codes.Code
+		asked     bool
+	}{
+		{name: "anonymous", code: codes.Unauthenticated},
+		{name: "user, allowed", principal: &user, scope: "organizations/o1", code: codes.OK, asked: true},
+		{name: "user, denied", principal: &user, scope: "organizations/o2", code: codes.PermissionDenied, asked: true},
+		{name: "service on its own account", principal: &svc, scope: "organizations/o2", code: codes.OK},
+		{name: "service acting for a user, allowed", principal: &acting, scope: "organizations/o1", code: codes.OK, asked: true},
+		{name: "service acting for a user, denied", principal: &acting, scope: "organizations/o2", code: codes.PermissionDenied, asked: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := &recorder{allow: []string{"organizations/o1"}}
+			ctx := context.Background()
+			if tt.principal != nil {
+				ctx = authn.NewContext(ctx, *tt.principal)
+			}
+			err := authz.Check(ctx, a, "/test/M", tt.scope, "things.view")
+			if got := status.Code(err); got != tt.code {
+				t.Fatalf("code = %v (%v), want %v", got, err, tt.code)
+			}
+			req, asked := a.last()
+			if asked != tt.asked || (asked && req.Principal.Name != user.Name) {
+				t.Errorf("asked = %v (%+v), want %v about the user", asked, req, tt.asked)
+			}
+		})
+	}
+}
+
+func TestServicePolicyFor(t *testing.T) {
+	p := authz.NewServicePolicy(
+		authz.Grant{Caller: "audit", Callee: "directory", Methods: []string{"/a/Watch"}},
+		authz.Grant{Caller: "audit", Callee: "access", Methods: []string{"/a/Watch", "/a/Check"}},
+		authz.Grant{Caller: "harness", Callee: "*", Methods: []string{"*"}},
+	)
+	dir := p.For("directory")
+	audit := authn.Principal{Kind: authn.KindService, Name: "services/audit"}
+	harness := authn.Principal{Kind: authn.KindService, Name: "services/harness"}
+	for _, tt := range []struct {
+		table  authz.CallerTable
+		p      authn.Principal
+		method string
+		want   bool
+	}{
+		{dir, audit, "/a/Watch", true},
+		{dir, audit, "/a/Check", false},
+		{p.For("access"), audit, "/a/Check", true},
+		{p.For("licensing"), audit, "/a/Watch", false},
+		{dir, harness, "/any/Thing", true},
+		{dir, user, "/a/Watch", false},
+		{dir, authn.Principal{Kind: authn.KindService, Name: "audit"}, "/a/Watch", false},
+	} {
+		if got := tt.table.Allows(tt.p, tt.method); got != tt.want {
+			t.Errorf("Allows(%s, %s) = %v, want %v", tt.p.Name, tt.method, got, tt.want)
+		}
+	}
+	if got := len(p.With(authz.Grant{Caller: "x", Callee: "y"}).Grants()); got != 4 {
+		t.Errorf("With: %d grants, want 4", got)
 	}
 }
 
@@ -251,6 +350,10 @@ func testServer(t *testing.T, files *protoregistry.Files, a authz.Authorizer) *g
 			return authn.NewContext(ctx, user)
 		case slices.Contains(v, "service"):
 			return authn.NewContext(ctx, svc)
+		case slices.Contains(v, "acting"):
+			return authn.NewContext(ctx, acting)
+		case slices.Contains(v, "stranger"):
+			return authn.NewContext(ctx, stranger)
 		}
 		return ctx
 	}
@@ -260,13 +363,13 @@ func testServer(t *testing.T, files *protoregistry.Files, a authz.Authorizer) *g
 			func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 				return h(principal(ctx), req)
 			},
-			authz.UnaryServerInterceptor(rules, a),
+			authz.UnaryServerInterceptor(rules, a, testPolicy()),
 		),
 		grpc.ChainStreamInterceptor(
 			func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 				return h(srv, ctxStream{ss, principal(ss.Context())})
 			},
-			authz.StreamServerInterceptor(rules, a),
+			authz.StreamServerInterceptor(rules, a, testPolicy()),
 		),
 	)
 	desc := &grpc.ServiceDesc{ServiceName: testService, HandlerType: (*any)(nil)}
@@ -357,6 +460,10 @@ func TestInterceptorsOverBufconn(t *testing.T) {
 		{method: "WatchThings", principal: "user", parent: "organizations/o1", code: codes.OK},
 		{method: "WatchThings", principal: "user", parent: "organizations/o2", code: codes.PermissionDenied, reason: authz.ReasonPermissionDenied},
 		{method: "WatchThings", principal: "service", parent: "organizations/o2", code: codes.OK},
+		{method: "WatchThings", principal: "acting", parent: "organizations/o1", code: codes.OK},
+		{method: "WatchThings", principal: "acting", parent: "organizations/o2", code: codes.PermissionDenied, reason: authz.ReasonPermissionDenied},
+		{method: "WatchThings", principal: "stranger", parent: "organizations/o1", code: codes.PermissionDenied, reason: authz.ReasonPermissionDenied},
+		{method: "Internal", principal: "stranger", code: codes.PermissionDenied, reason: authz.ReasonPermissionDenied},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+"/"+tt.principal+"/"+tt.parent, func(t *testing.T) {
@@ -386,7 +493,7 @@ func TestInterceptorsOverBufconn(t *testing.T) {
 			if tt.reason != "" && errorInfo(err).GetReason() != tt.reason {
 				t.Errorf("reason = %q, want %q", errorInfo(err).GetReason(), tt.reason)
 			}
-			if tt.code == codes.PermissionDenied && tt.parent != "" {
+			if tt.code == codes.PermissionDenied && tt.parent != "" && tt.principal != "stranger" {
 				if msg := status.Convert(err).Message(); !strings.Contains(msg, "things.") || !strings.Contains(msg, tt.parent) {
 					t.Errorf("message %q names neither permission nor scope", msg)
 				}

@@ -17,7 +17,8 @@ import (
 // ErrorInfo reasons of the errors Enforce returns.
 const (
 	// ReasonPermissionDenied: the caller lacks a permission the method needs,
-	// or the method is internal to Steward's services.
+	// the method is internal to Steward's services, or a service calls a
+	// method it is not granted.
 	ReasonPermissionDenied = "PERMISSION_DENIED"
 	// ReasonNoAuthorizationRule: the method declares no valid rule, so nobody
 	// may call it (fail closed).
@@ -29,19 +30,24 @@ const (
 )
 
 // Enforce decides whether the call of method, with request req, may proceed
-// under rule (nil when the method has none), taking the principal from ctx.
-// It returns nil to allow, or a status error to refuse:
+// under rule (nil when the method has none), taking the principal from ctx
+// and what services may call from services. It returns nil to allow, or a
+// status error to refuse:
 //
 //   - no rule: PermissionDenied, reason NO_AUTHORIZATION_RULE;
 //   - public: allowed;
 //   - no principal in ctx: Unauthenticated;
-//   - internal: allowed for service principals, else PermissionDenied;
+//   - a service principal the method is not granted to in services:
+//     PermissionDenied naming the method;
+//   - internal: allowed for (granted) service principals, else
+//     PermissionDenied;
 //   - authenticated without permissions: allowed;
-//   - permissions: allowed for service principals; for others a asks about
-//     the permissions at the scope (the request field named by scope_field,
-//     else the principal's organization); a denial is PermissionDenied naming
-//     the missing permissions and the scope.
-func Enforce(ctx context.Context, a Authorizer, method string, rule *authzv1.Rule, req proto.Message) error {
+//   - permissions: allowed for a service acting on its own account; for an
+//     end user, or a service acting for one (held to the end user's
+//     rights), a asks about the permissions at the scope (the request field
+//     named by scope_field, else the end user's organization); a denial is
+//     PermissionDenied naming the missing permissions and the scope.
+func Enforce(ctx context.Context, a Authorizer, services CallerTable, method string, rule *authzv1.Rule, req proto.Message) error {
 	if rule == nil {
 		return apierr.New(codes.PermissionDenied, ReasonNoAuthorizationRule, apierr.Domain,
 			fmt.Sprintf("method %s declares no authorization rule", method),
@@ -55,6 +61,11 @@ func Enforce(ctx context.Context, a Authorizer, method string, rule *authzv1.Rul
 		return apierr.New(codes.Unauthenticated, ReasonUnauthenticated, apierr.Domain,
 			"authentication required", nil).GRPCStatus().Err()
 	}
+	if p.IsService() && !services.Allows(p, method) {
+		return apierr.New(codes.PermissionDenied, ReasonPermissionDenied, apierr.Domain,
+			fmt.Sprintf("%s may not call %s", p.Name, method),
+			map[string]string{"method": method}).GRPCStatus().Err()
+	}
 	switch {
 	case rule.GetInternal():
 		if p.IsService() {
@@ -63,11 +74,14 @@ func Enforce(ctx context.Context, a Authorizer, method string, rule *authzv1.Rul
 		return apierr.New(codes.PermissionDenied, ReasonPermissionDenied, apierr.Domain,
 			fmt.Sprintf("method %s is internal to Steward's services", method),
 			map[string]string{"method": method}).GRPCStatus().Err()
-	case len(rule.GetPermissions()) == 0 || p.IsService():
-		// Authenticated only, or a trusted installation component.
+	case len(rule.GetPermissions()) == 0:
 		return nil
 	}
-	scope := p.Organization
+	user, ok := endUser(p)
+	if !ok {
+		return nil // a service on its own account, granted the method
+	}
+	scope := user.Organization
 	if f := rule.GetScopeField(); f != "" {
 		if req == nil {
 			return apierr.ToStatus(fmt.Errorf("authz: %s: no request message to read scope field %q from", method, f))
@@ -82,23 +96,39 @@ func Enforce(ctx context.Context, a Authorizer, method string, rule *authzv1.Rul
 				apierr.FieldViolation(f, "required: names the resource the call acts on")).GRPCStatus().Err()
 		}
 	}
-	return check(ctx, a, p, method, scope, rule.GetPermissions())
+	return check(ctx, a, user, method, scope, rule.GetPermissions())
+}
+
+// endUser returns whose permissions decide a call by p: p itself, or the
+// end user a service acts for. It reports false for a service acting on its
+// own account, whose calls its grants decide.
+func endUser(p authn.Principal) (authn.Principal, bool) {
+	if !p.IsService() {
+		return p, true
+	}
+	if p.OnBehalfOf != nil {
+		return *p.OnBehalfOf, true
+	}
+	return authn.Principal{}, false
 }
 
 // Check asks a whether the caller in ctx holds every permission at scope,
 // for handlers that check an object themselves (methods whose rule is only
-// "authenticated"). Service principals are allowed; a denial is
-// PermissionDenied naming the missing permissions, as with Enforce.
+// "authenticated"). A service acting on its own account is allowed (its
+// grants admitted it to the method); one acting for an end user is held to
+// the end user's permissions. A denial is PermissionDenied naming the
+// missing permissions, as with Enforce.
 func Check(ctx context.Context, a Authorizer, method, scope string, permissions ...string) error {
 	p, ok := authn.FromContext(ctx)
 	if !ok {
 		return apierr.New(codes.Unauthenticated, ReasonUnauthenticated, apierr.Domain,
 			"authentication required", nil).GRPCStatus().Err()
 	}
-	if p.IsService() {
+	user, ok := endUser(p)
+	if !ok {
 		return nil
 	}
-	return check(ctx, a, p, method, scope, permissions)
+	return check(ctx, a, user, method, scope, permissions)
 }
 
 func check(ctx context.Context, a Authorizer, p authn.Principal, method, scope string, permissions []string) error {
@@ -123,12 +153,13 @@ func check(ctx context.Context, a Authorizer, p authn.Principal, method, scope s
 }
 
 // UnaryServerInterceptor returns an interceptor enforcing the rules of rules
-// through a. It expects the principal in the context (see pkg/authn).
-func UnaryServerInterceptor(rules RuleSource, a Authorizer) grpc.UnaryServerInterceptor {
+// through a, and what services may call through services. It expects the
+// principal in the context (see pkg/authn).
+func UnaryServerInterceptor(rules RuleSource, a Authorizer, services CallerTable) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		rule, _ := rules.RuleFor(info.FullMethod)
 		msg, _ := req.(proto.Message)
-		if err := Enforce(ctx, a, info.FullMethod, rule, msg); err != nil {
+		if err := Enforce(ctx, a, services, info.FullMethod, rule, msg); err != nil {
 			return nil, err
 		}
 		return handler(ctx, req)
@@ -136,16 +167,16 @@ func UnaryServerInterceptor(rules RuleSource, a Authorizer) grpc.UnaryServerInte
 }
 
 // StreamServerInterceptor returns an interceptor enforcing the rules of rules
-// through a on streams. Rules that need the request's scope field are
-// checked when the handler receives the first request message; all others
-// before the handler runs.
-func StreamServerInterceptor(rules RuleSource, a Authorizer) grpc.StreamServerInterceptor {
+// through a, and what services may call through services, on streams. Rules
+// that need the request's scope field are checked when the handler receives
+// the first request message; all others before the handler runs.
+func StreamServerInterceptor(rules RuleSource, a Authorizer, services CallerTable) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		rule, _ := rules.RuleFor(info.FullMethod)
 		if rule != nil && len(rule.GetPermissions()) > 0 && rule.GetScopeField() != "" {
-			return handler(srv, &firstMessageStream{ServerStream: ss, a: a, method: info.FullMethod, rule: rule})
+			return handler(srv, &firstMessageStream{ServerStream: ss, a: a, services: services, method: info.FullMethod, rule: rule})
 		}
-		if err := Enforce(ss.Context(), a, info.FullMethod, rule, nil); err != nil {
+		if err := Enforce(ss.Context(), a, services, info.FullMethod, rule, nil); err != nil {
 			return err
 		}
 		return handler(srv, ss)
@@ -155,9 +186,10 @@ func StreamServerInterceptor(rules RuleSource, a Authorizer) grpc.StreamServerIn
 // firstMessageStream enforces a rule on the first message received.
 type firstMessageStream struct {
 	grpc.ServerStream
-	a      Authorizer
-	method string
-	rule   *authzv1.Rule
+	a        Authorizer
+	services CallerTable
+	method   string
+	rule     *authzv1.Rule
 
 	checked bool  // the rule was enforced on a first message
 	err     error // the result of enforcing it
@@ -176,7 +208,7 @@ func (s *firstMessageStream) RecvMsg(m any) error {
 	if !s.checked {
 		s.checked = true
 		msg, _ := m.(proto.Message)
-		s.err = Enforce(s.Context(), s.a, s.method, s.rule, msg)
+		s.err = Enforce(s.Context(), s.a, s.services, s.method, s.rule, msg)
 	}
 	return s.err
 }

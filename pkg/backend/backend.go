@@ -1,6 +1,7 @@
 // Package backend builds and runs one Steward backend service process
-// (directory, access, licensing, audit) the same way for all four: the
-// service credential, a bbolt store under the data directory, an optional
+// (directory, access, licensing, audit) the same way for all four: its own
+// service credential and the trusted services it verifies callers against,
+// what each service may call of it (SuitePolicy), a bbolt store under the data directory, an optional
 // event log served as steward.eventlog.v1.EventLogService, and a
 // pkg/grpcserver server. Each service's server package fills in a Config,
 // registers its own gRPC services through Config.Register, and its main
@@ -33,21 +34,32 @@ import (
 	"steward.dev/pkg/verifier"
 )
 
-// CredentialFileName is the name of the service credential file in the
-// suite's data directory; the launcher (deploy/local) creates it there.
-const CredentialFileName = "service-credential"
+// CredentialsDir is the directory of the suite's credentials in its data
+// directory: one secret per service, named after it, and
+// TrustedServicesFileName. The launcher (deploy/local) creates them there.
+const CredentialsDir = "credentials"
+
+// TrustedServicesFileName is the name of the trusted-services file (each
+// service's name with the SHA-256 of its secret, see authn.TrustedServices)
+// in CredentialsDir. Service names hold no dots, so it never names a
+// service's secret.
+const TrustedServicesFileName = "services.sha256"
 
 // DefaultConfig returns the configuration of backend name in the layout of
-// `make run`, relative to the working directory: data in data/<name>, the
-// service credential in data/service-credential. The addresses are the
-// service's default loopback ports; eventLog says whether it keeps a log.
+// `make run`, relative to the working directory: data in data/<name>, its
+// secret in data/credentials/<name>, the trusted services in
+// data/credentials/services.sha256, what services may call as SuitePolicy.
+// The addresses are the service's default loopback ports; eventLog says
+// whether it keeps a log.
 func DefaultConfig(name, addr, metricsAddr string, eventLog bool) Config {
 	return Config{
 		Name:                  name,
 		Addr:                  addr,
 		MetricsAddr:           metricsAddr,
 		DataDir:               filepath.Join("data", name),
-		ServiceCredentialFile: filepath.Join("data", CredentialFileName),
+		ServiceCredentialFile: filepath.Join("data", CredentialsDir, name),
+		TrustedServicesFile:   filepath.Join("data", CredentialsDir, TrustedServicesFileName),
+		Services:              SuitePolicy,
 		EventLog:              eventLog,
 		Retention:             DefaultRetention,
 		DirectoryAddr:         DefaultDirectoryAddr,
@@ -90,11 +102,21 @@ type Config struct {
 	// 0700) if missing; the store is the bbolt file <DataDir>/<Name>.db.
 	// Required.
 	DataDir string
-	// ServiceCredentialFile is the installation's service credential, shared
-	// by every service of the suite. It is created (mode 0600) if missing, so
-	// that a service started on its own works; the launcher creates it before
-	// starting any service, so all of them share one. Required.
+	// ServiceCredentialFile is this service's own secret, with which it
+	// calls the others as "services/<Name>". It is created (mode 0600) if
+	// missing, so that a service started on its own works; the launcher
+	// creates every service's before starting any. Required.
 	ServiceCredentialFile string
+	// TrustedServicesFile lists each service's name with the SHA-256 of its
+	// secret (authn.TrustedServices): a caller authenticates as a service
+	// only with that service's own secret. This service's own line is added
+	// (or corrected) when missing, creating the file if need be, so that
+	// services started one by one find each other; it is read again when an
+	// unknown secret arrives and the file has changed. Required.
+	TrustedServicesFile string
+	// Services says which of this service's methods each service may call;
+	// DefaultConfig sets SuitePolicy.
+	Services authz.ServicePolicy
 	// TLS enables TLS (and client-certificate authentication of services
 	// when ClientCAFile is set); the zero value serves plaintext.
 	TLS grpcserver.TLSConfig
@@ -148,7 +170,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "gRPC listen address (host:port; an empty host means 127.0.0.1)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "Prometheus /metrics listen address; empty disables it")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the service's data (its bbolt file is <data-dir>/"+c.Name+".db)")
-	fs.StringVar(&c.ServiceCredentialFile, "service-credential-file", c.ServiceCredentialFile, "the installation's service credential (mode 0600), created if missing")
+	fs.StringVar(&c.ServiceCredentialFile, "service-credential-file", c.ServiceCredentialFile, "this service's own secret (mode 0600), created if missing")
+	fs.StringVar(&c.TrustedServicesFile, "trusted-services-file", c.TrustedServicesFile, "each service's name and the SHA-256 of its secret, to verify callers; this service's line is added if missing")
 	fs.StringVar(&c.DirectoryAddr, "directory-addr", c.DirectoryAddr, "the directory's gRPC address, which verifies bearer credentials")
 	fs.StringVar(&c.AccessAddr, "access-addr", c.AccessAddr, "access management's gRPC address, which answers permission checks")
 	fs.StringVar(&c.TLS.CertFile, "tls-cert", c.TLS.CertFile, "PEM server certificate; with -tls-key enables TLS")
@@ -165,8 +188,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	c.Log.AddFlags(fs)
 }
 
-// Backend is a completed Config: a gRPC server with the service credential,
-// store and event log it serves from. Run it once.
+// Backend is a completed Config: a gRPC server with the service's
+// credential, store and event log it serves from. Run it once.
 type Backend struct {
 	name       string
 	authorizer authz.Authorizer
@@ -184,8 +207,8 @@ type Backend struct {
 	followers map[string]eventlog.Status // by consumer name; guarded by followMu
 }
 
-// Complete validates c, loads (or creates) the service credential, opens
-// the store, creates the event log if c.EventLog, builds the gRPC server and
+// Complete validates c, loads (or creates) the service's credential and its
+// line in the trusted services, opens the store, creates the event log if c.EventLog, builds the gRPC server and
 // calls c.Register. On error nothing is left open.
 func (c Config) Complete() (_ *Backend, err error) {
 	if c.Name == "" {
@@ -197,15 +220,22 @@ func (c Config) Complete() (_ *Backend, err error) {
 	if c.ServiceCredentialFile == "" {
 		return nil, fmt.Errorf("backend: %s: ServiceCredentialFile is required", c.Name)
 	}
+	if c.TrustedServicesFile == "" {
+		return nil, fmt.Errorf("backend: %s: TrustedServicesFile is required", c.Name)
+	}
 	logger := c.Logger
 	if logger == nil {
 		if logger, err = c.Log.New(os.Stderr); err != nil {
 			return nil, err
 		}
 	}
-	cred, err := loadCredential(c.ServiceCredentialFile, logger)
+	cred, err := loadCredential(c.Name, c.ServiceCredentialFile, c.TrustedServicesFile, logger)
 	if err != nil {
 		return nil, err
+	}
+	trusted, err := authn.OpenTrustedServicesFile(c.TrustedServicesFile)
+	if err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
 	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("backend: creating data directory: %w", err)
@@ -277,8 +307,9 @@ func (c Config) Complete() (_ *Backend, err error) {
 		ShutdownTimeout: c.ShutdownTimeout,
 		TLS:             c.TLS,
 		Logger:          logger,
-		Authenticator:   authn.New(cred, verify),
+		Authenticator:   authn.New(trusted, verify),
 		Authorizer:      authorizer,
+		Services:        c.Services,
 	}.Complete()
 	if err != nil {
 		return nil, err
@@ -304,21 +335,30 @@ func (c Config) Complete() (_ *Backend, err error) {
 	return b, nil
 }
 
-// loadCredential loads the service credential at path, creating it (and its
-// directory) when missing.
-func loadCredential(path string, logger *slog.Logger) (authn.ServiceCredential, error) {
-	_, statErr := os.Stat(path)
-	if errors.Is(statErr, fs.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return authn.ServiceCredential{}, fmt.Errorf("backend: creating service credential directory: %w", err)
+// loadCredential loads the credential of the service name at path, and
+// makes the trusted-services file at trustedPath verify it, creating either
+// (and their directories) when missing.
+func loadCredential(name, path, trustedPath string, logger *slog.Logger) (authn.ServiceCredential, error) {
+	for _, p := range []string{path, trustedPath} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return authn.ServiceCredential{}, fmt.Errorf("backend: creating the credentials directory: %w", err)
 		}
 	}
+	_, statErr := os.Stat(path)
 	cred, err := authn.LoadOrCreateServiceCredential(path)
 	if err != nil {
 		return authn.ServiceCredential{}, fmt.Errorf("backend: %w", err)
 	}
 	if errors.Is(statErr, fs.ErrNotExist) {
-		logger.Warn("backend: created a new service credential; services of the suite must share one", "path", path)
+		logger.Warn("backend: created a new service credential", "service", name, "path", path)
+	}
+	changed, err := authn.EnsureTrustedService(trustedPath, name, cred)
+	if err != nil {
+		return authn.ServiceCredential{}, fmt.Errorf("backend: %w", err)
+	}
+	if changed {
+		logger.Warn("backend: added this service's secret to the trusted services; services already running read it again, others must be given the same file",
+			"service", name, "path", trustedPath)
 	}
 	return cred, nil
 }
@@ -370,8 +410,8 @@ func (b *Backend) Store() store.Store { return b.store }
 // EventLog returns the service's event log, nil unless Config.EventLog.
 func (b *Backend) EventLog() *eventlog.Log { return b.log }
 
-// ServiceCredential returns the installation's service credential, for
-// dialling other services with pkg/grpcclient.
+// ServiceCredential returns the service's own credential, for dialling
+// other services as itself with pkg/grpcclient.
 func (b *Backend) ServiceCredential() authn.ServiceCredential { return b.cred }
 
 // Logger returns the service's logger.

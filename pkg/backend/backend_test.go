@@ -28,7 +28,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestServesHealthAndEventLog(t *testing.T) {
-	cfg := backendtest.Config(t, backend.Config{Name: "directory", EventLog: true})
+	cfg := backendtest.Config(t, backend.Config{Name: "directory", EventLog: true, Services: backend.SuitePolicy})
 	b, err := cfg.Complete()
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func TestWithoutEventLog(t *testing.T) {
 
 // A tailing Watch must not hold the graceful stop up until its deadline.
 func TestShutdownEndsWatch(t *testing.T) {
-	cfg := backendtest.Config(t, backend.Config{Name: "licensing", EventLog: true, ShutdownTimeout: 20 * time.Second})
+	cfg := backendtest.Config(t, backend.Config{Name: "licensing", EventLog: true, ShutdownTimeout: 20 * time.Second, Services: backend.SuitePolicy})
 	b, err := cfg.Complete()
 	if err != nil {
 		t.Fatal(err)
@@ -148,12 +148,19 @@ func TestCompleteValidates(t *testing.T) {
 	if err := os.WriteFile(cred, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	trusted := filepath.Join(dir, "services.sha256")
+	broken := filepath.Join(dir, "broken.sha256")
+	if err := os.WriteFile(broken, []byte("not a trusted-services file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := map[string]backend.Config{
-		"no name":             {DataDir: dir, ServiceCredentialFile: cred},
-		"no data dir":         {Name: "audit", ServiceCredentialFile: cred},
-		"no credential":       {Name: "audit", DataDir: dir},
-		"credential too open": {Name: "audit", DataDir: dir, ServiceCredentialFile: cred, Network: "bufconn"},
-		"bad log level":       {Name: "audit", DataDir: dir, ServiceCredentialFile: filepath.Join(dir, "c2"), Network: "bufconn", Log: logging.Config{Level: "loud"}},
+		"no name":                 {DataDir: dir, ServiceCredentialFile: cred, TrustedServicesFile: trusted},
+		"no data dir":             {Name: "audit", ServiceCredentialFile: cred, TrustedServicesFile: trusted},
+		"no credential":           {Name: "audit", DataDir: dir, TrustedServicesFile: trusted},
+		"no trusted services":     {Name: "audit", DataDir: dir, ServiceCredentialFile: filepath.Join(dir, "c3")},
+		"credential too open":     {Name: "audit", DataDir: dir, ServiceCredentialFile: cred, TrustedServicesFile: trusted, Network: "bufconn"},
+		"broken trusted services": {Name: "audit", DataDir: dir, ServiceCredentialFile: filepath.Join(dir, "c4"), TrustedServicesFile: broken, Network: "bufconn"},
+		"bad log level":           {Name: "audit", DataDir: dir, ServiceCredentialFile: filepath.Join(dir, "c2"), TrustedServicesFile: trusted, Network: "bufconn", Log: logging.Config{Level: "loud"}},
 	}
 	for name, cfg := range tests {
 		if _, err := cfg.Complete(); err == nil {

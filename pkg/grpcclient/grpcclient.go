@@ -32,8 +32,9 @@ type Options struct {
 	// Service is the name of the calling service, e.g. "access". Required
 	// when Credential is set.
 	Service string
-	// Credential is the installation's service credential; when set, every
-	// call carries "authorization: Service <Service>:<secret>".
+	// Credential is the calling service's own credential; when set, every
+	// call carries "authorization: Service <Service>:<secret>", which the
+	// callee verifies as Service's.
 	Credential authn.ServiceCredential
 	// TLS enables TLS when any of its fields is set; without it only loopback
 	// targets may be dialled (in plaintext).
@@ -142,14 +143,19 @@ func Interceptors(opts Options) (grpc.UnaryClientInterceptor, grpc.StreamClientI
 }
 
 // OutgoingContext returns ctx with outgoing metadata carrying, unless
-// already set, the end user ctx acts for (x-steward-actor and
-// x-steward-actor-org, from authn.Actor, when that is not a service) and the
-// request ID (x-request-id, from authn.RequestID or the incoming metadata).
+// already set, the end user ctx acts for (x-steward-actor,
+// x-steward-actor-org and x-steward-actor-session, from authn.Actor, when
+// that is not a service) and the request ID (x-request-id, from
+// authn.RequestID or the incoming metadata). The callee holds the call to
+// that end user's permissions.
 func OutgoingContext(ctx context.Context) context.Context {
 	if actor, ok := authn.Actor(ctx); ok && !actor.IsService() && actor.Name != "" {
 		ctx = setOutgoing(ctx, authn.MDActor, actor.Name, false)
 		if actor.Organization != "" {
 			ctx = setOutgoing(ctx, authn.MDActorOrganization, actor.Organization, false)
+		}
+		if actor.SessionID != "" {
+			ctx = setOutgoing(ctx, authn.MDActorSession, actor.SessionID, false)
 		}
 	}
 	id := authn.RequestID(ctx)

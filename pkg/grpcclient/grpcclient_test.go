@@ -51,7 +51,7 @@ func TestInterceptors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	user := authn.Principal{Kind: authn.KindUser, Name: "organizations/o1/users/u1", Organization: "organizations/o1"}
+	user := authn.Principal{Kind: authn.KindUser, Name: "organizations/o1/users/u1", Organization: "organizations/o1", SessionID: "s1"}
 	svc := authn.Principal{Kind: authn.KindService, Name: "services/directory", OnBehalfOf: &user}
 
 	tests := []struct {
@@ -59,12 +59,13 @@ func TestInterceptors(t *testing.T) {
 		ctx       context.Context
 		actor     string
 		actorOrg  string
+		session   string
 		requestID string
 	}{
 		{name: "own account", ctx: context.Background()},
 		{name: "for a user", ctx: authn.NewContext(authn.WithRequestID(context.Background(), "r1"), user),
-			actor: user.Name, actorOrg: "organizations/o1", requestID: "r1"},
-		{name: "relaying a service's end user", ctx: authn.NewContext(context.Background(), svc), actor: user.Name, actorOrg: "organizations/o1"},
+			actor: user.Name, actorOrg: "organizations/o1", session: "s1", requestID: "r1"},
+		{name: "relaying a service's end user", ctx: authn.NewContext(context.Background(), svc), actor: user.Name, actorOrg: "organizations/o1", session: "s1"},
 		{name: "request ID from incoming metadata", ctx: metadata.NewIncomingContext(context.Background(), metadata.Pairs("x-request-id", "r2")), requestID: "r2"},
 	}
 	for _, tt := range tests {
@@ -75,7 +76,7 @@ func TestInterceptors(t *testing.T) {
 				if got := md.Get("authorization"); len(got) != 1 || got[0] != cred.AuthorizationFor("access") {
 					t.Errorf("authorization = %v", got)
 				}
-				for key, want := range map[string]string{"x-steward-actor": tt.actor, "x-steward-actor-org": tt.actorOrg, "x-request-id": tt.requestID} {
+				for key, want := range map[string]string{"x-steward-actor": tt.actor, "x-steward-actor-org": tt.actorOrg, "x-steward-actor-session": tt.session, "x-request-id": tt.requestID} {
 					if got := strings.Join(md.Get(key), ","); got != want {
 						t.Errorf("%s = %q, want %q", key, got, want)
 					}

@@ -20,6 +20,7 @@ import (
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -30,6 +31,7 @@ import (
 
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/authz"
+	"steward.dev/pkg/ratelimit"
 )
 
 // Networks a Server can listen on.
@@ -83,6 +85,53 @@ type Config struct {
 	// Authorizer answers permission checks of methods that declare
 	// permissions. Required; authz.DenyAll until access management exists.
 	Authorizer authz.Authorizer
+	// Services says which methods of this server (its grants with Callee
+	// Name) each of Steward's services may call; the zero value lets
+	// services call public methods only.
+	Services authz.ServicePolicy
+	// FailedAuthentication throttles failed authentications per client
+	// address (authn.ClientAddress); zero fields take the defaults
+	// documented on FailureLimit.
+	FailedAuthentication FailureLimit
+}
+
+// Defaults of FailureLimit, generous enough that a well-behaved client never
+// meets them: a client that keeps failing is slowed to one attempt a second.
+const (
+	// DefaultFailureBurst is the default FailureLimit.Burst.
+	DefaultFailureBurst = 30
+	// DefaultFailureRate is the default FailureLimit.PerSecond.
+	DefaultFailureRate = 1
+	// DefaultFailureClients is the default FailureLimit.Clients.
+	DefaultFailureClients = 100_000
+)
+
+// FailureLimit is a token bucket per client address, charged for every
+// failed authentication and checked before each authentication: once empty,
+// calls from that address are refused with ResourceExhausted until it
+// refills.
+type FailureLimit struct {
+	// Burst is how many failures a client may have in a row; default
+	// DefaultFailureBurst.
+	Burst int
+	// PerSecond is how fast the bucket refills; default DefaultFailureRate.
+	PerSecond float64
+	// Clients bounds how many client addresses are remembered (the least
+	// recently seen are forgotten first); default DefaultFailureClients.
+	Clients int
+}
+
+func (l FailureLimit) withDefaults() FailureLimit {
+	if l.Burst <= 0 {
+		l.Burst = DefaultFailureBurst
+	}
+	if l.PerSecond <= 0 {
+		l.PerSecond = DefaultFailureRate
+	}
+	if l.Clients <= 0 {
+		l.Clients = DefaultFailureClients
+	}
+	return l
 }
 
 // TLSConfig names the PEM files of the server's TLS setup.
@@ -167,6 +216,8 @@ func (c Config) Complete() (*Server, error) {
 		}
 	}
 
+	c.FailedAuthentication = c.FailedAuthentication.withDefaults()
+
 	validator, err := protovalidate.New()
 	if err != nil {
 		return nil, fmt.Errorf("grpcserver: creating validator: %w", err)
@@ -179,6 +230,8 @@ func (c Config) Complete() (*Server, error) {
 		registry: prometheus.NewRegistry(),
 		ready:    true,
 		readyCh:  make(chan struct{}),
+		failures: ratelimit.New(rate.Limit(c.FailedAuthentication.PerSecond), c.FailedAuthentication.Burst, c.FailedAuthentication.Clients),
+		now:      time.Now,
 	}
 	if err := s.registry.Register(s.metrics); err != nil {
 		return nil, fmt.Errorf("grpcserver: registering metrics: %w", err)

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/authz"
@@ -45,6 +46,7 @@ type fakeEventLog struct {
 	mu        sync.Mutex
 	actor     string
 	requestID string
+	addr      string // authn.ClientAddress
 }
 
 func newFakeEventLog() *fakeEventLog {
@@ -54,7 +56,7 @@ func newFakeEventLog() *fakeEventLog {
 func (f *fakeEventLog) ListEvents(ctx context.Context, req *eventlogv1.ListEventsRequest) (*eventlogv1.ListEventsResponse, error) {
 	actor, _ := authn.Actor(ctx)
 	f.mu.Lock()
-	f.actor, f.requestID = actor.Name, authn.RequestID(ctx)
+	f.actor, f.requestID, f.addr = actor.Name, authn.RequestID(ctx), authn.ClientAddress(ctx)
 	f.mu.Unlock()
 	switch req.GetPageToken() {
 	case "panic":
@@ -98,19 +100,52 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// harness is a running server with EventLogService registered.
+// fakeDirectory serves the public GetJwks of DirectoryService, recording
+// the client address it sees.
+type fakeDirectory struct {
+	directoryv1.UnimplementedDirectoryServiceServer
+
+	mu   sync.Mutex
+	addr string
+}
+
+func (f *fakeDirectory) GetJwks(ctx context.Context, _ *directoryv1.GetJwksRequest) (*directoryv1.GetJwksResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.addr = authn.ClientAddress(ctx)
+	return &directoryv1.GetJwksResponse{}, nil
+}
+
+func (f *fakeDirectory) lastAddress() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.addr
+}
+
+// harness is a running server with EventLogService and DirectoryService
+// registered. cred is the credential of the service "access", which may
+// call the event log; licensing (licensingCred) may call nothing; gateway
+// (gatewayCred) is the proxy.
 type harness struct {
-	srv    *grpcserver.Server
-	log    *fakeEventLog
-	cred   authn.ServiceCredential
-	logs   *lockedBuffer
-	cancel context.CancelFunc
-	done   chan error
+	srv           *grpcserver.Server
+	log           *fakeEventLog
+	dir           *fakeDirectory
+	cred          authn.ServiceCredential
+	licensingCred authn.ServiceCredential
+	gatewayCred   authn.ServiceCredential
+	logs          *lockedBuffer
+	cancel        context.CancelFunc
+	done          chan error
 }
 
 func newCredential(t *testing.T) authn.ServiceCredential {
 	t.Helper()
-	cred, err := authn.NewServiceCredential(bytes.Repeat([]byte{7}, 32))
+	return credentialOf(t, 7)
+}
+
+func credentialOf(t *testing.T, b byte) authn.ServiceCredential {
+	t.Helper()
+	cred, err := authn.NewServiceCredential(bytes.Repeat([]byte{b}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,14 +160,27 @@ var testVerifier = authn.VerifierFunc(func(_ context.Context, token string) (aut
 	return authn.Principal{}, fmt.Errorf("%w: unknown token", authn.ErrUnauthenticated)
 })
 
+// eventLogMethods are the methods of the event log, which access and
+// audit may call.
+var eventLogMethods = []string{eventlogv1.EventLogService_ListEvents_FullMethodName, eventlogv1.EventLogService_Watch_FullMethodName}
+
 func testConfig(t *testing.T, cred authn.ServiceCredential, logs io.Writer) grpcserver.Config {
 	t.Helper()
+	trusted := authn.TrustedServices{}.
+		With("access", cred).
+		With("licensing", credentialOf(t, 8)).
+		With("gateway", credentialOf(t, 9))
 	return grpcserver.Config{
 		Name:          "directory",
 		Network:       grpcserver.NetworkBufconn,
 		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Authenticator: authn.New(cred, testVerifier),
+		Authenticator: authn.New(trusted, testVerifier),
 		Authorizer:    authz.DenyAll,
+		Services: authz.NewServicePolicy(
+			authz.Grant{Caller: "access", Callee: "directory", Methods: eventLogMethods},
+			authz.Grant{Caller: "audit", Callee: "directory", Methods: eventLogMethods},
+			authz.Grant{Caller: "licensing", Callee: "access", Methods: eventLogMethods},
+		),
 	}
 }
 
@@ -140,7 +188,8 @@ func testConfig(t *testing.T, cred authn.ServiceCredential, logs io.Writer) grpc
 // it when the test ends, failing unless Run returns nil.
 func start(t *testing.T, mutate func(*grpcserver.Config)) *harness {
 	t.Helper()
-	h := &harness{log: newFakeEventLog(), cred: newCredential(t), logs: &lockedBuffer{}, done: make(chan error, 1)}
+	h := &harness{log: newFakeEventLog(), dir: &fakeDirectory{}, cred: newCredential(t), licensingCred: credentialOf(t, 8),
+		gatewayCred: credentialOf(t, 9), logs: &lockedBuffer{}, done: make(chan error, 1)}
 	cfg := testConfig(t, h.cred, h.logs)
 	if mutate != nil {
 		mutate(&cfg)
@@ -151,6 +200,7 @@ func start(t *testing.T, mutate func(*grpcserver.Config)) *harness {
 	}
 	h.srv = srv
 	eventlogv1.RegisterEventLogServiceServer(srv.GRPCServer(), h.log)
+	directoryv1.RegisterDirectoryServiceServer(srv.GRPCServer(), h.dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() { h.done <- srv.Run(ctx) }()
@@ -267,10 +317,7 @@ func TestRunRefusesMethodWithoutRule(t *testing.T) {
 
 func TestInternalMethods(t *testing.T) {
 	h := start(t, nil)
-	other, err := authn.NewServiceCredential(bytes.Repeat([]byte{8}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := credentialOf(t, 6)
 	tests := []struct {
 		name          string
 		authorization string
@@ -282,6 +329,10 @@ func TestInternalMethods(t *testing.T) {
 		{name: "bad token", authorization: "Bearer forged", code: codes.Unauthenticated},
 		{name: "wrong service secret", authorization: other.AuthorizationFor("access"), code: codes.Unauthenticated},
 		{name: "service", authorization: h.cred.AuthorizationFor("access"), code: codes.OK},
+		{name: "a service's secret as another service", authorization: h.licensingCred.AuthorizationFor("access"), code: codes.Unauthenticated},
+		{name: "a service's secret as a service it does not belong to", authorization: h.cred.AuthorizationFor("audit"), code: codes.Unauthenticated},
+		{name: "service not granted the method", authorization: h.licensingCred.AuthorizationFor("licensing"), code: codes.PermissionDenied, reason: authz.ReasonPermissionDenied},
+		{name: "the gateway, granted nothing", authorization: h.gatewayCred.AuthorizationFor("gateway"), code: codes.PermissionDenied, reason: authz.ReasonPermissionDenied},
 	}
 	client := eventlogv1.NewEventLogServiceClient(h.conn(t))
 	for _, tt := range tests {

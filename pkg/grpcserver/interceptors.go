@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
+	"math"
 	"runtime/debug"
+	"time"
 	"unicode"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
@@ -23,6 +24,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"steward.dev/pkg/apierr"
 	"steward.dev/pkg/authn"
@@ -45,8 +47,10 @@ const maxRequestIDLen = 128
 //  3. logging: one line per finished call, with request ID and principal
 //     (health checks are not logged: launchers and probes poll them);
 //  4. metrics: before authentication, so that refused calls are counted;
-//  5. authentication: the principal into the context, unless the method's
-//     rule is public;
+//  5. authentication: the client address into the context (the transport
+//     peer's, or the one the gateway vouches for; see authn.ClientAddresser)
+//     and, unless the method's rule is public, the principal; failed
+//     authentications are throttled per client address;
 //  6. validation: the protovalidate rules of the request message, violations
 //     as InvalidArgument with BadRequest field violations;
 //  7. authorization: the rule the method declares (pkg/authz).
@@ -62,23 +66,24 @@ func (s *Server) interceptors(v protovalidate.Validator) ([]grpc.UnaryServerInte
 		}),
 	}
 	rules := ruleSource{s}
+	services := s.cfg.Services.For(s.cfg.Name)
 	unary := []grpc.UnaryServerInterceptor{
 		recovery.UnaryServerInterceptor(recoveryOpt),
 		unaryRequestID,
 		selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), notHealth),
 		s.metrics.UnaryServerInterceptor(),
-		unaryAuthn(rules, s.cfg.Authenticator),
+		s.unaryAuthn(rules),
 		unaryValidate(v),
-		authz.UnaryServerInterceptor(rules, s.cfg.Authorizer),
+		authz.UnaryServerInterceptor(rules, s.cfg.Authorizer, services),
 	}
 	stream := []grpc.StreamServerInterceptor{
 		recovery.StreamServerInterceptor(recoveryOpt),
 		streamRequestID,
 		selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), notHealth),
 		s.metrics.StreamServerInterceptor(),
-		streamAuthn(rules, s.cfg.Authenticator),
+		s.streamAuthn(rules),
 		streamValidate(v),
-		authz.StreamServerInterceptor(rules, s.cfg.Authorizer),
+		authz.StreamServerInterceptor(rules, s.cfg.Authorizer, services),
 	}
 	return unary, stream
 }
@@ -120,21 +125,7 @@ func withRequestID(ctx context.Context) context.Context {
 	// Setting a header fails only when headers were already sent, which
 	// cannot have happened before the handler runs.
 	_ = grpc.SetHeader(ctx, metadata.Pairs(authn.MDRequestID, id))
-	return authn.WithClientAddress(authn.WithRequestID(ctx, id), peerHost(ctx))
-}
-
-// peerHost returns the host part of the transport peer's address of the
-// call in ctx, "" when unknown.
-func peerHost(ctx context.Context) string {
-	p, ok := peer.FromContext(ctx)
-	if !ok || p.Addr == nil {
-		return ""
-	}
-	addr := p.Addr.String()
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
-	}
-	return addr
+	return authn.WithRequestID(ctx, id)
 }
 
 // validRequestID reports whether id is acceptable as a request ID from a
@@ -159,16 +150,44 @@ func streamRequestID(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, ha
 	return handler(srv, &serverStream{ServerStream: ss, ctx: withRequestID(ss.Context())})
 }
 
-// authenticate returns ctx carrying the principal of the call, or ctx as it
-// is when the method's rule is public.
-func authenticate(ctx context.Context, rules authz.RuleSource, a authn.Authenticator, method string) (context.Context, error) {
+// ReasonTooManyFailedAuthentications is the ErrorInfo reason of calls
+// refused because their client address failed to authenticate too often.
+const ReasonTooManyFailedAuthentications = "TOO_MANY_FAILED_AUTHENTICATIONS"
+
+// authenticate returns ctx carrying the client address of the call and,
+// unless the method's rule is public, its principal. A client address whose
+// failures have used up its FailureLimit is refused before its credential
+// is verified, and each failed verification is charged: a bad credential
+// against the client address, a bad proxy credential against the transport
+// peer (then refused once the peer's bucket is empty, for public methods
+// too). A proxy that verifies is never charged nor refused as such, so
+// other clients of its host cannot shut it out.
+func (s *Server) authenticate(ctx context.Context, rules authz.RuleSource, method string) (context.Context, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	p, _ := peer.FromContext(ctx)
+	addr := authn.PeerAddress(p)
+	if resolver, ok := s.cfg.Authenticator.(authn.ClientAddresser); ok {
+		peerAddr := addr
+		var badProxy bool
+		if addr, badProxy = resolver.ClientAddress(md, p); badProxy {
+			if err := s.throttled(peerAddr); err != nil {
+				return nil, err
+			}
+			s.charge(peerAddr)
+		}
+	}
+	ctx = authn.WithClientAddress(ctx, addr)
 	if rule, ok := rules.RuleFor(method); ok && rule.GetPublic() {
 		return ctx, nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	p, _ := peer.FromContext(ctx)
-	principal, err := a.Authenticate(ctx, md, p)
+	if err := s.throttled(addr); err != nil {
+		return nil, err
+	}
+	principal, err := s.cfg.Authenticator.Authenticate(ctx, md, p)
 	if err != nil {
+		if errors.Is(err, authn.ErrUnauthenticated) {
+			s.charge(addr)
+		}
 		if errors.Is(err, authn.ErrNoCredentials) || errors.Is(err, authn.ErrUnauthenticated) {
 			return nil, apierr.New(codes.Unauthenticated, authz.ReasonUnauthenticated, apierr.Domain, err.Error(), nil).GRPCStatus().Err()
 		}
@@ -182,9 +201,29 @@ func authenticate(ctx context.Context, rules authz.RuleSource, a authn.Authentic
 	return authn.NewContext(ctx, principal), nil
 }
 
-func unaryAuthn(rules authz.RuleSource, a authn.Authenticator) grpc.UnaryServerInterceptor {
+// throttled returns a ResourceExhausted error, with RetryInfo, when addr
+// has no failed authentication left.
+func (s *Server) throttled(addr string) error {
+	wait := s.failures.Wait(addr, s.now())
+	if wait <= 0 {
+		return nil
+	}
+	retry := time.Duration(math.Ceil(wait.Seconds())) * time.Second
+	st := apierr.New(codes.ResourceExhausted, ReasonTooManyFailedAuthentications, apierr.Domain,
+		"too many failed authentications from this address; retry later",
+		map[string]string{"retry_after": retry.String()}).GRPCStatus()
+	if withRetry, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(retry)}); err == nil {
+		st = withRetry
+	}
+	return st.Err()
+}
+
+// charge counts a failed authentication against addr.
+func (s *Server) charge(addr string) { s.failures.Allow(addr, s.now()) }
+
+func (s *Server) unaryAuthn(rules authz.RuleSource) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, err := authenticate(ctx, rules, a, info.FullMethod)
+		ctx, err := s.authenticate(ctx, rules, info.FullMethod)
 		if err != nil {
 			return nil, err
 		}
@@ -192,9 +231,9 @@ func unaryAuthn(rules authz.RuleSource, a authn.Authenticator) grpc.UnaryServerI
 	}
 }
 
-func streamAuthn(rules authz.RuleSource, a authn.Authenticator) grpc.StreamServerInterceptor {
+func (s *Server) streamAuthn(rules authz.RuleSource) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, err := authenticate(ss.Context(), rules, a, info.FullMethod)
+		ctx, err := s.authenticate(ss.Context(), rules, info.FullMethod)
 		if err != nil {
 			return err
 		}

@@ -24,6 +24,7 @@ import (
 
 	authzv1 "steward.dev/gen/steward/authz/v1"
 	"steward.dev/pkg/authz"
+	"steward.dev/pkg/ratelimit"
 )
 
 // Server is a completed Config: register services on GRPCServer, then Run.
@@ -35,6 +36,9 @@ type Server struct {
 	metrics  *grpcprom.ServerMetrics
 	registry *prometheus.Registry
 	bufconn  *bufconn.Listener // NetworkBufconn only
+	// failures counts failed authentications per client address.
+	failures *ratelimit.Limiter
+	now      func() time.Time
 
 	// rules is set by Run before serving; nil until then.
 	rules atomic.Pointer[authz.Table]

@@ -1,14 +1,19 @@
 // Package backendtest runs a backend's real wiring (pkg/backend) in memory,
 // over bufconn, for each service's tests: the same Config the service's main
-// completes, with a temporary data directory and service credential.
+// completes, with a temporary data directory and the suite's credentials
+// (one per service, as the launcher makes them, shared by every backend of
+// a test).
 package backendtest
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,13 +33,21 @@ import (
 	"steward.dev/pkg/store/bboltstore"
 )
 
+// HarnessService is the service name tests call as (ServiceCallOption) to
+// act for any end user (x-steward-actor) on any method of a backend Config
+// set up: it is granted every method, and held to the end user's
+// permissions like any service. Production policies never grant it.
+const HarnessService = "harness"
+
 // Config returns c set up for a test: bufconn instead of TCP, no metrics
 // listener, no access management (authz.DenyAll unless the test sets an
-// Authorizer), data and service credential in t.TempDir(), and logs through
-// t.Log.
+// Authorizer), data in t.TempDir(), the test's credentials (see
+// ServiceCredential), HarnessService granted every method, and logs
+// through t.Log.
 func Config(t testing.TB, c backend.Config) backend.Config {
 	t.Helper()
 	dir := t.TempDir()
+	creds := credentialsOf(t)
 	c.Network = grpcserver.NetworkBufconn
 	c.Addr = ""
 	c.MetricsAddr = ""
@@ -42,7 +55,9 @@ func Config(t testing.TB, c backend.Config) backend.Config {
 	// (Config.Authorizer); a test never dials the real suite's ports.
 	c.AccessAddr = ""
 	c.DataDir = filepath.Join(dir, c.Name)
-	c.ServiceCredentialFile = filepath.Join(dir, backend.CredentialFileName)
+	c.ServiceCredentialFile = filepath.Join(creds.dir, c.Name)
+	c.TrustedServicesFile = filepath.Join(creds.dir, backend.TrustedServicesFileName)
+	c.Services = c.Services.With(authz.Grant{Caller: HarnessService, Callee: "*", Methods: []string{"*"}})
 	c.Logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return c
 }
@@ -81,10 +96,77 @@ func Run(t testing.TB, b *backend.Backend) *grpc.ClientConn {
 	return conn
 }
 
-// ServiceCallOption returns a call option authenticating the call as the
-// service named name with b's service credential.
+// credentialSet is the credentials of the services of one test, in dir, as
+// the launcher makes them: one secret per service, and the trusted-services
+// file.
+type credentialSet struct {
+	dir   string
+	creds map[string]authn.ServiceCredential
+}
+
+var (
+	setsMu sync.Mutex
+	sets   = map[testing.TB]*credentialSet{}
+)
+
+// credentialsOf returns the credentials of t's backends, creating them on
+// first use: every service of the suite and HarnessService.
+func credentialsOf(t testing.TB) *credentialSet {
+	t.Helper()
+	setsMu.Lock()
+	defer setsMu.Unlock()
+	if s, ok := sets[t]; ok {
+		return s
+	}
+	s := &credentialSet{dir: filepath.Join(t.TempDir(), backend.CredentialsDir), creds: map[string]authn.ServiceCredential{}}
+	if err := os.Mkdir(s.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var trusted authn.TrustedServices
+	for _, name := range append(slices.Clone(backend.ServiceNames), HarnessService) {
+		c, err := authn.LoadOrCreateServiceCredential(filepath.Join(s.dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.creds[name] = c
+		trusted = trusted.With(name, c)
+	}
+	if err := authn.WriteTrustedServices(filepath.Join(s.dir, backend.TrustedServicesFileName), trusted); err != nil {
+		t.Fatal(err)
+	}
+	sets[t] = s
+	t.Cleanup(func() {
+		setsMu.Lock()
+		defer setsMu.Unlock()
+		delete(sets, t)
+	})
+	return s
+}
+
+// ServiceCredential returns the credential of the service called name in
+// the credentials b was configured with (Config): what that service would
+// call b with. It panics if b was not configured by Config or name has no
+// credential there.
+func ServiceCredential(b *backend.Backend, name string) authn.ServiceCredential {
+	own := b.ServiceCredential().AuthorizationFor(b.Name())
+	setsMu.Lock()
+	defer setsMu.Unlock()
+	for _, s := range sets {
+		if c, ok := s.creds[b.Name()]; ok && c.AuthorizationFor(b.Name()) == own {
+			if c, ok := s.creds[name]; ok {
+				return c
+			}
+			panic(fmt.Sprintf("backendtest: no credential for service %q", name))
+		}
+	}
+	panic(fmt.Sprintf("backendtest: backend %s was not configured by backendtest.Config", b.Name()))
+}
+
+// ServiceCallOption returns a call option authenticating the call to b as
+// the service named name, with that service's own credential (see
+// ServiceCredential).
 func ServiceCallOption(b *backend.Backend, name string) grpc.CallOption {
-	return grpc.PerRPCCredentials(serviceCreds(b.ServiceCredential().AuthorizationFor(name)))
+	return grpc.PerRPCCredentials(serviceCreds(ServiceCredential(b, name).AuthorizationFor(name)))
 }
 
 // Services returns the sorted names of the gRPC services registered on b.

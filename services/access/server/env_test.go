@@ -22,8 +22,8 @@ import (
 	dirserver "steward.dev/services/directory/server"
 )
 
-// env is a directory and an access service on bufconn, sharing one service
-// credential, access following the directory's event log.
+// env is a directory and an access service on bufconn, each with its own
+// service credential, access following the directory's event log.
 type env struct {
 	t *testing.T
 	// dir and acc are the two backends.
@@ -32,7 +32,7 @@ type env struct {
 	d      directoryv1.DirectoryServiceClient
 	a      accessv1.AccessServiceClient
 	events eventlogv1.EventLogServiceClient
-	// dirSvc and accSvc authenticate calls as the "licensing" service on
+	// dirSvc and accSvc authenticate calls as the test harness's service on
 	// each backend; with the actor metadata of e.as they act for a user.
 	dirSvc, accSvc grpc.CallOption
 }
@@ -58,7 +58,6 @@ func newEnv(t *testing.T) *env {
 
 	acfg := server.NewConfig()
 	acfg.Config = backendtest.Config(t, acfg.Config)
-	acfg.ServiceCredentialFile = dcfg.ServiceCredentialFile
 	acfg.DirectoryConn = feedConn
 	acfg.Verifier = verifier.New(feedConn)
 	acc, err := acfg.Complete()
@@ -72,16 +71,16 @@ func newEnv(t *testing.T) *env {
 		d:      directoryv1.NewDirectoryServiceClient(dconn),
 		a:      accessv1.NewAccessServiceClient(aconn),
 		events: eventlogv1.NewEventLogServiceClient(aconn),
-		dirSvc: backendtest.ServiceCallOption(dir, "licensing"),
-		accSvc: backendtest.ServiceCallOption(acc, "licensing"),
+		dirSvc: backendtest.ServiceCallOption(dir, backendtest.HarnessService),
+		accSvc: backendtest.ServiceCallOption(acc, backendtest.HarnessService),
 	}
 }
 
 // serviceConn returns a connection to b authenticating as the service named
-// as, with the suite's credential (pkg/grpcclient's interceptors).
+// as, with that service's own credential (pkg/grpcclient's interceptors).
 func serviceConn(t *testing.T, b *backend.Backend, as string) *grpc.ClientConn {
 	t.Helper()
-	unary, stream, err := grpcclient.Interceptors(grpcclient.Options{Service: as, Credential: b.ServiceCredential()})
+	unary, stream, err := grpcclient.Interceptors(grpcclient.Options{Service: as, Credential: backendtest.ServiceCredential(b, as)})
 	if err != nil {
 		t.Fatal(err)
 	}

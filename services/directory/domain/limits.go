@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"steward.dev/pkg/ratelimit"
 	"steward.dev/services/directory/credential"
-	"steward.dev/services/directory/ratelimit"
 )
 
 // Limits are the rate limits of the public entry points (R1, R9). Each is a

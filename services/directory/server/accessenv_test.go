@@ -27,7 +27,7 @@ import (
 type accessEnv struct {
 	*env
 	// acc is the access backend; a calls it, accSvc authenticates as the
-	// "licensing" service there.
+	// test harness's service there (backendtest.HarnessService).
 	acc    *backend.Backend
 	a      accessv1.AccessServiceClient
 	accSvc grpc.CallOption
@@ -64,7 +64,6 @@ func newAccessEnv(t *testing.T) *accessEnv {
 	feedConn := serviceConn(t, dir, accessserver.Name)
 	acfg := accessserver.NewConfig()
 	acfg.Config = backendtest.Config(t, acfg.Config)
-	acfg.ServiceCredentialFile = cfg.ServiceCredentialFile
 	acfg.DirectoryConn = feedConn
 	acfg.Verifier = verifier.New(feedConn)
 	acc, err := acfg.Complete()
@@ -83,19 +82,19 @@ func newAccessEnv(t *testing.T) *accessEnv {
 			t: t, b: dir, conn: conn,
 			c:      directoryv1.NewDirectoryServiceClient(conn),
 			events: eventlogv1.NewEventLogServiceClient(conn),
-			svc:    backendtest.ServiceCallOption(dir, "licensing"),
+			svc:    backendtest.ServiceCallOption(dir, backendtest.HarnessService),
 		},
 		acc:    acc,
 		a:      accessv1.NewAccessServiceClient(aconn),
-		accSvc: backendtest.ServiceCallOption(acc, "licensing"),
+		accSvc: backendtest.ServiceCallOption(acc, backendtest.HarnessService),
 	}
 }
 
 // serviceConn returns a connection to b authenticating as the service named
-// as, with the suite's credential (pkg/grpcclient's interceptors).
+// as, with that service's own credential (pkg/grpcclient's interceptors).
 func serviceConn(t *testing.T, b *backend.Backend, as string) *grpc.ClientConn {
 	t.Helper()
-	unary, stream, err := grpcclient.Interceptors(grpcclient.Options{Service: as, Credential: b.ServiceCredential()})
+	unary, stream, err := grpcclient.Interceptors(grpcclient.Options{Service: as, Credential: backendtest.ServiceCredential(b, as)})
 	if err != nil {
 		t.Fatal(err)
 	}

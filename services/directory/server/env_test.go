@@ -11,7 +11,9 @@ import (
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/accessauthz"
 	"steward.dev/pkg/authn"
+	"steward.dev/pkg/authz"
 	"steward.dev/pkg/backend"
 	"steward.dev/pkg/backend/backendtest"
 	"steward.dev/services/directory/domain"
@@ -27,10 +29,10 @@ type env struct {
 	c directoryv1.DirectoryServiceClient
 	// events reads the directory's event log.
 	events eventlogv1.EventLogServiceClient
-	// svc authenticates calls as the "licensing" service (with the suite's
-	// service credential); together with the actor metadata of e.as it acts
-	// on behalf of a user, which skips the permission rules (services are
-	// trusted) but not the domain's rules.
+	// svc authenticates calls as the test harness's service
+	// (backendtest.HarnessService); together with the actor metadata of e.as
+	// it acts on behalf of a user, held to that user's permissions (without
+	// access management: members, below) and the domain's rules.
 	svc grpc.CallOption
 }
 
@@ -49,11 +51,26 @@ func newEnvWith(t *testing.T, opts domain.Options) *env {
 	return newEnvConfig(t, func(c *server.Config) { c.Domain = opts })
 }
 
+// members stands in for access management in tests of the directory alone:
+// every member of an organization holds every permission in it, an
+// enrolment-only session none, and another organization is NotFound, as
+// pkg/accessauthz answers. The domain's own rules still apply.
+var members = authz.AuthorizerFunc(func(_ context.Context, req authz.Request) (authz.Decision, error) {
+	if err := accessauthz.SameOrganization(req, "steward.dev"); err != nil {
+		return authz.Decision{}, err
+	}
+	if accessauthz.IsEnrollmentSession(req.Principal.SessionID) {
+		return authz.Decision{Reason: accessauthz.EnrollmentReason, Missing: req.Permissions}, nil
+	}
+	return authz.Decision{Allowed: true, Reason: "a member (test)"}, nil
+})
+
 // newEnvConfig starts a directory whose configuration edit changes.
 func newEnvConfig(t *testing.T, edit func(*server.Config)) *env {
 	t.Helper()
 	cfg := server.NewConfig()
 	cfg.Config = backendtest.Config(t, cfg.Config)
+	cfg.Authorizer = members
 	edit(&cfg)
 	b, err := cfg.Complete()
 	if err != nil {
@@ -64,7 +81,7 @@ func newEnvConfig(t *testing.T, edit func(*server.Config)) *env {
 		t: t, b: b, conn: conn,
 		c:      directoryv1.NewDirectoryServiceClient(conn),
 		events: eventlogv1.NewEventLogServiceClient(conn),
-		svc:    backendtest.ServiceCallOption(b, "licensing"),
+		svc:    backendtest.ServiceCallOption(b, backendtest.HarnessService),
 	}
 }
 

@@ -98,8 +98,13 @@ type Config struct {
 	// 0600), created if missing. The gateway presents it only in
 	// x-steward-proxy-authorization, to vouch for the client address it
 	// forwards; calls run with the client's own credentials. Required;
-	// NewConfig sets data/service-credential, like the backends.
+	// NewConfig sets data/credentials/gateway, the launcher's layout.
 	ServiceCredentialFile string
+	// TrustedServicesFile is the suite's trusted-services file (each
+	// service's name and the SHA-256 of its secret): the gateway adds its
+	// own line when missing, so that backends believe the client addresses
+	// it vouches for. "" leaves it alone.
+	TrustedServicesFile string
 	// TrustedProxies are the peers whose X-Forwarded-For is believed (see
 	// clientAddress); empty means none: the TCP peer is the client.
 	TrustedProxies []netip.Prefix
@@ -135,12 +140,13 @@ type Config struct {
 
 // NewConfig returns the default configuration: HTTP on 127.0.0.1:8080, the
 // four backends on their default loopback addresses, the service credential
-// in data/service-credential and the default limits.
+// in data/credentials/gateway and the default limits.
 func NewConfig() Config {
 	return Config{
 		Addr:                  DefaultAddr,
 		Backends:              DefaultBackends(),
-		ServiceCredentialFile: filepath.Join("data", "service-credential"),
+		ServiceCredentialFile: filepath.Join("data", "credentials", serviceName),
+		TrustedServicesFile:   filepath.Join("data", "credentials", "services.sha256"),
 		MaxBodyBytes:          DefaultMaxBodyBytes,
 		MaxConcurrentRequests: DefaultMaxConcurrentRequests,
 		ReadHeaderTimeout:     DefaultReadHeaderTimeout,
@@ -172,6 +178,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.StringVar(&c.ServiceCredentialFile, "service-credential-file", c.ServiceCredentialFile, "the gateway's service credential (mode 0600), created if missing; it vouches for the client addresses the gateway forwards")
+	fs.StringVar(&c.TrustedServicesFile, "trusted-services-file", c.TrustedServicesFile, "the suite's trusted-services file, where the gateway adds its own line if missing (empty: leave it alone)")
 	fs.Func("trusted-proxies", "comma-separated CIDR prefixes of the proxies in front of the gateway whose X-Forwarded-For is believed; empty trusts none", func(v string) error {
 		p, err := ParseTrustedProxies(v)
 		c.TrustedProxies = p
@@ -251,7 +258,7 @@ func (c Config) Complete() (_ *Server, err error) {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
 	if c.ServiceCredentialFile == "" {
-		return nil, errors.New("gateway: ServiceCredentialFile is required, e.g. data/service-credential")
+		return nil, errors.New("gateway: ServiceCredentialFile is required, e.g. data/credentials/gateway")
 	}
 	if err := os.MkdirAll(filepath.Dir(c.ServiceCredentialFile), 0o700); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -259,6 +266,14 @@ func (c Config) Complete() (_ *Server, err error) {
 	cred, err := authn.LoadOrCreateServiceCredential(c.ServiceCredentialFile)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if c.TrustedServicesFile != "" {
+		if err := os.MkdirAll(filepath.Dir(c.TrustedServicesFile), 0o700); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		if _, err := authn.EnsureTrustedService(c.TrustedServicesFile, serviceName, cred); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
 	}
 	logger := c.Logger
 	if logger == nil {

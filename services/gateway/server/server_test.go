@@ -133,6 +133,9 @@ func newGateway(t *testing.T, cfg server.Config) (*server.Server, []*fakeBackend
 	if cfg.ServiceCredentialFile == "" {
 		cfg.ServiceCredentialFile = filepath.Join(t.TempDir(), "service-credential")
 	}
+	if cfg.TrustedServicesFile == "" {
+		cfg.TrustedServicesFile = filepath.Join(t.TempDir(), "services.sha256")
+	}
 	cfg.HealthTimeout = 500 * time.Millisecond
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -932,9 +935,11 @@ func TestSlowCallsOutliveTimeouts(t *testing.T) {
 
 func TestCompleteValidates(t *testing.T) {
 	cred := filepath.Join(t.TempDir(), "cred")
+	trusted := filepath.Join(t.TempDir(), "credentials", "services.sha256")
 	valid := func() server.Config {
 		c := server.NewConfig()
 		c.ServiceCredentialFile = cred
+		c.TrustedServicesFile = trusted
 		return c
 	}
 	dup := valid()
@@ -966,4 +971,13 @@ func TestCompleteValidates(t *testing.T) {
 		t.Fatalf("default config: %v", err)
 	}
 	s.Close()
+	// The gateway adds its own line to the trusted-services file, so that
+	// backends believe the client addresses it vouches for.
+	c, err := authn.LoadOrCreateServiceCredential(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := authn.EnsureTrustedService(trusted, "gateway", c); err != nil || changed {
+		t.Errorf("EnsureTrustedService after Complete = %v, %v; want the gateway listed already", changed, err)
+	}
 }

@@ -1,0 +1,71 @@
+package backend
+
+import (
+	"slices"
+
+	accessv1 "steward.dev/gen/steward/access/v1"
+	directoryv1 "steward.dev/gen/steward/directory/v1"
+	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/authz"
+)
+
+// Names of the suite's services, as they authenticate to each other
+// ("services/<name>").
+const (
+	Directory = "directory"
+	Access    = "access"
+	Licensing = "licensing"
+	Audit     = "audit"
+	Gateway   = "gateway"
+)
+
+// ServiceNames are the services of the suite, each with its own credential.
+var ServiceNames = []string{Directory, Access, Licensing, Audit, Gateway}
+
+// Methods services call on each other.
+var (
+	readLog = []string{
+		eventlogv1.EventLogService_Watch_FullMethodName,
+		eventlogv1.EventLogService_ListEvents_FullMethodName,
+	}
+	checkPermissions = []string{
+		accessv1.AccessService_CheckPermission_FullMethodName,
+		accessv1.AccessService_BatchCheckPermission_FullMethodName,
+	}
+	verifyCredential = directoryv1.DirectoryService_VerifyCredential_FullMethodName
+)
+
+// SuitePolicy is what each of Steward's services may call of the others
+// (issue 9 item 10). A method not granted here is PermissionDenied to a
+// service, whatever its rule; a granted method with permissions is allowed
+// to a service on its own account, and held to the end user's permissions
+// when the service acts for one (x-steward-actor):
+//
+//   - directory -> access: CheckPermission and BatchCheckPermission (its own
+//     permission rules), ExplainPermissions (which Administrator roles a
+//     user holds, R4), CheckMembershipChange (may the acting user grant a
+//     group's roles, R17);
+//   - access -> directory: VerifyCredential (bearer credentials), the
+//     directory's event log (access follows it);
+//   - licensing -> directory: VerifyCredential, the event log (user
+//     lifecycle); licensing -> access: CheckPermission, BatchCheckPermission;
+//   - audit -> directory: VerifyCredential; audit -> access:
+//     CheckPermission, BatchCheckPermission; audit -> directory, access,
+//     licensing: their event logs (the audit trail);
+//   - gateway: nothing. Its credential only vouches for the client address
+//     it forwards (authn.MDProxyAuthorization).
+var SuitePolicy = authz.NewServicePolicy(
+	authz.Grant{Caller: Directory, Callee: Access, Methods: slices.Concat(checkPermissions, []string{
+		accessv1.AccessService_ExplainPermissions_FullMethodName,
+		accessv1.AccessService_CheckMembershipChange_FullMethodName,
+	})},
+
+	authz.Grant{Caller: Access, Callee: Directory, Methods: slices.Concat([]string{verifyCredential}, readLog)},
+
+	authz.Grant{Caller: Licensing, Callee: Directory, Methods: slices.Concat([]string{verifyCredential}, readLog)},
+	authz.Grant{Caller: Licensing, Callee: Access, Methods: checkPermissions},
+
+	authz.Grant{Caller: Audit, Callee: Directory, Methods: slices.Concat([]string{verifyCredential}, readLog)},
+	authz.Grant{Caller: Audit, Callee: Access, Methods: slices.Concat(checkPermissions, readLog)},
+	authz.Grant{Caller: Audit, Callee: Licensing, Methods: readLog},
+)
