@@ -82,7 +82,6 @@ func dfOldShapeEnv(t *testing.T) (*env, eventlogv1.EventLogServiceClient) {
 	feedConn := serviceConn(t, dir, server.Name)
 	acfg := server.NewConfig()
 	acfg.Config = backendtest.Config(t, acfg.Config)
-	acfg.ServiceCredentialFile = dcfg.ServiceCredentialFile
 	acfg.DirectoryConn = feedConn
 	acfg.Verifier = verifier.New(feedConn)
 	dfUnzip(t, filepath.Join("testdata", "oldshape", "access.db.gz"), filepath.Join(acfg.DataDir, "access.db"))
@@ -97,8 +96,8 @@ func dfOldShapeEnv(t *testing.T) (*env, eventlogv1.EventLogServiceClient) {
 		d:      directoryv1.NewDirectoryServiceClient(dconn),
 		a:      accessv1.NewAccessServiceClient(aconn),
 		events: eventlogv1.NewEventLogServiceClient(aconn),
-		dirSvc: backendtest.ServiceCallOption(dir, "licensing"),
-		accSvc: backendtest.ServiceCallOption(acc, "licensing"),
+		dirSvc: backendtest.ServiceCallOption(dir, backendtest.HarnessService),
+		accSvc: backendtest.ServiceCallOption(acc, backendtest.HarnessService),
 	}, eventlogv1.NewEventLogServiceClient(dconn)
 }
 
