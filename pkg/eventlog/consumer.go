@@ -105,6 +105,8 @@ type Status struct {
 	// Cursor is the sequence of the last event applied; Head the newest
 	// sequence of the source known to the consumer.
 	Cursor, Head uint64
+	// LogID is the identity of the source's log the cursor belongs to.
+	LogID string
 }
 
 // Cursor returns the sequence of the last event applied (0 before Run loaded it
@@ -148,7 +150,7 @@ func (c *Consumer) WaitFor(ctx context.Context, seq uint64) error {
 
 // setPosition records pos as applied.
 func (c *Consumer) setPosition(pos Position) {
-	c.update(func(s *Status) { c.pos = pos; s.Cursor = pos.Sequence; s.Head = max(s.Head, pos.Sequence) })
+	c.update(func(s *Status) { c.pos = pos; s.Cursor, s.LogID = pos.Sequence, pos.LogID; s.Head = max(s.Head, pos.Sequence) })
 	c.applied.notify()
 }
 

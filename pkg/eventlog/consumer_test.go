@@ -346,15 +346,19 @@ func TestConsumerNoticesReplacedProducer(t *testing.T) {
 
 			before := appliedCounts(t, cs) // of the old log: the consumer's store keeps them
 			var resyncs atomic.Int32
-			c := &eventlog.Consumer{Name: "c", Store: cs, Source: l, Apply: countApply(), MinBackoff: time.Millisecond,
+			newLog := mustHead(t, l).LogID
+			hook, statuses = statusWatch()
+			c := &eventlog.Consumer{Name: "c", Store: cs, Source: l, Apply: countApply(), MinBackoff: time.Millisecond, OnStatus: hook,
 				Resync: func(ctx context.Context) (eventlog.Position, error) {
 					resyncs.Add(1)
 					return snapshot(ctx, l, cs, "c")
 				}}
 			runConsumer(t, c)
-			waitFor(t, c, uint64(fresh))
+			// The old log's cursor may already be past these sequences: wait
+			// for the new log's.
+			waitStatus(t, statuses, "resynced", func(s eventlog.Status) bool { return s.LogID == newLog && s.Cursor == uint64(fresh) })
 			appendN(t, ps, l, 2)
-			waitFor(t, c, uint64(fresh)+2)
+			waitStatus(t, statuses, "applied the new events", func(s eventlog.Status) bool { return s.LogID == newLog && s.Cursor == uint64(fresh)+2 })
 			if n := resyncs.Load(); n != 1 {
 				t.Errorf("Resync called %d times, want 1", n)
 			}
