@@ -44,12 +44,13 @@ type Config struct {
 }
 
 // AddFlags registers the directory's flags on fs, defaulting to c's values:
-// the backend's, and -oidc-allow-private-issuers.
+// the backend's, -oidc-allow-private-issuers and -token-ttl.
 func (c *Config) AddFlags(fs *flag.FlagSet) {
 	c.Config.AddFlags(fs)
 	fs.BoolVar(&c.OIDCAllowPrivateIssuers, "oidc-allow-private-issuers", c.OIDCAllowPrivateIssuers,
 		"let OIDC issuers use plain http and loopback, private or link-local addresses; DANGEROUS outside development: "+
 			"an organization owner could make the directory fetch URLs of its internal network (SSRF)")
+	fs.DurationVar(&c.Domain.TokenTTL, "token-ttl", c.Domain.TokenTTL, "lifetime of the access tokens the directory issues; 0 means 15m")
 }
 
 // NewConfig returns the default configuration of the directory service.
@@ -64,6 +65,9 @@ func NewConfig() Config {
 // the moment of the check, so that the directory's own changes (a new
 // member of Administrators, say) show in its checks at once.
 func (c Config) Complete() (*backend.Backend, error) {
+	if c.Domain.TokenTTL < 0 {
+		return nil, errors.New("directory: -token-ttl must not be negative")
+	}
 	w := &wiring{opts: c.Domain, allowPrivateIssuers: c.OIDCAllowPrivateIssuers}
 	c.Verifier = authn.VerifierFunc(w.verify)
 	c.AccessFollowsLog = true
