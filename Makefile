@@ -108,13 +108,33 @@ test-e2e: build ## End-to-end tests against the real binaries.
 	STEWARD_BIN=$(BIN) go test -count=1 -tags e2e -timeout 10m ./deploy/...
 
 .PHONY: test
-test: check-generated lint test-unit test-e2e ## Everything CI runs.
+test: check-generated lint test-unit fuzz-short test-e2e ## Everything CI runs.
+
+# Fuzzing: every `func Fuzz...` of a _test.go file under pkg/ and services/
+# is a target. `make fuzz` runs each for FUZZTIME; `make test` runs each for
+# FUZZTIME_SHORT (fuzz-short), so that a regression the fuzzers find within
+# seconds fails CI. Each target runs even when an earlier one failed.
+FUZZTIME       ?= 30s
+FUZZTIME_SHORT ?= 3s
+
+# fuzz-all runs every fuzz target for $(1) each.
+define fuzz-all
+	@fail=0; \
+	for dir in $$(grep -rlE '^func Fuzz' --include='*_test.go' pkg services | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -hoE '^func Fuzz[A-Za-z0-9_]+' $$dir/*_test.go | awk '{print $$2}'); do \
+	    echo "fuzz: $$f in ./$$dir for $(1)"; \
+	    out=$$(go test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(1) ./$$dir 2>&1) || { echo "$$out"; fail=1; }; \
+	  done; done; \
+	exit $$fail
+endef
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s).
-	@for spec in $$(grep -rlE '^func Fuzz' --include='*_test.go' pkg services | xargs -n1 dirname | sort -u); do \
-	  for f in $$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' $$spec/*_test.go | awk '{print $$2}'); do \
-	    go test -run=^$$ -fuzz="^$$f$$" -fuzztime=$${FUZZTIME:-30s} ./$$spec || exit 1; done; done
+	$(call fuzz-all,$(FUZZTIME))
+
+.PHONY: fuzz-short
+fuzz-short: ## Run each fuzz target for FUZZTIME_SHORT (default 3s); part of `make test`.
+	$(call fuzz-all,$(FUZZTIME_SHORT))
 
 .PHONY: load
 load: build ## CheckPermission load run against the real binaries (LOAD_SECONDS, LOAD_CONCURRENCY).

@@ -340,20 +340,22 @@ func checkClaims(c Claims) error {
 }
 
 // canonical reports whether raw is spelled as a compact JWS should be:
-// base64url segments without padding, line breaks or non-zero trailing bits
-// in the signature. go-jose decodes more leniently, which would let one token
-// be written many ways (and signature checks cover only the first two
-// segments as written).
+// three base64url segments without padding, line breaks or non-zero
+// trailing bits. go-jose decodes more leniently (and checks the signature
+// over the segments as it re-encodes them), which would let one token be
+// written many ways.
 func canonical(raw string) bool {
-	for _, c := range []byte(raw) {
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+	segments := strings.Split(raw, ".")
+	if len(segments) != 3 {
+		return false
+	}
+	for _, seg := range segments {
+		if seg == "" || strings.ContainsAny(seg, "=\r\n") {
+			return false
+		}
+		if _, err := base64.RawURLEncoding.Strict().DecodeString(seg); err != nil {
 			return false
 		}
 	}
-	i := strings.LastIndexByte(raw, '.')
-	if i < 0 {
-		return false
-	}
-	_, err := base64.RawURLEncoding.Strict().DecodeString(raw[i+1:])
-	return err == nil
+	return true
 }

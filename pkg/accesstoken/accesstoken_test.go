@@ -471,3 +471,30 @@ func TestNewKeySetErrors(t *testing.T) {
 		t.Error("NewKeySet without issuer succeeded")
 	}
 }
+
+// TestVerifyRefusesNonCanonicalSegments: a genuine token spelled with other
+// unused trailing bits in any of its three segments is refused (found by
+// FuzzVerifyMutated: go-jose accepted another spelling of the header).
+func TestVerifyRefusesNonCanonicalSegments(t *testing.T) {
+	s := newTestSigner(t, testKey(1))
+	good := sign(t, s, testClaims())
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	segments := strings.Split(good, ".")
+	tried := 0
+	for i, seg := range segments {
+		if len(seg)%4 == 0 {
+			continue // no unused bits to flip
+		}
+		last := strings.IndexByte(alphabet, seg[len(seg)-1])
+		mutated := append([]string(nil), segments...)
+		mutated[i] = seg[:len(seg)-1] + string(alphabet[last^1])
+		raw := strings.Join(mutated, ".")
+		if _, err := s.Verify(raw, now); !errors.Is(err, ErrInvalid) {
+			t.Errorf("segment %d spelled %q: Verify = %v, want ErrInvalid", i, mutated[i], err)
+		}
+		tried++
+	}
+	if tried == 0 {
+		t.Fatal("no segment has unused bits; the test proves nothing")
+	}
+}

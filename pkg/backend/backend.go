@@ -383,7 +383,12 @@ func (b *Backend) closeEarly() error {
 func (b *Backend) Name() string { return b.name }
 
 // GRPCServer returns the gRPC server to register services on, before Run.
-func (b *Backend) GRPCServer() *grpc.Server { return b.server.GRPCServer() }
+// When the service keeps an event log, the mutating methods of services
+// registered on it send the log's sequence as header and trailer
+// x-steward-<name>-sequence after each success (eventlog.SequenceServer).
+func (b *Backend) GRPCServer() eventlog.Registrar {
+	return eventlog.SequenceServer(b.server.GRPCServer(), b.log)
+}
 
 // Server returns the underlying grpcserver.Server (for Addr, NewClient,
 // SetReady, AddCleanup).

@@ -15,6 +15,13 @@
 //	eventlog.Register(grpcServer, log) // EventLogService: Watch and ListEvents
 //	go log.RunRetention(ctx)
 //
+// Read-your-writes: a backend registers its gRPC services through
+// SequenceServer, so that every successful mutating unary call (Mutating:
+// not a GET binding, not named Get/List/Check/...) sends the log's head as
+// gRPC header and trailer x-steward-<source>-sequence, whatever its
+// response message (Empty included). Callers pass it to access's
+// CheckPermission as at_least_directory_sequence or at_least_sequence.
+//
 // Readers use Read for a page of history and Watch to stream history and then
 // tail new commits. Watch reads history in bounded batches, each in its own
 // short read transaction, and then sleeps on a broadcast channel that the

@@ -51,7 +51,7 @@ type Config struct {
 }
 
 // AddFlags registers the directory's flags on fs, defaulting to c's values:
-// the backend's, and -oidc-allow-private-issuers.
+// the backend's, -oidc-allow-private-issuers and -token-ttl.
 func (c *Config) AddFlags(fs *flag.FlagSet) {
 	c.Config.AddFlags(fs)
 	fs.BoolVar(&c.OIDCAllowPrivateIssuers, "oidc-allow-private-issuers", c.OIDCAllowPrivateIssuers,
@@ -59,6 +59,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 			"an organization owner could make the directory fetch URLs of its internal network (SSRF)")
 	fs.DurationVar(&c.TokenKeyRotation, "token-key-rotation", c.TokenKeyRotation,
 		"how long an access token signing key signs before it is rotated; 0 rotates only on demand (RotateSigningKeys)")
+	fs.DurationVar(&c.Domain.TokenTTL, "token-ttl", c.Domain.TokenTTL, "lifetime of the access tokens the directory issues; 0 means 15m")
 }
 
 // NewConfig returns the default configuration of the directory service.
@@ -73,6 +74,9 @@ func NewConfig() Config {
 // the moment of the check, so that the directory's own changes (a new
 // member of Administrators, say) show in its checks at once.
 func (c Config) Complete() (*backend.Backend, error) {
+	if c.Domain.TokenTTL < 0 {
+		return nil, errors.New("directory: -token-ttl must not be negative")
+	}
 	w := &wiring{opts: c.Domain, allowPrivateIssuers: c.OIDCAllowPrivateIssuers, keyRotation: c.TokenKeyRotation}
 	c.Verifier = authn.VerifierFunc(w.verify)
 	c.AccessFollowsLog = true

@@ -1,0 +1,340 @@
+//go:build e2e
+
+package e2e_test
+
+// The security suite's table: every RPC of every backend, how to build a
+// realistic request for it from a set of resource names, and who may call
+// it. TestSecurity fails for any method a backend serves (found through
+// reflection) that has no row here, so a new RPC cannot slip past the suite.
+
+import (
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	accessv1 "steward.dev/gen/steward/access/v1"
+	directoryv1 "steward.dev/gen/steward/directory/v1"
+	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+)
+
+// Who may call a method.
+const (
+	// authenticated methods need a principal, and most a permission.
+	authenticated = iota
+	// public methods need no credential (sign-up, sign-in, the JWKS,
+	// health, reflection); the credential attacks skip them.
+	public
+	// internal methods are for Steward services only.
+	internal
+)
+
+// names are the resource names a request is built from: those of the victim
+// organization, or names of the same shape that do not exist.
+type names struct {
+	org, tenant, service, folder, project, department, user, group, robot,
+	robotAccount, externalApp, apiKey, role, roleAssignment string
+}
+
+// all returns the names with placeholders for comparing answers: each
+// name's field, longest names first (they nest).
+func (n names) all() [][2]string {
+	out := [][2]string{
+		{n.apiKey, "<apiKey>"}, {n.folder, "<folder>"}, {n.project, "<project>"}, {n.service, "<service>"},
+		{n.tenant, "<tenant>"}, {n.department, "<department>"}, {n.user, "<user>"}, {n.group, "<group>"},
+		{n.robotAccount, "<robotAccount>"}, {n.robot, "<robot>"}, {n.externalApp, "<externalApp>"},
+		{n.role, "<role>"}, {n.roleAssignment, "<roleAssignment>"}, {n.org, "<org>"},
+	}
+	// Longest first, so that a name is replaced before its parent.
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if len(out[j][0]) > len(out[i][0]) {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// withOrg returns n moved to organization org (names of an organization
+// that does not exist, when org does not).
+func (n names) withOrg(org string) names {
+	r := strings.NewReplacer(n.org+"/", org+"/")
+	m := names{org: org}
+	m.tenant, m.service, m.folder, m.project = r.Replace(n.tenant), r.Replace(n.service), r.Replace(n.folder), r.Replace(n.project)
+	m.department, m.user, m.group, m.robot = r.Replace(n.department), r.Replace(n.user), r.Replace(n.group), r.Replace(n.robot)
+	m.robotAccount, m.externalApp, m.apiKey = r.Replace(n.robotAccount), r.Replace(n.externalApp), r.Replace(n.apiKey)
+	m.role, m.roleAssignment = r.Replace(n.role), r.Replace(n.roleAssignment)
+	return m
+}
+
+// absentIn returns names of the same shape as n in n's organization, none
+// of which exists.
+func (n names) absentIn() names {
+	o := n.org
+	t := o + "/tenants/absent-tenant"
+	s := t + "/services/absent-service"
+	ra := o + "/robotAccounts/absent-account"
+	return names{
+		org: o, tenant: t, service: s, folder: s + "/folders/absent-folder", project: s + "/projects/absent-project",
+		department: o + "/departments/absent-dept", user: o + "/users/absent-user", group: o + "/groups/absent-group",
+		robot: o + "/robots/absent-robot", robotAccount: ra, externalApp: o + "/externalApps/absent-app",
+		apiKey: ra + "/apiKeys/absent-key", role: o + "/roles/absent-role", roleAssignment: o + "/roleAssignments/absent-assignment",
+	}
+}
+
+// absentTenant returns n with the tenant subtree (tenant, service, folder,
+// project) replaced by names that do not exist under n's tenant.
+func (n names) absentTenant() names {
+	m := n
+	m.service = n.tenant + "/services/absent-service"
+	m.folder, m.project = m.service+"/folders/absent-folder", m.service+"/projects/absent-project"
+	return m
+}
+
+// rpcCase is how the suite calls one method.
+type rpcCase struct {
+	who int
+	// selfOnly methods take the caller's own name and refuse any other
+	// with InvalidArgument, whether it exists or not; the name matrices
+	// accept that answer (it must still be identical).
+	selfOnly bool
+	// member methods answer any principal of the organization (a
+	// permission check is a question, not an access): for names of its
+	// own organization the name matrices ask only that existing and absent
+	// names get the same answer.
+	member bool
+	// req builds the request from names; nil for public methods, which
+	// the suite does not call.
+	req func(n names) proto.Message
+}
+
+func mask(paths ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: paths} }
+
+// rpcCases holds one row per method, by full method name.
+var rpcCases = map[string]rpcCase{
+	// Standard services every backend serves.
+	"/grpc.health.v1.Health/Check":                                   {who: public},
+	"/grpc.health.v1.Health/Watch":                                   {who: public},
+	"/grpc.health.v1.Health/List":                                    {who: public},
+	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      {who: public},
+	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": {who: public},
+
+	// The event log (directory, access, licensing).
+	"/steward.eventlog.v1.EventLogService/Watch": {who: internal, req: func(names) proto.Message { return &eventlogv1.WatchRequest{} }},
+	"/steward.eventlog.v1.EventLogService/ListEvents": {who: internal, req: func(names) proto.Message {
+		return &eventlogv1.ListEventsRequest{PageSize: 10}
+	}},
+
+	// The directory.
+	"/steward.directory.v1.DirectoryService/SignUp":  {who: public},
+	"/steward.directory.v1.DirectoryService/SignIn":  {who: public},
+	"/steward.directory.v1.DirectoryService/GetJwks": {who: public},
+	"/steward.directory.v1.DirectoryService/VerifyCredential": {who: internal, req: func(names) proto.Message {
+		return &directoryv1.VerifyCredentialRequest{Credential: &directoryv1.VerifyCredentialRequest_AccessToken{AccessToken: "a.b.c"}}
+	}},
+	"/steward.directory.v1.DirectoryService/GetOrganization": {req: func(n names) proto.Message { return &directoryv1.GetOrganizationRequest{Name: n.org} }},
+	"/steward.directory.v1.DirectoryService/GetAccountSystem": {req: func(n names) proto.Message {
+		return &directoryv1.GetAccountSystemRequest{Name: n.org + "/accountSystem"}
+	}},
+	"/steward.directory.v1.DirectoryService/SwitchAccountSystem": {req: func(n names) proto.Message {
+		return &directoryv1.SwitchAccountSystemRequest{Name: n.org + "/accountSystem", Confirm: true, Etag: "probe-etag",
+			AccountSystem: &directoryv1.AccountSystem{Kind: directoryv1.AccountSystem_KIND_OIDC,
+				Oidc: &directoryv1.OidcConfig{Issuer: "https://idp.invalid", ClientId: "steward"}}}
+	}},
+	"/steward.directory.v1.DirectoryService/GetTenant": {req: func(n names) proto.Message { return &directoryv1.GetTenantRequest{Name: n.tenant} }},
+	"/steward.directory.v1.DirectoryService/UpdateTenant": {req: func(n names) proto.Message {
+		return &directoryv1.UpdateTenantRequest{Tenant: &directoryv1.Tenant{Name: n.tenant, DisplayName: "Probed"}, UpdateMask: mask("display_name")}
+	}},
+	"/steward.directory.v1.DirectoryService/DeleteTenant": {req: func(n names) proto.Message {
+		return &directoryv1.DeleteTenantRequest{Name: n.tenant, Force: true}
+	}},
+	"/steward.directory.v1.DirectoryService/ListTenants": {req: func(n names) proto.Message { return &directoryv1.ListTenantsRequest{Parent: n.org} }},
+	"/steward.directory.v1.DirectoryService/CreateTenant": {req: func(n names) proto.Message {
+		return &directoryv1.CreateTenantRequest{Parent: n.org, TenantId: "probe", Tenant: &directoryv1.Tenant{DisplayName: "Probe"}}
+	}},
+	"/steward.directory.v1.DirectoryService/GetService": {req: func(n names) proto.Message { return &directoryv1.GetServiceRequest{Name: n.service} }},
+	"/steward.directory.v1.DirectoryService/UpdateService": {req: func(n names) proto.Message {
+		return &directoryv1.UpdateServiceRequest{Service: &directoryv1.Service{Name: n.service, DisplayName: "Probed"}, UpdateMask: mask("display_name")}
+	}},
+	"/steward.directory.v1.DirectoryService/DeleteService": {req: func(n names) proto.Message {
+		return &directoryv1.DeleteServiceRequest{Name: n.service, Force: true}
+	}},
+	"/steward.directory.v1.DirectoryService/ListServices": {req: func(n names) proto.Message { return &directoryv1.ListServicesRequest{Parent: n.tenant} }},
+	"/steward.directory.v1.DirectoryService/CreateService": {req: func(n names) proto.Message {
+		return &directoryv1.CreateServiceRequest{Parent: n.tenant, ServiceId: "probe", Service: &directoryv1.Service{DisplayName: "Probe", Type: "orchestrator"}}
+	}},
+	"/steward.directory.v1.DirectoryService/GetFolder": {req: func(n names) proto.Message { return &directoryv1.GetFolderRequest{Name: n.folder} }},
+	"/steward.directory.v1.DirectoryService/UpdateFolder": {req: func(n names) proto.Message {
+		return &directoryv1.UpdateFolderRequest{Folder: &directoryv1.Folder{Name: n.folder, DisplayName: "Probed"}, UpdateMask: mask("display_name")}
+	}},
+	"/steward.directory.v1.DirectoryService/DeleteFolder": {req: func(n names) proto.Message {
+		return &directoryv1.DeleteFolderRequest{Name: n.folder, Force: true}
+	}},
+	"/steward.directory.v1.DirectoryService/ListFolders": {req: func(n names) proto.Message { return &directoryv1.ListFoldersRequest{Parent: n.service} }},
+	"/steward.directory.v1.DirectoryService/CreateFolder": {req: func(n names) proto.Message {
+		return &directoryv1.CreateFolderRequest{Parent: n.service, FolderId: "probe", Folder: &directoryv1.Folder{DisplayName: "Probe"}}
+	}},
+	"/steward.directory.v1.DirectoryService/GetProject": {req: func(n names) proto.Message { return &directoryv1.GetProjectRequest{Name: n.project} }},
+	"/steward.directory.v1.DirectoryService/UpdateProject": {req: func(n names) proto.Message {
+		return &directoryv1.UpdateProjectRequest{Project: &directoryv1.Project{Name: n.project, DisplayName: "Probed"}, UpdateMask: mask("display_name")}
+	}},
+	"/steward.directory.v1.DirectoryService/DeleteProject": {req: func(n names) proto.Message { return &directoryv1.DeleteProjectRequest{Name: n.project} }},
+	"/steward.directory.v1.DirectoryService/ListProjects":  {req: func(n names) proto.Message { return &directoryv1.ListProjectsRequest{Parent: n.service} }},
+	"/steward.directory.v1.DirectoryService/CreateProject": {req: func(n names) proto.Message {
+		return &directoryv1.CreateProjectRequest{Parent: n.service, ProjectId: "probe", Project: &directoryv1.Project{DisplayName: "Probe"}}
+	}},
+	"/steward.directory.v1.DirectoryService/GetDepartment": {req: func(n names) proto.Message { return &directoryv1.GetDepartmentRequest{Name: n.department} }},
+	"/steward.directory.v1.DirectoryService/UpdateDepartment": {req: func(n names) proto.Message {
+		return &directoryv1.UpdateDepartmentRequest{Department: &directoryv1.Department{Name: n.department, DisplayName: "Probed"}, UpdateMask: mask("display_name")}
+	}},
+	"/steward.directory.v1.DirectoryService/DeleteDepartment": {req: func(n names) proto.Message {
+		return &directoryv1.DeleteDepartmentRequest{Name: n.department}
+	}},
+	"/steward.directory.v1.DirectoryService/ListDepartments": {req: func(n names) proto.Message { return &directoryv1.ListDepartmentsRequest{Parent: n.org} }},
+	"/steward.directory.v1.DirectoryService/CreateDepartment": {req: func(n names) proto.Message {
+		return &directoryv1.CreateDepartmentRequest{Parent: n.org, DepartmentId: "probe", Department: &directoryv1.Department{DisplayName: "Probe"}}
+	}},
+	"/steward.directory.v1.DirectoryService/GetUser": {req: func(n names) proto.Message { return &directoryv1.GetUserRequest{Name: n.user} }},
+	"/steward.directory.v1.DirectoryService/UpdateUser": {req: func(n names) proto.Message {
+		return &directoryv1.UpdateUserRequest{User: &directoryv1.User{Name: n.user, DisplayName: "Probed"}, UpdateMask: mask("display_name")}
+	}},
+	"/steward.directory.v1.DirectoryService/DeleteUser": {req: func(n names) proto.Message { return &directoryv1.DeleteUserRequest{Name: n.user} }},
+	"/steward.directory.v1.DirectoryService/ListUsers":  {req: func(n names) proto.Message { return &directoryv1.ListUsersRequest{Parent: n.org} }},
+	"/steward.directory.v1.DirectoryService/CreateUser": {req: func(n names) proto.Message {
+		return &directoryv1.CreateUserRequest{Parent: n.org, UserId: "probe", User: &directoryv1.User{Nickname: "probe", Email: "probe@probe.example"}}
+	}},
+	"/steward.directory.v1.DirectoryService/ActivateUser":   {req: func(n names) proto.Message { return &directoryv1.ActivateUserRequest{Name: n.user} }},
+	"/steward.directory.v1.DirectoryService/DeactivateUser": {req: func(n names) proto.Message { return &directoryv1.DeactivateUserRequest{Name: n.user} }},
+	"/steward.directory.v1.DirectoryService/MoveUser": {req: func(n names) proto.Message {
+		return &directoryv1.MoveUserRequest{Name: n.user, Department: n.department}
+	}},
+	"/steward.directory.v1.DirectoryService/GetGroup": {req: func(n names) proto.Message { return &directoryv1.GetGroupRequest{Name: n.group} }},
+	"/steward.directory.v1.DirectoryService/UpdateGroup": {req: func(n names) proto.Message {
+		return &directoryv1.UpdateGroupRequest{Group: &directoryv1.Group{Name: n.group, DisplayName: "Probed"}, UpdateMask: mask("display_name")}
+	}},
+	"/steward.directory.v1.DirectoryService/DeleteGroup": {req: func(n names) proto.Message { return &directoryv1.DeleteGroupRequest{Name: n.group} }},
+	"/steward.directory.v1.DirectoryService/ListGroups":  {req: func(n names) proto.Message { return &directoryv1.ListGroupsRequest{Parent: n.org} }},
+	"/steward.directory.v1.DirectoryService/CreateGroup": {req: func(n names) proto.Message {
+		return &directoryv1.CreateGroupRequest{Parent: n.org, GroupId: "probe", Group: &directoryv1.Group{DisplayName: "Probe"}}
+	}},
+	"/steward.directory.v1.DirectoryService/AddGroupMember": {req: func(n names) proto.Message {
+		return &directoryv1.AddGroupMemberRequest{Group: n.group, Member: n.user}
+	}},
+	"/steward.directory.v1.DirectoryService/RemoveGroupMember": {req: func(n names) proto.Message {
+		return &directoryv1.RemoveGroupMemberRequest{Group: n.group, Member: n.user}
+	}},
+	"/steward.directory.v1.DirectoryService/ListGroupMembers": {req: func(n names) proto.Message {
+		return &directoryv1.ListGroupMembersRequest{Group: n.group}
+	}},
+	"/steward.directory.v1.DirectoryService/ListUserGroups": {req: func(n names) proto.Message {
+		return &directoryv1.ListUserGroupsRequest{User: n.user}
+	}},
+	"/steward.directory.v1.DirectoryService/GetRobot": {req: func(n names) proto.Message { return &directoryv1.GetRobotRequest{Name: n.robot} }},
+	"/steward.directory.v1.DirectoryService/UpdateRobot": {req: func(n names) proto.Message {
+		return &directoryv1.UpdateRobotRequest{Robot: &directoryv1.Robot{Name: n.robot, DisplayName: "Probed"}, UpdateMask: mask("display_name")}
+	}},
+	"/steward.directory.v1.DirectoryService/DeleteRobot": {req: func(n names) proto.Message { return &directoryv1.DeleteRobotRequest{Name: n.robot} }},
+	"/steward.directory.v1.DirectoryService/ListRobots":  {req: func(n names) proto.Message { return &directoryv1.ListRobotsRequest{Parent: n.org} }},
+	"/steward.directory.v1.DirectoryService/CreateRobot": {req: func(n names) proto.Message {
+		return &directoryv1.CreateRobotRequest{Parent: n.org, RobotId: "probe", Robot: &directoryv1.Robot{DisplayName: "Probe", MachineName: "probe"}}
+	}},
+	"/steward.directory.v1.DirectoryService/GetRobotAccount": {req: func(n names) proto.Message {
+		return &directoryv1.GetRobotAccountRequest{Name: n.robotAccount}
+	}},
+	"/steward.directory.v1.DirectoryService/UpdateRobotAccount": {req: func(n names) proto.Message {
+		return &directoryv1.UpdateRobotAccountRequest{RobotAccount: &directoryv1.RobotAccount{Name: n.robotAccount, DisplayName: "Probed"}, UpdateMask: mask("display_name")}
+	}},
+	"/steward.directory.v1.DirectoryService/DeleteRobotAccount": {req: func(n names) proto.Message {
+		return &directoryv1.DeleteRobotAccountRequest{Name: n.robotAccount}
+	}},
+	"/steward.directory.v1.DirectoryService/ListRobotAccounts": {req: func(n names) proto.Message {
+		return &directoryv1.ListRobotAccountsRequest{Parent: n.org}
+	}},
+	"/steward.directory.v1.DirectoryService/CreateRobotAccount": {req: func(n names) proto.Message {
+		return &directoryv1.CreateRobotAccountRequest{Parent: n.org, RobotAccountId: "probe", RobotAccount: &directoryv1.RobotAccount{DisplayName: "Probe"}}
+	}},
+	"/steward.directory.v1.DirectoryService/GetExternalApp": {req: func(n names) proto.Message {
+		return &directoryv1.GetExternalAppRequest{Name: n.externalApp}
+	}},
+	"/steward.directory.v1.DirectoryService/UpdateExternalApp": {req: func(n names) proto.Message {
+		return &directoryv1.UpdateExternalAppRequest{ExternalApp: &directoryv1.ExternalApp{Name: n.externalApp, DisplayName: "Probed"}, UpdateMask: mask("display_name")}
+	}},
+	"/steward.directory.v1.DirectoryService/DeleteExternalApp": {req: func(n names) proto.Message {
+		return &directoryv1.DeleteExternalAppRequest{Name: n.externalApp}
+	}},
+	"/steward.directory.v1.DirectoryService/ListExternalApps": {req: func(n names) proto.Message {
+		return &directoryv1.ListExternalAppsRequest{Parent: n.org}
+	}},
+	"/steward.directory.v1.DirectoryService/CreateExternalApp": {req: func(n names) proto.Message {
+		return &directoryv1.CreateExternalAppRequest{Parent: n.org, ExternalAppId: "probe", ExternalApp: &directoryv1.ExternalApp{DisplayName: "Probe"}}
+	}},
+	"/steward.directory.v1.DirectoryService/CreateApiKey": {req: func(n names) proto.Message {
+		return &directoryv1.CreateApiKeyRequest{Parent: n.robotAccount, ApiKey: &directoryv1.ApiKey{DisplayName: "probe"}}
+	}},
+	"/steward.directory.v1.DirectoryService/ListApiKeys": {req: func(n names) proto.Message {
+		return &directoryv1.ListApiKeysRequest{Parent: n.robotAccount, ShowRevoked: true}
+	}},
+	"/steward.directory.v1.DirectoryService/RevokeApiKey": {req: func(n names) proto.Message { return &directoryv1.RevokeApiKeyRequest{Name: n.apiKey} }},
+	"/steward.directory.v1.DirectoryService/EnrollTotp":   {selfOnly: true, req: func(n names) proto.Message { return &directoryv1.EnrollTotpRequest{Name: n.user} }},
+	"/steward.directory.v1.DirectoryService/ConfirmTotp": {selfOnly: true, req: func(n names) proto.Message {
+		return &directoryv1.ConfirmTotpRequest{Name: n.user, Code: "123456"}
+	}},
+	"/steward.directory.v1.DirectoryService/ListScopeAncestors": {req: func(n names) proto.Message {
+		return &directoryv1.ListScopeAncestorsRequest{Name: n.folder}
+	}},
+
+	// Access management.
+	"/steward.access.v1.AccessService/ListPermissions": {req: func(names) proto.Message { return &accessv1.ListPermissionsRequest{} }},
+	"/steward.access.v1.AccessService/GetRole":         {req: func(n names) proto.Message { return &accessv1.GetRoleRequest{Name: n.role} }},
+	"/steward.access.v1.AccessService/ListRoles":       {req: func(n names) proto.Message { return &accessv1.ListRolesRequest{Parent: n.org} }},
+	"/steward.access.v1.AccessService/CreateRole": {req: func(n names) proto.Message {
+		return &accessv1.CreateRoleRequest{Parent: n.org, RoleId: "probe", Role: &accessv1.Role{DisplayName: "Probe",
+			Level: accessv1.Level_LEVEL_ORGANIZATION, Permissions: []string{"users.view"}}}
+	}},
+	"/steward.access.v1.AccessService/UpdateRole": {req: func(n names) proto.Message {
+		return &accessv1.UpdateRoleRequest{Role: &accessv1.Role{Name: n.role, DisplayName: "Probed"}, UpdateMask: mask("display_name")}
+	}},
+	"/steward.access.v1.AccessService/DeleteRole": {req: func(n names) proto.Message { return &accessv1.DeleteRoleRequest{Name: n.role} }},
+	"/steward.access.v1.AccessService/CreateRoleAssignment": {req: func(n names) proto.Message {
+		return &accessv1.CreateRoleAssignmentRequest{Parent: n.org, Principal: n.user, Roles: []string{n.role}, Scope: n.org}
+	}},
+	"/steward.access.v1.AccessService/ListRoleAssignments": {req: func(n names) proto.Message {
+		return &accessv1.ListRoleAssignmentsRequest{Parent: n.org}
+	}},
+	"/steward.access.v1.AccessService/DeleteRoleAssignment": {req: func(n names) proto.Message {
+		return &accessv1.DeleteRoleAssignmentRequest{Name: n.roleAssignment}
+	}},
+	"/steward.access.v1.AccessService/ListPrincipalRoles": {req: func(n names) proto.Message {
+		return &accessv1.ListPrincipalRolesRequest{Principal: n.user}
+	}},
+	"/steward.access.v1.AccessService/ExplainPermissions": {req: func(n names) proto.Message {
+		return &accessv1.ExplainPermissionsRequest{Principal: n.user, Scope: n.folder}
+	}},
+	"/steward.access.v1.AccessService/CheckPermission": {member: true, req: func(n names) proto.Message {
+		return &accessv1.CheckPermissionRequest{Principal: n.user, Permission: "users.view", Scope: n.folder}
+	}},
+	"/steward.access.v1.AccessService/BatchCheckPermission": {member: true, req: func(n names) proto.Message {
+		return &accessv1.BatchCheckPermissionRequest{Items: []*accessv1.CheckPermissionRequest{
+			{Principal: n.user, Permission: "users.view", Scope: n.folder}}}
+	}},
+	"/steward.access.v1.AccessService/ExportRoleAssignments": {req: func(n names) proto.Message {
+		return &accessv1.ExportRoleAssignmentsRequest{Parent: n.org}
+	}},
+	"/steward.access.v1.AccessService/SetRobotUsageScope": {req: func(n names) proto.Message {
+		return &accessv1.SetRobotUsageScopeRequest{RobotUsageScope: &accessv1.RobotUsageScope{Name: n.robotAccount + "/robotUsageScope",
+			Mode: accessv1.RobotUsageScope_MODE_SPECIFIED, Robots: []string{n.robot}}}
+	}},
+	"/steward.access.v1.AccessService/GetRobotUsageScope": {req: func(n names) proto.Message {
+		return &accessv1.GetRobotUsageScopeRequest{Name: n.robotAccount + "/robotUsageScope"}
+	}},
+	"/steward.access.v1.AccessService/CheckRobotUse": {req: func(n names) proto.Message {
+		return &accessv1.CheckRobotUseRequest{Account: n.robotAccount, Robot: n.robot, Mode: accessv1.CheckRobotUseRequest_MODE_REMOTE}
+	}},
+	"/steward.access.v1.AccessService/CheckMembershipChange": {who: internal, req: func(n names) proto.Message {
+		return &accessv1.CheckMembershipChangeRequest{Group: n.group, Add: true}
+	}},
+	"/steward.access.v1.AccessService/ListUsableRobots": {req: func(n names) proto.Message {
+		return &accessv1.ListUsableRobotsRequest{Account: n.robotAccount}
+	}},
+}
