@@ -150,7 +150,11 @@ func (c *Consumer) WaitFor(ctx context.Context, seq uint64) error {
 
 // setPosition records pos as applied.
 func (c *Consumer) setPosition(pos Position) {
-	c.update(func(s *Status) { c.pos = pos; s.Cursor, s.LogID = pos.Sequence, pos.LogID; s.Head = max(s.Head, pos.Sequence) })
+	c.update(func(s *Status) {
+		c.pos = pos
+		s.Cursor, s.LogID = pos.Sequence, pos.LogID
+		s.Head = max(s.Head, pos.Sequence)
+	})
 	c.applied.notify()
 }
 
