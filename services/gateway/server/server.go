@@ -353,6 +353,7 @@ func (c Config) Complete() (_ *Server, err error) {
 
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", s.serveHealthz)
+	root.HandleFunc("GET /readyz", s.serveHealthz)
 	root.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	root.Handle("/", s.limit(mux))
 	h := s.edge(root)
@@ -481,8 +482,11 @@ func (s *Server) Health(ctx context.Context) (HealthReport, bool) {
 	return report, report.Status == statusServing
 }
 
-// serveHealthz answers GET /healthz: 200 with the report when every backend
-// is serving, 503 otherwise.
+// serveHealthz answers GET /healthz and GET /readyz: 200 with the report
+// when every backend is serving, 503 otherwise. A backend's health is its
+// readiness: a service that follows another's event log reports SERVING
+// only once it has caught up (pkg/backend Follow), so the two paths agree;
+// /readyz is the name orchestrators' readiness probes expect.
 func (s *Server) serveHealthz(w http.ResponseWriter, r *http.Request) {
 	report, ok := s.Health(r.Context())
 	w.Header().Set("Content-Type", "application/json")

@@ -216,6 +216,9 @@ func TestHealthz(t *testing.T) {
 		if resp.StatusCode != wantCode {
 			t.Errorf("GET /healthz = %d %s, want %d", resp.StatusCode, body, wantCode)
 		}
+		if ready, rbody := do(t, s.Handler(), httptest.NewRequest(http.MethodGet, "/readyz", nil)); ready.StatusCode != wantCode {
+			t.Errorf("GET /readyz = %d %s, want %d like /healthz", ready.StatusCode, rbody, wantCode)
+		}
 		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 			t.Errorf("Content-Type = %q", ct)
 		}
