@@ -57,21 +57,6 @@ const (
 	maxBackoff = 5 * time.Second
 )
 
-// The directory's event types that invalidate cached verifications
-// (services/directory/domain/events.go; not imported: pkg does not depend on
-// services).
-const (
-	typeUserUpdated         = "directory.user.updated"
-	typeUserDeleted         = "directory.user.deleted"
-	typeUserDeactivated     = "directory.user.deactivated"
-	typeAPIKeyRevoked       = "directory.api_key.revoked"
-	typeAPIKeyDeleted       = "directory.api_key.deleted"
-	typeRobotAccountUpdated = "directory.robot_account.updated"
-	typeRobotAccountDeleted = "directory.robot_account.deleted"
-	typeExternalAppUpdated  = "directory.external_app.updated"
-	typeExternalAppDeleted  = "directory.external_app.deleted"
-)
-
 // refusal is the message of every refused credential: why goes to the
 // call's log line only, never to the caller (issue 9 item 8).
 const refusal = "invalid credentials"
@@ -338,13 +323,16 @@ func (v *Verifier) removeLocked(el *list.Element) {
 // apply drops the cached answers ev makes stale.
 func (v *Verifier) apply(ev *eventlogv1.Event) {
 	var allKeys bool
-	switch ev.GetType() {
-	case typeUserDeleted, typeUserDeactivated:
+	typ, _ := eventlog.ParseType[directoryv1.EventType](ev.GetType())
+	switch typ {
+	case directoryv1.EventType_EVENT_TYPE_USER_DELETED, directoryv1.EventType_EVENT_TYPE_USER_DEACTIVATED:
 		// The keys a user created act with the creator's rights, and
 		// are suspended or revoked with them: drop every cached key.
 		allKeys = true
-	case typeUserUpdated, typeAPIKeyRevoked, typeAPIKeyDeleted,
-		typeRobotAccountUpdated, typeRobotAccountDeleted, typeExternalAppUpdated, typeExternalAppDeleted:
+	case directoryv1.EventType_EVENT_TYPE_USER_UPDATED, directoryv1.EventType_EVENT_TYPE_API_KEY_REVOKED,
+		directoryv1.EventType_EVENT_TYPE_API_KEY_DELETED, directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_UPDATED,
+		directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_DELETED, directoryv1.EventType_EVENT_TYPE_EXTERNAL_APP_UPDATED,
+		directoryv1.EventType_EVENT_TYPE_EXTERNAL_APP_DELETED:
 	default:
 		return
 	}

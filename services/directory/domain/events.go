@@ -5,62 +5,62 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/records"
 )
 
-// Event types of the directory's event log. Consumers (access, licensing,
-// audit) switch on them; the event's data is the record after the change
+// Event types of the directory's event log, as the strings of
+// directoryv1.EventType (proto/steward/directory/v1/events.proto, the
+// contract consumers use). The event's data is the record after the change
 // (before it, for deletions), as a google.protobuf.Any.
-const (
-	TypeOrganizationCreated   = "directory.organization.created"
-	TypeAccountSystemSwitched = "directory.account_system.switched"
-	TypeTenantCreated         = "directory.tenant.created"
-	TypeTenantUpdated         = "directory.tenant.updated"
-	TypeTenantDeleted         = "directory.tenant.deleted"
-	TypeServiceCreated        = "directory.service.created"
-	TypeServiceUpdated        = "directory.service.updated"
-	TypeServiceDeleted        = "directory.service.deleted"
-	TypeFolderCreated         = "directory.folder.created"
-	TypeFolderUpdated         = "directory.folder.updated"
-	TypeFolderDeleted         = "directory.folder.deleted"
-	TypeProjectCreated        = "directory.project.created"
-	TypeProjectUpdated        = "directory.project.updated"
-	TypeProjectDeleted        = "directory.project.deleted"
-	TypeDepartmentCreated     = "directory.department.created"
-	TypeDepartmentUpdated     = "directory.department.updated"
-	TypeDepartmentDeleted     = "directory.department.deleted"
-	TypeUserCreated           = "directory.user.created"
-	TypeUserUpdated           = "directory.user.updated"
-	TypeUserDeleted           = "directory.user.deleted"
-	TypeUserActivated         = "directory.user.activated"
-	TypeUserDeactivated       = "directory.user.deactivated"
-	TypeUserProvisioned       = "directory.user.provisioned"
-	TypeUserGroupsAssigned    = "directory.user.groups_assigned"
-	TypeUserSignedIn          = "directory.user.signed_in"
-	TypeSignInFailed          = "directory.sign_in.failed"
-	TypeGroupCreated          = "directory.group.created"
-	TypeGroupUpdated          = "directory.group.updated"
-	TypeGroupDeleted          = "directory.group.deleted"
-	TypeGroupMemberAdded      = "directory.group_member.added"
-	TypeGroupMemberRemoved    = "directory.group_member.removed"
-	TypeRobotCreated          = "directory.robot.created"
-	TypeRobotUpdated          = "directory.robot.updated"
-	TypeRobotDeleted          = "directory.robot.deleted"
-	TypeRobotAccountCreated   = "directory.robot_account.created"
-	TypeRobotAccountUpdated   = "directory.robot_account.updated"
-	TypeRobotAccountDeleted   = "directory.robot_account.deleted"
-	TypeExternalAppCreated    = "directory.external_app.created"
-	TypeExternalAppUpdated    = "directory.external_app.updated"
-	TypeExternalAppDeleted    = "directory.external_app.deleted"
-	TypeAPIKeyCreated         = "directory.api_key.created"
-	TypeAPIKeyRevoked         = "directory.api_key.revoked"
-	TypeAPIKeyDeleted         = "directory.api_key.deleted"
-	TypeTOTPEnrolled          = "directory.user.totp_enrolled"
-	// TypeSigningKeysRotated: the access token signing keys were rotated;
-	// no data (key IDs are not published in events).
-	TypeSigningKeysRotated = "directory.signing_keys.rotated"
+var (
+	TypeOrganizationCreated   = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ORGANIZATION_CREATED)
+	TypeAccountSystemSwitched = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ACCOUNT_SYSTEM_SWITCHED)
+	TypeTenantCreated         = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_TENANT_CREATED)
+	TypeTenantUpdated         = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_TENANT_UPDATED)
+	TypeTenantDeleted         = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_TENANT_DELETED)
+	TypeServiceCreated        = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_SERVICE_CREATED)
+	TypeServiceUpdated        = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_SERVICE_UPDATED)
+	TypeServiceDeleted        = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_SERVICE_DELETED)
+	TypeFolderCreated         = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_CREATED)
+	TypeFolderUpdated         = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_UPDATED)
+	TypeFolderDeleted         = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_DELETED)
+	TypeProjectCreated        = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_PROJECT_CREATED)
+	TypeProjectUpdated        = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_PROJECT_UPDATED)
+	TypeProjectDeleted        = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_PROJECT_DELETED)
+	TypeDepartmentCreated     = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_DEPARTMENT_CREATED)
+	TypeDepartmentUpdated     = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_DEPARTMENT_UPDATED)
+	TypeDepartmentDeleted     = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_DEPARTMENT_DELETED)
+	TypeUserCreated           = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_CREATED)
+	TypeUserUpdated           = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_UPDATED)
+	TypeUserDeleted           = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_DELETED)
+	TypeUserActivated         = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_ACTIVATED)
+	TypeUserDeactivated       = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_DEACTIVATED)
+	TypeUserProvisioned       = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_PROVISIONED)
+	TypeUserGroupsAssigned    = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_GROUPS_ASSIGNED)
+	TypeUserSignedIn          = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_SIGNED_IN)
+	TypeSignInFailed          = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_SIGN_IN_FAILED)
+	TypeGroupCreated          = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_CREATED)
+	TypeGroupUpdated          = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_UPDATED)
+	TypeGroupDeleted          = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_DELETED)
+	TypeGroupMemberAdded      = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_MEMBER_ADDED)
+	TypeGroupMemberRemoved    = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_MEMBER_REMOVED)
+	TypeRobotCreated          = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ROBOT_CREATED)
+	TypeRobotUpdated          = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ROBOT_UPDATED)
+	TypeRobotDeleted          = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ROBOT_DELETED)
+	TypeRobotAccountCreated   = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_CREATED)
+	TypeRobotAccountUpdated   = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_UPDATED)
+	TypeRobotAccountDeleted   = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_DELETED)
+	TypeExternalAppCreated    = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_EXTERNAL_APP_CREATED)
+	TypeExternalAppUpdated    = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_EXTERNAL_APP_UPDATED)
+	TypeExternalAppDeleted    = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_EXTERNAL_APP_DELETED)
+	TypeAPIKeyCreated         = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_CREATED)
+	TypeAPIKeyRevoked         = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_REVOKED)
+	TypeAPIKeyDeleted         = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_DELETED)
+	TypeTOTPEnrolled          = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_TOTP_ENROLLED)
+	TypeSigningKeysRotated    = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_SIGNING_KEYS_ROTATED)
 )
 
 // emit appends an event about resource to the log, in t. data is the record

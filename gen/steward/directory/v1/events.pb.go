@@ -119,6 +119,9 @@ const (
 	EventType_EVENT_TYPE_API_KEY_DELETED EventType = 43
 	// A user confirmed a TOTP authenticator. Data: User.
 	EventType_EVENT_TYPE_TOTP_ENROLLED EventType = 44
+	// The access-token signing keys were rotated (audited). No data: key IDs
+	// are not published in events.
+	EventType_EVENT_TYPE_SIGNING_KEYS_ROTATED EventType = 45
 )
 
 // Enum value maps for EventType.
@@ -169,6 +172,7 @@ var (
 		42: "EVENT_TYPE_API_KEY_REVOKED",
 		43: "EVENT_TYPE_API_KEY_DELETED",
 		44: "EVENT_TYPE_TOTP_ENROLLED",
+		45: "EVENT_TYPE_SIGNING_KEYS_ROTATED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":             0,
@@ -216,6 +220,7 @@ var (
 		"EVENT_TYPE_API_KEY_REVOKED":         42,
 		"EVENT_TYPE_API_KEY_DELETED":         43,
 		"EVENT_TYPE_TOTP_ENROLLED":           44,
+		"EVENT_TYPE_SIGNING_KEYS_ROTATED":    45,
 	}
 )
 
@@ -250,7 +255,7 @@ var File_steward_directory_v1_events_proto protoreflect.FileDescriptor
 
 const file_steward_directory_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"!steward/directory/v1/events.proto\x12\x14steward.directory.v1\x1a\"steward/eventlog/v1/eventlog.proto*\xcc\x16\n" +
+	"!steward/directory/v1/events.proto\x12\x14steward.directory.v1\x1a\"steward/eventlog/v1/eventlog.proto*\x95\x17\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12G\n" +
 	"\x1fEVENT_TYPE_ORGANIZATION_CREATED\x10\x01\x1a\"\xca\xf3\x18\x1edirectory.organization.created\x12M\n" +
@@ -297,7 +302,8 @@ const file_steward_directory_v1_events_proto_rawDesc = "" +
 	"\x1aEVENT_TYPE_API_KEY_CREATED\x10)\x1a\x1d\xca\xf3\x18\x19directory.api_key.created\x12=\n" +
 	"\x1aEVENT_TYPE_API_KEY_REVOKED\x10*\x1a\x1d\xca\xf3\x18\x19directory.api_key.revoked\x12=\n" +
 	"\x1aEVENT_TYPE_API_KEY_DELETED\x10+\x1a\x1d\xca\xf3\x18\x19directory.api_key.deleted\x12>\n" +
-	"\x18EVENT_TYPE_TOTP_ENROLLED\x10,\x1a \xca\xf3\x18\x1cdirectory.user.totp_enrolledB2Z0steward.dev/gen/steward/directory/v1;directoryv1b\x06proto3"
+	"\x18EVENT_TYPE_TOTP_ENROLLED\x10,\x1a \xca\xf3\x18\x1cdirectory.user.totp_enrolled\x12G\n" +
+	"\x1fEVENT_TYPE_SIGNING_KEYS_ROTATED\x10-\x1a\"\xca\xf3\x18\x1edirectory.signing_keys.rotatedB2Z0steward.dev/gen/steward/directory/v1;directoryv1b\x06proto3"
 
 var (
 	file_steward_directory_v1_events_proto_rawDescOnce sync.Once
