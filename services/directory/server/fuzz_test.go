@@ -30,12 +30,13 @@ func newFuzzDirectory(f *testing.F) *fuzzDirectory {
 	f.Helper()
 	cfg := server.NewConfig()
 	cfg.Config = backendtest.Config(f, cfg.Config)
+	cfg.Authorizer = members // access stands aside: every member may do everything
 	b, err := cfg.Complete()
 	if err != nil {
 		f.Fatal(err)
 	}
 	conn := backendtest.Run(f, b)
-	d := &fuzzDirectory{c: directoryv1.NewDirectoryServiceClient(conn), svc: backendtest.ServiceCallOption(b, "licensing")}
+	d := &fuzzDirectory{c: directoryv1.NewDirectoryServiceClient(conn), svc: backendtest.ServiceCallOption(b, backendtest.HarnessService)}
 	su, err := d.c.SignUp(context.Background(), &directoryv1.SignUpRequest{OrganizationId: "fuzz", OrganizationDisplayName: "Fuzz",
 		Nickname: "owner", Email: "owner@fuzz.example", Password: "correct horse battery"})
 	if err != nil {

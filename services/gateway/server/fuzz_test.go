@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -92,7 +93,9 @@ func FuzzGatewayJSONBody(f *testing.F) {
 	if len(routes) == 0 {
 		f.Fatal("no routes with a body")
 	}
-	cfg := server.Config{Addr: "127.0.0.1:0", Backends: server.DefaultBackends(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	dir := f.TempDir()
+	cfg := server.Config{Addr: "127.0.0.1:0", Backends: server.DefaultBackends(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		ServiceCredentialFile: filepath.Join(dir, "gateway"), TrustedServicesFile: filepath.Join(dir, "services.sha256")}
 	addr := echoBackend(f)
 	for i := range cfg.Backends {
 		cfg.Backends[i].Addr = addr
