@@ -100,8 +100,11 @@ lint: tools proto-deps breaking ## buf lint, buf breaking, gofmt and go vet over
 	go vet ./gen/... $(PKGS)
 
 .PHONY: test-unit
-test-unit: ## Unit, store, event-log and bufconn service tests (race detector on).
+test-unit: ## Unit, store, event-log and bufconn service tests (race detector on), then the allocation tests without it.
 	go test $(GOTEST_FLAGS) $(PKGS)
+	# Allocation counts mean nothing under -race: the zero-allocation tests of
+	# the Check core run again without it.
+	go test -count=1 -run 'Allocate' ./services/access/authorizer/
 
 .PHONY: test-e2e
 test-e2e: build ## End-to-end tests against the real binaries.
