@@ -54,10 +54,11 @@ func (a Actor) SpeaksFor(principal string) bool {
 	return a.Name == principal || (principal != "" && KeyPrincipal(a.Name) == principal)
 }
 
-// applyAPIKeyEvent applies a directory.api_key.created, .revoked or
-// .deleted event: a created key is stored with its principal and creator
-// (the event's actor for keys made before keys recorded their creator), a
-// revoked or deleted one is dropped; the model follows after the commit.
+// applyAPIKeyEvent applies a directory.api_key.created, .updated, .revoked
+// or .deleted event: a created or updated key is stored with its principal
+// and creator (the event's actor for a created key without a recorded
+// creator), a revoked or deleted one is dropped; the model follows after
+// the commit.
 func (t *txn) applyAPIKeyEvent(ev *eventlogv1.Event) error {
 	k := &directoryv1.ApiKey{}
 	if err := decodeEvent(ev, k); err != nil {
@@ -69,7 +70,7 @@ func (t *txn) applyAPIKeyEvent(ev *eventlogv1.Event) error {
 		return fmt.Errorf("domain: directory event %d (%s) names no API key", ev.GetSequence(), ev.GetType())
 	}
 	model := t.s.model
-	if ev.GetType() != dirdomain.TypeAPIKeyCreated || k.GetRevokeTime() != nil {
+	if typ := ev.GetType(); typ == dirdomain.TypeAPIKeyRevoked || typ == dirdomain.TypeAPIKeyDeleted || k.GetRevokeTime() != nil {
 		if err := t.Delete([]byte(dirAPIKeyPrefix + name)); err != nil {
 			return err
 		}
@@ -77,7 +78,7 @@ func (t *txn) applyAPIKeyEvent(ev *eventlogv1.Event) error {
 		return nil
 	}
 	creator := k.GetCreator()
-	if creator == "" {
+	if creator == "" && ev.GetType() == dirdomain.TypeAPIKeyCreated {
 		creator = ev.GetAudit().GetActor()
 	}
 	rec := dirAPIKey{Principal: principal, Creator: limitingCreator(creator)}

@@ -61,12 +61,16 @@ func TestDirectoryAPIKeys(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	const legacy, bySvc = dtAccount + "/apiKeys/legacy", dtAccount + "/apiKeys/svc"
+	const legacy, bySvc, migrated = dtAccount + "/apiKeys/legacy", dtAccount + "/apiKeys/svc", dtAccount + "/apiKeys/migrated"
 	dtApply(t, st, s,
 		akKeyEvent(t, dirdomain.TypeAPIKeyCreated, akKey, dtJohn, dtJohn),
 		akKeyEvent(t, dirdomain.TypeAPIKeyCreated, legacy, "", dtJohn),
 		akKeyEvent(t, dirdomain.TypeAPIKeyCreated, bySvc, "services/cli", "services/cli"),
+		// A key whose creation access applied before keys carried their
+		// creator: the directory's migration announces it.
+		akKeyEvent(t, dirdomain.TypeAPIKeyUpdated, migrated, dtJohn, "services/directory"),
 	)
+	akIntersection(t, s, migrated, dtAccount, dtJohn)
 	if !s.model.Check(dtAccount, "users.create", dtOrg).Allowed || s.model.Check(akKey, "users.create", dtOrg).Allowed {
 		t.Fatal("John's key holds users.create like the robot account, which John lacks")
 	}

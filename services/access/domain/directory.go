@@ -268,7 +268,7 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 		}
 		return t.putRobot(MirrorRobot{Name: r.GetName(), DisplayName: r.GetDisplayName(), MachineName: r.GetMachineName()})
 
-	case dirdomain.TypeAPIKeyCreated, dirdomain.TypeAPIKeyRevoked, dirdomain.TypeAPIKeyDeleted:
+	case dirdomain.TypeAPIKeyCreated, dirdomain.TypeAPIKeyUpdated, dirdomain.TypeAPIKeyRevoked, dirdomain.TypeAPIKeyDeleted:
 		return t.applyAPIKeyEvent(ev) // apikeys.go
 
 	case dirdomain.TypeRobotDeleted:

@@ -50,6 +50,10 @@ const apiKeysCollection = "/apiKeys/"
 // above).
 const apiKeyCreatorIndex = "x/keycreator/"
 
+// apiKeyCreatorsMigrated marks the store as migrated by
+// migrateAPIKeyCreators.
+const apiKeyCreatorsMigrated = "x/migrated/apikey-creators"
+
 // maxCreatorChain bounds how many keys VerifyCredential follows from a key
 // to the user who created the first of them; chains never loop (a creator
 // exists before what it creates), so it only guards against corrupt data.
@@ -511,4 +515,87 @@ func creatorActive(tx store.ReadTx, key *directoryv1.ApiKey) error {
 		}
 	}
 	return errorf(ErrAPIKeyRevoked, "API key %s (%s…) has too long a chain of creators", key.GetDisplayName(), key.GetPrefix())
+}
+
+// migrateAPIKeyCreators records the creator of the live keys made before
+// keys recorded one (C4), once per store: the actor of the key's
+// TypeAPIKeyCreated event, which the log keeps. Each such key gets a
+// TypeAPIKeyUpdated event, so that access management learns whose rights
+// limit it instead of denying a key it never heard of (a robot's keys must
+// not silently stop working). New calls it before the service serves.
+func (s *Service) migrateAPIKeyCreators(ctx context.Context) error {
+	done := false
+	if _, err := s.view(ctx, func(tx store.ReadTx) error {
+		_, err := tx.Get([]byte(apiKeyCreatorsMigrated))
+		done = err == nil
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	}); err != nil || done {
+		return err
+	}
+	creators := map[string]string{}
+	for after := uint64(0); ; {
+		evs, err := s.log.Read(ctx, after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if ev.GetType() == TypeAPIKeyCreated {
+				creators[ev.GetResource()] = ev.GetAudit().GetActor()
+			}
+			after = ev.GetSequence()
+		}
+		if len(evs) < 1000 {
+			break
+		}
+	}
+	_, err := s.update(ctx, Actor{Name: "services/directory", DisplayName: "directory"}, func(t *txn) error {
+		var legacy []*directoryv1.ApiKey
+		prefix := recordPrefix + "organizations/"
+		err := t.Scan([]byte(prefix), nil, func(k, v []byte) (bool, error) {
+			name := string(k[len(recordPrefix):])
+			if !isAPIKeyName(name) {
+				return true, nil
+			}
+			key := &directoryv1.ApiKey{}
+			if err := proto.Unmarshal(v, key); err != nil {
+				return false, err
+			}
+			if key.GetCreator() == "" && key.GetRevokeTime() == nil && creators[name] != "" {
+				legacy = append(legacy, key)
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range legacy {
+			owner, err := apiKeyOwner(t, parentOf(k.GetName()))
+			if err != nil {
+				return err
+			}
+			k.Creator = creators[k.GetName()]
+			if err := t.Put(creatorIndexKey(k), nil); err != nil {
+				return err
+			}
+			if err := t.putAPIKey(k); err != nil {
+				return err
+			}
+			if err := t.updated(TypeAPIKeyUpdated, k, fmt.Sprintf("API key %s (%s…) of %s now records its creator, %s: it holds what both hold.",
+				k.GetDisplayName(), k.GetPrefix(), owner, k.GetCreator())); err != nil {
+				return err
+			}
+		}
+		return t.Put([]byte(apiKeyCreatorsMigrated), nil)
+	})
+	return err
+}
+
+// isAPIKeyName reports whether name is
+// "organizations/{o}/(robotAccounts|externalApps)/{p}/apiKeys/{k}".
+func isAPIKeyName(name string) bool {
+	segs := strings.Split(name, "/")
+	return len(segs) == 6 && segs[0] == "organizations" && (segs[2] == "robotAccounts" || segs[2] == "externalApps") && segs[4] == "apiKeys"
 }

@@ -269,3 +269,76 @@ func TestAPIKeyRevokeAndDelete(t *testing.T) {
 		t.Fatalf("revocations after deleting app1 = %q", got)
 	}
 }
+
+// TestAPIKeyCreatorMigration (C4): a live key made before keys recorded
+// their creator gets the actor of its creation event as creator, once,
+// with an event access follows; revoked keys are left alone.
+func TestAPIKeyCreatorMigration(t *testing.T) {
+	w := newAKWorld(t)
+	ctx := context.Background()
+	old := w.key(w.kim, w.app1, "old")
+	revoked := w.key(w.kim, w.app1, "revoked")
+	if _, err := w.s.RevokeApiKey(ctx, w.owner, &directoryv1.RevokeApiKeyRequest{Name: revoked.GetApiKey().GetName()}); err != nil {
+		t.Fatal(err)
+	}
+	// The store as a version before the creator was recorded left it.
+	_, err := w.s.update(ctx, Actor{}, func(t *txn) error {
+		for _, name := range []string{old.GetApiKey().GetName(), revoked.GetApiKey().GetName()} {
+			k := &directoryv1.ApiKey{}
+			if err := get(t, name, k); err != nil {
+				return err
+			}
+			if err := t.Delete(creatorIndexKey(k)); err != nil {
+				return err
+			}
+			k.Creator = ""
+			if err := t.putAPIKey(k); err != nil {
+				return err
+			}
+		}
+		return t.Delete([]byte(apiKeyCreatorsMigrated))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for run := range 2 {
+		head := w.head()
+		if err := w.s.migrateAPIKeyCreators(ctx); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := w.log.Read(ctx, head, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 1
+		if run == 1 {
+			want = 0 // done once
+		}
+		if len(evs) != want {
+			t.Fatalf("run %d: %d events, want %d", run, len(evs), want)
+		}
+		if want == 1 && (evs[0].GetType() != TypeAPIKeyUpdated || evs[0].GetResource() != old.GetApiKey().GetName()) {
+			t.Fatalf("migration event = %s %s", evs[0].GetType(), evs[0].GetResource())
+		}
+	}
+	for _, c := range []struct {
+		k    *directoryv1.CreateApiKeyResponse
+		want string
+	}{{old, w.kim.Name}, {revoked, ""}} {
+		k := &directoryv1.ApiKey{}
+		if _, err := w.s.view(ctx, func(tx store.ReadTx) error { return get(tx, c.k.GetApiKey().GetName(), k) }); err != nil {
+			t.Fatal(err)
+		}
+		if k.GetCreator() != c.want {
+			t.Errorf("creator of %s after the migration = %q, want %q", k.GetDisplayName(), k.GetCreator(), c.want)
+		}
+	}
+	// The migrated key now goes with its creator.
+	head := w.head()
+	if err := w.s.DeleteUser(ctx, w.owner, &directoryv1.DeleteUserRequest{Name: w.kim.Name}); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.revocations(head); got[old.GetApiKey().GetName()] == "" {
+		t.Errorf("the migrated key was not revoked with its creator: %q", got)
+	}
+}

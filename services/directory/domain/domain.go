@@ -94,6 +94,9 @@ func New(ctx context.Context, s store.Store, log *eventlog.Log, opts Options) (*
 	if svc.oidc == nil {
 		svc.oidc = oidcauth.New(nil)
 	}
+	if err := svc.migrateAPIKeyCreators(ctx); err != nil {
+		return nil, err
+	}
 	return svc, nil
 }
 

@@ -55,6 +55,7 @@ const (
 	TypeExternalAppUpdated    = "directory.external_app.updated"
 	TypeExternalAppDeleted    = "directory.external_app.deleted"
 	TypeAPIKeyCreated         = "directory.api_key.created"
+	TypeAPIKeyUpdated         = "directory.api_key.updated"
 	TypeAPIKeyRevoked         = "directory.api_key.revoked"
 	TypeAPIKeyDeleted         = "directory.api_key.deleted"
 	TypeTOTPEnrolled          = "directory.user.totp_enrolled"
