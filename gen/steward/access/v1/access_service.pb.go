@@ -2010,9 +2010,9 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"\x19ExplainPermissionsRequest\x12\x8e\x01\n" +
 	"\tprincipal\x18\x01 \x01(\tBp\xbaHmrk2i^organizations/[a-z0-9][a-z0-9-]{0,62}/(users|groups|robotAccounts|externalApps)/[a-z0-9][a-z0-9-]{0,62}$R\tprincipal\x12l\n" +
 	"\x05scope\x18\x02 \x01(\tBV\xbaHSrQ\x18\x80\b2L^organizations/[a-z0-9][a-z0-9-]{0,62}(/[a-zA-Z]+/[a-z0-9][a-z0-9-]{0,62})*$R\x05scope\x12\x18\n" +
-	"\asubtree\x18\x03 \x01(\bR\asubtree\"\xef\x03\n" +
-	"\x16CheckPermissionRequest\x12\xb5\x01\n" +
-	"\tprincipal\x18\x01 \x01(\tB\x96\x01\xbaH\x92\x01r\x8f\x012\x8c\x01^organizations/[a-z0-9][a-z0-9-]{0,62}/(users|groups|robotAccounts|externalApps)/[a-z0-9][a-z0-9-]{0,62}(/apiKeys/[a-z0-9][a-z0-9-]{0,62})?$R\tprincipal\x12*\n" +
+	"\asubtree\x18\x03 \x01(\bR\asubtree\"\x8b\x04\n" +
+	"\x16CheckPermissionRequest\x12\xd1\x01\n" +
+	"\tprincipal\x18\x01 \x01(\tB\xb2\x01\xbaH\xae\x01r\xab\x012\xa8\x01^organizations/[a-z0-9][a-z0-9-]{0,62}/((users|groups)/[a-z0-9][a-z0-9-]{0,62}|(robotAccounts|externalApps)/[a-z0-9][a-z0-9-]{0,62}(/apiKeys/[a-z0-9][a-z0-9-]{0,62})?)$R\tprincipal\x12*\n" +
 	"\n" +
 	"permission\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\n" +
