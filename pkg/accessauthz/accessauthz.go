@@ -20,6 +20,7 @@ import (
 
 	accessv1 "steward.dev/gen/steward/access/v1"
 	"steward.dev/pkg/apierr"
+	"steward.dev/pkg/authn"
 	"steward.dev/pkg/authz"
 	"steward.dev/pkg/resourcename"
 )
@@ -39,6 +40,31 @@ func IsEnrollmentSession(sessionID string) bool {
 // EnrollmentReason is the reason of the denial of every permission to an
 // enrolment-only session.
 const EnrollmentReason = "the account requires MFA: enrol a TOTP authenticator (EnrollTotp, ConfirmTotp) and sign in again"
+
+// APIKeyOf returns the name of the API key p called with
+// ("organizations/o/robotAccounts/r/apiKeys/k"), or "" when p did not call
+// with a key of its own: the directory sets a key call's SessionID to the
+// key's name (contract C4).
+func APIKeyOf(p authn.Principal) string {
+	if p.Kind != authn.KindRobotAccount && p.Kind != authn.KindExternalApp {
+		return ""
+	}
+	id, ok := strings.CutPrefix(p.SessionID, p.Name+"/apiKeys/")
+	if !ok || !validID(id) {
+		return ""
+	}
+	return p.SessionID
+}
+
+// CheckPrincipal returns the principal whose permissions decide a call by
+// p: the API key p called with, whose rights are those of both its
+// principal and its creator (C4), or else p itself.
+func CheckPrincipal(p authn.Principal) string {
+	if k := APIKeyOf(p); k != "" {
+		return k
+	}
+	return p.Name
+}
 
 // maxBatch is the most checks BatchCheckPermission takes in one call.
 const maxBatch = 1000
@@ -82,8 +108,10 @@ var _ authz.Authorizer = (*Authorizer)(nil)
 //     another organization are never revealed);
 //   - an enrolment-only session is denied every permission;
 //   - otherwise every permission is checked at the scope (access evaluates
-//     it at the scope-tree node the resource lies in); the request is
-//     allowed only if all are, and Missing lists those that are not.
+//     it at the scope-tree node the resource lies in) for the principal,
+//     or, for a call made with an API key, for the key (CheckPrincipal);
+//     the request is allowed only if all are, and Missing lists those
+//     that are not.
 //
 // An error from access management (Unavailable, for instance) is returned
 // as an error, so the call fails; it is never allowed.
@@ -98,7 +126,7 @@ func (a *Authorizer) Authorize(ctx context.Context, req authz.Request) (authz.De
 		return authz.Decision{Allowed: true, Reason: "no permission asked"}, nil
 	}
 	scope := checkScope(req.Scope)
-	results, err := a.check(ctx, req.Principal.Name, scope, req.Permissions)
+	results, err := a.check(ctx, CheckPrincipal(req.Principal), scope, req.Permissions)
 	if err != nil {
 		return authz.Decision{}, err
 	}

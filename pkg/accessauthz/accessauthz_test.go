@@ -124,6 +124,9 @@ var (
 	alice     = authn.Principal{Kind: authn.KindUser, Name: "organizations/o1/users/alice", Organization: "organizations/o1", SessionID: "s1"}
 	enrolling = authn.Principal{Kind: authn.KindUser, Name: "organizations/o1/users/bob", Organization: "organizations/o1", SessionID: "enroll-s2"}
 	orphan    = authn.Principal{Kind: authn.KindUser, Name: "organizations/o1/users/carl"}
+	// robotKey is a robot account calling with one of its API keys.
+	robotKey = authn.Principal{Kind: authn.KindRobotAccount, Name: "organizations/o1/robotAccounts/r1", Organization: "organizations/o1",
+		SessionID: "organizations/o1/robotAccounts/r1/apiKeys/k1"}
 )
 
 func errorReason(err error) string {
@@ -155,7 +158,12 @@ func TestAuthorize(t *testing.T) {
 		missing     []string
 		wantScope   string // sent to access; "" means access is not asked
 		batch       bool
+		asked       string // the principal sent to access; "" means principal.Name
 	}{
+		{name: "API key", principal: robotKey, permissions: []string{"users.view"}, scope: "organizations/o1",
+			allowed: true, wantScope: "organizations/o1", asked: robotKey.SessionID},
+		{name: "API key, several", principal: robotKey, permissions: []string{"users.view", "users.edit"}, scope: "organizations/o1",
+			allowed: true, wantScope: "organizations/o1", batch: true, asked: robotKey.SessionID},
 		{name: "one allowed", principal: alice, permissions: []string{"users.view"}, scope: "organizations/o1/users/u2",
 			allowed: true, wantScope: "organizations/o1/users/u2"},
 		{name: "one denied", principal: alice, permissions: []string{"users.create"}, scope: "organizations/o1",
@@ -200,9 +208,13 @@ func TestAuthorize(t *testing.T) {
 			if len(checks) != len(tt.permissions) {
 				t.Fatalf("access asked %d checks, want %d", len(checks), len(tt.permissions))
 			}
+			asked := tt.asked
+			if asked == "" {
+				asked = tt.principal.Name
+			}
 			for i, c := range checks {
-				if c.GetPrincipal() != tt.principal.Name || c.GetPermission() != tt.permissions[i] || c.GetScope() != tt.wantScope {
-					t.Errorf("check %d = %v, want %s %s at %s", i, c, tt.principal.Name, tt.permissions[i], tt.wantScope)
+				if c.GetPrincipal() != asked || c.GetPermission() != tt.permissions[i] || c.GetScope() != tt.wantScope {
+					t.Errorf("check %d = %v, want %s %s at %s", i, c, asked, tt.permissions[i], tt.wantScope)
 				}
 			}
 			if (batches == 1) != tt.batch || (!tt.batch && batches != 0) {
@@ -324,5 +336,40 @@ func TestDirectorySequence(t *testing.T) {
 	conn3, _ := start(t, &fakeAccess{err: other})
 	if _, err := accessauthz.New(conn3).Authorize(ctx, authz.Request{Principal: alice, Permissions: []string{"users.view"}, Scope: "organizations/o1"}); status.Code(err) != codes.Internal {
 		t.Fatalf("another FailedPrecondition: %v, want Internal", err)
+	}
+}
+
+// TestAPIKeyOf (C4): only a robot account's or external app's own key, as
+// the directory names it in SessionID, is a key; anything else checks the
+// principal itself.
+func TestAPIKeyOf(t *testing.T) {
+	const org = "organizations/o1"
+	for _, tt := range []struct {
+		name string
+		p    authn.Principal
+		want string
+	}{
+		{"robot account key", robotKey, robotKey.SessionID},
+		{"external app key", authn.Principal{Kind: authn.KindExternalApp, Name: org + "/externalApps/a1", SessionID: org + "/externalApps/a1/apiKeys/k9"}, org + "/externalApps/a1/apiKeys/k9"},
+		{"user session", alice, ""},
+		{"user whose session looks like a key", authn.Principal{Kind: authn.KindUser, Name: org + "/users/u1", SessionID: org + "/users/u1/apiKeys/k1"}, ""},
+		{"another account's key", authn.Principal{Kind: authn.KindRobotAccount, Name: org + "/robotAccounts/r2", SessionID: robotKey.SessionID}, ""},
+		{"a longer name", authn.Principal{Kind: authn.KindRobotAccount, Name: robotKey.Name, SessionID: robotKey.SessionID + "/x/y"}, ""},
+		{"a bad key ID", authn.Principal{Kind: authn.KindRobotAccount, Name: robotKey.Name, SessionID: robotKey.Name + "/apiKeys/K_1"}, ""},
+		{"no session", authn.Principal{Kind: authn.KindRobotAccount, Name: robotKey.Name}, ""},
+		{"service", authn.Principal{Kind: authn.KindService, Name: "services/directory"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := accessauthz.APIKeyOf(tt.p); got != tt.want {
+				t.Errorf("APIKeyOf = %q, want %q", got, tt.want)
+			}
+			want := tt.want
+			if want == "" {
+				want = tt.p.Name
+			}
+			if got := accessauthz.CheckPrincipal(tt.p); got != want {
+				t.Errorf("CheckPrincipal = %q, want %q", got, want)
+			}
+		})
 	}
 }

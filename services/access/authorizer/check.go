@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"steward.dev/pkg/resourcename"
 
@@ -62,12 +63,29 @@ type Decision struct {
 	// Group is the group through which the assignment was inherited; empty
 	// when the assignment is the principal's own (explicit).
 	Group string
+	// Key is the API key asked about, when the question was about one;
+	// Principal is then the principal (or creator) whose rights decided.
+	Key string
+	// CreatorDenied reports that the key's creator, Principal, does not
+	// hold the permission (the key's own principal may).
+	CreatorDenied bool
 }
 
 // Reason explains the decision in one line, e.g. "allowed by role assignment
 // a1 (role Automation User) at organizations/o1/tenants/t1/services/s1
 // through group g1".
 func (d Decision) Reason() string {
+	if d.Key != "" {
+		inner := d
+		inner.Key, inner.CreatorDenied = "", false
+		switch {
+		case d.Allowed:
+			return inner.Reason() + " to API key " + d.Key + " (its creator holds it too)"
+		case d.CreatorDenied:
+			return fmt.Sprintf("denied: API key %s holds only what its creator %s holds, and %s", d.Key, d.Principal, strings.TrimPrefix(inner.Reason(), "denied: "))
+		}
+		return inner.Reason() + " (API key " + d.Key + ")"
+	}
 	if d.Allowed {
 		s := fmt.Sprintf("allowed by role assignment %s (role %s) at %s", d.Assignment, d.RoleName, d.AssignedAt)
 		if d.Group != "" {
@@ -100,7 +118,9 @@ type CheckItem struct {
 // assignments, then those of each active group it belongs to, then (for
 // users) its organization's Everyone group, and stops at the first
 // assignment whose role holds the permission (R13, R14). Principals that are
-// unknown or not active are denied. Check does not allocate.
+// unknown or not active are denied. principal may also be an API key
+// (UpsertAPIKey), which holds a permission only where its principal and
+// its creator both do. Check does not allocate.
 func (m *Model) Check(principal, permission, scope string) Decision {
 	m.mu.RLock()
 	d := m.checkLocked(principal, permission, scope)
@@ -122,6 +142,12 @@ func (m *Model) CheckBatch(items []CheckItem, dst []Decision) []Decision {
 
 // checkLocked is Check. m.mu must be held.
 func (m *Model) checkLocked(principal, permission, scope string) Decision {
+	return m.checkPrincipalLocked(principal, permission, scope, true)
+}
+
+// checkPrincipalLocked is Check; an API key is answered for only when keys
+// is set (checkKeyLocked asks about principals). m.mu must be held.
+func (m *Model) checkPrincipalLocked(principal, permission, scope string, keys bool) Decision {
 	d := Decision{Principal: principal, Permission: permission, Scope: scope}
 	perm, ok := catalogue.PermissionIndex(permission)
 	if !ok {
@@ -134,6 +160,9 @@ func (m *Model) checkLocked(principal, permission, scope string) Decision {
 	}
 	pi, ok := m.principalIdx[principal]
 	if !ok || !m.principals[pi].known {
+		if k, isKey := m.keys[principal]; isKey && keys {
+			return m.checkKeyLocked(principal, k, permission, scope, 0)
+		}
 		d.Denial = DenyUnknownPrincipal
 		return d
 	}

@@ -210,6 +210,8 @@ type Model struct {
 	// that subject at that scope; the rest follow through next.
 	bySubjectScope map[uint64]ref
 	words          int
+	// keys are the API keys, by ID (apikeys.go).
+	keys map[string]apiKeyRec
 }
 
 // Sizes pre-sizes a Model's tables; zero fields mean small defaults.
@@ -229,6 +231,7 @@ func New(sizes Sizes) *Model {
 		assignIdx:      make(map[string]ref, sizes.Assignments),
 		assignments:    make([]assignmentRec, 1, sizes.Assignments+1),
 		bySubjectScope: make(map[uint64]ref, sizes.Assignments),
+		keys:           make(map[string]apiKeyRec),
 		words:          (catalogue.NumPermissions() + 63) / 64,
 	}
 	for _, r := range catalogue.BuiltInRoles() {

@@ -136,7 +136,7 @@ func (s *Service) ExplainPermissions(_ context.Context, actor Actor, req *access
 // asking about itself, may always. ErrPermissionDenied names what is
 // missing; a service the directory mirror does not know is ErrNotFound.
 func (s *Service) mayExplain(actor Actor, principal, scope string) error {
-	if actor.IsService() || actor.Name == principal {
+	if actor.IsService() || actor.SpeaksFor(principal) {
 		return nil
 	}
 	si, ok := parseScope(scope)
@@ -199,8 +199,25 @@ func (s *Service) ListPrincipalRoles(ctx context.Context, actor Actor, req *acce
 
 // explanation is the model's explanation of principal at the scope node
 // scope in the API's form. An unknown principal, or one that is not active,
-// holds nothing and says so in status.
+// holds nothing and says so in status. For an API key it lists the roles
+// of the key's principal but only the permissions the key holds (those its
+// creator holds too, C4).
 func (s *Service) explanation(principal, scope string, subtree bool) (*accessv1.Explanation, error) {
+	if k, ok := s.model.LookupAPIKey(principal); ok {
+		out, err := s.explanation(k.Principal, scope, subtree)
+		if err != nil || out.GetStatus() != "" {
+			return out, err
+		}
+		out.Principal = principal
+		held := out.Permissions[:0]
+		for _, p := range out.GetPermissions() {
+			if s.model.Check(principal, p.GetPermission(), scope).Allowed {
+				held = append(held, p)
+			}
+		}
+		out.Permissions = held
+		return out, nil
+	}
 	out := &accessv1.Explanation{Principal: principal, Scope: scope}
 	ex, err := s.model.Explain(principal, scope, subtree)
 	switch {

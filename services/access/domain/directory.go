@@ -291,6 +291,9 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 		}
 		return t.putRobot(MirrorRobot{Name: r.GetName(), DisplayName: r.GetDisplayName(), MachineName: r.GetMachineName()})
 
+	case dirdomain.TypeAPIKeyCreated, dirdomain.TypeAPIKeyUpdated, dirdomain.TypeAPIKeyRevoked, dirdomain.TypeAPIKeyDeleted:
+		return t.applyAPIKeyEvent(ev) // apikeys.go
+
 	case dirdomain.TypeRobotDeleted:
 		if ev.GetResource() == "" {
 			return fmt.Errorf("domain: directory event %d (%s) names no resource", ev.GetSequence(), typ)

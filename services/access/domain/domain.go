@@ -78,6 +78,9 @@ func New(ctx context.Context, s store.Store, log *eventlog.Log, model *authorize
 	if err := svc.loadDirectory(ctx); err != nil {
 		return nil, err
 	}
+	if err := svc.loadAPIKeys(ctx); err != nil {
+		return nil, err
+	}
 	return svc, nil
 }
 

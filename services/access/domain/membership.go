@@ -32,13 +32,23 @@ const (
 // away, so only the delegation limits apply. A refusal is a response with
 // Allowed false, the reason, a message, the permission (ESCALATION) and the
 // scope, not an error. A caller acting for no end user (a service itself)
-// and the organization's owner may always. A group of another organization
-// than the actor's is ErrNotFound. The model is used as it is: the directory
+// and the organization's owner may always. An actor that called the
+// directory with an API key (req's api_key, which must be a key of the
+// actor) is judged by the key's rights (C4). A group of another
+// organization than the actor's is ErrNotFound. The model is used as it is: the directory
 // asks after its own reads.
 func (s *Service) CheckMembershipChange(ctx context.Context, actor Actor, req *accessv1.CheckMembershipChangeRequest) (*accessv1.CheckMembershipChangeResponse, error) {
 	group := req.GetGroup()
 	if actor.IsService() {
 		return &accessv1.CheckMembershipChangeResponse{Allowed: true}, nil
+	}
+	if k := req.GetApiKey(); k != "" {
+		// The actor called the directory with this key: the key's rights
+		// (its principal's and its creator's, C4) decide.
+		if KeyPrincipal(k) != actor.Name {
+			return nil, fieldError("api_key", "%s is not an API key of %s", k, actor.Name)
+		}
+		actor.Name = k
 	}
 	if resourcename.OrganizationOf(group) != actor.Organization {
 		return nil, errorf(ErrNotFound, "%s not found", group)

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
+	"steward.dev/pkg/accessauthz"
 	"steward.dev/pkg/apierr"
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/authz"
@@ -29,11 +30,13 @@ type accessServer struct {
 }
 
 // actorOf returns the caller of ctx as a domain.Actor: the end user when a
-// service acts for one.
+// service acts for one. A robot account or external app calling with an
+// API key acts as the key (its Name is the key's name), which holds what
+// both its principal and its creator hold (C4).
 func actorOf(ctx context.Context) domain.Actor {
 	var a domain.Actor
 	if p, ok := authn.Actor(ctx); ok {
-		a.Name, a.DisplayName, a.Organization = p.Name, p.DisplayName, p.Organization
+		a.Name, a.DisplayName, a.Organization = accessauthz.CheckPrincipal(p), p.DisplayName, p.Organization
 	}
 	a.RequestID = authn.RequestID(ctx)
 	return a

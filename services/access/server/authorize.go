@@ -19,7 +19,8 @@ var errNotReady = errors.New("access: not ready")
 // follows (pkg/accessauthz): a scope in another organization than the
 // principal's is NotFound; an enrolment-only session is denied everything;
 // otherwise every permission must hold at the scope-tree node the scope lies
-// in (R13, R16), and Missing lists those that do not.
+// in (R13, R16) — for a call made with an API key, for the key (C4) — and
+// Missing lists those that do not.
 func (w *wiring) authorize(_ context.Context, req authz.Request) (authz.Decision, error) {
 	if w.d == nil {
 		return authz.Decision{}, errNotReady
@@ -34,8 +35,9 @@ func (w *wiring) authorize(_ context.Context, req authz.Request) (authz.Decision
 	node := domain.ScopeNode(req.Scope)
 	var d authz.Decision
 	var granted, denied []string
+	principal := accessauthz.CheckPrincipal(req.Principal)
 	for _, perm := range req.Permissions {
-		md := model.Check(req.Principal.Name, perm, node)
+		md := model.Check(principal, perm, node)
 		if md.Allowed {
 			granted = append(granted, md.Reason())
 			continue

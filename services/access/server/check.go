@@ -52,13 +52,13 @@ func (s *accessServer) ListPrincipalRoles(ctx context.Context, req *accessv1.Lis
 }
 
 // mayCheckPrincipal allows services (authz.Check lets them through), the
-// principal itself, and callers holding users.view at the principal's
+// principal itself (or its API key), and callers holding users.view at the principal's
 // organization. Users of another organization pass here and get NotFound
 // from the domain, as for every object of another organization.
 func (s *accessServer) mayCheckPrincipal(ctx context.Context, method, principal string) error {
 	a := actorOf(ctx)
 	org := resourcename.OrganizationOf(principal)
-	if a.Name == principal || (!a.IsService() && a.Organization != org) {
+	if a.SpeaksFor(principal) || (!a.IsService() && a.Organization != org) {
 		return nil
 	}
 	return authz.Check(ctx, s.authorizer, method, org, "users.view")

@@ -40,13 +40,13 @@ func (s *accessServer) ListUsableRobots(ctx context.Context, req *accessv1.ListU
 }
 
 // mayAskAboutAccount allows services (authz.Check lets them through), the
-// account itself, and callers holding users.view at the account's
+// account itself (or its API key), and callers holding users.view at the account's
 // organization. Users of another organization pass here and get NotFound
 // from the domain, as for every object of another organization.
 func (s *accessServer) mayAskAboutAccount(ctx context.Context, method, account string) error {
 	a := actorOf(ctx)
 	org := resourcename.OrganizationOf(account)
-	if a.Name == account || (!a.IsService() && a.Organization != org) {
+	if a.SpeaksFor(account) || (!a.IsService() && a.Organization != org) {
 		return nil
 	}
 	return authz.Check(ctx, s.authorizer, method, org, "users.view")

@@ -8,10 +8,22 @@ package domain
 //     no hash);
 //   - apiKeyIndex + hash: the key's name, while the key is not revoked;
 //   - secretPrefix + key name: JSON apiKeySecret, the hash, so revocation
-//     and deletion find the index entry to remove.
+//     and deletion find the index entry to remove;
+//   - apiKeyCreatorIndex + creator + "|" + key name: "", while the key is
+//     not revoked, so that the keys a user (or key) created are revoked
+//     with it.
 //
 // Key IDs start with the inverted creation time, so that a principal's keys
 // are stored, and listed, newest first.
+//
+// A key's rights are those its principal and its creator both hold, now
+// (contract C4, checked by access management). Its creator is the user who
+// made it; a key made with another principal's key has that key as
+// creator; a key made with a key of its own principal (a rotation) takes
+// that key's creator, so it holds what the old key held and outlives it. A
+// key is revoked, with an event saying why, when its creator is deleted or
+// revoked: a robot's keys never silently stop working. While its creator is
+// deactivated the key authenticates nothing (suspended).
 
 import (
 	"context"
@@ -33,6 +45,19 @@ import (
 
 // apiKeysCollection is the collection of a principal's API keys.
 const apiKeysCollection = "/apiKeys/"
+
+// apiKeyCreatorIndex indexes the live keys by creator (see the layout
+// above).
+const apiKeyCreatorIndex = "x/keycreator/"
+
+// apiKeyCreatorsMigrated marks the store as migrated by
+// migrateAPIKeyCreators.
+const apiKeyCreatorsMigrated = "x/migrated/apikey-creators"
+
+// maxCreatorChain bounds how many keys VerifyCredential follows from a key
+// to the user who created the first of them; chains never loop (a creator
+// exists before what it creates), so it only guards against corrupt data.
+const maxCreatorChain = 32
 
 // apiKeyTouchInterval is how stale last_used_time may get before a
 // successful lookup refreshes it.
@@ -142,11 +167,102 @@ func (t *txn) deleteAPIKeys(parent string) error {
 		if err := t.dropAPIKeyIndex(k.GetName(), true); err != nil {
 			return err
 		}
+		if err := t.Delete(creatorIndexKey(k)); err != nil {
+			return err
+		}
 		if err := t.remove(k, TypeAPIKeyDeleted, fmt.Sprintf("API key %s (%s…) of %s was deleted.", k.GetDisplayName(), k.GetPrefix(), owner)); err != nil {
 			return err
 		}
 	}
+	for _, k := range keys {
+		if err := t.revokeKeysCreatedBy(k.GetName(), fmt.Sprintf("the API key %s (%s…) of %s that created it was deleted", k.GetDisplayName(), k.GetPrefix(), owner)); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// creatorIndexKey is k's entry in the creator index.
+func creatorIndexKey(k *directoryv1.ApiKey) []byte {
+	return []byte(apiKeyCreatorIndex + k.GetCreator() + "|" + k.GetName())
+}
+
+// revokeKey revokes the live key k: it sets revoke_time, removes its
+// lookup and creator index entries and emits TypeAPIKeyRevoked with
+// message; then it revokes the keys k created (revokeKeysCreatedBy).
+func (t *txn) revokeKey(k *directoryv1.ApiKey, owner, message string) error {
+	k.RevokeTime = t.ts()
+	if err := t.dropAPIKeyIndex(k.GetName(), false); err != nil {
+		return err
+	}
+	if err := t.Delete(creatorIndexKey(k)); err != nil {
+		return err
+	}
+	if err := t.putAPIKey(k); err != nil {
+		return err
+	}
+	if err := t.updated(TypeAPIKeyRevoked, k, message); err != nil {
+		return err
+	}
+	return t.revokeKeysCreatedBy(k.GetName(), fmt.Sprintf("the API key %s (%s…) of %s that created it was revoked", k.GetDisplayName(), k.GetPrefix(), owner))
+}
+
+// revokeKeysCreatedBy revokes every live key creator created, and the keys
+// those created, each with a TypeAPIKeyRevoked event whose message ends
+// "because " + why (C4): a key never outlives its creator unannounced.
+func (t *txn) revokeKeysCreatedBy(creator, why string) error {
+	prefix := apiKeyCreatorIndex + creator + "|"
+	names, err := keysUnder(t, prefix)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		k := &directoryv1.ApiKey{}
+		switch err := get(t, name, k); {
+		case errors.Is(err, ErrNotFound):
+			if err := t.Delete([]byte(prefix + name)); err != nil {
+				return err
+			}
+			continue
+		case err != nil:
+			return err
+		}
+		if k.GetRevokeTime() != nil {
+			if err := t.Delete([]byte(prefix + name)); err != nil {
+				return err
+			}
+			continue
+		}
+		owner, err := apiKeyOwner(t, parentOf(name))
+		if err != nil {
+			return err
+		}
+		if err := t.revokeKey(k, owner, fmt.Sprintf("API key %s (%s…) of %s was revoked because %s.", k.GetDisplayName(), k.GetPrefix(), owner, why)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keyCreator returns the creator to record on a new key of parent made by
+// actor: the actor, or, for an actor calling with an API key, that key —
+// unless it is a key of parent itself, whose creator the new key takes (a
+// rotation then yields a key with the old one's rights that outlives it).
+func keyCreator(tx store.ReadTx, actor Actor, parent string) (string, error) {
+	if actor.APIKey == "" {
+		return actor.Name, nil
+	}
+	if parentOf(actor.APIKey) != parent {
+		return actor.APIKey, nil
+	}
+	k := &directoryv1.ApiKey{}
+	if err := get(tx, actor.APIKey, k); err != nil {
+		return "", err
+	}
+	if c := k.GetCreator(); c != "" {
+		return c, nil
+	}
+	return actor.APIKey, nil
 }
 
 // CreateApiKey creates an API key for a robot account or external
@@ -158,13 +274,8 @@ func (s *Service) CreateApiKey(ctx context.Context, actor Actor, req *directoryv
 	if err := actor.visible(parent); err != nil {
 		return nil, err
 	}
-	// Whoever holds the key acts with the principal's roles, so a user may
-	// create one only if they could grant those roles themselves (R17).
-	if s.membership != nil && !isServiceActor(actor) {
-		if err := s.membership(ctx, parent, true); err != nil {
-			return nil, err
-		}
-	}
+	// The key holds only what both its principal and its creator hold
+	// (C4), so creating one grants nobody anything: no R17 check here.
 	secret, err := credential.NewAPIKey()
 	if err != nil {
 		return nil, err
@@ -187,14 +298,22 @@ func (s *Service) CreateApiKey(ctx context.Context, actor Actor, req *directoryv
 					return fieldError("api_key.expire_time", "must be in the future")
 				}
 			}
+			creator, err := keyCreator(t, actor, parent)
+			if err != nil {
+				return err
+			}
 			k := &directoryv1.ApiKey{
 				Name:        parent + apiKeysCollection + apiKeyID(t.now),
 				DisplayName: in.GetDisplayName(),
 				Prefix:      secret.Prefix,
 				ExpireTime:  in.GetExpireTime(),
 				CreateTime:  t.ts(),
+				Creator:     creator,
 			}
 			if err := mustNotExist(t, k.GetName()); err != nil {
+				return err
+			}
+			if err := t.Put(creatorIndexKey(k), nil); err != nil {
 				return err
 			}
 			side, err := json.Marshal(apiKeySecret{Hash: secret.Hash})
@@ -256,8 +375,9 @@ func (s *Service) ListApiKeys(ctx context.Context, actor Actor, req *directoryv1
 }
 
 // RevokeApiKey revokes an API key: it sets revoke_time and removes the
-// lookup index entry, so the secret stops working at once. The record stays
-// for audit. Revoking a revoked key returns it unchanged.
+// lookup index entry, so the secret stops working at once, and revokes the
+// keys it created (C4). The record stays for audit. Revoking a revoked key
+// returns it unchanged.
 func (s *Service) RevokeApiKey(ctx context.Context, actor Actor, req *directoryv1.RevokeApiKeyRequest) (*directoryv1.ApiKey, error) {
 	name := req.GetName()
 	if err := actor.visible(name); err != nil {
@@ -277,15 +397,8 @@ func (s *Service) RevokeApiKey(ctx context.Context, actor Actor, req *directoryv
 		if err != nil {
 			return err
 		}
-		k.RevokeTime = t.ts()
-		if err := t.dropAPIKeyIndex(name, false); err != nil {
-			return err
-		}
-		if err := t.putAPIKey(k); err != nil {
-			return err
-		}
 		out = k
-		return t.updated(TypeAPIKeyRevoked, k, fmt.Sprintf("API key %s (%s…) of %s was revoked.", k.GetDisplayName(), k.GetPrefix(), owner))
+		return t.revokeKey(k, owner, fmt.Sprintf("API key %s (%s…) of %s was revoked.", k.GetDisplayName(), k.GetPrefix(), owner))
 	})
 	if err != nil {
 		return nil, err
@@ -365,5 +478,124 @@ func checkAPIKey(tx store.ReadTx, hash string, now time.Time) (string, *director
 	} else if !ok {
 		return "", nil, unknown
 	}
+	if err := creatorActive(tx, k); err != nil {
+		return "", nil, err
+	}
 	return principal, k, nil
+}
+
+// creatorActive fails with ErrAPIKeyRevoked when the user who (directly,
+// or through the keys that created k) created k is deactivated, or when
+// one of those keys is revoked: such a key is suspended (C4). Access
+// management denies it everything as well; refusing it here stops the
+// directory's own "authenticated" methods too.
+func creatorActive(tx store.ReadTx, key *directoryv1.ApiKey) error {
+	k := key
+	for range maxCreatorChain {
+		c := k.GetCreator()
+		switch {
+		case !strings.HasPrefix(c, "organizations/"):
+			return nil // a service, or no creator recorded
+		case !strings.Contains(c, apiKeysCollection):
+			u := &directoryv1.User{}
+			if err := get(tx, c, u); errors.Is(err, ErrNotFound) || (err == nil && u.GetState() != directoryv1.User_STATE_ACTIVE) {
+				return errorf(ErrAPIKeyRevoked, "API key %s (%s…) is suspended: the account that created it is not active", key.GetDisplayName(), key.GetPrefix())
+			} else if err != nil {
+				return err
+			}
+			return nil
+		default: // another API key
+			next := &directoryv1.ApiKey{}
+			if err := get(tx, c, next); errors.Is(err, ErrNotFound) || (err == nil && next.GetRevokeTime() != nil) {
+				return errorf(ErrAPIKeyRevoked, "API key %s (%s…) is suspended: the API key that created it is no longer valid", key.GetDisplayName(), key.GetPrefix())
+			} else if err != nil {
+				return err
+			}
+			k = next
+		}
+	}
+	return errorf(ErrAPIKeyRevoked, "API key %s (%s…) has too long a chain of creators", key.GetDisplayName(), key.GetPrefix())
+}
+
+// migrateAPIKeyCreators records the creator of the live keys made before
+// keys recorded one (C4), once per store: the actor of the key's
+// TypeAPIKeyCreated event, which the log keeps. Each such key gets a
+// TypeAPIKeyUpdated event, so that access management learns whose rights
+// limit it instead of denying a key it never heard of (a robot's keys must
+// not silently stop working). New calls it before the service serves.
+func (s *Service) migrateAPIKeyCreators(ctx context.Context) error {
+	done := false
+	if _, err := s.view(ctx, func(tx store.ReadTx) error {
+		_, err := tx.Get([]byte(apiKeyCreatorsMigrated))
+		done = err == nil
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	}); err != nil || done {
+		return err
+	}
+	creators := map[string]string{}
+	for after := uint64(0); ; {
+		evs, err := s.log.Read(ctx, after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if ev.GetType() == TypeAPIKeyCreated {
+				creators[ev.GetResource()] = ev.GetAudit().GetActor()
+			}
+			after = ev.GetSequence()
+		}
+		if len(evs) < 1000 {
+			break
+		}
+	}
+	_, err := s.update(ctx, Actor{Name: "services/directory", DisplayName: "directory"}, func(t *txn) error {
+		var legacy []*directoryv1.ApiKey
+		prefix := recordPrefix + "organizations/"
+		err := t.Scan([]byte(prefix), nil, func(k, v []byte) (bool, error) {
+			name := string(k[len(recordPrefix):])
+			if !isAPIKeyName(name) {
+				return true, nil
+			}
+			key := &directoryv1.ApiKey{}
+			if err := proto.Unmarshal(v, key); err != nil {
+				return false, err
+			}
+			if key.GetCreator() == "" && key.GetRevokeTime() == nil && creators[name] != "" {
+				legacy = append(legacy, key)
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range legacy {
+			owner, err := apiKeyOwner(t, parentOf(k.GetName()))
+			if err != nil {
+				return err
+			}
+			k.Creator = creators[k.GetName()]
+			if err := t.Put(creatorIndexKey(k), nil); err != nil {
+				return err
+			}
+			if err := t.putAPIKey(k); err != nil {
+				return err
+			}
+			if err := t.updated(TypeAPIKeyUpdated, k, fmt.Sprintf("API key %s (%s…) of %s now records its creator, %s: it holds what both hold.",
+				k.GetDisplayName(), k.GetPrefix(), owner, k.GetCreator())); err != nil {
+				return err
+			}
+		}
+		return t.Put([]byte(apiKeyCreatorsMigrated), nil)
+	})
+	return err
+}
+
+// isAPIKeyName reports whether name is
+// "organizations/{o}/(robotAccounts|externalApps)/{p}/apiKeys/{k}".
+func isAPIKeyName(name string) bool {
+	segs := strings.Split(name, "/")
+	return len(segs) == 6 && segs[0] == "organizations" && (segs[2] == "robotAccounts" || segs[2] == "externalApps") && segs[4] == "apiKeys"
 }

@@ -48,9 +48,8 @@ type Options struct {
 	// when allowed, a *AccessDeniedError when refused, any other error
 	// when it could not tell (the change is then refused too). AddGroupMember
 	// and RemoveGroupMember call it for user actors (not services) when the
-	// membership would change, before their transaction; CreateApiKey calls
-	// it with the key's robot account or external app as group (the key
-	// acts with its roles). Nil means no check.
+	// membership would change, before their transaction. Nil means no
+	// check.
 	MembershipChange func(ctx context.Context, group string, add bool) error
 }
 
@@ -90,6 +89,9 @@ func New(ctx context.Context, s store.Store, log *eventlog.Log, opts Options) (*
 	if err := svc.loadSigningKeys(ctx); err != nil {
 		return nil, err
 	}
+	if err := svc.migrateAPIKeyCreators(ctx); err != nil {
+		return nil, err
+	}
 	return svc, nil
 }
 
@@ -113,6 +115,9 @@ type Actor struct {
 	RequestID string
 	// SourceAddress is the caller's network address, for audit.
 	SourceAddress string
+	// APIKey is the name of the API key a robot account or external app
+	// called with, if it did: keys it creates are limited by it (C4).
+	APIKey string
 }
 
 // txn is one read-write transaction of an operation: the store transaction,

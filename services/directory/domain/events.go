@@ -57,6 +57,7 @@ var (
 	TypeExternalAppUpdated    = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_EXTERNAL_APP_UPDATED)
 	TypeExternalAppDeleted    = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_EXTERNAL_APP_DELETED)
 	TypeAPIKeyCreated         = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_CREATED)
+	TypeAPIKeyUpdated         = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_UPDATED)
 	TypeAPIKeyRevoked         = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_REVOKED)
 	TypeAPIKeyDeleted         = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_DELETED)
 	TypeTOTPEnrolled          = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_TOTP_ENROLLED)

@@ -167,11 +167,15 @@ func (t *txn) removeMember(group, user string) error {
 
 // removeUser deletes u with its memberships (one TypeGroupMemberRemoved
 // event each), its email, subject and department indexes and its secrets,
-// then the record (TypeUserDeleted). It checks no rule: callers do (the
+// then the record (TypeUserDeleted), after revoking the API keys u created
+// (one TypeAPIKeyRevoked event each, saying why: C4). It checks no rule: callers do (the
 // owner, the caller itself, administrators).
 func (t *txn) removeUser(u *directoryv1.User) error {
 	name := u.GetName()
 	org := resourcename.OrganizationOf(name)
+	if err := t.revokeKeysCreatedBy(name, fmt.Sprintf("its creator, user %s, was deleted", u.GetNickname())); err != nil {
+		return err
+	}
 	groups, err := keysUnder(t, userGroups+name+"/")
 	if err != nil {
 		return err

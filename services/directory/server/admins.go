@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
+	"steward.dev/pkg/accessauthz"
+	"steward.dev/pkg/authn"
 	"steward.dev/pkg/resourcename"
 	"steward.dev/services/directory/domain"
 )
@@ -51,14 +53,19 @@ func isAdministratorRole(name string) bool {
 // for add a member to (or remove one from) this group?" (R17,
 // domain.Options.MembershipChange), answered by access management's
 // internal CheckMembershipChange. The call is made with ctx, so the
-// directory's service credential carries the end user as actor. A refusal
+// directory's service credential carries the end user as actor, and the
+// request names the API key the end user called with, if any (C4). A refusal
 // becomes a *domain.AccessDeniedError with access management's reason
 // (ESCALATION or DELEGATION_DENIED), message, permission and scope. When
 // access management cannot answer, the change is refused as unavailable
 // (fail closed); cancellation and deadlines keep their meaning.
 func MembershipChange(client accessv1.AccessServiceClient) func(ctx context.Context, group string, add bool) error {
 	return func(ctx context.Context, group string, add bool) error {
-		resp, err := client.CheckMembershipChange(ctx, &accessv1.CheckMembershipChangeRequest{Group: group, Add: add})
+		req := &accessv1.CheckMembershipChangeRequest{Group: group, Add: add}
+		if p, ok := authn.Actor(ctx); ok {
+			req.ApiKey = accessauthz.APIKeyOf(p)
+		}
+		resp, err := client.CheckMembershipChange(ctx, req)
 		if err != nil {
 			switch status.Code(err) {
 			case codes.Canceled:

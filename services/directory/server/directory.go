@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
+	"steward.dev/pkg/accessauthz"
 	"steward.dev/pkg/apierr"
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/authz"
@@ -46,6 +47,7 @@ func actorOf(ctx context.Context) domain.Actor {
 	var a domain.Actor
 	if p, ok := authn.Actor(ctx); ok {
 		a.Name, a.DisplayName, a.Organization = p.Name, p.DisplayName, p.Organization
+		a.APIKey = accessauthz.APIKeyOf(p)
 	}
 	a.RequestID = authn.RequestID(ctx)
 	a.SourceAddress = authn.ClientAddress(ctx)

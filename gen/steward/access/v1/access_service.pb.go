@@ -1050,7 +1050,9 @@ func (x *ExplainPermissionsRequest) GetSubtree() bool {
 // CheckPermissionRequest is one permission check.
 type CheckPermissionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The principal asked about.
+	// The principal asked about, or an API key
+	// ("organizations/o/robotAccounts/r/apiKeys/k"): a key holds a permission
+	// only where both its principal and its creator hold it.
 	Principal string `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
 	// Permission wire name, e.g. "orchestrator.jobs.create".
 	Permission string `protobuf:"bytes,2,opt,name=permission,proto3" json:"permission,omitempty"`
@@ -1796,11 +1798,15 @@ func (x *ListUsableRobotsResponse) GetNextPageToken() string {
 // group's membership.
 type CheckMembershipChangeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The group, e.g. "organizations/o1/groups/g1"; or the robot account or
-	// external application an API key is being created for.
+	// The group, e.g. "organizations/o1/groups/g1" (robot accounts and
+	// external applications are accepted too).
 	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
 	// True to add a member, false to remove one.
-	Add           bool `protobuf:"varint,2,opt,name=add,proto3" json:"add,omitempty"`
+	Add bool `protobuf:"varint,2,opt,name=add,proto3" json:"add,omitempty"`
+	// The API key the acting robot account or external application called
+	// with, if any: the change is then judged by the key's rights (those its
+	// principal and its creator both hold). It must be a key of the actor.
+	ApiKey        string `protobuf:"bytes,3,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1847,6 +1853,13 @@ func (x *CheckMembershipChangeRequest) GetAdd() bool {
 		return x.Add
 	}
 	return false
+}
+
+func (x *CheckMembershipChangeRequest) GetApiKey() string {
+	if x != nil {
+		return x.ApiKey
+	}
+	return ""
 }
 
 // CheckMembershipChangeResponse is the decision.
@@ -2000,9 +2013,9 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"\x19ExplainPermissionsRequest\x12\x8e\x01\n" +
 	"\tprincipal\x18\x01 \x01(\tBp\xbaHmrk2i^organizations/[a-z0-9][a-z0-9-]{0,62}/(users|groups|robotAccounts|externalApps)/[a-z0-9][a-z0-9-]{0,62}$R\tprincipal\x12l\n" +
 	"\x05scope\x18\x02 \x01(\tBV\xbaHSrQ\x18\x80\b2L^organizations/[a-z0-9][a-z0-9-]{0,62}(/[a-zA-Z]+/[a-z0-9][a-z0-9-]{0,62})*$R\x05scope\x12\x18\n" +
-	"\asubtree\x18\x03 \x01(\bR\asubtree\"\xc8\x03\n" +
-	"\x16CheckPermissionRequest\x12\x8e\x01\n" +
-	"\tprincipal\x18\x01 \x01(\tBp\xbaHmrk2i^organizations/[a-z0-9][a-z0-9-]{0,62}/(users|groups|robotAccounts|externalApps)/[a-z0-9][a-z0-9-]{0,62}$R\tprincipal\x12*\n" +
+	"\asubtree\x18\x03 \x01(\bR\asubtree\"\x8b\x04\n" +
+	"\x16CheckPermissionRequest\x12\xd1\x01\n" +
+	"\tprincipal\x18\x01 \x01(\tB\xb2\x01\xbaH\xae\x01r\xab\x012\xa8\x01^organizations/[a-z0-9][a-z0-9-]{0,62}/((users|groups)/[a-z0-9][a-z0-9-]{0,62}|(robotAccounts|externalApps)/[a-z0-9][a-z0-9-]{0,62}(/apiKeys/[a-z0-9][a-z0-9-]{0,62})?)$R\tprincipal\x12*\n" +
 	"\n" +
 	"permission\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\n" +
@@ -2056,10 +2069,11 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"\fmachine_name\x18\x03 \x01(\tR\vmachineName\"z\n" +
 	"\x18ListUsableRobotsResponse\x126\n" +
 	"\x06robots\x18\x01 \x03(\v2\x1e.steward.access.v1.UsableRobotR\x06robots\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb3\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd7\x02\n" +
 	"\x1cCheckMembershipChangeRequest\x12\x80\x01\n" +
 	"\x05group\x18\x01 \x01(\tBj\xbaHgre2c^organizations/[a-z0-9][a-z0-9-]{0,62}/(groups|robotAccounts|externalApps)/[a-z0-9][a-z0-9-]{0,62}$R\x05group\x12\x10\n" +
-	"\x03add\x18\x02 \x01(\bR\x03add\"\xa1\x01\n" +
+	"\x03add\x18\x02 \x01(\bR\x03add\x12\xa1\x01\n" +
+	"\aapi_key\x18\x03 \x01(\tB\x87\x01\xbaH\x83\x01\xd8\x01\x01r~2|^organizations/[a-z0-9][a-z0-9-]{0,62}/(robotAccounts|externalApps)/[a-z0-9][a-z0-9-]{0,62}/apiKeys/[a-z0-9][a-z0-9-]{0,62}$R\x06apiKey\"\xa1\x01\n" +
 	"\x1dCheckMembershipChangeResponse\x12\x18\n" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +

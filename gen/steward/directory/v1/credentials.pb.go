@@ -44,7 +44,14 @@ type ApiKey struct {
 	// a minute). Output only.
 	LastUsedTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_used_time,json=lastUsedTime,proto3" json:"last_used_time,omitempty"`
 	// When the key was revoked; unset while it is valid. Output only.
-	RevokeTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	RevokeTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	// Who created the key: a user, another API key (a key made with a key of a
+	// different principal; one made with a key of the same principal takes that
+	// key's creator), or a Steward service. A call made with the key holds only
+	// the permissions both its principal and its creator hold at the time of
+	// the call. The key is revoked when its creator is deleted or revoked, and
+	// authorizes nothing while its creator is deactivated. Output only.
+	Creator       string `protobuf:"bytes,8,opt,name=creator,proto3" json:"creator,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -126,6 +133,13 @@ func (x *ApiKey) GetRevokeTime() *timestamppb.Timestamp {
 		return x.RevokeTime
 	}
 	return nil
+}
+
+func (x *ApiKey) GetCreator() string {
+	if x != nil {
+		return x.Creator
+	}
+	return ""
 }
 
 // CreateApiKeyRequest creates an API key.
@@ -598,7 +612,7 @@ var File_steward_directory_v1_credentials_proto protoreflect.FileDescriptor
 
 const file_steward_directory_v1_credentials_proto_rawDesc = "" +
 	"\n" +
-	"&steward/directory/v1/credentials.proto\x12\x14steward.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdd\x02\n" +
+	"&steward/directory/v1/credentials.proto\x12\x14steward.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf7\x02\n" +
 	"\x06ApiKey\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x18\x80\x01R\vdisplayName\x12\x16\n" +
@@ -609,7 +623,8 @@ const file_steward_directory_v1_credentials_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\x0elast_used_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\flastUsedTime\x12;\n" +
 	"\vrevoke_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"revokeTime\"\xe4\x02\n" +
+	"revokeTime\x12\x18\n" +
+	"\acreator\x18\b \x01(\tR\acreator\"\xe4\x02\n" +
 	"\x13CreateApiKeyRequest\x12{\n" +
 	"\x06parent\x18\x01 \x01(\tBc\xbaH`r^2\\^organizations/[a-z0-9][a-z0-9-]{0,62}/(robotAccounts|externalApps)/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12=\n" +
 	"\aapi_key\x18\x02 \x01(\v2\x1c.steward.directory.v1.ApiKeyB\x06\xbaH\x03\xc8\x01\x01R\x06apiKey\x12*\n" +

@@ -122,6 +122,9 @@ const (
 	// The access-token signing keys were rotated (audited). No data: key IDs
 	// are not published in events.
 	EventType_EVENT_TYPE_SIGNING_KEYS_ROTATED EventType = 45
+	// An API key's creator was recorded (keys made before keys recorded it).
+	// Data: ApiKey after the change.
+	EventType_EVENT_TYPE_API_KEY_UPDATED EventType = 46
 )
 
 // Enum value maps for EventType.
@@ -173,6 +176,7 @@ var (
 		43: "EVENT_TYPE_API_KEY_DELETED",
 		44: "EVENT_TYPE_TOTP_ENROLLED",
 		45: "EVENT_TYPE_SIGNING_KEYS_ROTATED",
+		46: "EVENT_TYPE_API_KEY_UPDATED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":             0,
@@ -221,6 +225,7 @@ var (
 		"EVENT_TYPE_API_KEY_DELETED":         43,
 		"EVENT_TYPE_TOTP_ENROLLED":           44,
 		"EVENT_TYPE_SIGNING_KEYS_ROTATED":    45,
+		"EVENT_TYPE_API_KEY_UPDATED":         46,
 	}
 )
 
@@ -255,7 +260,7 @@ var File_steward_directory_v1_events_proto protoreflect.FileDescriptor
 
 const file_steward_directory_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"!steward/directory/v1/events.proto\x12\x14steward.directory.v1\x1a\"steward/eventlog/v1/eventlog.proto*\x95\x17\n" +
+	"!steward/directory/v1/events.proto\x12\x14steward.directory.v1\x1a\"steward/eventlog/v1/eventlog.proto*\xd4\x17\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12G\n" +
 	"\x1fEVENT_TYPE_ORGANIZATION_CREATED\x10\x01\x1a\"\xca\xf3\x18\x1edirectory.organization.created\x12M\n" +
@@ -303,7 +308,8 @@ const file_steward_directory_v1_events_proto_rawDesc = "" +
 	"\x1aEVENT_TYPE_API_KEY_REVOKED\x10*\x1a\x1d\xca\xf3\x18\x19directory.api_key.revoked\x12=\n" +
 	"\x1aEVENT_TYPE_API_KEY_DELETED\x10+\x1a\x1d\xca\xf3\x18\x19directory.api_key.deleted\x12>\n" +
 	"\x18EVENT_TYPE_TOTP_ENROLLED\x10,\x1a \xca\xf3\x18\x1cdirectory.user.totp_enrolled\x12G\n" +
-	"\x1fEVENT_TYPE_SIGNING_KEYS_ROTATED\x10-\x1a\"\xca\xf3\x18\x1edirectory.signing_keys.rotatedB2Z0steward.dev/gen/steward/directory/v1;directoryv1b\x06proto3"
+	"\x1fEVENT_TYPE_SIGNING_KEYS_ROTATED\x10-\x1a\"\xca\xf3\x18\x1edirectory.signing_keys.rotated\x12=\n" +
+	"\x1aEVENT_TYPE_API_KEY_UPDATED\x10.\x1a\x1d\xca\xf3\x18\x19directory.api_key.updatedB2Z0steward.dev/gen/steward/directory/v1;directoryv1b\x06proto3"
 
 var (
 	file_steward_directory_v1_events_proto_rawDescOnce sync.Once
