@@ -42,9 +42,11 @@ func (s *Service) CheckMembershipChange(ctx context.Context, actor Actor, req *a
 	if actor.IsService() {
 		return &accessv1.CheckMembershipChangeResponse{Allowed: true}, nil
 	}
-	if k := req.GetApiKey(); k != "" {
+	if k := req.GetApiKey(); k != "" && k != actor.Name {
 		// The actor called the directory with this key: the key's rights
-		// (its principal's and its creator's, C4) decide.
+		// (its principal's and its creator's, C4) decide. (When the
+		// directory relays the actor's session, the actor is the key
+		// already.)
 		if KeyPrincipal(k) != actor.Name {
 			return nil, fieldError("api_key", "%s is not an API key of %s", k, actor.Name)
 		}

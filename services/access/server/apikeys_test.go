@@ -12,8 +12,9 @@ import (
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 )
 
-// TestAPIKeyOutgrowsNoCreator (issue 9 item 5, C4): kim, a plain user,
-// makes a key for a robot account; the owner later makes the account
+// TestAPIKeyOutgrowsNoCreator (issue 9 item 5, C4): kim, an Organization
+// Administrator (who may make keys, licenses.api_keys.create), makes a key
+// for a robot account; the owner later makes the account
 // Tenant Administrator. Access answers for the key with what the account
 // and kim both hold: CheckPermission on the key's name, and the key's own
 // calls to access (its authorization and the delegation limits of R17),
@@ -27,6 +28,9 @@ func TestAPIKeyOutgrowsNoCreator(t *testing.T) {
 	kim, err := e.d.CreateUser(owner, &directoryv1.CreateUserRequest{Parent: org,
 		User: &directoryv1.User{Nickname: "kim", Email: "kim@x.example"}}, e.dirSvc)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.d.AddGroupMember(owner, &directoryv1.AddGroupMemberRequest{Group: org + "/groups/administrators", Member: kim.GetName()}, e.dirSvc); err != nil {
 		t.Fatal(err)
 	}
 	robot, err := e.d.CreateRobot(owner, &directoryv1.CreateRobotRequest{Parent: org, RobotId: "r1",

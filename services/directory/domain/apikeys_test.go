@@ -189,8 +189,10 @@ func TestAPIKeyCreatorDeleted(t *testing.T) {
 		if suspended := errors.Is(err, ErrAPIKeyRevoked); suspended != (k != byOwner) {
 			t.Errorf("kim deactivated, verify %s: %v", k.GetApiKey().GetDisplayName(), err)
 		}
-		if err != nil && !strings.Contains(err.Error(), k.GetApiKey().GetDisplayName()) {
-			t.Errorf("the refusal %q does not name key %s", err, k.GetApiKey().GetDisplayName())
+		// The caller gets a fixed message; the reason, for the log, names
+		// the key.
+		if ce := (*CredentialError)(nil); err != nil && (!errors.As(err, &ce) || !strings.Contains(ce.Detail, k.GetApiKey().GetDisplayName())) {
+			t.Errorf("the refusal %q (detail %+v) does not name key %s", err, ce, k.GetApiKey().GetDisplayName())
 		}
 	}
 	if _, err := w.s.ActivateUser(ctx, w.owner, &directoryv1.ActivateUserRequest{Name: w.kim.Name}); err != nil {
