@@ -4,9 +4,6 @@ package e2e_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,11 +32,7 @@ func TestRevocation(t *testing.T) {
 	defer cancel()
 	dir := directoryv1.NewDirectoryServiceClient(s.dial("directory"))
 	acc := accessv1.NewAccessServiceClient(s.dial("access"))
-	secret, err := os.ReadFile(filepath.Join(s.dataDir, "service-credential"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	asService := metadata.AppendToOutgoingContext(ctx, "authorization", "Service e2e:"+strings.TrimSpace(string(secret)))
+	asService := s.asService(ctx, "operator") // the installation's operator rotates the signing keys
 
 	su, err := dir.SignUp(ctx, &directoryv1.SignUpRequest{OrganizationId: "revoke", OrganizationDisplayName: "Revoke",
 		Nickname: "owner", Email: "owner@revoke.example", Password: "owner's long password"})

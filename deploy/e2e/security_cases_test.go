@@ -125,11 +125,17 @@ var rpcCases = map[string]rpcCase{
 	"/steward.eventlog.v1.EventLogService/ListEvents": {who: internal, req: func(names) proto.Message {
 		return &eventlogv1.ListEventsRequest{PageSize: 10}
 	}},
+	"/steward.eventlog.v1.EventLogService/AcknowledgeEvents": {who: internal, req: func(names) proto.Message {
+		return &eventlogv1.AcknowledgeEventsRequest{Consumer: "audit-directory", LogId: "0123456789abcdef", Sequence: 1}
+	}},
 
 	// The directory.
 	"/steward.directory.v1.DirectoryService/SignUp":  {who: public},
 	"/steward.directory.v1.DirectoryService/SignIn":  {who: public},
 	"/steward.directory.v1.DirectoryService/GetJwks": {who: public},
+	"/steward.directory.v1.DirectoryService/RotateSigningKeys": {who: internal, req: func(names) proto.Message {
+		return &directoryv1.RotateSigningKeysRequest{}
+	}},
 	"/steward.directory.v1.DirectoryService/VerifyCredential": {who: internal, req: func(names) proto.Message {
 		return &directoryv1.VerifyCredentialRequest{Credential: &directoryv1.VerifyCredentialRequest_AccessToken{AccessToken: "a.b.c"}}
 	}},

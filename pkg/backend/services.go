@@ -17,16 +17,23 @@ const (
 	Licensing = "licensing"
 	Audit     = "audit"
 	Gateway   = "gateway"
+	// Operator is the installation's operator: not a process but a
+	// person's credential, made by the launcher like the services', for the
+	// few installation-level calls (rotating the token signing keys). It is
+	// a member of no organization.
+	Operator = "operator"
 )
 
-// ServiceNames are the services of the suite, each with its own credential.
-var ServiceNames = []string{Directory, Access, Licensing, Audit, Gateway}
+// ServiceNames are the identities of the suite, each with its own
+// credential: the five processes and the operator.
+var ServiceNames = []string{Directory, Access, Licensing, Audit, Gateway, Operator}
 
 // Methods services call on each other.
 var (
 	readLog = []string{
 		eventlogv1.EventLogService_Watch_FullMethodName,
 		eventlogv1.EventLogService_ListEvents_FullMethodName,
+		eventlogv1.EventLogService_AcknowledgeEvents_FullMethodName,
 	}
 	checkPermissions = []string{
 		accessv1.AccessService_CheckPermission_FullMethodName,
@@ -53,7 +60,10 @@ var (
 //     CheckPermission, BatchCheckPermission; audit -> directory, access,
 //     licensing: their event logs (the audit trail);
 //   - gateway: nothing. Its credential only vouches for the client address
-//     it forwards (authn.MDProxyAuthorization).
+//     it forwards (authn.MDProxyAuthorization);
+//   - operator -> directory: RotateSigningKeys.
+//
+// Following a log includes acknowledging it (durable consumers).
 var SuitePolicy = authz.NewServicePolicy(
 	authz.Grant{Caller: Directory, Callee: Access, Methods: slices.Concat(checkPermissions, []string{
 		accessv1.AccessService_ExplainPermissions_FullMethodName,
@@ -68,4 +78,6 @@ var SuitePolicy = authz.NewServicePolicy(
 	authz.Grant{Caller: Audit, Callee: Directory, Methods: slices.Concat([]string{verifyCredential}, readLog)},
 	authz.Grant{Caller: Audit, Callee: Access, Methods: slices.Concat(checkPermissions, readLog)},
 	authz.Grant{Caller: Audit, Callee: Licensing, Methods: readLog},
+
+	authz.Grant{Caller: Operator, Callee: Directory, Methods: []string{directoryv1.DirectoryService_RotateSigningKeys_FullMethodName}},
 )

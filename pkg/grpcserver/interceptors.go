@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime/debug"
+	"strings"
 	"time"
 	"unicode"
 
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -180,11 +182,24 @@ func (s *Server) authenticate(ctx context.Context, rules authz.RuleSource, metho
 	if rule, ok := rules.RuleFor(method); ok && rule.GetPublic() {
 		return ctx, nil
 	}
-	if err := s.throttled(addr); err != nil {
-		return nil, err
+	// A service's own credential is cheap to verify and is verified first:
+	// a valid one is never refused for its address, so that other clients
+	// on the same host (every client of a local suite is 127.0.0.1) cannot
+	// shut Steward's services out of each other. Bearer credentials may
+	// cost a call to the directory: a throttled address is refused before.
+	service := serviceAttempt(md, p)
+	if !service {
+		if err := s.throttled(addr); err != nil {
+			return nil, err
+		}
 	}
 	principal, err := s.cfg.Authenticator.Authenticate(ctx, md, p)
 	if err != nil {
+		if service {
+			if terr := s.throttled(addr); terr != nil {
+				return nil, terr
+			}
+		}
 		if errors.Is(err, authn.ErrUnauthenticated) {
 			s.charge(addr)
 		}
@@ -199,6 +214,23 @@ func (s *Server) authenticate(ctx context.Context, rules authz.RuleSource, metho
 	}
 	logging.AddFields(ctx, fields)
 	return authn.NewContext(ctx, principal), nil
+}
+
+// serviceAttempt reports whether the call presents a service's own
+// credential: a verified client certificate or the "Service" authorization
+// scheme.
+func serviceAttempt(md metadata.MD, p *peer.Peer) bool {
+	if p != nil {
+		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 {
+			return true
+		}
+	}
+	for _, v := range md.Get(authn.MDAuthorization) {
+		if scheme, _, _ := strings.Cut(v, " "); strings.EqualFold(scheme, "service") {
+			return true
+		}
+	}
+	return false
 }
 
 // throttled returns a ResourceExhausted error, with RetryInfo, when addr
