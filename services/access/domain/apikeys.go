@@ -17,9 +17,9 @@ import (
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/store"
 	"steward.dev/services/access/authorizer"
-	dirdomain "steward.dev/services/directory/domain"
 )
 
 // dirAPIKeyPrefix + key name -> JSON dirAPIKey, while the key is live.
@@ -70,7 +70,8 @@ func (t *txn) applyAPIKeyEvent(ev *eventlogv1.Event) error {
 		return fmt.Errorf("domain: directory event %d (%s) names no API key", ev.GetSequence(), ev.GetType())
 	}
 	model := t.s.model
-	if typ := ev.GetType(); typ == dirdomain.TypeAPIKeyRevoked || typ == dirdomain.TypeAPIKeyDeleted || k.GetRevokeTime() != nil {
+	typ, _ := eventlog.ParseType[directoryv1.EventType](ev.GetType())
+	if typ == directoryv1.EventType_EVENT_TYPE_API_KEY_REVOKED || typ == directoryv1.EventType_EVENT_TYPE_API_KEY_DELETED || k.GetRevokeTime() != nil {
 		if err := t.Delete([]byte(dirAPIKeyPrefix + name)); err != nil {
 			return err
 		}
@@ -78,7 +79,7 @@ func (t *txn) applyAPIKeyEvent(ev *eventlogv1.Event) error {
 		return nil
 	}
 	creator := k.GetCreator()
-	if creator == "" && ev.GetType() == dirdomain.TypeAPIKeyCreated {
+	if creator == "" && typ == directoryv1.EventType_EVENT_TYPE_API_KEY_CREATED {
 		creator = ev.GetAudit().GetActor()
 	}
 	rec := dirAPIKey{Principal: principal, Creator: limitingCreator(creator)}

@@ -9,8 +9,8 @@ import (
 	accessv1 "steward.dev/gen/steward/access/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/eventlog"
 	"steward.dev/services/access/catalogue"
-	dirdomain "steward.dev/services/directory/domain"
 )
 
 const (
@@ -63,12 +63,12 @@ func TestDirectoryAPIKeys(t *testing.T) {
 	}
 	const legacy, bySvc, migrated = dtAccount + "/apiKeys/legacy", dtAccount + "/apiKeys/svc", dtAccount + "/apiKeys/migrated"
 	dtApply(t, st, s,
-		akKeyEvent(t, dirdomain.TypeAPIKeyCreated, akKey, dtJohn, dtJohn),
-		akKeyEvent(t, dirdomain.TypeAPIKeyCreated, legacy, "", dtJohn),
-		akKeyEvent(t, dirdomain.TypeAPIKeyCreated, bySvc, "services/cli", "services/cli"),
+		akKeyEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_CREATED), akKey, dtJohn, dtJohn),
+		akKeyEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_CREATED), legacy, "", dtJohn),
+		akKeyEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_CREATED), bySvc, "services/cli", "services/cli"),
 		// A key whose creation access applied before keys carried their
 		// creator: the directory's migration announces it.
-		akKeyEvent(t, dirdomain.TypeAPIKeyUpdated, migrated, dtJohn, "services/directory"),
+		akKeyEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_UPDATED), migrated, dtJohn, "services/directory"),
 	)
 	akIntersection(t, s, migrated, dtAccount, dtJohn)
 	if !s.model.Check(dtAccount, "users.create", dtOrg).Allowed || s.model.Check(akKey, "users.create", dtOrg).Allowed {
@@ -86,8 +86,8 @@ func TestDirectoryAPIKeys(t *testing.T) {
 	akIntersection(t, s2, akKey, dtAccount, dtJohn)
 	akIntersection(t, s2, bySvc, dtAccount, "")
 	dtApply(t, st2, s2,
-		akKeyEvent(t, dirdomain.TypeAPIKeyRevoked, akKey, dtJohn, dtOwner),
-		akKeyEvent(t, dirdomain.TypeAPIKeyDeleted, bySvc, "services/cli", dtOwner),
+		akKeyEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_REVOKED), akKey, dtJohn, dtOwner),
+		akKeyEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_DELETED), bySvc, "services/cli", dtOwner),
 	)
 	for _, k := range []string{akKey, bySvc} {
 		if d := s2.model.Check(k, "dashboard.view", dtOrg); d.Allowed {
@@ -121,8 +121,8 @@ func TestAPIKeyActor(t *testing.T) {
 		}
 	}
 	dtApply(t, s.FeedStore(), s,
-		akKeyEvent(t, dirdomain.TypeAPIKeyCreated, akKey, dtJohn, dtJohn),
-		akKeyEvent(t, dirdomain.TypeAPIKeyCreated, akOther, dtOwner, dtOwner),
+		akKeyEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_CREATED), akKey, dtJohn, dtJohn),
+		akKeyEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_CREATED), akOther, dtOwner, dtOwner),
 	)
 	account := Actor{Name: dtAccount, Organization: dtOrg}
 	john := Actor{Name: akKey, Organization: dtOrg}

@@ -13,7 +13,6 @@ import (
 	"steward.dev/pkg/store"
 	"steward.dev/pkg/store/bboltstore"
 	"steward.dev/services/access/authorizer"
-	dirdomain "steward.dev/services/directory/domain"
 )
 
 // TestAssignmentWaitsForDirectory (R13): a role assignment made right after
@@ -34,9 +33,9 @@ func TestAssignmentWaitsForDirectory(t *testing.T) {
 	defer dirLog.Close()
 	ann := dtOrg + "/users/ann"
 	for _, ev := range []*eventlogv1.Event{
-		dtEvent(t, dirdomain.TypeOrganizationCreated, dtOrg, &directoryv1.Organization{Name: dtOrg, DisplayName: "Acme"}),
-		dtEvent(t, dirdomain.TypeTenantCreated, dtTenant, &directoryv1.Tenant{Name: dtTenant, DisplayName: "Default"}),
-		dtEvent(t, dirdomain.TypeUserCreated, ann, &directoryv1.User{Name: ann, Nickname: "ann", Email: "ann@x.example", State: directoryv1.User_STATE_ACTIVE}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ORGANIZATION_CREATED), dtOrg, &directoryv1.Organization{Name: dtOrg, DisplayName: "Acme"}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_TENANT_CREATED), dtTenant, &directoryv1.Tenant{Name: dtTenant, DisplayName: "Default"}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_CREATED), ann, &directoryv1.User{Name: ann, Nickname: "ann", Email: "ann@x.example", State: directoryv1.User_STATE_ACTIVE}),
 	} {
 		if err := dirStore.Update(context.Background(), func(tx store.Tx) error { _, err := dirLog.Append(tx, ev); return err }); err != nil {
 			t.Fatal(err)

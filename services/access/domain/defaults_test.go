@@ -9,9 +9,9 @@ import (
 
 	accessv1 "steward.dev/gen/steward/access/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
+	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/store"
 	"steward.dev/services/access/catalogue"
-	dirdomain "steward.dev/services/directory/domain"
 )
 
 // dfEvents returns access's events after seq as "type role principal@scope".
@@ -104,11 +104,11 @@ func TestDefaultsNewServiceSharedFolder(t *testing.T) {
 
 	// Deleting the Shared folder removes its assignments; a folder made
 	// again under its name is a plain folder.
-	dtApply(t, st, s, dtEvent(t, dirdomain.TypeFolderDeleted, dtShared, &directoryv1.Folder{Name: dtShared}))
+	dtApply(t, st, s, dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_DELETED), dtShared, &directoryv1.Folder{Name: dtShared}))
 	head := dfHead(t, s)
 	dtApply(t, st, s,
-		dtEvent(t, dirdomain.TypeFolderCreated, dtShared, &directoryv1.Folder{Name: dtShared, DisplayName: "Shared"}),
-		dtEvent(t, dirdomain.TypeFolderUpdated, dtShared, &directoryv1.Folder{Name: dtShared, DisplayName: "Shared again"}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_CREATED), dtShared, &directoryv1.Folder{Name: dtShared, DisplayName: "Shared"}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_UPDATED), dtShared, &directoryv1.Folder{Name: dtShared, DisplayName: "Shared again"}),
 	)
 	if got := dfEvents(t, s, head); len(got) != 0 {
 		t.Errorf("a re-created Shared folder got assignments: %q", got)
@@ -121,7 +121,7 @@ func TestDefaultsNewServiceSharedFolder(t *testing.T) {
 // groups' folder roles at the whole service, and no Shared-folder state.
 func dfOldService(t *testing.T, st store.Store, s *Service, svc, display string) {
 	t.Helper()
-	dtApply(t, st, s, dtEvent(t, dirdomain.TypeServiceCreated, svc, &directoryv1.Service{Name: svc, DisplayName: display, Type: "orchestrator", Creator: dtOwner}))
+	dtApply(t, st, s, dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_SERVICE_CREATED), svc, &directoryv1.Service{Name: svc, DisplayName: display, Type: "orchestrator", Creator: dtOwner}))
 	err := st.Update(context.Background(), func(tx store.Tx) error {
 		tx2 := &txn{Tx: tx, s: s, actor: directoryActor, now: s.clock()}
 		if err := tx2.Delete([]byte(dirSharedPrefix + svc)); err != nil {
@@ -158,7 +158,7 @@ func TestDefaultsUpgradeMovesFolderRoles(t *testing.T) {
 	)
 	dfOldService(t, st, s, old, "Legacy")
 	dfOldService(t, st, s, trimmed, "Trimmed")
-	dtApply(t, st, s, dtEvent(t, dirdomain.TypeFolderCreated, oldA, &directoryv1.Folder{Name: oldA, DisplayName: "A"}))
+	dtApply(t, st, s, dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_CREATED), oldA, &directoryv1.Folder{Name: oldA, DisplayName: "A"}))
 	if d := s.model.Check(dtJohn, "orchestrator.jobs.create", oldA); !d.Allowed {
 		t.Fatalf("old shape: John denied in every folder: %s", d.Reason())
 	}
@@ -181,9 +181,9 @@ func TestDefaultsUpgradeMovesFolderRoles(t *testing.T) {
 
 	head := dfHead(t, s)
 	dtApply(t, st, s,
-		dtEvent(t, dirdomain.TypeFolderCreated, oldShare, &directoryv1.Folder{Name: oldShare, DisplayName: "Shared"}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_CREATED), oldShare, &directoryv1.Folder{Name: oldShare, DisplayName: "Shared"}),
 		// A folder that was there already and was named the Shared folder.
-		dtEvent(t, dirdomain.TypeFolderUpdated, trimmed+"/folders/shared", &directoryv1.Folder{Name: trimmed + "/folders/shared", DisplayName: "shared"}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_UPDATED), trimmed+"/folders/shared", &directoryv1.Folder{Name: trimmed + "/folders/shared", DisplayName: "shared"}),
 	)
 	want := []string{
 		TypeRoleAssignmentDeleted + " roles/automation-developer " + dtAutoD + "@" + old,
@@ -221,8 +221,8 @@ func TestDefaultsUpgradeMovesFolderRoles(t *testing.T) {
 		t.Fatalf("CreateRoleAssignment: %v", err)
 	}
 	dtApply(t, st, s,
-		dtEvent(t, dirdomain.TypeFolderUpdated, oldShare, &directoryv1.Folder{Name: oldShare, DisplayName: "Shared!"}),
-		dtEvent(t, dirdomain.TypeFolderCreated, oldShare, &directoryv1.Folder{Name: oldShare, DisplayName: "Shared"}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_UPDATED), oldShare, &directoryv1.Folder{Name: oldShare, DisplayName: "Shared!"}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_CREATED), oldShare, &directoryv1.Folder{Name: oldShare, DisplayName: "Shared"}),
 	)
 	evs, err := s.log.Read(context.Background(), head, 1000)
 	if err != nil || len(evs) != 1 {
@@ -234,7 +234,7 @@ func TestDefaultsUpgradeMovesFolderRoles(t *testing.T) {
 	st2, s2 := dtOpen(t, path)
 	defer st2.Close()
 	head = dfHead(t, s2)
-	dtApply(t, st2, s2, dtEvent(t, dirdomain.TypeFolderUpdated, oldShare, &directoryv1.Folder{Name: oldShare, DisplayName: "Shared"}))
+	dtApply(t, st2, s2, dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_UPDATED), oldShare, &directoryv1.Folder{Name: oldShare, DisplayName: "Shared"}))
 	if got := dfEvents(t, s2, head); len(got) != 0 {
 		t.Errorf("after a restart: %q", got)
 	}

@@ -26,7 +26,6 @@ import (
 	"steward.dev/pkg/store"
 	"steward.dev/services/access/authorizer"
 	"steward.dev/services/access/catalogue"
-	dirdomain "steward.dev/services/directory/domain"
 )
 
 // The store layout of the directory facts. Every key starts with "dir/":
@@ -129,22 +128,23 @@ func (s *Service) ApplyDirectoryEvent(tx store.Tx, ev *eventlogv1.Event) error {
 
 // applyDirectoryEvent is ApplyDirectoryEvent in t.
 func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
-	switch typ := ev.GetType(); typ {
-	case dirdomain.TypeOrganizationCreated:
+	typ, _ := eventlog.ParseType[directoryv1.EventType](ev.GetType())
+	switch typ {
+	case directoryv1.EventType_EVENT_TYPE_ORGANIZATION_CREATED:
 		o := &directoryv1.Organization{}
 		if err := decodeEvent(ev, o); err != nil {
 			return err
 		}
 		return t.putScope(MirrorScope{Name: o.GetName(), DisplayName: o.GetDisplayName()})
 
-	case dirdomain.TypeTenantCreated, dirdomain.TypeTenantUpdated:
+	case directoryv1.EventType_EVENT_TYPE_TENANT_CREATED, directoryv1.EventType_EVENT_TYPE_TENANT_UPDATED:
 		m := &directoryv1.Tenant{}
 		if err := decodeEvent(ev, m); err != nil {
 			return err
 		}
 		return t.putScope(MirrorScope{Name: m.GetName(), DisplayName: m.GetDisplayName()})
 
-	case dirdomain.TypeServiceCreated, dirdomain.TypeServiceUpdated:
+	case directoryv1.EventType_EVENT_TYPE_SERVICE_CREATED, directoryv1.EventType_EVENT_TYPE_SERVICE_UPDATED:
 		m := &directoryv1.Service{}
 		if err := decodeEvent(ev, m); err != nil {
 			return err
@@ -152,12 +152,12 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 		if err := t.putScope(MirrorScope{Name: m.GetName(), DisplayName: m.GetDisplayName(), ServiceType: m.GetType()}); err != nil {
 			return err
 		}
-		if typ == dirdomain.TypeServiceCreated {
+		if typ == directoryv1.EventType_EVENT_TYPE_SERVICE_CREATED {
 			return t.seedService(m)
 		}
 		return nil
 
-	case dirdomain.TypeFolderCreated, dirdomain.TypeFolderUpdated:
+	case directoryv1.EventType_EVENT_TYPE_FOLDER_CREATED, directoryv1.EventType_EVENT_TYPE_FOLDER_UPDATED:
 		m := &directoryv1.Folder{}
 		if err := decodeEvent(ev, m); err != nil {
 			return err
@@ -168,26 +168,26 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 		// The directory creates the Shared folder with its service, and
 		// names an existing one (created, or updated when a folder of that
 		// name was there already) when it migrates older services.
-		if svc := serviceNodeOf(m.GetName()); svc != "" && m.GetName() == dirdomain.SharedFolderOf(svc) {
+		if svc := serviceNodeOf(m.GetName()); svc != "" && m.GetName() == sharedFolderOf(svc) {
 			return t.seedSharedFolder(svc, m)
 		}
 		return nil
 
-	case dirdomain.TypeProjectCreated, dirdomain.TypeProjectUpdated:
+	case directoryv1.EventType_EVENT_TYPE_PROJECT_CREATED, directoryv1.EventType_EVENT_TYPE_PROJECT_UPDATED:
 		m := &directoryv1.Project{}
 		if err := decodeEvent(ev, m); err != nil {
 			return err
 		}
 		return t.putChildScope(m.GetName(), m.GetDisplayName())
 
-	case dirdomain.TypeTenantDeleted, dirdomain.TypeServiceDeleted, dirdomain.TypeFolderDeleted, dirdomain.TypeProjectDeleted:
+	case directoryv1.EventType_EVENT_TYPE_TENANT_DELETED, directoryv1.EventType_EVENT_TYPE_SERVICE_DELETED, directoryv1.EventType_EVENT_TYPE_FOLDER_DELETED, directoryv1.EventType_EVENT_TYPE_PROJECT_DELETED:
 		if ev.GetResource() == "" {
 			return fmt.Errorf("domain: directory event %d (%s) names no resource", ev.GetSequence(), typ)
 		}
 		return t.deleteScope(ev.GetResource())
 
-	case dirdomain.TypeUserCreated, dirdomain.TypeUserUpdated, dirdomain.TypeUserActivated, dirdomain.TypeUserDeactivated,
-		dirdomain.TypeUserProvisioned, dirdomain.TypeUserGroupsAssigned, dirdomain.TypeTOTPEnrolled:
+	case directoryv1.EventType_EVENT_TYPE_USER_CREATED, directoryv1.EventType_EVENT_TYPE_USER_UPDATED, directoryv1.EventType_EVENT_TYPE_USER_ACTIVATED, directoryv1.EventType_EVENT_TYPE_USER_DEACTIVATED,
+		directoryv1.EventType_EVENT_TYPE_USER_PROVISIONED, directoryv1.EventType_EVENT_TYPE_USER_GROUPS_ASSIGNED, directoryv1.EventType_EVENT_TYPE_TOTP_ENROLLED:
 		u := &directoryv1.User{}
 		if err := decodeEvent(ev, u); err != nil {
 			return err
@@ -203,13 +203,13 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 		if err := t.putPrincipal(p); err != nil {
 			return err
 		}
-		if typ == dirdomain.TypeUserCreated && u.GetOwner() {
+		if typ == directoryv1.EventType_EVENT_TYPE_USER_CREATED && u.GetOwner() {
 			return t.seed(p.Name, catalogue.RoleOwner, p.Organization,
 				fmt.Sprintf("Role Owner was bound to %s, the owner of organization %s.", display, t.scopeDisplay(p.Organization)))
 		}
 		return nil
 
-	case dirdomain.TypeGroupCreated, dirdomain.TypeGroupUpdated:
+	case directoryv1.EventType_EVENT_TYPE_GROUP_CREATED, directoryv1.EventType_EVENT_TYPE_GROUP_UPDATED:
 		g := &directoryv1.Group{}
 		if err := decodeEvent(ev, g); err != nil {
 			return err
@@ -222,12 +222,12 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 		if err := t.putPrincipal(p); err != nil {
 			return err
 		}
-		if typ == dirdomain.TypeGroupCreated && g.GetKind() == directoryv1.Group_KIND_DEFAULT {
+		if typ == directoryv1.EventType_EVENT_TYPE_GROUP_CREATED && g.GetKind() == directoryv1.Group_KIND_DEFAULT {
 			return t.seedDefaultGroup(p)
 		}
 		return nil
 
-	case dirdomain.TypeRobotAccountCreated, dirdomain.TypeRobotAccountUpdated:
+	case directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_CREATED, directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_UPDATED:
 		ra := &directoryv1.RobotAccount{}
 		if err := decodeEvent(ev, ra); err != nil {
 			return err
@@ -239,12 +239,12 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 		if err := t.putPrincipal(p); err != nil {
 			return err
 		}
-		if typ == dirdomain.TypeRobotAccountCreated {
+		if typ == directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_CREATED {
 			return t.seedRobotAccount(p)
 		}
 		return nil
 
-	case dirdomain.TypeExternalAppCreated, dirdomain.TypeExternalAppUpdated:
+	case directoryv1.EventType_EVENT_TYPE_EXTERNAL_APP_CREATED, directoryv1.EventType_EVENT_TYPE_EXTERNAL_APP_UPDATED:
 		app := &directoryv1.ExternalApp{}
 		if err := decodeEvent(ev, app); err != nil {
 			return err
@@ -254,12 +254,12 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 			Organization: resourcename.OrganizationOf(app.GetName()), Active: true,
 		})
 
-	case dirdomain.TypeUserDeleted, dirdomain.TypeGroupDeleted, dirdomain.TypeRobotAccountDeleted, dirdomain.TypeExternalAppDeleted:
+	case directoryv1.EventType_EVENT_TYPE_USER_DELETED, directoryv1.EventType_EVENT_TYPE_GROUP_DELETED, directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_DELETED, directoryv1.EventType_EVENT_TYPE_EXTERNAL_APP_DELETED:
 		name := ev.GetResource()
 		if name == "" {
 			return fmt.Errorf("domain: directory event %d (%s) names no resource", ev.GetSequence(), typ)
 		}
-		if typ == dirdomain.TypeUserDeleted || typ == dirdomain.TypeRobotAccountDeleted {
+		if typ == directoryv1.EventType_EVENT_TYPE_USER_DELETED || typ == directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_DELETED {
 			// R20: the account's robot usage scope goes with it.
 			if err := t.deleteRobotUsageScope(name, t.principalDisplay(name)); err != nil {
 				return err
@@ -267,12 +267,12 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 		}
 		return t.deletePrincipal(name)
 
-	case dirdomain.TypeGroupMemberAdded, dirdomain.TypeGroupMemberRemoved:
+	case directoryv1.EventType_EVENT_TYPE_GROUP_MEMBER_ADDED, directoryv1.EventType_EVENT_TYPE_GROUP_MEMBER_REMOVED:
 		m := &directoryv1.GroupMembership{}
 		if err := decodeEvent(ev, m); err != nil {
 			return err
 		}
-		if typ == dirdomain.TypeGroupMemberAdded {
+		if typ == directoryv1.EventType_EVENT_TYPE_GROUP_MEMBER_ADDED {
 			if org := resourcename.OrganizationOf(m.GetGroup()); org == "" || resourcename.OrganizationOf(m.GetMember()) != org {
 				// A group has members of its own organization only; a
 				// membership across organizations must never grant
@@ -284,17 +284,17 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 		}
 		return t.deleteMembership(m.GetGroup(), m.GetMember())
 
-	case dirdomain.TypeRobotCreated, dirdomain.TypeRobotUpdated:
+	case directoryv1.EventType_EVENT_TYPE_ROBOT_CREATED, directoryv1.EventType_EVENT_TYPE_ROBOT_UPDATED:
 		r := &directoryv1.Robot{}
 		if err := decodeEvent(ev, r); err != nil {
 			return err
 		}
 		return t.putRobot(MirrorRobot{Name: r.GetName(), DisplayName: r.GetDisplayName(), MachineName: r.GetMachineName()})
 
-	case dirdomain.TypeAPIKeyCreated, dirdomain.TypeAPIKeyUpdated, dirdomain.TypeAPIKeyRevoked, dirdomain.TypeAPIKeyDeleted:
+	case directoryv1.EventType_EVENT_TYPE_API_KEY_CREATED, directoryv1.EventType_EVENT_TYPE_API_KEY_UPDATED, directoryv1.EventType_EVENT_TYPE_API_KEY_REVOKED, directoryv1.EventType_EVENT_TYPE_API_KEY_DELETED:
 		return t.applyAPIKeyEvent(ev) // apikeys.go
 
-	case dirdomain.TypeRobotDeleted:
+	case directoryv1.EventType_EVENT_TYPE_ROBOT_DELETED:
 		if ev.GetResource() == "" {
 			return fmt.Errorf("domain: directory event %d (%s) names no resource", ev.GetSequence(), typ)
 		}
@@ -302,6 +302,14 @@ func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
 	}
 	return nil
 }
+
+// sharedFolderID is the ID of the Shared folder the directory creates with
+// every Orchestrator service (its CreateService contract,
+// proto/steward/directory/v1/directory_service.proto).
+const sharedFolderID = "shared"
+
+// sharedFolderOf returns the name of the Shared folder of service.
+func sharedFolderOf(service string) string { return service + "/folders/" + sharedFolderID }
 
 // decodeEvent unmarshals the event's data into m. Data of the wrong type is
 // an error: the consumer retries rather than losing a fact.

@@ -17,7 +17,6 @@ import (
 	"steward.dev/pkg/store"
 	"steward.dev/pkg/store/bboltstore"
 	"steward.dev/services/access/authorizer"
-	dirdomain "steward.dev/services/directory/domain"
 )
 
 // dtOpen opens the access store at path with its log and a domain Service
@@ -215,23 +214,23 @@ func dtSetup(t *testing.T, st store.Store, s *Service) {
 	}
 	active := directoryv1.User_STATE_ACTIVE
 	dtApply(t, st, s,
-		dtEvent(t, dirdomain.TypeOrganizationCreated, dtOrg, &directoryv1.Organization{Name: dtOrg, DisplayName: "Acme"}),
-		dtEvent(t, dirdomain.TypeTenantCreated, dtTenant, &directoryv1.Tenant{Name: dtTenant, DisplayName: "Default"}),
-		dtEvent(t, dirdomain.TypeGroupCreated, dtAdmins, group(dtAdmins, "Administrators", directoryv1.Group_DEFAULT_GROUP_ADMINISTRATORS)),
-		dtEvent(t, dirdomain.TypeGroupCreated, dtAutoU, group(dtAutoU, "Automation Users", directoryv1.Group_DEFAULT_GROUP_AUTOMATION_USERS)),
-		dtEvent(t, dirdomain.TypeGroupCreated, dtAutoD, group(dtAutoD, "Automation Developers", directoryv1.Group_DEFAULT_GROUP_AUTOMATION_DEVELOPERS)),
-		dtEvent(t, dirdomain.TypeGroupCreated, dtEvery, group(dtEvery, "Everyone", directoryv1.Group_DEFAULT_GROUP_EVERYONE)),
-		dtEvent(t, dirdomain.TypeUserCreated, dtOwner, user("owner", "Olivia Owner", active, true)),
-		dtEvent(t, dirdomain.TypeGroupMemberAdded, dtAdmins, &directoryv1.GroupMembership{Group: dtAdmins, Member: dtOwner}),
-		dtEvent(t, dirdomain.TypeRobotCreated, dtRobot, &directoryv1.Robot{Name: dtRobot, DisplayName: "Robot 1", MachineName: "r1.local", RobotAccount: dtAccount}),
-		dtEvent(t, dirdomain.TypeRobotAccountCreated, dtAccount, &directoryv1.RobotAccount{Name: dtAccount, DisplayName: "Robot 1", Robot: dtRobot}),
-		dtEvent(t, dirdomain.TypeServiceCreated, dtService, &directoryv1.Service{Name: dtService, DisplayName: "Finance", Type: "orchestrator", Creator: dtOwner}),
-		dtEvent(t, dirdomain.TypeFolderCreated, dtShared, &directoryv1.Folder{Name: dtShared, DisplayName: "Shared"}),
-		dtEvent(t, dirdomain.TypeFolderCreated, dtFolder, &directoryv1.Folder{Name: dtFolder, DisplayName: "Folder A"}),
-		dtEvent(t, dirdomain.TypeUserCreated, dtJohn, user("john", "John Smith", active, false)),
-		dtEvent(t, dirdomain.TypeGroupMemberAdded, dtAutoU, &directoryv1.GroupMembership{Group: dtAutoU, Member: dtJohn}),
-		dtEvent(t, dirdomain.TypeUserCreated, dtIdle, user("idle", "Idle", active, false)),
-		dtEvent(t, dirdomain.TypeUserDeactivated, dtIdle, user("idle", "Idle", directoryv1.User_STATE_INACTIVE, false)),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ORGANIZATION_CREATED), dtOrg, &directoryv1.Organization{Name: dtOrg, DisplayName: "Acme"}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_TENANT_CREATED), dtTenant, &directoryv1.Tenant{Name: dtTenant, DisplayName: "Default"}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_CREATED), dtAdmins, group(dtAdmins, "Administrators", directoryv1.Group_DEFAULT_GROUP_ADMINISTRATORS)),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_CREATED), dtAutoU, group(dtAutoU, "Automation Users", directoryv1.Group_DEFAULT_GROUP_AUTOMATION_USERS)),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_CREATED), dtAutoD, group(dtAutoD, "Automation Developers", directoryv1.Group_DEFAULT_GROUP_AUTOMATION_DEVELOPERS)),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_CREATED), dtEvery, group(dtEvery, "Everyone", directoryv1.Group_DEFAULT_GROUP_EVERYONE)),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_CREATED), dtOwner, user("owner", "Olivia Owner", active, true)),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_MEMBER_ADDED), dtAdmins, &directoryv1.GroupMembership{Group: dtAdmins, Member: dtOwner}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ROBOT_CREATED), dtRobot, &directoryv1.Robot{Name: dtRobot, DisplayName: "Robot 1", MachineName: "r1.local", RobotAccount: dtAccount}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_CREATED), dtAccount, &directoryv1.RobotAccount{Name: dtAccount, DisplayName: "Robot 1", Robot: dtRobot}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_SERVICE_CREATED), dtService, &directoryv1.Service{Name: dtService, DisplayName: "Finance", Type: "orchestrator", Creator: dtOwner}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_CREATED), dtShared, &directoryv1.Folder{Name: dtShared, DisplayName: "Shared"}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_CREATED), dtFolder, &directoryv1.Folder{Name: dtFolder, DisplayName: "Folder A"}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_CREATED), dtJohn, user("john", "John Smith", active, false)),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_MEMBER_ADDED), dtAutoU, &directoryv1.GroupMembership{Group: dtAutoU, Member: dtJohn}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_CREATED), dtIdle, user("idle", "Idle", active, false)),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_DEACTIVATED), dtIdle, user("idle", "Idle", directoryv1.User_STATE_INACTIVE, false)),
 		dtEvent(t, "directory.something.new", "", nil), // ignored
 	)
 }
@@ -284,12 +283,12 @@ func TestDirectoryMirrorAndDeletions(t *testing.T) {
 		t.Fatalf("assignments at the service = %d, want 7", len(before))
 	}
 	dtApply(t, st, s,
-		dtEvent(t, dirdomain.TypeFolderDeleted, dtFolder, &directoryv1.Folder{Name: dtFolder}),
-		dtEvent(t, dirdomain.TypeServiceDeleted, dtService, &directoryv1.Service{Name: dtService}),
-		dtEvent(t, dirdomain.TypeGroupMemberRemoved, dtAutoU, &directoryv1.GroupMembership{Group: dtAutoU, Member: dtJohn}),
-		dtEvent(t, dirdomain.TypeUserDeleted, dtJohn, &directoryv1.User{Name: dtJohn}),
-		dtEvent(t, dirdomain.TypeRobotDeleted, dtRobot, &directoryv1.Robot{Name: dtRobot}),
-		dtEvent(t, dirdomain.TypeRobotAccountDeleted, dtAccount, &directoryv1.RobotAccount{Name: dtAccount}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_DELETED), dtFolder, &directoryv1.Folder{Name: dtFolder}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_SERVICE_DELETED), dtService, &directoryv1.Service{Name: dtService}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_MEMBER_REMOVED), dtAutoU, &directoryv1.GroupMembership{Group: dtAutoU, Member: dtJohn}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_DELETED), dtJohn, &directoryv1.User{Name: dtJohn}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ROBOT_DELETED), dtRobot, &directoryv1.Robot{Name: dtRobot}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_DELETED), dtAccount, &directoryv1.RobotAccount{Name: dtAccount}),
 	)
 	if got := under(); len(got) != 0 {
 		t.Errorf("assignments left at the deleted service: %q", got)

@@ -36,7 +36,6 @@ import (
 	"steward.dev/pkg/store"
 	"steward.dev/services/access/authorizer"
 	"steward.dev/services/access/catalogue"
-	dirdomain "steward.dev/services/directory/domain"
 )
 
 const (
@@ -193,7 +192,7 @@ func (w *escWorld) feed(evs ...*eventlogv1.Event) {
 }
 
 func (w *escWorld) user(name string, state directoryv1.User_State, owner bool, dept string) *eventlogv1.Event {
-	typ := dirdomain.TypeUserUpdated
+	typ := eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_UPDATED)
 	id := name[strings.LastIndexByte(name, '/')+1:]
 	return dtEvent(w.t, typ, name, &directoryv1.User{Name: name, Nickname: id, DisplayName: id, Email: id + "@esc.example",
 		State: state, Owner: owner, Department: dept})
@@ -222,12 +221,12 @@ func (w *escWorld) build() {
 		if which == directoryv1.Group_DEFAULT_GROUP_UNSPECIFIED {
 			g.Kind = directoryv1.Group_KIND_CUSTOM
 		}
-		return dtEvent(w.t, dirdomain.TypeGroupCreated, g.GetName(), g)
+		return dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_CREATED), g.GetName(), g)
 	}
 	evs := []*eventlogv1.Event{
-		dtEvent(w.t, dirdomain.TypeOrganizationCreated, org, &directoryv1.Organization{Name: org, DisplayName: "Esc"}),
-		dtEvent(w.t, dirdomain.TypeTenantCreated, t1, &directoryv1.Tenant{Name: t1, DisplayName: "T1"}),
-		dtEvent(w.t, dirdomain.TypeTenantCreated, t2, &directoryv1.Tenant{Name: t2, DisplayName: "T2"}),
+		dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ORGANIZATION_CREATED), org, &directoryv1.Organization{Name: org, DisplayName: "Esc"}),
+		dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_TENANT_CREATED), t1, &directoryv1.Tenant{Name: t1, DisplayName: "T1"}),
+		dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_TENANT_CREATED), t2, &directoryv1.Tenant{Name: t2, DisplayName: "T2"}),
 		group("administrators", "Administrators", directoryv1.Group_DEFAULT_GROUP_ADMINISTRATORS),
 		group("automation-users", "Automation Users", directoryv1.Group_DEFAULT_GROUP_AUTOMATION_USERS),
 		group("automation-developers", "Automation Developers", directoryv1.Group_DEFAULT_GROUP_AUTOMATION_DEVELOPERS),
@@ -242,27 +241,27 @@ func (w *escWorld) build() {
 	root := org + "/departments/root"
 	w.depts = []string{root, org + "/departments/d1", org + "/departments/d2"}
 	evs = append(evs, w.user(w.owner, directoryv1.User_STATE_ACTIVE, true, root))
-	evs[len(evs)-1].Type = dirdomain.TypeUserCreated
+	evs[len(evs)-1].Type = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_CREATED)
 	evs = append(evs,
-		dtEvent(w.t, dirdomain.TypeServiceCreated, s1, &directoryv1.Service{Name: s1, DisplayName: "Orch", Type: catalogue.ServiceTypeOrchestrator, Creator: w.owner}),
-		dtEvent(w.t, dirdomain.TypeServiceCreated, s2, &directoryv1.Service{Name: s2, DisplayName: "TM", Type: "test-manager", Creator: w.owner}),
-		dtEvent(w.t, dirdomain.TypeFolderCreated, s1+"/folders/f1", &directoryv1.Folder{Name: s1 + "/folders/f1", DisplayName: "F1"}),
-		dtEvent(w.t, dirdomain.TypeFolderCreated, s1+"/folders/f1/folders/f2", &directoryv1.Folder{Name: s1 + "/folders/f1/folders/f2", DisplayName: "F2"}),
-		dtEvent(w.t, dirdomain.TypeProjectCreated, s1+"/projects/p1", &directoryv1.Project{Name: s1 + "/projects/p1", DisplayName: "P1"}),
-		dtEvent(w.t, dirdomain.TypeFolderCreated, s2+"/folders/f3", &directoryv1.Folder{Name: s2 + "/folders/f3", DisplayName: "F3"}),
+		dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_SERVICE_CREATED), s1, &directoryv1.Service{Name: s1, DisplayName: "Orch", Type: catalogue.ServiceTypeOrchestrator, Creator: w.owner}),
+		dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_SERVICE_CREATED), s2, &directoryv1.Service{Name: s2, DisplayName: "TM", Type: "test-manager", Creator: w.owner}),
+		dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_CREATED), s1+"/folders/f1", &directoryv1.Folder{Name: s1 + "/folders/f1", DisplayName: "F1"}),
+		dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_CREATED), s1+"/folders/f1/folders/f2", &directoryv1.Folder{Name: s1 + "/folders/f1/folders/f2", DisplayName: "F2"}),
+		dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_PROJECT_CREATED), s1+"/projects/p1", &directoryv1.Project{Name: s1 + "/projects/p1", DisplayName: "P1"}),
+		dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_CREATED), s2+"/folders/f3", &directoryv1.Folder{Name: s2 + "/folders/f3", DisplayName: "F3"}),
 	)
 	for i := range 8 {
 		u := fmt.Sprintf("%s/users/a%d", org, i)
 		w.actors = append(w.actors, u)
 		ev := w.user(u, directoryv1.User_STATE_ACTIVE, false, root)
-		ev.Type = dirdomain.TypeUserCreated
+		ev.Type = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_CREATED)
 		evs = append(evs, ev)
 	}
 	for i := range 3 {
 		u := fmt.Sprintf("%s/users/t%d", org, i)
 		w.targets = append(w.targets, u)
 		ev := w.user(u, directoryv1.User_STATE_ACTIVE, false, root)
-		ev.Type = dirdomain.TypeUserCreated
+		ev.Type = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_CREATED)
 		evs = append(evs, ev)
 	}
 	for i := range 4 {
@@ -270,8 +269,8 @@ func (w *escWorld) build() {
 		ra := fmt.Sprintf("%s/robotAccounts/r%d", org, i)
 		w.robots = append(w.robots, ra)
 		evs = append(evs,
-			dtEvent(w.t, dirdomain.TypeRobotCreated, r, &directoryv1.Robot{Name: r, DisplayName: r, MachineName: r, RobotAccount: ra}),
-			dtEvent(w.t, dirdomain.TypeRobotAccountCreated, ra, &directoryv1.RobotAccount{Name: ra, DisplayName: ra, Robot: r}))
+			dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ROBOT_CREATED), r, &directoryv1.Robot{Name: r, DisplayName: r, MachineName: r, RobotAccount: ra}),
+			dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_CREATED), ra, &directoryv1.RobotAccount{Name: ra, DisplayName: ra, Robot: r}))
 	}
 	w.feed(evs...)
 	w.targets = append(w.targets, w.groups...)
@@ -405,9 +404,9 @@ func (w *escWorld) setMember(group, member string, in bool) {
 	if w.members[[2]string{group, member}] == in {
 		return
 	}
-	typ := dirdomain.TypeGroupMemberRemoved
+	typ := eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_MEMBER_REMOVED)
 	if in {
-		typ = dirdomain.TypeGroupMemberAdded
+		typ = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_MEMBER_ADDED)
 	}
 	w.feed(dtEvent(w.t, typ, group, &directoryv1.GroupMembership{Group: group, Member: member}))
 	if in {
@@ -421,9 +420,9 @@ func (w *escWorld) setActive(user string, active bool) {
 	if !w.inactive[user] == active {
 		return
 	}
-	typ, state := dirdomain.TypeUserActivated, directoryv1.User_STATE_ACTIVE
+	typ, state := eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_ACTIVATED), directoryv1.User_STATE_ACTIVE
 	if !active {
-		typ, state = dirdomain.TypeUserDeactivated, directoryv1.User_STATE_INACTIVE
+		typ, state = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_DEACTIVATED), directoryv1.User_STATE_INACTIVE
 	}
 	ev := w.user(user, state, false, w.depts[0])
 	ev.Type = typ
@@ -485,7 +484,7 @@ func (w *escWorld) endRound() {
 	}
 	var deleted []*eventlogv1.Event
 	for _, k := range w.keyNames {
-		deleted = append(deleted, dtEvent(w.t, dirdomain.TypeAPIKeyDeleted, k, &directoryv1.ApiKey{Name: k}))
+		deleted = append(deleted, dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_DELETED), k, &directoryv1.ApiKey{Name: k}))
 	}
 	if len(deleted) > 0 {
 		w.feed(deleted...)
@@ -509,7 +508,7 @@ func (w *escWorld) endRound() {
 	}
 	for i := range w.serial {
 		name := fmt.Sprintf("%s/users/n%d", w.org, i)
-		gone = append(gone, dtEvent(w.t, dirdomain.TypeUserDeleted, name, &directoryv1.User{Name: name}))
+		gone = append(gone, dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_DELETED), name, &directoryv1.User{Name: name}))
 	}
 	if len(gone) > 0 {
 		w.feed(gone...)
@@ -663,7 +662,7 @@ func (w *escWorld) caseNewUser() {
 	name := fmt.Sprintf("%s/users/n%d", w.org, w.serial)
 	w.serial++
 	ev := w.user(name, directoryv1.User_STATE_ACTIVE, false, w.depts[0])
-	ev.Type = dirdomain.TypeUserCreated
+	ev.Type = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_CREATED)
 	evs := []*eventlogv1.Event{ev}
 	for range 1 + w.pick(3) {
 		// The new member's rights do not enter the question: the
@@ -676,7 +675,7 @@ func (w *escWorld) caseNewUser() {
 			w.violate("%s creating %s in %s: allowed %v, oracle %v", who, name, group, got, want)
 		}
 		if got && !w.members[[2]string{group, name}] {
-			evs = append(evs, dtEvent(w.t, dirdomain.TypeGroupMemberAdded, group, &directoryv1.GroupMembership{Group: group, Member: name}))
+			evs = append(evs, dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_MEMBER_ADDED), group, &directoryv1.GroupMembership{Group: group, Member: name}))
 			w.members[[2]string{group, name}] = true
 		}
 	}
@@ -827,7 +826,7 @@ func (w *escWorld) caseKey() {
 	who, ra := w.actor(), w.robots[w.pick(len(w.robots))]
 	name := fmt.Sprintf("%s/apiKeys/k%d", ra, w.rng.Uint64())
 	creator := w.creatorFor(who, ra)
-	w.feed(dtEvent(w.t, dirdomain.TypeAPIKeyCreated, name, &directoryv1.ApiKey{Name: name, DisplayName: "k", Creator: creator}))
+	w.feed(dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_CREATED), name, &directoryv1.ApiKey{Name: name, DisplayName: "k", Creator: creator}))
 	w.keys[name] = escKey{principal: ra, creator: creator}
 	w.keyNames = append(w.keyNames, name)
 
@@ -867,7 +866,7 @@ func (w *escWorld) revokeKey(key string) {
 	if _, ok := w.keys[key]; !ok {
 		return
 	}
-	w.feed(dtEvent(w.t, dirdomain.TypeAPIKeyRevoked, key, &directoryv1.ApiKey{Name: key}))
+	w.feed(dtEvent(w.t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_API_KEY_REVOKED), key, &directoryv1.ApiKey{Name: key}))
 	delete(w.keys, key)
 	w.keyNames = slices.DeleteFunc(w.keyNames, func(k string) bool { return k == key })
 	for _, k := range slices.Clone(w.keyNames) {

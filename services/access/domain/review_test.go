@@ -22,7 +22,6 @@ import (
 	"steward.dev/pkg/store"
 	"steward.dev/pkg/store/bboltstore"
 	"steward.dev/services/access/authorizer"
-	dirdomain "steward.dev/services/directory/domain"
 )
 
 // rvService is the test's service actor: no delegation limits.
@@ -110,7 +109,7 @@ func rvModelHas(t *testing.T, s *Service, principal, id string) bool {
 // model ends without the assignment, as the store does.
 func TestReviewCommitHookOrdering(t *testing.T) {
 	const role = BuiltInRolePrefix + "folder-administrator"
-	folderDeleted := dtEvent(t, dirdomain.TypeFolderDeleted, dtFolder, &directoryv1.Folder{Name: dtFolder})
+	folderDeleted := dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_DELETED), dtFolder, &directoryv1.Folder{Name: dtFolder})
 	for _, tc := range []struct {
 		name   string
 		delete func(s *Service, assignment string) error
@@ -189,8 +188,8 @@ func TestReviewCommitHookOrdering(t *testing.T) {
 func TestReviewCreateAssignmentRechecksDirectory(t *testing.T) {
 	_, s := rvOpen(t)
 	dtApply(t, s.FeedStore(), s,
-		dtEvent(t, dirdomain.TypeUserDeleted, dtJohn, &directoryv1.User{Name: dtJohn}),
-		dtEvent(t, dirdomain.TypeFolderDeleted, dtFolder, &directoryv1.Folder{Name: dtFolder}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_DELETED), dtJohn, &directoryv1.User{Name: dtJohn}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_DELETED), dtFolder, &directoryv1.Folder{Name: dtFolder}),
 	)
 	// The Mirror lagging behind those commits (their hooks not run yet).
 	s.Mirror().putPrincipal(MirrorPrincipal{Name: dtJohn, Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_USER, Organization: dtOrg, Active: true})
@@ -288,7 +287,7 @@ func TestReviewRobotUsageScopesFollowDirectory(t *testing.T) {
 	ctx := context.Background()
 	const robot2 = dtOrg + "/robots/r2"
 	dtApply(t, s.FeedStore(), s,
-		dtEvent(t, dirdomain.TypeRobotCreated, robot2, &directoryv1.Robot{Name: robot2, DisplayName: "Robot 2"}))
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ROBOT_CREATED), robot2, &directoryv1.Robot{Name: robot2, DisplayName: "Robot 2"}))
 	set := func(account string, mode accessv1.RobotUsageScope_Mode, robots ...string) {
 		t.Helper()
 		_, err := s.SetRobotUsageScope(ctx, rvService, &accessv1.SetRobotUsageScopeRequest{RobotUsageScope: &accessv1.RobotUsageScope{
@@ -322,7 +321,7 @@ func TestReviewRobotUsageScopesFollowDirectory(t *testing.T) {
 
 	// The robot is deleted: John's and the owner's scopes lose it, the robot
 	// account's does not change.
-	dtApply(t, s.FeedStore(), s, dtEvent(t, dirdomain.TypeRobotDeleted, dtRobot, &directoryv1.Robot{Name: dtRobot}))
+	dtApply(t, s.FeedStore(), s, dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ROBOT_DELETED), dtRobot, &directoryv1.Robot{Name: dtRobot}))
 	if u, _ := get(dtJohn); !slices.Equal(u.GetRobots(), []string{robot2}) || u.GetEtag() == before.GetEtag() {
 		t.Errorf("John's scope after the robot's deletion: %v etag %s (before %s)", u.GetRobots(), u.GetEtag(), before.GetEtag())
 	}
@@ -341,8 +340,8 @@ func TestReviewRobotUsageScopesFollowDirectory(t *testing.T) {
 	// The accounts are deleted: their stored scopes go, one event each.
 	head, _ = s.log.Head(ctx)
 	dtApply(t, s.FeedStore(), s,
-		dtEvent(t, dirdomain.TypeUserDeleted, dtJohn, &directoryv1.User{Name: dtJohn}),
-		dtEvent(t, dirdomain.TypeRobotAccountDeleted, dtAccount, &directoryv1.RobotAccount{Name: dtAccount}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_DELETED), dtJohn, &directoryv1.User{Name: dtJohn}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_DELETED), dtAccount, &directoryv1.RobotAccount{Name: dtAccount}),
 	)
 	for _, account := range []string{dtJohn, dtAccount} {
 		if _, stored := get(account); stored {
@@ -378,9 +377,9 @@ func TestReviewCrossOrganizationMembership(t *testing.T) {
 		eve  = evil + "/users/eve"
 	)
 	dtApply(t, s.FeedStore(), s,
-		dtEvent(t, dirdomain.TypeOrganizationCreated, evil, &directoryv1.Organization{Name: evil, DisplayName: "Evil"}),
-		dtEvent(t, dirdomain.TypeUserCreated, eve, &directoryv1.User{Name: eve, Nickname: "eve", State: directoryv1.User_STATE_ACTIVE}),
-		dtEvent(t, dirdomain.TypeGroupMemberAdded, dtAdmins, &directoryv1.GroupMembership{Group: dtAdmins, Member: eve}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ORGANIZATION_CREATED), evil, &directoryv1.Organization{Name: evil, DisplayName: "Evil"}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_CREATED), eve, &directoryv1.User{Name: eve, Nickname: "eve", State: directoryv1.User_STATE_ACTIVE}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_GROUP_MEMBER_ADDED), dtAdmins, &directoryv1.GroupMembership{Group: dtAdmins, Member: eve}),
 	)
 	check := func(when string) {
 		t.Helper()

@@ -158,7 +158,11 @@ type DirectoryServiceClient interface {
 	// ListServices lists services, with the event-log sequence they reflect.
 	// TODO(authz any-of): tenant administrators (tenant.services.*) at the tenant.
 	ListServices(ctx context.Context, in *ListServicesRequest, opts ...grpc.CallOption) (*ListServicesResponse, error)
-	// CreateService creates a service (idempotent with request_id).
+	// CreateService creates a service (idempotent with request_id). An
+	// Orchestrator service is created with its default folder, ID "shared"
+	// ("{service}/folders/shared", display name "Shared"), in the same
+	// transaction and with its own directory.folder.created event: access
+	// assigns the default groups' folder roles there (CATALOGUE.md).
 	// TODO(authz any-of): tenant administrators (tenant.services.*) at the tenant.
 	CreateService(ctx context.Context, in *CreateServiceRequest, opts ...grpc.CallOption) (*Service, error)
 	// GetFolder reads one folder.
@@ -1071,7 +1075,11 @@ type DirectoryServiceServer interface {
 	// ListServices lists services, with the event-log sequence they reflect.
 	// TODO(authz any-of): tenant administrators (tenant.services.*) at the tenant.
 	ListServices(context.Context, *ListServicesRequest) (*ListServicesResponse, error)
-	// CreateService creates a service (idempotent with request_id).
+	// CreateService creates a service (idempotent with request_id). An
+	// Orchestrator service is created with its default folder, ID "shared"
+	// ("{service}/folders/shared", display name "Shared"), in the same
+	// transaction and with its own directory.folder.created event: access
+	// assigns the default groups' folder roles there (CATALOGUE.md).
 	// TODO(authz any-of): tenant administrators (tenant.services.*) at the tenant.
 	CreateService(context.Context, *CreateServiceRequest) (*Service, error)
 	// GetFolder reads one folder.
