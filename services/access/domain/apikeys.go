@@ -22,9 +22,6 @@ import (
 	"steward.dev/services/access/authorizer"
 )
 
-// dirAPIKeyPrefix + key name -> JSON dirAPIKey, while the key is live.
-const dirAPIKeyPrefix = "dir/k/"
-
 // apiKeysCollection separates a key's principal from its ID in its name.
 const apiKeysCollection = "/apiKeys/"
 

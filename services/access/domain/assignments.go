@@ -18,29 +18,6 @@ import (
 	"steward.dev/services/access/catalogue"
 )
 
-// The store layout. Every key of access's own is listed here; the event log
-// keeps its keys under "eventlog/".
-const (
-	// rolePrefix + organization + "/" + role ID -> accessv1.Role (custom).
-	rolePrefix = "role/"
-	// assignmentPrefix + assignment name -> accessv1.RoleAssignment.
-	assignmentPrefix = "ra/"
-	// byPrincipal + principal + "|" + assignment name -> "".
-	byPrincipal = "x/principal/"
-	// byScope + scope + "|" + assignment name -> "".
-	byScope = "x/scope/"
-	// byRole + role name + "|" + assignment name -> "".
-	byRole = "x/role/"
-	// byTriple + principal + "|" + role + "|" + scope -> assignment name:
-	// a principal holds a role at a scope at most once.
-	byTriple = "x/triple/"
-	// usagePrefix + robot usage scope name -> accessv1.RobotUsageScope.
-	usagePrefix = "usage/"
-	// idempotencyPrefix + actor name + "/" + request_id -> records
-	// idempotency (the caller's own request IDs).
-	idempotencyPrefix = "i/"
-)
-
 // BuiltInRolePrefix is the collection of built-in role names:
 // "roles/{id}".
 const BuiltInRolePrefix = "roles/"

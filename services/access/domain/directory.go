@@ -28,25 +28,6 @@ import (
 	"steward.dev/services/access/catalogue"
 )
 
-// The store layout of the directory facts. Every key starts with "dir/":
-//
-//	dirPrincipalPrefix + principal name             -> JSON dirPrincipal
-//	dirScopePrefix + scope name                     -> JSON dirScope
-//	dirMemberPrefix + group + "|" + member          -> ""
-//	dirMemberOfPrefix + member + "|" + group        -> ""
-//	dirRobotPrefix + robot name                     -> JSON dirRobot
-//	dirServicePrefix + service name                 -> service type
-//	dirSharedPrefix + service name                  -> sharedPending or sharedDone
-const (
-	dirPrincipalPrefix = "dir/p/"
-	dirScopePrefix     = "dir/s/"
-	dirMemberPrefix    = "dir/m/"
-	dirMemberOfPrefix  = "dir/mo/"
-	dirRobotPrefix     = "dir/r/"
-	dirServicePrefix   = "dir/svc/"
-	dirSharedPrefix    = "dir/shared/"
-)
-
 // The states of a service's Shared folder (dirSharedPrefix). A service
 // access saw created waits for its Shared folder (pending) to make the
 // default groups' folder roles there; a service without a state was made

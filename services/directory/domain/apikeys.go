@@ -3,7 +3,7 @@ package domain
 // API keys of robot accounts and external applications (R10): shown once,
 // stored hashed, revocable, with a last-used time.
 //
-// Store layout (keys of records.go):
+// Store layout (keys of keys.go):
 //   - recordPrefix + key name: the ApiKey record (prefix shown, no secret,
 //     no hash);
 //   - apiKeyIndex + hash: the key's name, while the key is not revoked;
@@ -45,14 +45,6 @@ import (
 
 // apiKeysCollection is the collection of a principal's API keys.
 const apiKeysCollection = "/apiKeys/"
-
-// apiKeyCreatorIndex indexes the live keys by creator (see the layout
-// above).
-const apiKeyCreatorIndex = "x/keycreator/"
-
-// apiKeyCreatorsMigrated marks the store as migrated by
-// migrateAPIKeyCreators.
-const apiKeyCreatorsMigrated = "x/migrated/apikey-creators"
 
 // maxCreatorChain bounds how many keys VerifyCredential follows from a key
 // to the user who created the first of them; chains never loop (a creator

@@ -11,37 +11,6 @@ import (
 	"steward.dev/pkg/store"
 )
 
-// The store layout. Every key of the directory's own is listed here; the
-// event log keeps its keys under "eventlog/".
-const (
-	// recordPrefix + resource name -> deterministic directoryv1 record.
-	recordPrefix = "r/"
-	// secretPrefix + user name -> JSON userSecrets (password hash, TOTP).
-	secretPrefix = "s/"
-	// emailIndex + organization + "/" + lowercased email -> user name.
-	emailIndex = "x/email/"
-	// subjectIndex + organization + "/" + external subject -> user name.
-	subjectIndex = "x/sub/"
-	// apiKeyIndex + hex SHA-256 of the secret -> API key name.
-	apiKeyIndex = "x/apikey/"
-	// departmentIndex + department name + "/" + user name -> "" (the
-	// department's users).
-	departmentIndex = "x/dept/"
-	// groupMembers + group name + "/" + user name -> GroupMembership.
-	groupMembers = "m/g/"
-	// userGroups + user name + "/" + group name -> "" (reverse index).
-	userGroups = "m/u/"
-	// idempotencyPrefix + caller ("anonymous" for public calls) + "/" +
-	// request_id -> JSON idempotencyRecord.
-	idempotencyPrefix = "i/"
-	// migrationPrefix + migration -> "": the data migrations that ran
-	// (MigrateSharedFolders).
-	migrationPrefix = "migrations/"
-	// sessionGenPrefix + user name -> the user's session generation, 8 bytes
-	// big-endian (sessions.go). Kept after the user is deleted.
-	sessionGenPrefix = "g/"
-)
-
 // recordKey is the store key of the record named name.
 func recordKey(name string) []byte { return []byte(recordPrefix + name) }
 
