@@ -114,7 +114,7 @@ func getAssignment(tx store.ReadTx, name string) (*accessv1.RoleAssignment, erro
 // to the model. The caller has checked every rule.
 func (t *txn) insertAssignment(a *accessv1.RoleAssignment, message string) error {
 	a.PrincipalKind, _ = principalKindOf(a.GetPrincipal())
-	a.CreateTime = t.ts()
+	a.CreateTime = t.Timestamp()
 	if err := store.PutProto(t.Tx, []byte(assignmentPrefix+a.GetName()), a); err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (t *txn) insertAssignment(a *accessv1.RoleAssignment, message string) error
 	if err := t.Put(tripleKey(a.GetPrincipal(), a.GetRole(), a.GetScope()), []byte(a.GetName())); err != nil {
 		return err
 	}
-	if err := t.emit(TypeRoleAssignmentCreated, eventlogv1.Operation_OPERATION_CREATE, a.GetName(), a, message); err != nil {
+	if err := t.Emit(TypeRoleAssignmentCreated, eventlogv1.Operation_OPERATION_CREATE, a.GetName(), a, message); err != nil {
 		return err
 	}
 	ma := modelAssignment(a)
@@ -149,7 +149,7 @@ func (t *txn) removeAssignment(a *accessv1.RoleAssignment, message string) error
 	if err := t.Delete(tripleKey(a.GetPrincipal(), a.GetRole(), a.GetScope())); err != nil {
 		return err
 	}
-	if err := t.emit(TypeRoleAssignmentDeleted, eventlogv1.Operation_OPERATION_DELETE, a.GetName(), a, message); err != nil {
+	if err := t.Emit(TypeRoleAssignmentDeleted, eventlogv1.Operation_OPERATION_DELETE, a.GetName(), a, message); err != nil {
 		return err
 	}
 	id, model := a.GetName(), t.s.model

@@ -123,7 +123,7 @@ func dfOldService(t *testing.T, st store.Store, s *Service, svc, display string)
 	t.Helper()
 	dtApply(t, st, s, dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_SERVICE_CREATED), svc, &directoryv1.Service{Name: svc, DisplayName: display, Type: "orchestrator", Creator: dtOwner}))
 	err := st.Update(context.Background(), func(tx store.Tx) error {
-		tx2 := &txn{Tx: tx, s: s, actor: directoryActor, now: s.clock()}
+		tx2 := s.begin(tx, directoryActor)
 		if err := tx2.Delete([]byte(dirSharedPrefix + svc)); err != nil {
 			return err
 		}
@@ -164,7 +164,7 @@ func TestDefaultsUpgradeMovesFolderRoles(t *testing.T) {
 	}
 	// An administrator took Automation Developer away from Trimmed.
 	err := st.Update(context.Background(), func(tx store.Tx) error {
-		tx2 := &txn{Tx: tx, s: s, actor: directoryActor, now: s.clock()}
+		tx2 := s.begin(tx, directoryActor)
 		name, err := findAssignment(tx2, dtAutoD, BuiltInRolePrefix+catalogue.RoleAutomationDeveloper, trimmed)
 		if err != nil {
 			return err

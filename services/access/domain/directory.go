@@ -99,7 +99,7 @@ func (s *Service) directoryCursor() uint64 {
 func (s *Service) ApplyDirectoryEvent(tx store.Tx, ev *eventlogv1.Event) error {
 	actor := directoryActor
 	actor.RequestID = ev.GetAudit().GetRequestId()
-	t := &txn{Tx: tx, s: s, actor: actor, now: s.clock()}
+	t := s.begin(tx, actor)
 	if err := t.applyDirectoryEvent(ev); err != nil {
 		return err
 	}

@@ -16,9 +16,8 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/change"
 	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/records"
 	"steward.dev/pkg/store"
@@ -105,13 +104,23 @@ type Actor struct {
 // system itself), which the delegation limits do not apply to.
 func (a Actor) IsService() bool { return a.Organization == "" }
 
-// txn is one read-write transaction of an operation.
+// audit returns the actor as the audit envelope of the events it causes.
+func (a Actor) audit() change.Actor {
+	return change.Actor{Name: a.Name, DisplayName: a.DisplayName, RequestID: a.RequestID}
+}
+
+// txn is one read-write transaction of an operation (change.Tx: the store
+// transaction, its time, its events and idempotency) with the domain's
+// actor.
 type txn struct {
-	store.Tx
-	s       *Service
-	actor   Actor
-	now     time.Time
-	lastSeq uint64
+	*change.Tx
+	s     *Service
+	actor Actor
+}
+
+// begin returns the operation transaction of actor over tx.
+func (s *Service) begin(tx store.Tx, actor Actor) *txn {
+	return &txn{Tx: change.Begin(tx, s.log, actor.audit(), s.clock()), s: s, actor: actor}
 }
 
 // update runs fn in one read-write transaction and returns the sequence of
@@ -124,12 +133,12 @@ func (s *Service) update(ctx context.Context, actor Actor, fn func(t *txn) error
 	defer unlock()
 	var seq uint64
 	err = s.store.Update(ctx, func(tx store.Tx) error {
-		t := &txn{Tx: tx, s: s, actor: actor, now: s.clock()}
+		t := s.begin(tx, actor)
 		if err := fn(t); err != nil {
 			return err
 		}
 		t.noteCommit()
-		seq = t.lastSeq
+		seq = t.LastSeq
 		return nil
 	})
 	return seq, err
@@ -177,7 +186,7 @@ func (s *Service) view(ctx context.Context, fn func(tx store.ReadTx) error) erro
 // noteCommit registers, as t's last commit hook (after those that update
 // the model), the advance of the applied sequence to t's last event.
 func (t *txn) noteCommit() {
-	if seq, s := t.lastSeq, t.s; seq > 0 {
+	if seq, s := t.LastSeq, t.s; seq > 0 {
 		t.OnCommit(func() { s.applied.advance(seq) })
 	}
 }
@@ -231,40 +240,13 @@ func (a *appliedSeq) wait(ctx context.Context, seq uint64) error {
 	}
 }
 
-func (t *txn) ts() *timestamppb.Timestamp { return timestamppb.New(t.now) }
-
-// emit appends an event about resource to the access log, in t. data is
-// the record after a create or update, before a delete; message is the
-// audit text a person reads.
-func (t *txn) emit(typ string, op eventlogv1.Operation, resource string, data proto.Message, message string) error {
-	ev, err := eventlog.NewEvent(typ, op, resource, data, &eventlogv1.AuditEnvelope{
-		Actor:            t.actor.Name,
-		ActorDisplayName: t.actor.DisplayName,
-		Message:          message,
-		RequestId:        t.actor.RequestID,
-		Outcome:          eventlogv1.Outcome_OUTCOME_SUCCESS,
-	})
-	if err != nil {
-		return err
-	}
-	seq, err := t.s.log.Append(t.Tx, ev)
-	if err != nil {
-		return err
-	}
-	t.lastSeq = seq
-	return nil
-}
-
 // idempotent makes a create retryable (records.Idempotent) per caller and
 // request_id; without a requestID it just runs do. The key is the actor's
 // own name (the end user when a service acts for one), never only its
 // organization: a request_id another member used must not hand this
 // caller the other's stored response, nor refuse its request.
 func (t *txn) idempotent(requestID string, req, resp proto.Message, do func() error) (bool, error) {
-	if requestID == "" {
-		return false, do()
-	}
-	replayed, err := records.Idempotent(t.Tx, []byte(idempotencyPrefix+t.actor.Name+"/"+requestID), req, resp, do)
+	replayed, err := t.Idempotent(idempotencyPrefix, requestID, req, resp, do)
 	if errors.Is(err, records.ErrRequestIDReused) {
 		return false, errorf(ErrRequestIDReused, "request_id %s was used for a different request", requestID)
 	}

@@ -317,7 +317,7 @@ func (s *Service) CreateRoleAssignment(ctx context.Context, actor Actor, req *ac
 				}
 				resp.RoleAssignments = append(resp.RoleAssignments, a)
 			}
-			resp.Sequence = t.lastSeq
+			resp.Sequence = t.LastSeq
 			return nil
 		})
 		return err

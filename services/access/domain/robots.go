@@ -142,7 +142,7 @@ func (s *Service) SetRobotUsageScope(ctx context.Context, actor Actor, req *acce
 			out = cur
 			return nil
 		}
-		u := &accessv1.RobotUsageScope{Name: name, Mode: in.GetMode(), Robots: slices.Clone(in.GetRobots()), UpdateTime: t.ts()}
+		u := &accessv1.RobotUsageScope{Name: name, Mode: in.GetMode(), Robots: slices.Clone(in.GetRobots()), UpdateTime: t.Timestamp()}
 		records.SetEtag(u)
 		if err := store.PutProto(t.Tx, robotUsageKey(name), u); err != nil {
 			return err
@@ -151,7 +151,7 @@ func (s *Service) SetRobotUsageScope(ctx context.Context, actor Actor, req *acce
 		if !stored {
 			op = eventlogv1.Operation_OPERATION_CREATE
 		}
-		if err := t.emit(TypeRobotUsageScopeSet, op, name, u, robotUsageMessage(account, u)); err != nil {
+		if err := t.Emit(TypeRobotUsageScopeSet, op, name, u, robotUsageMessage(account, u)); err != nil {
 			return err
 		}
 		out = u
@@ -306,7 +306,7 @@ func (t *txn) deleteRobotUsageScope(account, display string) error {
 	if err := t.Delete(robotUsageKey(name)); err != nil {
 		return err
 	}
-	return t.emit(TypeRobotUsageScopeDeleted, eventlogv1.Operation_OPERATION_DELETE, name, u,
+	return t.Emit(TypeRobotUsageScopeDeleted, eventlogv1.Operation_OPERATION_DELETE, name, u,
 		fmt.Sprintf("Robot usage scope of %s was deleted because %s was deleted.", display, display))
 }
 
@@ -337,14 +337,14 @@ func (t *txn) removeRobotFromUsageScopes(robot, display string) error {
 	}
 	for _, u := range changed {
 		u.Robots = slices.DeleteFunc(u.GetRobots(), func(r string) bool { return r == robot })
-		u.UpdateTime = t.ts()
+		u.UpdateTime = t.Timestamp()
 		records.SetEtag(u)
 		if err := store.PutProto(t.Tx, robotUsageKey(u.GetName()), u); err != nil {
 			return err
 		}
 		account := strings.TrimSuffix(u.GetName(), robotUsageSuffix)
 		msg := fmt.Sprintf("Robot %s was removed from the robot usage scope of %s because it was deleted.", display, t.principalDisplay(account))
-		if err := t.emit(TypeRobotUsageScopeSet, eventlogv1.Operation_OPERATION_UPDATE, u.GetName(), u, msg); err != nil {
+		if err := t.Emit(TypeRobotUsageScopeSet, eventlogv1.Operation_OPERATION_UPDATE, u.GetName(), u, msg); err != nil {
 			return err
 		}
 	}

@@ -256,8 +256,8 @@ func (s *Service) CreateRole(ctx context.Context, actor Actor, req *accessv1.Cre
 				ServiceType: in.GetServiceType(),
 				Permissions: catalogueOrder(in.GetPermissions()),
 				Assignable:  true,
-				CreateTime:  t.ts(),
-				UpdateTime:  t.ts(),
+				CreateTime:  t.Timestamp(),
+				UpdateTime:  t.Timestamp(),
 			}
 			cr := catalogueRole(r)
 			cr.ID = id
@@ -274,7 +274,7 @@ func (s *Service) CreateRole(ctx context.Context, actor Actor, req *accessv1.Cre
 			if err := store.PutProto(t.Tx, key, r); err != nil {
 				return err
 			}
-			if err := t.emit(TypeRoleCreated, eventlogv1.Operation_OPERATION_CREATE, r.GetName(), r, fmt.Sprintf("Role %s was created.", r.GetDisplayName())); err != nil {
+			if err := t.Emit(TypeRoleCreated, eventlogv1.Operation_OPERATION_CREATE, r.GetName(), r, fmt.Sprintf("Role %s was created.", r.GetDisplayName())); err != nil {
 				return err
 			}
 			model, mr := t.s.model, catalogueRole(r)
@@ -348,12 +348,12 @@ func (s *Service) UpdateRole(ctx context.Context, actor Actor, req *accessv1.Upd
 		if err := t.noEscalationByEdit(cur, next); err != nil {
 			return err
 		}
-		next.UpdateTime = t.ts()
+		next.UpdateTime = t.Timestamp()
 		records.SetEtag(next)
 		if err := store.PutProto(t.Tx, customRoleKey(name), next); err != nil {
 			return err
 		}
-		if err := t.emit(TypeRoleUpdated, eventlogv1.Operation_OPERATION_UPDATE, name, next, fmt.Sprintf("Role %s was updated.", next.GetDisplayName())); err != nil {
+		if err := t.Emit(TypeRoleUpdated, eventlogv1.Operation_OPERATION_UPDATE, name, next, fmt.Sprintf("Role %s was updated.", next.GetDisplayName())); err != nil {
 			return err
 		}
 		model, mr := t.s.model, catalogueRole(next)
@@ -471,7 +471,7 @@ func (s *Service) DeleteRole(ctx context.Context, actor Actor, req *accessv1.Del
 		if err := t.Delete(customRoleKey(name)); err != nil {
 			return err
 		}
-		if err := t.emit(TypeRoleDeleted, eventlogv1.Operation_OPERATION_DELETE, name, r, fmt.Sprintf("Role %s was deleted.", r.GetDisplayName())); err != nil {
+		if err := t.Emit(TypeRoleDeleted, eventlogv1.Operation_OPERATION_DELETE, name, r, fmt.Sprintf("Role %s was deleted.", r.GetDisplayName())); err != nil {
 			return err
 		}
 		model := t.s.model

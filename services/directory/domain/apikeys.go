@@ -38,6 +38,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
+	"steward.dev/pkg/change"
 	"steward.dev/pkg/pagetoken"
 	"steward.dev/pkg/store"
 	"steward.dev/services/directory/credential"
@@ -71,7 +72,7 @@ func apiKeyID(now time.Time) string {
 		inv -= uint64(n)
 	}
 	ts := strconv.FormatUint(inv, 36)
-	return "k" + strings.Repeat("0", 13-len(ts)) + ts + newID()
+	return "k" + strings.Repeat("0", 13-len(ts)) + ts + change.NewID()
 }
 
 // apiKeyOwner returns how audit messages call the API keys' parent (a robot
@@ -183,7 +184,7 @@ func creatorIndexKey(k *directoryv1.ApiKey) []byte {
 // lookup and creator index entries and emits TypeAPIKeyRevoked with
 // message; then it revokes the keys k created (revokeKeysCreatedBy).
 func (t *txn) revokeKey(k *directoryv1.ApiKey, owner, message string) error {
-	k.RevokeTime = t.ts()
+	k.RevokeTime = t.Timestamp()
 	if err := t.dropAPIKeyIndex(k.GetName(), false); err != nil {
 		return err
 	}
@@ -286,7 +287,7 @@ func (s *Service) CreateApiKey(ctx context.Context, actor Actor, req *directoryv
 				if err := exp.CheckValid(); err != nil {
 					return fieldError("api_key.expire_time", "invalid timestamp: %v", err)
 				}
-				if !exp.AsTime().After(t.now) {
+				if !exp.AsTime().After(t.Now) {
 					return fieldError("api_key.expire_time", "must be in the future")
 				}
 			}
@@ -295,11 +296,11 @@ func (s *Service) CreateApiKey(ctx context.Context, actor Actor, req *directoryv
 				return err
 			}
 			k := &directoryv1.ApiKey{
-				Name:        parent + apiKeysCollection + apiKeyID(t.now),
+				Name:        parent + apiKeysCollection + apiKeyID(t.Now),
 				DisplayName: in.GetDisplayName(),
 				Prefix:      secret.Prefix,
 				ExpireTime:  in.GetExpireTime(),
-				CreateTime:  t.ts(),
+				CreateTime:  t.Timestamp(),
 				Creator:     creator,
 			}
 			if err := mustNotExist(t, k.GetName()); err != nil {
@@ -421,12 +422,12 @@ func (s *Service) LookupAPIKey(ctx context.Context, secret string) (principal st
 		return principal, key, nil
 	}
 	_, err = s.update(ctx, Actor{}, func(t *txn) error {
-		p, k, err := checkAPIKey(t, hash, t.now)
+		p, k, err := checkAPIKey(t, hash, t.Now)
 		if err != nil {
 			return err
 		}
-		if last := k.GetLastUsedTime(); last == nil || t.now.Sub(last.AsTime()) >= apiKeyTouchInterval {
-			k.LastUsedTime = t.ts()
+		if last := k.GetLastUsedTime(); last == nil || t.Now.Sub(last.AsTime()) >= apiKeyTouchInterval {
+			k.LastUsedTime = t.Timestamp()
 			if err := t.putAPIKey(k); err != nil {
 				return err
 			}

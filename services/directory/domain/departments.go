@@ -119,8 +119,8 @@ func (s *Service) CreateDepartment(ctx context.Context, actor Actor, req *direct
 				Name:             name,
 				DisplayName:      in.GetDisplayName(),
 				ParentDepartment: parent,
-				CreateTime:       t.ts(),
-				UpdateTime:       t.ts(),
+				CreateTime:       t.Timestamp(),
+				UpdateTime:       t.Timestamp(),
 			}
 		},
 		typ: TypeDepartmentCreated,

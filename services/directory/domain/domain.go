@@ -10,14 +10,12 @@ package domain
 
 import (
 	"context"
-	"crypto/rand"
-	"math/big"
 	"time"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"steward.dev/pkg/accesstoken"
+	"steward.dev/pkg/change"
 	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/records"
 	"steward.dev/pkg/store"
@@ -120,69 +118,39 @@ type Actor struct {
 	APIKey string
 }
 
-// txn is one read-write transaction of an operation: the store transaction,
-// the actor, the operation's time, and the sequence of the last event it
-// appended.
+// audit returns the actor as the audit envelope of the events it causes.
+func (a Actor) audit() change.Actor {
+	return change.Actor{Name: a.Name, DisplayName: a.DisplayName, RequestID: a.RequestID, SourceAddress: a.SourceAddress}
+}
+
+// txn is one read-write transaction of an operation (change.Tx: the store
+// transaction, its time, its events and idempotency) with the domain's
+// actor.
 type txn struct {
-	store.Tx
-	s       *Service
-	actor   Actor
-	now     time.Time
-	lastSeq uint64
+	*change.Tx
+	s     *Service
+	actor Actor
 }
 
 // update runs fn in one read-write transaction and returns the sequence of
 // the last event fn appended (0 if none).
 func (s *Service) update(ctx context.Context, actor Actor, fn func(t *txn) error) (uint64, error) {
-	var seq uint64
-	err := s.store.Update(ctx, func(tx store.Tx) error {
-		t := &txn{Tx: tx, s: s, actor: actor, now: s.clock()}
-		if err := fn(t); err != nil {
-			return err
-		}
-		seq = t.lastSeq
-		return nil
+	return change.Update(ctx, s.store, s.log, actor.audit(), s.clock(), func(ct *change.Tx) error {
+		return fn(&txn{Tx: ct, s: s, actor: actor})
 	})
-	return seq, err
+}
+
+// setActor makes actor the operation's actor, in the domain's rules and in
+// the audit envelope of the events appended from now on.
+func (t *txn) setActor(actor Actor) {
+	t.actor = actor
+	t.Tx.Actor = actor.audit()
 }
 
 // view runs fn in one read-only transaction and returns the event-log
 // sequence that transaction reflects.
 func (s *Service) view(ctx context.Context, fn func(tx store.ReadTx) error) (uint64, error) {
-	var head uint64
-	err := s.store.View(ctx, func(tx store.ReadTx) error {
-		var err error
-		if head, err = eventlog.HeadTx(tx); err != nil {
-			return err
-		}
-		return fn(tx)
-	})
-	return head, err
-}
-
-// ts returns the transaction's time as a protobuf timestamp.
-func (t *txn) ts() *timestamppb.Timestamp { return timestamppb.New(t.now) }
-
-// idAlphabet is what generated IDs are made of: lowercase letters and digits,
-// so they are valid AIP-122 IDs.
-const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-
-// newID returns a random resource ID: a letter followed by 11 letters or
-// digits (about 57 bits).
-func newID() string {
-	b := make([]byte, 12)
-	for i := range b {
-		n := 36
-		if i == 0 {
-			n = 26
-		}
-		v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
-		if err != nil {
-			panic("domain: crypto/rand failed: " + err.Error())
-		}
-		b[i] = idAlphabet[v.Int64()]
-	}
-	return string(b)
+	return change.View(ctx, s.store, fn)
 }
 
 // etagOf returns the AIP-154 etag of a record (records.Etag).

@@ -64,50 +64,17 @@ var (
 	TypeSigningKeysRotated    = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_SIGNING_KEYS_ROTATED)
 )
 
-// emit appends an event about resource to the log, in t. data is the record
-// (after a create or update, before a delete); message is the audit text a
-// person reads, e.g. "User alice was created.".
-func (t *txn) emit(typ string, op eventlogv1.Operation, resource string, data proto.Message, message string) error {
-	return t.emitEvent(typ, op, resource, data, message, eventlogv1.Outcome_OUTCOME_SUCCESS)
-}
-
-// emitOutcome appends an event that records an attempt rather than a
-// change, e.g. a refused sign-in (outcome DENIED).
-func (t *txn) emitOutcome(typ, resource, message string, outcome eventlogv1.Outcome) error {
-	return t.emitEvent(typ, eventlogv1.Operation_OPERATION_UNSPECIFIED, resource, nil, message, outcome)
-}
-
-func (t *txn) emitEvent(typ string, op eventlogv1.Operation, resource string, data proto.Message, message string, outcome eventlogv1.Outcome) error {
-	ev, err := eventlog.NewEvent(typ, op, resource, data, &eventlogv1.AuditEnvelope{
-		Actor:            t.actor.Name,
-		ActorDisplayName: t.actor.DisplayName,
-		Message:          message,
-		RequestId:        t.actor.RequestID,
-		Outcome:          outcome,
-		SourceAddress:    t.actor.SourceAddress,
-	})
-	if err != nil {
-		return err
-	}
-	seq, err := t.s.log.Append(t.Tx, ev)
-	if err != nil {
-		return err
-	}
-	t.lastSeq = seq
-	return nil
-}
-
 // created, updated and deleted are emit for the three operations.
 func (t *txn) created(typ string, m proto.Message, message string) error {
-	return t.emit(typ, eventlogv1.Operation_OPERATION_CREATE, getStringField(m, "name"), m, message)
+	return t.Emit(typ, eventlogv1.Operation_OPERATION_CREATE, getStringField(m, "name"), m, message)
 }
 
 func (t *txn) updated(typ string, m proto.Message, message string) error {
-	return t.emit(typ, eventlogv1.Operation_OPERATION_UPDATE, getStringField(m, "name"), m, message)
+	return t.Emit(typ, eventlogv1.Operation_OPERATION_UPDATE, getStringField(m, "name"), m, message)
 }
 
 func (t *txn) deleted(typ string, m proto.Message, message string) error {
-	return t.emit(typ, eventlogv1.Operation_OPERATION_DELETE, getStringField(m, "name"), m, message)
+	return t.Emit(typ, eventlogv1.Operation_OPERATION_DELETE, getStringField(m, "name"), m, message)
 }
 
 // idempotent makes a create retryable (records.Idempotent), keyed by the
@@ -117,14 +84,7 @@ func (t *txn) deleted(typ string, m proto.Message, message string) error {
 // Anonymous calls (SignUp) share one scope, where the request itself,
 // password aside, must match.
 func (t *txn) idempotent(requestID string, req, resp proto.Message, do func() error) (bool, error) {
-	if requestID == "" {
-		return false, do()
-	}
-	scope := t.actor.Name
-	if scope == "" {
-		scope = "anonymous"
-	}
-	replayed, err := records.Idempotent(t.Tx, []byte(idempotencyPrefix+scope+"/"+requestID), req, resp, do)
+	replayed, err := t.Idempotent(idempotencyPrefix, requestID, req, resp, do)
 	if errors.Is(err, records.ErrRequestIDReused) {
 		return false, errorf(ErrRequestIDReused, "request_id %s was used for a different request", requestID)
 	}

@@ -93,8 +93,8 @@ func (s *Service) CreateGroup(ctx context.Context, actor Actor, req *directoryv1
 				DisplayName: in.GetDisplayName(),
 				Description: in.GetDescription(),
 				Kind:        directoryv1.Group_KIND_CUSTOM,
-				CreateTime:  t.ts(),
-				UpdateTime:  t.ts(),
+				CreateTime:  t.Timestamp(),
+				UpdateTime:  t.Timestamp(),
 			}
 		},
 		typ: TypeGroupCreated,

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
+	"steward.dev/pkg/change"
 	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 )
@@ -46,20 +47,22 @@ func (t *txn) signUp(req *directoryv1.SignUpRequest, passwordHash string, resp *
 	if err := mustNotExist(t, org); err != nil {
 		return err
 	}
-	ownerName := org + "/users/" + newID()
+	ownerName := org + "/users/" + change.NewID()
 	// The organization is created by its future owner: audit says so.
-	t.actor.Name, t.actor.Organization = ownerName, org
-	if t.actor.DisplayName == "" {
-		t.actor.DisplayName = req.GetNickname()
+	founder := t.actor
+	founder.Name, founder.Organization = ownerName, org
+	if founder.DisplayName == "" {
+		founder.DisplayName = req.GetNickname()
 	}
+	t.setActor(founder)
 
 	o := &directoryv1.Organization{
 		Name:              org,
 		DisplayName:       req.GetOrganizationDisplayName(),
 		Owner:             ownerName,
 		AccountSystemKind: directoryv1.AccountSystem_KIND_LOCAL,
-		CreateTime:        t.ts(),
-		UpdateTime:        t.ts(),
+		CreateTime:        t.Timestamp(),
+		UpdateTime:        t.Timestamp(),
 	}
 	if err := t.put(o); err != nil {
 		return err
@@ -67,12 +70,12 @@ func (t *txn) signUp(req *directoryv1.SignUpRequest, passwordHash string, resp *
 	if err := t.created(TypeOrganizationCreated, o, fmt.Sprintf("Organization %s was created.", o.GetDisplayName())); err != nil {
 		return err
 	}
-	as := &directoryv1.AccountSystem{Name: org + "/accountSystem", Kind: directoryv1.AccountSystem_KIND_LOCAL, UpdateTime: t.ts()}
+	as := &directoryv1.AccountSystem{Name: org + "/accountSystem", Kind: directoryv1.AccountSystem_KIND_LOCAL, UpdateTime: t.Timestamp()}
 	if err := t.put(as); err != nil {
 		return err
 	}
 
-	root := &directoryv1.Department{Name: org + "/departments/" + RootDepartment, DisplayName: o.GetDisplayName(), Root: true, CreateTime: t.ts(), UpdateTime: t.ts()}
+	root := &directoryv1.Department{Name: org + "/departments/" + RootDepartment, DisplayName: o.GetDisplayName(), Root: true, CreateTime: t.Timestamp(), UpdateTime: t.Timestamp()}
 	if err := t.put(root); err != nil {
 		return err
 	}
@@ -80,7 +83,7 @@ func (t *txn) signUp(req *directoryv1.SignUpRequest, passwordHash string, resp *
 		return err
 	}
 
-	tenant := &directoryv1.Tenant{Name: org + "/tenants/" + DefaultTenant, DisplayName: "Default", DefaultTenant: true, CreateTime: t.ts(), UpdateTime: t.ts()}
+	tenant := &directoryv1.Tenant{Name: org + "/tenants/" + DefaultTenant, DisplayName: "Default", DefaultTenant: true, CreateTime: t.Timestamp(), UpdateTime: t.Timestamp()}
 	if err := t.put(tenant); err != nil {
 		return err
 	}
@@ -95,8 +98,8 @@ func (t *txn) signUp(req *directoryv1.SignUpRequest, passwordHash string, resp *
 			DisplayName:  g.displayName,
 			Kind:         directoryv1.Group_KIND_DEFAULT,
 			DefaultGroup: g.which,
-			CreateTime:   t.ts(),
-			UpdateTime:   t.ts(),
+			CreateTime:   t.Timestamp(),
+			UpdateTime:   t.Timestamp(),
 		}
 		if err := t.put(group); err != nil {
 			return err
@@ -120,8 +123,8 @@ func (t *txn) signUp(req *directoryv1.SignUpRequest, passwordHash string, resp *
 		State:        directoryv1.User_STATE_ACTIVE,
 		Provisioning: directoryv1.User_PROVISIONING_MANUAL,
 		Owner:        true,
-		CreateTime:   t.ts(),
-		UpdateTime:   t.ts(),
+		CreateTime:   t.Timestamp(),
+		UpdateTime:   t.Timestamp(),
 	}
 	if err := t.insertUser(owner, userSecrets{PasswordHash: passwordHash}); err != nil {
 		return err

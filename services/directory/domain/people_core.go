@@ -137,7 +137,7 @@ func (t *txn) addMember(group, user string) (bool, error) {
 	if ok, err := isMember(t, group, user); err != nil || ok {
 		return false, err
 	}
-	m := &directoryv1.GroupMembership{Group: group, Member: user, CreateTime: t.ts()}
+	m := &directoryv1.GroupMembership{Group: group, Member: user, CreateTime: t.Timestamp()}
 	b, err := store.Marshal(m)
 	if err != nil {
 		return false, err
@@ -148,7 +148,7 @@ func (t *txn) addMember(group, user string) (bool, error) {
 	if err := t.Put([]byte(userGroups+user+"/"+group), nil); err != nil {
 		return false, err
 	}
-	return true, t.emit(TypeGroupMemberAdded, eventlogv1.Operation_OPERATION_CREATE, group, m, fmt.Sprintf("User %s was added to group %s.", user, group))
+	return true, t.Emit(TypeGroupMemberAdded, eventlogv1.Operation_OPERATION_CREATE, group, m, fmt.Sprintf("User %s was added to group %s.", user, group))
 }
 
 // removeMember ends user's explicit membership of group and emits the
@@ -161,7 +161,7 @@ func (t *txn) removeMember(group, user string) error {
 		return err
 	}
 	m := &directoryv1.GroupMembership{Group: group, Member: user}
-	return t.emit(TypeGroupMemberRemoved, eventlogv1.Operation_OPERATION_DELETE, group, m,
+	return t.Emit(TypeGroupMemberRemoved, eventlogv1.Operation_OPERATION_DELETE, group, m,
 		fmt.Sprintf("User %s was removed from group %s.", user, group))
 }
 

@@ -83,15 +83,15 @@ func (s *Service) CreateRobot(ctx context.Context, actor Actor, req *directoryv1
 				MachineName:  in.GetMachineName(),
 				Description:  in.GetDescription(),
 				RobotAccount: account,
-				CreateTime:   t.ts(),
-				UpdateTime:   t.ts(),
+				CreateTime:   t.Timestamp(),
+				UpdateTime:   t.Timestamp(),
 			}
 			ra := &directoryv1.RobotAccount{
 				Name:        account,
 				DisplayName: in.GetDisplayName(),
 				Robot:       name,
-				CreateTime:  t.ts(),
-				UpdateTime:  t.ts(),
+				CreateTime:  t.Timestamp(),
+				UpdateTime:  t.Timestamp(),
 			}
 			if err := t.insert(r, TypeRobotCreated, fmt.Sprintf("Robot %s (machine %s) was created.", r.GetDisplayName(), r.GetMachineName())); err != nil {
 				return err
@@ -181,8 +181,8 @@ func (s *Service) CreateRobotAccount(ctx context.Context, actor Actor, req *dire
 				Name:        name,
 				DisplayName: in.GetDisplayName(),
 				Description: in.GetDescription(),
-				CreateTime:  t.ts(),
-				UpdateTime:  t.ts(),
+				CreateTime:  t.Timestamp(),
+				UpdateTime:  t.Timestamp(),
 			}
 		},
 		typ: TypeRobotAccountCreated,
@@ -255,8 +255,8 @@ func (s *Service) CreateExternalApp(ctx context.Context, actor Actor, req *direc
 				Name:        name,
 				DisplayName: in.GetDisplayName(),
 				Description: in.GetDescription(),
-				CreateTime:  t.ts(),
-				UpdateTime:  t.ts(),
+				CreateTime:  t.Timestamp(),
+				UpdateTime:  t.Timestamp(),
 			}
 		},
 		typ: TypeExternalAppCreated,

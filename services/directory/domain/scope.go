@@ -274,8 +274,8 @@ func (s *Service) CreateTenant(ctx context.Context, actor Actor, req *directoryv
 				Name:        name,
 				DisplayName: in.GetDisplayName(),
 				Description: in.GetDescription(),
-				CreateTime:  t.ts(),
-				UpdateTime:  t.ts(),
+				CreateTime:  t.Timestamp(),
+				UpdateTime:  t.Timestamp(),
 			}
 		}, nil)
 }
@@ -439,8 +439,8 @@ func (s *Service) CreateService(ctx context.Context, actor Actor, req *directory
 				Description: in.GetDescription(),
 				Type:        in.GetType(),
 				Creator:     t.actor.Name,
-				CreateTime:  t.ts(),
-				UpdateTime:  t.ts(),
+				CreateTime:  t.Timestamp(),
+				UpdateTime:  t.Timestamp(),
 			}
 		}, func(t *txn, svc *directoryv1.Service) error {
 			if svc.GetType() != serviceTypeOrchestrator {
@@ -592,8 +592,8 @@ func (s *Service) CreateFolder(ctx context.Context, actor Actor, req *directoryv
 				Name:        name,
 				DisplayName: in.GetDisplayName(),
 				Description: in.GetDescription(),
-				CreateTime:  t.ts(),
-				UpdateTime:  t.ts(),
+				CreateTime:  t.Timestamp(),
+				UpdateTime:  t.Timestamp(),
 			}
 		}, nil)
 }
@@ -648,8 +648,8 @@ func (s *Service) CreateProject(ctx context.Context, actor Actor, req *directory
 				Name:        name,
 				DisplayName: in.GetDisplayName(),
 				Description: in.GetDescription(),
-				CreateTime:  t.ts(),
-				UpdateTime:  t.ts(),
+				CreateTime:  t.Timestamp(),
+				UpdateTime:  t.Timestamp(),
 			}
 		}, nil)
 }
@@ -715,8 +715,8 @@ func (t *txn) insertSharedFolder(svc *directoryv1.Service, message string) error
 		Name:        SharedFolderOf(svc.GetName()),
 		DisplayName: SharedFolderDisplayName,
 		Description: "The default folder of " + svc.GetDisplayName() + ".",
-		CreateTime:  t.ts(),
-		UpdateTime:  t.ts(),
+		CreateTime:  t.Timestamp(),
+		UpdateTime:  t.Timestamp(),
 	}
 	return t.insert(f, TypeFolderCreated, message)
 }

@@ -81,8 +81,8 @@ func (t *txn) signToken(u *directoryv1.User, session string, enrollOnly bool) (s
 		EnrollmentOnly:    enrollOnly,
 		SubjectCreated:    createdNanos(cur),
 		SessionGeneration: gen,
-		IssuedAt:          t.now,
-		Expiry:            t.now.Add(t.s.tokenTTL),
+		IssuedAt:          t.Now,
+		Expiry:            t.Now.Add(t.s.tokenTTL),
 	}
 	raw, err := t.s.keys.signer().Sign(c)
 	return raw, c, err
@@ -150,18 +150,18 @@ func (s *Service) rotateSigningKeys(ctx context.Context, actor Actor, every time
 	_, err := s.update(ctx, actor, func(t *txn) error {
 		var err error
 		var changed bool
-		ring, changed, err = token.Maintain(t.Tx, t.now, s.tokenTTL)
-		if err != nil || (every > 0 && t.now.Sub(ring.SigningSince) < every) {
+		ring, changed, err = token.Maintain(t.Tx, t.Now, s.tokenTTL)
+		if err != nil || (every > 0 && t.Now.Sub(ring.SigningSince) < every) {
 			if err == nil && !changed {
 				return errUnchanged
 			}
 			return err
 		}
-		if ring, err = token.Rotate(t.Tx, t.now, s.tokenTTL); err != nil {
+		if ring, err = token.Rotate(t.Tx, t.Now, s.tokenTTL); err != nil {
 			return err
 		}
-		rotated = t.now
-		return t.emit(TypeSigningKeysRotated, eventlogv1.Operation_OPERATION_UPDATE, signingKeysResource, nil,
+		rotated = t.Now
+		return t.Emit(TypeSigningKeysRotated, eventlogv1.Operation_OPERATION_UPDATE, signingKeysResource, nil,
 			"The access token signing keys were rotated.")
 	})
 	if errors.Is(err, errUnchanged) {

@@ -15,6 +15,7 @@ import (
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/accesstoken"
+	"steward.dev/pkg/change"
 	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 	"steward.dev/services/directory/credential"
@@ -181,7 +182,7 @@ func (s *Service) signInFailed(ctx context.Context, actor Actor, org, message st
 		if ok, err := exists(t, org); err != nil || !ok {
 			return err
 		}
-		return t.emitOutcome(TypeSignInFailed, org, message, eventlogv1.Outcome_OUTCOME_DENIED)
+		return t.EmitOutcome(TypeSignInFailed, org, message, eventlogv1.Outcome_OUTCOME_DENIED)
 	})
 	if err != nil {
 		return err
@@ -207,7 +208,7 @@ type signInGrant struct {
 // access token. It fails with ErrTOTPRequired, recording nothing, when
 // g.totpCode is not a fresh code.
 func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, g signInGrant) (*directoryv1.SignInResponse, error) {
-	session := newID()
+	session := change.NewID()
 	if g.enrollOnly {
 		session = enrollmentSessionPrefix + session
 	}
@@ -233,7 +234,7 @@ func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, g
 		}
 		changed := rememberSource(&sec, source)
 		if g.totpCode != "" {
-			step, ok := credential.VerifyTOTP(sec.TOTPSecret, g.totpCode, t.now, sec.TOTPLastStep)
+			step, ok := credential.VerifyTOTP(sec.TOTPSecret, g.totpCode, t.Now, sec.TOTPLastStep)
 			if !ok {
 				return errorf(ErrTOTPRequired, "the account requires a valid TOTP code")
 			}
@@ -244,11 +245,11 @@ func (s *Service) issue(ctx context.Context, actor Actor, u *directoryv1.User, g
 				return err
 			}
 		}
-		cur.LastSignInTime = t.ts()
+		cur.LastSignInTime = t.Timestamp()
 		if err := t.put(cur); err != nil {
 			return err
 		}
-		return t.emit(TypeUserSignedIn, eventlogv1.Operation_OPERATION_UNSPECIFIED, cur.GetName(), nil,
+		return t.Emit(TypeUserSignedIn, eventlogv1.Operation_OPERATION_UNSPECIFIED, cur.GetName(), nil,
 			fmt.Sprintf("User %s signed in.", cur.GetNickname()))
 	})
 	if err != nil {
@@ -452,7 +453,7 @@ func (t *txn) provision(org string, id oidcauth.Identity, groups []string) (*dir
 		display = nick
 	}
 	u := &directoryv1.User{
-		Name:            org + "/users/" + newID(),
+		Name:            org + "/users/" + change.NewID(),
 		Nickname:        nick,
 		Email:           id.Email,
 		DisplayName:     display,
@@ -460,8 +461,8 @@ func (t *txn) provision(org string, id oidcauth.Identity, groups []string) (*dir
 		ExternalSubject: id.Subject,
 		State:           directoryv1.User_STATE_ACTIVE,
 		Provisioning:    directoryv1.User_PROVISIONING_AUTO,
-		CreateTime:      t.ts(),
-		UpdateTime:      t.ts(),
+		CreateTime:      t.Timestamp(),
+		UpdateTime:      t.Timestamp(),
 	}
 	if err := t.insertUser(u, userSecrets{}); err != nil {
 		return nil, err
@@ -475,7 +476,9 @@ func (t *txn) provision(org string, id oidcauth.Identity, groups []string) (*dir
 		names = append(names, grp.GetDisplayName())
 	}
 	list := strings.Join(names, ", ")
-	t.actor.Name, t.actor.DisplayName, t.actor.Organization = u.GetName(), u.GetDisplayName(), org
+	who := t.actor
+	who.Name, who.DisplayName, who.Organization = u.GetName(), u.GetDisplayName(), org
+	t.setActor(who)
 	if err := t.created(TypeUserProvisioned, u, fmt.Sprintf("User %s was automatically provisioned from the following %s.", u.GetNickname(), list)); err != nil {
 		return nil, err
 	}

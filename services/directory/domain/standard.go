@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"steward.dev/pkg/change"
 	"steward.dev/pkg/records"
 	"steward.dev/pkg/store"
 )
@@ -78,7 +79,7 @@ func mustNotExist(tx store.ReadTx, name string) error {
 // idOrNew returns id, or a new random ID when the client chose none.
 func idOrNew(id string) string {
 	if id == "" {
-		return newID()
+		return change.NewID()
 	}
 	return id
 }
@@ -208,7 +209,7 @@ func updateRecord[T proto.Message](ctx context.Context, s *Service, actor Actor,
 			out = cur
 			return nil
 		}
-		records.SetTime(next, "update_time", t.now)
+		records.SetTime(next, "update_time", t.Now)
 		if err := t.put(next); err != nil {
 			return err
 		}

@@ -230,8 +230,8 @@ func (t *txn) createUser(req *directoryv1.CreateUserRequest, hash string, resp *
 		Provisioning:               directoryv1.User_PROVISIONING_MANUAL,
 		MfaRequired:                in.GetMfaRequired(),
 		ConcurrentExecutionAllowed: in.GetConcurrentExecutionAllowed(),
-		CreateTime:                 t.ts(),
-		UpdateTime:                 t.ts(),
+		CreateTime:                 t.Timestamp(),
+		UpdateTime:                 t.Timestamp(),
 	}
 	if err := t.insertUser(u, userSecrets{PasswordHash: hash}); err != nil {
 		return err

@@ -194,7 +194,7 @@ func (s *Service) EnrollTotp(ctx context.Context, actor Actor, name, currentCode
 		}
 		if sec.TOTPSecret != "" {
 			// Like a sign-in, the check uses the code up (RFC 6238 §5.2).
-			step, ok := credential.VerifyTOTP(sec.TOTPSecret, currentCode, t.now, sec.TOTPLastStep)
+			step, ok := credential.VerifyTOTP(sec.TOTPSecret, currentCode, t.Now, sec.TOTPLastStep)
 			if !ok {
 				return errorf(ErrTOTPRequired, "replacing the confirmed authenticator needs a current code from it (current_code)")
 			}
@@ -231,7 +231,7 @@ func (s *Service) ConfirmTotp(ctx context.Context, actor Actor, name, code strin
 		}
 		// The new secret has had no code used; this one is used up
 		// (RFC 6238 §5.2).
-		step, ok := credential.VerifyTOTP(sec.PendingTOTPSecret, code, t.now, 0)
+		step, ok := credential.VerifyTOTP(sec.PendingTOTPSecret, code, t.Now, 0)
 		if !ok {
 			return errorf(ErrTOTPNotConfirmed, "the code does not match the pending TOTP secret")
 		}
@@ -239,7 +239,7 @@ func (s *Service) ConfirmTotp(ctx context.Context, actor Actor, name, code strin
 		if err := t.putSecrets(name, sec); err != nil {
 			return err
 		}
-		u.TotpEnrolled, u.MfaRequired, u.UpdateTime = true, true, t.ts()
+		u.TotpEnrolled, u.MfaRequired, u.UpdateTime = true, true, t.Timestamp()
 		if err := t.put(u); err != nil {
 			return err
 		}
@@ -319,17 +319,17 @@ func (s *Service) SwitchAccountSystem(ctx context.Context, actor Actor, req *dir
 			if err := t.clearSubjectIndex(org); err != nil {
 				return err
 			}
-			as.Kind, as.Oidc, as.UpdateTime = next.GetKind(), next.GetOidc(), t.ts()
+			as.Kind, as.Oidc, as.UpdateTime = next.GetKind(), next.GetOidc(), t.Timestamp()
 			as.Etag = ""
 			if err := t.put(as); err != nil {
 				return err
 			}
-			o.AccountSystemKind, o.UpdateTime = next.GetKind(), t.ts()
+			o.AccountSystemKind, o.UpdateTime = next.GetKind(), t.Timestamp()
 			o.Etag = ""
 			if err := t.put(o); err != nil {
 				return err
 			}
-			if err := t.emit(TypeAccountSystemSwitched, eventlogv1.Operation_OPERATION_UPDATE, as.GetName(), as,
+			if err := t.Emit(TypeAccountSystemSwitched, eventlogv1.Operation_OPERATION_UPDATE, as.GetName(), as,
 				fmt.Sprintf("The account system was switched to %s; %d accounts were deleted.", kindName(next.GetKind()), len(users))); err != nil {
 				return err
 			}
@@ -339,7 +339,7 @@ func (s *Service) SwitchAccountSystem(ctx context.Context, actor Actor, req *dir
 			}
 			resp.AccountSystem = current
 			resp.DeletedUserCount = int32(len(users))
-			resp.Sequence = t.lastSeq
+			resp.Sequence = t.LastSeq
 			return nil
 		})
 		return err
@@ -390,7 +390,7 @@ func (t *txn) unbindSubject(u *directoryv1.User) error {
 			return err
 		}
 	}
-	u.ExternalSubject, u.UpdateTime = "", t.ts()
+	u.ExternalSubject, u.UpdateTime = "", t.Timestamp()
 	if err := t.put(u); err != nil {
 		return err
 	}
