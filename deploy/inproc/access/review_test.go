@@ -1,4 +1,4 @@
-package server_test
+package access_test
 
 // Regression tests of the access review's findings through the real
 // server: CheckMembershipChange (R17) and who may see another principal's

@@ -1,4 +1,4 @@
-package server_test
+package access_test
 
 import (
 	"compress/gzip"
