@@ -18,11 +18,6 @@ import (
 	accessv1 "steward.dev/gen/steward/access/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
-	"steward.dev/pkg/accessauthz"
-	"steward.dev/pkg/backend/backendtest"
-	"steward.dev/pkg/verifier"
-	"steward.dev/services/access/server"
-	dirserver "steward.dev/services/directory/server"
 )
 
 // dfRobotKey creates an API key for the robot account as the owner and
@@ -69,36 +64,11 @@ func dfUnzip(t *testing.T, from, to string) {
 // with a Shared folder; it also returns a client of the directory's log.
 func dfOldShapeEnv(t *testing.T) (*env, eventlogv1.EventLogServiceClient) {
 	t.Helper()
-	ask := &accessauthz.Deferred{}
-	dcfg := dirserver.NewConfig()
-	dcfg.Config = backendtest.Config(t, dcfg.Config)
-	dcfg.Authorizer = ask
-	dfUnzip(t, filepath.Join("testdata", "oldshape", "directory.db.gz"), filepath.Join(dcfg.DataDir, "directory.db"))
-	dir, err := dcfg.Complete()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dconn := backendtest.Run(t, dir)
-	feedConn := serviceConn(t, dir, server.Name)
-	acfg := server.NewConfig()
-	acfg.Config = backendtest.Config(t, acfg.Config)
-	acfg.DirectoryConn = feedConn
-	acfg.Verifier = verifier.New(feedConn)
-	dfUnzip(t, filepath.Join("testdata", "oldshape", "access.db.gz"), filepath.Join(acfg.DataDir, "access.db"))
-	acc, err := acfg.Complete()
-	if err != nil {
-		t.Fatal(err)
-	}
-	aconn := backendtest.Run(t, acc)
-	ask.Set(accessauthz.New(serviceConn(t, acc, "directory"), accessauthz.WithDirectorySequence(dir.EventLog().Head)))
-	return &env{
-		t: t, dir: dir, acc: acc,
-		d:      directoryv1.NewDirectoryServiceClient(dconn),
-		a:      accessv1.NewAccessServiceClient(aconn),
-		events: eventlogv1.NewEventLogServiceClient(aconn),
-		dirSvc: backendtest.ServiceCallOption(dir, backendtest.HarnessService),
-		accSvc: backendtest.ServiceCallOption(acc, backendtest.HarnessService),
-	}, eventlogv1.NewEventLogServiceClient(dconn)
+	e := newEnvOn(t, func(directoryData, accessData string) {
+		dfUnzip(t, filepath.Join("testdata", "oldshape", "directory.db.gz"), filepath.Join(directoryData, "directory.db"))
+		dfUnzip(t, filepath.Join("testdata", "oldshape", "access.db.gz"), filepath.Join(accessData, "access.db"))
+	})
+	return e, e.dlog
 }
 
 // Issue 9 item 6, upgrade: started on data of the old shape (the

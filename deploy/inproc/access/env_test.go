@@ -28,10 +28,12 @@ type env struct {
 	t *testing.T
 	// dir and acc are the two backends.
 	dir, acc *backend.Backend
-	// d calls the directory, a calls access, events reads access's log.
+	// d calls the directory, a calls access, events reads access's log,
+	// dlog the directory's.
 	d      directoryv1.DirectoryServiceClient
 	a      accessv1.AccessServiceClient
 	events eventlogv1.EventLogServiceClient
+	dlog   eventlogv1.EventLogServiceClient
 	// dirSvc and accSvc authenticate calls as the test harness's service on
 	// each backend; with the actor metadata of e.as they act for a user.
 	dirSvc, accSvc grpc.CallOption
@@ -42,12 +44,25 @@ var orgCounter atomic.Int64
 // newEnv starts a directory and an access service for one test.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvOn(t, nil)
+}
+
+// newEnvOn starts a directory and an access service for one test; prepare,
+// when not nil, is called with their data directories before either opens
+// its store (to start them on existing data).
+func newEnvOn(t *testing.T, prepare func(directoryData, accessData string)) *env {
+	t.Helper()
 	// The directory must serve before access can follow it; its permission
 	// checks go to access once access runs.
 	ask := &accessauthz.Deferred{}
 	dcfg := dirserver.NewConfig()
 	dcfg.Config = backendtest.Config(t, dcfg.Config)
 	dcfg.Authorizer = ask
+	acfg := server.NewConfig()
+	acfg.Config = backendtest.Config(t, acfg.Config)
+	if prepare != nil {
+		prepare(dcfg.DataDir, acfg.DataDir)
+	}
 	dir, err := dcfg.Complete()
 	if err != nil {
 		t.Fatal(err)
@@ -55,9 +70,6 @@ func newEnv(t *testing.T) *env {
 	dconn := backendtest.Run(t, dir)
 
 	feedConn := serviceConn(t, dir, server.Name)
-
-	acfg := server.NewConfig()
-	acfg.Config = backendtest.Config(t, acfg.Config)
 	acfg.DirectoryConn = feedConn
 	acfg.Verifier = verifier.New(feedConn)
 	acc, err := acfg.Complete()
@@ -73,6 +85,7 @@ func newEnv(t *testing.T) *env {
 		events: eventlogv1.NewEventLogServiceClient(aconn),
 		dirSvc: backendtest.ServiceCallOption(dir, backendtest.HarnessService),
 		accSvc: backendtest.ServiceCallOption(acc, backendtest.HarnessService),
+		dlog:   eventlogv1.NewEventLogServiceClient(dconn),
 	}
 }
 
