@@ -98,6 +98,11 @@ lint: tools proto-deps breaking ## buf lint, buf breaking, gofmt and go vet over
 	buf lint
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/') 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./gen/... $(PKGS)
+	@# A service depends on the others' contracts (gen/), never on their code:
+	@# its non-test packages import no other service.
+	@for s in $(SERVICES); do \
+	  bad=$$(go list -deps ./services/$$s/... | grep -E '^steward\.dev/services/' | grep -v "^steward\.dev/services/$$s/" || true); \
+	  if [ -n "$$bad" ]; then echo "services/$$s imports another service's code:"; echo "$$bad"; exit 1; fi; done
 
 .PHONY: test-unit
 test-unit: ## Unit, store, event-log and bufconn service tests (race detector on), then the allocation tests without it.
