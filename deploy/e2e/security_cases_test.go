@@ -133,6 +133,9 @@ var rpcCases = map[string]rpcCase{
 	"/steward.directory.v1.DirectoryService/SignUp":  {who: public},
 	"/steward.directory.v1.DirectoryService/SignIn":  {who: public},
 	"/steward.directory.v1.DirectoryService/GetJwks": {who: public},
+	"/steward.directory.v1.DirectoryService/ExportSnapshot": {who: internal, req: func(names) proto.Message {
+		return &directoryv1.ExportSnapshotRequest{}
+	}},
 	"/steward.directory.v1.DirectoryService/RotateSigningKeys": {who: internal, req: func(names) proto.Message {
 		return &directoryv1.RotateSigningKeysRequest{}
 	}},

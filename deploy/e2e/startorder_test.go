@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -147,5 +148,81 @@ func TestWorstStartOrder(t *testing.T) {
 	}
 	if !resp.GetAllowed() {
 		t.Fatalf("access said SERVING before it knew the owner signed up before it connected: %v", resp)
+	}
+}
+
+// TestAccessResyncsAfterRetention (issue 10, deliver 2 and 4): access,
+// stopped while the directory changed and then trimmed its log past
+// access's cursor, resyncs from the directory's snapshot when it comes
+// back (it says so in its log), and answers from the directory's present
+// state once it is SERVING, built-in assignments included.
+func TestAccessResyncsAfterRetention(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	ports := freePorts(t, 2)
+	dirAddr, accAddr := ports[0], ports[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	retention := []string{"-directory-addr", dirAddr, "-eventlog-max-events", "2"}
+
+	dir := startService(t, "directory", dataDir, dirAddr, retention...)
+	dirConn, err := grpc.NewClient(dirAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dirConn.Close()
+	d := directoryv1.NewDirectoryServiceClient(dirConn)
+	healthOf(t, dirConn, "directory", healthpb.HealthCheckResponse_SERVING, dir.out)
+	acc := startService(t, "access", dataDir, accAddr, "-directory-addr", dirAddr)
+	accConn, err := grpc.NewClient(accAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer accConn.Close()
+	healthOf(t, accConn, "access", healthpb.HealthCheckResponse_SERVING, acc.out)
+	su, err := d.SignUp(ctx, &directoryv1.SignUpRequest{OrganizationId: "trim", OrganizationDisplayName: "Trim",
+		Nickname: "owner", Email: "owner@trim.example", Password: "owner's long password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if su.GetOrganization() == nil {
+		t.Fatal("no organization signed up")
+	}
+	acc.stop(t) // access goes away ...
+
+	// ... another organization signs up (public: it needs no permission
+	// check), and on its next start the directory trims its log to the
+	// newest two events: access's cursor is behind its horizon.
+	late, err := d.SignUp(ctx, &directoryv1.SignUpRequest{OrganizationId: "late", OrganizationDisplayName: "Late",
+		Nickname: "owner", Email: "owner@late.example", Password: "owner's long password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir.stop(t)
+	dir = startService(t, "directory", dataDir, dirAddr, retention...)
+	healthOf(t, dirConn, "directory", healthpb.HealthCheckResponse_SERVING, dir.out)
+
+	acc = startService(t, "access", dataDir, accAddr, "-directory-addr", dirAddr)
+	healthOf(t, accConn, "access", healthpb.HealthCheckResponse_SERVING, acc.out)
+	if !strings.Contains(acc.out.String(), "resynced") {
+		t.Errorf("access became SERVING without resyncing:\n%s", acc.out.String())
+	}
+	creds := filepath.Join(dataDir, "credentials")
+	lic, err := authn.LoadOrCreateServiceCredential(filepath.Join(creds, "licensing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := authn.EnsureTrustedService(filepath.Join(creds, "services.sha256"), "licensing", lic); err != nil {
+		t.Fatal(err)
+	}
+	asLicensing := metadata.AppendToOutgoingContext(ctx, "authorization", lic.AuthorizationFor("licensing"))
+	// The late organization's owner holds the Owner role, which access
+	// binds when it learns of the owner's creation: the resync did it.
+	resp, err := accessv1.NewAccessServiceClient(accConn).CheckPermission(asLicensing, &accessv1.CheckPermissionRequest{
+		Principal: late.GetOwner().GetName(), Permission: "users.create", Scope: late.GetOrganization().GetName()})
+	if err != nil {
+		t.Fatalf("CheckPermission: %v\n%s", err, acc.out.String())
+	}
+	if !resp.GetAllowed() {
+		t.Fatalf("after the resync access does not know the owner who signed up while it was away: %v", resp)
 	}
 }

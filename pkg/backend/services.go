@@ -40,6 +40,8 @@ var (
 		accessv1.AccessService_BatchCheckPermission_FullMethodName,
 	}
 	verifyCredential = directoryv1.DirectoryService_VerifyCredential_FullMethodName
+	// exportSnapshot is what a follower of the directory resyncs from.
+	exportSnapshot = directoryv1.DirectoryService_ExportSnapshot_FullMethodName
 )
 
 // SuitePolicy is what each of Steward's services may call of the others
@@ -53,9 +55,10 @@ var (
 //     user holds, R4), CheckMembershipChange (may the acting user grant a
 //     group's roles, R17);
 //   - access -> directory: VerifyCredential (bearer credentials), the
-//     directory's event log (access follows it);
+//     directory's event log (access follows it) and its snapshot (to resync);
 //   - licensing -> directory: VerifyCredential, the event log (user
-//     lifecycle); licensing -> access: CheckPermission, BatchCheckPermission;
+//     lifecycle) and the snapshot; licensing -> access: CheckPermission,
+//     BatchCheckPermission;
 //   - audit -> directory: VerifyCredential; audit -> access:
 //     CheckPermission, BatchCheckPermission; audit -> directory, access,
 //     licensing: their event logs (the audit trail);
@@ -70,9 +73,9 @@ var SuitePolicy = authz.NewServicePolicy(
 		accessv1.AccessService_CheckMembershipChange_FullMethodName,
 	})},
 
-	authz.Grant{Caller: Access, Callee: Directory, Methods: slices.Concat([]string{verifyCredential}, readLog)},
+	authz.Grant{Caller: Access, Callee: Directory, Methods: slices.Concat([]string{verifyCredential, exportSnapshot}, readLog)},
 
-	authz.Grant{Caller: Licensing, Callee: Directory, Methods: slices.Concat([]string{verifyCredential}, readLog)},
+	authz.Grant{Caller: Licensing, Callee: Directory, Methods: slices.Concat([]string{verifyCredential, exportSnapshot}, readLog)},
 	authz.Grant{Caller: Licensing, Callee: Access, Methods: checkPermissions},
 
 	authz.Grant{Caller: Audit, Callee: Directory, Methods: slices.Concat([]string{verifyCredential}, readLog)},

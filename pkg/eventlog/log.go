@@ -192,6 +192,21 @@ func HeadTx(tx store.ReadTx) (uint64, error) {
 	return head, err
 }
 
+// PositionTx returns the log's identity ("" before it has one) and the
+// newest sequence visible in tx: the position a snapshot read in tx
+// reflects, from which its consumer watches on.
+func PositionTx(tx store.ReadTx) (Position, error) {
+	head, err := HeadTx(tx)
+	if err != nil {
+		return Position{}, err
+	}
+	b, err := tx.Get(idKey)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Position{}, err
+	}
+	return Position{LogID: string(b), Sequence: head}, nil
+}
+
 // Horizon returns the retention horizon: the highest sequence deleted by
 // retention (0 when nothing was). Cursors below it fell behind.
 func (l *Log) Horizon(ctx context.Context) (uint64, error) {

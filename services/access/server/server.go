@@ -6,14 +6,19 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"math"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
+	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/authz"
 	"steward.dev/pkg/backend"
+	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/grpcclient"
 	"steward.dev/services/access/authorizer"
 	"steward.dev/services/access/domain"
@@ -91,12 +96,20 @@ func (w *wiring) register(b *backend.Backend) error {
 		return err
 	}
 	w.d = d
+	const consumer = "access-directory"
 	feed, err := b.Follow(backend.Follow{
 		Source:   "directory",
 		Conn:     conn,
-		Consumer: "access-directory",
+		Consumer: consumer,
 		Store:    d.FeedStore(), // its Update keeps the model in commit order
 		Apply:    d.ApplyDirectoryEvent,
+		Resync: func(ctx context.Context) (eventlog.Position, error) {
+			pos, records, err := directorySnapshot(ctx, directoryv1.NewDirectoryServiceClient(conn))
+			if err != nil {
+				return eventlog.Position{}, err
+			}
+			return pos, d.ResyncDirectory(ctx, consumer, pos, records)
+		},
 	})
 	if err != nil {
 		return err
@@ -116,5 +129,35 @@ func directoryHead(log eventlogv1.EventLogServiceClient) func(ctx context.Contex
 			return 0, err
 		}
 		return resp.GetHeadSequence(), nil
+	}
+}
+
+// directorySnapshot reads the directory's snapshot: the records of
+// ExportSnapshot and the event-log position they reflect.
+func directorySnapshot(ctx context.Context, dir directoryv1.DirectoryServiceClient) (eventlog.Position, []proto.Message, error) {
+	stream, err := dir.ExportSnapshot(ctx, &directoryv1.ExportSnapshotRequest{})
+	if err != nil {
+		return eventlog.Position{}, nil, err
+	}
+	var pos eventlog.Position
+	var records []proto.Message
+	for first := true; ; first = false {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return pos, records, nil
+		}
+		if err != nil {
+			return eventlog.Position{}, nil, err
+		}
+		if first {
+			pos = eventlog.Position{LogID: resp.GetLogId(), Sequence: resp.GetSequence()}
+		}
+		for _, a := range resp.GetRecords() {
+			m, err := a.UnmarshalNew()
+			if err != nil {
+				return eventlog.Position{}, nil, fmt.Errorf("access: the directory's snapshot: %w", err)
+			}
+			records = append(records, m)
+		}
 	}
 }

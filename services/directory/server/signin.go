@@ -3,9 +3,13 @@ package server
 import (
 	"context"
 
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
+	"steward.dev/pkg/eventlog"
 )
 
 // SignIn exchanges credentials for an access token (R9). Public.
@@ -60,4 +64,24 @@ func (s *directoryServer) EnrollTotp(ctx context.Context, req *directoryv1.Enrol
 // ConfirmTotp activates the caller's pending TOTP secret (R9).
 func (s *directoryServer) ConfirmTotp(ctx context.Context, req *directoryv1.ConfirmTotpRequest) (*directoryv1.User, error) {
 	return reply(s.d.ConfirmTotp(ctx, actorOf(ctx), req.GetName(), req.GetCode()))
+}
+
+// ExportSnapshot streams the directory's records and memberships, the first
+// message with the event-log position they reflect. Internal.
+func (s *directoryServer) ExportSnapshot(_ *directoryv1.ExportSnapshotRequest, stream grpc.ServerStreamingServer[directoryv1.ExportSnapshotResponse]) error {
+	err := s.d.ExportSnapshot(stream.Context(), func(pos eventlog.Position, batch []proto.Message) error {
+		resp := &directoryv1.ExportSnapshotResponse{LogId: pos.LogID, Sequence: pos.Sequence}
+		for _, m := range batch {
+			a, err := anypb.New(m)
+			if err != nil {
+				return err
+			}
+			resp.Records = append(resp.Records, a)
+		}
+		return stream.Send(resp)
+	})
+	if err != nil {
+		return toStatus(err)
+	}
+	return nil
 }

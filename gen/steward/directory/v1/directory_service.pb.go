@@ -27,14 +27,15 @@ var File_steward_directory_v1_directory_service_proto protoreflect.FileDescripto
 
 const file_steward_directory_v1_directory_service_proto_rawDesc = "" +
 	"\n" +
-	",steward/directory/v1/directory_service.proto\x12\x14steward.directory.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1csteward/authz/v1/authz.proto\x1a&steward/directory/v1/credentials.proto\x1a'steward/directory/v1/organization.proto\x1a!steward/directory/v1/people.proto\x1a%steward/directory/v1/principals.proto\x1a steward/directory/v1/scope.proto\x1a'steward/directory/v1/signing_keys.proto2\xb9d\n" +
+	",steward/directory/v1/directory_service.proto\x12\x14steward.directory.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1csteward/authz/v1/authz.proto\x1a&steward/directory/v1/credentials.proto\x1a'steward/directory/v1/organization.proto\x1a!steward/directory/v1/people.proto\x1a%steward/directory/v1/principals.proto\x1a steward/directory/v1/scope.proto\x1a'steward/directory/v1/signing_keys.proto\x1a#steward/directory/v1/snapshot.proto2\xb0e\n" +
 	"\x10DirectoryService\x12~\n" +
 	"\x06SignUp\x12#.steward.directory.v1.SignUpRequest\x1a$.steward.directory.v1.SignUpResponse\")\xc2\xf3\x18\x02\x18\x01\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/organizations:signUp\x12\x8f\x01\n" +
 	"\x06SignIn\x12#.steward.directory.v1.SignInRequest\x1a$.steward.directory.v1.SignInResponse\":\xc2\xf3\x18\x02\x18\x01\x82\xd3\xe4\x93\x02.:\x01*\")/v1/{organization=organizations/*}:signIn\x12n\n" +
 	"\aGetJwks\x12$.steward.directory.v1.GetJwksRequest\x1a%.steward.directory.v1.GetJwksResponse\"\x16\xc2\xf3\x18\x02\x18\x01\x82\xd3\xe4\x93\x02\n" +
 	"\x12\b/v1/jwks\x12y\n" +
 	"\x10VerifyCredential\x12-.steward.directory.v1.VerifyCredentialRequest\x1a..steward.directory.v1.VerifyCredentialResponse\"\x06\xc2\xf3\x18\x02(\x01\x12|\n" +
-	"\x11RotateSigningKeys\x12..steward.directory.v1.RotateSigningKeysRequest\x1a/.steward.directory.v1.RotateSigningKeysResponse\"\x06\xc2\xf3\x18\x02(\x01\x12\xa1\x01\n" +
+	"\x11RotateSigningKeys\x12..steward.directory.v1.RotateSigningKeysRequest\x1a/.steward.directory.v1.RotateSigningKeysResponse\"\x06\xc2\xf3\x18\x02(\x01\x12u\n" +
+	"\x0eExportSnapshot\x12+.steward.directory.v1.ExportSnapshotRequest\x1a,.steward.directory.v1.ExportSnapshotResponse\"\x06\xc2\xf3\x18\x02(\x010\x01\x12\xa1\x01\n" +
 	"\x0fGetOrganization\x12,.steward.directory.v1.GetOrganizationRequest\x1a\".steward.directory.v1.Organization\"<\xc2\xf3\x18\x16\n" +
 	"\x0edashboard.view\x12\x04name\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{name=organizations/*}\x12\xb9\x01\n" +
 	"\x10GetAccountSystem\x12-.steward.directory.v1.GetAccountSystemRequest\x1a#.steward.directory.v1.AccountSystem\"Q\xc2\xf3\x18\x1d\n" +
@@ -207,109 +208,111 @@ var file_steward_directory_v1_directory_service_proto_goTypes = []any{
 	(*GetJwksRequest)(nil),              // 2: steward.directory.v1.GetJwksRequest
 	(*VerifyCredentialRequest)(nil),     // 3: steward.directory.v1.VerifyCredentialRequest
 	(*RotateSigningKeysRequest)(nil),    // 4: steward.directory.v1.RotateSigningKeysRequest
-	(*GetOrganizationRequest)(nil),      // 5: steward.directory.v1.GetOrganizationRequest
-	(*GetAccountSystemRequest)(nil),     // 6: steward.directory.v1.GetAccountSystemRequest
-	(*SwitchAccountSystemRequest)(nil),  // 7: steward.directory.v1.SwitchAccountSystemRequest
-	(*GetTenantRequest)(nil),            // 8: steward.directory.v1.GetTenantRequest
-	(*UpdateTenantRequest)(nil),         // 9: steward.directory.v1.UpdateTenantRequest
-	(*DeleteTenantRequest)(nil),         // 10: steward.directory.v1.DeleteTenantRequest
-	(*ListTenantsRequest)(nil),          // 11: steward.directory.v1.ListTenantsRequest
-	(*CreateTenantRequest)(nil),         // 12: steward.directory.v1.CreateTenantRequest
-	(*GetServiceRequest)(nil),           // 13: steward.directory.v1.GetServiceRequest
-	(*UpdateServiceRequest)(nil),        // 14: steward.directory.v1.UpdateServiceRequest
-	(*DeleteServiceRequest)(nil),        // 15: steward.directory.v1.DeleteServiceRequest
-	(*ListServicesRequest)(nil),         // 16: steward.directory.v1.ListServicesRequest
-	(*CreateServiceRequest)(nil),        // 17: steward.directory.v1.CreateServiceRequest
-	(*GetFolderRequest)(nil),            // 18: steward.directory.v1.GetFolderRequest
-	(*UpdateFolderRequest)(nil),         // 19: steward.directory.v1.UpdateFolderRequest
-	(*DeleteFolderRequest)(nil),         // 20: steward.directory.v1.DeleteFolderRequest
-	(*ListFoldersRequest)(nil),          // 21: steward.directory.v1.ListFoldersRequest
-	(*CreateFolderRequest)(nil),         // 22: steward.directory.v1.CreateFolderRequest
-	(*GetProjectRequest)(nil),           // 23: steward.directory.v1.GetProjectRequest
-	(*UpdateProjectRequest)(nil),        // 24: steward.directory.v1.UpdateProjectRequest
-	(*DeleteProjectRequest)(nil),        // 25: steward.directory.v1.DeleteProjectRequest
-	(*ListProjectsRequest)(nil),         // 26: steward.directory.v1.ListProjectsRequest
-	(*CreateProjectRequest)(nil),        // 27: steward.directory.v1.CreateProjectRequest
-	(*GetDepartmentRequest)(nil),        // 28: steward.directory.v1.GetDepartmentRequest
-	(*UpdateDepartmentRequest)(nil),     // 29: steward.directory.v1.UpdateDepartmentRequest
-	(*DeleteDepartmentRequest)(nil),     // 30: steward.directory.v1.DeleteDepartmentRequest
-	(*ListDepartmentsRequest)(nil),      // 31: steward.directory.v1.ListDepartmentsRequest
-	(*CreateDepartmentRequest)(nil),     // 32: steward.directory.v1.CreateDepartmentRequest
-	(*GetUserRequest)(nil),              // 33: steward.directory.v1.GetUserRequest
-	(*UpdateUserRequest)(nil),           // 34: steward.directory.v1.UpdateUserRequest
-	(*DeleteUserRequest)(nil),           // 35: steward.directory.v1.DeleteUserRequest
-	(*ListUsersRequest)(nil),            // 36: steward.directory.v1.ListUsersRequest
-	(*CreateUserRequest)(nil),           // 37: steward.directory.v1.CreateUserRequest
-	(*ActivateUserRequest)(nil),         // 38: steward.directory.v1.ActivateUserRequest
-	(*DeactivateUserRequest)(nil),       // 39: steward.directory.v1.DeactivateUserRequest
-	(*MoveUserRequest)(nil),             // 40: steward.directory.v1.MoveUserRequest
-	(*GetGroupRequest)(nil),             // 41: steward.directory.v1.GetGroupRequest
-	(*UpdateGroupRequest)(nil),          // 42: steward.directory.v1.UpdateGroupRequest
-	(*DeleteGroupRequest)(nil),          // 43: steward.directory.v1.DeleteGroupRequest
-	(*ListGroupsRequest)(nil),           // 44: steward.directory.v1.ListGroupsRequest
-	(*CreateGroupRequest)(nil),          // 45: steward.directory.v1.CreateGroupRequest
-	(*AddGroupMemberRequest)(nil),       // 46: steward.directory.v1.AddGroupMemberRequest
-	(*RemoveGroupMemberRequest)(nil),    // 47: steward.directory.v1.RemoveGroupMemberRequest
-	(*ListGroupMembersRequest)(nil),     // 48: steward.directory.v1.ListGroupMembersRequest
-	(*ListUserGroupsRequest)(nil),       // 49: steward.directory.v1.ListUserGroupsRequest
-	(*GetRobotRequest)(nil),             // 50: steward.directory.v1.GetRobotRequest
-	(*UpdateRobotRequest)(nil),          // 51: steward.directory.v1.UpdateRobotRequest
-	(*DeleteRobotRequest)(nil),          // 52: steward.directory.v1.DeleteRobotRequest
-	(*ListRobotsRequest)(nil),           // 53: steward.directory.v1.ListRobotsRequest
-	(*CreateRobotRequest)(nil),          // 54: steward.directory.v1.CreateRobotRequest
-	(*GetRobotAccountRequest)(nil),      // 55: steward.directory.v1.GetRobotAccountRequest
-	(*UpdateRobotAccountRequest)(nil),   // 56: steward.directory.v1.UpdateRobotAccountRequest
-	(*DeleteRobotAccountRequest)(nil),   // 57: steward.directory.v1.DeleteRobotAccountRequest
-	(*ListRobotAccountsRequest)(nil),    // 58: steward.directory.v1.ListRobotAccountsRequest
-	(*CreateRobotAccountRequest)(nil),   // 59: steward.directory.v1.CreateRobotAccountRequest
-	(*GetExternalAppRequest)(nil),       // 60: steward.directory.v1.GetExternalAppRequest
-	(*UpdateExternalAppRequest)(nil),    // 61: steward.directory.v1.UpdateExternalAppRequest
-	(*DeleteExternalAppRequest)(nil),    // 62: steward.directory.v1.DeleteExternalAppRequest
-	(*ListExternalAppsRequest)(nil),     // 63: steward.directory.v1.ListExternalAppsRequest
-	(*CreateExternalAppRequest)(nil),    // 64: steward.directory.v1.CreateExternalAppRequest
-	(*CreateApiKeyRequest)(nil),         // 65: steward.directory.v1.CreateApiKeyRequest
-	(*ListApiKeysRequest)(nil),          // 66: steward.directory.v1.ListApiKeysRequest
-	(*RevokeApiKeyRequest)(nil),         // 67: steward.directory.v1.RevokeApiKeyRequest
-	(*EnrollTotpRequest)(nil),           // 68: steward.directory.v1.EnrollTotpRequest
-	(*ConfirmTotpRequest)(nil),          // 69: steward.directory.v1.ConfirmTotpRequest
-	(*ListScopeAncestorsRequest)(nil),   // 70: steward.directory.v1.ListScopeAncestorsRequest
-	(*SignUpResponse)(nil),              // 71: steward.directory.v1.SignUpResponse
-	(*SignInResponse)(nil),              // 72: steward.directory.v1.SignInResponse
-	(*GetJwksResponse)(nil),             // 73: steward.directory.v1.GetJwksResponse
-	(*VerifyCredentialResponse)(nil),    // 74: steward.directory.v1.VerifyCredentialResponse
-	(*RotateSigningKeysResponse)(nil),   // 75: steward.directory.v1.RotateSigningKeysResponse
-	(*Organization)(nil),                // 76: steward.directory.v1.Organization
-	(*AccountSystem)(nil),               // 77: steward.directory.v1.AccountSystem
-	(*SwitchAccountSystemResponse)(nil), // 78: steward.directory.v1.SwitchAccountSystemResponse
-	(*Tenant)(nil),                      // 79: steward.directory.v1.Tenant
-	(*emptypb.Empty)(nil),               // 80: google.protobuf.Empty
-	(*ListTenantsResponse)(nil),         // 81: steward.directory.v1.ListTenantsResponse
-	(*Service)(nil),                     // 82: steward.directory.v1.Service
-	(*ListServicesResponse)(nil),        // 83: steward.directory.v1.ListServicesResponse
-	(*Folder)(nil),                      // 84: steward.directory.v1.Folder
-	(*ListFoldersResponse)(nil),         // 85: steward.directory.v1.ListFoldersResponse
-	(*Project)(nil),                     // 86: steward.directory.v1.Project
-	(*ListProjectsResponse)(nil),        // 87: steward.directory.v1.ListProjectsResponse
-	(*Department)(nil),                  // 88: steward.directory.v1.Department
-	(*ListDepartmentsResponse)(nil),     // 89: steward.directory.v1.ListDepartmentsResponse
-	(*User)(nil),                        // 90: steward.directory.v1.User
-	(*ListUsersResponse)(nil),           // 91: steward.directory.v1.ListUsersResponse
-	(*Group)(nil),                       // 92: steward.directory.v1.Group
-	(*ListGroupsResponse)(nil),          // 93: steward.directory.v1.ListGroupsResponse
-	(*GroupMembership)(nil),             // 94: steward.directory.v1.GroupMembership
-	(*ListGroupMembersResponse)(nil),    // 95: steward.directory.v1.ListGroupMembersResponse
-	(*ListUserGroupsResponse)(nil),      // 96: steward.directory.v1.ListUserGroupsResponse
-	(*Robot)(nil),                       // 97: steward.directory.v1.Robot
-	(*ListRobotsResponse)(nil),          // 98: steward.directory.v1.ListRobotsResponse
-	(*RobotAccount)(nil),                // 99: steward.directory.v1.RobotAccount
-	(*ListRobotAccountsResponse)(nil),   // 100: steward.directory.v1.ListRobotAccountsResponse
-	(*ExternalApp)(nil),                 // 101: steward.directory.v1.ExternalApp
-	(*ListExternalAppsResponse)(nil),    // 102: steward.directory.v1.ListExternalAppsResponse
-	(*CreateApiKeyResponse)(nil),        // 103: steward.directory.v1.CreateApiKeyResponse
-	(*ListApiKeysResponse)(nil),         // 104: steward.directory.v1.ListApiKeysResponse
-	(*ApiKey)(nil),                      // 105: steward.directory.v1.ApiKey
-	(*EnrollTotpResponse)(nil),          // 106: steward.directory.v1.EnrollTotpResponse
-	(*ListScopeAncestorsResponse)(nil),  // 107: steward.directory.v1.ListScopeAncestorsResponse
+	(*ExportSnapshotRequest)(nil),       // 5: steward.directory.v1.ExportSnapshotRequest
+	(*GetOrganizationRequest)(nil),      // 6: steward.directory.v1.GetOrganizationRequest
+	(*GetAccountSystemRequest)(nil),     // 7: steward.directory.v1.GetAccountSystemRequest
+	(*SwitchAccountSystemRequest)(nil),  // 8: steward.directory.v1.SwitchAccountSystemRequest
+	(*GetTenantRequest)(nil),            // 9: steward.directory.v1.GetTenantRequest
+	(*UpdateTenantRequest)(nil),         // 10: steward.directory.v1.UpdateTenantRequest
+	(*DeleteTenantRequest)(nil),         // 11: steward.directory.v1.DeleteTenantRequest
+	(*ListTenantsRequest)(nil),          // 12: steward.directory.v1.ListTenantsRequest
+	(*CreateTenantRequest)(nil),         // 13: steward.directory.v1.CreateTenantRequest
+	(*GetServiceRequest)(nil),           // 14: steward.directory.v1.GetServiceRequest
+	(*UpdateServiceRequest)(nil),        // 15: steward.directory.v1.UpdateServiceRequest
+	(*DeleteServiceRequest)(nil),        // 16: steward.directory.v1.DeleteServiceRequest
+	(*ListServicesRequest)(nil),         // 17: steward.directory.v1.ListServicesRequest
+	(*CreateServiceRequest)(nil),        // 18: steward.directory.v1.CreateServiceRequest
+	(*GetFolderRequest)(nil),            // 19: steward.directory.v1.GetFolderRequest
+	(*UpdateFolderRequest)(nil),         // 20: steward.directory.v1.UpdateFolderRequest
+	(*DeleteFolderRequest)(nil),         // 21: steward.directory.v1.DeleteFolderRequest
+	(*ListFoldersRequest)(nil),          // 22: steward.directory.v1.ListFoldersRequest
+	(*CreateFolderRequest)(nil),         // 23: steward.directory.v1.CreateFolderRequest
+	(*GetProjectRequest)(nil),           // 24: steward.directory.v1.GetProjectRequest
+	(*UpdateProjectRequest)(nil),        // 25: steward.directory.v1.UpdateProjectRequest
+	(*DeleteProjectRequest)(nil),        // 26: steward.directory.v1.DeleteProjectRequest
+	(*ListProjectsRequest)(nil),         // 27: steward.directory.v1.ListProjectsRequest
+	(*CreateProjectRequest)(nil),        // 28: steward.directory.v1.CreateProjectRequest
+	(*GetDepartmentRequest)(nil),        // 29: steward.directory.v1.GetDepartmentRequest
+	(*UpdateDepartmentRequest)(nil),     // 30: steward.directory.v1.UpdateDepartmentRequest
+	(*DeleteDepartmentRequest)(nil),     // 31: steward.directory.v1.DeleteDepartmentRequest
+	(*ListDepartmentsRequest)(nil),      // 32: steward.directory.v1.ListDepartmentsRequest
+	(*CreateDepartmentRequest)(nil),     // 33: steward.directory.v1.CreateDepartmentRequest
+	(*GetUserRequest)(nil),              // 34: steward.directory.v1.GetUserRequest
+	(*UpdateUserRequest)(nil),           // 35: steward.directory.v1.UpdateUserRequest
+	(*DeleteUserRequest)(nil),           // 36: steward.directory.v1.DeleteUserRequest
+	(*ListUsersRequest)(nil),            // 37: steward.directory.v1.ListUsersRequest
+	(*CreateUserRequest)(nil),           // 38: steward.directory.v1.CreateUserRequest
+	(*ActivateUserRequest)(nil),         // 39: steward.directory.v1.ActivateUserRequest
+	(*DeactivateUserRequest)(nil),       // 40: steward.directory.v1.DeactivateUserRequest
+	(*MoveUserRequest)(nil),             // 41: steward.directory.v1.MoveUserRequest
+	(*GetGroupRequest)(nil),             // 42: steward.directory.v1.GetGroupRequest
+	(*UpdateGroupRequest)(nil),          // 43: steward.directory.v1.UpdateGroupRequest
+	(*DeleteGroupRequest)(nil),          // 44: steward.directory.v1.DeleteGroupRequest
+	(*ListGroupsRequest)(nil),           // 45: steward.directory.v1.ListGroupsRequest
+	(*CreateGroupRequest)(nil),          // 46: steward.directory.v1.CreateGroupRequest
+	(*AddGroupMemberRequest)(nil),       // 47: steward.directory.v1.AddGroupMemberRequest
+	(*RemoveGroupMemberRequest)(nil),    // 48: steward.directory.v1.RemoveGroupMemberRequest
+	(*ListGroupMembersRequest)(nil),     // 49: steward.directory.v1.ListGroupMembersRequest
+	(*ListUserGroupsRequest)(nil),       // 50: steward.directory.v1.ListUserGroupsRequest
+	(*GetRobotRequest)(nil),             // 51: steward.directory.v1.GetRobotRequest
+	(*UpdateRobotRequest)(nil),          // 52: steward.directory.v1.UpdateRobotRequest
+	(*DeleteRobotRequest)(nil),          // 53: steward.directory.v1.DeleteRobotRequest
+	(*ListRobotsRequest)(nil),           // 54: steward.directory.v1.ListRobotsRequest
+	(*CreateRobotRequest)(nil),          // 55: steward.directory.v1.CreateRobotRequest
+	(*GetRobotAccountRequest)(nil),      // 56: steward.directory.v1.GetRobotAccountRequest
+	(*UpdateRobotAccountRequest)(nil),   // 57: steward.directory.v1.UpdateRobotAccountRequest
+	(*DeleteRobotAccountRequest)(nil),   // 58: steward.directory.v1.DeleteRobotAccountRequest
+	(*ListRobotAccountsRequest)(nil),    // 59: steward.directory.v1.ListRobotAccountsRequest
+	(*CreateRobotAccountRequest)(nil),   // 60: steward.directory.v1.CreateRobotAccountRequest
+	(*GetExternalAppRequest)(nil),       // 61: steward.directory.v1.GetExternalAppRequest
+	(*UpdateExternalAppRequest)(nil),    // 62: steward.directory.v1.UpdateExternalAppRequest
+	(*DeleteExternalAppRequest)(nil),    // 63: steward.directory.v1.DeleteExternalAppRequest
+	(*ListExternalAppsRequest)(nil),     // 64: steward.directory.v1.ListExternalAppsRequest
+	(*CreateExternalAppRequest)(nil),    // 65: steward.directory.v1.CreateExternalAppRequest
+	(*CreateApiKeyRequest)(nil),         // 66: steward.directory.v1.CreateApiKeyRequest
+	(*ListApiKeysRequest)(nil),          // 67: steward.directory.v1.ListApiKeysRequest
+	(*RevokeApiKeyRequest)(nil),         // 68: steward.directory.v1.RevokeApiKeyRequest
+	(*EnrollTotpRequest)(nil),           // 69: steward.directory.v1.EnrollTotpRequest
+	(*ConfirmTotpRequest)(nil),          // 70: steward.directory.v1.ConfirmTotpRequest
+	(*ListScopeAncestorsRequest)(nil),   // 71: steward.directory.v1.ListScopeAncestorsRequest
+	(*SignUpResponse)(nil),              // 72: steward.directory.v1.SignUpResponse
+	(*SignInResponse)(nil),              // 73: steward.directory.v1.SignInResponse
+	(*GetJwksResponse)(nil),             // 74: steward.directory.v1.GetJwksResponse
+	(*VerifyCredentialResponse)(nil),    // 75: steward.directory.v1.VerifyCredentialResponse
+	(*RotateSigningKeysResponse)(nil),   // 76: steward.directory.v1.RotateSigningKeysResponse
+	(*ExportSnapshotResponse)(nil),      // 77: steward.directory.v1.ExportSnapshotResponse
+	(*Organization)(nil),                // 78: steward.directory.v1.Organization
+	(*AccountSystem)(nil),               // 79: steward.directory.v1.AccountSystem
+	(*SwitchAccountSystemResponse)(nil), // 80: steward.directory.v1.SwitchAccountSystemResponse
+	(*Tenant)(nil),                      // 81: steward.directory.v1.Tenant
+	(*emptypb.Empty)(nil),               // 82: google.protobuf.Empty
+	(*ListTenantsResponse)(nil),         // 83: steward.directory.v1.ListTenantsResponse
+	(*Service)(nil),                     // 84: steward.directory.v1.Service
+	(*ListServicesResponse)(nil),        // 85: steward.directory.v1.ListServicesResponse
+	(*Folder)(nil),                      // 86: steward.directory.v1.Folder
+	(*ListFoldersResponse)(nil),         // 87: steward.directory.v1.ListFoldersResponse
+	(*Project)(nil),                     // 88: steward.directory.v1.Project
+	(*ListProjectsResponse)(nil),        // 89: steward.directory.v1.ListProjectsResponse
+	(*Department)(nil),                  // 90: steward.directory.v1.Department
+	(*ListDepartmentsResponse)(nil),     // 91: steward.directory.v1.ListDepartmentsResponse
+	(*User)(nil),                        // 92: steward.directory.v1.User
+	(*ListUsersResponse)(nil),           // 93: steward.directory.v1.ListUsersResponse
+	(*Group)(nil),                       // 94: steward.directory.v1.Group
+	(*ListGroupsResponse)(nil),          // 95: steward.directory.v1.ListGroupsResponse
+	(*GroupMembership)(nil),             // 96: steward.directory.v1.GroupMembership
+	(*ListGroupMembersResponse)(nil),    // 97: steward.directory.v1.ListGroupMembersResponse
+	(*ListUserGroupsResponse)(nil),      // 98: steward.directory.v1.ListUserGroupsResponse
+	(*Robot)(nil),                       // 99: steward.directory.v1.Robot
+	(*ListRobotsResponse)(nil),          // 100: steward.directory.v1.ListRobotsResponse
+	(*RobotAccount)(nil),                // 101: steward.directory.v1.RobotAccount
+	(*ListRobotAccountsResponse)(nil),   // 102: steward.directory.v1.ListRobotAccountsResponse
+	(*ExternalApp)(nil),                 // 103: steward.directory.v1.ExternalApp
+	(*ListExternalAppsResponse)(nil),    // 104: steward.directory.v1.ListExternalAppsResponse
+	(*CreateApiKeyResponse)(nil),        // 105: steward.directory.v1.CreateApiKeyResponse
+	(*ListApiKeysResponse)(nil),         // 106: steward.directory.v1.ListApiKeysResponse
+	(*ApiKey)(nil),                      // 107: steward.directory.v1.ApiKey
+	(*EnrollTotpResponse)(nil),          // 108: steward.directory.v1.EnrollTotpResponse
+	(*ListScopeAncestorsResponse)(nil),  // 109: steward.directory.v1.ListScopeAncestorsResponse
 }
 var file_steward_directory_v1_directory_service_proto_depIdxs = []int32{
 	0,   // 0: steward.directory.v1.DirectoryService.SignUp:input_type -> steward.directory.v1.SignUpRequest
@@ -317,145 +320,147 @@ var file_steward_directory_v1_directory_service_proto_depIdxs = []int32{
 	2,   // 2: steward.directory.v1.DirectoryService.GetJwks:input_type -> steward.directory.v1.GetJwksRequest
 	3,   // 3: steward.directory.v1.DirectoryService.VerifyCredential:input_type -> steward.directory.v1.VerifyCredentialRequest
 	4,   // 4: steward.directory.v1.DirectoryService.RotateSigningKeys:input_type -> steward.directory.v1.RotateSigningKeysRequest
-	5,   // 5: steward.directory.v1.DirectoryService.GetOrganization:input_type -> steward.directory.v1.GetOrganizationRequest
-	6,   // 6: steward.directory.v1.DirectoryService.GetAccountSystem:input_type -> steward.directory.v1.GetAccountSystemRequest
-	7,   // 7: steward.directory.v1.DirectoryService.SwitchAccountSystem:input_type -> steward.directory.v1.SwitchAccountSystemRequest
-	8,   // 8: steward.directory.v1.DirectoryService.GetTenant:input_type -> steward.directory.v1.GetTenantRequest
-	9,   // 9: steward.directory.v1.DirectoryService.UpdateTenant:input_type -> steward.directory.v1.UpdateTenantRequest
-	10,  // 10: steward.directory.v1.DirectoryService.DeleteTenant:input_type -> steward.directory.v1.DeleteTenantRequest
-	11,  // 11: steward.directory.v1.DirectoryService.ListTenants:input_type -> steward.directory.v1.ListTenantsRequest
-	12,  // 12: steward.directory.v1.DirectoryService.CreateTenant:input_type -> steward.directory.v1.CreateTenantRequest
-	13,  // 13: steward.directory.v1.DirectoryService.GetService:input_type -> steward.directory.v1.GetServiceRequest
-	14,  // 14: steward.directory.v1.DirectoryService.UpdateService:input_type -> steward.directory.v1.UpdateServiceRequest
-	15,  // 15: steward.directory.v1.DirectoryService.DeleteService:input_type -> steward.directory.v1.DeleteServiceRequest
-	16,  // 16: steward.directory.v1.DirectoryService.ListServices:input_type -> steward.directory.v1.ListServicesRequest
-	17,  // 17: steward.directory.v1.DirectoryService.CreateService:input_type -> steward.directory.v1.CreateServiceRequest
-	18,  // 18: steward.directory.v1.DirectoryService.GetFolder:input_type -> steward.directory.v1.GetFolderRequest
-	19,  // 19: steward.directory.v1.DirectoryService.UpdateFolder:input_type -> steward.directory.v1.UpdateFolderRequest
-	20,  // 20: steward.directory.v1.DirectoryService.DeleteFolder:input_type -> steward.directory.v1.DeleteFolderRequest
-	21,  // 21: steward.directory.v1.DirectoryService.ListFolders:input_type -> steward.directory.v1.ListFoldersRequest
-	22,  // 22: steward.directory.v1.DirectoryService.CreateFolder:input_type -> steward.directory.v1.CreateFolderRequest
-	23,  // 23: steward.directory.v1.DirectoryService.GetProject:input_type -> steward.directory.v1.GetProjectRequest
-	24,  // 24: steward.directory.v1.DirectoryService.UpdateProject:input_type -> steward.directory.v1.UpdateProjectRequest
-	25,  // 25: steward.directory.v1.DirectoryService.DeleteProject:input_type -> steward.directory.v1.DeleteProjectRequest
-	26,  // 26: steward.directory.v1.DirectoryService.ListProjects:input_type -> steward.directory.v1.ListProjectsRequest
-	27,  // 27: steward.directory.v1.DirectoryService.CreateProject:input_type -> steward.directory.v1.CreateProjectRequest
-	28,  // 28: steward.directory.v1.DirectoryService.GetDepartment:input_type -> steward.directory.v1.GetDepartmentRequest
-	29,  // 29: steward.directory.v1.DirectoryService.UpdateDepartment:input_type -> steward.directory.v1.UpdateDepartmentRequest
-	30,  // 30: steward.directory.v1.DirectoryService.DeleteDepartment:input_type -> steward.directory.v1.DeleteDepartmentRequest
-	31,  // 31: steward.directory.v1.DirectoryService.ListDepartments:input_type -> steward.directory.v1.ListDepartmentsRequest
-	32,  // 32: steward.directory.v1.DirectoryService.CreateDepartment:input_type -> steward.directory.v1.CreateDepartmentRequest
-	33,  // 33: steward.directory.v1.DirectoryService.GetUser:input_type -> steward.directory.v1.GetUserRequest
-	34,  // 34: steward.directory.v1.DirectoryService.UpdateUser:input_type -> steward.directory.v1.UpdateUserRequest
-	35,  // 35: steward.directory.v1.DirectoryService.DeleteUser:input_type -> steward.directory.v1.DeleteUserRequest
-	36,  // 36: steward.directory.v1.DirectoryService.ListUsers:input_type -> steward.directory.v1.ListUsersRequest
-	37,  // 37: steward.directory.v1.DirectoryService.CreateUser:input_type -> steward.directory.v1.CreateUserRequest
-	38,  // 38: steward.directory.v1.DirectoryService.ActivateUser:input_type -> steward.directory.v1.ActivateUserRequest
-	39,  // 39: steward.directory.v1.DirectoryService.DeactivateUser:input_type -> steward.directory.v1.DeactivateUserRequest
-	40,  // 40: steward.directory.v1.DirectoryService.MoveUser:input_type -> steward.directory.v1.MoveUserRequest
-	41,  // 41: steward.directory.v1.DirectoryService.GetGroup:input_type -> steward.directory.v1.GetGroupRequest
-	42,  // 42: steward.directory.v1.DirectoryService.UpdateGroup:input_type -> steward.directory.v1.UpdateGroupRequest
-	43,  // 43: steward.directory.v1.DirectoryService.DeleteGroup:input_type -> steward.directory.v1.DeleteGroupRequest
-	44,  // 44: steward.directory.v1.DirectoryService.ListGroups:input_type -> steward.directory.v1.ListGroupsRequest
-	45,  // 45: steward.directory.v1.DirectoryService.CreateGroup:input_type -> steward.directory.v1.CreateGroupRequest
-	46,  // 46: steward.directory.v1.DirectoryService.AddGroupMember:input_type -> steward.directory.v1.AddGroupMemberRequest
-	47,  // 47: steward.directory.v1.DirectoryService.RemoveGroupMember:input_type -> steward.directory.v1.RemoveGroupMemberRequest
-	48,  // 48: steward.directory.v1.DirectoryService.ListGroupMembers:input_type -> steward.directory.v1.ListGroupMembersRequest
-	49,  // 49: steward.directory.v1.DirectoryService.ListUserGroups:input_type -> steward.directory.v1.ListUserGroupsRequest
-	50,  // 50: steward.directory.v1.DirectoryService.GetRobot:input_type -> steward.directory.v1.GetRobotRequest
-	51,  // 51: steward.directory.v1.DirectoryService.UpdateRobot:input_type -> steward.directory.v1.UpdateRobotRequest
-	52,  // 52: steward.directory.v1.DirectoryService.DeleteRobot:input_type -> steward.directory.v1.DeleteRobotRequest
-	53,  // 53: steward.directory.v1.DirectoryService.ListRobots:input_type -> steward.directory.v1.ListRobotsRequest
-	54,  // 54: steward.directory.v1.DirectoryService.CreateRobot:input_type -> steward.directory.v1.CreateRobotRequest
-	55,  // 55: steward.directory.v1.DirectoryService.GetRobotAccount:input_type -> steward.directory.v1.GetRobotAccountRequest
-	56,  // 56: steward.directory.v1.DirectoryService.UpdateRobotAccount:input_type -> steward.directory.v1.UpdateRobotAccountRequest
-	57,  // 57: steward.directory.v1.DirectoryService.DeleteRobotAccount:input_type -> steward.directory.v1.DeleteRobotAccountRequest
-	58,  // 58: steward.directory.v1.DirectoryService.ListRobotAccounts:input_type -> steward.directory.v1.ListRobotAccountsRequest
-	59,  // 59: steward.directory.v1.DirectoryService.CreateRobotAccount:input_type -> steward.directory.v1.CreateRobotAccountRequest
-	60,  // 60: steward.directory.v1.DirectoryService.GetExternalApp:input_type -> steward.directory.v1.GetExternalAppRequest
-	61,  // 61: steward.directory.v1.DirectoryService.UpdateExternalApp:input_type -> steward.directory.v1.UpdateExternalAppRequest
-	62,  // 62: steward.directory.v1.DirectoryService.DeleteExternalApp:input_type -> steward.directory.v1.DeleteExternalAppRequest
-	63,  // 63: steward.directory.v1.DirectoryService.ListExternalApps:input_type -> steward.directory.v1.ListExternalAppsRequest
-	64,  // 64: steward.directory.v1.DirectoryService.CreateExternalApp:input_type -> steward.directory.v1.CreateExternalAppRequest
-	65,  // 65: steward.directory.v1.DirectoryService.CreateApiKey:input_type -> steward.directory.v1.CreateApiKeyRequest
-	66,  // 66: steward.directory.v1.DirectoryService.ListApiKeys:input_type -> steward.directory.v1.ListApiKeysRequest
-	67,  // 67: steward.directory.v1.DirectoryService.RevokeApiKey:input_type -> steward.directory.v1.RevokeApiKeyRequest
-	68,  // 68: steward.directory.v1.DirectoryService.EnrollTotp:input_type -> steward.directory.v1.EnrollTotpRequest
-	69,  // 69: steward.directory.v1.DirectoryService.ConfirmTotp:input_type -> steward.directory.v1.ConfirmTotpRequest
-	70,  // 70: steward.directory.v1.DirectoryService.ListScopeAncestors:input_type -> steward.directory.v1.ListScopeAncestorsRequest
-	71,  // 71: steward.directory.v1.DirectoryService.SignUp:output_type -> steward.directory.v1.SignUpResponse
-	72,  // 72: steward.directory.v1.DirectoryService.SignIn:output_type -> steward.directory.v1.SignInResponse
-	73,  // 73: steward.directory.v1.DirectoryService.GetJwks:output_type -> steward.directory.v1.GetJwksResponse
-	74,  // 74: steward.directory.v1.DirectoryService.VerifyCredential:output_type -> steward.directory.v1.VerifyCredentialResponse
-	75,  // 75: steward.directory.v1.DirectoryService.RotateSigningKeys:output_type -> steward.directory.v1.RotateSigningKeysResponse
-	76,  // 76: steward.directory.v1.DirectoryService.GetOrganization:output_type -> steward.directory.v1.Organization
-	77,  // 77: steward.directory.v1.DirectoryService.GetAccountSystem:output_type -> steward.directory.v1.AccountSystem
-	78,  // 78: steward.directory.v1.DirectoryService.SwitchAccountSystem:output_type -> steward.directory.v1.SwitchAccountSystemResponse
-	79,  // 79: steward.directory.v1.DirectoryService.GetTenant:output_type -> steward.directory.v1.Tenant
-	79,  // 80: steward.directory.v1.DirectoryService.UpdateTenant:output_type -> steward.directory.v1.Tenant
-	80,  // 81: steward.directory.v1.DirectoryService.DeleteTenant:output_type -> google.protobuf.Empty
-	81,  // 82: steward.directory.v1.DirectoryService.ListTenants:output_type -> steward.directory.v1.ListTenantsResponse
-	79,  // 83: steward.directory.v1.DirectoryService.CreateTenant:output_type -> steward.directory.v1.Tenant
-	82,  // 84: steward.directory.v1.DirectoryService.GetService:output_type -> steward.directory.v1.Service
-	82,  // 85: steward.directory.v1.DirectoryService.UpdateService:output_type -> steward.directory.v1.Service
-	80,  // 86: steward.directory.v1.DirectoryService.DeleteService:output_type -> google.protobuf.Empty
-	83,  // 87: steward.directory.v1.DirectoryService.ListServices:output_type -> steward.directory.v1.ListServicesResponse
-	82,  // 88: steward.directory.v1.DirectoryService.CreateService:output_type -> steward.directory.v1.Service
-	84,  // 89: steward.directory.v1.DirectoryService.GetFolder:output_type -> steward.directory.v1.Folder
-	84,  // 90: steward.directory.v1.DirectoryService.UpdateFolder:output_type -> steward.directory.v1.Folder
-	80,  // 91: steward.directory.v1.DirectoryService.DeleteFolder:output_type -> google.protobuf.Empty
-	85,  // 92: steward.directory.v1.DirectoryService.ListFolders:output_type -> steward.directory.v1.ListFoldersResponse
-	84,  // 93: steward.directory.v1.DirectoryService.CreateFolder:output_type -> steward.directory.v1.Folder
-	86,  // 94: steward.directory.v1.DirectoryService.GetProject:output_type -> steward.directory.v1.Project
-	86,  // 95: steward.directory.v1.DirectoryService.UpdateProject:output_type -> steward.directory.v1.Project
-	80,  // 96: steward.directory.v1.DirectoryService.DeleteProject:output_type -> google.protobuf.Empty
-	87,  // 97: steward.directory.v1.DirectoryService.ListProjects:output_type -> steward.directory.v1.ListProjectsResponse
-	86,  // 98: steward.directory.v1.DirectoryService.CreateProject:output_type -> steward.directory.v1.Project
-	88,  // 99: steward.directory.v1.DirectoryService.GetDepartment:output_type -> steward.directory.v1.Department
-	88,  // 100: steward.directory.v1.DirectoryService.UpdateDepartment:output_type -> steward.directory.v1.Department
-	80,  // 101: steward.directory.v1.DirectoryService.DeleteDepartment:output_type -> google.protobuf.Empty
-	89,  // 102: steward.directory.v1.DirectoryService.ListDepartments:output_type -> steward.directory.v1.ListDepartmentsResponse
-	88,  // 103: steward.directory.v1.DirectoryService.CreateDepartment:output_type -> steward.directory.v1.Department
-	90,  // 104: steward.directory.v1.DirectoryService.GetUser:output_type -> steward.directory.v1.User
-	90,  // 105: steward.directory.v1.DirectoryService.UpdateUser:output_type -> steward.directory.v1.User
-	80,  // 106: steward.directory.v1.DirectoryService.DeleteUser:output_type -> google.protobuf.Empty
-	91,  // 107: steward.directory.v1.DirectoryService.ListUsers:output_type -> steward.directory.v1.ListUsersResponse
-	90,  // 108: steward.directory.v1.DirectoryService.CreateUser:output_type -> steward.directory.v1.User
-	90,  // 109: steward.directory.v1.DirectoryService.ActivateUser:output_type -> steward.directory.v1.User
-	90,  // 110: steward.directory.v1.DirectoryService.DeactivateUser:output_type -> steward.directory.v1.User
-	90,  // 111: steward.directory.v1.DirectoryService.MoveUser:output_type -> steward.directory.v1.User
-	92,  // 112: steward.directory.v1.DirectoryService.GetGroup:output_type -> steward.directory.v1.Group
-	92,  // 113: steward.directory.v1.DirectoryService.UpdateGroup:output_type -> steward.directory.v1.Group
-	80,  // 114: steward.directory.v1.DirectoryService.DeleteGroup:output_type -> google.protobuf.Empty
-	93,  // 115: steward.directory.v1.DirectoryService.ListGroups:output_type -> steward.directory.v1.ListGroupsResponse
-	92,  // 116: steward.directory.v1.DirectoryService.CreateGroup:output_type -> steward.directory.v1.Group
-	94,  // 117: steward.directory.v1.DirectoryService.AddGroupMember:output_type -> steward.directory.v1.GroupMembership
-	80,  // 118: steward.directory.v1.DirectoryService.RemoveGroupMember:output_type -> google.protobuf.Empty
-	95,  // 119: steward.directory.v1.DirectoryService.ListGroupMembers:output_type -> steward.directory.v1.ListGroupMembersResponse
-	96,  // 120: steward.directory.v1.DirectoryService.ListUserGroups:output_type -> steward.directory.v1.ListUserGroupsResponse
-	97,  // 121: steward.directory.v1.DirectoryService.GetRobot:output_type -> steward.directory.v1.Robot
-	97,  // 122: steward.directory.v1.DirectoryService.UpdateRobot:output_type -> steward.directory.v1.Robot
-	80,  // 123: steward.directory.v1.DirectoryService.DeleteRobot:output_type -> google.protobuf.Empty
-	98,  // 124: steward.directory.v1.DirectoryService.ListRobots:output_type -> steward.directory.v1.ListRobotsResponse
-	97,  // 125: steward.directory.v1.DirectoryService.CreateRobot:output_type -> steward.directory.v1.Robot
-	99,  // 126: steward.directory.v1.DirectoryService.GetRobotAccount:output_type -> steward.directory.v1.RobotAccount
-	99,  // 127: steward.directory.v1.DirectoryService.UpdateRobotAccount:output_type -> steward.directory.v1.RobotAccount
-	80,  // 128: steward.directory.v1.DirectoryService.DeleteRobotAccount:output_type -> google.protobuf.Empty
-	100, // 129: steward.directory.v1.DirectoryService.ListRobotAccounts:output_type -> steward.directory.v1.ListRobotAccountsResponse
-	99,  // 130: steward.directory.v1.DirectoryService.CreateRobotAccount:output_type -> steward.directory.v1.RobotAccount
-	101, // 131: steward.directory.v1.DirectoryService.GetExternalApp:output_type -> steward.directory.v1.ExternalApp
-	101, // 132: steward.directory.v1.DirectoryService.UpdateExternalApp:output_type -> steward.directory.v1.ExternalApp
-	80,  // 133: steward.directory.v1.DirectoryService.DeleteExternalApp:output_type -> google.protobuf.Empty
-	102, // 134: steward.directory.v1.DirectoryService.ListExternalApps:output_type -> steward.directory.v1.ListExternalAppsResponse
-	101, // 135: steward.directory.v1.DirectoryService.CreateExternalApp:output_type -> steward.directory.v1.ExternalApp
-	103, // 136: steward.directory.v1.DirectoryService.CreateApiKey:output_type -> steward.directory.v1.CreateApiKeyResponse
-	104, // 137: steward.directory.v1.DirectoryService.ListApiKeys:output_type -> steward.directory.v1.ListApiKeysResponse
-	105, // 138: steward.directory.v1.DirectoryService.RevokeApiKey:output_type -> steward.directory.v1.ApiKey
-	106, // 139: steward.directory.v1.DirectoryService.EnrollTotp:output_type -> steward.directory.v1.EnrollTotpResponse
-	90,  // 140: steward.directory.v1.DirectoryService.ConfirmTotp:output_type -> steward.directory.v1.User
-	107, // 141: steward.directory.v1.DirectoryService.ListScopeAncestors:output_type -> steward.directory.v1.ListScopeAncestorsResponse
-	71,  // [71:142] is the sub-list for method output_type
-	0,   // [0:71] is the sub-list for method input_type
+	5,   // 5: steward.directory.v1.DirectoryService.ExportSnapshot:input_type -> steward.directory.v1.ExportSnapshotRequest
+	6,   // 6: steward.directory.v1.DirectoryService.GetOrganization:input_type -> steward.directory.v1.GetOrganizationRequest
+	7,   // 7: steward.directory.v1.DirectoryService.GetAccountSystem:input_type -> steward.directory.v1.GetAccountSystemRequest
+	8,   // 8: steward.directory.v1.DirectoryService.SwitchAccountSystem:input_type -> steward.directory.v1.SwitchAccountSystemRequest
+	9,   // 9: steward.directory.v1.DirectoryService.GetTenant:input_type -> steward.directory.v1.GetTenantRequest
+	10,  // 10: steward.directory.v1.DirectoryService.UpdateTenant:input_type -> steward.directory.v1.UpdateTenantRequest
+	11,  // 11: steward.directory.v1.DirectoryService.DeleteTenant:input_type -> steward.directory.v1.DeleteTenantRequest
+	12,  // 12: steward.directory.v1.DirectoryService.ListTenants:input_type -> steward.directory.v1.ListTenantsRequest
+	13,  // 13: steward.directory.v1.DirectoryService.CreateTenant:input_type -> steward.directory.v1.CreateTenantRequest
+	14,  // 14: steward.directory.v1.DirectoryService.GetService:input_type -> steward.directory.v1.GetServiceRequest
+	15,  // 15: steward.directory.v1.DirectoryService.UpdateService:input_type -> steward.directory.v1.UpdateServiceRequest
+	16,  // 16: steward.directory.v1.DirectoryService.DeleteService:input_type -> steward.directory.v1.DeleteServiceRequest
+	17,  // 17: steward.directory.v1.DirectoryService.ListServices:input_type -> steward.directory.v1.ListServicesRequest
+	18,  // 18: steward.directory.v1.DirectoryService.CreateService:input_type -> steward.directory.v1.CreateServiceRequest
+	19,  // 19: steward.directory.v1.DirectoryService.GetFolder:input_type -> steward.directory.v1.GetFolderRequest
+	20,  // 20: steward.directory.v1.DirectoryService.UpdateFolder:input_type -> steward.directory.v1.UpdateFolderRequest
+	21,  // 21: steward.directory.v1.DirectoryService.DeleteFolder:input_type -> steward.directory.v1.DeleteFolderRequest
+	22,  // 22: steward.directory.v1.DirectoryService.ListFolders:input_type -> steward.directory.v1.ListFoldersRequest
+	23,  // 23: steward.directory.v1.DirectoryService.CreateFolder:input_type -> steward.directory.v1.CreateFolderRequest
+	24,  // 24: steward.directory.v1.DirectoryService.GetProject:input_type -> steward.directory.v1.GetProjectRequest
+	25,  // 25: steward.directory.v1.DirectoryService.UpdateProject:input_type -> steward.directory.v1.UpdateProjectRequest
+	26,  // 26: steward.directory.v1.DirectoryService.DeleteProject:input_type -> steward.directory.v1.DeleteProjectRequest
+	27,  // 27: steward.directory.v1.DirectoryService.ListProjects:input_type -> steward.directory.v1.ListProjectsRequest
+	28,  // 28: steward.directory.v1.DirectoryService.CreateProject:input_type -> steward.directory.v1.CreateProjectRequest
+	29,  // 29: steward.directory.v1.DirectoryService.GetDepartment:input_type -> steward.directory.v1.GetDepartmentRequest
+	30,  // 30: steward.directory.v1.DirectoryService.UpdateDepartment:input_type -> steward.directory.v1.UpdateDepartmentRequest
+	31,  // 31: steward.directory.v1.DirectoryService.DeleteDepartment:input_type -> steward.directory.v1.DeleteDepartmentRequest
+	32,  // 32: steward.directory.v1.DirectoryService.ListDepartments:input_type -> steward.directory.v1.ListDepartmentsRequest
+	33,  // 33: steward.directory.v1.DirectoryService.CreateDepartment:input_type -> steward.directory.v1.CreateDepartmentRequest
+	34,  // 34: steward.directory.v1.DirectoryService.GetUser:input_type -> steward.directory.v1.GetUserRequest
+	35,  // 35: steward.directory.v1.DirectoryService.UpdateUser:input_type -> steward.directory.v1.UpdateUserRequest
+	36,  // 36: steward.directory.v1.DirectoryService.DeleteUser:input_type -> steward.directory.v1.DeleteUserRequest
+	37,  // 37: steward.directory.v1.DirectoryService.ListUsers:input_type -> steward.directory.v1.ListUsersRequest
+	38,  // 38: steward.directory.v1.DirectoryService.CreateUser:input_type -> steward.directory.v1.CreateUserRequest
+	39,  // 39: steward.directory.v1.DirectoryService.ActivateUser:input_type -> steward.directory.v1.ActivateUserRequest
+	40,  // 40: steward.directory.v1.DirectoryService.DeactivateUser:input_type -> steward.directory.v1.DeactivateUserRequest
+	41,  // 41: steward.directory.v1.DirectoryService.MoveUser:input_type -> steward.directory.v1.MoveUserRequest
+	42,  // 42: steward.directory.v1.DirectoryService.GetGroup:input_type -> steward.directory.v1.GetGroupRequest
+	43,  // 43: steward.directory.v1.DirectoryService.UpdateGroup:input_type -> steward.directory.v1.UpdateGroupRequest
+	44,  // 44: steward.directory.v1.DirectoryService.DeleteGroup:input_type -> steward.directory.v1.DeleteGroupRequest
+	45,  // 45: steward.directory.v1.DirectoryService.ListGroups:input_type -> steward.directory.v1.ListGroupsRequest
+	46,  // 46: steward.directory.v1.DirectoryService.CreateGroup:input_type -> steward.directory.v1.CreateGroupRequest
+	47,  // 47: steward.directory.v1.DirectoryService.AddGroupMember:input_type -> steward.directory.v1.AddGroupMemberRequest
+	48,  // 48: steward.directory.v1.DirectoryService.RemoveGroupMember:input_type -> steward.directory.v1.RemoveGroupMemberRequest
+	49,  // 49: steward.directory.v1.DirectoryService.ListGroupMembers:input_type -> steward.directory.v1.ListGroupMembersRequest
+	50,  // 50: steward.directory.v1.DirectoryService.ListUserGroups:input_type -> steward.directory.v1.ListUserGroupsRequest
+	51,  // 51: steward.directory.v1.DirectoryService.GetRobot:input_type -> steward.directory.v1.GetRobotRequest
+	52,  // 52: steward.directory.v1.DirectoryService.UpdateRobot:input_type -> steward.directory.v1.UpdateRobotRequest
+	53,  // 53: steward.directory.v1.DirectoryService.DeleteRobot:input_type -> steward.directory.v1.DeleteRobotRequest
+	54,  // 54: steward.directory.v1.DirectoryService.ListRobots:input_type -> steward.directory.v1.ListRobotsRequest
+	55,  // 55: steward.directory.v1.DirectoryService.CreateRobot:input_type -> steward.directory.v1.CreateRobotRequest
+	56,  // 56: steward.directory.v1.DirectoryService.GetRobotAccount:input_type -> steward.directory.v1.GetRobotAccountRequest
+	57,  // 57: steward.directory.v1.DirectoryService.UpdateRobotAccount:input_type -> steward.directory.v1.UpdateRobotAccountRequest
+	58,  // 58: steward.directory.v1.DirectoryService.DeleteRobotAccount:input_type -> steward.directory.v1.DeleteRobotAccountRequest
+	59,  // 59: steward.directory.v1.DirectoryService.ListRobotAccounts:input_type -> steward.directory.v1.ListRobotAccountsRequest
+	60,  // 60: steward.directory.v1.DirectoryService.CreateRobotAccount:input_type -> steward.directory.v1.CreateRobotAccountRequest
+	61,  // 61: steward.directory.v1.DirectoryService.GetExternalApp:input_type -> steward.directory.v1.GetExternalAppRequest
+	62,  // 62: steward.directory.v1.DirectoryService.UpdateExternalApp:input_type -> steward.directory.v1.UpdateExternalAppRequest
+	63,  // 63: steward.directory.v1.DirectoryService.DeleteExternalApp:input_type -> steward.directory.v1.DeleteExternalAppRequest
+	64,  // 64: steward.directory.v1.DirectoryService.ListExternalApps:input_type -> steward.directory.v1.ListExternalAppsRequest
+	65,  // 65: steward.directory.v1.DirectoryService.CreateExternalApp:input_type -> steward.directory.v1.CreateExternalAppRequest
+	66,  // 66: steward.directory.v1.DirectoryService.CreateApiKey:input_type -> steward.directory.v1.CreateApiKeyRequest
+	67,  // 67: steward.directory.v1.DirectoryService.ListApiKeys:input_type -> steward.directory.v1.ListApiKeysRequest
+	68,  // 68: steward.directory.v1.DirectoryService.RevokeApiKey:input_type -> steward.directory.v1.RevokeApiKeyRequest
+	69,  // 69: steward.directory.v1.DirectoryService.EnrollTotp:input_type -> steward.directory.v1.EnrollTotpRequest
+	70,  // 70: steward.directory.v1.DirectoryService.ConfirmTotp:input_type -> steward.directory.v1.ConfirmTotpRequest
+	71,  // 71: steward.directory.v1.DirectoryService.ListScopeAncestors:input_type -> steward.directory.v1.ListScopeAncestorsRequest
+	72,  // 72: steward.directory.v1.DirectoryService.SignUp:output_type -> steward.directory.v1.SignUpResponse
+	73,  // 73: steward.directory.v1.DirectoryService.SignIn:output_type -> steward.directory.v1.SignInResponse
+	74,  // 74: steward.directory.v1.DirectoryService.GetJwks:output_type -> steward.directory.v1.GetJwksResponse
+	75,  // 75: steward.directory.v1.DirectoryService.VerifyCredential:output_type -> steward.directory.v1.VerifyCredentialResponse
+	76,  // 76: steward.directory.v1.DirectoryService.RotateSigningKeys:output_type -> steward.directory.v1.RotateSigningKeysResponse
+	77,  // 77: steward.directory.v1.DirectoryService.ExportSnapshot:output_type -> steward.directory.v1.ExportSnapshotResponse
+	78,  // 78: steward.directory.v1.DirectoryService.GetOrganization:output_type -> steward.directory.v1.Organization
+	79,  // 79: steward.directory.v1.DirectoryService.GetAccountSystem:output_type -> steward.directory.v1.AccountSystem
+	80,  // 80: steward.directory.v1.DirectoryService.SwitchAccountSystem:output_type -> steward.directory.v1.SwitchAccountSystemResponse
+	81,  // 81: steward.directory.v1.DirectoryService.GetTenant:output_type -> steward.directory.v1.Tenant
+	81,  // 82: steward.directory.v1.DirectoryService.UpdateTenant:output_type -> steward.directory.v1.Tenant
+	82,  // 83: steward.directory.v1.DirectoryService.DeleteTenant:output_type -> google.protobuf.Empty
+	83,  // 84: steward.directory.v1.DirectoryService.ListTenants:output_type -> steward.directory.v1.ListTenantsResponse
+	81,  // 85: steward.directory.v1.DirectoryService.CreateTenant:output_type -> steward.directory.v1.Tenant
+	84,  // 86: steward.directory.v1.DirectoryService.GetService:output_type -> steward.directory.v1.Service
+	84,  // 87: steward.directory.v1.DirectoryService.UpdateService:output_type -> steward.directory.v1.Service
+	82,  // 88: steward.directory.v1.DirectoryService.DeleteService:output_type -> google.protobuf.Empty
+	85,  // 89: steward.directory.v1.DirectoryService.ListServices:output_type -> steward.directory.v1.ListServicesResponse
+	84,  // 90: steward.directory.v1.DirectoryService.CreateService:output_type -> steward.directory.v1.Service
+	86,  // 91: steward.directory.v1.DirectoryService.GetFolder:output_type -> steward.directory.v1.Folder
+	86,  // 92: steward.directory.v1.DirectoryService.UpdateFolder:output_type -> steward.directory.v1.Folder
+	82,  // 93: steward.directory.v1.DirectoryService.DeleteFolder:output_type -> google.protobuf.Empty
+	87,  // 94: steward.directory.v1.DirectoryService.ListFolders:output_type -> steward.directory.v1.ListFoldersResponse
+	86,  // 95: steward.directory.v1.DirectoryService.CreateFolder:output_type -> steward.directory.v1.Folder
+	88,  // 96: steward.directory.v1.DirectoryService.GetProject:output_type -> steward.directory.v1.Project
+	88,  // 97: steward.directory.v1.DirectoryService.UpdateProject:output_type -> steward.directory.v1.Project
+	82,  // 98: steward.directory.v1.DirectoryService.DeleteProject:output_type -> google.protobuf.Empty
+	89,  // 99: steward.directory.v1.DirectoryService.ListProjects:output_type -> steward.directory.v1.ListProjectsResponse
+	88,  // 100: steward.directory.v1.DirectoryService.CreateProject:output_type -> steward.directory.v1.Project
+	90,  // 101: steward.directory.v1.DirectoryService.GetDepartment:output_type -> steward.directory.v1.Department
+	90,  // 102: steward.directory.v1.DirectoryService.UpdateDepartment:output_type -> steward.directory.v1.Department
+	82,  // 103: steward.directory.v1.DirectoryService.DeleteDepartment:output_type -> google.protobuf.Empty
+	91,  // 104: steward.directory.v1.DirectoryService.ListDepartments:output_type -> steward.directory.v1.ListDepartmentsResponse
+	90,  // 105: steward.directory.v1.DirectoryService.CreateDepartment:output_type -> steward.directory.v1.Department
+	92,  // 106: steward.directory.v1.DirectoryService.GetUser:output_type -> steward.directory.v1.User
+	92,  // 107: steward.directory.v1.DirectoryService.UpdateUser:output_type -> steward.directory.v1.User
+	82,  // 108: steward.directory.v1.DirectoryService.DeleteUser:output_type -> google.protobuf.Empty
+	93,  // 109: steward.directory.v1.DirectoryService.ListUsers:output_type -> steward.directory.v1.ListUsersResponse
+	92,  // 110: steward.directory.v1.DirectoryService.CreateUser:output_type -> steward.directory.v1.User
+	92,  // 111: steward.directory.v1.DirectoryService.ActivateUser:output_type -> steward.directory.v1.User
+	92,  // 112: steward.directory.v1.DirectoryService.DeactivateUser:output_type -> steward.directory.v1.User
+	92,  // 113: steward.directory.v1.DirectoryService.MoveUser:output_type -> steward.directory.v1.User
+	94,  // 114: steward.directory.v1.DirectoryService.GetGroup:output_type -> steward.directory.v1.Group
+	94,  // 115: steward.directory.v1.DirectoryService.UpdateGroup:output_type -> steward.directory.v1.Group
+	82,  // 116: steward.directory.v1.DirectoryService.DeleteGroup:output_type -> google.protobuf.Empty
+	95,  // 117: steward.directory.v1.DirectoryService.ListGroups:output_type -> steward.directory.v1.ListGroupsResponse
+	94,  // 118: steward.directory.v1.DirectoryService.CreateGroup:output_type -> steward.directory.v1.Group
+	96,  // 119: steward.directory.v1.DirectoryService.AddGroupMember:output_type -> steward.directory.v1.GroupMembership
+	82,  // 120: steward.directory.v1.DirectoryService.RemoveGroupMember:output_type -> google.protobuf.Empty
+	97,  // 121: steward.directory.v1.DirectoryService.ListGroupMembers:output_type -> steward.directory.v1.ListGroupMembersResponse
+	98,  // 122: steward.directory.v1.DirectoryService.ListUserGroups:output_type -> steward.directory.v1.ListUserGroupsResponse
+	99,  // 123: steward.directory.v1.DirectoryService.GetRobot:output_type -> steward.directory.v1.Robot
+	99,  // 124: steward.directory.v1.DirectoryService.UpdateRobot:output_type -> steward.directory.v1.Robot
+	82,  // 125: steward.directory.v1.DirectoryService.DeleteRobot:output_type -> google.protobuf.Empty
+	100, // 126: steward.directory.v1.DirectoryService.ListRobots:output_type -> steward.directory.v1.ListRobotsResponse
+	99,  // 127: steward.directory.v1.DirectoryService.CreateRobot:output_type -> steward.directory.v1.Robot
+	101, // 128: steward.directory.v1.DirectoryService.GetRobotAccount:output_type -> steward.directory.v1.RobotAccount
+	101, // 129: steward.directory.v1.DirectoryService.UpdateRobotAccount:output_type -> steward.directory.v1.RobotAccount
+	82,  // 130: steward.directory.v1.DirectoryService.DeleteRobotAccount:output_type -> google.protobuf.Empty
+	102, // 131: steward.directory.v1.DirectoryService.ListRobotAccounts:output_type -> steward.directory.v1.ListRobotAccountsResponse
+	101, // 132: steward.directory.v1.DirectoryService.CreateRobotAccount:output_type -> steward.directory.v1.RobotAccount
+	103, // 133: steward.directory.v1.DirectoryService.GetExternalApp:output_type -> steward.directory.v1.ExternalApp
+	103, // 134: steward.directory.v1.DirectoryService.UpdateExternalApp:output_type -> steward.directory.v1.ExternalApp
+	82,  // 135: steward.directory.v1.DirectoryService.DeleteExternalApp:output_type -> google.protobuf.Empty
+	104, // 136: steward.directory.v1.DirectoryService.ListExternalApps:output_type -> steward.directory.v1.ListExternalAppsResponse
+	103, // 137: steward.directory.v1.DirectoryService.CreateExternalApp:output_type -> steward.directory.v1.ExternalApp
+	105, // 138: steward.directory.v1.DirectoryService.CreateApiKey:output_type -> steward.directory.v1.CreateApiKeyResponse
+	106, // 139: steward.directory.v1.DirectoryService.ListApiKeys:output_type -> steward.directory.v1.ListApiKeysResponse
+	107, // 140: steward.directory.v1.DirectoryService.RevokeApiKey:output_type -> steward.directory.v1.ApiKey
+	108, // 141: steward.directory.v1.DirectoryService.EnrollTotp:output_type -> steward.directory.v1.EnrollTotpResponse
+	92,  // 142: steward.directory.v1.DirectoryService.ConfirmTotp:output_type -> steward.directory.v1.User
+	109, // 143: steward.directory.v1.DirectoryService.ListScopeAncestors:output_type -> steward.directory.v1.ListScopeAncestorsResponse
+	72,  // [72:144] is the sub-list for method output_type
+	0,   // [0:72] is the sub-list for method input_type
 	0,   // [0:0] is the sub-list for extension type_name
 	0,   // [0:0] is the sub-list for extension extendee
 	0,   // [0:0] is the sub-list for field type_name
@@ -472,6 +477,7 @@ func file_steward_directory_v1_directory_service_proto_init() {
 	file_steward_directory_v1_principals_proto_init()
 	file_steward_directory_v1_scope_proto_init()
 	file_steward_directory_v1_signing_keys_proto_init()
+	file_steward_directory_v1_snapshot_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -25,6 +25,7 @@ const (
 	DirectoryService_GetJwks_FullMethodName             = "/steward.directory.v1.DirectoryService/GetJwks"
 	DirectoryService_VerifyCredential_FullMethodName    = "/steward.directory.v1.DirectoryService/VerifyCredential"
 	DirectoryService_RotateSigningKeys_FullMethodName   = "/steward.directory.v1.DirectoryService/RotateSigningKeys"
+	DirectoryService_ExportSnapshot_FullMethodName      = "/steward.directory.v1.DirectoryService/ExportSnapshot"
 	DirectoryService_GetOrganization_FullMethodName     = "/steward.directory.v1.DirectoryService/GetOrganization"
 	DirectoryService_GetAccountSystem_FullMethodName    = "/steward.directory.v1.DirectoryService/GetAccountSystem"
 	DirectoryService_SwitchAccountSystem_FullMethodName = "/steward.directory.v1.DirectoryService/SwitchAccountSystem"
@@ -129,6 +130,15 @@ type DirectoryServiceClient interface {
 	// schedule (-token-key-rotation). Audited as directory.signing_keys.rotated.
 	// Internal: no HTTP binding.
 	RotateSigningKeys(ctx context.Context, in *RotateSigningKeysRequest, opts ...grpc.CallOption) (*RotateSigningKeysResponse, error)
+	// ExportSnapshot streams the directory's records (organizations, the scope
+	// tree, departments, users, groups and their memberships, robots, robot
+	// accounts, external apps, API keys; never secrets or account-system
+	// settings), read in one consistent transaction, the first message naming
+	// the event-log position they reflect. A follower that cannot follow the
+	// log (its cursor fell behind retention, or the log was replaced) rebuilds
+	// its copy from it and watches on from that position. Internal: no HTTP
+	// binding.
+	ExportSnapshot(ctx context.Context, in *ExportSnapshotRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportSnapshotResponse], error)
 	// GetOrganization reads an organization (its etag feeds SwitchAccountSystem).
 	GetOrganization(ctx context.Context, in *GetOrganizationRequest, opts ...grpc.CallOption) (*Organization, error)
 	// GetAccountSystem reads the active account system (R8).
@@ -349,6 +359,25 @@ func (c *directoryServiceClient) RotateSigningKeys(ctx context.Context, in *Rota
 	}
 	return out, nil
 }
+
+func (c *directoryServiceClient) ExportSnapshot(ctx context.Context, in *ExportSnapshotRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportSnapshotResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DirectoryService_ServiceDesc.Streams[0], DirectoryService_ExportSnapshot_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportSnapshotRequest, ExportSnapshotResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DirectoryService_ExportSnapshotClient = grpc.ServerStreamingClient[ExportSnapshotResponse]
 
 func (c *directoryServiceClient) GetOrganization(ctx context.Context, in *GetOrganizationRequest, opts ...grpc.CallOption) (*Organization, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -1046,6 +1075,15 @@ type DirectoryServiceServer interface {
 	// schedule (-token-key-rotation). Audited as directory.signing_keys.rotated.
 	// Internal: no HTTP binding.
 	RotateSigningKeys(context.Context, *RotateSigningKeysRequest) (*RotateSigningKeysResponse, error)
+	// ExportSnapshot streams the directory's records (organizations, the scope
+	// tree, departments, users, groups and their memberships, robots, robot
+	// accounts, external apps, API keys; never secrets or account-system
+	// settings), read in one consistent transaction, the first message naming
+	// the event-log position they reflect. A follower that cannot follow the
+	// log (its cursor fell behind retention, or the log was replaced) rebuilds
+	// its copy from it and watches on from that position. Internal: no HTTP
+	// binding.
+	ExportSnapshot(*ExportSnapshotRequest, grpc.ServerStreamingServer[ExportSnapshotResponse]) error
 	// GetOrganization reads an organization (its etag feeds SwitchAccountSystem).
 	GetOrganization(context.Context, *GetOrganizationRequest) (*Organization, error)
 	// GetAccountSystem reads the active account system (R8).
@@ -1231,6 +1269,9 @@ func (UnimplementedDirectoryServiceServer) VerifyCredential(context.Context, *Ve
 }
 func (UnimplementedDirectoryServiceServer) RotateSigningKeys(context.Context, *RotateSigningKeysRequest) (*RotateSigningKeysResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RotateSigningKeys not implemented")
+}
+func (UnimplementedDirectoryServiceServer) ExportSnapshot(*ExportSnapshotRequest, grpc.ServerStreamingServer[ExportSnapshotResponse]) error {
+	return status.Error(codes.Unimplemented, "method ExportSnapshot not implemented")
 }
 func (UnimplementedDirectoryServiceServer) GetOrganization(context.Context, *GetOrganizationRequest) (*Organization, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOrganization not implemented")
@@ -1540,6 +1581,17 @@ func _DirectoryService_RotateSigningKeys_Handler(srv interface{}, ctx context.Co
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _DirectoryService_ExportSnapshot_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportSnapshotRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DirectoryServiceServer).ExportSnapshot(m, &grpc.GenericServerStream[ExportSnapshotRequest, ExportSnapshotResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DirectoryService_ExportSnapshotServer = grpc.ServerStreamingServer[ExportSnapshotResponse]
 
 func _DirectoryService_GetOrganization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetOrganizationRequest)
@@ -3021,6 +3073,12 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _DirectoryService_ListScopeAncestors_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ExportSnapshot",
+			Handler:       _DirectoryService_ExportSnapshot_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "steward/directory/v1/directory_service.proto",
 }
