@@ -118,7 +118,7 @@ test-e2e: build ## End-to-end tests against the real binaries.
 .PHONY: test
 test: check-generated lint test-unit fuzz-short test-e2e ## Everything CI runs.
 
-# Fuzzing: every `func Fuzz...` of a _test.go file under pkg/ and services/
+# Fuzzing: every `func Fuzz...` of a _test.go file under pkg/, services/ and deploy/
 # is a target. `make fuzz` runs each for FUZZTIME; `make test` runs each for
 # FUZZTIME_SHORT (fuzz-short), so that a regression the fuzzers find within
 # seconds fails CI. Each target runs even when an earlier one failed.
@@ -128,7 +128,7 @@ FUZZTIME_SHORT ?= 3s
 # fuzz-all runs every fuzz target for $(1) each.
 define fuzz-all
 	@fail=0; \
-	for dir in $$(grep -rlE '^func Fuzz' --include='*_test.go' pkg services | xargs -n1 dirname | sort -u); do \
+	for dir in $$(grep -rlE '^func Fuzz' --include='*_test.go' pkg services deploy | xargs -n1 dirname | sort -u); do \
 	  for f in $$(grep -hoE '^func Fuzz[A-Za-z0-9_]+' $$dir/*_test.go | awk '{print $$2}'); do \
 	    echo "fuzz: $$f in ./$$dir for $(1)"; \
 	    out=$$(go test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(1) ./$$dir 2>&1) || { echo "$$out"; fail=1; }; \

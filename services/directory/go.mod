@@ -43,12 +43,9 @@ require (
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20261026165753-2ffab32bce7e // indirect
-	steward.dev/services/access v0.0.0
 )
 
 replace (
 	steward.dev/gen => ../../gen
 	steward.dev/pkg => ../../pkg
 )
-
-replace steward.dev/services/access => ../access

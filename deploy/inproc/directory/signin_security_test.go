@@ -1,4 +1,4 @@
-package server_test
+package directory_test
 
 // Regression tests of the security review of sign-in and account systems
 // (R1, R8, R9, R10, R27). Each names the finding it covers.

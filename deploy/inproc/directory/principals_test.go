@@ -1,4 +1,4 @@
-package server_test
+package directory_test
 
 // Tests of the non-human principals (R6: robots, robot accounts, external
 // applications) and their API keys (R10), through the real server.

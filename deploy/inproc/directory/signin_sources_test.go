@@ -1,4 +1,4 @@
-package server_test
+package directory_test
 
 // Issue 9 item 2: the sign-in limits per account and source, through the
 // server's real wiring, with calls from distinct source addresses. The
