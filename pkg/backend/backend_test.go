@@ -107,7 +107,6 @@ func TestShutdownEndsWatch(t *testing.T) {
 	if ev, err := stream.Recv(); err != nil || ev.GetSequence() != 1 {
 		t.Fatalf("Watch Recv = %v, %v; want event 1", ev, err)
 	}
-	start := time.Now()
 	cancel()
 	select {
 	case err := <-done:
@@ -116,9 +115,6 @@ func TestShutdownEndsWatch(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run still running 15s after cancellation: Watch holds the graceful stop")
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("shutdown took %v", d)
 	}
 	if _, err := stream.Recv(); err == nil {
 		t.Error("Watch stream still open after shutdown")

@@ -332,8 +332,10 @@ func TestCheckConsistencyTokens(t *testing.T) {
 			start := time.Now()
 			_, err := o.e.a.CheckPermission(o.ctx, tc.req, o.e.accSvc)
 			ckCode(t, err, codes.FailedPrecondition, "NOT_YET_CONSISTENT")
-			if d := time.Since(start); d < 900*time.Millisecond || d > 5*time.Second {
-				t.Errorf("waited %v, want about a second", d)
+			// It waited for the token (about a second) before refusing:
+			// not a latency bound, the refusal must not come at once.
+			if d := time.Since(start); d < 900*time.Millisecond {
+				t.Errorf("refused after %v, before waiting for the token", d)
 			}
 		})
 	}
