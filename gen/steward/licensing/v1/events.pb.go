@@ -39,7 +39,8 @@ const (
 	EventType_EVENT_TYPE_LICENSE_POOL_UPDATED EventType = 2
 	// Data: LicenseRequest.
 	EventType_EVENT_TYPE_LICENSE_REQUEST_CREATED EventType = 3
-	// The operator fulfilled a request; the pool's own event follows. Data:
+	// The operator fulfilled a request, in the transaction (and just after
+	// the event) that changed or created its pool. Data:
 	// LicenseRequest after the change.
 	EventType_EVENT_TYPE_LICENSE_REQUEST_FULFILLED EventType = 4
 	// Data: LicenseRequest after the change.
