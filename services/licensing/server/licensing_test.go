@@ -71,7 +71,10 @@ func TestAssignmentErrors(t *testing.T) {
 	}{
 		{name: "bad member name", call: func() error { _, err := assign(owner, trial, org+"/groups/g"); return err },
 			code: codes.InvalidArgument, reason: "INVALID_ARGUMENT", fields: []string{"license_assignment.member"}},
-		{name: "pool of another organization", call: func() error { _, err := assign(owner, "organizations/o2/licensePools/trial-robot", org+"/users/b"); return err },
+		{name: "pool of another organization", call: func() error {
+			_, err := assign(owner, "organizations/o2/licensePools/trial-robot", org+"/users/b")
+			return err
+		},
 			code: codes.InvalidArgument, reason: "INVALID_ARGUMENT", fields: []string{"license_assignment.pool"}},
 		{name: "already assigned", call: func() error { _, err := assign(owner, trial, org+"/users/a"); return err },
 			code: codes.AlreadyExists, reason: "LICENSE_ALREADY_ASSIGNED", mdKey: "license_assignment"},
