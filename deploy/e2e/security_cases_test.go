@@ -9,13 +9,16 @@ package e2e_test
 
 import (
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	licensingv1 "steward.dev/gen/steward/licensing/v1"
 )
 
 // Who may call a method.
@@ -34,6 +37,9 @@ const (
 type names struct {
 	org, tenant, service, folder, project, department, user, group, robot,
 	robotAccount, externalApp, apiKey, role, roleAssignment string
+	// Licensing's: a pool, a license request, a license assignment, and a
+	// lease and an execution (not served yet: names only).
+	licensePool, licenseRequest, licenseAssignment, lease, execution string
 }
 
 // all returns the names with placeholders for comparing answers: each
@@ -43,7 +49,9 @@ func (n names) all() [][2]string {
 		{n.apiKey, "<apiKey>"}, {n.folder, "<folder>"}, {n.project, "<project>"}, {n.service, "<service>"},
 		{n.tenant, "<tenant>"}, {n.department, "<department>"}, {n.user, "<user>"}, {n.group, "<group>"},
 		{n.robotAccount, "<robotAccount>"}, {n.robot, "<robot>"}, {n.externalApp, "<externalApp>"},
-		{n.role, "<role>"}, {n.roleAssignment, "<roleAssignment>"}, {n.org, "<org>"},
+		{n.role, "<role>"}, {n.roleAssignment, "<roleAssignment>"}, {n.licensePool, "<licensePool>"},
+		{n.licenseRequest, "<licenseRequest>"}, {n.licenseAssignment, "<licenseAssignment>"}, {n.lease, "<lease>"},
+		{n.execution, "<execution>"}, {n.org, "<org>"},
 	}
 	// Longest first, so that a name is replaced before its parent.
 	for i := range out {
@@ -65,6 +73,8 @@ func (n names) withOrg(org string) names {
 	m.department, m.user, m.group, m.robot = r.Replace(n.department), r.Replace(n.user), r.Replace(n.group), r.Replace(n.robot)
 	m.robotAccount, m.externalApp, m.apiKey = r.Replace(n.robotAccount), r.Replace(n.externalApp), r.Replace(n.apiKey)
 	m.role, m.roleAssignment = r.Replace(n.role), r.Replace(n.roleAssignment)
+	m.licensePool, m.licenseRequest, m.licenseAssignment = r.Replace(n.licensePool), r.Replace(n.licenseRequest), r.Replace(n.licenseAssignment)
+	m.lease, m.execution = r.Replace(n.lease), r.Replace(n.execution)
 	return m
 }
 
@@ -80,6 +90,8 @@ func (n names) absentIn() names {
 		department: o + "/departments/absent-dept", user: o + "/users/absent-user", group: o + "/groups/absent-group",
 		robot: o + "/robots/absent-robot", robotAccount: ra, externalApp: o + "/externalApps/absent-app",
 		apiKey: ra + "/apiKeys/absent-key", role: o + "/roles/absent-role", roleAssignment: o + "/roleAssignments/absent-assignment",
+		licensePool: o + "/licensePools/absent-pool", licenseRequest: o + "/licenseRequests/absent-request",
+		licenseAssignment: o + "/licenseAssignments/absent-assignment", lease: o + "/leases/absent-lease", execution: o + "/executions/absent-execution",
 	}
 }
 
@@ -346,4 +358,71 @@ var rpcCases = map[string]rpcCase{
 	"/steward.access.v1.AccessService/ListUsableRobots": {req: func(n names) proto.Message {
 		return &accessv1.ListUsableRobotsRequest{Account: n.robotAccount}
 	}},
+
+	// Licensing.
+	"/steward.licensing.v1.LicensingService/GetLicensingJwks": {who: public},
+	"/steward.licensing.v1.LicensingService/GetLicensePool": {req: func(n names) proto.Message {
+		return &licensingv1.GetLicensePoolRequest{Name: n.licensePool}
+	}},
+	"/steward.licensing.v1.LicensingService/ListLicensePools": {req: func(n names) proto.Message {
+		return &licensingv1.ListLicensePoolsRequest{Parent: n.org}
+	}},
+	"/steward.licensing.v1.LicensingService/CreateLicensePool": {who: internal, req: func(n names) proto.Message {
+		return &licensingv1.CreateLicensePoolRequest{Parent: n.org, LicensePool: &licensingv1.LicensePool{Product: licensingv1.Product_PRODUCT_ROBOT,
+			Edition: "professional", Model: licensingv1.LicenseModel_LICENSE_MODEL_NAMED, Quantity: 1, ValidUntil: probeTime}}
+	}},
+	"/steward.licensing.v1.LicensingService/UpdateLicensePool": {who: internal, req: func(n names) proto.Message {
+		return &licensingv1.UpdateLicensePoolRequest{LicensePool: &licensingv1.LicensePool{Name: n.licensePool, Quantity: 100}, UpdateMask: mask("quantity")}
+	}},
+	"/steward.licensing.v1.LicensingService/CreateLicenseRequest": {req: func(n names) proto.Message {
+		return &licensingv1.CreateLicenseRequestRequest{Parent: n.org, LicenseRequest: &licensingv1.LicenseRequest{
+			Kind: licensingv1.LicenseRequest_KIND_ADD_SEATS, Pool: n.licensePool, Quantity: 1}}
+	}},
+	"/steward.licensing.v1.LicensingService/ListLicenseRequests": {req: func(n names) proto.Message {
+		return &licensingv1.ListLicenseRequestsRequest{Parent: n.org}
+	}},
+	"/steward.licensing.v1.LicensingService/FulfillLicenseRequest": {who: internal, req: func(n names) proto.Message {
+		return &licensingv1.FulfillLicenseRequestRequest{Name: n.licenseRequest}
+	}},
+	"/steward.licensing.v1.LicensingService/RejectLicenseRequest": {who: internal, req: func(n names) proto.Message {
+		return &licensingv1.RejectLicenseRequestRequest{Name: n.licenseRequest, DecisionNote: "probe"}
+	}},
+	"/steward.licensing.v1.LicensingService/AssignLicense": {req: func(n names) proto.Message {
+		return &licensingv1.AssignLicenseRequest{Parent: n.org, LicenseAssignment: &licensingv1.LicenseAssignment{Pool: n.licensePool, Member: n.robotAccount}}
+	}},
+	"/steward.licensing.v1.LicensingService/UnassignLicense": {req: func(n names) proto.Message {
+		return &licensingv1.UnassignLicenseRequest{Name: n.licenseAssignment}
+	}},
+	"/steward.licensing.v1.LicensingService/BatchAssignLicenses": {req: func(n names) proto.Message {
+		return &licensingv1.BatchAssignLicensesRequest{Parent: n.org, Pool: n.licensePool, Members: []string{n.robotAccount}}
+	}},
+	"/steward.licensing.v1.LicensingService/ListLicenseAssignments": {req: func(n names) proto.Message {
+		return &licensingv1.ListLicenseAssignmentsRequest{Parent: n.org, Pool: n.licensePool}
+	}},
+	"/steward.licensing.v1.LicensingService/AcquireLease": {req: func(n names) proto.Message {
+		return &licensingv1.AcquireLeaseRequest{Parent: n.org, Principal: n.user, Client: licensingv1.Product_PRODUCT_ROBOT, Machine: "probe", Service: n.service}
+	}},
+	"/steward.licensing.v1.LicensingService/RenewLease":   {req: func(n names) proto.Message { return &licensingv1.RenewLeaseRequest{Name: n.lease} }},
+	"/steward.licensing.v1.LicensingService/ReleaseLease": {req: func(n names) proto.Message { return &licensingv1.ReleaseLeaseRequest{Name: n.lease} }},
+	"/steward.licensing.v1.LicensingService/ForceReleaseLease": {req: func(n names) proto.Message {
+		return &licensingv1.ForceReleaseLeaseRequest{Name: n.lease}
+	}},
+	"/steward.licensing.v1.LicensingService/ListLeases": {req: func(n names) proto.Message {
+		return &licensingv1.ListLeasesRequest{Parent: n.org, Principal: n.user}
+	}},
+	"/steward.licensing.v1.LicensingService/AcquireExecution": {req: func(n names) proto.Message {
+		return &licensingv1.AcquireExecutionRequest{Parent: n.org, User: n.user, Job: "probe"}
+	}},
+	"/steward.licensing.v1.LicensingService/ReleaseExecution": {req: func(n names) proto.Message {
+		return &licensingv1.ReleaseExecutionRequest{Name: n.execution}
+	}},
+	"/steward.licensing.v1.LicensingService/GetLicenseUsage": {req: func(n names) proto.Message {
+		return &licensingv1.GetLicenseUsageRequest{Name: n.org + "/licenseUsage", Service: n.service}
+	}},
+	"/steward.licensing.v1.LicensingService/GetUsageTrend": {req: func(n names) proto.Message {
+		return &licensingv1.GetUsageTrendRequest{Name: n.org + "/usageTrend", Service: n.service, StartTime: probeTime}
+	}},
 }
+
+// probeTime is a fixed time for requests that need one.
+var probeTime = timestamppb.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))

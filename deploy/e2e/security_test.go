@@ -35,6 +35,7 @@ import (
 	accessv1 "steward.dev/gen/steward/access/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	licensingv1 "steward.dev/gen/steward/licensing/v1"
 )
 
 // securityTokenTTL is the token lifetime of the security suite's instance
@@ -258,6 +259,19 @@ func (s *suite) victimResources(ctx context.Context, o orgOwner) names {
 	as, err := acc.CreateRoleAssignment(owner, &accessv1.CreateRoleAssignmentRequest{Parent: o.org, Principal: n.group, Roles: []string{n.role}, Scope: o.org})
 	must("role assignment", err)
 	n.roleAssignment = as.GetRoleAssignments()[0].GetName()
+	// Licensing: the trial pool sign-up gave, a seat of it (assigning waits
+	// for licensing to know the user) and a request for more.
+	lic := licensingv1.NewLicensingServiceClient(s.dial("licensing"))
+	n.licensePool = o.org + "/licensePools/trial-robot"
+	seat, err := lic.AssignLicense(owner, &licensingv1.AssignLicenseRequest{Parent: o.org,
+		LicenseAssignment: &licensingv1.LicenseAssignment{Pool: n.licensePool, Member: n.user}})
+	must("license assignment", err)
+	n.licenseAssignment = seat.GetName()
+	lr, err := lic.CreateLicenseRequest(owner, &licensingv1.CreateLicenseRequestRequest{Parent: o.org,
+		LicenseRequest: &licensingv1.LicenseRequest{Kind: licensingv1.LicenseRequest_KIND_ADD_SEATS, Pool: n.licensePool, Quantity: 3}})
+	must("license request", err)
+	n.licenseRequest = lr.GetName()
+	n.lease, n.execution = o.org+"/leases/vlease", o.org+"/executions/vexecution"
 	return n
 }
 

@@ -42,6 +42,10 @@ type Error struct {
 	Metadata map[string]string
 	// Violations become a google.rpc.BadRequest detail when not empty.
 	Violations []*errdetails.BadRequest_FieldViolation
+	// Preconditions become a google.rpc.PreconditionFailure detail when not
+	// empty: each failed precondition of a FailedPrecondition error (a
+	// refused member of a batch, for instance).
+	Preconditions []*errdetails.PreconditionFailure_Violation
 }
 
 // New returns an Error with the given code, ErrorInfo and message.
@@ -73,6 +77,9 @@ func (e *Error) GRPCStatus() *status.Status {
 	}
 	if len(e.Violations) > 0 {
 		details = append(details, &errdetails.BadRequest{FieldViolations: e.Violations})
+	}
+	if len(e.Preconditions) > 0 {
+		details = append(details, &errdetails.PreconditionFailure{Violations: e.Preconditions})
 	}
 	if len(details) == 0 {
 		return st

@@ -25,6 +25,7 @@ func TestToStatus(t *testing.T) {
 		msg     string
 		reason  string
 		invalid []string
+		failed  []string
 	}{
 		{name: "api error", err: notFound, code: codes.NotFound, msg: "user u1 not found", reason: "USER_NOT_FOUND"},
 		{name: "wrapped api error", err: fmt.Errorf("getting: %w", notFound), code: codes.NotFound, msg: "user u1 not found", reason: "USER_NOT_FOUND"},
@@ -34,6 +35,9 @@ func TestToStatus(t *testing.T) {
 		{name: "internal", err: errors.New("bbolt: disk on fire"), code: codes.Internal, msg: "internal error"},
 		{name: "violations", err: apierr.InvalidArgument("BAD", apierr.Domain, "bad request", apierr.FieldViolation("page_size", "too big")),
 			code: codes.InvalidArgument, msg: "bad request", reason: "BAD", invalid: []string{"page_size"}},
+		{name: "preconditions", err: &apierr.Error{Code: codes.FailedPrecondition, Reason: "BATCH_REFUSED", Domain: apierr.Domain, Message: "refused",
+			Preconditions: []*errdetails.PreconditionFailure_Violation{{Type: "NOT_FOUND", Subject: "organizations/o1/users/u1"}}},
+			code: codes.FailedPrecondition, msg: "refused", reason: "BATCH_REFUSED", failed: []string{"organizations/o1/users/u1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,11 +46,15 @@ func TestToStatus(t *testing.T) {
 				t.Fatalf("status = %v %q, want %v %q", st.Code(), st.Message(), tt.code, tt.msg)
 			}
 			var reason string
-			var fields []string
+			var fields, failed []string
 			for _, d := range st.Details() {
 				switch d := d.(type) {
 				case *errdetails.ErrorInfo:
 					reason = d.GetReason()
+				case *errdetails.PreconditionFailure:
+					for _, v := range d.GetViolations() {
+						failed = append(failed, v.GetSubject())
+					}
 				case *errdetails.BadRequest:
 					for _, v := range d.GetFieldViolations() {
 						fields = append(fields, v.GetField())
@@ -55,6 +63,9 @@ func TestToStatus(t *testing.T) {
 			}
 			if reason != tt.reason {
 				t.Errorf("reason = %q, want %q", reason, tt.reason)
+			}
+			if fmt.Sprint(failed) != fmt.Sprint(tt.failed) {
+				t.Errorf("precondition failures = %v, want %v", failed, tt.failed)
 			}
 			if fmt.Sprint(fields) != fmt.Sprint(tt.invalid) {
 				t.Errorf("field violations = %v, want %v", fields, tt.invalid)

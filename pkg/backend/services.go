@@ -6,6 +6,7 @@ import (
 	accessv1 "steward.dev/gen/steward/access/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	licensingv1 "steward.dev/gen/steward/licensing/v1"
 	"steward.dev/pkg/authz"
 )
 
@@ -19,8 +20,9 @@ const (
 	Gateway   = "gateway"
 	// Operator is the installation's operator: not a process but a
 	// person's credential, made by the launcher like the services', for the
-	// few installation-level calls (rotating the token signing keys). It is
-	// a member of no organization.
+	// few installation-level calls (rotating the token signing keys,
+	// creating and changing license pools, deciding license requests). It
+	// is a member of no organization.
 	Operator = "operator"
 )
 
@@ -64,7 +66,11 @@ var (
 //     licensing: their event logs (the audit trail);
 //   - gateway: nothing. Its credential only vouches for the client address
 //     it forwards (authn.MDProxyAuthorization);
-//   - operator -> directory: RotateSigningKeys.
+//   - operator -> directory: RotateSigningKeys; operator -> licensing: the
+//     pools and license requests of every organization (CreateLicensePool,
+//     UpdateLicensePool, FulfillLicenseRequest, RejectLicenseRequest,
+//     ListLicenseRequests, GetLicensePool, ListLicensePools): only the
+//     operator changes what an organization holds (R21).
 //
 // Following a log includes acknowledging it (durable consumers).
 var SuitePolicy = authz.NewServicePolicy(
@@ -83,4 +89,13 @@ var SuitePolicy = authz.NewServicePolicy(
 	authz.Grant{Caller: Audit, Callee: Licensing, Methods: readLog},
 
 	authz.Grant{Caller: Operator, Callee: Directory, Methods: []string{directoryv1.DirectoryService_RotateSigningKeys_FullMethodName}},
+	authz.Grant{Caller: Operator, Callee: Licensing, Methods: []string{
+		licensingv1.LicensingService_CreateLicensePool_FullMethodName,
+		licensingv1.LicensingService_UpdateLicensePool_FullMethodName,
+		licensingv1.LicensingService_FulfillLicenseRequest_FullMethodName,
+		licensingv1.LicensingService_RejectLicenseRequest_FullMethodName,
+		licensingv1.LicensingService_ListLicenseRequests_FullMethodName,
+		licensingv1.LicensingService_GetLicensePool_FullMethodName,
+		licensingv1.LicensingService_ListLicensePools_FullMethodName,
+	}},
 )

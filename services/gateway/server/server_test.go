@@ -531,9 +531,10 @@ func TestAuthenticatesBeforeBody(t *testing.T) {
 		}
 	}
 	want := map[string]bool{
-		"/steward.directory.v1.DirectoryService/SignUp":  true,
-		"/steward.directory.v1.DirectoryService/SignIn":  true,
-		"/steward.directory.v1.DirectoryService/GetJwks": true,
+		"/steward.directory.v1.DirectoryService/SignUp":           true,
+		"/steward.directory.v1.DirectoryService/SignIn":           true,
+		"/steward.directory.v1.DirectoryService/GetJwks":          true,
+		"/steward.licensing.v1.LicensingService/GetLicensingJwks": true,
 	}
 	if !mapsEqual(public, want) {
 		t.Errorf("public RPCs with routes = %v, want %v", public, want)

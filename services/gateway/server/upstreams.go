@@ -9,6 +9,7 @@ import (
 
 	accessv1 "steward.dev/gen/steward/access/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
+	licensingv1 "steward.dev/gen/steward/licensing/v1"
 )
 
 // HandlerRegistrar registers the HTTP routes of one gRPC service on mux,
@@ -46,7 +47,8 @@ type Backend struct {
 // This is the registration table: when a service's proto gains HTTP
 // bindings (google.api.http), its issue adds the service and its generated
 // Register<Service>Handler to the backend's Services here, and the routes are
-// served as JSON from then on. The directory's and access's are registered.
+// served as JSON from then on. The directory's, access's and licensing's are
+// registered.
 // steward.eventlog.v1.EventLogService is internal to the suite and is never
 // registered (a test keeps it so).
 func DefaultBackends() []Backend {
@@ -57,7 +59,9 @@ func DefaultBackends() []Backend {
 		{Name: "access", Addr: "127.0.0.1:7002", Services: []Service{
 			{Name: protoreflect.FullName(accessv1.AccessService_ServiceDesc.ServiceName), Register: accessv1.RegisterAccessServiceHandler},
 		}},
-		{Name: "licensing", Addr: "127.0.0.1:7003"},
+		{Name: "licensing", Addr: "127.0.0.1:7003", Services: []Service{
+			{Name: protoreflect.FullName(licensingv1.LicensingService_ServiceDesc.ServiceName), Register: licensingv1.RegisterLicensingServiceHandler},
+		}},
 		{Name: "audit", Addr: "127.0.0.1:7004"},
 	}
 }

@@ -1,10 +1,22 @@
 // Package server wires the licensing service, which owns license pools, seats, leases and execution locks:
 // its configuration, defaults and the gRPC services it registers. It keeps an event log in its store, served as
-// steward.eventlog.v1.EventLogService.
+// steward.eventlog.v1.EventLogService, and follows the directory's.
 package server
 
 import (
+	"context"
+	"errors"
+	"flag"
+	"math"
+	"strconv"
+
+	"google.golang.org/grpc"
+
+	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	licensingv1 "steward.dev/gen/steward/licensing/v1"
 	"steward.dev/pkg/backend"
+	"steward.dev/pkg/grpcclient"
+	"steward.dev/services/licensing/domain"
 )
 
 // Defaults of the licensing service. Every address is loopback: serving on
@@ -21,22 +33,103 @@ const (
 // Config is the configuration of the licensing service process.
 type Config struct {
 	backend.Config
+	// Domain tunes the domain service (clock, the trial pool of new
+	// organizations).
+	Domain domain.Options
+	// DirectoryConn, when set, is the connection to the directory whose event
+	// log licensing follows (tests); otherwise licensing dials DirectoryAddr
+	// with the service credential.
+	DirectoryConn grpc.ClientConnInterface
 }
 
 // NewConfig returns the default configuration of the licensing service.
 func NewConfig() Config {
-	return Config{backend.DefaultConfig(Name, DefaultAddr, DefaultMetricsAddr, true)}
+	return Config{Config: backend.DefaultConfig(Name, DefaultAddr, DefaultMetricsAddr, true), Domain: domain.Options{Trial: domain.DefaultTrial}}
+}
+
+// AddFlags registers the backend's flags and licensing's own: the trial
+// pool a new organization gets (R21).
+func (c *Config) AddFlags(fs *flag.FlagSet) {
+	c.Config.AddFlags(fs)
+	t := &c.Domain.Trial
+	fs.Func("trial-robot-seats", "robot seats of a new organization's trial pool (0: no robot trial pool; default 2)", intFlag(&t.RobotSeats))
+	fs.Func("trial-editor-seats", "editor seats of a new organization's trial pool (0: no editor trial pool; default 2)", intFlag(&t.EditorSeats))
+	fs.StringVar(&t.Edition, "trial-edition", t.Edition, "edition of the trial pools")
+	fs.DurationVar(&t.Validity, "trial-validity", t.Validity, "how long the trial pools are valid from sign-up")
+}
+
+// intFlag parses a flag value into an int32 seat count.
+func intFlag(dst *int32) func(string) error {
+	return func(s string) error {
+		v, err := strconv.ParseInt(s, 10, 32)
+		if err != nil || v < 0 {
+			return errors.New("must be a number of seats, 0 or more")
+		}
+		*dst = int32(v)
+		return nil
+	}
 }
 
 // Complete validates c and builds the licensing service, ready to Run.
 func (c Config) Complete() (*backend.Backend, error) {
-	c.Register = register
+	if c.Domain.Trial.Validity <= 0 && (c.Domain.Trial.RobotSeats > 0 || c.Domain.Trial.EditorSeats > 0) {
+		return nil, errors.New("licensing: -trial-validity must be positive")
+	}
+	w := &wiring{cfg: c}
+	c.Register = w.register
 	return c.Config.Complete()
 }
 
-// register registers the licensing service's own gRPC services on b. Each one
-// must declare an authorization rule on every method (the server refuses to
-// start otherwise); the licensing issue adds them here.
-func register(b *backend.Backend) error {
+// wiring connects the backend to the domain service, which exists only once
+// the backend has opened its store.
+type wiring struct {
+	cfg Config
+}
+
+// register creates the domain service on b's store and event log, starts
+// following the directory's event log and registers
+// steward.licensing.v1.LicensingService.
+func (w *wiring) register(b *backend.Backend) error {
+	conn := w.cfg.DirectoryConn
+	if conn == nil {
+		if w.cfg.DirectoryAddr == "" {
+			return errors.New("licensing: the directory's address is required (-directory-addr)")
+		}
+		cc, err := grpcclient.Dial(w.cfg.DirectoryAddr, grpcclient.Options{Service: Name, Credential: b.ServiceCredential()})
+		if err != nil {
+			return err
+		}
+		b.Server().AddCleanup(cc.Close)
+		conn = cc
+	}
+	opts := w.cfg.Domain
+	if opts.DirectoryHead == nil {
+		opts.DirectoryHead = directoryHead(eventlogv1.NewEventLogServiceClient(conn))
+	}
+	d := domain.New(b.Store(), b.EventLog(), opts)
+	feed, err := b.Follow(backend.Follow{
+		Source:   "directory",
+		Conn:     conn,
+		Consumer: "licensing-directory",
+		Apply:    d.ApplyDirectoryEvent,
+	})
+	if err != nil {
+		return err
+	}
+	d.SetDirectoryFeed(feed)
+	licensingv1.RegisterLicensingServiceServer(b.GRPCServer(), &licensingServer{d: d, authorizer: b.Authorizer()})
 	return nil
+}
+
+// directoryHead asks the directory's event log for its newest sequence: a
+// ListEvents page after every event there is holds no events, only the
+// head.
+func directoryHead(log eventlogv1.EventLogServiceClient) func(ctx context.Context) (uint64, error) {
+	return func(ctx context.Context) (uint64, error) {
+		resp, err := log.ListEvents(ctx, &eventlogv1.ListEventsRequest{AfterSequence: math.MaxInt64, PageSize: 1})
+		if err != nil {
+			return 0, err
+		}
+		return resp.GetHeadSequence(), nil
+	}
 }

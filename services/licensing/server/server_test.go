@@ -17,6 +17,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestWiring(t *testing.T) {
 	cfg := server.NewConfig()
 	cfg.Config = backendtest.Config(t, cfg.Config)
+	cfg.DirectoryConn = backendtest.EmptyLog(t)
 	b, err := cfg.Complete()
 	if err != nil {
 		t.Fatal(err)
@@ -26,5 +27,6 @@ func TestWiring(t *testing.T) {
 		"grpc.reflection.v1.ServerReflection",
 		"grpc.reflection.v1alpha.ServerReflection",
 		"steward.eventlog.v1.EventLogService",
+		"steward.licensing.v1.LicensingService",
 	})
 }
