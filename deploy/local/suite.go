@@ -360,7 +360,8 @@ func (s *suite) banner() {
 	fmt.Fprintf(&b, "  %-10s %-24s %s\n\n", "gateway", gw, gw+"/metrics")
 	fmt.Fprintf(&b, "  data directory:     %s\n", s.cfg.dataDir)
 	fmt.Fprintf(&b, "  credentials:        %s/<service> (one secret per service, mode 0600)\n", s.credsDir)
-	fmt.Fprintf(&b, "  trusted services:   %s (each service's SHA-256)\n\n", s.trustedPath())
+	fmt.Fprintf(&b, "  trusted services:   %s (each service's SHA-256)\n", s.trustedPath())
+	fmt.Fprintf(&b, "  operator:           %s (the installation's operator: license pools, signing keys)\n\n", s.credentialPath(backend.Operator))
 	dir := *s.cfg.addrs["directory"]
 	b.WriteString("Try (grpcurl: go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3):\n")
 	fmt.Fprintf(&b, "  curl -s %s/healthz\n", gw)
