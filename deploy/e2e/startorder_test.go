@@ -91,6 +91,22 @@ func healthOf(t *testing.T, conn *grpc.ClientConn, service string, want healthpb
 	}
 }
 
+// asLoneLicensing returns ctx calling as licensing: backends started alone
+// make only their own credentials, so it makes licensing's the way a lone
+// licensing would (its secret, its line in the trusted-services file).
+func asLoneLicensing(ctx context.Context, t *testing.T, dataDir string) context.Context {
+	t.Helper()
+	creds := filepath.Join(dataDir, "credentials")
+	lic, err := authn.LoadOrCreateServiceCredential(filepath.Join(creds, "licensing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := authn.EnsureTrustedService(filepath.Join(creds, "services.sha256"), "licensing", lic); err != nil {
+		t.Fatal(err)
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", lic.AuthorizationFor("licensing"))
+}
+
 // TestWorstStartOrder (issue 10, deliver 3): access started while the
 // directory it follows is down says NOT_SERVING, and once the directory
 // comes up it turns SERVING only after it has caught up with the head it
@@ -130,17 +146,7 @@ func TestWorstStartOrder(t *testing.T) {
 	// The directory comes back: access catches up, then says SERVING.
 	startService(t, "directory", dataDir, dirAddr, "-directory-addr", dirAddr)
 	healthOf(t, accConn, "access", healthpb.HealthCheckResponse_SERVING, acc.out)
-	// Started alone, the backends made only their own credentials: make
-	// licensing's the way a lone licensing would, to ask as licensing does.
-	creds := filepath.Join(dataDir, "credentials")
-	lic, err := authn.LoadOrCreateServiceCredential(filepath.Join(creds, "licensing"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := authn.EnsureTrustedService(filepath.Join(creds, "services.sha256"), "licensing", lic); err != nil {
-		t.Fatal(err)
-	}
-	asLicensing := metadata.AppendToOutgoingContext(ctx, "authorization", lic.AuthorizationFor("licensing"))
+	asLicensing := asLoneLicensing(ctx, t, dataDir)
 	resp, err := accessv1.NewAccessServiceClient(accConn).CheckPermission(asLicensing, &accessv1.CheckPermissionRequest{
 		Principal: su.GetOwner().GetName(), Permission: "users.create", Scope: su.GetOrganization().GetName()})
 	if err != nil {
@@ -206,15 +212,7 @@ func TestAccessResyncsAfterRetention(t *testing.T) {
 	if !strings.Contains(acc.out.String(), "resynced") {
 		t.Errorf("access became SERVING without resyncing:\n%s", acc.out.String())
 	}
-	creds := filepath.Join(dataDir, "credentials")
-	lic, err := authn.LoadOrCreateServiceCredential(filepath.Join(creds, "licensing"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := authn.EnsureTrustedService(filepath.Join(creds, "services.sha256"), "licensing", lic); err != nil {
-		t.Fatal(err)
-	}
-	asLicensing := metadata.AppendToOutgoingContext(ctx, "authorization", lic.AuthorizationFor("licensing"))
+	asLicensing := asLoneLicensing(ctx, t, dataDir)
 	// The late organization's owner holds the Owner role, which access
 	// binds when it learns of the owner's creation: the resync did it.
 	resp, err := accessv1.NewAccessServiceClient(accConn).CheckPermission(asLicensing, &accessv1.CheckPermissionRequest{

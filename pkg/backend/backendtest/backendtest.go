@@ -30,6 +30,7 @@ import (
 	"steward.dev/pkg/backend"
 	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/grpcserver"
+	"steward.dev/pkg/store"
 	"steward.dev/pkg/store/bboltstore"
 )
 
@@ -252,11 +253,22 @@ func WaitServing(t testing.TB, conn grpc.ClientConnInterface, service string) {
 // yet (its callers are not authenticated).
 func EmptyLog(t testing.TB) grpc.ClientConnInterface {
 	t.Helper()
-	st, err := bboltstore.Open(filepath.Join(t.TempDir(), "empty.db"), bboltstore.Options{})
+	conn, _, _ := ServeLog(t, "empty")
+	return conn
+}
+
+// ServeLog serves, over bufconn, an EventLogService over a new log of the
+// service named source in a store of its own, standing in for a followed
+// service (its callers are not authenticated); it returns a connection to
+// it, the store and the log, for the test to append events. All is closed
+// at cleanup.
+func ServeLog(t testing.TB, source string) (grpc.ClientConnInterface, store.Store, *eventlog.Log) {
+	t.Helper()
+	st, err := bboltstore.Open(filepath.Join(t.TempDir(), source+".db"), bboltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, err := eventlog.New(st, "empty", eventlog.Options{})
+	log, err := eventlog.New(st, source, eventlog.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +276,7 @@ func EmptyLog(t testing.TB) grpc.ClientConnInterface {
 	srv := grpc.NewServer()
 	eventlog.Register(srv, log)
 	go func() { _ = srv.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///empty-log",
+	conn, err := grpc.NewClient("passthrough:///"+source+"-log",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -276,5 +288,5 @@ func EmptyLog(t testing.TB) grpc.ClientConnInterface {
 		srv.Stop()
 		_ = st.Close()
 	})
-	return conn
+	return conn, st, log
 }

@@ -2,15 +2,11 @@ package server_test
 
 import (
 	"context"
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
@@ -23,7 +19,6 @@ import (
 	"steward.dev/pkg/backend/backendtest"
 	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/store"
-	"steward.dev/pkg/store/bboltstore"
 	"steward.dev/services/licensing/server"
 )
 
@@ -95,31 +90,7 @@ func newEnv(t *testing.T) *env {
 // bufconn, and returns a connection to it with its store and log.
 func directoryLog(t *testing.T) (grpc.ClientConnInterface, store.Store, *eventlog.Log) {
 	t.Helper()
-	st, err := bboltstore.Open(filepath.Join(t.TempDir(), "directory.db"), bboltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := eventlog.New(st, "directory", eventlog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer()
-	eventlog.Register(srv, log)
-	go func() { _ = srv.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///directory",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		_ = log.Close()
-		srv.Stop()
-		_ = st.Close()
-	})
-	return conn, st, log
+	return backendtest.ServeLog(t, "directory")
 }
 
 // directory appends an event of the stand-in directory: typ about
