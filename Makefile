@@ -112,8 +112,11 @@ test-unit: ## Unit, store, event-log and bufconn service tests (race detector on
 	go test -count=1 -run 'Allocate' ./services/access/authorizer/
 
 .PHONY: test-e2e
-test-e2e: build ## End-to-end tests against the real binaries.
-	STEWARD_BIN=$(BIN) go test -count=1 -tags e2e -timeout 10m ./deploy/...
+test-e2e: build ## End-to-end tests against the real binaries (their measurements printed).
+	@# Verbose, so that what the tests measure and count (methods covered by the
+	@# security suite, propagation delays) is printed; the run/pass chatter is not.
+	STEWARD_BIN=$(BIN) go test -count=1 -tags e2e -timeout 10m -v ./deploy/... 2>&1 \
+	  | grep -vE '^[[:space:]]*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)'
 
 .PHONY: test
 test: check-generated lint test-unit fuzz-short test-e2e ## Everything CI runs.
