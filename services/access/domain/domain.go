@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	accessv1 "steward.dev/gen/steward/access/v1"
 	"steward.dev/pkg/change"
 	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/records"
@@ -262,13 +263,14 @@ func get(tx store.ReadTx, key []byte, name string, m proto.Message) error {
 	return err
 }
 
-// Event types of the access event log.
-const (
-	TypeRoleCreated            = "access.role.created"
-	TypeRoleUpdated            = "access.role.updated"
-	TypeRoleDeleted            = "access.role.deleted"
-	TypeRoleAssignmentCreated  = "access.role_assignment.created"
-	TypeRoleAssignmentDeleted  = "access.role_assignment.deleted"
-	TypeRobotUsageScopeSet     = "access.robot_usage_scope.set"
-	TypeRobotUsageScopeDeleted = "access.robot_usage_scope.deleted"
+// Event types of the access event log, as the strings of accessv1.EventType
+// (proto/steward/access/v1/events.proto, the contract consumers use).
+var (
+	TypeRoleCreated            = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_CREATED)
+	TypeRoleUpdated            = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_UPDATED)
+	TypeRoleDeleted            = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_DELETED)
+	TypeRoleAssignmentCreated  = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_ASSIGNMENT_CREATED)
+	TypeRoleAssignmentDeleted  = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_ASSIGNMENT_DELETED)
+	TypeRobotUsageScopeSet     = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROBOT_USAGE_SCOPE_SET)
+	TypeRobotUsageScopeDeleted = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED)
 )
