@@ -9,9 +9,18 @@
 // itself says (signature, issuer, audience, times); whether its principal
 // still exists, is active, and still has the token's session generation is
 // for the directory (or a cache the directory's events invalidate) to say.
+//
+// The JWS machinery is not tied to the access token's claims: a Format
+// names another kind of token (its issuer, audience and "typ" header), and
+// Signer.SignWith and KeySet.VerifyWith sign and verify tokens of it with
+// the registered claims in a Registered and any private claims of the
+// caller's, under the same rules (compact form only, EdDSA only, one
+// signature, a known key ID, no leeway on expiry). The licensing service's
+// lease tokens are built on them.
 package accesstoken
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -23,6 +32,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	jjson "github.com/go-jose/go-jose/v4/json"
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
@@ -39,7 +49,7 @@ const (
 	KindExternalApp  = "external_app"
 )
 
-// MaxTokenLen bounds the length of a token Verify will parse.
+// MaxTokenLen bounds the length of a token Verify and VerifyWith will parse.
 const MaxTokenLen = 16 << 10
 
 // leeway is the clock skew allowed for the iat and nbf claims. Expiry gets none.
@@ -158,21 +168,59 @@ func (j JWK) publicKey() (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(x), nil
 }
 
-// KeySet verifies access tokens of one issuer and audience with a set of
-// public keys. It is immutable and safe for concurrent use.
-type KeySet struct {
-	issuer   string
-	audience string
-	public   map[string]ed25519.PublicKey // by key ID
+// Format names one kind of token: the issuer and audience of its claims and
+// the "typ" of its header. Tokens of different formats (different issuer,
+// audience or type) are never taken for one another.
+type Format struct {
+	// Issuer is the iss claim signers write and key sets require.
+	Issuer string
+	// Audience is the aud claim signers write; key sets require it among
+	// the token's audiences.
+	Audience string
+	// Type is the typ header signers write and key sets require, compared
+	// as RFC 7515 says: ignoring ASCII case, with "application/" implied
+	// when it has no "/". Empty means signers write "JWT" and key sets
+	// accept any typ, or none (the access token's format).
+	Type string
 }
 
-// NewKeySet returns the KeySet of issuer and audience holding jwks. Every
-// key must be an Ed25519 signature key with a distinct key ID.
+// Registered is the part of a token's registered claims (RFC 7519) that
+// depends on the token, for SignWith and VerifyWith; iss and aud come from
+// the Format. Times are whole seconds on the wire; sub-second parts are
+// dropped.
+type Registered struct {
+	Subject  string    // sub; left out when empty
+	ID       string    // jti; left out when empty
+	IssuedAt time.Time // iat
+	Expiry   time.Time // exp
+}
+
+// registeredNames are the claim names Registered and Format own, which
+// private claims may not use.
+var registeredNames = []string{"iss", "aud", "sub", "jti", "iat", "exp", "nbf"}
+
+// KeySet verifies tokens of one Format with a set of public keys. It is
+// immutable and safe for concurrent use.
+type KeySet struct {
+	format Format
+	public map[string]ed25519.PublicKey // by key ID
+}
+
+// NewKeySet returns the KeySet of access tokens of issuer and audience
+// (whatever their typ) holding jwks: NewFormatKeySet with Format{Issuer:
+// issuer, Audience: audience}.
 func NewKeySet(issuer, audience string, jwks []JWK) (*KeySet, error) {
-	if issuer == "" || audience == "" {
+	return NewFormatKeySet(Format{Issuer: issuer, Audience: audience}, jwks)
+}
+
+// NewFormatKeySet returns the KeySet of tokens of format f holding jwks.
+// The issuer and audience are required. Every key must be an Ed25519
+// signature key with a distinct key ID.
+func NewFormatKeySet(f Format, jwks []JWK) (*KeySet, error) {
+	if f.Issuer == "" || f.Audience == "" {
 		return nil, errors.New("accesstoken: issuer and audience are required")
 	}
-	ks := &KeySet{issuer: issuer, audience: audience, public: make(map[string]ed25519.PublicKey, len(jwks))}
+	ks := &KeySet{format: f, public: make(map[string]ed25519.PublicKey, len(jwks))}
 	for _, j := range jwks {
 		pub, err := j.publicKey()
 		if err != nil {
@@ -189,49 +237,15 @@ func NewKeySet(issuer, audience string, jwks []JWK) (*KeySet, error) {
 // Len returns the number of keys in ks.
 func (ks *KeySet) Len() int { return len(ks.public) }
 
-// Verify checks raw and returns its claims. It accepts only EdDSA tokens
-// in canonical compact form, signed by one of the set's keys (named by kid),
-// issued by the set's issuer for its audience, not expired at now, and with
-// iat and nbf (when present) no more than 30 seconds after now. Every error
-// it returns wraps ErrInvalid; a well-formed token under an unknown key ID
-// also ErrUnknownKey.
+// Verify checks the access token raw and returns its claims. It accepts
+// only what VerifyWith accepts, with the access token's claims: a subject
+// and a known kind. Every error it returns wraps ErrInvalid; a well-formed
+// token under an unknown key ID also ErrUnknownKey.
 func (ks *KeySet) Verify(raw string, now time.Time) (Claims, error) {
-	if len(raw) > MaxTokenLen {
-		return Claims{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalid, MaxTokenLen)
-	}
-	if !canonical(raw) {
-		return Claims{}, fmt.Errorf("%w: not in compact form", ErrInvalid)
-	}
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA})
-	if err != nil {
-		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	if len(tok.Headers) != 1 {
-		return Claims{}, fmt.Errorf("%w: want one signature", ErrInvalid)
-	}
-	kid := tok.Headers[0].KeyID
-	if kid == "" {
-		return Claims{}, fmt.Errorf("%w: no key ID", ErrInvalid)
-	}
-	pub, ok := ks.public[kid]
-	if !ok {
-		return Claims{}, fmt.Errorf("%w: %w %q", ErrInvalid, ErrUnknownKey, kid)
-	}
-	var std jwt.Claims
 	var priv privateClaims
-	if err := tok.Claims(pub, &std, &priv); err != nil {
-		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	expected := jwt.Expected{Issuer: ks.issuer, AnyAudience: jwt.Audience{ks.audience}, Time: now}
-	if err := std.ValidateWithLeeway(expected, leeway); err != nil {
-		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	if std.Expiry == nil || std.IssuedAt == nil {
-		return Claims{}, fmt.Errorf("%w: no exp or iat", ErrInvalid)
-	}
-	// ValidateWithLeeway gave exp the leeway too; take it back.
-	if !now.Before(std.Expiry.Time()) {
-		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, jwt.ErrExpired)
+	std, err := ks.VerifyWith(raw, now, &priv)
+	if err != nil {
+		return Claims{}, err
 	}
 	c := Claims{
 		Subject:           std.Subject,
@@ -242,8 +256,8 @@ func (ks *KeySet) Verify(raw string, now time.Time) (Claims, error) {
 		EnrollmentOnly:    priv.EnrollmentOnly,
 		SubjectCreated:    priv.SubjectCreated,
 		SessionGeneration: priv.SessionGeneration,
-		IssuedAt:          std.IssuedAt.Time(),
-		Expiry:            std.Expiry.Time(),
+		IssuedAt:          std.IssuedAt,
+		Expiry:            std.Expiry,
 	}
 	if err := checkClaims(c); err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -251,19 +265,92 @@ func (ks *KeySet) Verify(raw string, now time.Time) (Claims, error) {
 	return c, nil
 }
 
-// Signer signs access tokens for one issuer and audience with its first key
-// and verifies tokens signed with any of its keys. It is immutable and safe
-// for concurrent use.
+// VerifyWith checks raw, a token of the set's Format, and returns its
+// registered claims, decoding the payload into private too when it is not
+// nil (a pointer to a struct or map, as for encoding/json; its fields must
+// not name registered claims). It accepts only EdDSA tokens in canonical
+// compact form of at most MaxTokenLen bytes, with one signature, by one of
+// the set's keys (named by kid), with the format's typ when it names one,
+// issued by the format's issuer for its audience, with exp and iat, not
+// expired at now (exactly at exp is expired), and with iat and nbf (when
+// present) no more than 30 seconds after now. Every error it returns wraps
+// ErrInvalid; a well-formed token under an unknown key ID also
+// ErrUnknownKey.
+func (ks *KeySet) VerifyWith(raw string, now time.Time, private any) (Registered, error) {
+	if len(raw) > MaxTokenLen {
+		return Registered{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalid, MaxTokenLen)
+	}
+	if !canonical(raw) {
+		return Registered{}, fmt.Errorf("%w: not in compact form", ErrInvalid)
+	}
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil {
+		return Registered{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if len(tok.Headers) != 1 {
+		return Registered{}, fmt.Errorf("%w: want one signature", ErrInvalid)
+	}
+	kid := tok.Headers[0].KeyID
+	if kid == "" {
+		return Registered{}, fmt.Errorf("%w: no key ID", ErrInvalid)
+	}
+	if want := ks.format.Type; want != "" {
+		// Before the key lookup: a token of another type never costs a
+		// RemoteKeySet a fetch.
+		typ, _ := tok.Headers[0].ExtraHeaders[jose.HeaderType].(string)
+		if !sameMediaType(typ, want) {
+			return Registered{}, fmt.Errorf("%w: typ %q, want %q", ErrInvalid, typ, want)
+		}
+	}
+	pub, ok := ks.public[kid]
+	if !ok {
+		return Registered{}, fmt.Errorf("%w: %w %q", ErrInvalid, ErrUnknownKey, kid)
+	}
+	var std jwt.Claims
+	dest := []any{&std}
+	if private != nil {
+		dest = append(dest, private)
+	}
+	if err := tok.Claims(pub, dest...); err != nil {
+		return Registered{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	expected := jwt.Expected{Issuer: ks.format.Issuer, AnyAudience: jwt.Audience{ks.format.Audience}, Time: now}
+	if err := std.ValidateWithLeeway(expected, leeway); err != nil {
+		return Registered{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if std.Expiry == nil || std.IssuedAt == nil {
+		return Registered{}, fmt.Errorf("%w: no exp or iat", ErrInvalid)
+	}
+	// ValidateWithLeeway gave exp the leeway too; take it back.
+	if !now.Before(std.Expiry.Time()) {
+		return Registered{}, fmt.Errorf("%w: %w", ErrInvalid, jwt.ErrExpired)
+	}
+	return Registered{
+		Subject:  std.Subject,
+		ID:       std.ID,
+		IssuedAt: std.IssuedAt.Time(),
+		Expiry:   std.Expiry.Time(),
+	}, nil
+}
+
+// Signer signs tokens of one Format with its first key and verifies tokens
+// signed with any of its keys. It is immutable and safe for concurrent use.
 type Signer struct {
 	signer jose.Signer
 	keys   *KeySet
 	jwks   []JWK
 }
 
-// NewSigner returns a Signer that signs as issuer for audience with keys[0] and
-// verifies tokens signed with any of keys. It needs at least one key, and the
-// key IDs must be distinct.
+// NewSigner returns a Signer of access tokens that signs as issuer for
+// audience: NewFormatSigner with Format{Issuer: issuer, Audience: audience}.
 func NewSigner(issuer, audience string, keys ...Key) (*Signer, error) {
+	return NewFormatSigner(Format{Issuer: issuer, Audience: audience}, keys...)
+}
+
+// NewFormatSigner returns a Signer of tokens of format f that signs with
+// keys[0] and verifies tokens signed with any of keys. It needs at least one
+// key, and the key IDs must be distinct.
+func NewFormatSigner(f Format, keys ...Key) (*Signer, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("accesstoken: no keys")
 	}
@@ -274,13 +361,17 @@ func NewSigner(issuer, audience string, keys ...Key) (*Signer, error) {
 		}
 		jwks = append(jwks, k.JWK())
 	}
-	ks, err := NewKeySet(issuer, audience, jwks)
+	ks, err := NewFormatKeySet(f, jwks)
 	if err != nil {
 		return nil, err
 	}
+	typ := f.Type
+	if typ == "" {
+		typ = "JWT"
+	}
 	signer, err := jose.NewSigner(
 		jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: keys[0].Private, KeyID: keys[0].ID}},
-		(&jose.SignerOptions{}).WithType("JWT"),
+		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("accesstoken: %w", err)
@@ -294,14 +385,7 @@ func (s *Signer) Sign(c Claims) (string, error) {
 	if err := checkClaims(c); err != nil {
 		return "", err
 	}
-	std := jwt.Claims{
-		Issuer:   s.keys.issuer,
-		Audience: jwt.Audience{s.keys.audience},
-		Subject:  c.Subject,
-		IssuedAt: jwt.NewNumericDate(c.IssuedAt),
-		Expiry:   jwt.NewNumericDate(c.Expiry),
-	}
-	priv := privateClaims{
+	return s.SignWith(Registered{Subject: c.Subject, IssuedAt: c.IssuedAt, Expiry: c.Expiry}, privateClaims{
 		Organization:      c.Organization,
 		SessionID:         c.SessionID,
 		DisplayName:       c.DisplayName,
@@ -309,16 +393,75 @@ func (s *Signer) Sign(c Claims) (string, error) {
 		EnrollmentOnly:    c.EnrollmentOnly,
 		SubjectCreated:    c.SubjectCreated,
 		SessionGeneration: c.SessionGeneration,
+	})
+}
+
+// SignWith returns a compact JWT of the signer's Format signed with its
+// first key: the issuer and audience of the format, the registered claims
+// r, and private, when it is not nil, a struct or map whose JSON form is an
+// object of further claims (which may not name registered claims: iss, aud,
+// sub, jti, iat, exp or nbf). IssuedAt and an Expiry after IssuedAt are
+// required. SignWith checks nothing else: what a claim set requires is for
+// its caller to check.
+func (s *Signer) SignWith(r Registered, private any) (string, error) {
+	switch {
+	case r.IssuedAt.IsZero() || r.Expiry.IsZero():
+		return "", errors.New("accesstoken: claims need issue and expiry times")
+	case !r.Expiry.After(r.IssuedAt):
+		return "", errors.New("accesstoken: expiry not after issue time")
 	}
-	raw, err := jwt.Signed(s.signer).Claims(std).Claims(priv).Serialize()
+	std := jwt.Claims{
+		Issuer:   s.keys.format.Issuer,
+		Audience: jwt.Audience{s.keys.format.Audience},
+		Subject:  r.Subject,
+		ID:       r.ID,
+		IssuedAt: jwt.NewNumericDate(r.IssuedAt),
+		Expiry:   jwt.NewNumericDate(r.Expiry),
+	}
+	b := jwt.Signed(s.signer).Claims(std)
+	if private != nil {
+		m, err := claimsMap(private)
+		if err != nil {
+			return "", err
+		}
+		b = b.Claims(m)
+	}
+	raw, err := b.Serialize()
 	if err != nil {
 		return "", fmt.Errorf("accesstoken: sign: %w", err)
 	}
 	return raw, nil
 }
 
+// claimsMap returns private as the map of claims go-jose would make of it
+// (encoded with go-jose's JSON, numbers kept as they are written), refusing
+// anything that is not an object or that names a registered claim.
+func claimsMap(private any) (map[string]any, error) {
+	b, err := jjson.Marshal(private)
+	if err != nil {
+		return nil, fmt.Errorf("accesstoken: sign: %w", err)
+	}
+	d := jjson.NewDecoder(bytes.NewReader(b))
+	d.SetNumberType(jjson.UnmarshalJSONNumber)
+	var m map[string]any
+	if err := d.Decode(&m); err != nil || m == nil {
+		return nil, errors.New("accesstoken: sign: private claims are not a JSON object")
+	}
+	for _, name := range registeredNames {
+		if _, ok := m[name]; ok {
+			return nil, fmt.Errorf("accesstoken: sign: private claims name the registered claim %q", name)
+		}
+	}
+	return m, nil
+}
+
 // Verify is KeySet.Verify with the signer's keys.
 func (s *Signer) Verify(raw string, now time.Time) (Claims, error) { return s.keys.Verify(raw, now) }
+
+// VerifyWith is KeySet.VerifyWith with the signer's keys.
+func (s *Signer) VerifyWith(raw string, now time.Time, private any) (Registered, error) {
+	return s.keys.VerifyWith(raw, now, private)
+}
 
 // JWKS returns the public keys of every key the signer verifies with, signing
 // key first; serve them as {"keys": [...]}.
@@ -358,4 +501,34 @@ func canonical(raw string) bool {
 		}
 	}
 	return true
+}
+
+// sameMediaType reports whether the typ headers a and b name one media type
+// (RFC 7515, section 4.1.9): media types ignore ASCII case, and a value
+// without a "/" stands for "application/" followed by it.
+func sameMediaType(a, b string) bool {
+	full := func(t string) string {
+		if !strings.Contains(t, "/") {
+			t = "application/" + t
+		}
+		return t
+	}
+	a, b = full(a), full(b)
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range len(a) {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerASCII returns c in lower case if it is an ASCII letter.
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
