@@ -154,6 +154,10 @@ fuzz-short: ## Run each fuzz target for FUZZTIME_SHORT (default 2000 inputs); pa
 load: build ## CheckPermission load run against the real binaries (LOAD_SECONDS, LOAD_CONCURRENCY).
 	STEWARD_BIN=$(BIN) go test -count=1 -tags 'e2e load' -run TestLoadCheck -v -timeout 10m ./deploy/e2e/ | grep -E 'load|Batch|ok|FAIL'
 
+.PHONY: load-leases
+load-leases: build ## AcquireLease+ReleaseLease load run against the real binaries, fsync on (LOAD_SECONDS, LOAD_CONCURRENCY).
+	STEWARD_BIN=$(BIN) go test -count=1 -tags 'e2e load' -run TestLoadLeases -v -timeout 10m ./deploy/e2e/ | grep -E 'lease load|ok|FAIL'
+
 .PHONY: soak
 soak: ## Repeat the crash (kill -9) test many times.
 	STEWARD_CRASH_ROUNDS=$${ROUNDS:-50} go test -count=1 -run Crash -v ./pkg/eventlog/...

@@ -48,6 +48,7 @@ require (
 	google.golang.org/protobuf v1.36.12
 	steward.dev/services/access v0.0.0
 	steward.dev/services/directory v0.0.0
+	steward.dev/services/licensing v0.0.0
 )
 
 replace (
@@ -58,4 +59,5 @@ replace (
 replace (
 	steward.dev/services/access => ../services/access
 	steward.dev/services/directory => ../services/directory
+	steward.dev/services/licensing => ../services/licensing
 )

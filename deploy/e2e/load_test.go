@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
+	licensingv1 "steward.dev/gen/steward/licensing/v1"
 )
 
 // envInt reads a positive integer from the environment, or def.
@@ -143,4 +145,110 @@ func TestLoadCheck(t *testing.T) {
 	}
 	slices.Sort(batches)
 	t.Logf("BatchCheckPermission (1,000 items): %d calls, p50 %v, max %v", len(batches), batches[len(batches)/2], batches[len(batches)-1])
+}
+
+// TestLoadLeases is issue 11's load run of R24 against the real binaries on
+// loopback, fsync on: LOAD_CONCURRENCY (default 32) robot clients, each a
+// robot account with its own API key and connection, sign in and out as
+// fast as they can (AcquireLease then ReleaseLease) for LOAD_SECONDS
+// (default 10), against a concurrent pool big enough for all. It reports
+// pairs per second and the latency percentiles of each call; it asserts
+// only that every call succeeded.
+func TestLoadLeases(t *testing.T) {
+	seconds := envInt("LOAD_SECONDS", 10)
+	callers := envInt("LOAD_CONCURRENCY", 32)
+	s := launch(t)
+	ctx := context.Background()
+	o := s.signUpOrg(ctx, "leaseload")
+	owner := withBearer(ctx, o.token)
+	lic := licensingv1.NewLicensingServiceClient(s.dial("licensing"))
+	if _, err := lic.CreateLicensePool(s.asService(ctx, "operator"), &licensingv1.CreateLicensePoolRequest{Parent: o.org, LicensePoolId: "runtime",
+		LicensePool: &licensingv1.LicensePool{Product: licensingv1.Product_PRODUCT_ROBOT, Edition: "professional",
+			Model: licensingv1.LicenseModel_LICENSE_MODEL_CONCURRENT, Quantity: int32(callers), ValidUntil: timestamppb.New(time.Now().Add(24 * time.Hour))}}); err != nil {
+		t.Fatal(err)
+	}
+	dir := directoryv1.NewDirectoryServiceClient(s.dial("directory"))
+	type robot struct {
+		ctx     context.Context
+		account string
+	}
+	robots := make([]robot, callers)
+	for i := range robots {
+		ra, err := dir.CreateRobotAccount(owner, &directoryv1.CreateRobotAccountRequest{Parent: o.org, RobotAccountId: fmt.Sprintf("bot%d", i),
+			RobotAccount: &directoryv1.RobotAccount{DisplayName: fmt.Sprintf("Bot %d", i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := dir.CreateApiKey(owner, &directoryv1.CreateApiKeyRequest{Parent: ra.GetName(), ApiKey: &directoryv1.ApiKey{DisplayName: "load"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		robots[i] = robot{ctx: withBearer(ctx, key.GetSecret()), account: ra.GetName()}
+	}
+	acquire := func(c licensingv1.LicensingServiceClient, r robot) (*licensingv1.AcquireLeaseResponse, error) {
+		return c.AcquireLease(r.ctx, &licensingv1.AcquireLeaseRequest{Parent: o.org, Principal: r.account,
+			Client: licensingv1.Product_PRODUCT_ROBOT, Machine: "load-host"})
+	}
+	// Warm up: every robot known to licensing, every API key verified once.
+	for _, r := range robots {
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			l, err := acquire(lic, r)
+			if err == nil {
+				_, err = lic.ReleaseLease(r.ctx, &licensingv1.ReleaseLeaseRequest{Name: l.GetLease().GetName()})
+			}
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("warm-up of %s: %v", r.account, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	stop := time.Now().Add(time.Duration(seconds) * time.Second)
+	acqLat := make([][]time.Duration, callers)
+	relLat := make([][]time.Duration, callers)
+	var wg sync.WaitGroup
+	began := time.Now()
+	for c := range callers {
+		client := licensingv1.NewLicensingServiceClient(s.dial("licensing"))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := robots[c]
+			for time.Now().Before(stop) {
+				t0 := time.Now()
+				l, err := acquire(client, r)
+				t1 := time.Now()
+				if err != nil {
+					t.Errorf("AcquireLease: %v", err)
+					return
+				}
+				_, err = client.ReleaseLease(r.ctx, &licensingv1.ReleaseLeaseRequest{Name: l.GetLease().GetName()})
+				acqLat[c] = append(acqLat[c], t1.Sub(t0))
+				relLat[c] = append(relLat[c], time.Since(t1))
+				if err != nil {
+					t.Errorf("ReleaseLease: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(began)
+	report := func(name string, lat [][]time.Duration) {
+		all := slices.Concat(lat...)
+		slices.Sort(all)
+		pct := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
+		t.Logf("%s: p50 %v, p90 %v, p99 %v, max %v", name, pct(0.50), pct(0.90), pct(0.99), all[len(all)-1])
+	}
+	pairs := len(slices.Concat(acqLat...))
+	t.Logf("lease load: %d clients, %v: %d AcquireLease+ReleaseLease pairs, %.0f pairs/s", callers, elapsed.Round(time.Millisecond), pairs, float64(pairs)/elapsed.Seconds())
+	report("lease load AcquireLease", acqLat)
+	report("lease load ReleaseLease", relLat)
+	usage, err := lic.GetLicenseUsage(owner, &licensingv1.GetLicenseUsageRequest{Name: o.org + "/licenseUsage", Pool: o.org + "/licensePools/runtime"})
+	if err != nil || usage.GetPools()[0].GetLeased() != 0 {
+		t.Errorf("usage after the run: %v, %v; want no lease left", usage, err)
+	}
 }

@@ -37,8 +37,8 @@ const (
 type names struct {
 	org, tenant, service, folder, project, department, user, group, robot,
 	robotAccount, externalApp, apiKey, role, roleAssignment string
-	// Licensing's: a pool, a license request, a license assignment, and a
-	// lease and an execution (not served yet: names only).
+	// Licensing's: a pool, a license request, a license assignment, a
+	// lease and an execution.
 	licensePool, licenseRequest, licenseAssignment, lease, execution string
 }
 
@@ -392,6 +392,10 @@ var rpcCases = map[string]rpcCase{
 	}},
 	"/steward.licensing.v1.LicensingService/UnassignLicense": {req: func(n names) proto.Message {
 		return &licensingv1.UnassignLicenseRequest{Name: n.licenseAssignment}
+	}},
+	"/steward.licensing.v1.LicensingService/UpdateLicenseAssignment": {req: func(n names) proto.Message {
+		return &licensingv1.UpdateLicenseAssignmentRequest{LicenseAssignment: &licensingv1.LicenseAssignment{Name: n.licenseAssignment,
+			ConcurrentExecutionDisabled: true}, UpdateMask: mask("concurrent_execution_disabled")}
 	}},
 	"/steward.licensing.v1.LicensingService/BatchAssignLicenses": {req: func(n names) proto.Message {
 		return &licensingv1.BatchAssignLicensesRequest{Parent: n.org, Pool: n.licensePool, Members: []string{n.robotAccount}}

@@ -260,7 +260,8 @@ func (s *suite) victimResources(ctx context.Context, o orgOwner) names {
 	must("role assignment", err)
 	n.roleAssignment = as.GetRoleAssignments()[0].GetName()
 	// Licensing: the trial pool sign-up gave, a seat of it (assigning waits
-	// for licensing to know the user) and a request for more.
+	// for licensing to know the user), a request for more, a lease and an
+	// execution lock.
 	lic := licensingv1.NewLicensingServiceClient(s.dial("licensing"))
 	n.licensePool = o.org + "/licensePools/trial-robot"
 	seat, err := lic.AssignLicense(owner, &licensingv1.AssignLicenseRequest{Parent: o.org,
@@ -271,7 +272,14 @@ func (s *suite) victimResources(ctx context.Context, o orgOwner) names {
 		LicenseRequest: &licensingv1.LicenseRequest{Kind: licensingv1.LicenseRequest_KIND_ADD_SEATS, Pool: n.licensePool, Quantity: 3}})
 	must("license request", err)
 	n.licenseRequest = lr.GetName()
-	n.lease, n.execution = o.org+"/leases/vlease", o.org+"/executions/vexecution"
+	// A client signed in with that seat, and a job under the user's lock.
+	lease, err := lic.AcquireLease(owner, &licensingv1.AcquireLeaseRequest{Parent: o.org, Principal: n.user,
+		Client: licensingv1.Product_PRODUCT_ROBOT, Machine: "vhost"})
+	must("lease", err)
+	n.lease = lease.GetLease().GetName()
+	exec, err := lic.AcquireExecution(owner, &licensingv1.AcquireExecutionRequest{Parent: o.org, User: n.user, Job: "victim job"})
+	must("execution", err)
+	n.execution = exec.GetName()
 	return n
 }
 

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"google.golang.org/protobuf/proto"
-
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	licensingv1 "steward.dev/gen/steward/licensing/v1"
 	"steward.dev/pkg/change"
@@ -28,31 +26,16 @@ func (s *Service) AssignLicense(ctx context.Context, actor Actor, req *licensing
 	if err := s.checkParent(actor, req.GetParent(), "license_assignment.", in.GetPool(), in.GetMember()); err != nil {
 		return nil, err
 	}
-	out := &licensingv1.LicenseAssignment{}
-	err := s.withMembers(ctx, []string{in.GetMember()}, func() error {
-		return s.update(ctx, actor, func(t *txn) error {
-			_, err := t.idempotent(req.GetRequestId(), req, out, func() error {
-				p, err := t.assignablePool(in.GetPool())
-				if err != nil {
-					return err
-				}
-				if err := t.checkMember(in.GetMember()); err != nil {
-					return err
-				}
-				a, err := t.assign(p, in.GetMember(), in.GetConcurrentExecutionDisabled(), 1)
-				if err != nil {
-					return err
-				}
-				proto.Merge(out, a)
-				return nil
-			})
-			return err
-		})
+	return create(ctx, s, actor, []string{in.GetMember()}, req.GetRequestId(), req, &licensingv1.LicenseAssignment{}, func(t *txn) (*licensingv1.LicenseAssignment, error) {
+		p, err := t.assignablePool(in.GetPool())
+		if err != nil {
+			return nil, err
+		}
+		if err := t.checkMember(in.GetMember()); err != nil {
+			return nil, err
+		}
+		return t.assign(p, in.GetMember(), in.GetConcurrentExecutionDisabled(), 1)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // BatchAssignLicenses gives every member a seat of one Professional pool
@@ -274,6 +257,10 @@ func (t *txn) assign(p *licensingv1.LicensePool, member string, noConcurrent boo
 		if err := t.Delete([]byte(byPool + old + "|" + a.GetName())); err != nil {
 			return nil, err
 		}
+		// The member's client leases from the new pool when it signs in again.
+		if err := t.endLeasesOf(member, p.GetProduct(), licensingv1.Lease_END_REASON_LICENSE_REMOVED); err != nil {
+			return nil, err
+		}
 		a.Pool, a.UpdateTime = p.GetName(), t.Timestamp()
 		if err := t.putAssignment(a); err != nil {
 			return nil, err
@@ -328,12 +315,16 @@ func (s *Service) UnassignLicense(ctx context.Context, actor Actor, req *licensi
 		if err := checkEtag(a, req.GetEtag()); err != nil {
 			return err
 		}
-		return t.unassign(a, fmt.Sprintf("The %s license of %s (%s) was removed.", productWord(a.GetProduct()), a.GetMember(), a.GetPool()))
+		return t.unassign(a, licensingv1.Lease_END_REASON_LICENSE_REMOVED, fmt.Sprintf("The %s license of %s (%s) was removed.", productWord(a.GetProduct()), a.GetMember(), a.GetPool()))
 	})
 }
 
-// unassign deletes a, frees its seat and emits its event with message.
-func (t *txn) unassign(a *licensingv1.LicenseAssignment, message string) error {
+// unassign deletes a, frees its seat and emits its event with message. The
+// member's lease of the license ends for reason (R24).
+func (t *txn) unassign(a *licensingv1.LicenseAssignment, reason licensingv1.Lease_EndReason, message string) error {
+	if err := t.endLeasesOf(a.GetMember(), a.GetProduct(), reason); err != nil {
+		return err
+	}
 	for _, k := range []string{assignmentPrefix + a.GetName(), byPool + a.GetPool() + "|" + a.GetName(), memberKey(a.GetMember(), a.GetProduct())} {
 		if err := t.Delete([]byte(k)); err != nil {
 			return err
@@ -343,6 +334,43 @@ func (t *txn) unassign(a *licensingv1.LicenseAssignment, message string) error {
 		return err
 	}
 	return t.Emit(TypeLicenseUnassigned, eventlogv1.Operation_OPERATION_DELETE, a.GetName(), a, message)
+}
+
+// UpdateLicenseAssignment changes a license's settings: whether its member
+// may run unattended jobs concurrently (R25).
+func (s *Service) UpdateLicenseAssignment(ctx context.Context, actor Actor, req *licensingv1.UpdateLicenseAssignmentRequest) (*licensingv1.LicenseAssignment, error) {
+	in := req.GetLicenseAssignment()
+	name := in.GetName()
+	if err := actor.Visible(name); err != nil {
+		return nil, err
+	}
+	a := &licensingv1.LicenseAssignment{}
+	err := s.update(ctx, actor, func(t *txn) error {
+		a.Reset()
+		if err := get(t, assignmentPrefix+name, name, a); err != nil {
+			return err
+		}
+		if err := checkEtag(a, in.GetEtag()); err != nil {
+			return err
+		}
+		if err := records.ApplyMask(a, in, req.GetUpdateMask().GetPaths(), "concurrent_execution_disabled"); err != nil {
+			return err
+		}
+		a.UpdateTime = t.Timestamp()
+		if err := t.putAssignment(a); err != nil {
+			return err
+		}
+		setting := "may run jobs concurrently"
+		if a.GetConcurrentExecutionDisabled() {
+			setting = "runs one job at a time"
+		}
+		return t.Emit(TypeAssignmentUpdated, eventlogv1.Operation_OPERATION_UPDATE, a.GetName(), a,
+			fmt.Sprintf("%s now %s under its %s license.", a.GetMember(), setting, productWord(a.GetProduct())))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // ListLicenseAssignments lists an organization's named seats by name,

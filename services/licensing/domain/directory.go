@@ -11,6 +11,7 @@ import (
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	licensingv1 "steward.dev/gen/steward/licensing/v1"
 	"steward.dev/pkg/eventlog"
+	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 )
 
@@ -44,11 +45,18 @@ func (s *Service) ApplyDirectoryEvent(tx store.Tx, ev *eventlogv1.Event) error {
 		if err := decodeEvent(ev, u); err != nil {
 			return err
 		}
-		state := memberInactive
 		if u.GetState() == directoryv1.User_STATE_ACTIVE {
-			state = memberActive
+			return t.Put([]byte(dirMemberPrefix+u.GetName()), []byte(memberActive))
 		}
-		return t.Put([]byte(dirMemberPrefix+u.GetName()), []byte(state))
+		// A deactivated user's clients are signed out at their next
+		// renewal, and its jobs lose their locks (R24, R25).
+		if err := t.endLeasesOf(u.GetName(), licensingv1.Product_PRODUCT_UNSPECIFIED, licensingv1.Lease_END_REASON_PRINCIPAL_REMOVED); err != nil {
+			return err
+		}
+		if err := t.endExecutionsOf(u.GetName(), "the user was deactivated"); err != nil {
+			return err
+		}
+		return t.Put([]byte(dirMemberPrefix+u.GetName()), []byte(memberInactive))
 
 	case directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_CREATED:
 		ra := &directoryv1.RobotAccount{}
@@ -62,6 +70,57 @@ func (s *Service) ApplyDirectoryEvent(tx store.Tx, ev *eventlogv1.Event) error {
 			return fmt.Errorf("domain: directory event %d (%s) names no resource", ev.GetSequence(), typ)
 		}
 		return t.removeMember(ev.GetResource())
+
+	case directoryv1.EventType_EVENT_TYPE_ACCOUNT_SYSTEM_SWITCHED:
+		if ev.GetResource() == "" {
+			return fmt.Errorf("domain: directory event %d (%s) names no resource", ev.GetSequence(), typ)
+		}
+		return t.releaseOrganization(resourcename.OrganizationOf(ev.GetResource()))
+	}
+	return nil
+}
+
+// releaseOrganization releases every license and lease of org, each with
+// its event: the organization switched its account system (R8, 000: every
+// license is released). The members the switch deleted lost theirs with
+// their deletion events, just before.
+func (t *txn) releaseOrganization(org string) error {
+	var leases []*licensingv1.Lease
+	err := t.Scan([]byte(leasePrefix+org+"/leases/"), nil, func(_, v []byte) (bool, error) {
+		l := &licensingv1.Lease{}
+		if err := proto.Unmarshal(v, l); err != nil {
+			return false, err
+		}
+		if l.GetEndReason() == licensingv1.Lease_END_REASON_UNSPECIFIED {
+			leases = append(leases, l)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, l := range leases {
+		if err := t.endLease(l, licensingv1.Lease_END_REASON_ACCOUNT_SYSTEM_SWITCHED); err != nil {
+			return err
+		}
+	}
+	var assignments []*licensingv1.LicenseAssignment
+	err = t.Scan([]byte(assignmentPrefix+org+"/licenseAssignments/"), nil, func(_, v []byte) (bool, error) {
+		a := &licensingv1.LicenseAssignment{}
+		if err := proto.Unmarshal(v, a); err != nil {
+			return false, err
+		}
+		assignments = append(assignments, a)
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, a := range assignments {
+		if err := t.unassign(a, licensingv1.Lease_END_REASON_ACCOUNT_SYSTEM_SWITCHED,
+			fmt.Sprintf("The %s license of %s (%s) was released: the organization switched its account system.", productWord(a.GetProduct()), a.GetMember(), a.GetPool())); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -98,10 +157,16 @@ func (t *txn) signUp(org string, trial Trial) error {
 	return nil
 }
 
-// removeMember forgets member and removes each of its licenses, with an
-// event each.
+// removeMember forgets member, ends its leases and executions and removes
+// each of its licenses, with an event each.
 func (t *txn) removeMember(member string) error {
 	if err := t.Delete([]byte(dirMemberPrefix + member)); err != nil {
+		return err
+	}
+	if err := t.endLeasesOf(member, licensingv1.Product_PRODUCT_UNSPECIFIED, licensingv1.Lease_END_REASON_PRINCIPAL_REMOVED); err != nil {
+		return err
+	}
+	if err := t.endExecutionsOf(member, "the account was deleted"); err != nil {
 		return err
 	}
 	for _, product := range []licensingv1.Product{licensingv1.Product_PRODUCT_ROBOT, licensingv1.Product_PRODUCT_EDITOR} {
@@ -116,7 +181,7 @@ func (t *txn) removeMember(member string) error {
 		if err := get(t, assignmentPrefix+string(name), string(name), a); err != nil {
 			return err
 		}
-		if err := t.unassign(a, fmt.Sprintf("The %s license of %s (%s) was released: the account was deleted.", productWord(product), member, a.GetPool())); err != nil {
+		if err := t.unassign(a, licensingv1.Lease_END_REASON_PRINCIPAL_REMOVED, fmt.Sprintf("The %s license of %s (%s) was released: the account was deleted.", productWord(product), member, a.GetPool())); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@
 package domain
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -58,7 +59,31 @@ type Options struct {
 	// has not heard of first waits, at most ConsistencyWait, until the feed
 	// has applied it: a member the directory has just created is found.
 	DirectoryHead func(ctx context.Context) (uint64, error)
+	// LeaseTTL is how long a lease holds unless renewed (R24); 0 means
+	// DefaultLeaseTTL.
+	LeaseTTL time.Duration
+	// ExecutionTTL is how long an execution lock holds unless released
+	// (R25); 0 means DefaultExecutionTTL.
+	ExecutionTTL time.Duration
+	// UsageRetention is how long the usage trend keeps its hours (R26); 0
+	// means DefaultUsageRetention.
+	UsageRetention time.Duration
 }
+
+// Defaults of Options.
+const (
+	// DefaultLeaseTTL is the lease TTL of issue 11: 2 minutes.
+	DefaultLeaseTTL = 2 * time.Minute
+	// DefaultExecutionTTL bounds how long a crashed robot's job keeps its
+	// user's execution lock.
+	DefaultExecutionTTL = time.Hour
+	// DefaultUsageRetention keeps the usage trend for about 13 months, so
+	// a year can be compared with the last.
+	DefaultUsageRetention = 400 * 24 * time.Hour
+	// EndedLeaseRetention is how long an ended lease is kept, so that a
+	// client renewing late learns why it ended.
+	EndedLeaseRetention = 24 * time.Hour
+)
 
 // ConsistencyWait bounds how long an operation waits for the directory
 // feed to catch up.
@@ -80,6 +105,9 @@ type Service struct {
 	trial         Trial
 	directoryHead func(ctx context.Context) (uint64, error)
 	feed          Directory
+	leaseTTL      time.Duration
+	executionTTL  time.Duration
+	retention     time.Duration
 }
 
 // New returns a Service over the licensing store s and its event log.
@@ -91,6 +119,9 @@ func New(s store.Store, log *eventlog.Log, opts Options) *Service {
 	if svc.trial == (Trial{}) {
 		svc.trial = DefaultTrial
 	}
+	svc.leaseTTL = cmp.Or(opts.LeaseTTL, DefaultLeaseTTL)
+	svc.executionTTL = cmp.Or(opts.ExecutionTTL, DefaultExecutionTTL)
+	svc.retention = cmp.Or(opts.UsageRetention, DefaultUsageRetention)
 	return svc
 }
 
@@ -159,6 +190,30 @@ func (t *txn) idempotent(requestID string, req, resp proto.Message, do func() er
 	return replayed, err
 }
 
+// create runs do in one read-write transaction, retryable with
+// requestID (idempotent: a retry gets the first answer), once the members
+// are known (withMembers), and returns the record it made into out.
+func create[T proto.Message](ctx context.Context, s *Service, actor Actor, members []string, requestID string, req proto.Message, out T, do func(t *txn) (T, error)) (T, error) {
+	err := s.withMembers(ctx, members, func() error {
+		return s.update(ctx, actor, func(t *txn) error {
+			_, err := t.idempotent(requestID, req, out, func() error {
+				m, err := do(t)
+				if err != nil {
+					return err
+				}
+				proto.Merge(out, m)
+				return nil
+			})
+			return err
+		})
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
 // get reads the record stored at key into m; ErrNotFound naming name.
 func get(tx store.ReadTx, key string, name string, m proto.Message) error {
 	err := store.GetProto(tx, []byte(key), m)
@@ -183,8 +238,17 @@ func checkEtag(m proto.Message, etag string) error {
 }
 
 // seats returns the number of pool's seats assigned.
-func seats(tx store.ReadTx, pool string) (int32, error) {
-	b, err := tx.Get([]byte(seatsPrefix + pool))
+func seats(tx store.ReadTx, pool string) (int32, error) { return counter(tx, seatsPrefix+pool) }
+
+// addSeats changes the number of pool's seats assigned by delta.
+func addSeats(tx store.Tx, pool string, delta int32) error {
+	_, err := addCounter(tx, seatsPrefix+pool, delta)
+	return err
+}
+
+// counter returns the count stored at key (8 bytes big-endian), 0 if none.
+func counter(tx store.ReadTx, key string) (int32, error) {
+	b, err := tx.Get([]byte(key))
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil
 	}
@@ -192,20 +256,37 @@ func seats(tx store.ReadTx, pool string) (int32, error) {
 		return 0, err
 	}
 	if len(b) != 8 {
-		return 0, errors.New("domain: corrupt seat count of " + pool)
+		return 0, errors.New("domain: corrupt count at " + key)
 	}
 	return int32(binary.BigEndian.Uint64(b)), nil
 }
 
-// addSeats changes the number of pool's seats assigned by delta.
-func addSeats(tx store.Tx, pool string, delta int32) error {
-	n, err := seats(tx, pool)
+// addCounter changes the count at key by delta and returns the new count;
+// a count of 0 is deleted.
+func addCounter(tx store.Tx, key string, delta int32) (int32, error) {
+	n, err := counter(tx, key)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	n += delta
-	if n < 0 {
-		return errors.New("domain: seat count of " + pool + " below zero")
+	switch {
+	case n < 0:
+		return 0, errors.New("domain: count at " + key + " below zero")
+	case n == 0:
+		return 0, tx.Delete([]byte(key))
 	}
-	return tx.Put([]byte(seatsPrefix+pool), binary.BigEndian.AppendUint64(nil, uint64(n)))
+	return n, tx.Put([]byte(key), binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
+
+// timeKey returns prefix + t as 8 big-endian bytes of Unix nanoseconds +
+// suffix: keys that sort by time.
+func timeKey(prefix string, t time.Time, suffix string) []byte {
+	k := binary.BigEndian.AppendUint64([]byte(prefix), uint64(t.UnixNano()))
+	return append(k, suffix...)
+}
+
+// keyTime returns the time and suffix of a timeKey under prefix.
+func keyTime(prefix string, key []byte) (time.Time, string) {
+	rest := key[len(prefix):]
+	return time.Unix(0, int64(binary.BigEndian.Uint64(rest[:8]))).UTC(), string(rest[8:])
 }

@@ -40,6 +40,17 @@ var (
 	// ErrQuantityBelowAssigned: a pool cannot hold fewer seats than it has
 	// handed out (R21).
 	ErrQuantityBelowAssigned = errors.New("quantity below the seats handed out")
+	// ErrLicenseRequired: the principal holds no license of the client's
+	// product and no concurrent pool of it exists (R23).
+	ErrLicenseRequired = errors.New("a license is required")
+	// ErrLicenseInUse: the principal's license of the product is leased on
+	// another machine (R24).
+	ErrLicenseInUse = errors.New("the license is in use on another machine")
+	// ErrLeaseEnded: the lease ended; MetadataOf says why (R24).
+	ErrLeaseEnded = errors.New("the lease has ended")
+	// ErrConcurrentExecutionDisabled: the user's concurrent execution is
+	// disabled and another job runs (R25).
+	ErrConcurrentExecutionDisabled = errors.New("concurrent execution is disabled and another job runs")
 )
 
 // Violation is one refused item of a batch: its subject (a member), the

@@ -183,6 +183,14 @@ func (t *txn) savePool(p *licensingv1.LicensePool, message string) error {
 	if err != nil {
 		return err
 	}
+	leased, err := counter(t, leasedPrefix+p.GetName())
+	if err != nil {
+		return err
+	}
+	if p.GetModel() == licensingv1.LicenseModel_LICENSE_MODEL_CONCURRENT && p.GetQuantity() < leased {
+		return errorWith(ErrQuantityBelowAssigned, map[string]string{"pool": p.GetName(), "leased": fmt.Sprint(leased)},
+			"%s has %d licenses leased to connected clients; lower its quantity to %d once they are released", p.GetName(), leased, p.GetQuantity())
+	}
 	if p.GetQuantity() < used {
 		return errorWith(ErrQuantityBelowAssigned, map[string]string{"pool": p.GetName(), "assigned": fmt.Sprint(used)},
 			"%s has %d seats assigned; remove licenses before lowering its quantity to %d", p.GetName(), used, p.GetQuantity())

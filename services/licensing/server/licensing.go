@@ -3,11 +3,10 @@ package server
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	licensingv1 "steward.dev/gen/steward/licensing/v1"
@@ -17,6 +16,7 @@ import (
 	"steward.dev/pkg/records"
 	"steward.dev/pkg/resourcename"
 	"steward.dev/services/licensing/domain"
+	"steward.dev/services/licensing/leasetoken"
 )
 
 // errorDomain is the ErrorInfo domain of licensing's reasons.
@@ -25,15 +25,16 @@ const errorDomain = "licensing.steward.dev"
 // licensingServer serves steward.licensing.v1.LicensingService: each
 // handler turns the caller into a domain.Actor, calls the domain service
 // and maps its errors. Input rules (protovalidate) and the method's
-// permission rule (authz) ran before. Leases, executions and the usage
-// trend are not served yet: their handlers check who may call and answer
-// Unimplemented.
+// permission rule (authz) ran before; handlers of methods whose rule is
+// only "authenticated" check who may act for whom.
 type licensingServer struct {
 	licensingv1.UnimplementedLicensingServiceServer
 	d *domain.Service
 	// authorizer answers the per-object checks of methods whose rule is
 	// only "authenticated".
 	authorizer authz.Authorizer
+	// tokens signs lease tokens.
+	tokens *leasetoken.Signer
 }
 
 var _ licensingv1.LicensingServiceServer = (*licensingServer)(nil)
@@ -69,6 +70,10 @@ var errorTable = apierr.Table{
 	mapping(domain.ErrBatchRefused, codes.FailedPrecondition, licensingv1.ErrorReason_ERROR_REASON_BATCH_REFUSED),
 	mapping(domain.ErrRequestNotPending, codes.FailedPrecondition, licensingv1.ErrorReason_ERROR_REASON_REQUEST_NOT_PENDING),
 	mapping(domain.ErrQuantityBelowAssigned, codes.FailedPrecondition, licensingv1.ErrorReason_ERROR_REASON_QUANTITY_BELOW_ASSIGNED),
+	mapping(domain.ErrLicenseRequired, codes.FailedPrecondition, licensingv1.ErrorReason_ERROR_REASON_LICENSE_REQUIRED),
+	mapping(domain.ErrLicenseInUse, codes.FailedPrecondition, licensingv1.ErrorReason_ERROR_REASON_LICENSE_IN_USE),
+	mapping(domain.ErrLeaseEnded, codes.FailedPrecondition, licensingv1.ErrorReason_ERROR_REASON_LEASE_ENDED),
+	mapping(domain.ErrConcurrentExecutionDisabled, codes.FailedPrecondition, licensingv1.ErrorReason_ERROR_REASON_CONCURRENT_EXECUTION_DISABLED),
 }
 
 // toStatus returns err as a gRPC status error: field errors become
@@ -172,68 +177,149 @@ func (s *licensingServer) GetLicenseUsage(ctx context.Context, req *licensingv1.
 	return reply(s.d.GetLicenseUsage(ctx, actorOf(ctx), req))
 }
 
-// AcquireLease checks that the caller may sign in as principal (itself,
-// or holding licenses.edit); leases are not served yet (R24).
+// UpdateLicenseAssignment changes a license's settings (R25).
+func (s *licensingServer) UpdateLicenseAssignment(ctx context.Context, req *licensingv1.UpdateLicenseAssignmentRequest) (*licensingv1.LicenseAssignment, error) {
+	return reply(s.d.UpdateLicenseAssignment(ctx, actorOf(ctx), req))
+}
+
+// AcquireLease signs a client in (R23, R24): the caller acts for the
+// principal as the principal itself or holding licenses.edit. The answer
+// carries the lease token.
 func (s *licensingServer) AcquireLease(ctx context.Context, req *licensingv1.AcquireLeaseRequest) (*licensingv1.AcquireLeaseResponse, error) {
-	return nil, s.selfOrEdit(ctx, licensingv1.LicensingService_AcquireLease_FullMethodName, req.GetParent(), "principal", req.GetPrincipal())
+	if err := s.selfOrEdit(ctx, licensingv1.LicensingService_AcquireLease_FullMethodName, req.GetParent(), "principal", req.GetPrincipal()); err != nil {
+		return nil, err
+	}
+	l, err := s.d.AcquireLease(ctx, actorOf(ctx), req)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	tok, err := s.sign(l)
+	if err != nil {
+		return nil, err
+	}
+	return &licensingv1.AcquireLeaseResponse{Lease: l, LeaseToken: tok}, nil
 }
 
-// RenewLease checks that the lease is of the caller's organization; leases
-// are not served yet (R24).
+// RenewLease extends a lease with a new token (R24): its principal's call,
+// or an administrator's (licenses.edit).
 func (s *licensingServer) RenewLease(ctx context.Context, req *licensingv1.RenewLeaseRequest) (*licensingv1.RenewLeaseResponse, error) {
-	return nil, sameOrganization(ctx, req.GetName())
+	if err := s.leaseHolderOrEdit(ctx, licensingv1.LicensingService_RenewLease_FullMethodName, req.GetName()); err != nil {
+		return nil, err
+	}
+	l, err := s.d.RenewLease(ctx, actorOf(ctx), req.GetName())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	tok, err := s.sign(l)
+	if err != nil {
+		return nil, err
+	}
+	return &licensingv1.RenewLeaseResponse{Lease: l, LeaseToken: tok}, nil
 }
 
-// ReleaseLease checks that the lease is of the caller's organization;
-// leases are not served yet (R24).
+// ReleaseLease ends a lease when its client closes (R24): its principal's
+// call, or an administrator's (licenses.edit).
 func (s *licensingServer) ReleaseLease(ctx context.Context, req *licensingv1.ReleaseLeaseRequest) (*emptypb.Empty, error) {
-	return nil, sameOrganization(ctx, req.GetName())
+	if err := s.leaseHolderOrEdit(ctx, licensingv1.LicensingService_ReleaseLease_FullMethodName, req.GetName()); err != nil {
+		return nil, err
+	}
+	return reply(&emptypb.Empty{}, s.d.ReleaseLease(ctx, actorOf(ctx), req.GetName()))
 }
 
-// AcquireExecution checks that the caller may run jobs as user (itself, or
-// holding licenses.edit); execution locks are not served yet (R25).
+// ForceReleaseLease ends another's lease (R24).
+func (s *licensingServer) ForceReleaseLease(ctx context.Context, req *licensingv1.ForceReleaseLeaseRequest) (*licensingv1.Lease, error) {
+	return reply(s.d.ForceReleaseLease(ctx, actorOf(ctx), req.GetName()))
+}
+
+// ListLeases lists live leases (R24).
+func (s *licensingServer) ListLeases(ctx context.Context, req *licensingv1.ListLeasesRequest) (*licensingv1.ListLeasesResponse, error) {
+	return reply(s.d.ListLeases(ctx, actorOf(ctx), req))
+}
+
+// AcquireExecution starts a job under the user's execution lock (R25): the
+// user's call, or an administrator's (licenses.edit).
 func (s *licensingServer) AcquireExecution(ctx context.Context, req *licensingv1.AcquireExecutionRequest) (*licensingv1.Execution, error) {
-	return nil, s.selfOrEdit(ctx, licensingv1.LicensingService_AcquireExecution_FullMethodName, req.GetParent(), "user", req.GetUser())
+	if err := s.selfOrEdit(ctx, licensingv1.LicensingService_AcquireExecution_FullMethodName, req.GetParent(), "user", req.GetUser()); err != nil {
+		return nil, err
+	}
+	return reply(s.d.AcquireExecution(ctx, actorOf(ctx), req))
 }
 
-// ReleaseExecution checks that the execution is of the caller's
-// organization; execution locks are not served yet (R25).
+// ReleaseExecution ends a job's execution lock (R25): the user's call, or
+// an administrator's (licenses.edit).
 func (s *licensingServer) ReleaseExecution(ctx context.Context, req *licensingv1.ReleaseExecutionRequest) (*emptypb.Empty, error) {
-	return nil, sameOrganization(ctx, req.GetName())
+	a := actorOf(ctx)
+	e, err := s.d.GetExecution(ctx, a, req.GetName())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if err := s.selfOr(ctx, licensingv1.LicensingService_ReleaseExecution_FullMethodName, req.GetName(), e.GetUser()); err != nil {
+		return nil, err
+	}
+	return reply(&emptypb.Empty{}, s.d.ReleaseExecution(ctx, a, req.GetName()))
 }
 
-// errNotServed is the answer of the RPCs issue 11 has not delivered yet.
-func errNotServed(ctx context.Context) error {
-	method, _ := grpc.Method(ctx)
-	return status.Errorf(codes.Unimplemented, "%s is not served yet", method)
+// GetUsageTrend returns usage over time (R26).
+func (s *licensingServer) GetUsageTrend(ctx context.Context, req *licensingv1.GetUsageTrendRequest) (*licensingv1.UsageTrend, error) {
+	return reply(s.d.GetUsageTrend(ctx, actorOf(ctx), req))
 }
 
-// sameOrganization returns NotFound when name is of another organization
-// than the caller's (as for a name that does not exist), and otherwise
-// errNotServed.
-func sameOrganization(ctx context.Context, name string) error {
-	if err := actorOf(ctx).Visible(name); err != nil {
+// GetLicensingJwks returns the keys that verify lease tokens (public).
+func (s *licensingServer) GetLicensingJwks(context.Context, *licensingv1.GetLicensingJwksRequest) (*licensingv1.GetLicensingJwksResponse, error) {
+	resp := &licensingv1.GetLicensingJwksResponse{}
+	for _, k := range s.tokens.JWKS() {
+		resp.Keys = append(resp.Keys, &licensingv1.JsonWebKey{Kty: k.Kty, Crv: k.Crv, X: k.X, Kid: k.Kid, Alg: k.Alg, Use: k.Use})
+	}
+	return resp, nil
+}
+
+// sign returns the lease token of live lease l.
+func (s *licensingServer) sign(l *licensingv1.Lease) (string, error) {
+	tok, err := s.tokens.Sign(leasetoken.Claims{
+		Lease:        l.GetName(),
+		Principal:    l.GetPrincipal(),
+		Organization: resourcename.OrganizationOf(l.GetName()),
+		Client:       strings.ToLower(strings.TrimPrefix(l.GetClient().String(), "PRODUCT_")),
+		Machine:      l.GetMachine(),
+		Pool:         l.GetPool(),
+		Service:      l.GetService(),
+		IssuedAt:     l.GetRenewTime().AsTime(),
+		Expiry:       l.GetExpireTime().AsTime(),
+	})
+	if err != nil {
+		return "", apierr.ToStatus(err)
+	}
+	return tok, nil
+}
+
+// leaseHolderOrEdit checks that the caller is the principal of the lease
+// called name, or holds licenses.edit in its organization.
+func (s *licensingServer) leaseHolderOrEdit(ctx context.Context, method, name string) error {
+	l, err := s.d.GetLease(ctx, actorOf(ctx), name)
+	if err != nil {
 		return toStatus(err)
 	}
-	return errNotServed(ctx)
+	return s.selfOr(ctx, method, name, l.GetPrincipal())
 }
 
 // selfOrEdit checks that the caller acts for principal (the request's
 // field), a member of parent: as principal itself, or holding
-// licenses.edit in parent (an administrator signing a client in). It then
-// returns errNotServed.
+// licenses.edit in parent (an administrator signing a client in).
 func (s *licensingServer) selfOrEdit(ctx context.Context, method, parent, field, principal string) error {
-	a := actorOf(ctx)
-	if err := a.Visible(parent); err != nil {
+	if err := actorOf(ctx).Visible(parent); err != nil {
 		return toStatus(err)
 	}
 	if resourcename.OrganizationOf(principal) != parent {
 		return toStatus(records.FieldErrorf(field, "must be a member of %s", parent))
 	}
-	if a.Name != principal {
-		if err := authz.Check(ctx, s.authorizer, method, parent, "licenses.edit"); err != nil {
-			return err
-		}
+	return s.selfOr(ctx, method, parent, principal)
+}
+
+// selfOr checks that the caller is principal or holds licenses.edit in the
+// organization of name.
+func (s *licensingServer) selfOr(ctx context.Context, method, name, principal string) error {
+	if actorOf(ctx).Name == principal {
+		return nil
 	}
-	return errNotServed(ctx)
+	return authz.Check(ctx, s.authorizer, method, resourcename.OrganizationOf(name), "licenses.edit")
 }

@@ -88,11 +88,11 @@ func TestAssignmentErrors(t *testing.T) {
 			_, err := e.c.GetLicensePool(owner, &licensingv1.GetLicensePoolRequest{Name: "organizations/o2/licensePools/trial-robot"}, e.svc)
 			return err
 		}, code: codes.NotFound, reason: "NOT_FOUND"},
-		{name: "leases are not served yet", call: func() error {
+		{name: "R23 signing in without a license", call: func() error {
 			_, err := e.c.AcquireLease(e.as(org, "plain"), &licensingv1.AcquireLeaseRequest{Parent: org, Principal: org + "/users/plain",
 				Client: licensingv1.Product_PRODUCT_ROBOT, Machine: "m1"}, e.svc)
 			return err
-		}, code: codes.Unimplemented},
+		}, code: codes.FailedPrecondition, reason: "LICENSE_REQUIRED", mdKey: "product"},
 		{name: "signing another in needs licenses.edit", call: func() error {
 			_, err := e.c.AcquireLease(e.as(org, "plain"), &licensingv1.AcquireLeaseRequest{Parent: org, Principal: org + "/users/a",
 				Client: licensingv1.Product_PRODUCT_ROBOT, Machine: "m1"}, e.svc)

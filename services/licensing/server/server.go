@@ -7,8 +7,11 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -17,6 +20,7 @@ import (
 	"steward.dev/pkg/backend"
 	"steward.dev/pkg/grpcclient"
 	"steward.dev/services/licensing/domain"
+	"steward.dev/services/licensing/leasetoken"
 )
 
 // Defaults of the licensing service. Every address is loopback: serving on
@@ -40,11 +44,27 @@ type Config struct {
 	// log licensing follows (tests); otherwise licensing dials DirectoryAddr
 	// with the service credential.
 	DirectoryConn grpc.ClientConnInterface
+	// SweepInterval is how often expired leases and execution locks are
+	// reclaimed, ended leases and old usage hours dropped (R24-R26).
+	SweepInterval time.Duration
 }
+
+// DefaultSweepInterval is how often the sweeper runs by default: an
+// expired lease frees its license at most this long after its expiry.
+const DefaultSweepInterval = 15 * time.Second
 
 // NewConfig returns the default configuration of the licensing service.
 func NewConfig() Config {
-	return Config{Config: backend.DefaultConfig(Name, DefaultAddr, DefaultMetricsAddr, true), Domain: domain.Options{Trial: domain.DefaultTrial}}
+	return Config{
+		Config: backend.DefaultConfig(Name, DefaultAddr, DefaultMetricsAddr, true),
+		Domain: domain.Options{
+			Trial:          domain.DefaultTrial,
+			LeaseTTL:       domain.DefaultLeaseTTL,
+			ExecutionTTL:   domain.DefaultExecutionTTL,
+			UsageRetention: domain.DefaultUsageRetention,
+		},
+		SweepInterval: DefaultSweepInterval,
+	}
 }
 
 // AddFlags registers the backend's flags and licensing's own: the trial
@@ -56,6 +76,10 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.Func("trial-editor-seats", "editor seats of a new organization's trial pool (0: no editor trial pool; default 2)", intFlag(&t.EditorSeats))
 	fs.StringVar(&t.Edition, "trial-edition", t.Edition, "edition of the trial pools")
 	fs.DurationVar(&t.Validity, "trial-validity", t.Validity, "how long the trial pools are valid from sign-up")
+	fs.DurationVar(&c.Domain.LeaseTTL, "lease-ttl", c.Domain.LeaseTTL, "how long a client's lease holds unless renewed")
+	fs.DurationVar(&c.Domain.ExecutionTTL, "execution-ttl", c.Domain.ExecutionTTL, "how long a job's execution lock holds unless released")
+	fs.DurationVar(&c.Domain.UsageRetention, "usage-retention", c.Domain.UsageRetention, "how long the usage trend is kept")
+	fs.DurationVar(&c.SweepInterval, "lease-sweep-interval", c.SweepInterval, "how often expired leases and execution locks are reclaimed")
 }
 
 // intFlag parses a flag value into an int32 seat count.
@@ -74,6 +98,11 @@ func intFlag(dst *int32) func(string) error {
 func (c Config) Complete() (*backend.Backend, error) {
 	if c.Domain.Trial.Validity <= 0 && (c.Domain.Trial.RobotSeats > 0 || c.Domain.Trial.EditorSeats > 0) {
 		return nil, errors.New("licensing: -trial-validity must be positive")
+	}
+	for flag, d := range map[string]time.Duration{"lease-ttl": c.Domain.LeaseTTL, "execution-ttl": c.Domain.ExecutionTTL, "usage-retention": c.Domain.UsageRetention, "lease-sweep-interval": c.SweepInterval} {
+		if d <= 0 {
+			return nil, fmt.Errorf("licensing: -%s must be positive", flag)
+		}
 	}
 	w := &wiring{cfg: c}
 	c.Register = w.register
@@ -117,8 +146,39 @@ func (w *wiring) register(b *backend.Backend) error {
 		return err
 	}
 	d.SetDirectoryFeed(feed)
-	licensingv1.RegisterLicensingServiceServer(b.GRPCServer(), &licensingServer{d: d, authorizer: b.Authorizer()})
+	key, err := leasetoken.LoadKey(context.Background(), b.Store())
+	if err != nil {
+		return err
+	}
+	tokens, err := leasetoken.NewSigner(key)
+	if err != nil {
+		return err
+	}
+	licensingv1.RegisterLicensingServiceServer(b.GRPCServer(), &licensingServer{d: d, authorizer: b.Authorizer(), tokens: tokens})
+	b.Go(func(ctx context.Context) error { return sweep(ctx, d, w.cfg.SweepInterval, b.Logger()) })
 	return nil
+}
+
+// sweep runs d.Sweep every interval until ctx ends. A failed sweep is
+// logged and tried again at the next tick.
+func sweep(ctx context.Context, d *domain.Service, interval time.Duration, logger *slog.Logger) error {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		n, err := d.Sweep(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("sweeping expired leases failed; trying again at the next tick", "err", err)
+		case n != (domain.Swept{}):
+			logger.Info("swept", "leases_expired", n.LeasesExpired, "executions_expired", n.ExecutionsExpired,
+				"leases_dropped", n.LeasesDropped, "usage_hours_dropped", n.HoursDropped)
+		}
+	}
 }
 
 // directoryHead asks the directory's event log for its newest sequence: a

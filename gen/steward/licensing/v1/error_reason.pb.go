@@ -76,6 +76,10 @@ const (
 	// INVALID_ARGUMENT: a member is not a user or robot account of the
 	// organization, or the request is otherwise malformed.
 	ErrorReason_ERROR_REASON_INVALID_ARGUMENT ErrorReason = 16
+	// FAILED_PRECONDITION: the principal's license of the client's product is
+	// in use by a live lease on another machine (R24); metadata "lease",
+	// "machine". Release it (or let an administrator force-release it) first.
+	ErrorReason_ERROR_REASON_LICENSE_IN_USE ErrorReason = 17
 )
 
 // Enum value maps for ErrorReason.
@@ -98,6 +102,7 @@ var (
 		14: "ERROR_REASON_LICENSE_REQUIRED",
 		15: "ERROR_REASON_LEASE_ENDED",
 		16: "ERROR_REASON_INVALID_ARGUMENT",
+		17: "ERROR_REASON_LICENSE_IN_USE",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                   0,
@@ -117,6 +122,7 @@ var (
 		"ERROR_REASON_LICENSE_REQUIRED":              14,
 		"ERROR_REASON_LEASE_ENDED":                   15,
 		"ERROR_REASON_INVALID_ARGUMENT":              16,
+		"ERROR_REASON_LICENSE_IN_USE":                17,
 	}
 )
 
@@ -151,7 +157,7 @@ var File_steward_licensing_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_steward_licensing_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"'steward/licensing/v1/error_reason.proto\x12\x14steward.licensing.v1*\xf4\x04\n" +
+	"'steward/licensing/v1/error_reason.proto\x12\x14steward.licensing.v1*\x95\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bERROR_REASON_ALREADY_EXISTS\x10\x01\x12\x1e\n" +
@@ -170,7 +176,8 @@ const file_steward_licensing_v1_error_reason_proto_rawDesc = "" +
 	"$ERROR_REASON_QUANTITY_BELOW_ASSIGNED\x10\r\x12!\n" +
 	"\x1dERROR_REASON_LICENSE_REQUIRED\x10\x0e\x12\x1c\n" +
 	"\x18ERROR_REASON_LEASE_ENDED\x10\x0f\x12!\n" +
-	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x10B2Z0steward.dev/gen/steward/licensing/v1;licensingv1b\x06proto3"
+	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x10\x12\x1f\n" +
+	"\x1bERROR_REASON_LICENSE_IN_USE\x10\x11B2Z0steward.dev/gen/steward/licensing/v1;licensingv1b\x06proto3"
 
 var (
 	file_steward_licensing_v1_error_reason_proto_rawDescOnce sync.Once

@@ -78,7 +78,7 @@ func (x GetUsageTrendRequest_Granularity) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GetUsageTrendRequest_Granularity.Descriptor instead.
 func (GetUsageTrendRequest_Granularity) EnumDescriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{27, 0}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{28, 0}
 }
 
 // GetLicensePoolRequest reads a pool.
@@ -817,6 +817,62 @@ func (x *UnassignLicenseRequest) GetEtag() string {
 	return ""
 }
 
+// UpdateLicenseAssignmentRequest changes a license's settings.
+type UpdateLicenseAssignmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The assignment; name identifies it, etag (if set) must be current.
+	LicenseAssignment *LicenseAssignment `protobuf:"bytes,1,opt,name=license_assignment,json=licenseAssignment,proto3" json:"license_assignment,omitempty"`
+	// Fields to change (concurrent_execution_disabled); empty means all of
+	// them.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateLicenseAssignmentRequest) Reset() {
+	*x = UpdateLicenseAssignmentRequest{}
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateLicenseAssignmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateLicenseAssignmentRequest) ProtoMessage() {}
+
+func (x *UpdateLicenseAssignmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateLicenseAssignmentRequest.ProtoReflect.Descriptor instead.
+func (*UpdateLicenseAssignmentRequest) Descriptor() ([]byte, []int) {
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *UpdateLicenseAssignmentRequest) GetLicenseAssignment() *LicenseAssignment {
+	if x != nil {
+		return x.LicenseAssignment
+	}
+	return nil
+}
+
+func (x *UpdateLicenseAssignmentRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
 // BatchAssignLicensesRequest gives many members a license of one pool.
 type BatchAssignLicensesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -834,7 +890,7 @@ type BatchAssignLicensesRequest struct {
 
 func (x *BatchAssignLicensesRequest) Reset() {
 	*x = BatchAssignLicensesRequest{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[12]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +902,7 @@ func (x *BatchAssignLicensesRequest) String() string {
 func (*BatchAssignLicensesRequest) ProtoMessage() {}
 
 func (x *BatchAssignLicensesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[12]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +915,7 @@ func (x *BatchAssignLicensesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchAssignLicensesRequest.ProtoReflect.Descriptor instead.
 func (*BatchAssignLicensesRequest) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{12}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *BatchAssignLicensesRequest) GetParent() string {
@@ -901,7 +957,7 @@ type BatchAssignLicensesResponse struct {
 
 func (x *BatchAssignLicensesResponse) Reset() {
 	*x = BatchAssignLicensesResponse{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[13]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -913,7 +969,7 @@ func (x *BatchAssignLicensesResponse) String() string {
 func (*BatchAssignLicensesResponse) ProtoMessage() {}
 
 func (x *BatchAssignLicensesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[13]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -926,7 +982,7 @@ func (x *BatchAssignLicensesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchAssignLicensesResponse.ProtoReflect.Descriptor instead.
 func (*BatchAssignLicensesResponse) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{13}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *BatchAssignLicensesResponse) GetLicenseAssignments() []*LicenseAssignment {
@@ -955,7 +1011,7 @@ type ListLicenseAssignmentsRequest struct {
 
 func (x *ListLicenseAssignmentsRequest) Reset() {
 	*x = ListLicenseAssignmentsRequest{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[14]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -967,7 +1023,7 @@ func (x *ListLicenseAssignmentsRequest) String() string {
 func (*ListLicenseAssignmentsRequest) ProtoMessage() {}
 
 func (x *ListLicenseAssignmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[14]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -980,7 +1036,7 @@ func (x *ListLicenseAssignmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLicenseAssignmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListLicenseAssignmentsRequest) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{14}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListLicenseAssignmentsRequest) GetParent() string {
@@ -1031,7 +1087,7 @@ type ListLicenseAssignmentsResponse struct {
 
 func (x *ListLicenseAssignmentsResponse) Reset() {
 	*x = ListLicenseAssignmentsResponse{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[15]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1043,7 +1099,7 @@ func (x *ListLicenseAssignmentsResponse) String() string {
 func (*ListLicenseAssignmentsResponse) ProtoMessage() {}
 
 func (x *ListLicenseAssignmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[15]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1056,7 +1112,7 @@ func (x *ListLicenseAssignmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLicenseAssignmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListLicenseAssignmentsResponse) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{15}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListLicenseAssignmentsResponse) GetLicenseAssignments() []*LicenseAssignment {
@@ -1095,7 +1151,7 @@ type AcquireLeaseRequest struct {
 
 func (x *AcquireLeaseRequest) Reset() {
 	*x = AcquireLeaseRequest{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[16]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1107,7 +1163,7 @@ func (x *AcquireLeaseRequest) String() string {
 func (*AcquireLeaseRequest) ProtoMessage() {}
 
 func (x *AcquireLeaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[16]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1120,7 +1176,7 @@ func (x *AcquireLeaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireLeaseRequest.ProtoReflect.Descriptor instead.
 func (*AcquireLeaseRequest) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{16}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AcquireLeaseRequest) GetParent() string {
@@ -1179,7 +1235,7 @@ type AcquireLeaseResponse struct {
 
 func (x *AcquireLeaseResponse) Reset() {
 	*x = AcquireLeaseResponse{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[17]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1191,7 +1247,7 @@ func (x *AcquireLeaseResponse) String() string {
 func (*AcquireLeaseResponse) ProtoMessage() {}
 
 func (x *AcquireLeaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[17]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1204,7 +1260,7 @@ func (x *AcquireLeaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireLeaseResponse.ProtoReflect.Descriptor instead.
 func (*AcquireLeaseResponse) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{17}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AcquireLeaseResponse) GetLease() *Lease {
@@ -1232,7 +1288,7 @@ type RenewLeaseRequest struct {
 
 func (x *RenewLeaseRequest) Reset() {
 	*x = RenewLeaseRequest{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[18]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1300,7 @@ func (x *RenewLeaseRequest) String() string {
 func (*RenewLeaseRequest) ProtoMessage() {}
 
 func (x *RenewLeaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[18]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1313,7 @@ func (x *RenewLeaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewLeaseRequest.ProtoReflect.Descriptor instead.
 func (*RenewLeaseRequest) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{18}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RenewLeaseRequest) GetName() string {
@@ -1280,7 +1336,7 @@ type RenewLeaseResponse struct {
 
 func (x *RenewLeaseResponse) Reset() {
 	*x = RenewLeaseResponse{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[19]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1348,7 @@ func (x *RenewLeaseResponse) String() string {
 func (*RenewLeaseResponse) ProtoMessage() {}
 
 func (x *RenewLeaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[19]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1361,7 @@ func (x *RenewLeaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewLeaseResponse.ProtoReflect.Descriptor instead.
 func (*RenewLeaseResponse) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{19}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RenewLeaseResponse) GetLease() *Lease {
@@ -1333,7 +1389,7 @@ type ReleaseLeaseRequest struct {
 
 func (x *ReleaseLeaseRequest) Reset() {
 	*x = ReleaseLeaseRequest{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[20]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1345,7 +1401,7 @@ func (x *ReleaseLeaseRequest) String() string {
 func (*ReleaseLeaseRequest) ProtoMessage() {}
 
 func (x *ReleaseLeaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[20]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1358,7 +1414,7 @@ func (x *ReleaseLeaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseLeaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseLeaseRequest) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{20}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReleaseLeaseRequest) GetName() string {
@@ -1379,7 +1435,7 @@ type ForceReleaseLeaseRequest struct {
 
 func (x *ForceReleaseLeaseRequest) Reset() {
 	*x = ForceReleaseLeaseRequest{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[21]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1447,7 @@ func (x *ForceReleaseLeaseRequest) String() string {
 func (*ForceReleaseLeaseRequest) ProtoMessage() {}
 
 func (x *ForceReleaseLeaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[21]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1460,7 @@ func (x *ForceReleaseLeaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForceReleaseLeaseRequest.ProtoReflect.Descriptor instead.
 func (*ForceReleaseLeaseRequest) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{21}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ForceReleaseLeaseRequest) GetName() string {
@@ -1433,7 +1489,7 @@ type ListLeasesRequest struct {
 
 func (x *ListLeasesRequest) Reset() {
 	*x = ListLeasesRequest{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[22]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1445,7 +1501,7 @@ func (x *ListLeasesRequest) String() string {
 func (*ListLeasesRequest) ProtoMessage() {}
 
 func (x *ListLeasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[22]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1458,7 +1514,7 @@ func (x *ListLeasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLeasesRequest.ProtoReflect.Descriptor instead.
 func (*ListLeasesRequest) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{22}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListLeasesRequest) GetParent() string {
@@ -1509,7 +1565,7 @@ type ListLeasesResponse struct {
 
 func (x *ListLeasesResponse) Reset() {
 	*x = ListLeasesResponse{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[23]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1521,7 +1577,7 @@ func (x *ListLeasesResponse) String() string {
 func (*ListLeasesResponse) ProtoMessage() {}
 
 func (x *ListLeasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[23]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1534,7 +1590,7 @@ func (x *ListLeasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLeasesResponse.ProtoReflect.Descriptor instead.
 func (*ListLeasesResponse) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{23}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListLeasesResponse) GetLeases() []*Lease {
@@ -1568,7 +1624,7 @@ type AcquireExecutionRequest struct {
 
 func (x *AcquireExecutionRequest) Reset() {
 	*x = AcquireExecutionRequest{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[24]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1580,7 +1636,7 @@ func (x *AcquireExecutionRequest) String() string {
 func (*AcquireExecutionRequest) ProtoMessage() {}
 
 func (x *AcquireExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[24]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1593,7 +1649,7 @@ func (x *AcquireExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcquireExecutionRequest.ProtoReflect.Descriptor instead.
 func (*AcquireExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{24}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AcquireExecutionRequest) GetParent() string {
@@ -1635,7 +1691,7 @@ type ReleaseExecutionRequest struct {
 
 func (x *ReleaseExecutionRequest) Reset() {
 	*x = ReleaseExecutionRequest{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[25]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1647,7 +1703,7 @@ func (x *ReleaseExecutionRequest) String() string {
 func (*ReleaseExecutionRequest) ProtoMessage() {}
 
 func (x *ReleaseExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[25]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1660,7 +1716,7 @@ func (x *ReleaseExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseExecutionRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{25}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReleaseExecutionRequest) GetName() string {
@@ -1685,7 +1741,7 @@ type GetLicenseUsageRequest struct {
 
 func (x *GetLicenseUsageRequest) Reset() {
 	*x = GetLicenseUsageRequest{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[26]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1697,7 +1753,7 @@ func (x *GetLicenseUsageRequest) String() string {
 func (*GetLicenseUsageRequest) ProtoMessage() {}
 
 func (x *GetLicenseUsageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[26]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +1766,7 @@ func (x *GetLicenseUsageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLicenseUsageRequest.ProtoReflect.Descriptor instead.
 func (*GetLicenseUsageRequest) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{26}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetLicenseUsageRequest) GetName() string {
@@ -1755,7 +1811,7 @@ type GetUsageTrendRequest struct {
 
 func (x *GetUsageTrendRequest) Reset() {
 	*x = GetUsageTrendRequest{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[27]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +1823,7 @@ func (x *GetUsageTrendRequest) String() string {
 func (*GetUsageTrendRequest) ProtoMessage() {}
 
 func (x *GetUsageTrendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[27]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +1836,7 @@ func (x *GetUsageTrendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUsageTrendRequest.ProtoReflect.Descriptor instead.
 func (*GetUsageTrendRequest) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{27}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetUsageTrendRequest) GetName() string {
@@ -1834,7 +1890,7 @@ type GetLicensingJwksRequest struct {
 
 func (x *GetLicensingJwksRequest) Reset() {
 	*x = GetLicensingJwksRequest{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[28]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1846,7 +1902,7 @@ func (x *GetLicensingJwksRequest) String() string {
 func (*GetLicensingJwksRequest) ProtoMessage() {}
 
 func (x *GetLicensingJwksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[28]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1859,7 +1915,7 @@ func (x *GetLicensingJwksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLicensingJwksRequest.ProtoReflect.Descriptor instead.
 func (*GetLicensingJwksRequest) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{28}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{29}
 }
 
 // GetLicensingJwksResponse is a JSON Web Key Set (RFC 7517); its JSON form
@@ -1874,7 +1930,7 @@ type GetLicensingJwksResponse struct {
 
 func (x *GetLicensingJwksResponse) Reset() {
 	*x = GetLicensingJwksResponse{}
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[29]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1886,7 +1942,7 @@ func (x *GetLicensingJwksResponse) String() string {
 func (*GetLicensingJwksResponse) ProtoMessage() {}
 
 func (x *GetLicensingJwksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[29]
+	mi := &file_steward_licensing_v1_licensing_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1899,7 +1955,7 @@ func (x *GetLicensingJwksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLicensingJwksResponse.ProtoReflect.Descriptor instead.
 func (*GetLicensingJwksResponse) Descriptor() ([]byte, []int) {
-	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{29}
+	return file_steward_licensing_v1_licensing_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetLicensingJwksResponse) GetKeys() []*JsonWebKey {
@@ -1969,7 +2025,12 @@ const file_steward_licensing_v1_licensing_service_proto_rawDesc = "" +
 	"\x17assign_license.required\x12Blicense_assignment.pool and license_assignment.member are required\x1aJthis.license_assignment.pool != '' && this.license_assignment.member != ''\"\x9b\x01\n" +
 	"\x16UnassignLicenseRequest\x12m\n" +
 	"\x04name\x18\x01 \x01(\tBY\xbaHVrT2R^organizations/[a-z0-9][a-z0-9-]{0,62}/licenseAssignments/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xfe\x02\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xa7\x03\n" +
+	"\x1eUpdateLicenseAssignmentRequest\x12^\n" +
+	"\x12license_assignment\x18\x01 \x01(\v2'.steward.licensing.v1.LicenseAssignmentB\x06\xbaH\x03\xc8\x01\x01R\x11licenseAssignment\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask:\xe7\x01\xbaH\xe3\x01\x1a\xe0\x01\n" +
+	"\x1eupdate_license_assignment.name\x12Blicense_assignment.name must be a license assignment resource name\x1azthis.license_assignment.name.matches('^organizations/[a-z0-9][a-z0-9-]{0,62}/licenseAssignments/[a-z0-9][a-z0-9-]{0,62}$')\"\xfe\x02\n" +
 	"\x1aBatchAssignLicensesRequest\x12F\n" +
 	"\x06parent\x18\x01 \x01(\tB.\xbaH+r)2'^organizations/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12g\n" +
 	"\x04pool\x18\x02 \x01(\tBS\xbaHPrN2L^organizations/[a-z0-9][a-z0-9-]{0,62}/licensePools/[a-z0-9][a-z0-9-]{0,62}$R\x04pool\x12\x82\x01\n" +
@@ -2051,7 +2112,7 @@ const file_steward_licensing_v1_licensing_service_proto_rawDesc = "" +
 	"\x0fGRANULARITY_DAY\x10\x02\"\x19\n" +
 	"\x17GetLicensingJwksRequest\"P\n" +
 	"\x18GetLicensingJwksResponse\x124\n" +
-	"\x04keys\x18\x01 \x03(\v2 .steward.licensing.v1.JsonWebKeyR\x04keys2\xba\x1d\n" +
+	"\x04keys\x18\x01 \x03(\v2 .steward.licensing.v1.JsonWebKeyR\x04keys2\xc2\x1f\n" +
 	"\x10LicensingService\x12\xac\x01\n" +
 	"\x0eGetLicensePool\x12+.steward.licensing.v1.GetLicensePoolRequest\x1a!.steward.licensing.v1.LicensePool\"J\xc2\xf3\x18\x15\n" +
 	"\rlicenses.view\x12\x04name\x82\xd3\xe4\x93\x02+\x12)/v1/{name=organizations/*/licensePools/*}\x12\xbf\x01\n" +
@@ -2068,7 +2129,9 @@ const file_steward_licensing_v1_licensing_service_proto_rawDesc = "" +
 	"\rAssignLicense\x12*.steward.licensing.v1.AssignLicenseRequest\x1a'.steward.licensing.v1.LicenseAssignment\"\\\xc2\xf3\x18\x17\n" +
 	"\rlicenses.edit\x12\x06parent\x82\xd3\xe4\x93\x02;:\x01*\"6/v1/{parent=organizations/*}/licenseAssignments:assign\x12\xb5\x01\n" +
 	"\x0fUnassignLicense\x12,.steward.licensing.v1.UnassignLicenseRequest\x1a\x16.google.protobuf.Empty\"\\\xc2\xf3\x18\x15\n" +
-	"\rlicenses.edit\x12\x04name\x82\xd3\xe4\x93\x02=:\x01*\"8/v1/{name=organizations/*/licenseAssignments/*}:unassign\x12\xdd\x01\n" +
+	"\rlicenses.edit\x12\x04name\x82\xd3\xe4\x93\x02=:\x01*\"8/v1/{name=organizations/*/licenseAssignments/*}:unassign\x12\x85\x02\n" +
+	"\x17UpdateLicenseAssignment\x124.steward.licensing.v1.UpdateLicenseAssignmentRequest\x1a'.steward.licensing.v1.LicenseAssignment\"\x8a\x01\xc2\xf3\x18(\n" +
+	"\rlicenses.edit\x12\x17license_assignment.name\x82\xd3\xe4\x93\x02X:\x12license_assignment2B/v1/{license_assignment.name=organizations/*/licenseAssignments/*}\x12\xdd\x01\n" +
 	"\x13BatchAssignLicenses\x120.steward.licensing.v1.BatchAssignLicensesRequest\x1a1.steward.licensing.v1.BatchAssignLicensesResponse\"a\xc2\xf3\x18\x17\n" +
 	"\rlicenses.edit\x12\x06parent\x82\xd3\xe4\x93\x02@:\x01*\";/v1/{parent=organizations/*}/licenseAssignments:batchAssign\x12\xd7\x01\n" +
 	"\x16ListLicenseAssignments\x123.steward.licensing.v1.ListLicenseAssignmentsRequest\x1a4.steward.licensing.v1.ListLicenseAssignmentsResponse\"R\xc2\xf3\x18\x17\n" +
@@ -2103,7 +2166,7 @@ func file_steward_licensing_v1_licensing_service_proto_rawDescGZIP() []byte {
 }
 
 var file_steward_licensing_v1_licensing_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_steward_licensing_v1_licensing_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_steward_licensing_v1_licensing_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_steward_licensing_v1_licensing_service_proto_goTypes = []any{
 	(GetUsageTrendRequest_Granularity)(0),  // 0: steward.licensing.v1.GetUsageTrendRequest.Granularity
 	(*GetLicensePoolRequest)(nil),          // 1: steward.licensing.v1.GetLicensePoolRequest
@@ -2118,106 +2181,111 @@ var file_steward_licensing_v1_licensing_service_proto_goTypes = []any{
 	(*RejectLicenseRequestRequest)(nil),    // 10: steward.licensing.v1.RejectLicenseRequestRequest
 	(*AssignLicenseRequest)(nil),           // 11: steward.licensing.v1.AssignLicenseRequest
 	(*UnassignLicenseRequest)(nil),         // 12: steward.licensing.v1.UnassignLicenseRequest
-	(*BatchAssignLicensesRequest)(nil),     // 13: steward.licensing.v1.BatchAssignLicensesRequest
-	(*BatchAssignLicensesResponse)(nil),    // 14: steward.licensing.v1.BatchAssignLicensesResponse
-	(*ListLicenseAssignmentsRequest)(nil),  // 15: steward.licensing.v1.ListLicenseAssignmentsRequest
-	(*ListLicenseAssignmentsResponse)(nil), // 16: steward.licensing.v1.ListLicenseAssignmentsResponse
-	(*AcquireLeaseRequest)(nil),            // 17: steward.licensing.v1.AcquireLeaseRequest
-	(*AcquireLeaseResponse)(nil),           // 18: steward.licensing.v1.AcquireLeaseResponse
-	(*RenewLeaseRequest)(nil),              // 19: steward.licensing.v1.RenewLeaseRequest
-	(*RenewLeaseResponse)(nil),             // 20: steward.licensing.v1.RenewLeaseResponse
-	(*ReleaseLeaseRequest)(nil),            // 21: steward.licensing.v1.ReleaseLeaseRequest
-	(*ForceReleaseLeaseRequest)(nil),       // 22: steward.licensing.v1.ForceReleaseLeaseRequest
-	(*ListLeasesRequest)(nil),              // 23: steward.licensing.v1.ListLeasesRequest
-	(*ListLeasesResponse)(nil),             // 24: steward.licensing.v1.ListLeasesResponse
-	(*AcquireExecutionRequest)(nil),        // 25: steward.licensing.v1.AcquireExecutionRequest
-	(*ReleaseExecutionRequest)(nil),        // 26: steward.licensing.v1.ReleaseExecutionRequest
-	(*GetLicenseUsageRequest)(nil),         // 27: steward.licensing.v1.GetLicenseUsageRequest
-	(*GetUsageTrendRequest)(nil),           // 28: steward.licensing.v1.GetUsageTrendRequest
-	(*GetLicensingJwksRequest)(nil),        // 29: steward.licensing.v1.GetLicensingJwksRequest
-	(*GetLicensingJwksResponse)(nil),       // 30: steward.licensing.v1.GetLicensingJwksResponse
-	(*LicensePool)(nil),                    // 31: steward.licensing.v1.LicensePool
-	(*fieldmaskpb.FieldMask)(nil),          // 32: google.protobuf.FieldMask
-	(*LicenseRequest)(nil),                 // 33: steward.licensing.v1.LicenseRequest
-	(LicenseRequest_State)(0),              // 34: steward.licensing.v1.LicenseRequest.State
-	(*LicenseAssignment)(nil),              // 35: steward.licensing.v1.LicenseAssignment
-	(Product)(0),                           // 36: steward.licensing.v1.Product
-	(*Lease)(nil),                          // 37: steward.licensing.v1.Lease
-	(*timestamppb.Timestamp)(nil),          // 38: google.protobuf.Timestamp
-	(*JsonWebKey)(nil),                     // 39: steward.licensing.v1.JsonWebKey
-	(*emptypb.Empty)(nil),                  // 40: google.protobuf.Empty
-	(*Execution)(nil),                      // 41: steward.licensing.v1.Execution
-	(*LicenseUsage)(nil),                   // 42: steward.licensing.v1.LicenseUsage
-	(*UsageTrend)(nil),                     // 43: steward.licensing.v1.UsageTrend
+	(*UpdateLicenseAssignmentRequest)(nil), // 13: steward.licensing.v1.UpdateLicenseAssignmentRequest
+	(*BatchAssignLicensesRequest)(nil),     // 14: steward.licensing.v1.BatchAssignLicensesRequest
+	(*BatchAssignLicensesResponse)(nil),    // 15: steward.licensing.v1.BatchAssignLicensesResponse
+	(*ListLicenseAssignmentsRequest)(nil),  // 16: steward.licensing.v1.ListLicenseAssignmentsRequest
+	(*ListLicenseAssignmentsResponse)(nil), // 17: steward.licensing.v1.ListLicenseAssignmentsResponse
+	(*AcquireLeaseRequest)(nil),            // 18: steward.licensing.v1.AcquireLeaseRequest
+	(*AcquireLeaseResponse)(nil),           // 19: steward.licensing.v1.AcquireLeaseResponse
+	(*RenewLeaseRequest)(nil),              // 20: steward.licensing.v1.RenewLeaseRequest
+	(*RenewLeaseResponse)(nil),             // 21: steward.licensing.v1.RenewLeaseResponse
+	(*ReleaseLeaseRequest)(nil),            // 22: steward.licensing.v1.ReleaseLeaseRequest
+	(*ForceReleaseLeaseRequest)(nil),       // 23: steward.licensing.v1.ForceReleaseLeaseRequest
+	(*ListLeasesRequest)(nil),              // 24: steward.licensing.v1.ListLeasesRequest
+	(*ListLeasesResponse)(nil),             // 25: steward.licensing.v1.ListLeasesResponse
+	(*AcquireExecutionRequest)(nil),        // 26: steward.licensing.v1.AcquireExecutionRequest
+	(*ReleaseExecutionRequest)(nil),        // 27: steward.licensing.v1.ReleaseExecutionRequest
+	(*GetLicenseUsageRequest)(nil),         // 28: steward.licensing.v1.GetLicenseUsageRequest
+	(*GetUsageTrendRequest)(nil),           // 29: steward.licensing.v1.GetUsageTrendRequest
+	(*GetLicensingJwksRequest)(nil),        // 30: steward.licensing.v1.GetLicensingJwksRequest
+	(*GetLicensingJwksResponse)(nil),       // 31: steward.licensing.v1.GetLicensingJwksResponse
+	(*LicensePool)(nil),                    // 32: steward.licensing.v1.LicensePool
+	(*fieldmaskpb.FieldMask)(nil),          // 33: google.protobuf.FieldMask
+	(*LicenseRequest)(nil),                 // 34: steward.licensing.v1.LicenseRequest
+	(LicenseRequest_State)(0),              // 35: steward.licensing.v1.LicenseRequest.State
+	(*LicenseAssignment)(nil),              // 36: steward.licensing.v1.LicenseAssignment
+	(Product)(0),                           // 37: steward.licensing.v1.Product
+	(*Lease)(nil),                          // 38: steward.licensing.v1.Lease
+	(*timestamppb.Timestamp)(nil),          // 39: google.protobuf.Timestamp
+	(*JsonWebKey)(nil),                     // 40: steward.licensing.v1.JsonWebKey
+	(*emptypb.Empty)(nil),                  // 41: google.protobuf.Empty
+	(*Execution)(nil),                      // 42: steward.licensing.v1.Execution
+	(*LicenseUsage)(nil),                   // 43: steward.licensing.v1.LicenseUsage
+	(*UsageTrend)(nil),                     // 44: steward.licensing.v1.UsageTrend
 }
 var file_steward_licensing_v1_licensing_service_proto_depIdxs = []int32{
-	31, // 0: steward.licensing.v1.ListLicensePoolsResponse.license_pools:type_name -> steward.licensing.v1.LicensePool
-	31, // 1: steward.licensing.v1.CreateLicensePoolRequest.license_pool:type_name -> steward.licensing.v1.LicensePool
-	31, // 2: steward.licensing.v1.UpdateLicensePoolRequest.license_pool:type_name -> steward.licensing.v1.LicensePool
-	32, // 3: steward.licensing.v1.UpdateLicensePoolRequest.update_mask:type_name -> google.protobuf.FieldMask
-	33, // 4: steward.licensing.v1.CreateLicenseRequestRequest.license_request:type_name -> steward.licensing.v1.LicenseRequest
-	34, // 5: steward.licensing.v1.ListLicenseRequestsRequest.state:type_name -> steward.licensing.v1.LicenseRequest.State
-	33, // 6: steward.licensing.v1.ListLicenseRequestsResponse.license_requests:type_name -> steward.licensing.v1.LicenseRequest
-	35, // 7: steward.licensing.v1.AssignLicenseRequest.license_assignment:type_name -> steward.licensing.v1.LicenseAssignment
-	35, // 8: steward.licensing.v1.BatchAssignLicensesResponse.license_assignments:type_name -> steward.licensing.v1.LicenseAssignment
-	35, // 9: steward.licensing.v1.ListLicenseAssignmentsResponse.license_assignments:type_name -> steward.licensing.v1.LicenseAssignment
-	36, // 10: steward.licensing.v1.AcquireLeaseRequest.client:type_name -> steward.licensing.v1.Product
-	37, // 11: steward.licensing.v1.AcquireLeaseResponse.lease:type_name -> steward.licensing.v1.Lease
-	37, // 12: steward.licensing.v1.RenewLeaseResponse.lease:type_name -> steward.licensing.v1.Lease
-	37, // 13: steward.licensing.v1.ListLeasesResponse.leases:type_name -> steward.licensing.v1.Lease
-	38, // 14: steward.licensing.v1.GetUsageTrendRequest.start_time:type_name -> google.protobuf.Timestamp
-	38, // 15: steward.licensing.v1.GetUsageTrendRequest.end_time:type_name -> google.protobuf.Timestamp
-	0,  // 16: steward.licensing.v1.GetUsageTrendRequest.granularity:type_name -> steward.licensing.v1.GetUsageTrendRequest.Granularity
-	39, // 17: steward.licensing.v1.GetLicensingJwksResponse.keys:type_name -> steward.licensing.v1.JsonWebKey
-	1,  // 18: steward.licensing.v1.LicensingService.GetLicensePool:input_type -> steward.licensing.v1.GetLicensePoolRequest
-	2,  // 19: steward.licensing.v1.LicensingService.ListLicensePools:input_type -> steward.licensing.v1.ListLicensePoolsRequest
-	4,  // 20: steward.licensing.v1.LicensingService.CreateLicensePool:input_type -> steward.licensing.v1.CreateLicensePoolRequest
-	5,  // 21: steward.licensing.v1.LicensingService.UpdateLicensePool:input_type -> steward.licensing.v1.UpdateLicensePoolRequest
-	6,  // 22: steward.licensing.v1.LicensingService.CreateLicenseRequest:input_type -> steward.licensing.v1.CreateLicenseRequestRequest
-	7,  // 23: steward.licensing.v1.LicensingService.ListLicenseRequests:input_type -> steward.licensing.v1.ListLicenseRequestsRequest
-	9,  // 24: steward.licensing.v1.LicensingService.FulfillLicenseRequest:input_type -> steward.licensing.v1.FulfillLicenseRequestRequest
-	10, // 25: steward.licensing.v1.LicensingService.RejectLicenseRequest:input_type -> steward.licensing.v1.RejectLicenseRequestRequest
-	11, // 26: steward.licensing.v1.LicensingService.AssignLicense:input_type -> steward.licensing.v1.AssignLicenseRequest
-	12, // 27: steward.licensing.v1.LicensingService.UnassignLicense:input_type -> steward.licensing.v1.UnassignLicenseRequest
-	13, // 28: steward.licensing.v1.LicensingService.BatchAssignLicenses:input_type -> steward.licensing.v1.BatchAssignLicensesRequest
-	15, // 29: steward.licensing.v1.LicensingService.ListLicenseAssignments:input_type -> steward.licensing.v1.ListLicenseAssignmentsRequest
-	17, // 30: steward.licensing.v1.LicensingService.AcquireLease:input_type -> steward.licensing.v1.AcquireLeaseRequest
-	19, // 31: steward.licensing.v1.LicensingService.RenewLease:input_type -> steward.licensing.v1.RenewLeaseRequest
-	21, // 32: steward.licensing.v1.LicensingService.ReleaseLease:input_type -> steward.licensing.v1.ReleaseLeaseRequest
-	22, // 33: steward.licensing.v1.LicensingService.ForceReleaseLease:input_type -> steward.licensing.v1.ForceReleaseLeaseRequest
-	23, // 34: steward.licensing.v1.LicensingService.ListLeases:input_type -> steward.licensing.v1.ListLeasesRequest
-	25, // 35: steward.licensing.v1.LicensingService.AcquireExecution:input_type -> steward.licensing.v1.AcquireExecutionRequest
-	26, // 36: steward.licensing.v1.LicensingService.ReleaseExecution:input_type -> steward.licensing.v1.ReleaseExecutionRequest
-	27, // 37: steward.licensing.v1.LicensingService.GetLicenseUsage:input_type -> steward.licensing.v1.GetLicenseUsageRequest
-	28, // 38: steward.licensing.v1.LicensingService.GetUsageTrend:input_type -> steward.licensing.v1.GetUsageTrendRequest
-	29, // 39: steward.licensing.v1.LicensingService.GetLicensingJwks:input_type -> steward.licensing.v1.GetLicensingJwksRequest
-	31, // 40: steward.licensing.v1.LicensingService.GetLicensePool:output_type -> steward.licensing.v1.LicensePool
-	3,  // 41: steward.licensing.v1.LicensingService.ListLicensePools:output_type -> steward.licensing.v1.ListLicensePoolsResponse
-	31, // 42: steward.licensing.v1.LicensingService.CreateLicensePool:output_type -> steward.licensing.v1.LicensePool
-	31, // 43: steward.licensing.v1.LicensingService.UpdateLicensePool:output_type -> steward.licensing.v1.LicensePool
-	33, // 44: steward.licensing.v1.LicensingService.CreateLicenseRequest:output_type -> steward.licensing.v1.LicenseRequest
-	8,  // 45: steward.licensing.v1.LicensingService.ListLicenseRequests:output_type -> steward.licensing.v1.ListLicenseRequestsResponse
-	33, // 46: steward.licensing.v1.LicensingService.FulfillLicenseRequest:output_type -> steward.licensing.v1.LicenseRequest
-	33, // 47: steward.licensing.v1.LicensingService.RejectLicenseRequest:output_type -> steward.licensing.v1.LicenseRequest
-	35, // 48: steward.licensing.v1.LicensingService.AssignLicense:output_type -> steward.licensing.v1.LicenseAssignment
-	40, // 49: steward.licensing.v1.LicensingService.UnassignLicense:output_type -> google.protobuf.Empty
-	14, // 50: steward.licensing.v1.LicensingService.BatchAssignLicenses:output_type -> steward.licensing.v1.BatchAssignLicensesResponse
-	16, // 51: steward.licensing.v1.LicensingService.ListLicenseAssignments:output_type -> steward.licensing.v1.ListLicenseAssignmentsResponse
-	18, // 52: steward.licensing.v1.LicensingService.AcquireLease:output_type -> steward.licensing.v1.AcquireLeaseResponse
-	20, // 53: steward.licensing.v1.LicensingService.RenewLease:output_type -> steward.licensing.v1.RenewLeaseResponse
-	40, // 54: steward.licensing.v1.LicensingService.ReleaseLease:output_type -> google.protobuf.Empty
-	37, // 55: steward.licensing.v1.LicensingService.ForceReleaseLease:output_type -> steward.licensing.v1.Lease
-	24, // 56: steward.licensing.v1.LicensingService.ListLeases:output_type -> steward.licensing.v1.ListLeasesResponse
-	41, // 57: steward.licensing.v1.LicensingService.AcquireExecution:output_type -> steward.licensing.v1.Execution
-	40, // 58: steward.licensing.v1.LicensingService.ReleaseExecution:output_type -> google.protobuf.Empty
-	42, // 59: steward.licensing.v1.LicensingService.GetLicenseUsage:output_type -> steward.licensing.v1.LicenseUsage
-	43, // 60: steward.licensing.v1.LicensingService.GetUsageTrend:output_type -> steward.licensing.v1.UsageTrend
-	30, // 61: steward.licensing.v1.LicensingService.GetLicensingJwks:output_type -> steward.licensing.v1.GetLicensingJwksResponse
-	40, // [40:62] is the sub-list for method output_type
-	18, // [18:40] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	32, // 0: steward.licensing.v1.ListLicensePoolsResponse.license_pools:type_name -> steward.licensing.v1.LicensePool
+	32, // 1: steward.licensing.v1.CreateLicensePoolRequest.license_pool:type_name -> steward.licensing.v1.LicensePool
+	32, // 2: steward.licensing.v1.UpdateLicensePoolRequest.license_pool:type_name -> steward.licensing.v1.LicensePool
+	33, // 3: steward.licensing.v1.UpdateLicensePoolRequest.update_mask:type_name -> google.protobuf.FieldMask
+	34, // 4: steward.licensing.v1.CreateLicenseRequestRequest.license_request:type_name -> steward.licensing.v1.LicenseRequest
+	35, // 5: steward.licensing.v1.ListLicenseRequestsRequest.state:type_name -> steward.licensing.v1.LicenseRequest.State
+	34, // 6: steward.licensing.v1.ListLicenseRequestsResponse.license_requests:type_name -> steward.licensing.v1.LicenseRequest
+	36, // 7: steward.licensing.v1.AssignLicenseRequest.license_assignment:type_name -> steward.licensing.v1.LicenseAssignment
+	36, // 8: steward.licensing.v1.UpdateLicenseAssignmentRequest.license_assignment:type_name -> steward.licensing.v1.LicenseAssignment
+	33, // 9: steward.licensing.v1.UpdateLicenseAssignmentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	36, // 10: steward.licensing.v1.BatchAssignLicensesResponse.license_assignments:type_name -> steward.licensing.v1.LicenseAssignment
+	36, // 11: steward.licensing.v1.ListLicenseAssignmentsResponse.license_assignments:type_name -> steward.licensing.v1.LicenseAssignment
+	37, // 12: steward.licensing.v1.AcquireLeaseRequest.client:type_name -> steward.licensing.v1.Product
+	38, // 13: steward.licensing.v1.AcquireLeaseResponse.lease:type_name -> steward.licensing.v1.Lease
+	38, // 14: steward.licensing.v1.RenewLeaseResponse.lease:type_name -> steward.licensing.v1.Lease
+	38, // 15: steward.licensing.v1.ListLeasesResponse.leases:type_name -> steward.licensing.v1.Lease
+	39, // 16: steward.licensing.v1.GetUsageTrendRequest.start_time:type_name -> google.protobuf.Timestamp
+	39, // 17: steward.licensing.v1.GetUsageTrendRequest.end_time:type_name -> google.protobuf.Timestamp
+	0,  // 18: steward.licensing.v1.GetUsageTrendRequest.granularity:type_name -> steward.licensing.v1.GetUsageTrendRequest.Granularity
+	40, // 19: steward.licensing.v1.GetLicensingJwksResponse.keys:type_name -> steward.licensing.v1.JsonWebKey
+	1,  // 20: steward.licensing.v1.LicensingService.GetLicensePool:input_type -> steward.licensing.v1.GetLicensePoolRequest
+	2,  // 21: steward.licensing.v1.LicensingService.ListLicensePools:input_type -> steward.licensing.v1.ListLicensePoolsRequest
+	4,  // 22: steward.licensing.v1.LicensingService.CreateLicensePool:input_type -> steward.licensing.v1.CreateLicensePoolRequest
+	5,  // 23: steward.licensing.v1.LicensingService.UpdateLicensePool:input_type -> steward.licensing.v1.UpdateLicensePoolRequest
+	6,  // 24: steward.licensing.v1.LicensingService.CreateLicenseRequest:input_type -> steward.licensing.v1.CreateLicenseRequestRequest
+	7,  // 25: steward.licensing.v1.LicensingService.ListLicenseRequests:input_type -> steward.licensing.v1.ListLicenseRequestsRequest
+	9,  // 26: steward.licensing.v1.LicensingService.FulfillLicenseRequest:input_type -> steward.licensing.v1.FulfillLicenseRequestRequest
+	10, // 27: steward.licensing.v1.LicensingService.RejectLicenseRequest:input_type -> steward.licensing.v1.RejectLicenseRequestRequest
+	11, // 28: steward.licensing.v1.LicensingService.AssignLicense:input_type -> steward.licensing.v1.AssignLicenseRequest
+	12, // 29: steward.licensing.v1.LicensingService.UnassignLicense:input_type -> steward.licensing.v1.UnassignLicenseRequest
+	13, // 30: steward.licensing.v1.LicensingService.UpdateLicenseAssignment:input_type -> steward.licensing.v1.UpdateLicenseAssignmentRequest
+	14, // 31: steward.licensing.v1.LicensingService.BatchAssignLicenses:input_type -> steward.licensing.v1.BatchAssignLicensesRequest
+	16, // 32: steward.licensing.v1.LicensingService.ListLicenseAssignments:input_type -> steward.licensing.v1.ListLicenseAssignmentsRequest
+	18, // 33: steward.licensing.v1.LicensingService.AcquireLease:input_type -> steward.licensing.v1.AcquireLeaseRequest
+	20, // 34: steward.licensing.v1.LicensingService.RenewLease:input_type -> steward.licensing.v1.RenewLeaseRequest
+	22, // 35: steward.licensing.v1.LicensingService.ReleaseLease:input_type -> steward.licensing.v1.ReleaseLeaseRequest
+	23, // 36: steward.licensing.v1.LicensingService.ForceReleaseLease:input_type -> steward.licensing.v1.ForceReleaseLeaseRequest
+	24, // 37: steward.licensing.v1.LicensingService.ListLeases:input_type -> steward.licensing.v1.ListLeasesRequest
+	26, // 38: steward.licensing.v1.LicensingService.AcquireExecution:input_type -> steward.licensing.v1.AcquireExecutionRequest
+	27, // 39: steward.licensing.v1.LicensingService.ReleaseExecution:input_type -> steward.licensing.v1.ReleaseExecutionRequest
+	28, // 40: steward.licensing.v1.LicensingService.GetLicenseUsage:input_type -> steward.licensing.v1.GetLicenseUsageRequest
+	29, // 41: steward.licensing.v1.LicensingService.GetUsageTrend:input_type -> steward.licensing.v1.GetUsageTrendRequest
+	30, // 42: steward.licensing.v1.LicensingService.GetLicensingJwks:input_type -> steward.licensing.v1.GetLicensingJwksRequest
+	32, // 43: steward.licensing.v1.LicensingService.GetLicensePool:output_type -> steward.licensing.v1.LicensePool
+	3,  // 44: steward.licensing.v1.LicensingService.ListLicensePools:output_type -> steward.licensing.v1.ListLicensePoolsResponse
+	32, // 45: steward.licensing.v1.LicensingService.CreateLicensePool:output_type -> steward.licensing.v1.LicensePool
+	32, // 46: steward.licensing.v1.LicensingService.UpdateLicensePool:output_type -> steward.licensing.v1.LicensePool
+	34, // 47: steward.licensing.v1.LicensingService.CreateLicenseRequest:output_type -> steward.licensing.v1.LicenseRequest
+	8,  // 48: steward.licensing.v1.LicensingService.ListLicenseRequests:output_type -> steward.licensing.v1.ListLicenseRequestsResponse
+	34, // 49: steward.licensing.v1.LicensingService.FulfillLicenseRequest:output_type -> steward.licensing.v1.LicenseRequest
+	34, // 50: steward.licensing.v1.LicensingService.RejectLicenseRequest:output_type -> steward.licensing.v1.LicenseRequest
+	36, // 51: steward.licensing.v1.LicensingService.AssignLicense:output_type -> steward.licensing.v1.LicenseAssignment
+	41, // 52: steward.licensing.v1.LicensingService.UnassignLicense:output_type -> google.protobuf.Empty
+	36, // 53: steward.licensing.v1.LicensingService.UpdateLicenseAssignment:output_type -> steward.licensing.v1.LicenseAssignment
+	15, // 54: steward.licensing.v1.LicensingService.BatchAssignLicenses:output_type -> steward.licensing.v1.BatchAssignLicensesResponse
+	17, // 55: steward.licensing.v1.LicensingService.ListLicenseAssignments:output_type -> steward.licensing.v1.ListLicenseAssignmentsResponse
+	19, // 56: steward.licensing.v1.LicensingService.AcquireLease:output_type -> steward.licensing.v1.AcquireLeaseResponse
+	21, // 57: steward.licensing.v1.LicensingService.RenewLease:output_type -> steward.licensing.v1.RenewLeaseResponse
+	41, // 58: steward.licensing.v1.LicensingService.ReleaseLease:output_type -> google.protobuf.Empty
+	38, // 59: steward.licensing.v1.LicensingService.ForceReleaseLease:output_type -> steward.licensing.v1.Lease
+	25, // 60: steward.licensing.v1.LicensingService.ListLeases:output_type -> steward.licensing.v1.ListLeasesResponse
+	42, // 61: steward.licensing.v1.LicensingService.AcquireExecution:output_type -> steward.licensing.v1.Execution
+	41, // 62: steward.licensing.v1.LicensingService.ReleaseExecution:output_type -> google.protobuf.Empty
+	43, // 63: steward.licensing.v1.LicensingService.GetLicenseUsage:output_type -> steward.licensing.v1.LicenseUsage
+	44, // 64: steward.licensing.v1.LicensingService.GetUsageTrend:output_type -> steward.licensing.v1.UsageTrend
+	31, // 65: steward.licensing.v1.LicensingService.GetLicensingJwks:output_type -> steward.licensing.v1.GetLicensingJwksResponse
+	43, // [43:66] is the sub-list for method output_type
+	20, // [20:43] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_steward_licensing_v1_licensing_service_proto_init() }
@@ -2232,7 +2300,7 @@ func file_steward_licensing_v1_licensing_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_licensing_v1_licensing_service_proto_rawDesc), len(file_steward_licensing_v1_licensing_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -329,6 +329,87 @@ func local_request_LicensingService_UnassignLicense_0(ctx context.Context, marsh
 	return msg, metadata, err
 }
 
+var filter_LicensingService_UpdateLicenseAssignment_0 = &utilities.DoubleArray{Encoding: map[string]int{"license_assignment": 0, "name": 1}, Base: []int{1, 1, 2, 0, 0}, Check: []int{0, 1, 2, 2, 3}}
+
+func request_LicensingService_UpdateLicenseAssignment_0(ctx context.Context, marshaler runtime.Marshaler, client LicensingServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateLicenseAssignmentRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	newReader, berr := utilities.IOReaderFactory(req.Body)
+	if berr != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", berr)
+	}
+	if err := marshaler.NewDecoder(newReader()).Decode(&protoReq.LicenseAssignment); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if protoReq.UpdateMask == nil || len(protoReq.UpdateMask.GetPaths()) == 0 {
+		if fieldMask, err := runtime.FieldMaskFromRequestBody(newReader(), protoReq.LicenseAssignment); err != nil {
+			return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+		} else {
+			protoReq.UpdateMask = fieldMask
+		}
+	}
+	val, ok := pathParams["license_assignment.name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "license_assignment.name")
+	}
+	err = runtime.PopulateFieldFromPath(&protoReq, "license_assignment.name", val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "license_assignment.name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_LicensingService_UpdateLicenseAssignment_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.UpdateLicenseAssignment(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_LicensingService_UpdateLicenseAssignment_0(ctx context.Context, marshaler runtime.Marshaler, server LicensingServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateLicenseAssignmentRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	newReader, berr := utilities.IOReaderFactory(req.Body)
+	if berr != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", berr)
+	}
+	if err := marshaler.NewDecoder(newReader()).Decode(&protoReq.LicenseAssignment); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if protoReq.UpdateMask == nil || len(protoReq.UpdateMask.GetPaths()) == 0 {
+		if fieldMask, err := runtime.FieldMaskFromRequestBody(newReader(), protoReq.LicenseAssignment); err != nil {
+			return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+		} else {
+			protoReq.UpdateMask = fieldMask
+		}
+	}
+	val, ok := pathParams["license_assignment.name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "license_assignment.name")
+	}
+	err = runtime.PopulateFieldFromPath(&protoReq, "license_assignment.name", val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "license_assignment.name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_LicensingService_UpdateLicenseAssignment_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.UpdateLicenseAssignment(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_LicensingService_BatchAssignLicenses_0(ctx context.Context, marshaler runtime.Marshaler, client LicensingServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq BatchAssignLicensesRequest
@@ -1003,6 +1084,26 @@ func RegisterLicensingServiceHandlerServer(ctx context.Context, mux *runtime.Ser
 		}
 		forward_LicensingService_UnassignLicense_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPatch, pattern_LicensingService_UpdateLicenseAssignment_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/steward.licensing.v1.LicensingService/UpdateLicenseAssignment", runtime.WithHTTPPathPattern("/v1/{license_assignment.name=organizations/*/licenseAssignments/*}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_LicensingService_UpdateLicenseAssignment_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_LicensingService_UpdateLicenseAssignment_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_LicensingService_BatchAssignLicenses_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1385,6 +1486,23 @@ func RegisterLicensingServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 		}
 		forward_LicensingService_UnassignLicense_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPatch, pattern_LicensingService_UpdateLicenseAssignment_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/steward.licensing.v1.LicensingService/UpdateLicenseAssignment", runtime.WithHTTPPathPattern("/v1/{license_assignment.name=organizations/*/licenseAssignments/*}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_LicensingService_UpdateLicenseAssignment_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_LicensingService_UpdateLicenseAssignment_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_LicensingService_BatchAssignLicenses_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1593,43 +1711,45 @@ func RegisterLicensingServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 }
 
 var (
-	pattern_LicensingService_GetLicensePool_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "licensePools", "name"}, ""))
-	pattern_LicensingService_ListLicensePools_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "licensePools"}, ""))
-	pattern_LicensingService_CreateLicenseRequest_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "licenseRequests"}, ""))
-	pattern_LicensingService_ListLicenseRequests_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "licenseRequests"}, ""))
-	pattern_LicensingService_AssignLicense_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "licenseAssignments"}, "assign"))
-	pattern_LicensingService_UnassignLicense_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "licenseAssignments", "name"}, "unassign"))
-	pattern_LicensingService_BatchAssignLicenses_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "licenseAssignments"}, "batchAssign"))
-	pattern_LicensingService_ListLicenseAssignments_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "licenseAssignments"}, ""))
-	pattern_LicensingService_AcquireLease_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "leases"}, "acquire"))
-	pattern_LicensingService_RenewLease_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "leases", "name"}, "renew"))
-	pattern_LicensingService_ReleaseLease_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "leases", "name"}, "release"))
-	pattern_LicensingService_ForceReleaseLease_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "leases", "name"}, "forceRelease"))
-	pattern_LicensingService_ListLeases_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "leases"}, ""))
-	pattern_LicensingService_AcquireExecution_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "executions"}, "acquire"))
-	pattern_LicensingService_ReleaseExecution_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "executions", "name"}, "release"))
-	pattern_LicensingService_GetLicenseUsage_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 4, 3, 5, 3}, []string{"v1", "organizations", "licenseUsage", "name"}, ""))
-	pattern_LicensingService_GetUsageTrend_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 4, 3, 5, 3}, []string{"v1", "organizations", "usageTrend", "name"}, ""))
-	pattern_LicensingService_GetLicensingJwks_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "licensing", "jwks"}, ""))
+	pattern_LicensingService_GetLicensePool_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "licensePools", "name"}, ""))
+	pattern_LicensingService_ListLicensePools_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "licensePools"}, ""))
+	pattern_LicensingService_CreateLicenseRequest_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "licenseRequests"}, ""))
+	pattern_LicensingService_ListLicenseRequests_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "licenseRequests"}, ""))
+	pattern_LicensingService_AssignLicense_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "licenseAssignments"}, "assign"))
+	pattern_LicensingService_UnassignLicense_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "licenseAssignments", "name"}, "unassign"))
+	pattern_LicensingService_UpdateLicenseAssignment_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "licenseAssignments", "license_assignment.name"}, ""))
+	pattern_LicensingService_BatchAssignLicenses_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "licenseAssignments"}, "batchAssign"))
+	pattern_LicensingService_ListLicenseAssignments_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "licenseAssignments"}, ""))
+	pattern_LicensingService_AcquireLease_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "leases"}, "acquire"))
+	pattern_LicensingService_RenewLease_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "leases", "name"}, "renew"))
+	pattern_LicensingService_ReleaseLease_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "leases", "name"}, "release"))
+	pattern_LicensingService_ForceReleaseLease_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "leases", "name"}, "forceRelease"))
+	pattern_LicensingService_ListLeases_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "leases"}, ""))
+	pattern_LicensingService_AcquireExecution_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "executions"}, "acquire"))
+	pattern_LicensingService_ReleaseExecution_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "executions", "name"}, "release"))
+	pattern_LicensingService_GetLicenseUsage_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 4, 3, 5, 3}, []string{"v1", "organizations", "licenseUsage", "name"}, ""))
+	pattern_LicensingService_GetUsageTrend_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 4, 3, 5, 3}, []string{"v1", "organizations", "usageTrend", "name"}, ""))
+	pattern_LicensingService_GetLicensingJwks_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "licensing", "jwks"}, ""))
 )
 
 var (
-	forward_LicensingService_GetLicensePool_0         = runtime.ForwardResponseMessage
-	forward_LicensingService_ListLicensePools_0       = runtime.ForwardResponseMessage
-	forward_LicensingService_CreateLicenseRequest_0   = runtime.ForwardResponseMessage
-	forward_LicensingService_ListLicenseRequests_0    = runtime.ForwardResponseMessage
-	forward_LicensingService_AssignLicense_0          = runtime.ForwardResponseMessage
-	forward_LicensingService_UnassignLicense_0        = runtime.ForwardResponseMessage
-	forward_LicensingService_BatchAssignLicenses_0    = runtime.ForwardResponseMessage
-	forward_LicensingService_ListLicenseAssignments_0 = runtime.ForwardResponseMessage
-	forward_LicensingService_AcquireLease_0           = runtime.ForwardResponseMessage
-	forward_LicensingService_RenewLease_0             = runtime.ForwardResponseMessage
-	forward_LicensingService_ReleaseLease_0           = runtime.ForwardResponseMessage
-	forward_LicensingService_ForceReleaseLease_0      = runtime.ForwardResponseMessage
-	forward_LicensingService_ListLeases_0             = runtime.ForwardResponseMessage
-	forward_LicensingService_AcquireExecution_0       = runtime.ForwardResponseMessage
-	forward_LicensingService_ReleaseExecution_0       = runtime.ForwardResponseMessage
-	forward_LicensingService_GetLicenseUsage_0        = runtime.ForwardResponseMessage
-	forward_LicensingService_GetUsageTrend_0          = runtime.ForwardResponseMessage
-	forward_LicensingService_GetLicensingJwks_0       = runtime.ForwardResponseMessage
+	forward_LicensingService_GetLicensePool_0          = runtime.ForwardResponseMessage
+	forward_LicensingService_ListLicensePools_0        = runtime.ForwardResponseMessage
+	forward_LicensingService_CreateLicenseRequest_0    = runtime.ForwardResponseMessage
+	forward_LicensingService_ListLicenseRequests_0     = runtime.ForwardResponseMessage
+	forward_LicensingService_AssignLicense_0           = runtime.ForwardResponseMessage
+	forward_LicensingService_UnassignLicense_0         = runtime.ForwardResponseMessage
+	forward_LicensingService_UpdateLicenseAssignment_0 = runtime.ForwardResponseMessage
+	forward_LicensingService_BatchAssignLicenses_0     = runtime.ForwardResponseMessage
+	forward_LicensingService_ListLicenseAssignments_0  = runtime.ForwardResponseMessage
+	forward_LicensingService_AcquireLease_0            = runtime.ForwardResponseMessage
+	forward_LicensingService_RenewLease_0              = runtime.ForwardResponseMessage
+	forward_LicensingService_ReleaseLease_0            = runtime.ForwardResponseMessage
+	forward_LicensingService_ForceReleaseLease_0       = runtime.ForwardResponseMessage
+	forward_LicensingService_ListLeases_0              = runtime.ForwardResponseMessage
+	forward_LicensingService_AcquireExecution_0        = runtime.ForwardResponseMessage
+	forward_LicensingService_ReleaseExecution_0        = runtime.ForwardResponseMessage
+	forward_LicensingService_GetLicenseUsage_0         = runtime.ForwardResponseMessage
+	forward_LicensingService_GetUsageTrend_0           = runtime.ForwardResponseMessage
+	forward_LicensingService_GetLicensingJwks_0        = runtime.ForwardResponseMessage
 )

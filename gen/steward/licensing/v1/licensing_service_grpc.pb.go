@@ -20,28 +20,29 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	LicensingService_GetLicensePool_FullMethodName         = "/steward.licensing.v1.LicensingService/GetLicensePool"
-	LicensingService_ListLicensePools_FullMethodName       = "/steward.licensing.v1.LicensingService/ListLicensePools"
-	LicensingService_CreateLicensePool_FullMethodName      = "/steward.licensing.v1.LicensingService/CreateLicensePool"
-	LicensingService_UpdateLicensePool_FullMethodName      = "/steward.licensing.v1.LicensingService/UpdateLicensePool"
-	LicensingService_CreateLicenseRequest_FullMethodName   = "/steward.licensing.v1.LicensingService/CreateLicenseRequest"
-	LicensingService_ListLicenseRequests_FullMethodName    = "/steward.licensing.v1.LicensingService/ListLicenseRequests"
-	LicensingService_FulfillLicenseRequest_FullMethodName  = "/steward.licensing.v1.LicensingService/FulfillLicenseRequest"
-	LicensingService_RejectLicenseRequest_FullMethodName   = "/steward.licensing.v1.LicensingService/RejectLicenseRequest"
-	LicensingService_AssignLicense_FullMethodName          = "/steward.licensing.v1.LicensingService/AssignLicense"
-	LicensingService_UnassignLicense_FullMethodName        = "/steward.licensing.v1.LicensingService/UnassignLicense"
-	LicensingService_BatchAssignLicenses_FullMethodName    = "/steward.licensing.v1.LicensingService/BatchAssignLicenses"
-	LicensingService_ListLicenseAssignments_FullMethodName = "/steward.licensing.v1.LicensingService/ListLicenseAssignments"
-	LicensingService_AcquireLease_FullMethodName           = "/steward.licensing.v1.LicensingService/AcquireLease"
-	LicensingService_RenewLease_FullMethodName             = "/steward.licensing.v1.LicensingService/RenewLease"
-	LicensingService_ReleaseLease_FullMethodName           = "/steward.licensing.v1.LicensingService/ReleaseLease"
-	LicensingService_ForceReleaseLease_FullMethodName      = "/steward.licensing.v1.LicensingService/ForceReleaseLease"
-	LicensingService_ListLeases_FullMethodName             = "/steward.licensing.v1.LicensingService/ListLeases"
-	LicensingService_AcquireExecution_FullMethodName       = "/steward.licensing.v1.LicensingService/AcquireExecution"
-	LicensingService_ReleaseExecution_FullMethodName       = "/steward.licensing.v1.LicensingService/ReleaseExecution"
-	LicensingService_GetLicenseUsage_FullMethodName        = "/steward.licensing.v1.LicensingService/GetLicenseUsage"
-	LicensingService_GetUsageTrend_FullMethodName          = "/steward.licensing.v1.LicensingService/GetUsageTrend"
-	LicensingService_GetLicensingJwks_FullMethodName       = "/steward.licensing.v1.LicensingService/GetLicensingJwks"
+	LicensingService_GetLicensePool_FullMethodName          = "/steward.licensing.v1.LicensingService/GetLicensePool"
+	LicensingService_ListLicensePools_FullMethodName        = "/steward.licensing.v1.LicensingService/ListLicensePools"
+	LicensingService_CreateLicensePool_FullMethodName       = "/steward.licensing.v1.LicensingService/CreateLicensePool"
+	LicensingService_UpdateLicensePool_FullMethodName       = "/steward.licensing.v1.LicensingService/UpdateLicensePool"
+	LicensingService_CreateLicenseRequest_FullMethodName    = "/steward.licensing.v1.LicensingService/CreateLicenseRequest"
+	LicensingService_ListLicenseRequests_FullMethodName     = "/steward.licensing.v1.LicensingService/ListLicenseRequests"
+	LicensingService_FulfillLicenseRequest_FullMethodName   = "/steward.licensing.v1.LicensingService/FulfillLicenseRequest"
+	LicensingService_RejectLicenseRequest_FullMethodName    = "/steward.licensing.v1.LicensingService/RejectLicenseRequest"
+	LicensingService_AssignLicense_FullMethodName           = "/steward.licensing.v1.LicensingService/AssignLicense"
+	LicensingService_UnassignLicense_FullMethodName         = "/steward.licensing.v1.LicensingService/UnassignLicense"
+	LicensingService_UpdateLicenseAssignment_FullMethodName = "/steward.licensing.v1.LicensingService/UpdateLicenseAssignment"
+	LicensingService_BatchAssignLicenses_FullMethodName     = "/steward.licensing.v1.LicensingService/BatchAssignLicenses"
+	LicensingService_ListLicenseAssignments_FullMethodName  = "/steward.licensing.v1.LicensingService/ListLicenseAssignments"
+	LicensingService_AcquireLease_FullMethodName            = "/steward.licensing.v1.LicensingService/AcquireLease"
+	LicensingService_RenewLease_FullMethodName              = "/steward.licensing.v1.LicensingService/RenewLease"
+	LicensingService_ReleaseLease_FullMethodName            = "/steward.licensing.v1.LicensingService/ReleaseLease"
+	LicensingService_ForceReleaseLease_FullMethodName       = "/steward.licensing.v1.LicensingService/ForceReleaseLease"
+	LicensingService_ListLeases_FullMethodName              = "/steward.licensing.v1.LicensingService/ListLeases"
+	LicensingService_AcquireExecution_FullMethodName        = "/steward.licensing.v1.LicensingService/AcquireExecution"
+	LicensingService_ReleaseExecution_FullMethodName        = "/steward.licensing.v1.LicensingService/ReleaseExecution"
+	LicensingService_GetLicenseUsage_FullMethodName         = "/steward.licensing.v1.LicensingService/GetLicenseUsage"
+	LicensingService_GetUsageTrend_FullMethodName           = "/steward.licensing.v1.LicensingService/GetUsageTrend"
+	LicensingService_GetLicensingJwks_FullMethodName        = "/steward.licensing.v1.LicensingService/GetLicensingJwks"
 )
 
 // LicensingServiceClient is the client API for LicensingService service.
@@ -97,6 +98,9 @@ type LicensingServiceClient interface {
 	// UnassignLicense removes a member's license (R22); the seat is free at
 	// once, and the member's leases of it end.
 	UnassignLicense(ctx context.Context, in *UnassignLicenseRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// UpdateLicenseAssignment changes the settings of a member's license:
+	// whether the member may run unattended jobs concurrently (R25).
+	UpdateLicenseAssignment(ctx context.Context, in *UpdateLicenseAssignmentRequest, opts ...grpc.CallOption) (*LicenseAssignment, error)
 	// BatchAssignLicenses gives many members a seat of one pool in one call
 	// (R22): Professional pools only (BATCH_REQUIRES_PROFESSIONAL), all or
 	// nothing; when refused, a PreconditionFailure lists each refused member.
@@ -243,6 +247,16 @@ func (c *licensingServiceClient) UnassignLicense(ctx context.Context, in *Unassi
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(emptypb.Empty)
 	err := c.cc.Invoke(ctx, LicensingService_UnassignLicense_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *licensingServiceClient) UpdateLicenseAssignment(ctx context.Context, in *UpdateLicenseAssignmentRequest, opts ...grpc.CallOption) (*LicenseAssignment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LicenseAssignment)
+	err := c.cc.Invoke(ctx, LicensingService_UpdateLicenseAssignment_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -422,6 +436,9 @@ type LicensingServiceServer interface {
 	// UnassignLicense removes a member's license (R22); the seat is free at
 	// once, and the member's leases of it end.
 	UnassignLicense(context.Context, *UnassignLicenseRequest) (*emptypb.Empty, error)
+	// UpdateLicenseAssignment changes the settings of a member's license:
+	// whether the member may run unattended jobs concurrently (R25).
+	UpdateLicenseAssignment(context.Context, *UpdateLicenseAssignmentRequest) (*LicenseAssignment, error)
 	// BatchAssignLicenses gives many members a seat of one pool in one call
 	// (R22): Professional pools only (BATCH_REQUIRES_PROFESSIONAL), all or
 	// nothing; when refused, a PreconditionFailure lists each refused member.
@@ -503,6 +520,9 @@ func (UnimplementedLicensingServiceServer) AssignLicense(context.Context, *Assig
 }
 func (UnimplementedLicensingServiceServer) UnassignLicense(context.Context, *UnassignLicenseRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method UnassignLicense not implemented")
+}
+func (UnimplementedLicensingServiceServer) UpdateLicenseAssignment(context.Context, *UpdateLicenseAssignmentRequest) (*LicenseAssignment, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateLicenseAssignment not implemented")
 }
 func (UnimplementedLicensingServiceServer) BatchAssignLicenses(context.Context, *BatchAssignLicensesRequest) (*BatchAssignLicensesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchAssignLicenses not implemented")
@@ -737,6 +757,24 @@ func _LicensingService_UnassignLicense_Handler(srv interface{}, ctx context.Cont
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(LicensingServiceServer).UnassignLicense(ctx, req.(*UnassignLicenseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LicensingService_UpdateLicenseAssignment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateLicenseAssignmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LicensingServiceServer).UpdateLicenseAssignment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LicensingService_UpdateLicenseAssignment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LicensingServiceServer).UpdateLicenseAssignment(ctx, req.(*UpdateLicenseAssignmentRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1003,6 +1041,10 @@ var LicensingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UnassignLicense",
 			Handler:    _LicensingService_UnassignLicense_Handler,
+		},
+		{
+			MethodName: "UpdateLicenseAssignment",
+			Handler:    _LicensingService_UpdateLicenseAssignment_Handler,
 		},
 		{
 			MethodName: "BatchAssignLicenses",

@@ -263,6 +263,8 @@ const (
 	Lease_END_REASON_PRINCIPAL_REMOVED Lease_EndReason = 5
 	// The organization switched its account system (R8).
 	Lease_END_REASON_ACCOUNT_SYSTEM_SWITCHED Lease_EndReason = 6
+	// Its pool's validity ended (R21).
+	Lease_END_REASON_POOL_EXPIRED Lease_EndReason = 7
 )
 
 // Enum value maps for Lease_EndReason.
@@ -275,6 +277,7 @@ var (
 		4: "END_REASON_LICENSE_REMOVED",
 		5: "END_REASON_PRINCIPAL_REMOVED",
 		6: "END_REASON_ACCOUNT_SYSTEM_SWITCHED",
+		7: "END_REASON_POOL_EXPIRED",
 	}
 	Lease_EndReason_value = map[string]int32{
 		"END_REASON_UNSPECIFIED":             0,
@@ -284,6 +287,7 @@ var (
 		"END_REASON_LICENSE_REMOVED":         4,
 		"END_REASON_PRINCIPAL_REMOVED":       5,
 		"END_REASON_ACCOUNT_SYSTEM_SWITCHED": 6,
+		"END_REASON_POOL_EXPIRED":            7,
 	}
 )
 
@@ -784,7 +788,10 @@ type Lease struct {
 	// When it expires unless renewed. Output only.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// Why it ended; unspecified while it holds. Output only.
-	EndReason     Lease_EndReason `protobuf:"varint,10,opt,name=end_reason,json=endReason,proto3,enum=steward.licensing.v1.Lease_EndReason" json:"end_reason,omitempty"`
+	EndReason Lease_EndReason `protobuf:"varint,10,opt,name=end_reason,json=endReason,proto3,enum=steward.licensing.v1.Lease_EndReason" json:"end_reason,omitempty"`
+	// When it ended; unset while it holds. Ended leases are kept a day, so
+	// a client renewing learns why. Output only.
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -887,6 +894,13 @@ func (x *Lease) GetEndReason() Lease_EndReason {
 		return x.EndReason
 	}
 	return Lease_END_REASON_UNSPECIFIED
+}
+
+func (x *Lease) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
 }
 
 // Execution is a running job under a user's execution lock (R25).
@@ -1533,7 +1547,7 @@ const file_steward_licensing_v1_resources_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\b \x01(\tR\x04etag\"\x97\x05\n" +
+	"\x04etag\x18\b \x01(\tR\x04etag\"\xeb\x05\n" +
 	"\x05Lease\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tprincipal\x18\x02 \x01(\tR\tprincipal\x125\n" +
@@ -1549,7 +1563,8 @@ const file_steward_licensing_v1_resources_proto_rawDesc = "" +
 	"expireTime\x12D\n" +
 	"\n" +
 	"end_reason\x18\n" +
-	" \x01(\x0e2%.steward.licensing.v1.Lease.EndReasonR\tendReason\"\xe1\x01\n" +
+	" \x01(\x0e2%.steward.licensing.v1.Lease.EndReasonR\tendReason\x125\n" +
+	"\bend_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xfe\x01\n" +
 	"\tEndReason\x12\x1a\n" +
 	"\x16END_REASON_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13END_REASON_RELEASED\x10\x01\x12\x16\n" +
@@ -1557,7 +1572,8 @@ const file_steward_licensing_v1_resources_proto_rawDesc = "" +
 	"\x19END_REASON_FORCE_RELEASED\x10\x03\x12\x1e\n" +
 	"\x1aEND_REASON_LICENSE_REMOVED\x10\x04\x12 \n" +
 	"\x1cEND_REASON_PRINCIPAL_REMOVED\x10\x05\x12&\n" +
-	"\"END_REASON_ACCOUNT_SYSTEM_SWITCHED\x10\x06\"\xbf\x01\n" +
+	"\"END_REASON_ACCOUNT_SYSTEM_SWITCHED\x10\x06\x12\x1b\n" +
+	"\x17END_REASON_POOL_EXPIRED\x10\a\"\xbf\x01\n" +
 	"\tExecution\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x10\n" +
@@ -1670,22 +1686,23 @@ var file_steward_licensing_v1_resources_proto_depIdxs = []int32{
 	16, // 18: steward.licensing.v1.Lease.renew_time:type_name -> google.protobuf.Timestamp
 	16, // 19: steward.licensing.v1.Lease.expire_time:type_name -> google.protobuf.Timestamp
 	4,  // 20: steward.licensing.v1.Lease.end_reason:type_name -> steward.licensing.v1.Lease.EndReason
-	16, // 21: steward.licensing.v1.Execution.create_time:type_name -> google.protobuf.Timestamp
-	16, // 22: steward.licensing.v1.Execution.expire_time:type_name -> google.protobuf.Timestamp
-	0,  // 23: steward.licensing.v1.PoolUsage.product:type_name -> steward.licensing.v1.Product
-	1,  // 24: steward.licensing.v1.PoolUsage.model:type_name -> steward.licensing.v1.LicenseModel
-	0,  // 25: steward.licensing.v1.ServiceUsage.product:type_name -> steward.licensing.v1.Product
-	16, // 26: steward.licensing.v1.LicenseUsage.as_of:type_name -> google.protobuf.Timestamp
-	10, // 27: steward.licensing.v1.LicenseUsage.pools:type_name -> steward.licensing.v1.PoolUsage
-	11, // 28: steward.licensing.v1.LicenseUsage.services:type_name -> steward.licensing.v1.ServiceUsage
-	16, // 29: steward.licensing.v1.UsagePoint.start_time:type_name -> google.protobuf.Timestamp
-	0,  // 30: steward.licensing.v1.UsagePoint.product:type_name -> steward.licensing.v1.Product
-	13, // 31: steward.licensing.v1.UsageTrend.points:type_name -> steward.licensing.v1.UsagePoint
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	16, // 21: steward.licensing.v1.Lease.end_time:type_name -> google.protobuf.Timestamp
+	16, // 22: steward.licensing.v1.Execution.create_time:type_name -> google.protobuf.Timestamp
+	16, // 23: steward.licensing.v1.Execution.expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 24: steward.licensing.v1.PoolUsage.product:type_name -> steward.licensing.v1.Product
+	1,  // 25: steward.licensing.v1.PoolUsage.model:type_name -> steward.licensing.v1.LicenseModel
+	0,  // 26: steward.licensing.v1.ServiceUsage.product:type_name -> steward.licensing.v1.Product
+	16, // 27: steward.licensing.v1.LicenseUsage.as_of:type_name -> google.protobuf.Timestamp
+	10, // 28: steward.licensing.v1.LicenseUsage.pools:type_name -> steward.licensing.v1.PoolUsage
+	11, // 29: steward.licensing.v1.LicenseUsage.services:type_name -> steward.licensing.v1.ServiceUsage
+	16, // 30: steward.licensing.v1.UsagePoint.start_time:type_name -> google.protobuf.Timestamp
+	0,  // 31: steward.licensing.v1.UsagePoint.product:type_name -> steward.licensing.v1.Product
+	13, // 32: steward.licensing.v1.UsageTrend.points:type_name -> steward.licensing.v1.UsagePoint
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_steward_licensing_v1_resources_proto_init() }
