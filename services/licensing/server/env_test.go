@@ -25,7 +25,7 @@ import (
 // env is a licensing service on bufconn following a stand-in directory
 // log the test writes to.
 type env struct {
-	t *testing.T
+	t testing.TB
 	b *backend.Backend
 	// c calls licensing; use e.as(...) contexts with e.svc to act as a
 	// user, e.operator to act as the installation's operator.
@@ -64,7 +64,7 @@ var members = authz.AuthorizerFunc(func(_ context.Context, req authz.Request) (a
 })
 
 // newEnv starts a licensing service for one test.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t}
 	var dirConn grpc.ClientConnInterface
@@ -88,7 +88,7 @@ func newEnv(t *testing.T) *env {
 
 // directoryLog serves an event log standing in for the directory's, over
 // bufconn, and returns a connection to it with its store and log.
-func directoryLog(t *testing.T) (grpc.ClientConnInterface, store.Store, *eventlog.Log) {
+func directoryLog(t testing.TB) (grpc.ClientConnInterface, store.Store, *eventlog.Log) {
 	t.Helper()
 	return backendtest.ServeLog(t, "directory")
 }
@@ -128,6 +128,10 @@ func (e *env) signUp(id string, users ...string) string {
 
 // as returns a context acting as user u of org through the harness
 // credential (pass e.svc as call option).
-func (e *env) as(org, u string) context.Context {
-	return metadata.AppendToOutgoingContext(context.Background(), authn.MDActor, org+"/users/"+u, authn.MDActorOrganization, org)
+func (e *env) as(org, u string) context.Context { return e.asPrincipal(org, org+"/users/"+u) }
+
+// asPrincipal returns a context acting as principal (a user or robot
+// account) of org through the harness credential.
+func (e *env) asPrincipal(org, principal string) context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), authn.MDActor, principal, authn.MDActorOrganization, org)
 }
