@@ -567,3 +567,66 @@ func TestHookMayUpdate(t *testing.T) {
 		t.Fatalf("hook's write: %v", err)
 	}
 }
+
+// smallUpdate is the benchmarks' Update: a NextSequence and a Put of value
+// under a key made of the sequence.
+func smallUpdate(s *bboltstore.Store, value []byte) error {
+	return s.Update(ctx, func(tx store.Tx) error {
+		seq, err := tx.NextSequence("bench")
+		if err != nil {
+			return err
+		}
+		return tx.Put(binary.BigEndian.AppendUint64([]byte("rec/"), seq), value)
+	})
+}
+
+// BenchmarkUpdateParallel measures concurrent small Updates (a Put and a
+// NextSequence each) with fsync on, with group commit (the default MaxBatch)
+// and without (MaxBatch=1), for few and many concurrent callers.
+func BenchmarkUpdateParallel(b *testing.B) {
+	for _, maxBatch := range []int{1, bboltstore.DefaultMaxBatch} {
+		for _, parallelism := range []int{1, 32} {
+			name := fmt.Sprintf("MaxBatch=%d/callers=%d", maxBatch, parallelism*runtime.GOMAXPROCS(0))
+			b.Run(name, func(b *testing.B) {
+				s, err := bboltstore.Open(filepath.Join(b.TempDir(), "bench.db"), bboltstore.Options{MaxBatch: maxBatch})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				value := make([]byte, 100)
+				b.SetParallelism(parallelism)
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if err := smallUpdate(s, value); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+			})
+		}
+	}
+}
+
+// BenchmarkUpdateLone measures one caller's small Updates (a Put and a
+// NextSequence each), which group commit must not slow down: with fsync, and
+// without it to show the CPU cost alone.
+func BenchmarkUpdateLone(b *testing.B) {
+	for _, noSync := range []bool{false, true} {
+		b.Run(fmt.Sprintf("NoSync=%v", noSync), func(b *testing.B) {
+			s, err := bboltstore.Open(filepath.Join(b.TempDir(), "bench.db"), bboltstore.Options{NoSync: noSync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			value := make([]byte, 100)
+			for b.Loop() {
+				if err := smallUpdate(s, value); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
