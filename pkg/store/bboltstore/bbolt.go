@@ -10,6 +10,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +34,9 @@ var (
 // file written by a newer layout.
 const SchemaVersion = 1
 
+// DefaultMaxBatch is the default Options.MaxBatch.
+const DefaultMaxBatch = 256
+
 // Options tune Open.
 type Options struct {
 	// LockTimeout bounds how long Open waits for another process holding the
@@ -40,21 +45,60 @@ type Options struct {
 	// NoSync disables fsync on commit. Only for benchmarks: acknowledged
 	// writes may be lost on power failure.
 	NoSync bool
+	// MaxBatch bounds how many concurrent Update calls share one bbolt
+	// transaction and one fsync (group commit); default DefaultMaxBatch.
+	// 1 gives every Update a transaction of its own.
+	MaxBatch int
 }
 
 // Store is a store.Store on a bbolt file.
+//
+// Update uses group commit. A lone Update (no transaction running, none
+// queued) runs at once, on its caller's goroutine, in a bbolt transaction of
+// its own. Calls that arrive while a transaction runs queue up; when it ends,
+// the store's committer goroutine runs them together, in arrival order, in
+// one transaction, which commits them with one fsync (at most
+// Options.MaxBatch of them, the rest waiting for the next). Each fn of a
+// batch runs on the committer, on a Tx of its own, and sees the writes of
+// the calls before it in the batch. When a fn fails, the whole bbolt
+// transaction rolls back (bbolt has no savepoints): unless that fn ran first
+// in the transaction, it runs again alone, on the committed state, and what
+// it returns then is its call's result; the other calls of the batch run
+// again in the next transaction. So, as store.Store allows, a fn may run
+// more than once.
+//
+// Calling Update from inside an Update's fn deadlocks: the inner call waits
+// for the transaction running the outer one. Commit hooks run on the
+// caller's goroutine, after the commit and before its Update returns, so a
+// hook may call Update; the hooks of different calls of one batch may run
+// concurrently.
 type Store struct {
-	db     *bolt.DB
-	closed atomic.Bool
+	db       *bolt.DB
+	maxBatch int
+	closed   atomic.Bool   // set, under mu, by Close
+	wake     chan struct{} // capacity 1: the committer may have work, or the store closed
+	done     chan struct{} // closed when the committer has drained the queue and stopped
+
+	mu     sync.Mutex
+	queue  []*request // Update calls waiting for the committer, in arrival order
+	busy   bool       // the committer runs a batch
+	direct bool       // a lone Update runs its own transaction
+
+	// inflight is the batch the committer runs (owned by the committer),
+	// for a new committer to carry on with after runtime.Goexit.
+	inflight []*request
 }
 
 var _ store.Store = (*Store)(nil)
 
-// Open opens (creating if needed) the bbolt file at path and validates its schema
-// version.
+// Open opens (creating if needed) the bbolt file at path, validates its schema
+// version and starts the store's committer.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = 5 * time.Second
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = DefaultMaxBatch
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync, FreelistType: bolt.FreelistMapType})
 	if err != nil {
@@ -78,7 +122,9 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db, maxBatch: opts.MaxBatch, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go s.commit(nil)
+	return s, nil
 }
 
 // View implements store.Store.
@@ -94,8 +140,13 @@ func (s *Store) View(ctx context.Context, fn func(store.ReadTx) error) error {
 	})
 }
 
-// Update implements store.Store. bbolt has a single writer, so there are no
-// conflicts to retry.
+// Update implements store.Store with group commit (see Store). bbolt has a
+// single writer, so there are no conflicts to retry. When ctx is done before
+// fn starts, Update returns ctx.Err() without running it; once fn has
+// started, the call completes. A panic in fn is raised again, with the same
+// value, on the caller's goroutine, and so is runtime.Goexit; the other calls
+// of its batch run again, unaffected. The commit hooks of a call run on its
+// caller's goroutine, in the order registered, before Update returns.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if s.closed.Load() {
 		return store.ErrClosed
@@ -103,15 +154,58 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var hooks []func()
-	err := s.db.Update(func(btx *bolt.Tx) error {
-		t := &tx{btx: btx, data: btx.Bucket(dataBucket), writable: true}
-		if err := fn(t); err != nil {
-			return err
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return store.ErrClosed
+	}
+	if !s.busy && !s.direct && len(s.queue) == 0 {
+		s.direct = true
+		s.mu.Unlock()
+		return s.updateAlone(fn)
+	}
+	r := &request{ctx: ctx, fn: fn, done: make(chan struct{})}
+	s.queue = append(s.queue, r)
+	s.mu.Unlock()
+	s.signal()
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(queued, withdrawn) {
+			return ctx.Err()
 		}
-		hooks = t.hooks
-		return nil
-	})
+		<-r.done // fn has started: the call completes
+	}
+	switch r.outcome {
+	case panicked:
+		panic(r.panicValue)
+	case exited:
+		runtime.Goexit()
+	}
+	if r.err != nil {
+		return r.err
+	}
+	for _, h := range r.hooks {
+		h()
+	}
+	return nil
+}
+
+// updateAlone runs fn in a bbolt transaction of its own on the caller's
+// goroutine, then its hooks: a lone Update, with nothing to batch it with.
+func (s *Store) updateAlone(fn func(store.Tx) error) error {
+	var hooks []func()
+	err := func() error {
+		defer s.endAlone()
+		return s.db.Update(func(btx *bolt.Tx) error {
+			t := &tx{btx: btx, data: btx.Bucket(dataBucket), writable: true}
+			if err := fn(t); err != nil {
+				return err
+			}
+			hooks = t.hooks
+			return nil
+		})
+	}()
 	if err != nil {
 		return err
 	}
@@ -121,12 +215,251 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	return nil
 }
 
-// Close implements store.Store.
+// endAlone ends a lone Update's transaction (however fn ended) and wakes the
+// committer if calls queued meanwhile or the store is closing.
+func (s *Store) endAlone() {
+	s.mu.Lock()
+	s.direct = false
+	wake := len(s.queue) > 0 || s.closed.Load()
+	s.mu.Unlock()
+	if wake {
+		s.signal()
+	}
+}
+
+// Close implements store.Store: the Update calls already running or queued
+// finish first; later ones return store.ErrClosed.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) {
+	s.mu.Lock()
+	already := s.closed.Swap(true)
+	s.mu.Unlock()
+	if already {
 		return nil
 	}
+	s.signal()
+	<-s.done
 	return s.db.Close()
+}
+
+// signal wakes the committer, if it is not already due to wake.
+func (s *Store) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// request states: the committer claims a queued request to start it, or its
+// caller withdraws it when ctx is done first.
+const (
+	queued int32 = iota
+	started
+	withdrawn
+)
+
+// An outcome is how a request's fn last ended.
+type outcome int
+
+const (
+	returned outcome = iota // fn returned (err tells how)
+	panicked                // fn panicked with panicValue
+	exited                  // fn called runtime.Goexit
+)
+
+// A request is one Update call, handed to the committer.
+type request struct {
+	ctx   context.Context
+	fn    func(store.Tx) error
+	state atomic.Int32  // queued, started or withdrawn
+	done  chan struct{} // closed by the committer once the fields below are final
+
+	// Owned by the committer until done is closed.
+	outcome    outcome
+	panicValue any
+	err        error    // fn's error, or the commit's
+	hooks      []func() // registered by fn in the committed run
+	answered   bool     // done is closed (or the caller has withdrawn)
+}
+
+// run runs r's fn on t and records how it ended, recovering a panic; after
+// runtime.Goexit it records exited and lets the goroutine end.
+func (r *request) run(t *tx) {
+	r.outcome, r.err, r.hooks = exited, nil, nil
+	defer func() {
+		if r.outcome == exited {
+			if v := recover(); v != nil {
+				r.outcome, r.panicValue = panicked, v
+			}
+		}
+	}()
+	r.err = r.fn(t)
+	r.outcome = returned
+	r.hooks = t.hooks
+}
+
+// failed reports whether r's fn did not return nil in its last run.
+func (r *request) failed() bool { return r.outcome != returned || r.err != nil }
+
+// answer hands r's result to its caller.
+func (r *request) answer() {
+	r.answered = true
+	close(r.done)
+}
+
+// commit is the store's committer goroutine: it commits the queued requests
+// batch by batch until the store is closed and the queue drained. pending are
+// requests of an earlier batch still to answer; they go first.
+func (s *Store) commit(pending []*request) {
+	stopped := false
+	defer func() {
+		if stopped {
+			return
+		}
+		// A fn called runtime.Goexit (t.FailNow in a test, say) and this
+		// goroutine is ending: its caller exits in turn, and a new committer
+		// carries on with the rest of the batch. (Anything else ending the
+		// committer is a panic outside fn, which ends the program.)
+		for _, r := range s.inflight {
+			if !r.answered && r.outcome == exited {
+				r.answer()
+				go s.commit(unanswered(s.inflight))
+				return
+			}
+		}
+	}()
+	for {
+		batch := s.next(pending)
+		if batch == nil {
+			break
+		}
+		pending = s.runBatch(batch)
+		s.inflight = nil
+	}
+	stopped = true
+	close(s.done)
+}
+
+// next returns pending followed by the oldest queued requests, at most
+// maxBatch in all, waiting for some when there are none and for a lone
+// Update's transaction to end (so that the calls queued behind it form one
+// batch). It returns nil once the store is closed and nothing is left.
+func (s *Store) next(pending []*request) []*request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		switch {
+		case s.direct:
+			// Wait for endAlone. (pending is empty: no lone Update
+			// starts while the committer is busy.)
+		case len(pending) > 0 || len(s.queue) > 0:
+			n := min(s.maxBatch-len(pending), len(s.queue))
+			batch := append(pending, s.queue[:n]...)
+			left := copy(s.queue, s.queue[n:])
+			clear(s.queue[left:])
+			s.queue = s.queue[:left]
+			s.busy = true
+			return batch
+		case s.closed.Load():
+			return nil
+		}
+		s.busy = false
+		s.mu.Unlock()
+		<-s.wake
+		s.mu.Lock()
+	}
+}
+
+// runBatch commits batch in one transaction and answers its requests. When a
+// fn fails, it answers that request and returns the others still to answer,
+// to be run again.
+func (s *Store) runBatch(batch []*request) (rerun []*request) {
+	s.inflight = batch
+	i, first, err := s.attempt(batch)
+	if i < 0 {
+		// Committed (err == nil), or bbolt could not begin or commit the
+		// transaction: every request gets that result.
+		for _, r := range batch {
+			if !r.answered {
+				if err != nil {
+					r.err, r.hooks = err, nil
+				}
+				r.answer()
+			}
+		}
+		return nil
+	}
+	r := batch[i]
+	if r.outcome == returned && !first {
+		// fn failed after other requests' writes: run it alone, on the
+		// committed state, and answer with what it returns then.
+		if j, _, err := s.attempt(batch[i : i+1]); j < 0 && err != nil {
+			r.err, r.hooks = err, nil
+		}
+	}
+	r.answer()
+	return unanswered(batch)
+}
+
+// attempt runs the requests in order in one bbolt transaction, starting those
+// not started yet (answering those whose ctx is done, or withdrawn), and
+// commits it when every fn returned nil. Otherwise it rolls back and returns
+// the index of the request that failed, first telling whether it was the
+// first to run in the transaction; i is -1 when none failed and err is then
+// the transaction's result.
+func (s *Store) attempt(reqs []*request) (i int, first bool, err error) {
+	i, first = -1, true
+	err = s.db.Update(func(btx *bolt.Tx) error {
+		data := btx.Bucket(dataBucket)
+		for j, r := range reqs {
+			if r.answered || !s.start(r) {
+				continue
+			}
+			r.run(&tx{btx: btx, data: data, writable: true})
+			if r.failed() {
+				i = j
+				return errRollback
+			}
+			first = false
+		}
+		return nil
+	})
+	if i >= 0 {
+		return i, first, nil
+	}
+	return -1, false, err
+}
+
+// errRollback makes bbolt roll a batch back.
+var errRollback = errors.New("bboltstore: roll back")
+
+// start claims r for running; it answers r and returns false when its caller
+// has withdrawn it or its ctx is done. A request once started stays started
+// through later runs.
+func (s *Store) start(r *request) bool {
+	if r.state.Load() == started {
+		return true
+	}
+	if !r.state.CompareAndSwap(queued, started) {
+		r.answered = true // withdrawn: its caller is gone
+		return false
+	}
+	if err := r.ctx.Err(); err != nil {
+		r.err = err
+		r.answer()
+		return false
+	}
+	return true
+}
+
+// unanswered returns the requests of batch not answered yet, in order.
+func unanswered(batch []*request) []*request {
+	var rest []*request
+	for _, r := range batch {
+		if !r.answered {
+			rest = append(rest, r)
+		}
+	}
+	return rest
 }
 
 // Path returns the file the store lives in.

@@ -2,6 +2,7 @@ package bboltstore_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -14,27 +15,31 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	var mu sync.Mutex
-	dirs := map[testing.TB]string{} // one directory per (sub)test, so a name reopens its file
-	storetest.Run(t, func(t testing.TB, name string) store.Store {
-		mu.Lock()
-		dir, ok := dirs[t]
-		if !ok {
-			dir = t.TempDir()
-			dirs[t] = dir
-		}
-		mu.Unlock()
-		path := filepath.Join(dir, name+".db")
-		s, err := bboltstore.Open(path, bboltstore.Options{})
-		if err != nil {
-			t.Fatalf("open: %v", err)
-		}
-		t.Cleanup(func() {
-			_ = s.Close()
-			checkFile(t, path)
+	for _, opts := range []bboltstore.Options{{}, {MaxBatch: 1}} {
+		t.Run(fmt.Sprintf("MaxBatch=%d", opts.MaxBatch), func(t *testing.T) {
+			var mu sync.Mutex
+			dirs := map[testing.TB]string{} // one directory per (sub)test, so a name reopens its file
+			storetest.Run(t, func(t testing.TB, name string) store.Store {
+				mu.Lock()
+				dir, ok := dirs[t]
+				if !ok {
+					dir = t.TempDir()
+					dirs[t] = dir
+				}
+				mu.Unlock()
+				path := filepath.Join(dir, name+".db")
+				s, err := bboltstore.Open(path, opts)
+				if err != nil {
+					t.Fatalf("open: %v", err)
+				}
+				t.Cleanup(func() {
+					_ = s.Close()
+					checkFile(t, path)
+				})
+				return s
+			})
 		})
-		return s
-	})
+	}
 }
 
 // checkFile reopens a closed store file and runs bbolt's consistency check.
