@@ -2,10 +2,11 @@
 // (directory, access, licensing, audit) the same way for all four: its own
 // service credential and the trusted services it verifies callers against,
 // what each service may call of it (SuitePolicy), a bbolt store under the data directory, an optional
-// event log served as steward.eventlog.v1.EventLogService, and a
-// pkg/grpcserver server. Each service's server package fills in a Config,
-// registers its own gRPC services through Config.Register, and its main
-// calls Complete and Run.
+// event log served as steward.eventlog.v1.EventLogService (which records,
+// when asked, every refused call of a mutating method:
+// Config.RefusedCallType), and a pkg/grpcserver server. Each service's
+// server package fills in a Config, registers its own gRPC services through
+// Config.Register, and its main calls Complete and Run.
 package backend
 
 import (
@@ -17,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -158,6 +160,18 @@ type Config struct {
 	// Retention bounds the event log (see eventlog.Retention);
 	// DefaultConfig sets DefaultRetention.
 	Retention eventlog.Retention
+	// RefusedCallType, when not empty, is the Event.type under which every
+	// refused call of a mutating method (grpcserver.MutatingMethod:
+	// PermissionDenied or FailedPrecondition, by authorization or the
+	// handler) is recorded in the event log, R27: the service's
+	// EVENT_TYPE_CALL_REFUSED, "<Name>.call.refused". The refusal goes
+	// back to the caller at once; one goroutine appends it afterwards, and
+	// when RefusalQueue refusals already wait it is dropped, counted in
+	// steward_refused_calls_dropped_total and logged. Needs EventLog.
+	RefusedCallType string
+	// RefusalQueue is how many refused calls may wait to be appended; 0
+	// means DefaultRefusalQueue.
+	RefusalQueue int
 	// Register, if not nil, registers the service's own gRPC services on
 	// b.GRPCServer(), using b.Store() and b.EventLog().
 	Register func(b *Backend) error
@@ -197,6 +211,7 @@ type Backend struct {
 	server     *grpcserver.Server
 	store      *bboltstore.Store
 	log        *eventlog.Log
+	refusals   *refusals // nil unless Config.RefusedCallType
 	cred       authn.ServiceCredential
 	logger     *slog.Logger
 	runners    []func(ctx context.Context) error
@@ -222,6 +237,9 @@ func (c Config) Complete() (_ *Backend, err error) {
 	}
 	if c.TrustedServicesFile == "" {
 		return nil, fmt.Errorf("backend: %s: TrustedServicesFile is required", c.Name)
+	}
+	if c.RefusedCallType != "" && (!c.EventLog || !strings.HasPrefix(c.RefusedCallType, c.Name+".")) {
+		return nil, fmt.Errorf("backend: %s: RefusedCallType %q needs the service's own event log (EventLog, a type %s.*)", c.Name, c.RefusedCallType, c.Name)
 	}
 	logger := c.Logger
 	if logger == nil {
@@ -255,6 +273,9 @@ func (c Config) Complete() (_ *Backend, err error) {
 			return nil, err
 		}
 		b.Go(b.log.RunRetention)
+		if c.RefusedCallType != "" {
+			b.refusals = newRefusals(c.RefusedCallType, st, b.log, logger, c.RefusalQueue)
+		}
 	}
 
 	// Connections to other services, closed after the server has stopped
@@ -297,6 +318,10 @@ func (c Config) Complete() (_ *Backend, err error) {
 		authorizer = authz.DenyAll
 	}
 	b.authorizer = authorizer
+	var recordRefusal func(context.Context, grpcserver.Refusal)
+	if b.refusals != nil {
+		recordRefusal = b.refusals.record
+	}
 
 	b.server, err = grpcserver.Config{
 		Name:            c.Name,
@@ -310,6 +335,7 @@ func (c Config) Complete() (_ *Backend, err error) {
 		Authenticator:   authn.New(trusted, verify),
 		Authorizer:      authorizer,
 		Services:        c.Services,
+		RecordRefusal:   recordRefusal,
 	}.Complete()
 	if err != nil {
 		return nil, err
@@ -320,12 +346,19 @@ func (c Config) Complete() (_ *Backend, err error) {
 	if err := eventlog.RegisterMetrics(b.server.MetricsRegistry()); err != nil {
 		return nil, fmt.Errorf("backend: %s: registering event-log metrics: %w", c.Name, err)
 	}
-	// Cleanups run in reverse order after the server has stopped: the event
-	// log, then the store, last.
+	// Cleanups run in reverse order after the server has stopped: the
+	// refusals still queued are appended, then the event log closes, then
+	// the store, last.
 	b.server.AddCleanup(st.Close)
 	if b.log != nil {
 		b.server.AddCleanup(b.log.Close)
 		eventlog.Register(b.server.GRPCServer(), b.log)
+	}
+	if b.refusals != nil {
+		if err := b.refusals.register(b.server.MetricsRegistry()); err != nil {
+			return nil, fmt.Errorf("backend: %s: registering refusal metrics: %w", c.Name, err)
+		}
+		b.server.AddCleanup(b.refusals.stop)
 	}
 	if c.Register != nil {
 		if err := c.Register(b); err != nil {
@@ -435,6 +468,9 @@ func (b *Backend) Run(ctx context.Context) error {
 			<-runCtx.Done()
 			_ = b.log.Close() // idempotent; the cleanup closes it again
 		}()
+	}
+	if b.refusals != nil {
+		b.refusals.start() // stopped by a cleanup of the server, once it has stopped
 	}
 	var wg sync.WaitGroup
 	for _, r := range b.runners {

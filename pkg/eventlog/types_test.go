@@ -6,6 +6,7 @@ import (
 
 	accessv1 "steward.dev/gen/steward/access/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
+	licensingv1 "steward.dev/gen/steward/licensing/v1"
 	"steward.dev/pkg/eventlog"
 )
 
@@ -42,6 +43,12 @@ func TestEventTypesAreContract(t *testing.T) {
 	check("access", len(accessv1.EventType_name),
 		func(i int) string { return eventlog.TypeName(accessv1.EventType(i)) },
 		func(s string) (int32, bool) { v, ok := eventlog.ParseType[accessv1.EventType](s); return int32(v), ok })
+	check("licensing", len(licensingv1.EventType_name),
+		func(i int) string { return eventlog.TypeName(licensingv1.EventType(i)) },
+		func(s string) (int32, bool) {
+			v, ok := eventlog.ParseType[licensingv1.EventType](s)
+			return int32(v), ok
+		})
 	if got := eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_UNSPECIFIED); got != "" {
 		t.Errorf("TypeName(UNSPECIFIED) = %q, want empty", got)
 	}

@@ -1,12 +1,13 @@
 // Package grpcserver is the one way a Steward service builds and runs its
 // gRPC server: Config, validated and completed into a Server with a fixed
 // interceptor chain (recovery, request ID, logging, metrics, authentication,
-// validation, authorization), health and reflection; Run serves until its
+// refusals, validation, authorization), health and reflection; Run serves until its
 // context is cancelled and shuts down gracefully. Network "bufconn" runs the
 // same wiring in memory for tests.
 package grpcserver
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -93,6 +94,13 @@ type Config struct {
 	// address (authn.ClientAddress); zero fields take the defaults
 	// documented on FailureLimit.
 	FailedAuthentication FailureLimit
+	// RecordRefusal, when not nil, is told of every refused call of a
+	// mutating method (MutatingMethod): a unary call that ended
+	// PermissionDenied or FailedPrecondition, whether authorization or the
+	// handler refused it (R27). It runs on the caller's goroutine before the
+	// refusal goes back, so it must not block: pkg/backend queues the
+	// refusal for its event log.
+	RecordRefusal func(ctx context.Context, r Refusal)
 }
 
 // Defaults of FailureLimit, generous enough that a well-behaved client never

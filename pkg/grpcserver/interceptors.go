@@ -53,9 +53,13 @@ const maxRequestIDLen = 128
 //     peer's, or the one the gateway vouches for; see authn.ClientAddresser)
 //     and, unless the method's rule is public, the principal; failed
 //     authentications are throttled per client address;
-//  6. validation: the protovalidate rules of the request message, violations
+//  6. refusals (unary, when Config.RecordRefusal is set): after everything
+//     below has returned, a PermissionDenied or FailedPrecondition of a
+//     mutating method (MutatingMethod) is told to RecordRefusal, with the
+//     principal, request ID and client address in its context;
+//  7. validation: the protovalidate rules of the request message, violations
 //     as InvalidArgument with BadRequest field violations;
-//  7. authorization: the rule the method declares (pkg/authz).
+//  8. authorization: the rule the method declares (pkg/authz).
 func (s *Server) interceptors(v protovalidate.Validator) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	recoveryOpt := recovery.WithRecoveryHandlerContext(s.recoverPanic)
 	logger := logging.LoggerFunc(func(ctx context.Context, level logging.Level, msg string, fields ...any) {
@@ -75,9 +79,14 @@ func (s *Server) interceptors(v protovalidate.Validator) ([]grpc.UnaryServerInte
 		selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), notHealth),
 		s.metrics.UnaryServerInterceptor(),
 		s.unaryAuthn(rules),
+	}
+	if s.cfg.RecordRefusal != nil {
+		unary = append(unary, unaryRefusals(rules, s.cfg.RecordRefusal))
+	}
+	unary = append(unary,
 		unaryValidate(v),
 		authz.UnaryServerInterceptor(rules, s.cfg.Authorizer, services),
-	}
+	)
 	stream := []grpc.StreamServerInterceptor{
 		recovery.StreamServerInterceptor(recoveryOpt),
 		streamRequestID,

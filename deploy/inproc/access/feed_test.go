@@ -143,7 +143,8 @@ func (o *fdOrg) accessHead() uint64 {
 	return resp.GetHeadSequence()
 }
 
-// accessEvents returns access's events after seq.
+// accessEvents returns access's events after seq, but the records of
+// refused calls (see changes).
 func (o *fdOrg) accessEvents(after uint64) []*eventlogv1.Event {
 	o.e.t.Helper()
 	var out []*eventlogv1.Event
@@ -153,7 +154,7 @@ func (o *fdOrg) accessEvents(after uint64) []*eventlogv1.Event {
 		if err != nil {
 			o.e.t.Fatalf("ListEvents: %v", err)
 		}
-		out = append(out, resp.GetEvents()...)
+		out = append(out, changes(resp.GetEvents())...)
 		if token = resp.GetNextPageToken(); token == "" {
 			return out
 		}

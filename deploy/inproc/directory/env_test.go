@@ -16,6 +16,7 @@ import (
 	"steward.dev/pkg/authz"
 	"steward.dev/pkg/backend"
 	"steward.dev/pkg/backend/backendtest"
+	"steward.dev/pkg/eventlog"
 	"steward.dev/services/directory/domain"
 	"steward.dev/services/directory/server"
 )
@@ -114,12 +115,22 @@ func (e *env) asOwner(su *directoryv1.SignUpResponse) context.Context {
 	return e.as(su.GetOwner().GetName(), su.GetOrganization().GetName())
 }
 
-// eventsAfter returns every event with sequence greater than after.
+// eventsAfter returns every event with sequence greater than after, but
+// the records of refused calls (directory.call.refused, R27): they are
+// appended after the refusal went back, at no set moment, and change
+// nothing.
 func (e *env) eventsAfter(after uint64) []*eventlogv1.Event {
 	e.t.Helper()
 	resp, err := e.events.ListEvents(context.Background(), &eventlogv1.ListEventsRequest{AfterSequence: after, PageSize: 1000}, e.svc)
 	if err != nil {
 		e.t.Fatalf("ListEvents: %v", err)
 	}
-	return resp.GetEvents()
+	refused := eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_CALL_REFUSED)
+	var out []*eventlogv1.Event
+	for _, ev := range resp.GetEvents() {
+		if ev.GetType() != refused {
+			out = append(out, ev)
+		}
+	}
+	return out
 }

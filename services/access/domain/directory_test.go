@@ -178,6 +178,34 @@ func TestDirectoryRestart(t *testing.T) {
 	}
 }
 
+// TestDirectoryRefusalsIgnored: the directory's records of refused calls
+// (directory.call.refused, R27) change nothing in access, even when they
+// name a principal or a scope.
+func TestDirectoryRefusalsIgnored(t *testing.T) {
+	st, s := dtOpen(t, filepath.Join(t.TempDir(), "access.db"))
+	defer st.Close()
+	dtSetup(t, st, s)
+	before := dtSnapshot(t, s)
+	mirror := dtMirror(s.Mirror())
+	head, err := s.log.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_CALL_REFUSED)
+	for _, resource := range []string{dtJohn, dtAdmins, dtFolder, dtOrg} {
+		ev := dtEvent(t, refused, resource, nil)
+		ev.Operation = eventlogv1.Operation_OPERATION_DELETE // even so
+		dtApply(t, st, s, ev)
+	}
+	after := dtSnapshot(t, s)
+	if !slices.Equal(after.decisions, before.decisions) || !slices.Equal(after.explain, before.explain) || !slices.Equal(dtMirror(s.Mirror()), mirror) {
+		t.Errorf("refusals changed access: decisions %v, explain %q; before %v, %q", after.decisions, after.explain, before.decisions, before.explain)
+	}
+	if head2, _ := s.log.Head(context.Background()); head2 != head {
+		t.Errorf("access log head %d after refusals, %d before", head2, head)
+	}
+}
+
 // dtMirror renders what the Mirror knows of the test's organization.
 func dtMirror(m *Mirror) []string {
 	var out []string

@@ -58,6 +58,8 @@ func NewConfig() Config {
 func (c Config) Complete() (*backend.Backend, error) {
 	w := &wiring{cfg: c}
 	c.Authorizer = authz.AuthorizerFunc(w.authorize)
+	// Refused changes are audited in access's log (R27).
+	c.RefusedCallType = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_CALL_REFUSED)
 	c.Register = w.register
 	return c.Config.Complete()
 }

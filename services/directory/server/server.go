@@ -14,6 +14,7 @@ import (
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/backend"
+	"steward.dev/pkg/eventlog"
 	"steward.dev/services/directory/domain"
 	"steward.dev/services/directory/oidcauth"
 )
@@ -80,6 +81,8 @@ func (c Config) Complete() (*backend.Backend, error) {
 	w := &wiring{opts: c.Domain, allowPrivateIssuers: c.OIDCAllowPrivateIssuers, keyRotation: c.TokenKeyRotation}
 	c.Verifier = authn.VerifierFunc(w.verify)
 	c.AccessFollowsLog = true
+	// Refused changes are audited in the directory's log (R27).
+	c.RefusedCallType = eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_CALL_REFUSED)
 	c.Register = w.register
 	return c.Config.Complete()
 }

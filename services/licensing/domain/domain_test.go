@@ -500,3 +500,28 @@ func TestMemberDeleted(t *testing.T) {
 		t.Errorf("assigning to the deleted member: %v, want ErrNotFound", err)
 	}
 }
+
+// TestDirectoryRefusalsIgnored: the directory's records of refused calls
+// (directory.call.refused, R27) change nothing in licensing, even when
+// they name a member.
+func TestDirectoryRefusalsIgnored(t *testing.T) {
+	f := newFixture(t, domain.Options{})
+	u := f.user("u1", true)
+	if _, err := f.assign(org+"/licensePools/trial-robot", u); err != nil {
+		t.Fatal(err)
+	}
+	before := len(f.events())
+	for _, op := range []eventlogv1.Operation{eventlogv1.Operation_OPERATION_UNSPECIFIED, eventlogv1.Operation_OPERATION_DELETE} {
+		ev := &eventlogv1.Event{Type: eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_CALL_REFUSED), Resource: u, Organization: org, Operation: op,
+			Audit: &eventlogv1.AuditEnvelope{Actor: u, Action: "DeleteUser", Outcome: eventlogv1.Outcome_OUTCOME_DENIED}}
+		if err := f.st.Update(context.Background(), func(tx store.Tx) error { return f.d.ApplyDirectoryEvent(tx, ev) }); err != nil {
+			t.Fatalf("applying a refusal: %v", err)
+		}
+	}
+	if evs := f.events()[before:]; len(evs) != 0 {
+		t.Errorf("a refusal made events %v", evs)
+	}
+	if r := f.usage(org + "/licensePools/trial-robot"); r.GetAssigned() != 1 {
+		t.Errorf("usage after a refusal: %v, want the license kept", r)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	licensingv1 "steward.dev/gen/steward/licensing/v1"
 	"steward.dev/pkg/backend"
+	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/grpcclient"
 	"steward.dev/services/licensing/domain"
 	"steward.dev/services/licensing/leasetoken"
@@ -105,6 +106,8 @@ func (c Config) Complete() (*backend.Backend, error) {
 		}
 	}
 	w := &wiring{cfg: c}
+	// Refused changes are audited in licensing's log (R27).
+	c.RefusedCallType = eventlog.TypeName(licensingv1.EventType_EVENT_TYPE_CALL_REFUSED)
 	c.Register = w.register
 	return c.Config.Complete()
 }

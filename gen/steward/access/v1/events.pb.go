@@ -45,6 +45,14 @@ const (
 	EventType_EVENT_TYPE_ROBOT_USAGE_SCOPE_SET EventType = 6
 	// Data: RobotUsageScope before the deletion.
 	EventType_EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED EventType = 7
+	// A call of a mutating method (not Get*, List*, Check* ...) was refused
+	// with PERMISSION_DENIED or FAILED_PRECONDITION, by authorization or by
+	// access management itself (R27): outcome DENIED, operation UNSPECIFIED,
+	// resource the request's target, audit.action the method's short name
+	// ("CreateRoleAssignment"), audit.message the refusal. Appended after the
+	// refusal was returned (so it may follow later events), or dropped and
+	// counted when too many wait. No data.
+	EventType_EVENT_TYPE_CALL_REFUSED EventType = 8
 )
 
 // Enum value maps for EventType.
@@ -58,6 +66,7 @@ var (
 		5: "EVENT_TYPE_ROLE_ASSIGNMENT_DELETED",
 		6: "EVENT_TYPE_ROBOT_USAGE_SCOPE_SET",
 		7: "EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED",
+		8: "EVENT_TYPE_CALL_REFUSED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":               0,
@@ -68,6 +77,7 @@ var (
 		"EVENT_TYPE_ROLE_ASSIGNMENT_DELETED":   5,
 		"EVENT_TYPE_ROBOT_USAGE_SCOPE_SET":     6,
 		"EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED": 7,
+		"EVENT_TYPE_CALL_REFUSED":              8,
 	}
 )
 
@@ -102,7 +112,7 @@ var File_steward_access_v1_events_proto protoreflect.FileDescriptor
 
 const file_steward_access_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1esteward/access/v1/events.proto\x12\x11steward.access.v1\x1a\"steward/eventlog/v1/eventlog.proto*\xf9\x03\n" +
+	"\x1esteward/access/v1/events.proto\x12\x11steward.access.v1\x1a\"steward/eventlog/v1/eventlog.proto*\xaf\x04\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x124\n" +
 	"\x17EVENT_TYPE_ROLE_CREATED\x10\x01\x1a\x17\xca\xf3\x18\x13access.role.created\x124\n" +
@@ -111,7 +121,8 @@ const file_steward_access_v1_events_proto_rawDesc = "" +
 	"\"EVENT_TYPE_ROLE_ASSIGNMENT_CREATED\x10\x04\x1a\"\xca\xf3\x18\x1eaccess.role_assignment.created\x12J\n" +
 	"\"EVENT_TYPE_ROLE_ASSIGNMENT_DELETED\x10\x05\x1a\"\xca\xf3\x18\x1eaccess.role_assignment.deleted\x12F\n" +
 	" EVENT_TYPE_ROBOT_USAGE_SCOPE_SET\x10\x06\x1a \xca\xf3\x18\x1caccess.robot_usage_scope.set\x12N\n" +
-	"$EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED\x10\a\x1a$\xca\xf3\x18 access.robot_usage_scope.deletedB,Z*steward.dev/gen/steward/access/v1;accessv1b\x06proto3"
+	"$EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED\x10\a\x1a$\xca\xf3\x18 access.robot_usage_scope.deleted\x124\n" +
+	"\x17EVENT_TYPE_CALL_REFUSED\x10\b\x1a\x17\xca\xf3\x18\x13access.call.refusedB,Z*steward.dev/gen/steward/access/v1;accessv1b\x06proto3"
 
 var (
 	file_steward_access_v1_events_proto_rawDescOnce sync.Once

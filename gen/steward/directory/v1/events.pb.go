@@ -125,6 +125,15 @@ const (
 	// An API key's creator was recorded (keys made before keys recorded it).
 	// Data: ApiKey after the change.
 	EventType_EVENT_TYPE_API_KEY_UPDATED EventType = 46
+	// A call of a mutating method (not Get*, List*, Check* ...) was refused
+	// with PERMISSION_DENIED or FAILED_PRECONDITION, by authorization or by
+	// the directory itself (R27): outcome DENIED, operation UNSPECIFIED,
+	// resource the request's target, audit.action the method's short name
+	// ("CreateUser"), audit.message the refusal. Appended after the refusal
+	// was returned (so it may follow later events), or dropped and counted
+	// when too many wait. SignIn and SignUp are not recorded here: a failed
+	// sign-in is EVENT_TYPE_SIGN_IN_FAILED. No data.
+	EventType_EVENT_TYPE_CALL_REFUSED EventType = 47
 )
 
 // Enum value maps for EventType.
@@ -177,6 +186,7 @@ var (
 		44: "EVENT_TYPE_TOTP_ENROLLED",
 		45: "EVENT_TYPE_SIGNING_KEYS_ROTATED",
 		46: "EVENT_TYPE_API_KEY_UPDATED",
+		47: "EVENT_TYPE_CALL_REFUSED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":             0,
@@ -226,6 +236,7 @@ var (
 		"EVENT_TYPE_TOTP_ENROLLED":           44,
 		"EVENT_TYPE_SIGNING_KEYS_ROTATED":    45,
 		"EVENT_TYPE_API_KEY_UPDATED":         46,
+		"EVENT_TYPE_CALL_REFUSED":            47,
 	}
 )
 
@@ -260,7 +271,7 @@ var File_steward_directory_v1_events_proto protoreflect.FileDescriptor
 
 const file_steward_directory_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"!steward/directory/v1/events.proto\x12\x14steward.directory.v1\x1a\"steward/eventlog/v1/eventlog.proto*\xd4\x17\n" +
+	"!steward/directory/v1/events.proto\x12\x14steward.directory.v1\x1a\"steward/eventlog/v1/eventlog.proto*\x8d\x18\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12G\n" +
 	"\x1fEVENT_TYPE_ORGANIZATION_CREATED\x10\x01\x1a\"\xca\xf3\x18\x1edirectory.organization.created\x12M\n" +
@@ -309,7 +320,8 @@ const file_steward_directory_v1_events_proto_rawDesc = "" +
 	"\x1aEVENT_TYPE_API_KEY_DELETED\x10+\x1a\x1d\xca\xf3\x18\x19directory.api_key.deleted\x12>\n" +
 	"\x18EVENT_TYPE_TOTP_ENROLLED\x10,\x1a \xca\xf3\x18\x1cdirectory.user.totp_enrolled\x12G\n" +
 	"\x1fEVENT_TYPE_SIGNING_KEYS_ROTATED\x10-\x1a\"\xca\xf3\x18\x1edirectory.signing_keys.rotated\x12=\n" +
-	"\x1aEVENT_TYPE_API_KEY_UPDATED\x10.\x1a\x1d\xca\xf3\x18\x19directory.api_key.updatedB2Z0steward.dev/gen/steward/directory/v1;directoryv1b\x06proto3"
+	"\x1aEVENT_TYPE_API_KEY_UPDATED\x10.\x1a\x1d\xca\xf3\x18\x19directory.api_key.updated\x127\n" +
+	"\x17EVENT_TYPE_CALL_REFUSED\x10/\x1a\x1a\xca\xf3\x18\x16directory.call.refusedB2Z0steward.dev/gen/steward/directory/v1;directoryv1b\x06proto3"
 
 var (
 	file_steward_directory_v1_events_proto_rawDescOnce sync.Once

@@ -65,6 +65,14 @@ const (
 	EventType_EVENT_TYPE_EXECUTION_ACQUIRED EventType = 12
 	// A job's execution lock was released or expired (R25). Data: Execution.
 	EventType_EVENT_TYPE_EXECUTION_RELEASED EventType = 13
+	// A call of a mutating method (not Get*, List*, Check* ...) was refused
+	// with PERMISSION_DENIED or FAILED_PRECONDITION, by authorization or by
+	// licensing itself (R27): outcome DENIED, operation UNSPECIFIED,
+	// resource the request's target, audit.action the method's short name
+	// ("AssignLicense"), audit.message the refusal. Appended after the refusal
+	// was returned (so it may follow later events), or dropped and counted
+	// when too many wait. No data.
+	EventType_EVENT_TYPE_CALL_REFUSED EventType = 14
 )
 
 // Enum value maps for EventType.
@@ -84,6 +92,7 @@ var (
 		11: "EVENT_TYPE_LEASE_ENDED",
 		12: "EVENT_TYPE_EXECUTION_ACQUIRED",
 		13: "EVENT_TYPE_EXECUTION_RELEASED",
+		14: "EVENT_TYPE_CALL_REFUSED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":                0,
@@ -100,6 +109,7 @@ var (
 		"EVENT_TYPE_LEASE_ENDED":                11,
 		"EVENT_TYPE_EXECUTION_ACQUIRED":         12,
 		"EVENT_TYPE_EXECUTION_RELEASED":         13,
+		"EVENT_TYPE_CALL_REFUSED":               14,
 	}
 )
 
@@ -134,7 +144,7 @@ var File_steward_licensing_v1_events_proto protoreflect.FileDescriptor
 
 const file_steward_licensing_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"!steward/licensing/v1/events.proto\x12\x14steward.licensing.v1\x1a\"steward/eventlog/v1/eventlog.proto*\xd2\a\n" +
+	"!steward/licensing/v1/events.proto\x12\x14steward.licensing.v1\x1a\"steward/eventlog/v1/eventlog.proto*\x8b\b\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12G\n" +
 	"\x1fEVENT_TYPE_LICENSE_POOL_CREATED\x10\x01\x1a\"\xca\xf3\x18\x1elicensing.license_pool.created\x12G\n" +
@@ -150,7 +160,8 @@ const file_steward_licensing_v1_events_proto_rawDesc = "" +
 	"\x1a\x1b\xca\xf3\x18\x17licensing.lease.renewed\x125\n" +
 	"\x16EVENT_TYPE_LEASE_ENDED\x10\v\x1a\x19\xca\xf3\x18\x15licensing.lease.ended\x12C\n" +
 	"\x1dEVENT_TYPE_EXECUTION_ACQUIRED\x10\f\x1a \xca\xf3\x18\x1clicensing.execution.acquired\x12C\n" +
-	"\x1dEVENT_TYPE_EXECUTION_RELEASED\x10\r\x1a \xca\xf3\x18\x1clicensing.execution.releasedB2Z0steward.dev/gen/steward/licensing/v1;licensingv1b\x06proto3"
+	"\x1dEVENT_TYPE_EXECUTION_RELEASED\x10\r\x1a \xca\xf3\x18\x1clicensing.execution.released\x127\n" +
+	"\x17EVENT_TYPE_CALL_REFUSED\x10\x0e\x1a\x1a\xca\xf3\x18\x16licensing.call.refusedB2Z0steward.dev/gen/steward/licensing/v1;licensingv1b\x06proto3"
 
 var (
 	file_steward_licensing_v1_events_proto_rawDescOnce sync.Once
