@@ -16,18 +16,8 @@ import (
 
 	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
+	"steward.dev/services/audit/ledger"
 )
-
-// Ledger is the append-only Merkle log the domain records events in
-// (services/audit/ledger): one tree per log name, hashes only; the leaves
-// are the domain's to keep.
-type Ledger interface {
-	// Size returns the number of leaves of log in tx (0 for a log never
-	// appended to): the index the next Append returns.
-	Size(tx store.ReadTx, log string) (int64, error)
-	// Append adds leaf to log in tx and returns its index.
-	Append(tx store.Tx, log string, leaf []byte) (int64, error)
-}
 
 // Options tunes a Service. The zero value is usable.
 type Options struct {
@@ -49,13 +39,15 @@ const DefaultScanBudget = 10_000
 // is written by the consumer's transaction.
 type Service struct {
 	store      store.Store
-	ledger     Ledger
+	ledger     *ledger.Ledger
 	clock      func() time.Time
 	scanBudget int
 }
 
-// New returns a Service over the audit store s and its ledger l.
-func New(s store.Store, l Ledger, opts Options) *Service {
+// New returns a Service over the audit store s and the ledger l of its
+// Merkle trees (over the same store), which records each event in the
+// transaction that stores it.
+func New(s store.Store, l *ledger.Ledger, opts Options) *Service {
 	svc := &Service{store: s, ledger: l, clock: opts.Clock, scanBudget: opts.ScanBudget}
 	if svc.clock == nil {
 		svc.clock = time.Now

@@ -49,7 +49,8 @@ func ExportFile(org string, f auditv1.ExportAuditEventsRequest_Format) (contentT
 }
 
 // ExportAuditEvents writes the events of the organization req.Parent that
-// match req.Filter, oldest first (by time, then index), as CSV (a header
+// match req.Filter, in the order of Events (the whole log in index order
+// without a filter, else oldest first), as CSV (a header
 // of ExportColumns, then one row per event, every cell neutralized against
 // CSV injection) or as JSON lines (one AuditEvent in protojson form per
 // line), without a row cap and in constant memory: events are read a chunk
@@ -60,7 +61,7 @@ func ExportFile(org string, f auditv1.ExportAuditEventsRequest_Format) (contentT
 // another organization ErrNotFound.
 func (s *Service) ExportAuditEvents(ctx context.Context, actor Actor, req *auditv1.ExportAuditEventsRequest, emit func(chunk []byte) error) error {
 	// Check the request before the first byte goes out.
-	if err := actor.Visible(req.GetParent()); err != nil {
+	if err := s.checkOrganization(actor, req.GetParent()); err != nil {
 		return err
 	}
 	if _, err := ParseFilter(req.GetFilter()); err != nil {

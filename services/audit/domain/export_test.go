@@ -17,6 +17,7 @@ import (
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/records"
 	"steward.dev/services/audit/domain"
+	"steward.dev/services/audit/ledger"
 )
 
 // export runs an export and returns its chunks.
@@ -31,13 +32,17 @@ func export(t testing.TB, d *domain.Service, actor domain.Actor, req *auditv1.Ex
 }
 
 // R29: the CSV download has a header, then one row per matching event,
-// oldest first, in chunks of about 64 KiB, without a row cap; the JSON
-// lines download has one AuditEvent per line, the same events.
+// oldest first (the whole log in index order without a filter), in chunks
+// of about 64 KiB, without a row cap; the JSON lines download has one
+// AuditEvent per line, the same events.
 func TestExport(t *testing.T) {
 	f := newFixture(t, domain.Options{})
 	all := population(t, f, 1200) // more than one read transaction (500)
 	for _, filter := range []string{``, `actor = "` + org + `/users/ann"`, `source = access AND time >= "` + start.Add(10*time.Minute).Format(time.RFC3339) + `"`} {
 		want := expect(t, all, filter, false)
+		if filter == "" {
+			want = names(all) // the whole log, in index order
+		}
 
 		chunks, err := export(t, f.d, auditor, &auditv1.ExportAuditEventsRequest{Parent: org, Filter: filter})
 		if err != nil {
@@ -148,5 +153,41 @@ func TestExportErrors(t *testing.T) {
 	err = f.d.ExportAuditEvents(context.Background(), auditor, &auditv1.ExportAuditEventsRequest{Parent: org}, func([]byte) error { return stop })
 	if !errors.Is(err, stop) {
 		t.Errorf("emit failing: %v", err)
+	}
+}
+
+// R28: the JSON lines download of the whole log verifies offline against
+// a checkpoint fetched before it (ledger.VerifyExport), and an edited line
+// fails at its index.
+func TestExportVerifiesOffline(t *testing.T) {
+	f := newFixture(t, domain.Options{})
+	population(t, f, 700)
+	cp, err := f.d.GetAuditCheckpoint(context.Background(), auditor, org+"/auditCheckpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks, err := export(t, f.d, auditor, &auditv1.ExportAuditEventsRequest{Parent: org, Format: auditv1.ExportAuditEventsRequest_FORMAT_JSONL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := bytes.Join(chunks, nil)
+	res, err := ledger.VerifyExport(bytes.NewReader(file), []byte(cp.GetSignedNote()), f.vkey, nil)
+	if err != nil || !res.OK || res.Checked != cp.GetTreeSize() {
+		t.Fatalf("VerifyExport = %+v, %v; want OK over %d events", res, err, cp.GetTreeSize())
+	}
+	lines := bytes.Split(file, []byte("\n"))
+	ev := &auditv1.AuditEvent{}
+	if err := protojson.Unmarshal(lines[321], ev); err != nil {
+		t.Fatal(err)
+	}
+	ev.Actor = org + "/users/someone-else"
+	lines[321], _ = protojson.Marshal(ev)
+	var leafHashes bytes.Buffer
+	if err := f.l.WriteLeafHashes(context.Background(), org, cp.GetTreeSize(), &leafHashes); err != nil {
+		t.Fatal(err)
+	}
+	res, err = ledger.VerifyExport(bytes.NewReader(bytes.Join(lines, []byte("\n"))), []byte(cp.GetSignedNote()), f.vkey, &leafHashes)
+	if err != nil || res.OK || res.FirstFailed != 321 {
+		t.Errorf("VerifyExport of an edited export = %+v, %v; want failing at 321", res, err)
 	}
 }

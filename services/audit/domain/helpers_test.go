@@ -2,19 +2,19 @@ package domain_test
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/store"
 	"steward.dev/pkg/store/bboltstore"
 	"steward.dev/services/audit/domain"
+	"steward.dev/services/audit/ledger"
 )
 
 // start is the time of the tests' first event.
@@ -35,23 +35,32 @@ var (
 
 // fixture is a domain service over a fresh store with a settable clock.
 type fixture struct {
-	t   testing.TB
-	st  store.Store
-	d   *domain.Service
-	now time.Time
-	seq map[string]uint64 // next sequence per source
+	t  testing.TB
+	st store.Store
+	d  *domain.Service
+	l  *ledger.Ledger
+	// vkey is the verifier key of the ledger's checkpoints.
+	vkey string
+	now  time.Time
+	seq  map[string]uint64 // next sequence per source
 }
 
 func newFixture(t testing.TB, opts domain.Options) *fixture {
 	t.Helper()
-	st, err := bboltstore.Open(filepath.Join(t.TempDir(), "audit.db"), bboltstore.Options{})
+	// NoSync: the tests record thousands of events one transaction each.
+	st, err := bboltstore.Open(filepath.Join(t.TempDir(), "audit.db"), bboltstore.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	f := &fixture{t: t, st: st, now: start, seq: map[string]uint64{}}
 	opts.Clock = func() time.Time { return f.now }
-	f.d = domain.New(st, newLedger(t, st), opts)
+	signer, _, vkey, err := ledger.LoadSigner(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.l, f.vkey = ledger.New(st, signer), vkey
+	f.d = domain.New(st, f.l, opts)
 	return f
 }
 
@@ -98,28 +107,5 @@ func (f *fixture) apply(source string, evs ...*eventlogv1.Event) {
 	}
 }
 
-// fakeLedger counts leaves per log under "ledger/size/"; it stands in for
-// services/audit/ledger where the tests need no tree.
-type fakeLedger struct{}
-
-func (fakeLedger) Size(tx store.ReadTx, log string) (int64, error) {
-	b, err := tx.Get([]byte("ledger/size/" + log))
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return int64(binary.BigEndian.Uint64(b)), nil
-}
-
-func (l fakeLedger) Append(tx store.Tx, log string, _ []byte) (int64, error) {
-	n, err := l.Size(tx, log)
-	if err != nil {
-		return 0, err
-	}
-	return n, tx.Put([]byte("ledger/size/"+log), binary.BigEndian.AppendUint64(nil, uint64(n+1)))
-}
-
-// newLedger returns the ledger the tests record in.
-func newLedger(testing.TB, store.Store) domain.Ledger { return fakeLedger{} }
+// unmarshal decodes a stored record.
+func unmarshal(b []byte, m proto.Message) error { return proto.Unmarshal(b, m) }
