@@ -56,7 +56,7 @@ func (s *Service) ApplyEvent(source string) func(tx store.Tx, ev *eventlogv1.Eve
 func Convert(source string, ev *eventlogv1.Event) *auditv1.AuditEvent {
 	a := ev.GetAudit()
 	action := a.GetAction()
-	if action == "" {
+	if action == "" || action == ev.GetType() {
 		action = actionOf(ev.GetType())
 	}
 	var t *timestamppb.Timestamp

@@ -52,6 +52,14 @@ func TestConvert(t *testing.T) {
 				Tenant: "organizations/o1/tenants/t1", Outcome: eventlogv1.Outcome_OUTCOME_SUCCESS, Organization: "organizations/o1"},
 		},
 		{
+			name:   "the envelope's action is the type (pkg/eventlog.NewEvent)",
+			source: "licensing",
+			ev: &eventlogv1.Event{Type: "licensing.lease.renewed", Resource: "organizations/o1/leases/l", Organization: "organizations/o1",
+				Audit: &eventlogv1.AuditEnvelope{Action: "licensing.lease.renewed"}},
+			want: &auditv1.AuditEvent{Source: "licensing", Type: "licensing.lease.renewed", Action: "lease.renewed",
+				Target: "organizations/o1/leases/l", Organization: "organizations/o1"},
+		},
+		{
 			name:   "the tenant itself",
 			source: "directory",
 			ev:     &eventlogv1.Event{Type: "directory.tenant.deleted", Resource: "organizations/o1/tenants/t1", Organization: "organizations/o1"},
