@@ -17,9 +17,12 @@ type Result struct {
 	// Checked is the number of leaves read.
 	Checked int64
 	// FirstFailed is the first index that fails; -1 when OK, and when the
-	// failure concerns no leaf (the checkpoint itself is refused). Leaves
-	// before it are proven unless Reason says the failure could not be
-	// localised (then FirstFailed is 0: nothing is proven).
+	// failure concerns no leaf (the checkpoint itself is refused). When a
+	// failure cannot be localised (the leaves do not make the signed root,
+	// and nothing authentic says which one differs), it is 0 and Reason
+	// says so. Ledger.Verify, and VerifyLeaves given the log's leaf hashes,
+	// prove every leaf before it; VerifyLeaves without them names the first
+	// index where the file shows tampering, but proves no leaf unless all do.
 	FirstFailed int64
 	// Reason says why it failed, for people; empty when OK.
 	Reason string
