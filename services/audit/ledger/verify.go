@@ -110,8 +110,8 @@ func (t *tree) root() tlog.Hash {
 // A stored checkpoint that does not verify fails with FirstFailed -1. Without
 // a checkpoint yet, the leaves are checked against the stored hashes only.
 //
-// The error is for failures to read (including one leaf returns other than
-// store.ErrNotFound), not for tampering, which the Result reports.
+// The error is for failures to read (an error from leaf other than
+// store.ErrNotFound among them), not for tampering, which the Result reports.
 func (l *Ledger) Verify(ctx context.Context, log string, leaf func(tx store.ReadTx, index int64) ([]byte, error)) (Result, error) {
 	if err := checkLog(log); err != nil {
 		return Result{}, err
