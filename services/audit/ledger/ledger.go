@@ -36,12 +36,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	auditv1 "steward.dev/gen/steward/audit/v1"
 	"steward.dev/pkg/store"
 )
 
@@ -215,6 +217,34 @@ func (l *Ledger) Append(tx store.Tx, log string, leaf []byte) (int64, error) {
 	return n, nil
 }
 
+// AppendEvent appends ev as the next event of log inside tx: it sets ev's
+// index to the log's size and its name to log + "/auditEvents/" + index, then
+// appends [Leaf] of ev, which it returns. The caller stores ev (or the leaf)
+// in tx, and gives Verify the leaf back.
+func (l *Ledger) AppendEvent(tx store.Tx, log string, ev *auditv1.AuditEvent) ([]byte, error) {
+	n, err := l.Size(tx, log)
+	if err != nil {
+		return nil, err
+	}
+	ev.Index = n
+	ev.Name = ""
+	leaf, err := Leaf(ev)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: encode event: %w", err)
+	}
+	if _, err := l.Append(tx, log, leaf); err != nil {
+		return nil, err
+	}
+	ev.Name = EventName(log, n)
+	return leaf, nil
+}
+
+// EventName returns the resource name of event index of log,
+// "organizations/{o}/auditEvents/{index}".
+func EventName(log string, index int64) string {
+	return log + "/auditEvents/" + strconv.FormatInt(index, 10)
+}
+
 // Size returns the number of leaves of log.
 func (l *Ledger) Size(tx store.ReadTx, log string) (int64, error) {
 	b, err := tx.Get(sizeKey(log))
@@ -232,7 +262,7 @@ func (l *Ledger) Size(tx store.ReadTx, log string) (int64, error) {
 
 // Checkpoint returns log's latest signed checkpoint, signing (and storing,
 // "ledger/c/" + log) a new one when the tree grew since the last one. A log of
-// size 0 gets a checkpoint of size 0 too. Before signing it checks that the
+// size 0 gets a checkpoint of size 0 too (signed, not stored). Before signing it checks that the
 // stored tree still has the previous checkpoint's root at the previous size,
 // so it never signs a history that contradicts one it signed before; it
 // returns an error wrapping [ErrTampered] instead.
@@ -254,7 +284,13 @@ func (l *Ledger) Checkpoint(ctx context.Context, log string) (Checkpoint, error)
 			return err
 		}
 		cp, current = c, ok && c.Size == n
-		return nil
+		if !ok && n == 0 {
+			// A log never appended to: sign its empty tree without
+			// storing anything (Ed25519 signs it the same every time).
+			cp, err = l.sign(log, 0, emptyRoot)
+			current = err == nil
+		}
+		return err
 	})
 	if err != nil || current {
 		return cp, err
@@ -289,20 +325,24 @@ func (l *Ledger) Checkpoint(ctx context.Context, log string) (Checkpoint, error)
 		if err != nil {
 			return err
 		}
-		msg, err := note.Sign(&note.Note{Text: formatCheckpoint(Origin(log), n, root)}, l.signer)
-		if err != nil {
-			return fmt.Errorf("ledger: sign checkpoint of %s: %w", log, err)
-		}
-		if err := tx.Put(checkpointKey(log), msg); err != nil {
+		if cp, err = l.sign(log, n, root); err != nil {
 			return err
 		}
-		cp = Checkpoint{Origin: Origin(log), Size: n, Root: root, Note: msg}
-		return nil
+		return tx.Put(checkpointKey(log), cp.Note)
 	})
 	if err != nil {
 		return Checkpoint{}, err
 	}
 	return cp, nil
+}
+
+// sign returns the signed checkpoint of log's tree of size n and root.
+func (l *Ledger) sign(log string, n int64, root tlog.Hash) (Checkpoint, error) {
+	msg, err := note.Sign(&note.Note{Text: formatCheckpoint(Origin(log), n, root)}, l.signer)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("ledger: sign checkpoint of %s: %w", log, err)
+	}
+	return Checkpoint{Origin: Origin(log), Size: n, Root: root, Note: msg}, nil
 }
 
 // Latest returns the latest stored checkpoint of log without signing one (ok

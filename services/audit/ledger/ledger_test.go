@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	auditv1 "steward.dev/gen/steward/audit/v1"
 	"steward.dev/pkg/store"
 	"steward.dev/services/audit/ledger"
 )
@@ -372,5 +374,90 @@ func TestR28NewWithPlainSigner(t *testing.T) {
 	}
 	if _, err := ledger.OpenCheckpoint(cp.Note, f.verifier); err == nil {
 		t.Fatal("checkpoint opened with another key")
+	}
+}
+
+// TestR28AppendEvent: AppendEvent numbers the events, names them, and
+// appends their leaves; a Verify that reads the stored events back (as the
+// audit service does) passes, and catches an edit.
+func TestR28AppendEvent(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	log := "organizations/o1"
+	key := func(i int64) []byte { return eventKey(log, i) }
+	for range 3 {
+		f.update(t, func(tx store.Tx) error {
+			for range 4 {
+				ev := event("o1", 99)
+				ev.Name, ev.Index = "", 0
+				leaf, err := f.l.AppendEvent(tx, log, ev)
+				if err != nil {
+					return err
+				}
+				if want, _ := ledger.Leaf(ev); string(leaf) != string(want) {
+					t.Errorf("event %d: leaf differs from Leaf(ev)", ev.Index)
+				}
+				if ev.Name != ledger.EventName(log, ev.Index) || ev.Name != "organizations/o1/auditEvents/"+strconv.FormatInt(ev.Index, 10) {
+					t.Errorf("event %d named %q", ev.Index, ev.Name)
+				}
+				if err := store.PutProto(tx, key(ev.Index), ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if _, err := f.l.Checkpoint(ctx, log); err != nil {
+		t.Fatal(err)
+	}
+	readEvent := func(tx store.ReadTx, i int64) ([]byte, error) {
+		ev := new(auditv1.AuditEvent)
+		if err := store.GetProto(tx, key(i), ev); err != nil {
+			return nil, err
+		}
+		if ev.Index != i {
+			t.Errorf("stored event %d has index %d", i, ev.Index)
+		}
+		return ledger.Leaf(ev)
+	}
+	if res, err := f.l.Verify(ctx, log, readEvent); err != nil || !res.OK || res.Checked != 12 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	f.update(t, func(tx store.Tx) error {
+		ev := new(auditv1.AuditEvent)
+		if err := store.GetProto(tx, key(5), ev); err != nil {
+			return err
+		}
+		ev.Actor = "organizations/o1/users/mallory"
+		return store.PutProto(tx, key(5), ev)
+	})
+	if res, err := f.l.Verify(ctx, log, readEvent); err != nil || res.OK || res.FirstFailed != 5 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+}
+
+// TestR28EmptyCheckpointNotStored: the checkpoint of a log never appended to
+// is signed on demand, not stored.
+func TestR28EmptyCheckpointNotStored(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	a, err := f.l.Checkpoint(ctx, "organizations/none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.l.Checkpoint(ctx, "organizations/none")
+	if err != nil || string(a.Note) != string(b.Note) {
+		t.Fatalf("two checkpoints of the empty log differ: %v", err)
+	}
+	err = f.st.View(ctx, func(tx store.ReadTx) error {
+		return tx.Scan([]byte("ledger/"), nil, func(k, _ []byte) (bool, error) {
+			if string(k) != ledger.SignerKey {
+				t.Errorf("stored %q", k)
+			}
+			return true, nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"strconv"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
@@ -260,6 +259,7 @@ func VerifyExport(export io.Reader, checkpointNote []byte, verifierKey string, l
 			v.Reject(fmt.Sprintf("line %d: %s", line, why))
 			break
 		}
+		ev.Name = "" // not part of the leaf; cleared here, Leaf need not copy ev
 		leaf, err := Leaf(ev)
 		if err != nil {
 			v.Reject(fmt.Sprintf("line %d: %v", line, err))
@@ -287,7 +287,7 @@ func parseExportLine(b []byte, log string) (*auditv1.AuditEvent, string) {
 		return nil, fmt.Sprintf("not an audit event: %v", err)
 	}
 	if ev.GetName() != "" && log != "" {
-		if want := log + "/auditEvents/" + strconv.FormatInt(ev.GetIndex(), 10); ev.GetName() != want {
+		if want := EventName(log, ev.GetIndex()); ev.GetName() != want {
 			return nil, fmt.Sprintf("event %q has index %d of %s", ev.GetName(), ev.GetIndex(), log)
 		}
 	}

@@ -17,9 +17,12 @@ type Result struct {
 	// Checked is the number of leaves read.
 	Checked int64
 	// FirstFailed is the first index that fails; -1 when OK, and when the
-	// failure concerns no leaf (the checkpoint itself is refused). Leaves
-	// before it are proven unless Reason says the failure could not be
-	// localised (then FirstFailed is 0: nothing is proven).
+	// failure concerns no leaf (the checkpoint itself is refused). When a
+	// failure cannot be localised (the leaves do not make the signed root,
+	// and nothing authentic says which one differs), it is 0 and Reason
+	// says so. Ledger.Verify, and VerifyLeaves given the log's leaf hashes,
+	// prove every leaf before it; VerifyLeaves without them names the first
+	// index where the file shows tampering, but proves no leaf unless all do.
 	FirstFailed int64
 	// Reason says why it failed, for people; empty when OK.
 	Reason string
@@ -107,8 +110,8 @@ func (t *tree) root() tlog.Hash {
 // A stored checkpoint that does not verify fails with FirstFailed -1. Without
 // a checkpoint yet, the leaves are checked against the stored hashes only.
 //
-// The error is for failures to read (including one leaf returns other than
-// store.ErrNotFound), not for tampering, which the Result reports.
+// The error is for failures to read (an error from leaf other than
+// store.ErrNotFound among them), not for tampering, which the Result reports.
 func (l *Ledger) Verify(ctx context.Context, log string, leaf func(tx store.ReadTx, index int64) ([]byte, error)) (Result, error) {
 	if err := checkLog(log); err != nil {
 		return Result{}, err
