@@ -17,6 +17,7 @@ import (
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/store"
+	"steward.dev/services/audit/ledger"
 )
 
 // organizationName matches the organization names audit keeps a log for
@@ -100,32 +101,20 @@ func TenantOf(name string) string {
 	return strings.Join(parts[:4], "/")
 }
 
-// EventName returns the resource name of the event at index of log.
-func EventName(log string, index int64) string {
-	return fmt.Sprintf("%s/auditEvents/%d", log, index)
-}
+// EventName returns the resource name of the event at index of log,
+// "organizations/{o}/auditEvents/{index}".
+func EventName(log string, index int64) string { return ledger.EventName(log, index) }
 
-// record appends ev to log in tx: its index is the ledger's next, its leaf
-// the deterministic encoding of ev without name (which is what is stored
-// under eventPrefix), and its index entries are written with it. It
-// returns the index.
+// record appends ev to log in tx (ledger.AppendEvent: its index is the
+// log's next, its name set, its leaf the deterministic encoding of ev
+// without name), stores that leaf under eventPrefix, exactly the bytes the
+// ledger hashed, and writes ev's index entries. It returns the index.
 func (s *Service) record(tx store.Tx, log string, ev *auditv1.AuditEvent) (int64, error) {
-	index, err := s.ledger.Size(tx, log)
+	leaf, err := s.ledger.AppendEvent(tx, log, ev)
 	if err != nil {
 		return 0, err
 	}
-	ev.Name, ev.Index = "", index
-	leaf, err := store.Marshal(ev)
-	if err != nil {
-		return 0, err
-	}
-	got, err := s.ledger.Append(tx, log, leaf)
-	if err != nil {
-		return 0, err
-	}
-	if got != index {
-		return 0, fmt.Errorf("domain: the ledger appended to %s at %d, not at its size %d", log, got, index)
-	}
+	index := ev.GetIndex()
 	if err := tx.Put(eventKey(log, index), leaf); err != nil {
 		return 0, err
 	}
@@ -345,7 +334,6 @@ func (s *Service) Resync(ctx context.Context, source, consumer string, now Sourc
 	if err != nil {
 		return Loss{}, err
 	}
-	loss.Event.Name = EventName(InstallationLog, loss.Event.GetIndex())
 	return loss, nil
 }
 
