@@ -253,7 +253,8 @@ type Loss struct {
 	From, Through uint64
 	// Resumed is the position the consumer continues from.
 	Resumed eventlog.Position
-	// Event is the audit event recorded in InstallationLog.
+	// Event is the audit event recorded in InstallationLog; nil when
+	// nothing was skipped.
 	Event *auditv1.AuditEvent
 }
 
@@ -273,8 +274,9 @@ func (l Loss) Count() uint64 {
 // continues (now: the source's identity, head and horizon), counts the
 // resync, and records in InstallationLog an audit event saying how many
 // events were lost between which sequences (R28: nothing is lost
-// silently). It returns the new position (what Resync must return) with
-// what was lost.
+// silently). When the source's log continues right after the cursor there
+// is nothing to skip: the position stays and nothing is recorded. It
+// returns the new position (what Resync must return) with what was lost.
 func (s *Service) Resync(ctx context.Context, source, consumer string, now SourcePosition) (Loss, error) {
 	var loss Loss
 	err := s.store.Update(ctx, func(tx store.Tx) error {
@@ -307,6 +309,12 @@ func (s *Service) Resync(ctx context.Context, source, consumer string, now Sourc
 			loss.Resumed = eventlog.Position{LogID: cmp.Or(now.LogID, pos.LogID), Sequence: max(pos.Sequence, now.Horizon)}
 			msg = fmt.Sprintf("%d events of the %s (sequences %d to %d) were deleted by its retention before audit recorded them. Audit continues from sequence %d.",
 				loss.Count(), source, loss.From, loss.Through, loss.Resumed.Sequence+1)
+		}
+		if loss.Resumed == pos && loss.Count() == 0 {
+			// Nothing to skip (the source's horizon is not past the
+			// cursor): no note, or a consumer retrying would write one
+			// per attempt.
+			return nil
 		}
 		if err := eventlog.PutPosition(tx, consumer, loss.Resumed); err != nil {
 			return err

@@ -250,6 +250,16 @@ func TestResync(t *testing.T) {
 			t.Errorf("%s: Resyncs = %d, %v; want %d", tc.name, n, err, i+1)
 		}
 	}
+	// Asked again where the log continues right after the cursor: nothing
+	// is skipped, nothing recorded, the count stays.
+	setCursor(eventlog.Position{LogID: "L2", Sequence: 35})
+	loss, err := f.d.Resync(ctx, "directory", consumer, domain.SourcePosition{LogID: "L2", Head: 35, Horizon: 20})
+	if err != nil || loss.Event != nil || loss.Resumed != (eventlog.Position{LogID: "L2", Sequence: 35}) {
+		t.Errorf("Resync with nothing to skip = %+v, %v", loss, err)
+	}
+	if n, _ := f.d.Resyncs(ctx, "directory"); n != 3 {
+		t.Errorf("Resyncs = %d after a resync with nothing to skip, want 3", n)
+	}
 	if _, err := f.d.GetInstallationEvent(ctx, 3); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("GetInstallationEvent(3) = %v, want ErrNotFound", err)
 	}

@@ -200,6 +200,11 @@ func (r *resyncer) resync(ctx context.Context) (eventlog.Position, error) {
 	if err != nil {
 		return eventlog.Position{}, err
 	}
+	if loss.Event == nil {
+		r.logger.Warn("audit: asked to resync, but the source's log continues right after audit's cursor: nothing skipped",
+			"source", r.source, "cursor", loss.Resumed.Sequence, "log_id", loss.Resumed.LogID)
+		return loss.Resumed, nil
+	}
 	r.metrics.resyncs.WithLabelValues(r.source).Inc()
 	r.metrics.lost.WithLabelValues(r.source).Add(float64(loss.Count()))
 	r.logger.Error("audit: events of a followed log were lost: they are gone from the source before audit recorded them; continuing where its log continues",
