@@ -26,7 +26,10 @@ type reasonError struct {
 	metadata map[string]string
 }
 
+// Error returns the message.
 func (e *reasonError) Error() string { return e.msg }
+
+// Unwrap returns the sentinel, for errors.Is.
 func (e *reasonError) Unwrap() error { return e.sentinel }
 
 // errorf returns an error matching sentinel with the formatted message.
@@ -52,6 +55,7 @@ func MetadataOf(err error) map[string]string {
 // malformed filter or page token, a tree size out of range).
 type FieldError = records.FieldError
 
+// fieldError returns a *FieldError on field with the formatted description.
 func fieldError(field, format string, args ...any) error {
 	return records.FieldErrorf(field, format, args...)
 }

@@ -139,6 +139,7 @@ type filterParser struct {
 	pos int // byte offset
 }
 
+// eof reports whether the whole filter was read.
 func (p *filterParser) eof() bool { return p.pos >= len(p.src) }
 
 // errorf returns a *records.FieldError on "filter" at byte offset at.
@@ -160,6 +161,7 @@ func (p *filterParser) describe(at int) string {
 	return fmt.Sprintf("%q", r)
 }
 
+// skipSpace moves past spaces, tabs and line breaks.
 func (p *filterParser) skipSpace() {
 	for !p.eof() {
 		switch p.src[p.pos] {
@@ -387,6 +389,7 @@ func parseOutcome(s string) (eventlogv1.Outcome, bool) {
 	return eventlogv1.Outcome(v), true
 }
 
+// contains reports whether list holds s.
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

@@ -247,6 +247,7 @@ type metrics struct {
 	checkpointErrors prometheus.Counter
 }
 
+// newMetrics returns audit's metrics, unregistered.
 func newMetrics() *metrics {
 	return &metrics{
 		resyncs: prometheus.NewCounterVec(prometheus.CounterOpts{
