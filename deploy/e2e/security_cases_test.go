@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
+	auditv1 "steward.dev/gen/steward/audit/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	licensingv1 "steward.dev/gen/steward/licensing/v1"
@@ -40,6 +41,8 @@ type names struct {
 	// Licensing's: a pool, a license request, a license assignment, a
 	// lease and an execution.
 	licensePool, licenseRequest, licenseAssignment, lease, execution string
+	// Audit's: an event of the organization's audit log.
+	auditEvent string
 }
 
 // all returns the names with placeholders for comparing answers: each
@@ -51,7 +54,7 @@ func (n names) all() [][2]string {
 		{n.robotAccount, "<robotAccount>"}, {n.robot, "<robot>"}, {n.externalApp, "<externalApp>"},
 		{n.role, "<role>"}, {n.roleAssignment, "<roleAssignment>"}, {n.licensePool, "<licensePool>"},
 		{n.licenseRequest, "<licenseRequest>"}, {n.licenseAssignment, "<licenseAssignment>"}, {n.lease, "<lease>"},
-		{n.execution, "<execution>"}, {n.org, "<org>"},
+		{n.execution, "<execution>"}, {n.auditEvent, "<auditEvent>"}, {n.org, "<org>"},
 	}
 	// Longest first, so that a name is replaced before its parent.
 	for i := range out {
@@ -75,6 +78,7 @@ func (n names) withOrg(org string) names {
 	m.role, m.roleAssignment = r.Replace(n.role), r.Replace(n.roleAssignment)
 	m.licensePool, m.licenseRequest, m.licenseAssignment = r.Replace(n.licensePool), r.Replace(n.licenseRequest), r.Replace(n.licenseAssignment)
 	m.lease, m.execution = r.Replace(n.lease), r.Replace(n.execution)
+	m.auditEvent = r.Replace(n.auditEvent)
 	return m
 }
 
@@ -92,6 +96,7 @@ func (n names) absentIn() names {
 		apiKey: ra + "/apiKeys/absent-key", role: o + "/roles/absent-role", roleAssignment: o + "/roleAssignments/absent-assignment",
 		licensePool: o + "/licensePools/absent-pool", licenseRequest: o + "/licenseRequests/absent-request",
 		licenseAssignment: o + "/licenseAssignments/absent-assignment", lease: o + "/leases/absent-lease", execution: o + "/executions/absent-execution",
+		auditEvent: o + "/auditEvents/9999999999",
 	}
 }
 
@@ -425,6 +430,33 @@ var rpcCases = map[string]rpcCase{
 	}},
 	"/steward.licensing.v1.LicensingService/GetUsageTrend": {req: func(n names) proto.Message {
 		return &licensingv1.GetUsageTrendRequest{Name: n.org + "/usageTrend", Service: n.service, StartTime: probeTime}
+	}},
+
+	// Audit.
+	"/steward.audit.v1.AuditService/GetAuditPublicKey": {who: public},
+	"/steward.audit.v1.AuditService/GetIngestionStatus": {who: internal, req: func(names) proto.Message {
+		return &auditv1.GetIngestionStatusRequest{}
+	}},
+	"/steward.audit.v1.AuditService/ListAuditEvents": {req: func(n names) proto.Message {
+		return &auditv1.ListAuditEventsRequest{Parent: n.org, Filter: `actor = "` + n.user + `"`}
+	}},
+	"/steward.audit.v1.AuditService/GetAuditEvent": {req: func(n names) proto.Message {
+		return &auditv1.GetAuditEventRequest{Name: n.auditEvent}
+	}},
+	"/steward.audit.v1.AuditService/ExportAuditEvents": {req: func(n names) proto.Message {
+		return &auditv1.ExportAuditEventsRequest{Parent: n.org, Format: auditv1.ExportAuditEventsRequest_FORMAT_JSONL}
+	}},
+	"/steward.audit.v1.AuditService/GetAuditCheckpoint": {req: func(n names) proto.Message {
+		return &auditv1.GetAuditCheckpointRequest{Name: n.org + "/auditCheckpoint"}
+	}},
+	"/steward.audit.v1.AuditService/GetInclusionProof": {req: func(n names) proto.Message {
+		return &auditv1.GetInclusionProofRequest{Name: n.auditEvent}
+	}},
+	"/steward.audit.v1.AuditService/GetConsistencyProof": {req: func(n names) proto.Message {
+		return &auditv1.GetConsistencyProofRequest{Parent: n.org, FirstTreeSize: 1}
+	}},
+	"/steward.audit.v1.AuditService/VerifyAuditLog": {req: func(n names) proto.Message {
+		return &auditv1.VerifyAuditLogRequest{Parent: n.org}
 	}},
 }
 

@@ -280,6 +280,9 @@ func (s *suite) victimResources(ctx context.Context, o orgOwner) names {
 	exec, err := lic.AcquireExecution(owner, &licensingv1.AcquireExecutionRequest{Parent: o.org, User: n.user, Job: "victim job"})
 	must("execution", err)
 	n.execution = exec.GetName()
+	// The organization's first audit event (its sign-up): audit records
+	// it once it has caught up with the directory.
+	n.auditEvent = o.org + "/auditEvents/0"
 	return n
 }
 

@@ -146,6 +146,10 @@ func (s *suite) run() int {
 			"-access-addr", *s.cfg.addrs["access"],
 			"-log-level", s.cfg.logLevel,
 		}
+		if name == "audit" {
+			// Audit follows licensing's event log too.
+			args = append(args, "-licensing-addr", *s.cfg.addrs["licensing"])
+		}
 		if name == "directory" {
 			// The local suite is for development: its OIDC issuers (and
 			// the end-to-end tests' oidctest issuer) run on loopback over

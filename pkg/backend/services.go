@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
+	auditv1 "steward.dev/gen/steward/audit/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	licensingv1 "steward.dev/gen/steward/licensing/v1"
@@ -70,7 +71,9 @@ var (
 //     pools and license requests of every organization (CreateLicensePool,
 //     UpdateLicensePool, FulfillLicenseRequest, RejectLicenseRequest,
 //     ListLicenseRequests, GetLicensePool, ListLicensePools): only the
-//     operator changes what an organization holds (R21).
+//     operator changes what an organization holds (R21); operator -> audit:
+//     GetIngestionStatus (how far audit is behind each log, and how often
+//     it lost events, R28).
 //
 // Following a log includes acknowledging it (durable consumers).
 var SuitePolicy = authz.NewServicePolicy(
@@ -98,4 +101,5 @@ var SuitePolicy = authz.NewServicePolicy(
 		licensingv1.LicensingService_GetLicensePool_FullMethodName,
 		licensingv1.LicensingService_ListLicensePools_FullMethodName,
 	}},
+	authz.Grant{Caller: Operator, Callee: Audit, Methods: []string{auditv1.AuditService_GetIngestionStatus_FullMethodName}},
 )

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
+	"steward.dev/pkg/csvsafe"
 	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 	"steward.dev/services/access/catalogue"
@@ -364,19 +365,8 @@ func exportPrincipalType(principal string) string {
 	return ""
 }
 
-// neutralizeCSVCell returns cell as a spreadsheet shows it as text: a cell
-// beginning with "=", "+", "-", "@", a tab or a carriage return would be
-// read as a formula (CSV injection), so it gets a leading single quote, as
-// OWASP recommends; encoding/csv quotes separators, quotes and line breaks.
-// Display names, role names and descriptions come from users: none of them
-// may run in the spreadsheet of whoever opens the export.
-func neutralizeCSVCell(cell string) string {
-	if cell == "" {
-		return cell
-	}
-	switch cell[0] {
-	case '=', '+', '-', '@', '\t', '\r':
-		return "'" + cell
-	}
-	return cell
-}
+// neutralizeCSVCell returns cell as a spreadsheet shows it as text
+// (csvsafe.Neutralize: CSV injection). Display names, role names and
+// descriptions come from users: none of them may run in the spreadsheet of
+// whoever opens the export.
+func neutralizeCSVCell(cell string) string { return csvsafe.Neutralize(cell) }

@@ -72,8 +72,8 @@ func TestRouteKeysMatchPatterns(t *testing.T) {
 	t.Logf("%d routes", len(table))
 }
 
-// TestRouteTable: bare variables are canonicalised; the export is a
-// download; an internal RPC with an HTTP binding is refused.
+// TestRouteTable: bare variables are canonicalised; the exports are
+// downloads; an internal RPC with an HTTP binding is refused.
 func TestRouteTable(t *testing.T) {
 	for in, want := range map[string]string{
 		"/v1/jwks":                          "/v1/jwks",
@@ -97,6 +97,22 @@ func TestRouteTable(t *testing.T) {
 	export := table[routeKey{http.MethodGet, "/v1/{parent=organizations/*}/roleAssignments:export"}]
 	if !export.stream || !export.download || export.public {
 		t.Errorf("export route = %+v, want a non-public download", export)
+	}
+
+	// Audit's export is a download too (R29); its public key is public.
+	sd, err = serviceDescriptor("steward.audit.v1.AuditService")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := table.add(sd); err != nil {
+		t.Fatal(err)
+	}
+	auditExport := table[routeKey{http.MethodGet, "/v1/{parent=organizations/*}/auditEvents:export"}]
+	if !auditExport.stream || !auditExport.download || auditExport.public {
+		t.Errorf("audit export route = %+v, want a non-public download", auditExport)
+	}
+	if key := table[routeKey{http.MethodGet, "/v1/audit/publicKey"}]; !key.public || key.download {
+		t.Errorf("audit public key route = %+v, want public", key)
 	}
 
 	// An internal RPC bound to HTTP makes the gateway refuse to start.

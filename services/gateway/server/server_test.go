@@ -349,6 +349,7 @@ func TestRefusesServiceScheme(t *testing.T) {
 		{http.MethodGet, "/v1/jwks", "", "service cli:x"},
 		{http.MethodPost, "/v1/organizations:signUp", `{}`, "  SERVICE\tcli:x"},
 		{http.MethodGet, "/v1/organizations/o1/roleAssignments:export", "", "Service access:x"},
+		{http.MethodGet, "/v1/organizations/o1/auditEvents:export", "", "Service audit:x"},
 	} {
 		resp, body := do(t, s.Handler(), request(tc.method, tc.path, tc.body, tc.authorization))
 		st := wantStatus(t, resp, body, http.StatusUnauthorized, 16)
@@ -495,8 +496,9 @@ func TestBodyLimit(t *testing.T) {
 // TestAuthenticatesBeforeBody (issue 9 item 3): every route of a non-public
 // RPC answers 401 to a request without credentials before reading its
 // body; every public one (derived from the protos, not listed) reads it.
-// It also checks that the derived public set is SignUp, SignIn and GetJwks,
-// and that no internal RPC has a route.
+// It also checks that the derived public set is SignUp, SignIn, the JWKS
+// of the directory and of licensing, and audit's checkpoint key, and that
+// no internal RPC has a route.
 func TestAuthenticatesBeforeBody(t *testing.T) {
 	var logs bytes.Buffer
 	var logMu sync.Mutex
@@ -535,6 +537,7 @@ func TestAuthenticatesBeforeBody(t *testing.T) {
 		"/steward.directory.v1.DirectoryService/SignIn":           true,
 		"/steward.directory.v1.DirectoryService/GetJwks":          true,
 		"/steward.licensing.v1.LicensingService/GetLicensingJwks": true,
+		"/steward.audit.v1.AuditService/GetAuditPublicKey":        true,
 	}
 	if !mapsEqual(public, want) {
 		t.Errorf("public RPCs with routes = %v, want %v", public, want)

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
+	auditv1 "steward.dev/gen/steward/audit/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	licensingv1 "steward.dev/gen/steward/licensing/v1"
 )
@@ -47,8 +48,8 @@ type Backend struct {
 // This is the registration table: when a service's proto gains HTTP
 // bindings (google.api.http), its issue adds the service and its generated
 // Register<Service>Handler to the backend's Services here, and the routes are
-// served as JSON from then on. The directory's, access's and licensing's are
-// registered.
+// served as JSON from then on. The directory's, access's, licensing's and
+// audit's are registered.
 // steward.eventlog.v1.EventLogService is internal to the suite and is never
 // registered (a test keeps it so).
 func DefaultBackends() []Backend {
@@ -62,6 +63,8 @@ func DefaultBackends() []Backend {
 		{Name: "licensing", Addr: "127.0.0.1:7003", Services: []Service{
 			{Name: protoreflect.FullName(licensingv1.LicensingService_ServiceDesc.ServiceName), Register: licensingv1.RegisterLicensingServiceHandler},
 		}},
-		{Name: "audit", Addr: "127.0.0.1:7004"},
+		{Name: "audit", Addr: "127.0.0.1:7004", Services: []Service{
+			{Name: protoreflect.FullName(auditv1.AuditService_ServiceDesc.ServiceName), Register: auditv1.RegisterAuditServiceHandler},
+		}},
 	}
 }

@@ -3,14 +3,22 @@
 // Every flag can also be set through an environment variable named after it
 // (-data-dir: STEWARD_DATA_DIR); a flag given on the command line wins over
 // the variable, which wins over the default. Run with -help to list them.
+//
+// `steward-audit verify` instead checks an exported JSON-lines file against
+// a signed checkpoint, offline (R28); run `steward-audit verify -help`.
 package main
 
 import (
+	"os"
+
 	"steward.dev/pkg/program"
 	"steward.dev/services/audit/server"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "verify" {
+		os.Exit(runVerify(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	cfg := server.NewConfig()
 	program.Main("steward-audit", &cfg)
 }
