@@ -264,11 +264,17 @@ func EmptyLog(t testing.TB) grpc.ClientConnInterface {
 // at cleanup.
 func ServeLog(t testing.TB, source string) (grpc.ClientConnInterface, store.Store, *eventlog.Log) {
 	t.Helper()
+	return ServeLogWith(t, source, eventlog.Options{})
+}
+
+// ServeLogWith is ServeLog with the log's options (retention, clock).
+func ServeLogWith(t testing.TB, source string, opts eventlog.Options) (grpc.ClientConnInterface, store.Store, *eventlog.Log) {
+	t.Helper()
 	st, err := bboltstore.Open(filepath.Join(t.TempDir(), source+".db"), bboltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, err := eventlog.New(st, source, eventlog.Options{})
+	log, err := eventlog.New(st, source, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

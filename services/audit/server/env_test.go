@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -11,9 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/test/bufconn"
 
 	auditv1 "steward.dev/gen/steward/audit/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
@@ -24,7 +21,6 @@ import (
 	"steward.dev/pkg/backend/backendtest"
 	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/store"
-	"steward.dev/pkg/store/bboltstore"
 	"steward.dev/services/audit/server"
 )
 
@@ -136,33 +132,10 @@ func (e *env) start() {
 // with retention r.
 func serveLog(t testing.TB, name string, r eventlog.Retention) *source {
 	t.Helper()
-	st, err := bboltstore.Open(filepath.Join(t.TempDir(), name+".db"), bboltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Each log's clock starts at at and moves one second per event.
 	var n atomic.Int64
 	clock := func() time.Time { return at.Add(time.Duration(n.Add(1)-1) * time.Second) }
-	log, err := eventlog.New(st, name, eventlog.Options{Retention: r, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer()
-	eventlog.Register(srv, log)
-	go func() { _ = srv.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///"+name+"-log",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		_ = log.Close()
-		srv.Stop()
-		_ = st.Close()
-	})
+	conn, st, log := backendtest.ServeLogWith(t, name, eventlog.Options{Retention: r, Clock: clock})
 	return &source{name: name, conn: conn, st: st, log: log}
 }
 
