@@ -11,6 +11,7 @@
 package domain
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -24,6 +25,12 @@ type Options struct {
 	// Clock returns the current time; nil means time.Now. Audit's own
 	// notes (a resync's lost events) carry it.
 	Clock func() time.Time
+	// MinRetention is the shortest retention an organization may set
+	// (UpdateAuditSettings); 0 means DefaultMinRetention.
+	MinRetention time.Duration
+	// PurgeBatch is how many events one purge transaction deletes at most;
+	// 0 means DefaultPurgeBatch.
+	PurgeBatch int
 	// ScanBudget bounds the index entries one page of a search examines;
 	// a page that reaches it ends early with a next_page_token (AIP-158
 	// allows short pages). 0 means DefaultScanBudget.
@@ -38,17 +45,20 @@ const DefaultScanBudget = 10_000
 // read is one store transaction (an export, one per chunk), every record
 // is written by the consumer's transaction.
 type Service struct {
-	store      store.Store
-	ledger     *ledger.Ledger
-	clock      func() time.Time
-	scanBudget int
+	store        store.Store
+	ledger       *ledger.Ledger
+	clock        func() time.Time
+	scanBudget   int
+	minRetention time.Duration
+	purgeBatch   int
 }
 
 // New returns a Service over the audit store s and the ledger l of its
 // Merkle trees (over the same store), which records each event in the
 // transaction that stores it.
 func New(s store.Store, l *ledger.Ledger, opts Options) *Service {
-	svc := &Service{store: s, ledger: l, clock: opts.Clock, scanBudget: opts.ScanBudget}
+	svc := &Service{store: s, ledger: l, clock: opts.Clock, scanBudget: opts.ScanBudget,
+		minRetention: cmp.Or(opts.MinRetention, DefaultMinRetention), purgeBatch: cmp.Or(opts.PurgeBatch, DefaultPurgeBatch)}
 	if svc.clock == nil {
 		svc.clock = time.Now
 	}
@@ -66,6 +76,10 @@ type Actor struct {
 	// Organization is the principal's organization; empty for Steward's
 	// services and the operator, which act across organizations.
 	Organization string
+	// RequestID is the request's ID, recorded with the changes it makes.
+	RequestID string
+	// Address is the client's network address, when known.
+	Address string
 }
 
 // Visible returns ErrNotFound when name belongs to another organization

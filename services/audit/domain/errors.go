@@ -16,6 +16,8 @@ var (
 	// ErrTreeSizeUnavailable: a tree size is beyond the latest checkpoint
 	// (or no checkpoint exists yet); MetadataOf carries "tree_size".
 	ErrTreeSizeUnavailable = errors.New("tree size unavailable")
+	// ErrEtagMismatch: an update's etag is not the settings' current one.
+	ErrEtagMismatch = errors.New("etag mismatch")
 )
 
 // reasonError is a sentinel with a specific message and ErrorInfo

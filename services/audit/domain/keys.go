@@ -31,6 +31,14 @@ const (
 	// 8 bytes: the events it could not record (R28) are counted in the
 	// InstallationLog event each resync appends.
 	resyncPrefix = "resync/"
+	// settingsPrefix + log -> the organization's AuditSettings as
+	// UpdateAuditSettings stored them (retention, update time, etag).
+	settingsPrefix = "settings/"
+	// purgePrefix + log -> the purge horizon (horizon): the index before
+	// which events were purged, the index of the purge event that recorded
+	// it, and when, 8 bytes each. Purged events lose their eventPrefix and
+	// index entries; their hashes stay in the ledger.
+	purgePrefix = "purge/"
 	// ledgerPrefix is the ledger's key range (services/audit/ledger): tree
 	// hashes, tree sizes, checkpoints and the checkpoint signing key.
 	ledgerPrefix = "ledger/"

@@ -162,19 +162,38 @@ func hashes[P ~[]tlog.Hash](proof P) [][]byte {
 // req.Parent, recomputes its Merkle tree from them and checks it against
 // its latest signed checkpoint and the stored hashes (R28: the record
 // cannot be altered unnoticed), reporting the first index that fails.
+// Events purged by retention are checked by their stored hashes, and the
+// purge horizon against the purge event that recorded it (checkHorizon).
 // Tampering is the result's to report; the error is for failing to read.
 func (s *Service) VerifyAuditLog(ctx context.Context, actor Actor, req *auditv1.VerifyAuditLogRequest) (*auditv1.VerifyAuditLogResponse, error) {
 	log := req.GetParent()
 	if err := s.checkOrganization(actor, log); err != nil {
 		return nil, err
 	}
-	res, err := s.ledger.Verify(ctx, log, func(tx store.ReadTx, index int64) ([]byte, error) {
-		return tx.Get(eventKey(log, index))
-	})
+	var h horizon
+	res, err := s.ledger.Verify(ctx, log, purgedLeaf(log, &h))
 	if err != nil {
 		return nil, err
 	}
-	out := &auditv1.VerifyAuditLogResponse{Ok: res.OK, EventsChecked: res.Checked, FirstFailedIndex: res.FirstFailed, Failure: res.Reason}
+	if res.OK && h.before > 0 {
+		// The horizon must be the one the signed history recorded: events
+		// deleted outside a purge are tampering too.
+		err := s.view(ctx, func(tx store.ReadTx) error {
+			now, err := readHorizon(tx, log)
+			if err != nil || now != h {
+				return err // a purge ran since: its own event records the new horizon
+			}
+			if why := checkHorizon(tx, log, h); why != "" {
+				res.OK = false
+				res.FirstFailed, res.Reason = 0, why
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := &auditv1.VerifyAuditLogResponse{Ok: res.OK, EventsChecked: res.Checked, FirstFailedIndex: res.FirstFailed, Failure: res.Reason, PurgedBefore: res.Purged}
 	if res.Checkpoint.Note != nil {
 		out.Checkpoint = checkpointProto(res.Checkpoint)
 	}
@@ -194,4 +213,63 @@ func (s *Service) checkOrganization(actor Actor, org string) error {
 		return errorf(ErrNotFound, "%s not found", org)
 	}
 	return nil
+}
+
+// LeafHashesChunk is the size of the pieces ExportLeafHashes hands to emit.
+const LeafHashesChunk = 64 << 10
+
+// ExportLeafHashes writes the leaf hashes of the organization req.Parent's
+// log of size req.TreeSize (0: the latest checkpoint's; beyond it
+// ErrTreeSizeUnavailable), 32 bytes each in index order, to emit in pieces
+// of LeafHashesChunk bytes: what `steward-audit verify -hashes` reads to name
+// the first edited event of an export, and to verify an export that begins
+// after events purged by retention. The hashes of purged events are kept,
+// so the file always covers the whole tree.
+func (s *Service) ExportLeafHashes(ctx context.Context, actor Actor, req *auditv1.ExportLeafHashesRequest, emit func(chunk []byte) error) error {
+	log := req.GetParent()
+	if err := s.checkOrganization(actor, log); err != nil {
+		return err
+	}
+	n, err := s.treeSize(ctx, log, "tree_size", req.GetTreeSize())
+	if err != nil {
+		return err
+	}
+	w := &chunkWriter{emit: emit, buf: make([]byte, 0, LeafHashesChunk)}
+	if err := s.ledger.WriteLeafHashes(ctx, log, n, w); err != nil {
+		return err
+	}
+	return w.flush()
+}
+
+// chunkWriter buffers writes and hands them to emit in pieces of cap(buf)
+// bytes.
+type chunkWriter struct {
+	emit func([]byte) error
+	buf  []byte
+}
+
+// Write buffers p, emitting every full piece.
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		k := min(len(p), cap(w.buf)-len(w.buf))
+		w.buf = append(w.buf, p[:k]...)
+		p = p[k:]
+		if len(w.buf) == cap(w.buf) {
+			if err := w.flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return n, nil
+}
+
+// flush emits what is buffered, if anything.
+func (w *chunkWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	err := w.emit(w.buf)
+	w.buf = w.buf[:0]
+	return err
 }

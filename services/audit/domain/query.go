@@ -273,11 +273,18 @@ func (s *Service) GetAuditEvent(ctx context.Context, actor Actor, name string) (
 	err = s.view(ctx, func(tx store.ReadTx) error {
 		var err error
 		ev, err = getEvent(tx, log, index)
+		if errors.Is(err, store.ErrNotFound) {
+			h, herr := readHorizon(tx, log)
+			if herr != nil {
+				return herr
+			}
+			if index < h.before {
+				return errorf(ErrNotFound, "%s was purged by the organization's retention (events before index %d are gone; their hashes stay in the Merkle tree)", name, h.before)
+			}
+			return errorf(ErrNotFound, "%s not found", name)
+		}
 		return err
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errorf(ErrNotFound, "%s not found", name)
-	}
 	return ev, err
 }
 

@@ -36,7 +36,8 @@ type LeafVerifier struct {
 	log string // the log named by the origin, "" if the origin is not a Steward one
 
 	// The export's leaves.
-	count      int64 // leaves added
+	count      int64 // leaves added, purged ones included
+	purged     int64 // leaves the file begins after, taken from the leaf hashes
 	uncovered  int64 // leaves added beyond the checkpoint's size
 	events     tree  // the tree of the leaves within the checkpoint's size
 	eventsRoot tlog.Hash
@@ -101,6 +102,12 @@ func (v *LeafVerifier) Add(index int64, leaf []byte) bool {
 		return false
 	}
 	p := v.count
+	if p == 0 && index > 0 && v.fail < 0 {
+		if !v.skipPurged(index) {
+			return false
+		}
+		p = v.count
+	}
 	if index != p {
 		v.failAt("the event at position %d of the file carries index %d: an event was deleted, inserted or moved, or the export is filtered", p, index)
 		return false
@@ -117,6 +124,38 @@ func (v *LeafVerifier) Add(index int64, leaf []byte) bool {
 	}
 	if lh, ok := v.nextListed(); ok && lh != h && v.mismatch < 0 {
 		v.mismatch = p
+	}
+	return true
+}
+
+// skipPurged takes the leaf hashes of the first n leaves, which the file
+// does not hold (retention purged them, and an export begins at the oldest
+// event kept), from the leaf hashes: they stand in for the leaves in the
+// tree, and the file's leaves are compared with them from n on. Without
+// leaf hashes the file cannot be verified, and fails at position 0 saying
+// so.
+func (v *LeafVerifier) skipPurged(n int64) bool {
+	if v.hashes == nil {
+		v.failAt("the file begins at event %d: the events before it were purged by retention (or the export is filtered); give the log's leaf hashes (-hashes, from ExportLeafHashes) to verify it", n)
+		return false
+	}
+	for v.count < n {
+		if v.count >= v.cp.Size {
+			v.count = n // beyond the checkpoint: nothing to check
+			v.uncovered += n - v.cp.Size
+			break
+		}
+		h, ok := v.nextListed()
+		if !ok {
+			v.failAt("the file begins at event %d, but %s", n, v.listErr)
+			return false
+		}
+		v.count++
+		v.purged++
+		v.events.push(h, nil)
+		if v.events.n == v.cp.Size {
+			v.eventsRoot, v.rootKnown = v.events.root(), true
+		}
 	}
 	return true
 }
@@ -150,7 +189,7 @@ func (v *LeafVerifier) nextListed() (tlog.Hash, bool) {
 // Result returns the outcome of the leaves added so far (reading the rest of
 // the leaf hashes, if any). Call it once, after the last Add.
 func (v *LeafVerifier) Result() Result {
-	r := Result{OK: true, FirstFailed: -1, Checked: v.count, Checkpoint: v.cp, Uncovered: v.uncovered}
+	r := Result{OK: true, FirstFailed: -1, Checked: v.count, Checkpoint: v.cp, Uncovered: v.uncovered, Purged: v.purged}
 	listed := false
 	if v.hashes != nil {
 		for v.listErr == "" && v.listed < v.cp.Size {
@@ -216,6 +255,12 @@ func (v *LeafVerifier) Result() Result {
 // root), an edit with intact indexes fails with FirstFailed 0 and a Reason
 // saying it could not be localised; the service's own [Ledger.Verify]
 // localises exactly from its stored hashes.
+//
+// An export of a log whose oldest events were purged by retention begins at
+// the first event kept, index n > 0. With the leaf hashes, the first n listed
+// hashes stand in for the purged leaves (Result.Purged counts them; they are
+// proven part of the signed tree, their contents are gone); without them the
+// file fails at position 0, saying the leaf hashes are needed.
 //
 // A malformed key, a note signed by another key or not signed, or a note
 // that is not a checkpoint fails with FirstFailed -1.

@@ -118,7 +118,7 @@ func TestR28VerifyExport(t *testing.T) {
 		{"duplicated", exportLines(t, slices.Insert(slices.Clone(covered), 37, covered[37])), 38, 38, "index 37"},
 		{"truncated", exportLines(t, covered[:80]), 80, 80, "ends after 80"},
 		{"empty file", nil, 0, 0, "ends after 0"},
-		{"filtered", exportLines(t, covered[10:]), 0, 0, "index 10"},
+		{"filtered", exportLines(t, append(slices.Clone(covered[:10]), covered[20:]...)), 10, 10, "index 20"},
 		{"unparsable line", replaceLine(exportLines(t, covered), 50, `{"index":"fifty"}`), 50, 50, "line 51"},
 		{"unknown field", replaceLine(exportLines(t, covered), 50, `{"index":"50","leafHash":"x"}`), 50, 50, "line 51"},
 		{"name of another event", replaceLine(exportLines(t, covered), 50, `{"name":"organizations/o1/auditEvents/51","index":"50"}`), 50, 50, "line 51"},
@@ -245,6 +245,53 @@ func TestR28VerifyExportBadHashes(t *testing.T) {
 			}
 			if res.FirstFailed != tc.first || res.OK != (tc.first == -1) || !strings.Contains(res.Reason, tc.reason) {
 				t.Fatalf("VerifyExport = OK %v, first failed %d, %q", res.OK, res.FirstFailed, res.Reason)
+			}
+		})
+	}
+}
+
+// TestR28VerifyExportAfterPurge: an export of a log whose first 40 events
+// were purged by retention begins at event 40. With the leaf hashes it
+// verifies (the purged events by their hashes) and an edit after the purge
+// is still named exactly; without them it fails at 0 saying they are
+// needed; damaged hashes of purged events are not relied on.
+func TestR28VerifyExportAfterPurge(t *testing.T) {
+	fx := newExportFixture(t)
+	kept := fx.events[40:100]
+	edited := slices.Clone(kept)
+	e := proto.CloneOf(edited[10])
+	e.Message = "edited"
+	edited[10] = e
+	damaged := bytes.Clone(fx.hashes)
+	damaged[7*32] ^= 1
+	for _, tc := range []struct {
+		name   string
+		file   []byte
+		hashes []byte
+		first  int64
+		reason string
+	}{
+		{"kept events, with hashes", exportLines(t, kept), fx.hashes, -1, ""},
+		{"kept events, without hashes", exportLines(t, kept), nil, 0, "purged by retention"},
+		{"edited after the purge", exportLines(t, edited), fx.hashes, 50, "event 50"},
+		{"truncated after the purge", exportLines(t, kept[:40]), fx.hashes, 80, "ends after 80"},
+		{"damaged hash of a purged event", exportLines(t, kept), damaged, 0, "do not make the checkpoint's root"},
+		{"hashes shorter than the purge", exportLines(t, kept), fx.hashes[:20*32], 20, "end after 20"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var hashes io.Reader
+			if tc.hashes != nil {
+				hashes = bytes.NewReader(tc.hashes)
+			}
+			res, err := ledger.VerifyExport(bytes.NewReader(tc.file), fx.cp.Note, fx.vkey, hashes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.FirstFailed != tc.first || res.OK != (tc.first == -1) || !strings.Contains(res.Reason, tc.reason) {
+				t.Fatalf("VerifyExport = OK %v, first failed %d, %q", res.OK, res.FirstFailed, res.Reason)
+			}
+			if res.OK && (res.Purged != 40 || res.Checked != 100) {
+				t.Fatalf("OK with purged %d, checked %d; want 40 and 100", res.Purged, res.Checked)
 			}
 		})
 	}

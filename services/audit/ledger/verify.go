@@ -14,7 +14,8 @@ import (
 type Result struct {
 	// OK is true when every leaf checked matches the checkpoint.
 	OK bool
-	// Checked is the number of leaves read.
+	// Checked is the number of leaves checked, purged ones (Purged)
+	// included.
 	Checked int64
 	// FirstFailed is the first index that fails; -1 when OK, and when the
 	// failure concerns no leaf (the checkpoint itself is refused). When a
@@ -28,6 +29,11 @@ type Result struct {
 	Reason string
 	// Checkpoint is the checkpoint verified against.
 	Checkpoint Checkpoint
+	// Purged is the number of leaves before the first one kept: leaves
+	// purged by retention, of which only the stored hashes remain. Their
+	// hashes are checked (they must make the signed root with the rest), not
+	// their contents.
+	Purged int64
 	// Uncovered is the number of leaves after the checkpoint's size that
 	// VerifyLeaves read but no checkpoint covers (their indexes are checked,
 	// their contents cannot be).
@@ -91,8 +97,13 @@ func (t *tree) root() tlog.Hash {
 	return h
 }
 
+// ErrPurged is what a Verify leaf function returns for a leaf purged by
+// retention: its stored hash stands in for it.
+var ErrPurged = errors.New("ledger: leaf purged by retention")
+
 // Verify re-reads every leaf of log through leaf (the caller's stored events;
-// store.ErrNotFound for a missing one) in index order, inside one read
+// store.ErrNotFound for a missing one, ErrPurged for one purged by retention)
+// in index order, inside one read
 // transaction, recomputes the tree from the leaves alone (not from stored
 // hashes), and checks it against log's latest signed checkpoint (signature
 // verified with the ledger's verifier, without signing a new one).
@@ -107,7 +118,13 @@ func (t *tree) root() tlog.Hash {
 // of the checkpoint's size is not the checkpoint's, leaves and hashes were
 // rewritten together: the only authentic reference left is the signed root,
 // which cannot say which leaf changed, so FirstFailed is 0 and Reason says so.
-// A stored checkpoint that does not verify fails with FirstFailed -1. Without
+// A stored checkpoint that does not verify fails with FirstFailed -1.
+//
+// Purged leaves may only be a prefix of the log (retention purges oldest
+// first): for each, the stored leaf hash is pushed instead of the leaf's, so
+// the subtrees it completes are still recomputed and compared, and the root
+// still checked against the checkpoint; Purged counts them. A purged leaf
+// after a kept one fails at its index. Without
 // a checkpoint yet, the leaves are checked against the stored hashes only.
 //
 // The error is for failures to read (an error from leaf other than
@@ -173,6 +190,31 @@ func (l *Ledger) Verify(ctx context.Context, log string, leaf func(tx store.Read
 				return nil
 			}
 			b, err := leaf(tx, i)
+			if errors.Is(err, ErrPurged) {
+				if res.Purged != i {
+					res.fail(i, "event %d is reported purged, but event %d before it is kept: retention purges only the oldest events", i, res.Purged)
+					return nil
+				}
+				h, err := readHash(tx, log, tlog.StoredHashIndex(0, i))
+				if err != nil {
+					res.fail(i, "event %d was purged and its stored hash is gone: %v", i, err)
+					return nil
+				}
+				res.Purged++
+				if !t.push(h, compare) {
+					if readErr != nil {
+						return readErr
+					}
+					res.fail(i, "purged event %d: %s", i, mismatch)
+					return nil
+				}
+				res.Checked = i + 1
+				if hasCP && t.n == cp.Size && t.root() != cp.Root {
+					res.fail(0, "the stored hashes of the purged events do not make the signed checkpoint of size %d", cp.Size)
+					return nil
+				}
+				continue
+			}
 			if errors.Is(err, store.ErrNotFound) {
 				res.fail(i, "event %d is missing", i)
 				return nil

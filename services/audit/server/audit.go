@@ -42,12 +42,15 @@ func actorOf(ctx context.Context) domain.Actor {
 	if p, ok := authn.Actor(ctx); ok {
 		a.Name, a.Organization = p.Name, p.Organization
 	}
+	a.RequestID, a.Address = authn.RequestID(ctx), authn.ClientAddress(ctx)
 	return a
 }
 
 // errorTable maps the domain's sentinels to API errors, once.
 var errorTable = apierr.Table{
 	{Err: domain.ErrNotFound, To: apierr.New(codes.NotFound, "NOT_FOUND", errorDomain, "", nil)},
+	{Err: domain.ErrEtagMismatch, To: apierr.New(codes.Aborted,
+		apierr.Reason(auditv1.ErrorReason_ERROR_REASON_ETAG_MISMATCH), errorDomain, "", nil)},
 	{Err: domain.ErrTreeSizeUnavailable, To: apierr.New(codes.FailedPrecondition,
 		apierr.Reason(auditv1.ErrorReason_ERROR_REASON_TREE_SIZE_UNAVAILABLE), errorDomain, "", nil)},
 	// The stored tree contradicts a checkpoint audit signed: it refuses to

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	auditv1 "steward.dev/gen/steward/audit/v1"
 	"steward.dev/pkg/eventlog"
@@ -499,6 +500,18 @@ func TestAuthorization(t *testing.T) {
 			_, err := e.c.VerifyAuditLog(ctx, &auditv1.VerifyAuditLogRequest{Parent: org}, e.svc)
 			return err
 		},
+		"ExportLeafHashes": func(ctx context.Context, org string) error {
+			s, err := e.c.ExportLeafHashes(ctx, &auditv1.ExportLeafHashesRequest{Parent: org}, e.svc)
+			if err != nil {
+				return err
+			}
+			_, err = s.Recv()
+			return err
+		},
+		"GetAuditSettings": func(ctx context.Context, org string) error {
+			_, err := e.c.GetAuditSettings(ctx, &auditv1.GetAuditSettingsRequest{Name: org + "/auditSettings"}, e.svc)
+			return err
+		},
 	}
 	for name, call := range calls {
 		if err := call(as(o1, "auditor"), o1); err != nil {
@@ -511,6 +524,21 @@ func TestAuthorization(t *testing.T) {
 			t.Errorf("%s of another organization: %v, want NotFound", name, err)
 		}
 	}
+	// Changing the retention needs audit_logs.edit.
+	update := func(ctx context.Context, org string) error {
+		_, err := e.c.UpdateAuditSettings(ctx, &auditv1.UpdateAuditSettingsRequest{AuditSettings: &auditv1.AuditSettings{
+			Name: org + "/auditSettings", Retention: durationpb.New(400 * 24 * time.Hour)}}, e.svc)
+		return err
+	}
+	if err := update(as(o1, "viewer"), o1); status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "audit_logs.edit") {
+		t.Errorf("UpdateAuditSettings with audit_logs.view only: %v, want PermissionDenied naming audit_logs.edit", err)
+	}
+	if err := update(as(o1, "auditor"), o2); status.Code(err) != codes.NotFound {
+		t.Errorf("UpdateAuditSettings of another organization: %v, want NotFound", err)
+	}
+	if err := update(as(o1, "auditor"), o1); err != nil {
+		t.Errorf("UpdateAuditSettings with audit_logs.edit: %v", err)
+	}
 	if _, err := e.c.GetIngestionStatus(context.Background(), &auditv1.GetIngestionStatusRequest{}, e.operator); err != nil {
 		t.Errorf("GetIngestionStatus by the operator: %v", err)
 	}
@@ -519,5 +547,91 @@ func TestAuthorization(t *testing.T) {
 	}
 	if _, err := e.c.ListAuditEvents(context.Background(), &auditv1.ListAuditEventsRequest{Parent: o1}); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("ListAuditEvents without credentials: %v, want Unauthenticated", err)
+	}
+}
+
+// TestRetention (R28, retention): through gRPC, an organization's
+// retention makes the periodic purge delete its old events, counted in
+// steward_audit_purged_events_total; the settings show the horizon, the
+// log still verifies, and the leaf hashes still cover the whole tree and
+// make the signed root.
+func TestRetention(t *testing.T) {
+	e := newEnv(t, nil)
+	const o1 = "organizations/o1"
+	e.emit("directory", "directory.user.updated", o1+"/users/ann", o1+"/users/owner", 20)
+	e.waitIngested()
+	ctx := as(o1, "auditor")
+	if _, err := e.c.UpdateAuditSettings(ctx, &auditv1.UpdateAuditSettingsRequest{AuditSettings: &auditv1.AuditSettings{
+		Name: o1 + "/auditSettings", Retention: durationpb.New(time.Millisecond)}}, e.svc); err != nil {
+		t.Fatal(err)
+	}
+	var st *auditv1.AuditSettings
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		st, err = e.c.GetAuditSettings(ctx, &auditv1.GetAuditSettingsRequest{Name: o1 + "/auditSettings"}, e.svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.GetPurgedBefore() >= 21 { // the 20 events and the settings change
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no purge within 10s: %v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n, err := testutil.GatherAndCount(e.b.Server().MetricsRegistry(), "steward_audit_purged_events_total"); err != nil || n != 1 {
+		t.Errorf("steward_audit_purged_events_total series: %d, %v; want one, for %s", n, err, o1)
+	}
+	if _, err := e.c.GetAuditEvent(ctx, &auditv1.GetAuditEventRequest{Name: o1 + "/auditEvents/3"}, e.svc); status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), "purged") {
+		t.Errorf("GetAuditEvent of a purged event: %v", err)
+	}
+	res, err := e.c.VerifyAuditLog(ctx, &auditv1.VerifyAuditLogRequest{Parent: o1}, e.svc)
+	if err != nil || !res.GetOk() || res.GetPurgedBefore() < 21 {
+		t.Fatalf("VerifyAuditLog after purges = %v, %v", res, err)
+	}
+	cp := res.GetCheckpoint()
+	s, err := e.c.ExportLeafHashes(ctx, &auditv1.ExportLeafHashesRequest{Parent: o1, TreeSize: cp.GetTreeSize()}, e.svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hashes []tlog.Hash
+	for {
+		msg, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct := msg.GetContentType(); ct != "" && ct != "application/octet-stream" {
+			t.Fatalf("content type %q", ct)
+		}
+		for b := msg.GetData(); len(b) >= 32; b = b[32:] {
+			hashes = append(hashes, tlog.Hash(b[:32]))
+		}
+	}
+	if int64(len(hashes)) != cp.GetTreeSize() {
+		t.Fatalf("%d leaf hashes for a tree of %d", len(hashes), cp.GetTreeSize())
+	}
+	// They make the signed root: the purged events' hashes are kept.
+	var stored []tlog.Hash
+	r := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			out[i] = stored[x]
+		}
+		return out, nil
+	})
+	for i, h := range hashes {
+		hs, err := tlog.StoredHashesForRecordHash(int64(i), h, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, hs...)
+	}
+	if root, err := tlog.TreeHash(cp.GetTreeSize(), r); err != nil || root != tlog.Hash(cp.GetRootHash()) {
+		t.Fatalf("the leaf hashes make root %v (%v), the checkpoint has %x", root, err, cp.GetRootHash())
 	}
 }

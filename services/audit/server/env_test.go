@@ -25,14 +25,26 @@ import (
 )
 
 // members stands in for access management: every member of an
-// organization holds audit_logs.view in it, except users called "plain";
-// another organization is NotFound, as pkg/accessauthz answers.
+// organization holds audit_logs.view and audit_logs.edit in it, except
+// users called "plain" (neither) and "viewer" (view only); another
+// organization is NotFound, as pkg/accessauthz answers.
 var members = authz.AuthorizerFunc(func(_ context.Context, req authz.Request) (authz.Decision, error) {
 	if err := accessauthz.SameOrganization(req, "audit.steward.dev"); err != nil {
 		return authz.Decision{}, err
 	}
 	if strings.HasSuffix(req.Principal.Name, "/users/plain") {
 		return authz.Decision{Reason: "a plain member (test)", Missing: req.Permissions}, nil
+	}
+	if strings.HasSuffix(req.Principal.Name, "/users/viewer") {
+		var missing []string
+		for _, p := range req.Permissions {
+			if p != "audit_logs.view" {
+				missing = append(missing, p)
+			}
+		}
+		if len(missing) > 0 {
+			return authz.Decision{Reason: "a viewer (test)", Missing: missing}, nil
+		}
 	}
 	return authz.Decision{Allowed: true, Reason: "a member (test)"}, nil
 })
@@ -82,6 +94,13 @@ func (e *env) start() {
 	cfg.DataDir = e.dataDir
 	cfg.Authorizer = members
 	cfg.CheckpointInterval = 50 * time.Millisecond
+	// Retention in milliseconds, so that TestRetention sees purges; no
+	// organization has one unless a test sets it.
+	cfg.PurgeInterval = 50 * time.Millisecond
+	cfg.Domain.MinRetention = time.Millisecond
+	// Audit's clock runs a year ahead, past the stand-in logs' times (at),
+	// which are then old enough to purge.
+	cfg.Domain.Clock = func() time.Time { return time.Now().AddDate(1, 0, 0) }
 	cfg.SourceConns = map[string]grpc.ClientConnInterface{}
 	for name, s := range e.sources {
 		cfg.SourceConns[name] = s.conn

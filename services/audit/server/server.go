@@ -42,6 +42,9 @@ const (
 	// DefaultCheckpointInterval is how often the logs that grew get a new
 	// signed checkpoint.
 	DefaultCheckpointInterval = time.Second
+	// DefaultPurgeInterval is how often organizations' retention is
+	// applied.
+	DefaultPurgeInterval = time.Hour
 )
 
 // Sources are the services whose event logs audit follows, in the order
@@ -68,6 +71,9 @@ type Config struct {
 	// CheckpointInterval is how often the logs that grew since their last
 	// checkpoint get a new one (R28).
 	CheckpointInterval time.Duration
+	// PurgeInterval is how often events older than their organization's
+	// retention are purged.
+	PurgeInterval time.Duration
 }
 
 // NewConfig returns the default configuration of the audit service.
@@ -76,22 +82,32 @@ func NewConfig() Config {
 		Config:             backend.DefaultConfig(Name, DefaultAddr, DefaultMetricsAddr, false),
 		LicensingAddr:      DefaultLicensingAddr,
 		CheckpointInterval: DefaultCheckpointInterval,
+		PurgeInterval:      DefaultPurgeInterval,
+		Domain:             domain.Options{MinRetention: domain.DefaultMinRetention},
 	}
 }
 
 // AddFlags registers the backend's flags and audit's own: licensing's
-// address (directory's and access's are the backend's) and the checkpoint
-// interval.
+// address (directory's and access's are the backend's), the checkpoint and
+// purge intervals and the minimum retention.
 func (c *Config) AddFlags(fs *flag.FlagSet) {
 	c.Config.AddFlags(fs)
 	fs.StringVar(&c.LicensingAddr, "licensing-addr", c.LicensingAddr, "licensing's gRPC address, whose event log audit follows")
 	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", c.CheckpointInterval, "how often the audit logs that grew get a new signed checkpoint")
+	fs.DurationVar(&c.PurgeInterval, "purge-interval", c.PurgeInterval, "how often events older than their organization's retention are purged")
+	fs.DurationVar(&c.Domain.MinRetention, "min-retention", c.Domain.MinRetention, "the shortest retention an organization may set for its audit events")
 }
 
 // Complete validates c and builds the audit service, ready to Run.
 func (c Config) Complete() (*backend.Backend, error) {
 	if c.CheckpointInterval <= 0 {
 		return nil, errors.New("audit: -checkpoint-interval must be positive")
+	}
+	if c.PurgeInterval <= 0 {
+		return nil, errors.New("audit: -purge-interval must be positive")
+	}
+	if c.Domain.MinRetention < 0 {
+		return nil, errors.New("audit: -min-retention must not be negative")
 	}
 	w := &wiring{cfg: c}
 	c.Register = w.register
@@ -163,6 +179,7 @@ func (w *wiring) register(b *backend.Backend) error {
 	}
 	auditv1.RegisterAuditServiceServer(b.GRPCServer(), srv)
 	b.Go(func(ctx context.Context) error { return checkpoint(ctx, d, w.cfg.CheckpointInterval, b.Logger(), m) })
+	b.Go(func(ctx context.Context) error { return purge(ctx, d, w.cfg.PurgeInterval, b.Logger(), m) })
 	return nil
 }
 
@@ -245,6 +262,8 @@ type metrics struct {
 	lost             *prometheus.CounterVec
 	checkpoints      prometheus.Counter
 	checkpointErrors prometheus.Counter
+	purged           *prometheus.CounterVec
+	purgeErrors      prometheus.Counter
 }
 
 // newMetrics returns audit's metrics, unregistered.
@@ -266,6 +285,14 @@ func newMetrics() *metrics {
 			Name: "steward_audit_checkpoint_errors_total",
 			Help: "Rounds of the periodic checkpointer that failed for some log (a tree contradicting its last checkpoint among them).",
 		}),
+		purged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "steward_audit_purged_events_total",
+			Help: "Audit events purged because they were older than their organization's retention.",
+		}, []string{"organization"}),
+		purgeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "steward_audit_purge_errors_total",
+			Help: "Rounds of the periodic purge that failed for some organization.",
+		}),
 	}
 }
 
@@ -273,7 +300,7 @@ func newMetrics() *metrics {
 // from their consumers at each scrape: steward_audit_ingestion_cursor,
 // _head and _lag_events, by source.
 func (m *metrics) register(r prometheus.Registerer, sources []followed) error {
-	cs := []prometheus.Collector{m.resyncs, m.lost, m.checkpoints, m.checkpointErrors}
+	cs := []prometheus.Collector{m.resyncs, m.lost, m.checkpoints, m.checkpointErrors, m.purged, m.purgeErrors}
 	for _, s := range sources {
 		c := s.consumer
 		labels := prometheus.Labels{"source": s.name}

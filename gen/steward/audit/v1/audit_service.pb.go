@@ -12,6 +12,7 @@ import (
 	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	reflect "reflect"
 	_ "steward.dev/gen/steward/authz/v1"
 	sync "sync"
@@ -553,7 +554,10 @@ type VerifyAuditLogResponse struct {
 	// The first index that fails; -1 when ok.
 	FirstFailedIndex int64 `protobuf:"varint,4,opt,name=first_failed_index,json=firstFailedIndex,proto3" json:"first_failed_index,omitempty"`
 	// Why it failed, for people.
-	Failure       string `protobuf:"bytes,5,opt,name=failure,proto3" json:"failure,omitempty"`
+	Failure string `protobuf:"bytes,5,opt,name=failure,proto3" json:"failure,omitempty"`
+	// Events before this index were purged by retention: only their hashes
+	// were checked (they must make the signed root), not their contents.
+	PurgedBefore  int64 `protobuf:"varint,6,opt,name=purged_before,json=purgedBefore,proto3" json:"purged_before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -623,6 +627,170 @@ func (x *VerifyAuditLogResponse) GetFailure() string {
 	return ""
 }
 
+func (x *VerifyAuditLogResponse) GetPurgedBefore() int64 {
+	if x != nil {
+		return x.PurgedBefore
+	}
+	return 0
+}
+
+// ExportLeafHashesRequest asks for the log's leaf hashes.
+type ExportLeafHashesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "organizations/{o}".
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// How many: the leaf hashes of the tree of this size (a checkpoint's);
+	// 0 means the latest checkpoint's.
+	TreeSize      int64 `protobuf:"varint,2,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportLeafHashesRequest) Reset() {
+	*x = ExportLeafHashesRequest{}
+	mi := &file_steward_audit_v1_audit_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportLeafHashesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportLeafHashesRequest) ProtoMessage() {}
+
+func (x *ExportLeafHashesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_audit_v1_audit_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportLeafHashesRequest.ProtoReflect.Descriptor instead.
+func (*ExportLeafHashesRequest) Descriptor() ([]byte, []int) {
+	return file_steward_audit_v1_audit_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ExportLeafHashesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ExportLeafHashesRequest) GetTreeSize() int64 {
+	if x != nil {
+		return x.TreeSize
+	}
+	return 0
+}
+
+// GetAuditSettingsRequest reads audit settings.
+type GetAuditSettingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "organizations/{o}/auditSettings".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAuditSettingsRequest) Reset() {
+	*x = GetAuditSettingsRequest{}
+	mi := &file_steward_audit_v1_audit_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAuditSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAuditSettingsRequest) ProtoMessage() {}
+
+func (x *GetAuditSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_audit_v1_audit_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAuditSettingsRequest.ProtoReflect.Descriptor instead.
+func (*GetAuditSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_steward_audit_v1_audit_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetAuditSettingsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// UpdateAuditSettingsRequest changes audit settings.
+type UpdateAuditSettingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The settings; name identifies them, etag (if set) must be current.
+	AuditSettings *AuditSettings `protobuf:"bytes,1,opt,name=audit_settings,json=auditSettings,proto3" json:"audit_settings,omitempty"`
+	// Fields to change (retention); empty means all of them.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAuditSettingsRequest) Reset() {
+	*x = UpdateAuditSettingsRequest{}
+	mi := &file_steward_audit_v1_audit_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAuditSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAuditSettingsRequest) ProtoMessage() {}
+
+func (x *UpdateAuditSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_audit_v1_audit_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAuditSettingsRequest.ProtoReflect.Descriptor instead.
+func (*UpdateAuditSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_steward_audit_v1_audit_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UpdateAuditSettingsRequest) GetAuditSettings() *AuditSettings {
+	if x != nil {
+		return x.AuditSettings
+	}
+	return nil
+}
+
+func (x *UpdateAuditSettingsRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
 // GetIngestionStatusRequest asks for the ingestion status.
 type GetIngestionStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -632,7 +800,7 @@ type GetIngestionStatusRequest struct {
 
 func (x *GetIngestionStatusRequest) Reset() {
 	*x = GetIngestionStatusRequest{}
-	mi := &file_steward_audit_v1_audit_service_proto_msgTypes[9]
+	mi := &file_steward_audit_v1_audit_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -644,7 +812,7 @@ func (x *GetIngestionStatusRequest) String() string {
 func (*GetIngestionStatusRequest) ProtoMessage() {}
 
 func (x *GetIngestionStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_audit_v1_audit_service_proto_msgTypes[9]
+	mi := &file_steward_audit_v1_audit_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -657,7 +825,7 @@ func (x *GetIngestionStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIngestionStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetIngestionStatusRequest) Descriptor() ([]byte, []int) {
-	return file_steward_audit_v1_audit_service_proto_rawDescGZIP(), []int{9}
+	return file_steward_audit_v1_audit_service_proto_rawDescGZIP(), []int{12}
 }
 
 // GetAuditPublicKeyRequest asks for the checkpoint key.
@@ -669,7 +837,7 @@ type GetAuditPublicKeyRequest struct {
 
 func (x *GetAuditPublicKeyRequest) Reset() {
 	*x = GetAuditPublicKeyRequest{}
-	mi := &file_steward_audit_v1_audit_service_proto_msgTypes[10]
+	mi := &file_steward_audit_v1_audit_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -681,7 +849,7 @@ func (x *GetAuditPublicKeyRequest) String() string {
 func (*GetAuditPublicKeyRequest) ProtoMessage() {}
 
 func (x *GetAuditPublicKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_audit_v1_audit_service_proto_msgTypes[10]
+	mi := &file_steward_audit_v1_audit_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -694,14 +862,14 @@ func (x *GetAuditPublicKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuditPublicKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetAuditPublicKeyRequest) Descriptor() ([]byte, []int) {
-	return file_steward_audit_v1_audit_service_proto_rawDescGZIP(), []int{10}
+	return file_steward_audit_v1_audit_service_proto_rawDescGZIP(), []int{13}
 }
 
 var File_steward_audit_v1_audit_service_proto protoreflect.FileDescriptor
 
 const file_steward_audit_v1_audit_service_proto_rawDesc = "" +
 	"\n" +
-	"$steward/audit/v1/audit_service.proto\x12\x10steward.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a steward/audit/v1/resources.proto\x1a\x1csteward/authz/v1/authz.proto\"\x8d\x02\n" +
+	"$steward/audit/v1/audit_service.proto\x12\x10steward.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a google/protobuf/field_mask.proto\x1a steward/audit/v1/resources.proto\x1a\x1csteward/authz/v1/authz.proto\"\x8d\x02\n" +
 	"\x16ListAuditEventsRequest\x12F\n" +
 	"\x06parent\x18\x01 \x01(\tB.\xbaH+r)2'^organizations/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12 \n" +
 	"\x06filter\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x127\n" +
@@ -734,7 +902,7 @@ const file_steward_audit_v1_audit_service_proto_rawDesc = "" +
 	"\x0ffirst_tree_size\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x01R\rfirstTreeSize\x121\n" +
 	"\x10second_tree_size\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0esecondTreeSize\"_\n" +
 	"\x15VerifyAuditLogRequest\x12F\n" +
-	"\x06parent\x18\x01 \x01(\tB.\xbaH+r)2'^organizations/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\"\xd5\x01\n" +
+	"\x06parent\x18\x01 \x01(\tB.\xbaH+r)2'^organizations/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\"\xfa\x01\n" +
 	"\x16VerifyAuditLogResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12<\n" +
 	"\n" +
@@ -742,9 +910,20 @@ const file_steward_audit_v1_audit_service_proto_rawDesc = "" +
 	"checkpoint\x12%\n" +
 	"\x0eevents_checked\x18\x03 \x01(\x03R\reventsChecked\x12,\n" +
 	"\x12first_failed_index\x18\x04 \x01(\x03R\x10firstFailedIndex\x12\x18\n" +
-	"\afailure\x18\x05 \x01(\tR\afailure\"\x1b\n" +
+	"\afailure\x18\x05 \x01(\tR\afailure\x12#\n" +
+	"\rpurged_before\x18\x06 \x01(\x03R\fpurgedBefore\"\x87\x01\n" +
+	"\x17ExportLeafHashesRequest\x12F\n" +
+	"\x06parent\x18\x01 \x01(\tB.\xbaH+r)2'^organizations/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12$\n" +
+	"\ttree_size\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\btreeSize\"k\n" +
+	"\x17GetAuditSettingsRequest\x12P\n" +
+	"\x04name\x18\x01 \x01(\tB<\xbaH9r725^organizations/[a-z0-9][a-z0-9-]{0,62}/auditSettings$R\x04name\"\xed\x02\n" +
+	"\x1aUpdateAuditSettingsRequest\x12N\n" +
+	"\x0eaudit_settings\x18\x01 \x01(\v2\x1f.steward.audit.v1.AuditSettingsB\x06\xbaH\x03\xc8\x01\x01R\rauditSettings\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask:\xc1\x01\xbaH\xbd\x01\x1a\xba\x01\n" +
+	"\x1aupdate_audit_settings.name\x12Aaudit_settings.name must be an organization's audit settings name\x1aYthis.audit_settings.name.matches('^organizations/[a-z0-9][a-z0-9-]{0,62}/auditSettings$')\"\x1b\n" +
 	"\x19GetIngestionStatusRequest\"\x1a\n" +
-	"\x18GetAuditPublicKeyRequest2\x8a\f\n" +
+	"\x18GetAuditPublicKeyRequest2\xcc\x10\n" +
 	"\fAuditService\x12\xb5\x01\n" +
 	"\x0fListAuditEvents\x12(.steward.audit.v1.ListAuditEventsRequest\x1a).steward.audit.v1.ListAuditEventsResponse\"M\xc2\xf3\x18\x19\n" +
 	"\x0faudit_logs.view\x12\x06parent\x82\xd3\xe4\x93\x02*\x12(/v1/{parent=organizations/*}/auditEvents\x12\xa2\x01\n" +
@@ -759,7 +938,13 @@ const file_steward_audit_v1_audit_service_proto_rawDesc = "" +
 	"\x13GetConsistencyProof\x12,.steward.audit.v1.GetConsistencyProofRequest\x1a\".steward.audit.v1.ConsistencyProof\"^\xc2\xf3\x18\x19\n" +
 	"\x0faudit_logs.view\x12\x06parent\x82\xd3\xe4\x93\x02;\x129/v1/{parent=organizations/*}/auditEvents:proveConsistency\x12\xbc\x01\n" +
 	"\x0eVerifyAuditLog\x12'.steward.audit.v1.VerifyAuditLogRequest\x1a(.steward.audit.v1.VerifyAuditLogResponse\"W\xc2\xf3\x18\x19\n" +
-	"\x0faudit_logs.view\x12\x06parent\x82\xd3\xe4\x93\x024:\x01*\"//v1/{parent=organizations/*}/auditEvents:verify\x12l\n" +
+	"\x0faudit_logs.view\x12\x06parent\x82\xd3\xe4\x93\x024:\x01*\"//v1/{parent=organizations/*}/auditEvents:verify\x12\xaf\x01\n" +
+	"\x10ExportLeafHashes\x12).steward.audit.v1.ExportLeafHashesRequest\x1a\x14.google.api.HttpBody\"X\xc2\xf3\x18\x19\n" +
+	"\x0faudit_logs.view\x12\x06parent\x82\xd3\xe4\x93\x025\x123/v1/{parent=organizations/*}/auditEvents:leafHashes0\x01\x12\xab\x01\n" +
+	"\x10GetAuditSettings\x12).steward.audit.v1.GetAuditSettingsRequest\x1a\x1f.steward.audit.v1.AuditSettings\"K\xc2\xf3\x18\x17\n" +
+	"\x0faudit_logs.view\x12\x04name\x82\xd3\xe4\x93\x02*\x12(/v1/{name=organizations/*/auditSettings}\x12\xdf\x01\n" +
+	"\x13UpdateAuditSettings\x12,.steward.audit.v1.UpdateAuditSettingsRequest\x1a\x1f.steward.audit.v1.AuditSettings\"y\xc2\xf3\x18&\n" +
+	"\x0faudit_logs.edit\x12\x13audit_settings.name\x82\xd3\xe4\x93\x02I:\x0eaudit_settings27/v1/{audit_settings.name=organizations/*/auditSettings}\x12l\n" +
 	"\x12GetIngestionStatus\x12+.steward.audit.v1.GetIngestionStatusRequest\x1a!.steward.audit.v1.IngestionStatus\"\x06\xc2\xf3\x18\x02(\x01\x12\x84\x01\n" +
 	"\x11GetAuditPublicKey\x12*.steward.audit.v1.GetAuditPublicKeyRequest\x1a .steward.audit.v1.AuditPublicKey\"!\xc2\xf3\x18\x02\x18\x01\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/audit/publicKeyB*Z(steward.dev/gen/steward/audit/v1;auditv1b\x06proto3"
 
@@ -776,7 +961,7 @@ func file_steward_audit_v1_audit_service_proto_rawDescGZIP() []byte {
 }
 
 var file_steward_audit_v1_audit_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_steward_audit_v1_audit_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_steward_audit_v1_audit_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_steward_audit_v1_audit_service_proto_goTypes = []any{
 	(ExportAuditEventsRequest_Format)(0), // 0: steward.audit.v1.ExportAuditEventsRequest.Format
 	(*ListAuditEventsRequest)(nil),       // 1: steward.audit.v1.ListAuditEventsRequest
@@ -788,43 +973,56 @@ var file_steward_audit_v1_audit_service_proto_goTypes = []any{
 	(*GetConsistencyProofRequest)(nil),   // 7: steward.audit.v1.GetConsistencyProofRequest
 	(*VerifyAuditLogRequest)(nil),        // 8: steward.audit.v1.VerifyAuditLogRequest
 	(*VerifyAuditLogResponse)(nil),       // 9: steward.audit.v1.VerifyAuditLogResponse
-	(*GetIngestionStatusRequest)(nil),    // 10: steward.audit.v1.GetIngestionStatusRequest
-	(*GetAuditPublicKeyRequest)(nil),     // 11: steward.audit.v1.GetAuditPublicKeyRequest
-	(*AuditEvent)(nil),                   // 12: steward.audit.v1.AuditEvent
-	(*Checkpoint)(nil),                   // 13: steward.audit.v1.Checkpoint
-	(*httpbody.HttpBody)(nil),            // 14: google.api.HttpBody
-	(*InclusionProof)(nil),               // 15: steward.audit.v1.InclusionProof
-	(*ConsistencyProof)(nil),             // 16: steward.audit.v1.ConsistencyProof
-	(*IngestionStatus)(nil),              // 17: steward.audit.v1.IngestionStatus
-	(*AuditPublicKey)(nil),               // 18: steward.audit.v1.AuditPublicKey
+	(*ExportLeafHashesRequest)(nil),      // 10: steward.audit.v1.ExportLeafHashesRequest
+	(*GetAuditSettingsRequest)(nil),      // 11: steward.audit.v1.GetAuditSettingsRequest
+	(*UpdateAuditSettingsRequest)(nil),   // 12: steward.audit.v1.UpdateAuditSettingsRequest
+	(*GetIngestionStatusRequest)(nil),    // 13: steward.audit.v1.GetIngestionStatusRequest
+	(*GetAuditPublicKeyRequest)(nil),     // 14: steward.audit.v1.GetAuditPublicKeyRequest
+	(*AuditEvent)(nil),                   // 15: steward.audit.v1.AuditEvent
+	(*Checkpoint)(nil),                   // 16: steward.audit.v1.Checkpoint
+	(*AuditSettings)(nil),                // 17: steward.audit.v1.AuditSettings
+	(*fieldmaskpb.FieldMask)(nil),        // 18: google.protobuf.FieldMask
+	(*httpbody.HttpBody)(nil),            // 19: google.api.HttpBody
+	(*InclusionProof)(nil),               // 20: steward.audit.v1.InclusionProof
+	(*ConsistencyProof)(nil),             // 21: steward.audit.v1.ConsistencyProof
+	(*IngestionStatus)(nil),              // 22: steward.audit.v1.IngestionStatus
+	(*AuditPublicKey)(nil),               // 23: steward.audit.v1.AuditPublicKey
 }
 var file_steward_audit_v1_audit_service_proto_depIdxs = []int32{
-	12, // 0: steward.audit.v1.ListAuditEventsResponse.audit_events:type_name -> steward.audit.v1.AuditEvent
+	15, // 0: steward.audit.v1.ListAuditEventsResponse.audit_events:type_name -> steward.audit.v1.AuditEvent
 	0,  // 1: steward.audit.v1.ExportAuditEventsRequest.format:type_name -> steward.audit.v1.ExportAuditEventsRequest.Format
-	13, // 2: steward.audit.v1.VerifyAuditLogResponse.checkpoint:type_name -> steward.audit.v1.Checkpoint
-	1,  // 3: steward.audit.v1.AuditService.ListAuditEvents:input_type -> steward.audit.v1.ListAuditEventsRequest
-	3,  // 4: steward.audit.v1.AuditService.GetAuditEvent:input_type -> steward.audit.v1.GetAuditEventRequest
-	4,  // 5: steward.audit.v1.AuditService.ExportAuditEvents:input_type -> steward.audit.v1.ExportAuditEventsRequest
-	5,  // 6: steward.audit.v1.AuditService.GetAuditCheckpoint:input_type -> steward.audit.v1.GetAuditCheckpointRequest
-	6,  // 7: steward.audit.v1.AuditService.GetInclusionProof:input_type -> steward.audit.v1.GetInclusionProofRequest
-	7,  // 8: steward.audit.v1.AuditService.GetConsistencyProof:input_type -> steward.audit.v1.GetConsistencyProofRequest
-	8,  // 9: steward.audit.v1.AuditService.VerifyAuditLog:input_type -> steward.audit.v1.VerifyAuditLogRequest
-	10, // 10: steward.audit.v1.AuditService.GetIngestionStatus:input_type -> steward.audit.v1.GetIngestionStatusRequest
-	11, // 11: steward.audit.v1.AuditService.GetAuditPublicKey:input_type -> steward.audit.v1.GetAuditPublicKeyRequest
-	2,  // 12: steward.audit.v1.AuditService.ListAuditEvents:output_type -> steward.audit.v1.ListAuditEventsResponse
-	12, // 13: steward.audit.v1.AuditService.GetAuditEvent:output_type -> steward.audit.v1.AuditEvent
-	14, // 14: steward.audit.v1.AuditService.ExportAuditEvents:output_type -> google.api.HttpBody
-	13, // 15: steward.audit.v1.AuditService.GetAuditCheckpoint:output_type -> steward.audit.v1.Checkpoint
-	15, // 16: steward.audit.v1.AuditService.GetInclusionProof:output_type -> steward.audit.v1.InclusionProof
-	16, // 17: steward.audit.v1.AuditService.GetConsistencyProof:output_type -> steward.audit.v1.ConsistencyProof
-	9,  // 18: steward.audit.v1.AuditService.VerifyAuditLog:output_type -> steward.audit.v1.VerifyAuditLogResponse
-	17, // 19: steward.audit.v1.AuditService.GetIngestionStatus:output_type -> steward.audit.v1.IngestionStatus
-	18, // 20: steward.audit.v1.AuditService.GetAuditPublicKey:output_type -> steward.audit.v1.AuditPublicKey
-	12, // [12:21] is the sub-list for method output_type
-	3,  // [3:12] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	16, // 2: steward.audit.v1.VerifyAuditLogResponse.checkpoint:type_name -> steward.audit.v1.Checkpoint
+	17, // 3: steward.audit.v1.UpdateAuditSettingsRequest.audit_settings:type_name -> steward.audit.v1.AuditSettings
+	18, // 4: steward.audit.v1.UpdateAuditSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 5: steward.audit.v1.AuditService.ListAuditEvents:input_type -> steward.audit.v1.ListAuditEventsRequest
+	3,  // 6: steward.audit.v1.AuditService.GetAuditEvent:input_type -> steward.audit.v1.GetAuditEventRequest
+	4,  // 7: steward.audit.v1.AuditService.ExportAuditEvents:input_type -> steward.audit.v1.ExportAuditEventsRequest
+	5,  // 8: steward.audit.v1.AuditService.GetAuditCheckpoint:input_type -> steward.audit.v1.GetAuditCheckpointRequest
+	6,  // 9: steward.audit.v1.AuditService.GetInclusionProof:input_type -> steward.audit.v1.GetInclusionProofRequest
+	7,  // 10: steward.audit.v1.AuditService.GetConsistencyProof:input_type -> steward.audit.v1.GetConsistencyProofRequest
+	8,  // 11: steward.audit.v1.AuditService.VerifyAuditLog:input_type -> steward.audit.v1.VerifyAuditLogRequest
+	10, // 12: steward.audit.v1.AuditService.ExportLeafHashes:input_type -> steward.audit.v1.ExportLeafHashesRequest
+	11, // 13: steward.audit.v1.AuditService.GetAuditSettings:input_type -> steward.audit.v1.GetAuditSettingsRequest
+	12, // 14: steward.audit.v1.AuditService.UpdateAuditSettings:input_type -> steward.audit.v1.UpdateAuditSettingsRequest
+	13, // 15: steward.audit.v1.AuditService.GetIngestionStatus:input_type -> steward.audit.v1.GetIngestionStatusRequest
+	14, // 16: steward.audit.v1.AuditService.GetAuditPublicKey:input_type -> steward.audit.v1.GetAuditPublicKeyRequest
+	2,  // 17: steward.audit.v1.AuditService.ListAuditEvents:output_type -> steward.audit.v1.ListAuditEventsResponse
+	15, // 18: steward.audit.v1.AuditService.GetAuditEvent:output_type -> steward.audit.v1.AuditEvent
+	19, // 19: steward.audit.v1.AuditService.ExportAuditEvents:output_type -> google.api.HttpBody
+	16, // 20: steward.audit.v1.AuditService.GetAuditCheckpoint:output_type -> steward.audit.v1.Checkpoint
+	20, // 21: steward.audit.v1.AuditService.GetInclusionProof:output_type -> steward.audit.v1.InclusionProof
+	21, // 22: steward.audit.v1.AuditService.GetConsistencyProof:output_type -> steward.audit.v1.ConsistencyProof
+	9,  // 23: steward.audit.v1.AuditService.VerifyAuditLog:output_type -> steward.audit.v1.VerifyAuditLogResponse
+	19, // 24: steward.audit.v1.AuditService.ExportLeafHashes:output_type -> google.api.HttpBody
+	17, // 25: steward.audit.v1.AuditService.GetAuditSettings:output_type -> steward.audit.v1.AuditSettings
+	17, // 26: steward.audit.v1.AuditService.UpdateAuditSettings:output_type -> steward.audit.v1.AuditSettings
+	22, // 27: steward.audit.v1.AuditService.GetIngestionStatus:output_type -> steward.audit.v1.IngestionStatus
+	23, // 28: steward.audit.v1.AuditService.GetAuditPublicKey:output_type -> steward.audit.v1.AuditPublicKey
+	17, // [17:29] is the sub-list for method output_type
+	5,  // [5:17] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_steward_audit_v1_audit_service_proto_init() }
@@ -839,7 +1037,7 @@ func file_steward_audit_v1_audit_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_audit_v1_audit_service_proto_rawDesc), len(file_steward_audit_v1_audit_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,9 @@ const (
 	AuditService_GetInclusionProof_FullMethodName   = "/steward.audit.v1.AuditService/GetInclusionProof"
 	AuditService_GetConsistencyProof_FullMethodName = "/steward.audit.v1.AuditService/GetConsistencyProof"
 	AuditService_VerifyAuditLog_FullMethodName      = "/steward.audit.v1.AuditService/VerifyAuditLog"
+	AuditService_ExportLeafHashes_FullMethodName    = "/steward.audit.v1.AuditService/ExportLeafHashes"
+	AuditService_GetAuditSettings_FullMethodName    = "/steward.audit.v1.AuditService/GetAuditSettings"
+	AuditService_UpdateAuditSettings_FullMethodName = "/steward.audit.v1.AuditService/UpdateAuditSettings"
 	AuditService_GetIngestionStatus_FullMethodName  = "/steward.audit.v1.AuditService/GetIngestionStatus"
 	AuditService_GetAuditPublicKey_FullMethodName   = "/steward.audit.v1.AuditService/GetAuditPublicKey"
 )
@@ -69,6 +72,19 @@ type AuditServiceClient interface {
 	// recomputes the Merkle tree and checks it against the latest checkpoint
 	// (R28); the first index that fails is reported.
 	VerifyAuditLog(ctx context.Context, in *VerifyAuditLogRequest, opts ...grpc.CallOption) (*VerifyAuditLogResponse, error)
+	// ExportLeafHashes streams the leaf hashes of the organization's log, 32
+	// bytes each in index order, as application/octet-stream: the file
+	// `steward-audit verify -hashes` reads to name the first edited event of
+	// an export, and to verify an export that begins after events purged by
+	// retention. They need no trust: the verifier uses them only when they
+	// make the signed checkpoint's root.
+	ExportLeafHashes(ctx context.Context, in *ExportLeafHashesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
+	// GetAuditSettings reads the organization's audit settings (retention).
+	GetAuditSettings(ctx context.Context, in *GetAuditSettingsRequest, opts ...grpc.CallOption) (*AuditSettings, error)
+	// UpdateAuditSettings changes the organization's retention. The change is
+	// itself an audit event; events older than the retention are purged by
+	// the next purge (-purge-interval), each purge recorded as an event too.
+	UpdateAuditSettings(ctx context.Context, in *UpdateAuditSettingsRequest, opts ...grpc.CallOption) (*AuditSettings, error)
 	// GetIngestionStatus reports, per followed source, audit's cursor, the
 	// source's head, the lag and how often it resynced. Installation-level:
 	// Steward's services and the operator.
@@ -165,6 +181,45 @@ func (c *auditServiceClient) VerifyAuditLog(ctx context.Context, in *VerifyAudit
 	return out, nil
 }
 
+func (c *auditServiceClient) ExportLeafHashes(ctx context.Context, in *ExportLeafHashesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AuditService_ServiceDesc.Streams[1], AuditService_ExportLeafHashes_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportLeafHashesRequest, httpbody.HttpBody]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AuditService_ExportLeafHashesClient = grpc.ServerStreamingClient[httpbody.HttpBody]
+
+func (c *auditServiceClient) GetAuditSettings(ctx context.Context, in *GetAuditSettingsRequest, opts ...grpc.CallOption) (*AuditSettings, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuditSettings)
+	err := c.cc.Invoke(ctx, AuditService_GetAuditSettings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *auditServiceClient) UpdateAuditSettings(ctx context.Context, in *UpdateAuditSettingsRequest, opts ...grpc.CallOption) (*AuditSettings, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuditSettings)
+	err := c.cc.Invoke(ctx, AuditService_UpdateAuditSettings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *auditServiceClient) GetIngestionStatus(ctx context.Context, in *GetIngestionStatusRequest, opts ...grpc.CallOption) (*IngestionStatus, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(IngestionStatus)
@@ -223,6 +278,19 @@ type AuditServiceServer interface {
 	// recomputes the Merkle tree and checks it against the latest checkpoint
 	// (R28); the first index that fails is reported.
 	VerifyAuditLog(context.Context, *VerifyAuditLogRequest) (*VerifyAuditLogResponse, error)
+	// ExportLeafHashes streams the leaf hashes of the organization's log, 32
+	// bytes each in index order, as application/octet-stream: the file
+	// `steward-audit verify -hashes` reads to name the first edited event of
+	// an export, and to verify an export that begins after events purged by
+	// retention. They need no trust: the verifier uses them only when they
+	// make the signed checkpoint's root.
+	ExportLeafHashes(*ExportLeafHashesRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
+	// GetAuditSettings reads the organization's audit settings (retention).
+	GetAuditSettings(context.Context, *GetAuditSettingsRequest) (*AuditSettings, error)
+	// UpdateAuditSettings changes the organization's retention. The change is
+	// itself an audit event; events older than the retention are purged by
+	// the next purge (-purge-interval), each purge recorded as an event too.
+	UpdateAuditSettings(context.Context, *UpdateAuditSettingsRequest) (*AuditSettings, error)
 	// GetIngestionStatus reports, per followed source, audit's cursor, the
 	// source's head, the lag and how often it resynced. Installation-level:
 	// Steward's services and the operator.
@@ -260,6 +328,15 @@ func (UnimplementedAuditServiceServer) GetConsistencyProof(context.Context, *Get
 }
 func (UnimplementedAuditServiceServer) VerifyAuditLog(context.Context, *VerifyAuditLogRequest) (*VerifyAuditLogResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyAuditLog not implemented")
+}
+func (UnimplementedAuditServiceServer) ExportLeafHashes(*ExportLeafHashesRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error {
+	return status.Error(codes.Unimplemented, "method ExportLeafHashes not implemented")
+}
+func (UnimplementedAuditServiceServer) GetAuditSettings(context.Context, *GetAuditSettingsRequest) (*AuditSettings, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAuditSettings not implemented")
+}
+func (UnimplementedAuditServiceServer) UpdateAuditSettings(context.Context, *UpdateAuditSettingsRequest) (*AuditSettings, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateAuditSettings not implemented")
 }
 func (UnimplementedAuditServiceServer) GetIngestionStatus(context.Context, *GetIngestionStatusRequest) (*IngestionStatus, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetIngestionStatus not implemented")
@@ -407,6 +484,53 @@ func _AuditService_VerifyAuditLog_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuditService_ExportLeafHashes_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportLeafHashesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AuditServiceServer).ExportLeafHashes(m, &grpc.GenericServerStream[ExportLeafHashesRequest, httpbody.HttpBody]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AuditService_ExportLeafHashesServer = grpc.ServerStreamingServer[httpbody.HttpBody]
+
+func _AuditService_GetAuditSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAuditSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).GetAuditSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_GetAuditSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).GetAuditSettings(ctx, req.(*GetAuditSettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuditService_UpdateAuditSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateAuditSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).UpdateAuditSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_UpdateAuditSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).UpdateAuditSettings(ctx, req.(*UpdateAuditSettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AuditService_GetIngestionStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetIngestionStatusRequest)
 	if err := dec(in); err != nil {
@@ -475,6 +599,14 @@ var AuditService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AuditService_VerifyAuditLog_Handler,
 		},
 		{
+			MethodName: "GetAuditSettings",
+			Handler:    _AuditService_GetAuditSettings_Handler,
+		},
+		{
+			MethodName: "UpdateAuditSettings",
+			Handler:    _AuditService_UpdateAuditSettings_Handler,
+		},
+		{
 			MethodName: "GetIngestionStatus",
 			Handler:    _AuditService_GetIngestionStatus_Handler,
 		},
@@ -487,6 +619,11 @@ var AuditService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "ExportAuditEvents",
 			Handler:       _AuditService_ExportAuditEvents_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ExportLeafHashes",
+			Handler:       _AuditService_ExportLeafHashes_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -34,6 +34,8 @@ const (
 	// FAILED_PRECONDITION: a tree size is beyond the latest checkpoint, or
 	// before the retention horizon; metadata "tree_size".
 	ErrorReason_ERROR_REASON_TREE_SIZE_UNAVAILABLE ErrorReason = 2
+	// ABORTED: the request's etag is not the settings' current one.
+	ErrorReason_ERROR_REASON_ETAG_MISMATCH ErrorReason = 3
 )
 
 // Enum value maps for ErrorReason.
@@ -42,11 +44,13 @@ var (
 		0: "ERROR_REASON_UNSPECIFIED",
 		1: "ERROR_REASON_INVALID_ARGUMENT",
 		2: "ERROR_REASON_TREE_SIZE_UNAVAILABLE",
+		3: "ERROR_REASON_ETAG_MISMATCH",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":           0,
 		"ERROR_REASON_INVALID_ARGUMENT":      1,
 		"ERROR_REASON_TREE_SIZE_UNAVAILABLE": 2,
+		"ERROR_REASON_ETAG_MISMATCH":         3,
 	}
 )
 
@@ -81,11 +85,12 @@ var File_steward_audit_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_steward_audit_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"#steward/audit/v1/error_reason.proto\x12\x10steward.audit.v1*v\n" +
+	"#steward/audit/v1/error_reason.proto\x12\x10steward.audit.v1*\x96\x01\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dERROR_REASON_INVALID_ARGUMENT\x10\x01\x12&\n" +
-	"\"ERROR_REASON_TREE_SIZE_UNAVAILABLE\x10\x02B*Z(steward.dev/gen/steward/audit/v1;auditv1b\x06proto3"
+	"\"ERROR_REASON_TREE_SIZE_UNAVAILABLE\x10\x02\x12\x1e\n" +
+	"\x1aERROR_REASON_ETAG_MISMATCH\x10\x03B*Z(steward.dev/gen/steward/audit/v1;auditv1b\x06proto3"
 
 var (
 	file_steward_audit_v1_error_reason_proto_rawDescOnce sync.Once

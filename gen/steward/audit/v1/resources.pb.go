@@ -9,6 +9,7 @@ package auditv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	v1 "steward.dev/gen/steward/eventlog/v1"
@@ -64,7 +65,13 @@ type AuditEvent struct {
 	// provisioning).
 	Message string `protobuf:"bytes,15,opt,name=message,proto3" json:"message,omitempty"`
 	// The organization.
-	Organization  string `protobuf:"bytes,16,opt,name=organization,proto3" json:"organization,omitempty"`
+	Organization string `protobuf:"bytes,16,opt,name=organization,proto3" json:"organization,omitempty"`
+	// Set only on audit's own "audit.retention.purged" events: the
+	// organization's events before this index were purged by its retention
+	// (their hashes stay in the Merkle tree, so every checkpoint and proof
+	// stays verifiable). This event, in the signed tree, is the purge
+	// horizon's record.
+	PurgedBefore  int64 `protobuf:"varint,17,opt,name=purged_before,json=purgedBefore,proto3" json:"purged_before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -211,6 +218,113 @@ func (x *AuditEvent) GetOrganization() string {
 	return ""
 }
 
+func (x *AuditEvent) GetPurgedBefore() int64 {
+	if x != nil {
+		return x.PurgedBefore
+	}
+	return 0
+}
+
+// AuditSettings are an organization's audit settings: how long its events
+// are kept.
+//
+// Resource name: "organizations/{organization}/auditSettings".
+type AuditSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// How long events are kept: events older than this are purged, oldest
+	// first. Unset or 0 keeps them for ever (the default). A retention must
+	// be at least the installation's minimum (-min-retention, 30 days by
+	// default).
+	Retention *durationpb.Duration `protobuf:"bytes,2,opt,name=retention,proto3" json:"retention,omitempty"`
+	// Output only. Events before this index were purged (0: none). Their
+	// hashes stay in the tree: checkpoints, consistency proofs and the leaf
+	// hashes still cover them.
+	PurgedBefore int64 `protobuf:"varint,3,opt,name=purged_before,json=purgedBefore,proto3" json:"purged_before,omitempty"`
+	// Output only. When the last purge ran (unset: never).
+	LastPurgeTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_purge_time,json=lastPurgeTime,proto3" json:"last_purge_time,omitempty"`
+	// Output only. When the settings last changed (unset: never).
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Output only: changes when the settings change; an update carrying it
+	// must carry the current one.
+	Etag          string `protobuf:"bytes,6,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditSettings) Reset() {
+	*x = AuditSettings{}
+	mi := &file_steward_audit_v1_resources_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditSettings) ProtoMessage() {}
+
+func (x *AuditSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_audit_v1_resources_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditSettings.ProtoReflect.Descriptor instead.
+func (*AuditSettings) Descriptor() ([]byte, []int) {
+	return file_steward_audit_v1_resources_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AuditSettings) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AuditSettings) GetRetention() *durationpb.Duration {
+	if x != nil {
+		return x.Retention
+	}
+	return nil
+}
+
+func (x *AuditSettings) GetPurgedBefore() int64 {
+	if x != nil {
+		return x.PurgedBefore
+	}
+	return 0
+}
+
+func (x *AuditSettings) GetLastPurgeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastPurgeTime
+	}
+	return nil
+}
+
+func (x *AuditSettings) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *AuditSettings) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // Checkpoint is a signed statement of an organization's audit log: its
 // size and Merkle root (C2SP tlog-checkpoint in a signed note).
 type Checkpoint struct {
@@ -230,7 +344,7 @@ type Checkpoint struct {
 
 func (x *Checkpoint) Reset() {
 	*x = Checkpoint{}
-	mi := &file_steward_audit_v1_resources_proto_msgTypes[1]
+	mi := &file_steward_audit_v1_resources_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -242,7 +356,7 @@ func (x *Checkpoint) String() string {
 func (*Checkpoint) ProtoMessage() {}
 
 func (x *Checkpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_audit_v1_resources_proto_msgTypes[1]
+	mi := &file_steward_audit_v1_resources_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -255,7 +369,7 @@ func (x *Checkpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
 func (*Checkpoint) Descriptor() ([]byte, []int) {
-	return file_steward_audit_v1_resources_proto_rawDescGZIP(), []int{1}
+	return file_steward_audit_v1_resources_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Checkpoint) GetOrigin() string {
@@ -303,7 +417,7 @@ type InclusionProof struct {
 
 func (x *InclusionProof) Reset() {
 	*x = InclusionProof{}
-	mi := &file_steward_audit_v1_resources_proto_msgTypes[2]
+	mi := &file_steward_audit_v1_resources_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -315,7 +429,7 @@ func (x *InclusionProof) String() string {
 func (*InclusionProof) ProtoMessage() {}
 
 func (x *InclusionProof) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_audit_v1_resources_proto_msgTypes[2]
+	mi := &file_steward_audit_v1_resources_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -328,7 +442,7 @@ func (x *InclusionProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InclusionProof.ProtoReflect.Descriptor instead.
 func (*InclusionProof) Descriptor() ([]byte, []int) {
-	return file_steward_audit_v1_resources_proto_rawDescGZIP(), []int{2}
+	return file_steward_audit_v1_resources_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *InclusionProof) GetIndex() int64 {
@@ -374,7 +488,7 @@ type ConsistencyProof struct {
 
 func (x *ConsistencyProof) Reset() {
 	*x = ConsistencyProof{}
-	mi := &file_steward_audit_v1_resources_proto_msgTypes[3]
+	mi := &file_steward_audit_v1_resources_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -386,7 +500,7 @@ func (x *ConsistencyProof) String() string {
 func (*ConsistencyProof) ProtoMessage() {}
 
 func (x *ConsistencyProof) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_audit_v1_resources_proto_msgTypes[3]
+	mi := &file_steward_audit_v1_resources_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -399,7 +513,7 @@ func (x *ConsistencyProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsistencyProof.ProtoReflect.Descriptor instead.
 func (*ConsistencyProof) Descriptor() ([]byte, []int) {
-	return file_steward_audit_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_steward_audit_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ConsistencyProof) GetFirstTreeSize() int64 {
@@ -444,7 +558,7 @@ type SourceStatus struct {
 
 func (x *SourceStatus) Reset() {
 	*x = SourceStatus{}
-	mi := &file_steward_audit_v1_resources_proto_msgTypes[4]
+	mi := &file_steward_audit_v1_resources_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +570,7 @@ func (x *SourceStatus) String() string {
 func (*SourceStatus) ProtoMessage() {}
 
 func (x *SourceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_audit_v1_resources_proto_msgTypes[4]
+	mi := &file_steward_audit_v1_resources_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +583,7 @@ func (x *SourceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceStatus.ProtoReflect.Descriptor instead.
 func (*SourceStatus) Descriptor() ([]byte, []int) {
-	return file_steward_audit_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_steward_audit_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SourceStatus) GetSource() string {
@@ -525,7 +639,7 @@ type IngestionStatus struct {
 
 func (x *IngestionStatus) Reset() {
 	*x = IngestionStatus{}
-	mi := &file_steward_audit_v1_resources_proto_msgTypes[5]
+	mi := &file_steward_audit_v1_resources_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -537,7 +651,7 @@ func (x *IngestionStatus) String() string {
 func (*IngestionStatus) ProtoMessage() {}
 
 func (x *IngestionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_audit_v1_resources_proto_msgTypes[5]
+	mi := &file_steward_audit_v1_resources_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -550,7 +664,7 @@ func (x *IngestionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestionStatus.ProtoReflect.Descriptor instead.
 func (*IngestionStatus) Descriptor() ([]byte, []int) {
-	return file_steward_audit_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_steward_audit_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *IngestionStatus) GetSources() []*SourceStatus {
@@ -571,7 +685,7 @@ type AuditPublicKey struct {
 
 func (x *AuditPublicKey) Reset() {
 	*x = AuditPublicKey{}
-	mi := &file_steward_audit_v1_resources_proto_msgTypes[6]
+	mi := &file_steward_audit_v1_resources_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -583,7 +697,7 @@ func (x *AuditPublicKey) String() string {
 func (*AuditPublicKey) ProtoMessage() {}
 
 func (x *AuditPublicKey) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_audit_v1_resources_proto_msgTypes[6]
+	mi := &file_steward_audit_v1_resources_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -596,7 +710,7 @@ func (x *AuditPublicKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditPublicKey.ProtoReflect.Descriptor instead.
 func (*AuditPublicKey) Descriptor() ([]byte, []int) {
-	return file_steward_audit_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_steward_audit_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AuditPublicKey) GetVerifierKey() string {
@@ -610,7 +724,7 @@ var File_steward_audit_v1_resources_proto protoreflect.FileDescriptor
 
 const file_steward_audit_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	" steward/audit/v1/resources.proto\x12\x10steward.audit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"steward/eventlog/v1/eventlog.proto\"\x83\x04\n" +
+	" steward/audit/v1/resources.proto\x12\x10steward.audit.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"steward/eventlog/v1/eventlog.proto\"\xa8\x04\n" +
 	"\n" +
 	"AuditEvent\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
@@ -630,7 +744,16 @@ const file_steward_audit_v1_resources_proto_rawDesc = "" +
 	"request_id\x18\r \x01(\tR\trequestId\x12%\n" +
 	"\x0esource_address\x18\x0e \x01(\tR\rsourceAddress\x12\x18\n" +
 	"\amessage\x18\x0f \x01(\tR\amessage\x12\"\n" +
-	"\forganization\x18\x10 \x01(\tR\forganization\"\x7f\n" +
+	"\forganization\x18\x10 \x01(\tR\forganization\x12#\n" +
+	"\rpurged_before\x18\x11 \x01(\x03R\fpurgedBefore\"\x96\x02\n" +
+	"\rAuditSettings\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x127\n" +
+	"\tretention\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\tretention\x12#\n" +
+	"\rpurged_before\x18\x03 \x01(\x03R\fpurgedBefore\x12B\n" +
+	"\x0flast_purge_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\rlastPurgeTime\x12;\n" +
+	"\vupdate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12\x12\n" +
+	"\x04etag\x18\x06 \x01(\tR\x04etag\"\x7f\n" +
 	"\n" +
 	"Checkpoint\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x1b\n" +
@@ -671,27 +794,32 @@ func file_steward_audit_v1_resources_proto_rawDescGZIP() []byte {
 	return file_steward_audit_v1_resources_proto_rawDescData
 }
 
-var file_steward_audit_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_steward_audit_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_steward_audit_v1_resources_proto_goTypes = []any{
 	(*AuditEvent)(nil),            // 0: steward.audit.v1.AuditEvent
-	(*Checkpoint)(nil),            // 1: steward.audit.v1.Checkpoint
-	(*InclusionProof)(nil),        // 2: steward.audit.v1.InclusionProof
-	(*ConsistencyProof)(nil),      // 3: steward.audit.v1.ConsistencyProof
-	(*SourceStatus)(nil),          // 4: steward.audit.v1.SourceStatus
-	(*IngestionStatus)(nil),       // 5: steward.audit.v1.IngestionStatus
-	(*AuditPublicKey)(nil),        // 6: steward.audit.v1.AuditPublicKey
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(v1.Outcome)(0),               // 8: steward.eventlog.v1.Outcome
+	(*AuditSettings)(nil),         // 1: steward.audit.v1.AuditSettings
+	(*Checkpoint)(nil),            // 2: steward.audit.v1.Checkpoint
+	(*InclusionProof)(nil),        // 3: steward.audit.v1.InclusionProof
+	(*ConsistencyProof)(nil),      // 4: steward.audit.v1.ConsistencyProof
+	(*SourceStatus)(nil),          // 5: steward.audit.v1.SourceStatus
+	(*IngestionStatus)(nil),       // 6: steward.audit.v1.IngestionStatus
+	(*AuditPublicKey)(nil),        // 7: steward.audit.v1.AuditPublicKey
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(v1.Outcome)(0),               // 9: steward.eventlog.v1.Outcome
+	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
 }
 var file_steward_audit_v1_resources_proto_depIdxs = []int32{
-	7, // 0: steward.audit.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	8, // 1: steward.audit.v1.AuditEvent.outcome:type_name -> steward.eventlog.v1.Outcome
-	4, // 2: steward.audit.v1.IngestionStatus.sources:type_name -> steward.audit.v1.SourceStatus
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	8,  // 0: steward.audit.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	9,  // 1: steward.audit.v1.AuditEvent.outcome:type_name -> steward.eventlog.v1.Outcome
+	10, // 2: steward.audit.v1.AuditSettings.retention:type_name -> google.protobuf.Duration
+	8,  // 3: steward.audit.v1.AuditSettings.last_purge_time:type_name -> google.protobuf.Timestamp
+	8,  // 4: steward.audit.v1.AuditSettings.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 5: steward.audit.v1.IngestionStatus.sources:type_name -> steward.audit.v1.SourceStatus
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_steward_audit_v1_resources_proto_init() }
@@ -705,7 +833,7 @@ func file_steward_audit_v1_resources_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_audit_v1_resources_proto_rawDesc), len(file_steward_audit_v1_resources_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -32,7 +32,11 @@ event, and any truncation, fails. An event deleted, inserted or moved, or a
 truncation, is named exactly from the file; an edit that keeps every index in
 place is named exactly only with -hashes (the log's leaf hashes, checked
 against the signed root before use). Fetch the checkpoint before exporting:
-events after the checkpoint's size are read but not covered by it.
+events after the checkpoint's size are read but not covered by it. An export
+of a log whose oldest events were purged by retention begins after them; it
+verifies only with -hashes, whose first hashes stand in for the purged events.
+Fetch the hashes with ExportLeafHashes
+(GET /v1/organizations/{o}/auditEvents:leafHashes).
 
 EXPORT.jsonl may be "-" for standard input. Exit status: 0 verified, 1 failed,
 2 could not run.
@@ -129,7 +133,10 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // formatResult is the line runVerify prints.
 func formatResult(res ledger.Result) string {
 	if res.OK {
-		s := fmt.Sprintf("OK: %d events verified against checkpoint of size %d (origin %s)", res.Checked-res.Uncovered, res.Checkpoint.Size, res.Checkpoint.Origin)
+		s := fmt.Sprintf("OK: %d events verified against checkpoint of size %d (origin %s)", res.Checked-res.Uncovered-res.Purged, res.Checkpoint.Size, res.Checkpoint.Origin)
+		if res.Purged > 0 {
+			s += fmt.Sprintf("; the %d events before them were purged by retention: their leaf hashes make the signed root", res.Purged)
+		}
 		if res.Uncovered > 0 {
 			s += fmt.Sprintf("; %d later events are not covered by it", res.Uncovered)
 		}

@@ -123,6 +123,7 @@ func TestR28VerifyCommand(t *testing.T) {
 	deleted := append(append([]*auditv1.AuditEvent(nil), fx.events[:4]...), fx.events[5:]...)
 	fx.writeExport(t, "deleted.jsonl", deleted)
 	fx.writeExport(t, "truncated.jsonl", fx.events[:12])
+	fx.writeExport(t, "purged.jsonl", fx.events[6:15]) // events 0-5 purged by retention
 
 	cp, key, hashes := fx.path("checkpoint.txt"), fx.path("key.txt"), fx.path("hashes.bin")
 	for _, tc := range []struct {
@@ -141,6 +142,9 @@ func TestR28VerifyCommand(t *testing.T) {
 		{"edited, with hashes", []string{"-checkpoint", cp, "-key", fx.vkey, "-hashes", hashes, fx.path("edited.jsonl")}, 1, "FAIL at index 7: event 7 is not the one", ""},
 		{"deleted", []string{"-checkpoint", cp, "-key", fx.vkey, fx.path("deleted.jsonl")}, 1, "FAIL at index 4: the event at position 4 of the file carries index 5", ""},
 		{"truncated", []string{"-checkpoint", cp, "-key", fx.vkey, fx.path("truncated.jsonl")}, 1, "FAIL at index 12: the file ends after 12 events", ""},
+		{"after a purge, with hashes", []string{"-checkpoint", cp, "-key", fx.vkey, "-hashes", hashes, fx.path("purged.jsonl")}, 0,
+			"OK: 9 events verified against checkpoint of size 15 (origin steward.dev/audit/organizations/o1); the 6 events before them were purged by retention", ""},
+		{"after a purge, without hashes", []string{"-checkpoint", cp, "-key", fx.vkey, fx.path("purged.jsonl")}, 1, "FAIL at index 0: the file begins at event 6", ""},
 		{"wrong key", []string{"-checkpoint", cp, "-key", "steward-audit+01234567+AeR3kOm8g1bCs4G4ZWVTG4JMpZ1ZvMuTnUHVAbVgtoxy", fx.path("export.jsonl")}, 1, "FAIL: checkpoint refused", ""},
 		{"no key", []string{"-checkpoint", cp, fx.path("export.jsonl")}, 2, "", "exactly one of -key and -key-file"},
 		{"two keys", []string{"-checkpoint", cp, "-key", fx.vkey, "-key-file", key, fx.path("export.jsonl")}, 2, "", "exactly one"},
