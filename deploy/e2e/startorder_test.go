@@ -91,20 +91,21 @@ func healthOf(t *testing.T, conn *grpc.ClientConn, service string, want healthpb
 	}
 }
 
-// asLoneLicensing returns ctx calling as licensing: backends started alone
-// make only their own credentials, so it makes licensing's the way a lone
-// licensing would (its secret, its line in the trusted-services file).
-func asLoneLicensing(ctx context.Context, t *testing.T, dataDir string) context.Context {
+// asLoneService returns ctx calling as the service (or operator) name:
+// backends started alone make only their own credentials, so it makes
+// name's the way steward-local would (its secret, its line in the
+// trusted-services file).
+func asLoneService(ctx context.Context, t *testing.T, dataDir, name string) context.Context {
 	t.Helper()
 	creds := filepath.Join(dataDir, "credentials")
-	lic, err := authn.LoadOrCreateServiceCredential(filepath.Join(creds, "licensing"))
+	cred, err := authn.LoadOrCreateServiceCredential(filepath.Join(creds, name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := authn.EnsureTrustedService(filepath.Join(creds, "services.sha256"), "licensing", lic); err != nil {
+	if _, err := authn.EnsureTrustedService(filepath.Join(creds, "services.sha256"), name, cred); err != nil {
 		t.Fatal(err)
 	}
-	return metadata.AppendToOutgoingContext(ctx, "authorization", lic.AuthorizationFor("licensing"))
+	return metadata.AppendToOutgoingContext(ctx, "authorization", cred.AuthorizationFor(name))
 }
 
 // TestWorstStartOrder (issue 10, deliver 3): access started while the
@@ -146,7 +147,7 @@ func TestWorstStartOrder(t *testing.T) {
 	// The directory comes back: access catches up, then says SERVING.
 	startService(t, "directory", dataDir, dirAddr, "-directory-addr", dirAddr)
 	healthOf(t, accConn, "access", healthpb.HealthCheckResponse_SERVING, acc.out)
-	asLicensing := asLoneLicensing(ctx, t, dataDir)
+	asLicensing := asLoneService(ctx, t, dataDir, "licensing")
 	resp, err := accessv1.NewAccessServiceClient(accConn).CheckPermission(asLicensing, &accessv1.CheckPermissionRequest{
 		Principal: su.GetOwner().GetName(), Permission: "users.create", Scope: su.GetOrganization().GetName()})
 	if err != nil {
@@ -212,7 +213,7 @@ func TestAccessResyncsAfterRetention(t *testing.T) {
 	if !strings.Contains(acc.out.String(), "resynced") {
 		t.Errorf("access became SERVING without resyncing:\n%s", acc.out.String())
 	}
-	asLicensing := asLoneLicensing(ctx, t, dataDir)
+	asLicensing := asLoneService(ctx, t, dataDir, "licensing")
 	// The late organization's owner holds the Owner role, which access
 	// binds when it learns of the owner's creation: the resync did it.
 	resp, err := accessv1.NewAccessServiceClient(accConn).CheckPermission(asLicensing, &accessv1.CheckPermissionRequest{
