@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -457,6 +458,15 @@ var rpcCases = map[string]rpcCase{
 	}},
 	"/steward.audit.v1.AuditService/VerifyAuditLog": {req: func(n names) proto.Message {
 		return &auditv1.VerifyAuditLogRequest{Parent: n.org}
+	}},
+	"/steward.audit.v1.AuditService/ExportLeafHashes": {req: func(n names) proto.Message {
+		return &auditv1.ExportLeafHashesRequest{Parent: n.org}
+	}},
+	"/steward.audit.v1.AuditService/GetAuditSettings": {req: func(n names) proto.Message {
+		return &auditv1.GetAuditSettingsRequest{Name: n.org + "/auditSettings"}
+	}},
+	"/steward.audit.v1.AuditService/UpdateAuditSettings": {req: func(n names) proto.Message {
+		return &auditv1.UpdateAuditSettingsRequest{AuditSettings: &auditv1.AuditSettings{Name: n.org + "/auditSettings", Retention: durationpb.New(400 * 24 * time.Hour)}}
 	}},
 }
 

@@ -57,8 +57,10 @@ type suite struct {
 }
 
 // launch starts steward-local on free ports with a temporary data directory,
-// in its own process group (as a shell does), and waits for its banner.
-func launch(t *testing.T) *suite {
+// in its own process group (as a shell does), with extra arguments of
+// steward-local (e.g. "-service-flag", "audit=-purge-interval=1s"), and
+// waits for its banner.
+func launch(t *testing.T, extra ...string) *suite {
 	t.Helper()
 	bin := os.Getenv("STEWARD_BIN")
 	if bin == "" {
@@ -78,7 +80,7 @@ func launch(t *testing.T) *suite {
 		s.addrs[name], s.metrics[name] = ports[1+2*i], ports[2+2*i]
 		args = append(args, "--"+name+"-addr", s.addrs[name], "--"+name+"-metrics-addr", s.metrics[name])
 	}
-	s.cmd = exec.Command(filepath.Join(bin, "steward-local"), args...)
+	s.cmd = exec.Command(filepath.Join(bin, "steward-local"), append(args, extra...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {

@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -32,6 +34,27 @@ type config struct {
 	logLevel     string
 	readyTimeout time.Duration
 	stopTimeout  time.Duration
+	serviceFlags serviceFlags // extra flags, by service name
+}
+
+// serviceFlags collects -service-flag NAME=FLAG: extra flags passed to one
+// service, in order.
+type serviceFlags map[string][]string
+
+// String returns the flags as given.
+func (f serviceFlags) String() string { return fmt.Sprint(map[string][]string(f)) }
+
+// Set adds one NAME=FLAG; NAME must be a backend or "gateway".
+func (f serviceFlags) Set(v string) error {
+	name, flagText, ok := strings.Cut(v, "=")
+	if !ok || flagText == "" || !strings.HasPrefix(flagText, "-") {
+		return fmt.Errorf("want NAME=-flag[=value], e.g. audit=-purge-interval=10m; got %q", v)
+	}
+	if name != "gateway" && !slices.Contains(backendNames, name) {
+		return fmt.Errorf("unknown service %q: want one of %s or gateway", name, strings.Join(backendNames, ", "))
+	}
+	f[name] = append(f[name], flagText)
+	return nil
 }
 
 func main() {
@@ -62,7 +85,7 @@ func run(args []string) int {
 
 func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet("steward-local", flag.ContinueOnError)
-	cfg := config{addrs: make(map[string]*string), metricsAddrs: make(map[string]*string)}
+	cfg := config{addrs: make(map[string]*string), metricsAddrs: make(map[string]*string), serviceFlags: serviceFlags{}}
 	defaultBinDir := "bin"
 	if exe, err := os.Executable(); err == nil {
 		defaultBinDir = filepath.Dir(exe)
@@ -77,6 +100,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level of the services: debug, info, warn or error")
 	fs.DurationVar(&cfg.readyTimeout, "ready-timeout", time.Minute, "how long to wait for the suite to become healthy")
 	fs.DurationVar(&cfg.stopTimeout, "stop-timeout", 15*time.Second, "how long to wait for the services to stop before killing them")
+	fs.Var(cfg.serviceFlags, "service-flag", "`NAME=-flag[=value]`: pass one more flag to the service NAME (repeatable), e.g. audit=-purge-interval=10m")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}

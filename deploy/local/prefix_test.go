@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -58,5 +59,25 @@ func TestParseFlags(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"extra"}); err == nil {
 		t.Error("stray argument accepted")
+	}
+}
+
+// TestParseServiceFlags: -service-flag passes flags to one service, in
+// order; an unknown service or a value that is not a flag is refused.
+func TestParseServiceFlags(t *testing.T) {
+	cfg, err := parseFlags([]string{"-service-flag", "audit=-purge-interval=1s", "-service-flag", "audit=-min-retention=1ms", "-service-flag", "gateway=-log-level=debug"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.serviceFlags["audit"]; !slices.Equal(got, []string{"-purge-interval=1s", "-min-retention=1ms"}) {
+		t.Errorf("audit's flags = %q", got)
+	}
+	if got := cfg.serviceFlags["gateway"]; !slices.Equal(got, []string{"-log-level=debug"}) {
+		t.Errorf("gateway's flags = %q", got)
+	}
+	for _, bad := range []string{"nosuch=-x", "audit", "audit=", "audit=value"} {
+		if _, err := parseFlags([]string{"-service-flag", bad}); err == nil {
+			t.Errorf("-service-flag %q accepted", bad)
+		}
 	}
 }

@@ -156,6 +156,7 @@ func (s *suite) run() int {
 			// plain http, which a production directory refuses (SSRF).
 			args = append(args, "-oidc-allow-private-issuers")
 		}
+		args = append(args, s.cfg.serviceFlags[name]...)
 		if err := s.start(name, args, nil); err != nil {
 			s.logf("%v", err)
 			return s.stop(syscall.SIGTERM, 1)
@@ -166,6 +167,7 @@ func (s *suite) run() int {
 	for _, name := range backendNames {
 		gwArgs = append(gwArgs, "-"+name+"-addr", *s.cfg.addrs[name])
 	}
+	gwArgs = append(gwArgs, s.cfg.serviceFlags["gateway"]...)
 	// The gateway's own credential vouches for the client addresses it
 	// forwards, and grants nothing else.
 	if err := s.start("gateway", gwArgs, nil); err != nil {

@@ -144,7 +144,7 @@ func (s *Service) GetAuditSettings(ctx context.Context, actor Actor, name string
 // describeRetention words a retention for people.
 func describeRetention(d *durationpb.Duration) string {
 	if d.AsDuration() <= 0 {
-		return "kept for ever"
+		return "forever"
 	}
 	v := d.AsDuration()
 	if v%(24*time.Hour) == 0 {
@@ -217,7 +217,7 @@ func (s *Service) UpdateAuditSettings(ctx context.Context, actor Actor, req *aud
 			Outcome:       eventlogv1.Outcome_OUTCOME_SUCCESS,
 			RequestId:     actor.RequestID,
 			SourceAddress: actor.Address,
-			Message:       fmt.Sprintf("Audit retention set to %s (was %s).", describeRetention(st.GetRetention()), before),
+			Message:       fmt.Sprintf("Audit retention set to %s (was: %s).", describeRetention(st.GetRetention()), before),
 			Organization:  log,
 		}); err != nil {
 			return err

@@ -89,7 +89,7 @@ func TestUpdateAuditSettingsRules(t *testing.T) {
 	}
 	if ev.GetType() != domain.TypeSettingsUpdated || ev.GetActor() != auditor.Name || ev.GetRequestId() != "req-settings" ||
 		ev.GetSourceAddress() != "192.0.2.7:5555" || ev.GetTarget() != org+"/auditSettings" ||
-		ev.GetMessage() != "Audit retention set to 90 days (was kept for ever)." {
+		ev.GetMessage() != "Audit retention set to 90 days (was: forever)." {
 		t.Fatalf("settings event = %v", ev)
 	}
 	// 0 goes back to keeping events for ever.
