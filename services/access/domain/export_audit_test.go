@@ -10,7 +10,7 @@ import (
 
 	accessv1 "steward.dev/gen/steward/access/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
-	"steward.dev/pkg/store"
+	"steward.dev/pkg/store/storetest"
 	"steward.dev/services/access/authorizer"
 )
 
@@ -103,22 +103,13 @@ func TestExportRefusedNotRecorded(t *testing.T) {
 	}
 }
 
-// xaFailingStore is a store whose read-write transactions fail.
-type xaFailingStore struct {
-	store.Store
-	err error
-}
-
-// Update returns f.err without running fn.
-func (f xaFailingStore) Update(context.Context, func(tx store.Tx) error) error { return f.err }
-
 // TestExportUnrecordedFails (R27): an export that cannot be recorded emits
 // nothing and fails with the reason.
 func TestExportUnrecordedFails(t *testing.T) {
 	st, ok := dtOpen(t, filepath.Join(t.TempDir(), "access.db"))
 	defer st.Close()
 	full := errors.New("disk full")
-	s, err := New(context.Background(), xaFailingStore{Store: st, err: full}, ok.log, authorizer.New(authorizer.Sizes{}), Options{})
+	s, err := New(context.Background(), storetest.FailingUpdates{Store: st, Err: full}, ok.log, authorizer.New(authorizer.Sizes{}), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

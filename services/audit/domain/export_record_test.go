@@ -10,8 +10,8 @@ import (
 
 	auditv1 "steward.dev/gen/steward/audit/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
-	"steward.dev/pkg/store"
 	"steward.dev/pkg/store/bboltstore"
+	"steward.dev/pkg/store/storetest"
 	"steward.dev/services/audit/domain"
 	"steward.dev/services/audit/ledger"
 )
@@ -115,15 +115,6 @@ func TestExportRefusedNotRecorded(t *testing.T) {
 	}
 }
 
-// failingStore is a store whose read-write transactions fail.
-type failingStore struct {
-	store.Store
-	err error
-}
-
-// Update returns s.err without running fn.
-func (s failingStore) Update(context.Context, func(tx store.Tx) error) error { return s.err }
-
 // R27: a download that cannot be recorded sends nothing and fails with
 // the reason.
 func TestExportUnrecordedFails(t *testing.T) {
@@ -133,7 +124,7 @@ func TestExportUnrecordedFails(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	full := errors.New("disk full")
-	d := domain.New(failingStore{Store: st, err: full}, ledger.New(st, nil), domain.Options{})
+	d := domain.New(storetest.FailingUpdates{Store: st, Err: full}, ledger.New(st, nil), domain.Options{})
 	sent := 0
 	err = d.ExportAuditEvents(context.Background(), auditor, &auditv1.ExportAuditEventsRequest{Parent: org}, func([]byte) error { sent++; return nil })
 	if !errors.Is(err, full) || sent != 0 {
