@@ -165,22 +165,22 @@ func (s *Service) recordExport(ctx context.Context, actor Actor, req *auditv1.Ex
 		fmt.Fprintf(&msg, " with API key %s", actor.APIKey)
 	}
 	msg.WriteString(".")
-	ev := &auditv1.AuditEvent{
-		Time:             timestamppb.New(s.clock()),
-		Source:           auditSource,
-		Type:             TypeEventsExported,
-		Actor:            actor.Name,
-		ActorDisplayName: actor.DisplayName,
-		Action:           exportAction,
-		Target:           org,
-		Outcome:          eventlogv1.Outcome_OUTCOME_SUCCESS,
-		RequestId:        actor.RequestID,
-		SourceAddress:    actor.SourceAddress,
-		Message:          msg.String(),
-		Organization:     org,
-	}
 	err := s.store.Update(ctx, func(tx store.Tx) error {
-		_, err := s.record(tx, org, ev)
+		// A new event each attempt: record sets its index and name.
+		_, err := s.record(tx, org, &auditv1.AuditEvent{
+			Time:             timestamppb.New(s.clock()),
+			Source:           auditSource,
+			Type:             TypeEventsExported,
+			Actor:            actor.Name,
+			ActorDisplayName: actor.DisplayName,
+			Action:           exportAction,
+			Target:           org,
+			Outcome:          eventlogv1.Outcome_OUTCOME_SUCCESS,
+			RequestId:        actor.RequestID,
+			SourceAddress:    actor.SourceAddress,
+			Message:          msg.String(),
+			Organization:     org,
+		})
 		return err
 	})
 	if err != nil {
