@@ -92,16 +92,27 @@ func (t *Tx) Timestamp() *timestamppb.Timestamp { return timestamppb.New(t.Now) 
 // the record after a create or update, before a delete; message is the
 // audit text a person reads ("User alice was created.").
 func (t *Tx) Emit(typ string, op eventlogv1.Operation, resource string, data proto.Message, message string) error {
-	return t.append(typ, op, resource, data, message, eventlogv1.Outcome_OUTCOME_SUCCESS)
+	return t.append(typ, op, resource, data, "", message, eventlogv1.Outcome_OUTCOME_SUCCESS)
 }
 
 // EmitOutcome appends, in t, an event that records an attempt rather than
 // a change (a refused sign-in: outcome DENIED).
 func (t *Tx) EmitOutcome(typ, resource, message string, outcome eventlogv1.Outcome) error {
-	return t.append(typ, eventlogv1.Operation_OPERATION_UNSPECIFIED, resource, nil, message, outcome)
+	return t.append(typ, eventlogv1.Operation_OPERATION_UNSPECIFIED, resource, nil, "", message, outcome)
 }
 
-func (t *Tx) append(typ string, op eventlogv1.Operation, resource string, data proto.Message, message string, outcome eventlogv1.Outcome) error {
+// EmitRead appends, in t, a successful event that records a read someone
+// must answer for rather than a change (an export, R27): no operation, no
+// data, and the audit action action, the method called
+// ("ExportRoleAssignments"), in place of the type.
+func (t *Tx) EmitRead(typ, action, resource, message string) error {
+	return t.append(typ, eventlogv1.Operation_OPERATION_UNSPECIFIED, resource, nil, action, message, eventlogv1.Outcome_OUTCOME_SUCCESS)
+}
+
+// append appends, in t, the event of type typ on resource with t's actor in
+// its audit envelope; action, unless empty, replaces the envelope's action
+// (which eventlog.NewEvent sets to typ).
+func (t *Tx) append(typ string, op eventlogv1.Operation, resource string, data proto.Message, action, message string, outcome eventlogv1.Outcome) error {
 	ev, err := eventlog.NewEvent(typ, op, resource, data, &eventlogv1.AuditEnvelope{
 		Actor:            t.Actor.Name,
 		ActorDisplayName: t.Actor.DisplayName,
@@ -112,6 +123,9 @@ func (t *Tx) append(typ string, op eventlogv1.Operation, resource string, data p
 	})
 	if err != nil {
 		return err
+	}
+	if action != "" {
+		ev.Audit.Action = action
 	}
 	seq, err := t.log.Append(t.Tx, ev)
 	if err != nil {

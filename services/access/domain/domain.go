@@ -99,6 +99,8 @@ type Actor struct {
 	Organization string
 	// RequestID correlates the change with its request.
 	RequestID string
+	// SourceAddress is the caller's network address, for audit.
+	SourceAddress string
 }
 
 // IsService reports whether the actor is one of Steward's services (or the
@@ -107,7 +109,7 @@ func (a Actor) IsService() bool { return a.Organization == "" }
 
 // audit returns the actor as the audit envelope of the events it causes.
 func (a Actor) audit() change.Actor {
-	return change.Actor{Name: a.Name, DisplayName: a.DisplayName, RequestID: a.RequestID}
+	return change.Actor{Name: a.Name, DisplayName: a.DisplayName, RequestID: a.RequestID, SourceAddress: a.SourceAddress}
 }
 
 // txn is one read-write transaction of an operation (change.Tx: the store
@@ -266,11 +268,12 @@ func get(tx store.ReadTx, key []byte, name string, m proto.Message) error {
 // Event types of the access event log, as the strings of accessv1.EventType
 // (proto/steward/access/v1/events.proto, the contract consumers use).
 var (
-	TypeRoleCreated            = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_CREATED)
-	TypeRoleUpdated            = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_UPDATED)
-	TypeRoleDeleted            = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_DELETED)
-	TypeRoleAssignmentCreated  = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_ASSIGNMENT_CREATED)
-	TypeRoleAssignmentDeleted  = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_ASSIGNMENT_DELETED)
-	TypeRobotUsageScopeSet     = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROBOT_USAGE_SCOPE_SET)
-	TypeRobotUsageScopeDeleted = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED)
+	TypeRoleCreated             = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_CREATED)
+	TypeRoleUpdated             = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_UPDATED)
+	TypeRoleDeleted             = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_DELETED)
+	TypeRoleAssignmentCreated   = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_ASSIGNMENT_CREATED)
+	TypeRoleAssignmentDeleted   = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_ASSIGNMENT_DELETED)
+	TypeRobotUsageScopeSet      = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROBOT_USAGE_SCOPE_SET)
+	TypeRobotUsageScopeDeleted  = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED)
+	TypeRoleAssignmentsExported = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_ASSIGNMENTS_EXPORTED)
 )

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"strings"
 	"time"
 
@@ -87,11 +88,16 @@ type exportItem struct {
 // short read transaction continuing after the last key read, and the CSV is
 // handed to emit in chunks of about ExportChunkSize bytes (the header alone
 // when there is nothing else). emit must not keep chunk after it returns.
-// Users of another organization get ErrNotFound.
+// Users of another organization get ErrNotFound. Before anything is
+// emitted the export is recorded (recordExport, R27): when that fails,
+// nothing is exported.
 func (s *Service) ExportRoleAssignments(ctx context.Context, actor Actor, req *accessv1.ExportRoleAssignmentsRequest, emit func(chunk []byte) error) error {
 	org := req.GetParent()
 	if !actor.IsService() && actor.Organization != org {
 		return errorf(ErrNotFound, "%s not found", org)
+	}
+	if err := s.recordExport(ctx, actor, org); err != nil {
+		return err
 	}
 	x := &exporter{ctx: ctx, s: s, org: org, emit: emit, orgName: s.Mirror().OrganizationName(org)}
 	x.w = csv.NewWriter(&x.buf)
@@ -119,6 +125,30 @@ func (s *Service) ExportRoleAssignments(ctx context.Context, actor Actor, req *a
 		start = next
 	}
 	return x.flush(true)
+}
+
+// exportAction is the audit action of an export: the method's name.
+const exportAction = "ExportRoleAssignments"
+
+// recordExport appends, in its own transaction, the
+// access.role_assignments.exported event of actor's export of org's role
+// assignments (R27): resource org, audit action exportAction, the actor's
+// request ID and address. A robot account or external app calling with an
+// API key is recorded as itself (the key's principal, as refusals and the
+// directory record it), the key named in the message.
+func (s *Service) recordExport(ctx context.Context, actor Actor, org string) error {
+	msg := fmt.Sprintf("Role assignments of %s were exported as CSV.", org)
+	if principal := KeyPrincipal(actor.Name); principal != "" {
+		msg = fmt.Sprintf("Role assignments of %s were exported as CSV with API key %s.", org, actor.Name)
+		actor.Name = principal
+	}
+	_, err := s.update(ctx, actor, func(t *txn) error {
+		return t.EmitRead(TypeRoleAssignmentsExported, exportAction, org, msg)
+	})
+	if err != nil {
+		return fmt.Errorf("access: recording the export of %s: %w", org, err)
+	}
+	return nil
 }
 
 // exportBatch reads up to exportBatch assignments under prefix from start

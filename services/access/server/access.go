@@ -39,6 +39,7 @@ func actorOf(ctx context.Context) domain.Actor {
 		a.Name, a.DisplayName, a.Organization = accessauthz.CheckPrincipal(p), p.DisplayName, p.Organization
 	}
 	a.RequestID = authn.RequestID(ctx)
+	a.SourceAddress = authn.ClientAddress(ctx)
 	return a
 }
 

@@ -76,10 +76,13 @@ type Actor struct {
 	// Organization is the principal's organization; empty for Steward's
 	// services and the operator, which act across organizations.
 	Organization string
-	// RequestID is the request's ID, recorded with the changes it makes.
-	RequestID string
-	// Address is the client's network address, when known.
-	Address string
+	// DisplayName, RequestID and SourceAddress are the principal's display
+	// name, the request's ID and the client's network address: what audit
+	// records of the downloads it serves (R27).
+	DisplayName, RequestID, SourceAddress string
+	// APIKey is the name of the API key a robot account or external app
+	// called with, if it did.
+	APIKey string
 }
 
 // Visible returns ErrNotFound when name belongs to another organization

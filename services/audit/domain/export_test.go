@@ -34,7 +34,8 @@ func export(t testing.TB, d *domain.Service, actor domain.Actor, req *auditv1.Ex
 // R29: the CSV download has a header, then one row per matching event,
 // oldest first (the whole log in index order without a filter), in chunks
 // of about 64 KiB, without a row cap; the JSON lines download has one
-// AuditEvent per line, the same events.
+// AuditEvent per line, the same events. Without a filter, the downloads'
+// own records (R27) come last: the CSV's, then also the JSON lines'.
 func TestExport(t *testing.T) {
 	f := newFixture(t, domain.Options{})
 	all := population(t, f, 1200) // more than one read transaction (500)
@@ -61,11 +62,19 @@ func TestExport(t *testing.T) {
 			t.Errorf("header %q", rows[0])
 		}
 		var got []string
+		exports := 0
 		for _, r := range rows[1:] {
+			if r[5] == domain.TypeEventsExported {
+				exports++
+				continue
+			}
 			got = append(got, r[0])
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("CSV %q: %d rows, want %d", filter, len(got), len(want))
+		}
+		if wantExports := exportsIn(filter, 1); exports != wantExports {
+			t.Errorf("CSV %q: %d records of downloads, want %d", filter, exports, wantExports)
 		}
 		if len(rows) > 1 {
 			r := rows[1]
@@ -81,19 +90,36 @@ func TestExport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = nil
+		got, exports = nil, 0
 		sc := bufio.NewScanner(bytes.NewReader(bytes.Join(chunks, nil)))
 		for sc.Scan() {
 			ev := &auditv1.AuditEvent{}
 			if err := protojson.Unmarshal(sc.Bytes(), ev); err != nil {
 				t.Fatalf("line %q: %v", sc.Text(), err)
 			}
+			if ev.GetType() == domain.TypeEventsExported {
+				exports++
+				continue
+			}
 			got = append(got, ev.GetName())
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("JSONL %q: %d lines, want %d", filter, len(got), len(want))
 		}
+		if wantExports := exportsIn(filter, 2); exports != wantExports {
+			t.Errorf("JSONL %q: %d records of downloads, want %d", filter, exports, wantExports)
+		}
 	}
+}
+
+// exportsIn returns how many records of downloads (R27) TestExport's
+// download with filter holds when it is the n-th download: every one so
+// far without a filter (the filters of the others match none).
+func exportsIn(filter string, n int) int {
+	if filter != "" {
+		return 0
+	}
+	return n
 }
 
 // R29 (and SECURITY.md "Data out"): every cell of the CSV download that a
@@ -113,7 +139,8 @@ func TestExportCSVInjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != len(evil)+1 {
+	// The header, the events, and the download's own record (R27).
+	if len(rows) != len(evil)+2 {
 		t.Fatalf("%d rows", len(rows))
 	}
 	for i, e := range evil {
@@ -127,7 +154,8 @@ func TestExportCSVInjection(t *testing.T) {
 }
 
 // An export checks its request before the first byte: a malformed filter
-// or another organization sends nothing. An empty CSV is its header.
+// or another organization sends nothing. An empty CSV (nothing matches;
+// not even the download's own record, R27) is its header.
 func TestExportErrors(t *testing.T) {
 	f := newFixture(t, domain.Options{})
 	chunks, err := export(t, f.d, auditor, &auditv1.ExportAuditEventsRequest{Parent: org, Filter: `actor`})
@@ -139,11 +167,11 @@ func TestExportErrors(t *testing.T) {
 	if !errors.Is(err, domain.ErrNotFound) || len(chunks) != 0 {
 		t.Errorf("another organization: %v, %d chunks", err, len(chunks))
 	}
-	chunks, err = export(t, f.d, auditor, &auditv1.ExportAuditEventsRequest{Parent: org})
+	chunks, err = export(t, f.d, auditor, &auditv1.ExportAuditEventsRequest{Parent: org, Filter: "source = directory"})
 	if err != nil || string(bytes.Join(chunks, nil)) != strings.Join(domain.ExportColumns, ",")+"\n" {
 		t.Errorf("empty export: %q, %v", chunks, err)
 	}
-	chunks, err = export(t, f.d, auditor, &auditv1.ExportAuditEventsRequest{Parent: org, Format: auditv1.ExportAuditEventsRequest_FORMAT_JSONL})
+	chunks, err = export(t, f.d, auditor, &auditv1.ExportAuditEventsRequest{Parent: org, Filter: "source = directory", Format: auditv1.ExportAuditEventsRequest_FORMAT_JSONL})
 	if err != nil || len(chunks) != 0 {
 		t.Errorf("empty JSONL export: %q, %v", chunks, err)
 	}
@@ -157,8 +185,8 @@ func TestExportErrors(t *testing.T) {
 }
 
 // R28: the JSON lines download of the whole log verifies offline against
-// a checkpoint fetched before it (ledger.VerifyExport), and an edited line
-// fails at its index.
+// a checkpoint fetched before it (ledger.VerifyExport), all but its own
+// record (R27), which came after; an edited line fails at its index.
 func TestExportVerifiesOffline(t *testing.T) {
 	f := newFixture(t, domain.Options{})
 	population(t, f, 700)
@@ -172,8 +200,8 @@ func TestExportVerifiesOffline(t *testing.T) {
 	}
 	file := bytes.Join(chunks, nil)
 	res, err := ledger.VerifyExport(bytes.NewReader(file), []byte(cp.GetSignedNote()), f.vkey, nil)
-	if err != nil || !res.OK || res.Checked != cp.GetTreeSize() {
-		t.Fatalf("VerifyExport = %+v, %v; want OK over %d events", res, err, cp.GetTreeSize())
+	if err != nil || !res.OK || res.Checked != cp.GetTreeSize()+1 || res.Uncovered != 1 {
+		t.Fatalf("VerifyExport = %+v, %v; want OK over %d events and 1 uncovered", res, err, cp.GetTreeSize())
 	}
 	lines := bytes.Split(file, []byte("\n"))
 	ev := &auditv1.AuditEvent{}

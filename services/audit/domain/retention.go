@@ -208,17 +208,18 @@ func (s *Service) UpdateAuditSettings(ctx context.Context, actor Actor, req *aud
 			return err
 		}
 		if _, err := s.record(tx, log, &auditv1.AuditEvent{
-			Time:          timestamppb.New(now),
-			Source:        auditSource,
-			Type:          TypeSettingsUpdated,
-			Actor:         actor.Name,
-			Action:        "UpdateAuditSettings",
-			Target:        st.GetName(),
-			Outcome:       eventlogv1.Outcome_OUTCOME_SUCCESS,
-			RequestId:     actor.RequestID,
-			SourceAddress: actor.Address,
-			Message:       fmt.Sprintf("Audit retention set to %s (was: %s).", describeRetention(st.GetRetention()), before),
-			Organization:  log,
+			Time:             timestamppb.New(now),
+			Source:           auditSource,
+			Type:             TypeSettingsUpdated,
+			Actor:            actor.Name,
+			ActorDisplayName: actor.DisplayName,
+			Action:           "UpdateAuditSettings",
+			Target:           st.GetName(),
+			Outcome:          eventlogv1.Outcome_OUTCOME_SUCCESS,
+			RequestId:        actor.RequestID,
+			SourceAddress:    actor.SourceAddress,
+			Message:          fmt.Sprintf("Audit retention set to %s (was: %s).", describeRetention(st.GetRetention()), before),
+			Organization:     log,
 		}); err != nil {
 			return err
 		}

@@ -76,7 +76,7 @@ func TestUpdateAuditSettingsRules(t *testing.T) {
 	}
 
 	actor := auditor
-	actor.RequestID, actor.Address = "req-settings", "192.0.2.7:5555"
+	actor.RequestID, actor.SourceAddress = "req-settings", "192.0.2.7:5555"
 	req := settingsReq(org, 90*24*time.Hour)
 	req.AuditSettings.Etag = got.GetEtag()
 	upd, err := f.d.UpdateAuditSettings(ctx, actor, req)
@@ -205,7 +205,7 @@ func TestRetentionPurge(t *testing.T) {
 	}
 	file := bytes.Join(chunks, nil)
 	var hashes bytes.Buffer
-	if err := f.d.ExportLeafHashes(ctx, auditor, &auditv1.ExportLeafHashesRequest{Parent: org}, func(b []byte) error { hashes.Write(b); return nil }); err != nil {
+	if err := f.d.ExportLeafHashes(ctx, auditor, &auditv1.ExportLeafHashesRequest{Parent: org, TreeSize: cp2.GetTreeSize()}, func(b []byte) error { hashes.Write(b); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if int64(hashes.Len()) != 32*cp2.GetTreeSize() {

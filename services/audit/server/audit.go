@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	auditv1 "steward.dev/gen/steward/audit/v1"
+	"steward.dev/pkg/accessauthz"
 	"steward.dev/pkg/apierr"
 	"steward.dev/pkg/authn"
 	"steward.dev/services/audit/domain"
@@ -40,9 +41,11 @@ var _ auditv1.AuditServiceServer = (*auditServer)(nil)
 func actorOf(ctx context.Context) domain.Actor {
 	var a domain.Actor
 	if p, ok := authn.Actor(ctx); ok {
-		a.Name, a.Organization = p.Name, p.Organization
+		a.Name, a.Organization, a.DisplayName = p.Name, p.Organization, p.DisplayName
+		a.APIKey = accessauthz.APIKeyOf(p)
 	}
-	a.RequestID, a.Address = authn.RequestID(ctx), authn.ClientAddress(ctx)
+	a.RequestID = authn.RequestID(ctx)
+	a.SourceAddress = authn.ClientAddress(ctx)
 	return a
 }
 

@@ -109,7 +109,8 @@ type AccessServiceClient interface {
 	// group's assignment one inherited row per member. A cell beginning with
 	// "=", "+", "-", "@", tab or carriage return gets a leading single quote
 	// (CSV injection). Constant memory; the gateway serves it as a file
-	// download.
+	// download. Audited as access.role_assignments.exported before the first
+	// byte is sent: an export that cannot be recorded fails (R27).
 	ExportRoleAssignments(ctx context.Context, in *ExportRoleAssignmentsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
 	// SetRobotUsageScope sets which robots an account may use (R20).
 	SetRobotUsageScope(ctx context.Context, in *SetRobotUsageScopeRequest, opts ...grpc.CallOption) (*RobotUsageScope, error)
@@ -411,7 +412,8 @@ type AccessServiceServer interface {
 	// group's assignment one inherited row per member. A cell beginning with
 	// "=", "+", "-", "@", tab or carriage return gets a leading single quote
 	// (CSV injection). Constant memory; the gateway serves it as a file
-	// download.
+	// download. Audited as access.role_assignments.exported before the first
+	// byte is sent: an export that cannot be recorded fails (R27).
 	ExportRoleAssignments(*ExportRoleAssignmentsRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
 	// SetRobotUsageScope sets which robots an account may use (R20).
 	SetRobotUsageScope(context.Context, *SetRobotUsageScopeRequest) (*RobotUsageScope, error)

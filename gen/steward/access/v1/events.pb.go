@@ -53,6 +53,13 @@ const (
 	// refusal was returned (so it may follow later events), or dropped and
 	// counted when too many wait. No data.
 	EventType_EVENT_TYPE_CALL_REFUSED EventType = 8
+	// The role assignments of an organization were exported (R19, R27):
+	// recorded before the first byte of ExportRoleAssignments is sent, and
+	// the export fails when it cannot be. Operation UNSPECIFIED, resource the
+	// organization, audit.action "ExportRoleAssignments", audit.actor the
+	// principal (for an API key, the robot account or external application
+	// it belongs to, the key named in audit.message). No data.
+	EventType_EVENT_TYPE_ROLE_ASSIGNMENTS_EXPORTED EventType = 9
 )
 
 // Enum value maps for EventType.
@@ -67,6 +74,7 @@ var (
 		6: "EVENT_TYPE_ROBOT_USAGE_SCOPE_SET",
 		7: "EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED",
 		8: "EVENT_TYPE_CALL_REFUSED",
+		9: "EVENT_TYPE_ROLE_ASSIGNMENTS_EXPORTED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":               0,
@@ -78,6 +86,7 @@ var (
 		"EVENT_TYPE_ROBOT_USAGE_SCOPE_SET":     6,
 		"EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED": 7,
 		"EVENT_TYPE_CALL_REFUSED":              8,
+		"EVENT_TYPE_ROLE_ASSIGNMENTS_EXPORTED": 9,
 	}
 )
 
@@ -112,7 +121,7 @@ var File_steward_access_v1_events_proto protoreflect.FileDescriptor
 
 const file_steward_access_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1esteward/access/v1/events.proto\x12\x11steward.access.v1\x1a\"steward/eventlog/v1/eventlog.proto*\xaf\x04\n" +
+	"\x1esteward/access/v1/events.proto\x12\x11steward.access.v1\x1a\"steward/eventlog/v1/eventlog.proto*\xff\x04\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x124\n" +
 	"\x17EVENT_TYPE_ROLE_CREATED\x10\x01\x1a\x17\xca\xf3\x18\x13access.role.created\x124\n" +
@@ -122,7 +131,8 @@ const file_steward_access_v1_events_proto_rawDesc = "" +
 	"\"EVENT_TYPE_ROLE_ASSIGNMENT_DELETED\x10\x05\x1a\"\xca\xf3\x18\x1eaccess.role_assignment.deleted\x12F\n" +
 	" EVENT_TYPE_ROBOT_USAGE_SCOPE_SET\x10\x06\x1a \xca\xf3\x18\x1caccess.robot_usage_scope.set\x12N\n" +
 	"$EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED\x10\a\x1a$\xca\xf3\x18 access.robot_usage_scope.deleted\x124\n" +
-	"\x17EVENT_TYPE_CALL_REFUSED\x10\b\x1a\x17\xca\xf3\x18\x13access.call.refusedB,Z*steward.dev/gen/steward/access/v1;accessv1b\x06proto3"
+	"\x17EVENT_TYPE_CALL_REFUSED\x10\b\x1a\x17\xca\xf3\x18\x13access.call.refused\x12N\n" +
+	"$EVENT_TYPE_ROLE_ASSIGNMENTS_EXPORTED\x10\t\x1a$\xca\xf3\x18 access.role_assignments.exportedB,Z*steward.dev/gen/steward/access/v1;accessv1b\x06proto3"
 
 var (
 	file_steward_access_v1_events_proto_rawDescOnce sync.Once

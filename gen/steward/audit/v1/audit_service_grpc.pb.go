@@ -56,7 +56,10 @@ type AuditServiceClient interface {
 	// as CSV or JSON lines (R29), in constant memory and without a row cap;
 	// the gateway serves it as a file download. Each JSON line is an
 	// AuditEvent in protojson form, which `steward-audit verify` checks
-	// against a checkpoint offline.
+	// against a checkpoint offline. Audit records the download in the
+	// organization's own log (type audit.events.exported, action
+	// "ExportAuditEvents") before the first byte is sent, so the file holds
+	// its own record; a download that cannot be recorded fails (R27).
 	ExportAuditEvents(ctx context.Context, in *ExportAuditEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
 	// GetAuditCheckpoint returns the organization's latest signed checkpoint
 	// (R28): its log's size and Merkle root, signed by the audit service.
@@ -262,7 +265,10 @@ type AuditServiceServer interface {
 	// as CSV or JSON lines (R29), in constant memory and without a row cap;
 	// the gateway serves it as a file download. Each JSON line is an
 	// AuditEvent in protojson form, which `steward-audit verify` checks
-	// against a checkpoint offline.
+	// against a checkpoint offline. Audit records the download in the
+	// organization's own log (type audit.events.exported, action
+	// "ExportAuditEvents") before the first byte is sent, so the file holds
+	// its own record; a download that cannot be recorded fails (R27).
 	ExportAuditEvents(*ExportAuditEventsRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
 	// GetAuditCheckpoint returns the organization's latest signed checkpoint
 	// (R28): its log's size and Merkle root, signed by the audit service.
