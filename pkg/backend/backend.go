@@ -24,6 +24,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/accessauthz"
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/authz"
@@ -167,8 +168,15 @@ type Config struct {
 	// EVENT_TYPE_CALL_REFUSED, "<Name>.call.refused". The refusal goes
 	// back to the caller at once; one goroutine appends it afterwards, and
 	// when RefusalQueue refusals already wait it is dropped, counted in
-	// steward_refused_calls_dropped_total and logged. Needs EventLog.
+	// steward_refused_calls_dropped_total and logged. Needs EventLog, or
+	// RecordRefused.
 	RefusedCallType string
+	// RecordRefused, when set, records the event of each refused call
+	// (RefusedCallType) in tx instead of appending it to the service's
+	// event log: for a service without one (audit, which records it in its
+	// own trail). It is called after Register, so it may use what Register
+	// built.
+	RecordRefused func(tx store.Tx, ev *eventlogv1.Event) error
 	// RefusalQueue is how many refused calls may wait to be appended; 0
 	// means DefaultRefusalQueue.
 	RefusalQueue int
@@ -238,8 +246,8 @@ func (c Config) Complete() (_ *Backend, err error) {
 	if c.TrustedServicesFile == "" {
 		return nil, fmt.Errorf("backend: %s: TrustedServicesFile is required", c.Name)
 	}
-	if c.RefusedCallType != "" && (!c.EventLog || !strings.HasPrefix(c.RefusedCallType, c.Name+".")) {
-		return nil, fmt.Errorf("backend: %s: RefusedCallType %q needs the service's own event log (EventLog, a type %s.*)", c.Name, c.RefusedCallType, c.Name)
+	if c.RefusedCallType != "" && ((!c.EventLog && c.RecordRefused == nil) || !strings.HasPrefix(c.RefusedCallType, c.Name+".")) {
+		return nil, fmt.Errorf("backend: %s: RefusedCallType %q needs the service's own event log (EventLog) or RecordRefused, and a type %s.*", c.Name, c.RefusedCallType, c.Name)
 	}
 	logger := c.Logger
 	if logger == nil {
@@ -273,9 +281,16 @@ func (c Config) Complete() (_ *Backend, err error) {
 			return nil, err
 		}
 		b.Go(b.log.RunRetention)
-		if c.RefusedCallType != "" {
-			b.refusals = newRefusals(c.RefusedCallType, st, b.log, logger, c.RefusalQueue)
+	}
+	if c.RefusedCallType != "" {
+		record := c.RecordRefused
+		if record == nil {
+			record = func(tx store.Tx, ev *eventlogv1.Event) error {
+				_, err := b.log.Append(tx, ev)
+				return err
+			}
 		}
+		b.refusals = newRefusals(c.RefusedCallType, st, record, logger, c.RefusalQueue)
 	}
 
 	// Connections to other services, closed after the server has stopped

@@ -3,8 +3,9 @@ package backend
 // Refused calls become audit events (issue 12, R27): the server tells the
 // backend of every refused call of a mutating method
 // (grpcserver.Config.RecordRefusal); the backend queues it and one
-// goroutine appends it to the service's own event log, so that the refusal
-// goes back to the caller at once.
+// goroutine appends it to the service's own event log (or hands it to
+// Config.RecordRefused), so that the refusal goes back to the caller at
+// once.
 
 import (
 	"context"
@@ -19,7 +20,6 @@ import (
 
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/authn"
-	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/grpcserver"
 	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
@@ -59,11 +59,11 @@ type refusal struct {
 // refusals appends refused calls to the event log: record queues one
 // without ever blocking, run appends them until stop.
 type refusals struct {
-	typ    string
-	st     store.Store
-	log    *eventlog.Log
-	logger *slog.Logger
-	queue  chan refusal
+	typ         string
+	st          store.Store
+	appendEvent func(tx store.Tx, ev *eventlogv1.Event) error // records one event in tx
+	logger      *slog.Logger
+	queue       chan refusal
 
 	recorded prometheus.Counter
 	dropped  *prometheus.CounterVec // by reason
@@ -76,12 +76,12 @@ type refusals struct {
 	done                chan struct{}
 }
 
-func newRefusals(typ string, st store.Store, log *eventlog.Log, logger *slog.Logger, size int) *refusals {
+func newRefusals(typ string, st store.Store, record func(tx store.Tx, ev *eventlogv1.Event) error, logger *slog.Logger, size int) *refusals {
 	if size <= 0 {
 		size = DefaultRefusalQueue
 	}
 	return &refusals{
-		typ: typ, st: st, log: log, logger: logger,
+		typ: typ, st: st, appendEvent: record, logger: logger,
 		queue: make(chan refusal, size),
 		recorded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "steward_refused_calls_recorded_total",
@@ -190,7 +190,7 @@ fill:
 	}
 	err := r.st.Update(context.Background(), func(tx store.Tx) error {
 		for _, ev := range events {
-			if _, err := r.log.Append(tx, ev); err != nil {
+			if err := r.appendEvent(tx, ev); err != nil {
 				return err
 			}
 		}

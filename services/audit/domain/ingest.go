@@ -221,6 +221,18 @@ func indexKeys(log string, ev *auditv1.AuditEvent) [][]byte {
 	return keys
 }
 
+// RecordOwn records an event of audit's own in tx, as the events of the
+// followed logs are (Convert, source "audit"), in its organization's log,
+// at the current time when ev has none: the refused calls of audit's own
+// API (R27), which the backend hands it (backend.Config.RecordRefused).
+func (s *Service) RecordOwn(tx store.Tx, ev *eventlogv1.Event) error {
+	if ev.GetTime() == nil {
+		ev.Time = timestamppb.New(s.clock())
+	}
+	_, err := s.record(tx, LogOf(ev.GetOrganization()), Convert(auditSource, ev))
+	return err
+}
+
 // Audit's own notes in InstallationLog.
 const (
 	// TypeResynced is the type of the event audit records when it had to

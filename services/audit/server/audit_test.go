@@ -26,6 +26,7 @@ import (
 	"steward.dev/pkg/eventlog"
 	"steward.dev/services/audit/domain"
 	"steward.dev/services/audit/ledger"
+	"steward.dev/services/audit/server"
 )
 
 // details returns err's code, ErrorInfo reason and metadata, and the
@@ -536,6 +537,26 @@ func TestAuthorization(t *testing.T) {
 	}
 	if err := update(as(o1, "viewer"), o1); status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "audit_logs.edit") {
 		t.Errorf("UpdateAuditSettings with audit_logs.view only: %v, want PermissionDenied naming audit_logs.edit", err)
+	}
+	// The refusal is an audit event of the organization's own trail (R27),
+	// recorded after the refusal went back.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := e.c.ListAuditEvents(as(o1, "auditor"), &auditv1.ListAuditEventsRequest{Parent: o1, Filter: `action = "UpdateAuditSettings" AND outcome = DENIED`}, e.svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if evs := resp.GetAuditEvents(); len(evs) == 1 {
+			if ev := evs[0]; ev.GetType() != server.TypeCallRefused || ev.GetActor() != o1+"/users/viewer" || ev.GetSource() != "audit" ||
+				!strings.Contains(ev.GetMessage(), "audit_logs.edit") {
+				t.Errorf("refusal event = %v", ev)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal event after 10s: %v", resp.GetAuditEvents())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if err := update(as(o1, "auditor"), o2); status.Code(err) != codes.NotFound {
 		t.Errorf("UpdateAuditSettings of another organization: %v, want NotFound", err)

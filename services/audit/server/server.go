@@ -24,6 +24,7 @@ import (
 	"steward.dev/pkg/backend"
 	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/grpcclient"
+	"steward.dev/pkg/store"
 	"steward.dev/services/audit/domain"
 	"steward.dev/services/audit/ledger"
 )
@@ -46,6 +47,10 @@ const (
 	// applied.
 	DefaultPurgeInterval = time.Hour
 )
+
+// TypeCallRefused is the type of the audit events of refused calls of
+// audit's own mutating methods (R27).
+const TypeCallRefused = "audit.call.refused"
 
 // Sources are the services whose event logs audit follows, in the order
 // GetIngestionStatus reports them.
@@ -111,6 +116,10 @@ func (c Config) Complete() (*backend.Backend, error) {
 	}
 	w := &wiring{cfg: c}
 	c.Register = w.register
+	// Refused calls of audit's own API (UpdateAuditSettings) are recorded
+	// in the organization's trail itself (R27): audit has no event log.
+	c.RefusedCallType = TypeCallRefused
+	c.RecordRefused = func(tx store.Tx, ev *eventlogv1.Event) error { return w.d.RecordOwn(tx, ev) }
 	return c.Config.Complete()
 }
 
@@ -118,6 +127,7 @@ func (c Config) Complete() (*backend.Backend, error) {
 // the backend has opened its store.
 type wiring struct {
 	cfg Config
+	d   *domain.Service // set by register
 }
 
 // addr returns the configured address of source.
@@ -144,6 +154,7 @@ func (w *wiring) register(b *backend.Backend) error {
 		return err
 	}
 	d := domain.New(b.Store(), ledger.New(b.Store(), signer), w.cfg.Domain)
+	w.d = d
 	m := newMetrics()
 	srv := &auditServer{d: d, verifierKey: verifierKey}
 	for _, source := range Sources {
