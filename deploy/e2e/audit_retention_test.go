@@ -101,7 +101,9 @@ func TestAuditRetention(t *testing.T) {
 	if len(purges.AuditEvents) == 0 || purges.AuditEvents[0].Actor != "services/audit" || !strings.Contains(purges.AuditEvents[0].Message, "stay in the Merkle tree") {
 		t.Fatalf("purge events = %+v", purges.AuditEvents)
 	}
-	var changes struct{ AuditEvents []struct{ Actor, Message string } }
+	var changes struct {
+		AuditEvents []struct{ Actor, Message string }
+	}
 	must200(t, gatewayCall(t, s, http.MethodGet, base+"/auditEvents?filter="+url.QueryEscape(`action = "UpdateAuditSettings"`), nil, o.token, &changes), "settings events")
 	// The change to 1s was itself purged a second later; the change back is
 	// there.
