@@ -141,11 +141,13 @@ type Actor struct {
 	Organization string
 	// RequestID correlates the change with its request.
 	RequestID string
+	// SourceAddress is the caller's network address, for audit.
+	SourceAddress string
 }
 
 // audit returns the actor as the audit envelope of the events it causes.
 func (a Actor) audit() change.Actor {
-	return change.Actor{Name: a.Name, DisplayName: a.DisplayName, RequestID: a.RequestID}
+	return change.Actor{Name: a.Name, DisplayName: a.DisplayName, RequestID: a.RequestID, SourceAddress: a.SourceAddress}
 }
 
 // Visible returns ErrNotFound when name belongs to another organization

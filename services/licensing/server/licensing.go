@@ -46,7 +46,7 @@ func actorOf(ctx context.Context) domain.Actor {
 	if p, ok := authn.Actor(ctx); ok {
 		a.Name, a.DisplayName, a.Organization = p.Name, p.DisplayName, p.Organization
 	}
-	a.RequestID = authn.RequestID(ctx)
+	a.RequestID, a.SourceAddress = authn.RequestID(ctx), authn.ClientAddress(ctx)
 	return a
 }
 

@@ -176,6 +176,10 @@ func TestOperator(t *testing.T) {
 		if ev.GetType() == "licensing.license_request.fulfilled" {
 			fulfilled = ev
 		}
+		// R27: with the client's address, when known.
+		if ev.GetType() == "licensing.license_request.created" && ev.GetAudit().GetSourceAddress() == "" {
+			t.Errorf("request event without the client's address: %v", ev)
+		}
 	}
 	if fulfilled == nil || fulfilled.GetAudit().GetActor() != "services/operator" || !strings.Contains(fulfilled.GetAudit().GetMessage(), "fulfilled") {
 		t.Errorf("fulfilment event %v", fulfilled)
