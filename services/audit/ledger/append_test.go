@@ -70,43 +70,36 @@ func TestR28AppendBatchesKeepTheTree(t *testing.T) {
 		check(fmt.Sprintf("after a batch of %d", n))
 	}
 
-	// A rolled-back transaction leaves nothing behind, cache included.
-	saved := map[string][]tlog.Hash{}
-	for _, log := range logs {
-		saved[log] = hashes[log]
-	}
-	errBack := errors.New("roll back")
-	if err := f.st.Update(ctx, func(tx store.Tx) error {
-		if err := appendAll(tx, 5); err != nil {
-			return err
+	// rolledBack appends n leaves to each log in a transaction that rolls
+	// back, through the Tx as as returns it, and forgets them.
+	rolledBack := func(as func(tx store.Tx) store.Tx, n int) {
+		t.Helper()
+		saved := map[string]int{}
+		for _, log := range logs {
+			saved[log] = len(hashes[log])
 		}
-		return errBack
-	}); !errors.Is(err, errBack) {
-		t.Fatal(err)
+		errBack := errors.New("roll back")
+		if err := f.st.Update(ctx, func(tx store.Tx) error {
+			if err := appendAll(as(tx), n); err != nil {
+				return err
+			}
+			return errBack
+		}); !errors.Is(err, errBack) {
+			t.Fatal(err)
+		}
+		for _, log := range logs {
+			hashes[log] = hashes[log][:saved[log]:saved[log]]
+		}
 	}
-	for _, log := range logs {
-		hashes[log] = saved[log][:len(saved[log]):len(saved[log])]
-	}
+
+	// A rolled-back transaction leaves nothing behind, cache included.
+	rolledBack(func(tx store.Tx) store.Tx { return tx }, 5)
 	f.update(t, func(tx store.Tx) error { return appendAll(tx, 3) })
 	check("after a rollback")
 
 	// One Tx value over two transactions: the first rolled back.
 	reused := &retriedTx{}
-	for _, log := range logs {
-		saved[log] = hashes[log]
-	}
-	if err := f.st.Update(ctx, func(tx store.Tx) error {
-		reused.Tx = tx
-		if err := appendAll(reused, 6); err != nil {
-			return err
-		}
-		return errBack
-	}); !errors.Is(err, errBack) {
-		t.Fatal(err)
-	}
-	for _, log := range logs {
-		hashes[log] = saved[log][:len(saved[log]):len(saved[log])]
-	}
+	rolledBack(func(tx store.Tx) store.Tx { reused.Tx = tx; return reused }, 6)
 	f.update(t, func(tx store.Tx) error {
 		reused.Tx = tx
 		return appendAll(reused, 9)
