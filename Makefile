@@ -118,6 +118,22 @@ test-e2e: build ## End-to-end tests against the real binaries (their measurement
 	STEWARD_BIN=$(BIN) go test -count=1 -tags e2e -timeout 10m -v ./deploy/... 2>&1 \
 	  | grep -vE '^[[:space:]]*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)'
 
+# Audit's measurements (BENCHMARKS.md, issue 12's R28/R29): ingestion with
+# and without fsync, then searches by actor (domain and gRPC), exports and
+# VerifyAuditLog over one store of AUDIT_LOAD_EVENTS events, built once
+# without fsync (keep it between runs with STEWARD_AUDIT_LOAD_DIR=<dir>).
+# The machine and its load are printed with the figures. Not part of test.
+AUDIT_LOAD_EVENTS ?= 1000000
+
+.PHONY: bench-audit
+bench-audit: ## Audit's benchmarks: ingestion, search p50/p99, export, verify over AUDIT_LOAD_EVENTS events.
+	@echo "nproc: $$(nproc)"; lscpu | head -n 15; echo "loadavg: $$(cat /proc/loadavg)"
+	cd services/audit && go test -run '^$$' -bench Ingest -benchtime 3s -count 3 ./domain
+	@echo "loadavg: $$(cat /proc/loadavg)"
+	cd services/audit && STEWARD_AUDIT_LOAD=$(AUDIT_LOAD_EVENTS) go test -count=1 -run '^TestLoad' -v -timeout 60m ./loadtest 2>&1 \
+	  | grep -vE '^[[:space:]]*=== (RUN|PAUSE|CONT|NAME)'
+	@echo "loadavg: $$(cat /proc/loadavg)"
+
 .PHONY: test
 test: check-generated lint test-unit fuzz-short test-e2e ## Everything CI runs.
 

@@ -2,26 +2,19 @@ package domain_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
 	auditv1 "steward.dev/gen/steward/audit/v1"
-	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/store"
 	"steward.dev/pkg/store/bboltstore"
 	"steward.dev/services/audit/domain"
+	"steward.dev/services/audit/domain/domaintest"
 	"steward.dev/services/audit/ledger"
 )
-
-// benchBatch is how many events one transaction applies, as the consumer
-// does (eventlog.DefaultMaxBatch).
-const benchBatch = 256
 
 // benchService returns a domain service over a fresh bbolt store, fsync on
 // or off.
@@ -39,49 +32,17 @@ func benchService(b *testing.B, noSync bool) (*domain.Service, store.Store) {
 	return domain.New(st, ledger.New(st, signer), domain.Options{}), st
 }
 
-// benchEvent returns the i-th event of a synthetic directory log: 1000
-// actors, 100 targets in 10 tenants, three outcomes, one organization.
-func benchEvent(i int, t0 time.Time) *eventlogv1.Event {
-	outcome := eventlogv1.Outcome_OUTCOME_SUCCESS
-	if i%7 == 0 {
-		outcome = eventlogv1.Outcome_OUTCOME_DENIED
-	}
-	return &eventlogv1.Event{
-		Sequence:     uint64(i + 1),
-		Time:         timestamppb.New(t0.Add(time.Duration(i) * time.Millisecond)),
-		Source:       "directory",
-		Type:         "directory.user.updated",
-		Resource:     fmt.Sprintf("organizations/o1/tenants/t%d/services/s/folders/f%d", i%10, i%100),
-		Organization: "organizations/o1",
-		LogId:        "bench",
-		Audit: &eventlogv1.AuditEnvelope{
-			Actor: fmt.Sprintf("organizations/o1/users/u%d", i%1000), ActorDisplayName: "User", Action: "UpdateUser",
-			Message: "User [u] was updated.", RequestId: strconv.Itoa(i), Outcome: outcome, SourceAddress: "10.0.0.1",
-		},
-	}
-}
-
-// ingest applies n events from first in transactions of benchBatch.
+// ingest applies n events of the synthetic log from first
+// (domaintest.Ingest).
 func ingest(b *testing.B, d *domain.Service, st store.Store, first, n int, t0 time.Time) {
 	b.Helper()
-	apply := d.ApplyEvent("directory")
-	for i := first; i < first+n; i += benchBatch {
-		end := min(i+benchBatch, first+n)
-		if err := st.Update(context.Background(), func(tx store.Tx) error {
-			for j := i; j < end; j++ {
-				if err := apply(tx, benchEvent(j, t0)); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
+	if err := domaintest.Ingest(context.Background(), d, st, first, n, t0); err != nil {
+		b.Fatal(err)
 	}
 }
 
 // BenchmarkIngest measures recording events (R27, R28) the way a consumer
-// does: the Apply function, benchBatch events per transaction, into a
+// does: the Apply function, domaintest.Batch events per transaction, into a
 // store without fsync and one with it. Each event is converted, appended
 // to the Merkle tree, stored and indexed (time and six fields).
 func BenchmarkIngest(b *testing.B) {
@@ -94,8 +55,8 @@ func BenchmarkIngest(b *testing.B) {
 			t0 := time.Now()
 			n := 0
 			for b.Loop() {
-				ingest(b, d, st, n, benchBatch, t0)
-				n += benchBatch
+				ingest(b, d, st, n, domaintest.Batch, t0)
+				n += domaintest.Batch
 			}
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/event")

@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -128,7 +127,9 @@ func (s *Service) record(tx store.Tx, log string, ev *auditv1.AuditEvent) (int64
 
 // eventKey returns the key of the event at index of log.
 func eventKey(log string, index int64) []byte {
-	return binary.BigEndian.AppendUint64([]byte(eventPrefix+log+"/"), uint64(index))
+	k := make([]byte, 0, len(eventPrefix)+len(log)+1+8)
+	k = append(append(append(k, eventPrefix...), log...), '/')
+	return binary.BigEndian.AppendUint64(k, uint64(index))
 }
 
 // timeBytes encodes Unix nanoseconds so that byte order is time order: 8
@@ -161,6 +162,14 @@ func indexValue(b []byte, v string) []byte {
 	return append(b, 0, 0)
 }
 
+// indexValueLen returns the length of indexValue's encoding of v.
+func indexValueLen(v string) int {
+	if len(v) > maxIndexedValue {
+		v = v[:maxIndexedValue]
+	}
+	return len(v) + strings.Count(v, "\x00") + 2
+}
+
 // timePrefix returns the prefix of log's time index.
 func timePrefix(log string) []byte { return []byte(timeIndex + log + "|") }
 
@@ -168,13 +177,6 @@ func timePrefix(log string) []byte { return []byte(timeIndex + log + "|") }
 // field has value.
 func fieldPrefix(f Field, log, value string) []byte {
 	return indexValue([]byte(fieldIndex+string(f)+"/"+log+"|"), value)
-}
-
-// entryKey returns prefix + the time and index of an event: an index
-// entry.
-func entryKey(prefix []byte, nanos, index int64) []byte {
-	k := timeBytes(bytes.Clone(prefix), nanos)
-	return binary.BigEndian.AppendUint64(k, uint64(index))
 }
 
 // eventNanos returns the time of ev in Unix nanoseconds (0 when unset).
@@ -209,14 +211,29 @@ func fieldValue(ev *auditv1.AuditEvent, f Field) string {
 }
 
 // indexKeys returns the index entries of ev at log: the time index and one
-// entry per non-empty equality field.
+// entry per non-empty equality field. The keys share one buffer.
 func indexKeys(log string, ev *auditv1.AuditEvent) [][]byte {
 	nanos, index := eventNanos(ev), ev.GetIndex()
-	keys := [][]byte{entryKey(timePrefix(log), nanos, index)}
+	size := len(timeIndex) + len(log) + 1 + 16
 	for _, f := range equalityFields {
 		if v := fieldValue(ev, f); v != "" {
-			keys = append(keys, entryKey(fieldPrefix(f, log, v), nanos, index))
+			size += len(fieldIndex) + len(f) + 1 + len(log) + 1 + indexValueLen(v) + 16
 		}
+	}
+	buf := make([]byte, 0, size)
+	keys := make([][]byte, 0, 1+len(equalityFields))
+	buf = append(append(append(buf, timeIndex...), log...), '|')
+	buf = binary.BigEndian.AppendUint64(timeBytes(buf, nanos), uint64(index))
+	keys = append(keys, buf[:len(buf):len(buf)])
+	for _, f := range equalityFields {
+		v := fieldValue(ev, f)
+		if v == "" {
+			continue
+		}
+		start := len(buf)
+		buf = append(append(append(append(append(buf, fieldIndex...), f...), '/'), log...), '|')
+		buf = binary.BigEndian.AppendUint64(timeBytes(indexValue(buf, v), nanos), uint64(index))
+		keys = append(keys, buf[start:len(buf):len(buf)])
 	}
 	return keys
 }

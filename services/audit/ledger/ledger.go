@@ -36,7 +36,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -99,6 +101,11 @@ type Ledger struct {
 	st       store.Store
 	signer   note.Signer
 	verifier note.Verifier
+
+	// edgesMu guards edges, the right edges of the trees appended to in
+	// the latest write transaction (see edgeCache).
+	edgesMu sync.Mutex
+	edges   edgeCache
 }
 
 // New returns the ledger of the logs kept in st, signing checkpoints with
@@ -192,7 +199,8 @@ func hashReader(tx store.ReadTx, log string) tlog.HashReader {
 // that stores the event) and returns its index; it stores only hashes
 // (tlog.StoredHashes) under "ledger/h/" + log + "/" + 8-byte big-endian hash
 // index, and the size under "ledger/n/" + log. The caller stores the leaf
-// itself.
+// itself. Within one transaction the hashes an append needs from the tree
+// (its right edge) are read from the store once, then kept (edgeCache).
 func (l *Ledger) Append(tx store.Tx, log string, leaf []byte) (int64, error) {
 	if err := checkLog(log); err != nil {
 		return 0, err
@@ -201,17 +209,7 @@ func (l *Ledger) Append(tx store.Tx, log string, leaf []byte) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	hashes, err := tlog.StoredHashes(n, leaf, hashReader(tx, log))
-	if err != nil {
-		return 0, fmt.Errorf("ledger: append to %s: %w", log, err)
-	}
-	base := tlog.StoredHashIndex(0, n)
-	for i, h := range hashes {
-		if err := tx.Put(hashKey(log, base+int64(i)), h[:]); err != nil {
-			return 0, err
-		}
-	}
-	if err := tx.Put(sizeKey(log), binary.BigEndian.AppendUint64(nil, uint64(n+1))); err != nil {
+	if err := l.appendAt(tx, log, n, leaf); err != nil {
 		return 0, err
 	}
 	return n, nil
@@ -222,6 +220,9 @@ func (l *Ledger) Append(tx store.Tx, log string, leaf []byte) (int64, error) {
 // appends [Leaf] of ev, which it returns. The caller stores ev (or the leaf)
 // in tx, and gives Verify the leaf back.
 func (l *Ledger) AppendEvent(tx store.Tx, log string, ev *auditv1.AuditEvent) ([]byte, error) {
+	if err := checkLog(log); err != nil {
+		return nil, err
+	}
 	n, err := l.Size(tx, log)
 	if err != nil {
 		return nil, err
@@ -232,11 +233,129 @@ func (l *Ledger) AppendEvent(tx store.Tx, log string, ev *auditv1.AuditEvent) ([
 	if err != nil {
 		return nil, fmt.Errorf("ledger: encode event: %w", err)
 	}
-	if _, err := l.Append(tx, log, leaf); err != nil {
+	if err := l.appendAt(tx, log, n, leaf); err != nil {
 		return nil, err
 	}
 	ev.Name = EventName(log, n)
 	return leaf, nil
+}
+
+// appendAt adds leaf as leaf n of log's tree of size n (read from tx by
+// the caller): it stores the new hashes and the size n+1.
+func (l *Ledger) appendAt(tx store.Tx, log string, n int64, leaf []byte) error {
+	l.edgesMu.Lock()
+	defer l.edgesMu.Unlock()
+	e := l.edgeOf(tx, log, n)
+	hashes, err := tlog.StoredHashes(n, leaf, e.reader(tx, log))
+	if err == nil {
+		err = putHashes(tx, log, n, hashes)
+	}
+	if err != nil {
+		// What tx holds is unknown now: read it again next time.
+		delete(l.edges.logs, log)
+		return fmt.Errorf("ledger: append to %s: %w", log, err)
+	}
+	e.grow(n, hashes)
+	return nil
+}
+
+// putHashes stores hashes, the stored hashes tlog.StoredHashes returns for
+// leaf n of log, and the size n+1.
+func putHashes(tx store.Tx, log string, n int64, hashes []tlog.Hash) error {
+	base := tlog.StoredHashIndex(0, n)
+	key := hashKey(log, base)
+	for i, h := range hashes {
+		binary.BigEndian.PutUint64(key[len(key)-8:], uint64(base+int64(i)))
+		if err := tx.Put(key, h[:]); err != nil {
+			return err
+		}
+	}
+	return tx.Put(sizeKey(log), binary.BigEndian.AppendUint64(nil, uint64(n+1)))
+}
+
+// edgeCache keeps, for one write transaction tx, the right edge of each
+// tree appended to in it, so that a batch of appends (a consumer applies up
+// to 256 events per transaction) reads each stored hash it needs from the
+// store once rather than once per append. It is valid in tx only: an append
+// in another transaction starts a new cache, and tx's commit drops it. Each
+// append still reads the log's size from tx and starts the log's edge
+// afresh when it differs from the cached one, so the cache never serves
+// the hashes of a tree tx does not hold.
+type edgeCache struct {
+	tx   store.Tx
+	logs map[string]*edge
+}
+
+// edgeOf returns the edge of log for an append in tx to its tree of size
+// n. The caller holds edgesMu.
+func (l *Ledger) edgeOf(tx store.Tx, log string, n int64) *edge {
+	if l.edges.tx != tx {
+		l.edges = edgeCache{}
+		// Only a pointer is compared safely (and never reused while the
+		// cache holds it).
+		if reflect.TypeOf(tx).Kind() != reflect.Pointer {
+			return &edge{size: n}
+		}
+		l.edges = edgeCache{tx: tx, logs: map[string]*edge{}}
+		tx.OnCommit(func() {
+			l.edgesMu.Lock()
+			defer l.edgesMu.Unlock()
+			if l.edges.tx == tx {
+				l.edges = edgeCache{}
+			}
+		})
+	}
+	e := l.edges.logs[log]
+	if e == nil || e.size != n {
+		e = &edge{size: n}
+		l.edges.logs[log] = e
+	}
+	return e
+}
+
+// edge is the right edge of a tree of size size: for each level whose bit
+// is set in size, the stored hash of the complete subtree at that level
+// that ends with the tree's last leaf, hashes[level], once read (bit level
+// of known). These are the hashes tlog.StoredHashes reads to append a leaf.
+type edge struct {
+	size   int64
+	known  uint64
+	hashes [64]tlog.Hash
+}
+
+// reader returns the hashes of e, reading those not known yet from tx;
+// any other hash is read from tx.
+func (e *edge) reader(tx store.ReadTx, log string) tlog.HashReader {
+	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		for i, index := range indexes {
+			level, node := tlog.SplitStoredHashIndex(index)
+			onEdge := level < 64 && e.size>>level&1 == 1 && node == e.size>>level-1
+			if onEdge && e.known>>level&1 == 1 {
+				out[i] = e.hashes[level]
+				continue
+			}
+			h, err := readHash(tx, log, index)
+			if err != nil {
+				return nil, err
+			}
+			if onEdge {
+				e.hashes[level], e.known = h, e.known|1<<level
+			}
+			out[i] = h
+		}
+		return out, nil
+	})
+}
+
+// grow moves e from size n to n+1, given the stored hashes of leaf n
+// (tlog.StoredHashes): the subtrees of the levels below m, the number of
+// trailing ones of n, merged into the new one of level m, hashes[m].
+func (e *edge) grow(n int64, hashes []tlog.Hash) {
+	m := len(hashes) - 1
+	e.size = n + 1
+	e.known &^= 1<<m - 1
+	e.hashes[m], e.known = hashes[m], e.known|1<<m
 }
 
 // EventName returns the resource name of event index of log,
