@@ -128,7 +128,7 @@ AUDIT_LOAD_EVENTS ?= 1000000
 .PHONY: bench-audit
 bench-audit: ## Audit's benchmarks: ingestion, search p50/p99, export, verify over AUDIT_LOAD_EVENTS events.
 	@echo "nproc: $$(nproc)"; lscpu | head -n 15; echo "loadavg: $$(cat /proc/loadavg)"
-	cd services/audit && go test -run '^$$' -bench Ingest -benchtime 3s -count 3 ./domain
+	cd services/audit && GOGC=400 go test -run '^$$' -bench Ingest -benchtime 3s -count 3 ./domain  # GOGC as steward-audit sets it
 	@echo "loadavg: $$(cat /proc/loadavg)"
 	cd services/audit && STEWARD_AUDIT_LOAD=$(AUDIT_LOAD_EVENTS) go test -count=1 -run '^TestLoad' -v -timeout 60m ./loadtest 2>&1 \
 	  | grep -vE '^[[:space:]]*=== (RUN|PAUSE|CONT|NAME)'

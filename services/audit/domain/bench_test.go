@@ -49,14 +49,15 @@ func BenchmarkIngest(b *testing.B) {
 	for _, tc := range []struct {
 		name   string
 		noSync bool
-	}{{"nosync", true}, {"fsync", false}} {
+		batch  int
+	}{{"nosync", true, domaintest.Batch}, {"fsync", false, domaintest.Batch}} {
 		b.Run(tc.name, func(b *testing.B) {
 			d, st := benchService(b, tc.noSync)
 			t0 := time.Now()
 			n := 0
 			for b.Loop() {
-				ingest(b, d, st, n, domaintest.Batch, t0)
-				n += domaintest.Batch
+				ingest(b, d, st, n, tc.batch, t0)
+				n += tc.batch
 			}
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/event")
