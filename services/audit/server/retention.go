@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
@@ -53,26 +52,17 @@ func (s *auditServer) ExportLeafHashes(req *auditv1.ExportLeafHashesRequest, str
 	return nil
 }
 
-// purge applies every organization's retention every interval until ctx
-// ends (domain.Service.Purge), logging and counting what it deleted; a
-// failure is logged and counted, and tried again at the next tick.
-func purge(ctx context.Context, d *domain.Service, interval time.Duration, logger *slog.Logger, m *metrics) error {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		purged, err := d.Purge(ctx)
-		for _, p := range purged {
-			m.purged.WithLabelValues(p.Log).Add(float64(p.Events))
-			logger.Info("audit: purged events older than the organization's retention", "organization", p.Log, "events", p.Events, "purged_before", p.Before)
-		}
-		if err != nil && ctx.Err() == nil {
-			m.purgeErrors.Inc()
-			logger.Error("audit: purging failed; trying again at the next tick", "error", err)
-		}
+// purge applies every organization's retention (run every
+// -purge-interval, domain.Service.Purge), logging and counting what it
+// deleted; a failure is logged and counted, and the next tick tries again.
+func purge(ctx context.Context, d *domain.Service, logger *slog.Logger, m *metrics) {
+	purged, err := d.Purge(ctx)
+	for _, p := range purged {
+		m.purged.WithLabelValues(p.Log).Add(float64(p.Events))
+		logger.Info("audit: purged events older than the organization's retention", "organization", p.Log, "events", p.Events, "purged_before", p.Before)
+	}
+	if err != nil && ctx.Err() == nil {
+		m.purgeErrors.Inc()
+		logger.Error("audit: purging failed; trying again at the next tick", "error", err)
 	}
 }

@@ -189,8 +189,8 @@ func (w *wiring) register(b *backend.Backend) error {
 		return fmt.Errorf("audit: registering metrics: %w", err)
 	}
 	auditv1.RegisterAuditServiceServer(b.GRPCServer(), srv)
-	b.Go(func(ctx context.Context) error { return checkpoint(ctx, d, w.cfg.CheckpointInterval, b.Logger(), m) })
-	b.Go(func(ctx context.Context) error { return purge(ctx, d, w.cfg.PurgeInterval, b.Logger(), m) })
+	b.Every(w.cfg.CheckpointInterval, func(ctx context.Context) { checkpoint(ctx, d, b.Logger(), m) })
+	b.Every(w.cfg.PurgeInterval, func(ctx context.Context) { purge(ctx, d, b.Logger(), m) })
 	return nil
 }
 
@@ -241,28 +241,19 @@ func (r *resyncer) resync(ctx context.Context) (eventlog.Position, error) {
 	return loss.Resumed, nil
 }
 
-// checkpoint signs a checkpoint of every log that grew, every interval,
-// until ctx ends. A failure is logged and counted, and tried again at the
-// next tick.
-func checkpoint(ctx context.Context, d *domain.Service, interval time.Duration, logger *slog.Logger, m *metrics) error {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
+// checkpoint signs a checkpoint of every log that grew (run every
+// -checkpoint-interval). A failure is logged and counted; the next tick
+// tries again.
+func checkpoint(ctx context.Context, d *domain.Service, logger *slog.Logger, m *metrics) {
+	n, err := d.Checkpoint(ctx)
+	m.checkpoints.Add(float64(n))
+	if err != nil && ctx.Err() == nil {
+		m.checkpointErrors.Inc()
+		level := slog.LevelWarn
+		if errors.Is(err, ledger.ErrTampered) {
+			level = slog.LevelError
 		}
-		n, err := d.Checkpoint(ctx)
-		m.checkpoints.Add(float64(n))
-		if err != nil && ctx.Err() == nil {
-			m.checkpointErrors.Inc()
-			level := slog.LevelWarn
-			if errors.Is(err, ledger.ErrTampered) {
-				level = slog.LevelError
-			}
-			logger.Log(ctx, level, "audit: signing checkpoints failed; trying again at the next tick", "error", err)
-		}
+		logger.Log(ctx, level, "audit: signing checkpoints failed; trying again at the next tick", "error", err)
 	}
 }
 

@@ -158,29 +158,21 @@ func (w *wiring) register(b *backend.Backend) error {
 		return err
 	}
 	licensingv1.RegisterLicensingServiceServer(b.GRPCServer(), &licensingServer{d: d, authorizer: b.Authorizer(), tokens: tokens})
-	b.Go(func(ctx context.Context) error { return sweep(ctx, d, w.cfg.SweepInterval, b.Logger()) })
+	b.Every(w.cfg.SweepInterval, func(ctx context.Context) { sweep(ctx, d, b.Logger()) })
 	return nil
 }
 
-// sweep runs d.Sweep every interval until ctx ends. A failed sweep is
-// logged and tried again at the next tick.
-func sweep(ctx context.Context, d *domain.Service, interval time.Duration, logger *slog.Logger) error {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		n, err := d.Sweep(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			logger.Warn("sweeping expired leases failed; trying again at the next tick", "err", err)
-		case n != (domain.Swept{}):
-			logger.Info("swept", "leases_expired", n.LeasesExpired, "executions_expired", n.ExecutionsExpired,
-				"leases_dropped", n.LeasesDropped, "usage_hours_dropped", n.HoursDropped)
-		}
+// sweep reclaims expired leases and execution locks and drops what is past
+// keeping (d.Sweep, run every -lease-sweep-interval). A failed sweep is
+// logged; the next tick tries again.
+func sweep(ctx context.Context, d *domain.Service, logger *slog.Logger) {
+	n, err := d.Sweep(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		logger.Warn("sweeping expired leases failed; trying again at the next tick", "err", err)
+	case n != (domain.Swept{}):
+		logger.Info("swept", "leases_expired", n.LeasesExpired, "executions_expired", n.ExecutionsExpired,
+			"leases_dropped", n.LeasesDropped, "usage_hours_dropped", n.HoursDropped)
 	}
 }
 
