@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -348,11 +347,11 @@ func (s *Service) Resync(ctx context.Context, source, consumer string, now Sourc
 		if err := eventlog.PutPosition(tx, consumer, loss.Resumed); err != nil {
 			return err
 		}
-		n, err := counter(tx, resyncPrefix+source)
+		n, err := store.GetUint64(tx, []byte(resyncPrefix+source))
 		if err != nil {
 			return err
 		}
-		if err := tx.Put([]byte(resyncPrefix+source), binary.BigEndian.AppendUint64(nil, uint64(n+1))); err != nil {
+		if err := store.PutUint64(tx, []byte(resyncPrefix+source), n+1); err != nil {
 			return err
 		}
 		loss.Event = &auditv1.AuditEvent{
@@ -379,23 +378,9 @@ func (s *Service) Resyncs(ctx context.Context, source string) (int64, error) {
 	var n int64
 	err := s.view(ctx, func(tx store.ReadTx) error {
 		var err error
-		n, err = counter(tx, resyncPrefix+source)
+		c, err := store.GetUint64(tx, []byte(resyncPrefix+source))
+		n = int64(c)
 		return err
 	})
 	return n, err
-}
-
-// counter returns the count stored at key (8 bytes big-endian), 0 if none.
-func counter(tx store.ReadTx, key string) (int64, error) {
-	b, err := tx.Get([]byte(key))
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	if len(b) != 8 {
-		return 0, errors.New("domain: corrupt count at " + key)
-	}
-	return int64(binary.BigEndian.Uint64(b)), nil
 }

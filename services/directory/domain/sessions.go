@@ -2,9 +2,7 @@ package domain
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -28,17 +26,7 @@ import (
 
 // sessionGeneration returns user's session generation (0 if never bumped).
 func sessionGeneration(tx store.ReadTx, user string) (uint64, error) {
-	b, err := tx.Get([]byte(sessionGenPrefix + user))
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	if len(b) != 8 {
-		return 0, fmt.Errorf("domain: session generation of %s is %d bytes", user, len(b))
-	}
-	return binary.BigEndian.Uint64(b), nil
+	return store.GetUint64(tx, []byte(sessionGenPrefix+user))
 }
 
 // endSessions bumps user's session generation: every token issued to the
@@ -48,7 +36,7 @@ func (t *txn) endSessions(user string) error {
 	if err != nil {
 		return err
 	}
-	return t.Put([]byte(sessionGenPrefix+user), binary.BigEndian.AppendUint64(nil, gen+1))
+	return store.PutUint64(t, []byte(sessionGenPrefix+user), gen+1)
 }
 
 // signToken returns a token for a session of u, signed in t so that it

@@ -248,19 +248,10 @@ func addSeats(tx store.Tx, pool string, delta int32) error {
 	return err
 }
 
-// counter returns the count stored at key (8 bytes big-endian), 0 if none.
+// counter returns the count stored at key (store.GetUint64), 0 if none.
 func counter(tx store.ReadTx, key string) (int32, error) {
-	b, err := tx.Get([]byte(key))
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	if len(b) != 8 {
-		return 0, errors.New("domain: corrupt count at " + key)
-	}
-	return int32(binary.BigEndian.Uint64(b)), nil
+	n, err := store.GetUint64(tx, []byte(key))
+	return int32(n), err
 }
 
 // addCounter changes the count at key by delta and returns the new count;
@@ -277,7 +268,7 @@ func addCounter(tx store.Tx, key string, delta int32) (int32, error) {
 	case n == 0:
 		return 0, tx.Delete([]byte(key))
 	}
-	return n, tx.Put([]byte(key), binary.BigEndian.AppendUint64(nil, uint64(n)))
+	return n, store.PutUint64(tx, []byte(key), uint64(n))
 }
 
 // timeKey returns prefix + t as 8 big-endian bytes of Unix nanoseconds +
