@@ -126,17 +126,21 @@ func TestDefaultsUpgradeFromOldShape(t *testing.T) {
 	if err != nil {
 		t.Fatalf("directory ListEvents: %v", err)
 	}
+	var lastMigration uint64
 	for _, ev := range evs.GetEvents() {
-		if ev.GetAudit().GetActor() == "services/directory" {
+		// The directory's own key upkeep may rotate its signing key on its
+		// timer meanwhile: not part of the migration.
+		if ev.GetAudit().GetActor() == "services/directory" && ev.GetType() != "directory.signing_keys.rotated" {
 			dirEvents = append(dirEvents, ev.GetType()+" "+ev.GetResource())
+			lastMigration = max(lastMigration, ev.GetSequence())
 		}
 	}
 	fdSameSet(t, "the directory's migration events", dirEvents, []string{
 		"directory.folder.created " + legacy + "/folders/shared",
 		"directory.folder.updated " + hasShared + "/folders/shared",
 	})
-	if evs.GetHeadSequence() != resp.GetSequence() {
-		t.Errorf("head %d, List sequence %d", evs.GetHeadSequence(), resp.GetSequence())
+	if resp.GetSequence() < lastMigration || resp.GetSequence() > evs.GetHeadSequence() {
+		t.Errorf("List sequence %d, want from the migration's last event %d to the head %d", resp.GetSequence(), lastMigration, evs.GetHeadSequence())
 	}
 
 	fdSameSet(t, "Automation Users", o.roles(o.group("automation-users")), []string{
