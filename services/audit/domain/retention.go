@@ -254,7 +254,10 @@ type Purged struct {
 // events and records, in the same transaction, an event in the
 // organization's log (TypePurged) whose purged_before is the new horizon:
 // the horizon is part of the signed history, and VerifyAuditLog checks the
-// stored one against it. It returns what it purged, per organization that
+// stored one against it. Records of earlier purges wait for the next events
+// old enough: a run that would delete only them deletes nothing, so an idle
+// organization does not record a purge every run. It returns what it
+// purged, per organization that
 // lost events; it goes on after an organization it cannot purge,
 // returning the errors joined.
 func (s *Service) Purge(ctx context.Context) ([]Purged, error) {
@@ -321,6 +324,7 @@ func (s *Service) purgeLog(ctx context.Context, log string, retention time.Durat
 			}
 			i := h.before
 			var oldest, newest int64
+			others := false // whether anything but earlier purges' records goes
 			for ; i < size && i-h.before < int64(s.purgeBatch); i++ {
 				ev, err := getEvent(tx, log, i)
 				if errors.Is(err, store.ErrNotFound) {
@@ -338,6 +342,7 @@ func (s *Service) purgeLog(ctx context.Context, log string, retention time.Durat
 					oldest = t
 				}
 				newest = t
+				others = others || ev.GetType() != TypePurged
 				if err := tx.Delete(eventKey(log, i)); err != nil {
 					return err
 				}
@@ -352,6 +357,13 @@ func (s *Service) purgeLog(ctx context.Context, log string, retention time.Durat
 			res.Before = i
 			if n == 0 {
 				return nil
+			}
+			if !others {
+				// Only the records of earlier purges are old enough: purging
+				// them would record one more, every run, for ever. They go
+				// with the next events that are old enough.
+				n, done, res.Before = 0, true, h.before
+				return errOnlyPurges
 			}
 			index, err := s.record(tx, log, &auditv1.AuditEvent{
 				Time:         timestamppb.New(now),
@@ -370,7 +382,7 @@ func (s *Service) purgeLog(ctx context.Context, log string, retention time.Durat
 			}
 			return putHorizon(tx, log, horizon{before: i, event: index, nanos: unixNanos(now)})
 		})
-		if err != nil {
+		if err != nil && !errors.Is(err, errOnlyPurges) {
 			return res, err
 		}
 		res.Events += n
@@ -379,6 +391,10 @@ func (s *Service) purgeLog(ctx context.Context, log string, retention time.Durat
 		}
 	}
 }
+
+// errOnlyPurges rolls back a purge transaction that would delete nothing
+// but the records of earlier purges.
+var errOnlyPurges = errors.New("only earlier purges' records are old enough")
 
 // purgeMessage words a purge for people.
 func purgeMessage(n, from, before, oldest, newest int64, retention time.Duration) string {

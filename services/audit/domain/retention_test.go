@@ -221,6 +221,39 @@ func TestRetentionPurge(t *testing.T) {
 	}
 }
 
+// TestRetentionIdleOrganization: once only the records of earlier purges
+// are old enough, a purge deletes nothing and records nothing (an idle
+// organization does not gain an event every run); they go with the next
+// event old enough.
+func TestRetentionIdleOrganization(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, domain.Options{MinRetention: time.Hour})
+	population(t, f, 10)
+	if _, err := f.d.UpdateAuditSettings(ctx, auditor, settingsReq(org, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f.now = start.Add(2 * time.Hour)
+	if got, err := f.d.Purge(ctx); err != nil || len(got) != 1 || got[0].Events != 11 || got[0].Before != 11 {
+		t.Fatalf("first Purge = %+v, %v; want the 10 events and the settings change", got, err)
+	}
+	size := f.checkpoint(t, org).GetTreeSize() // and the purge's record
+	f.now = start.Add(4 * time.Hour)
+	if got, err := f.d.Purge(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("Purge with only the purge's record old = %+v, %v; want nothing", got, err)
+	}
+	if cp := f.checkpoint(t, org); cp.GetTreeSize() != size {
+		t.Fatalf("the log grew from %d to %d: a purge of nothing was recorded", size, cp.GetTreeSize())
+	}
+	f.apply("directory", f.event("directory", "directory.user.updated", org+"/users/ann", nil))
+	f.now = start.Add(6 * time.Hour)
+	if got, err := f.d.Purge(ctx); err != nil || len(got) != 1 || got[0].Events != 2 || got[0].Before != size+1 {
+		t.Fatalf("Purge with a new old event = %+v, %v; want the old record and the event, horizon %d", got, err, size+1)
+	}
+	if res, err := f.d.VerifyAuditLog(ctx, auditor, &auditv1.VerifyAuditLogRequest{Parent: org}); err != nil || !res.GetOk() {
+		t.Fatalf("VerifyAuditLog = %v, %v", res, err)
+	}
+}
+
 // TestRetentionHorizonTampering: events deleted outside a purge, behind a
 // purge horizon written by hand, fail VerifyAuditLog: the horizon must be
 // the one a purge event of the signed log records.
