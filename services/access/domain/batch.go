@@ -58,26 +58,19 @@ func (s *Service) BatchCreateRoleAssignments(ctx context.Context, actor Actor, r
 		scopes[i] = si
 	}
 	resp := &accessv1.BatchCreateRoleAssignmentsResponse{}
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		resp.Reset()
-		_, err := t.idempotent(req.GetRequestId(), req, resp, func() error {
-			out := make([]*accessv1.RoleAssignment, 0, total)
-			for i, item := range items {
-				var err error
-				if out, err = t.assign(item, scopes[i], out); err != nil {
-					return records.AtItem(batchField, i, err)
-				}
+	err := s.assignOnce(ctx, actor, req.GetRequestId(), req, resp, &resp.Sequence, func(t *txn) error {
+		out := make([]*accessv1.RoleAssignment, 0, total)
+		for i, item := range items {
+			var err error
+			if out, err = t.assign(item, scopes[i], out); err != nil {
+				return records.AtItem(batchField, i, err)
 			}
-			resp.RoleAssignments, resp.Sequence = out, t.LastSeq
-			return nil
-		})
-		return err
+		}
+		resp.RoleAssignments = out
+		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	if resp.GetSequence() == 0 {
-		resp.Sequence = s.applied.get()
 	}
 	return resp, nil
 }

@@ -255,24 +255,39 @@ func (s *Service) CreateRoleAssignment(ctx context.Context, actor Actor, req *ac
 		return nil, err
 	}
 	resp := &accessv1.CreateRoleAssignmentResponse{}
-	_, err = s.update(ctx, actor, func(t *txn) error {
-		proto.Reset(resp)
-		_, err := t.idempotent(req.GetRequestId(), req, resp, func() error {
-			var err error
-			resp.RoleAssignments, err = t.assign(req, si, nil)
-			resp.Sequence = t.LastSeq
-			return err
-		})
+	err = s.assignOnce(ctx, actor, req.GetRequestId(), req, resp, &resp.Sequence, func(t *txn) error {
+		var err error
+		resp.RoleAssignments, err = t.assign(req, si, nil)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if resp.GetSequence() == 0 {
-		// Nothing new: what the model reflects is as good a token.
-		resp.Sequence = s.applied.get()
-	}
 	return resp, nil
+}
+
+// assignOnce runs assign in one transaction, idempotent per actor on
+// requestID (AIP-155: a retry gets resp as first made, req telling retries
+// from reuse), and sets *seq, a field of resp, to the change's consistency
+// token: its last event's sequence or, when nothing new was made, what
+// the model reflects.
+func (s *Service) assignOnce(ctx context.Context, actor Actor, requestID string, req, resp proto.Message, seq *uint64, assign func(t *txn) error) error {
+	_, err := s.update(ctx, actor, func(t *txn) error {
+		proto.Reset(resp)
+		_, err := t.idempotent(requestID, req, resp, func() error {
+			if err := assign(t); err != nil {
+				return err
+			}
+			*seq = t.LastSeq
+			return nil
+		})
+		return err
+	})
+	if err == nil && *seq == 0 {
+		// Nothing new: what the model reflects is as good a token.
+		*seq = s.applied.get()
+	}
+	return err
 }
 
 // assignmentTarget runs the checks of a CreateRoleAssignment request that
