@@ -174,6 +174,10 @@ load: build ## CheckPermission load run against the real binaries (LOAD_SECONDS,
 load-leases: build ## AcquireLease+ReleaseLease load run against the real binaries, fsync on (LOAD_SECONDS, LOAD_CONCURRENCY).
 	STEWARD_BIN=$(BIN) go test -count=1 -tags 'e2e load' -run TestLoadLeases -v -timeout 10m ./deploy/e2e/ | grep -E 'lease load|ok|FAIL'
 
+.PHONY: load-batch
+load-batch: build ## Bulk creation through the batch RPCs against the real binaries (LOAD_BATCHES, LOAD_BATCH_USERS; issue 13).
+	STEWARD_BIN=$(BIN) go test -count=1 -tags 'e2e load' -run TestLoadBatch -v -timeout 10m ./deploy/e2e/ | grep -E 'setup|assignments|memberships|ok|FAIL'
+
 .PHONY: soak
 soak: ## Repeat the crash (kill -9) test many times.
 	STEWARD_CRASH_ROUNDS=$${ROUNDS:-50} go test -count=1 -run Crash -v ./pkg/eventlog/...

@@ -251,6 +251,12 @@ var rpcCases = map[string]rpcCase{
 	"/steward.directory.v1.DirectoryService/RemoveGroupMember": {req: func(n names) proto.Message {
 		return &directoryv1.RemoveGroupMemberRequest{Group: n.group, Member: n.user}
 	}},
+	"/steward.directory.v1.DirectoryService/BatchAddGroupMembers": {req: func(n names) proto.Message {
+		return &directoryv1.BatchAddGroupMembersRequest{Parent: n.org, Requests: []*directoryv1.AddGroupMemberRequest{{Group: n.group, Member: n.user}}}
+	}},
+	"/steward.directory.v1.DirectoryService/BatchRemoveGroupMembers": {req: func(n names) proto.Message {
+		return &directoryv1.BatchRemoveGroupMembersRequest{Parent: n.org, Requests: []*directoryv1.RemoveGroupMemberRequest{{Group: n.group, Member: n.user}}}
+	}},
 	"/steward.directory.v1.DirectoryService/ListGroupMembers": {req: func(n names) proto.Message {
 		return &directoryv1.ListGroupMembersRequest{Group: n.group}
 	}},
@@ -326,6 +332,11 @@ var rpcCases = map[string]rpcCase{
 	"/steward.access.v1.AccessService/CreateRoleAssignment": {req: func(n names) proto.Message {
 		return &accessv1.CreateRoleAssignmentRequest{Parent: n.org, Principal: n.user, Roles: []string{n.role}, Scope: n.org}
 	}},
+	"/steward.access.v1.AccessService/BatchCreateRoleAssignments": {req: func(n names) proto.Message {
+		return &accessv1.BatchCreateRoleAssignmentsRequest{Parent: n.org, Requests: []*accessv1.CreateRoleAssignmentRequest{
+			{Parent: n.org, Principal: n.user, Roles: []string{n.role}, Scope: n.org},
+		}}
+	}},
 	"/steward.access.v1.AccessService/ListRoleAssignments": {req: func(n names) proto.Message {
 		return &accessv1.ListRoleAssignmentsRequest{Parent: n.org}
 	}},
@@ -360,6 +371,9 @@ var rpcCases = map[string]rpcCase{
 	}},
 	"/steward.access.v1.AccessService/CheckMembershipChange": {who: internal, req: func(n names) proto.Message {
 		return &accessv1.CheckMembershipChangeRequest{Group: n.group, Add: true}
+	}},
+	"/steward.access.v1.AccessService/BatchCheckMembershipChange": {who: internal, req: func(n names) proto.Message {
+		return &accessv1.BatchCheckMembershipChangeRequest{Items: []*accessv1.CheckMembershipChangeRequest{{Group: n.group, Add: true}}}
 	}},
 	"/steward.access.v1.AccessService/ListUsableRobots": {req: func(n names) proto.Message {
 		return &accessv1.ListUsableRobotsRequest{Account: n.robotAccount}

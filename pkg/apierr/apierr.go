@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // Domain is the ErrorInfo domain of errors that belong to no single service.
@@ -143,4 +144,37 @@ func (t Table) ToStatus(err error) error {
 		}
 	}
 	return ToStatus(err)
+}
+
+// InItem returns the status error err naming the batch item it is about
+// (AIP-233): its message prefixed with item ("requests[3]: ...") and item
+// in its ErrorInfo metadata ("item"). Errors without an ErrorInfo
+// (internal, cancelled) are returned unchanged: they are not the item's.
+func InItem(err error, item string) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	p := st.Proto()
+	found := false
+	for i, d := range p.GetDetails() {
+		info := &errdetails.ErrorInfo{}
+		if d.UnmarshalTo(info) != nil {
+			continue
+		}
+		if info.Metadata == nil {
+			info.Metadata = map[string]string{}
+		}
+		info.Metadata["item"] = item
+		a, err := anypb.New(info)
+		if err != nil {
+			return err
+		}
+		p.Details[i], found = a, true
+	}
+	if !found {
+		return err
+	}
+	p.Message = item + ": " + p.GetMessage()
+	return status.FromProto(p).Err()
 }

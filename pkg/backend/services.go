@@ -55,8 +55,8 @@ var (
 //
 //   - directory -> access: CheckPermission and BatchCheckPermission (its own
 //     permission rules), ExplainPermissions (which Administrator roles a
-//     user holds, R4), CheckMembershipChange (may the acting user grant a
-//     group's roles, R17);
+//     user holds, R4), CheckMembershipChange and BatchCheckMembershipChange
+//     (may the acting user grant a group's roles, R17);
 //   - access -> directory: VerifyCredential (bearer credentials), the
 //     directory's event log (access follows it) and its snapshot (to resync);
 //   - licensing -> directory: VerifyCredential, the event log (user
@@ -80,6 +80,7 @@ var SuitePolicy = authz.NewServicePolicy(
 	authz.Grant{Caller: Directory, Callee: Access, Methods: slices.Concat(checkPermissions, []string{
 		accessv1.AccessService_ExplainPermissions_FullMethodName,
 		accessv1.AccessService_CheckMembershipChange_FullMethodName,
+		accessv1.AccessService_BatchCheckMembershipChange_FullMethodName,
 	})},
 
 	authz.Grant{Caller: Access, Callee: Directory, Methods: slices.Concat([]string{verifyCredential, exportSnapshot}, readLog)},

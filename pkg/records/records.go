@@ -289,3 +289,34 @@ func SlicePage[T any](items []Keyed[T], pageToken string, pageSize int32, finger
 	}
 	return out, next, nil
 }
+
+// ItemError is the error of one item of a batch request (AIP-233): which
+// item, and what is wrong with it. Servers return the item's own status
+// with the item named (apierr.InItem).
+type ItemError struct {
+	// Item is the item's field path, e.g. "requests[3]".
+	Item string
+	// Err is the item's error.
+	Err error
+}
+
+func (e *ItemError) Error() string { return e.Item + ": " + e.Err.Error() }
+
+// Unwrap returns the item's error.
+func (e *ItemError) Unwrap() error { return e.Err }
+
+// AtItem returns err as the error of item i of the batch field named field
+// (e.g. "requests"): a *FieldError moves under the item
+// ("requests[3].scope"); any other error becomes an *ItemError naming
+// "requests[3]". AtItem of nil is nil.
+func AtItem(field string, i int, err error) error {
+	if err == nil {
+		return nil
+	}
+	item := fmt.Sprintf("%s[%d]", field, i)
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return &FieldError{Field: item + "." + fe.Field, Description: fe.Description}
+	}
+	return &ItemError{Item: item, Err: err}
+}

@@ -17,6 +17,7 @@ import (
 	"steward.dev/pkg/grpcclient"
 	"steward.dev/pkg/verifier"
 	accessserver "steward.dev/services/access/server"
+	"steward.dev/services/directory/domain"
 	"steward.dev/services/directory/server"
 )
 
@@ -31,6 +32,9 @@ type accessEnv struct {
 	acc    *backend.Backend
 	a      accessv1.AccessServiceClient
 	accSvc grpc.CallOption
+	// batchAsks counts the directory's round trips to access management's
+	// BatchCheckMembershipChange.
+	batchAsks *atomic.Int32
 }
 
 // accessEnvTimeout bounds how long a test waits for access to have applied
@@ -53,6 +57,11 @@ func newAccessEnv(t *testing.T) *accessEnv {
 	}
 	cfg.Domain.MembershipChange = func(ctx context.Context, group string, add bool) error {
 		return server.MembershipChange(*accessClient.Load())(ctx, group, add)
+	}
+	batchAsks := new(atomic.Int32)
+	cfg.Domain.MembershipChanges = func(ctx context.Context, changes []domain.GroupChange) (int, error) {
+		batchAsks.Add(1)
+		return server.MembershipChanges(*accessClient.Load())(ctx, changes)
 	}
 	dir, err := cfg.Complete()
 	if err != nil {
@@ -84,9 +93,10 @@ func newAccessEnv(t *testing.T) *accessEnv {
 			events: eventlogv1.NewEventLogServiceClient(conn),
 			svc:    backendtest.ServiceCallOption(dir, backendtest.HarnessService),
 		},
-		acc:    acc,
-		a:      accessv1.NewAccessServiceClient(aconn),
-		accSvc: backendtest.ServiceCallOption(acc, backendtest.HarnessService),
+		acc:       acc,
+		a:         accessv1.NewAccessServiceClient(aconn),
+		accSvc:    backendtest.ServiceCallOption(acc, backendtest.HarnessService),
+		batchAsks: batchAsks,
 	}
 }
 

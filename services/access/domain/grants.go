@@ -244,92 +244,133 @@ func placementError(role, scope string, err error) error {
 // (R13), within the actor's delegation limits (R17). A role the principal
 // already holds there is returned as it is, without a new event.
 func (s *Service) CreateRoleAssignment(ctx context.Context, actor Actor, req *accessv1.CreateRoleAssignmentRequest) (*accessv1.CreateRoleAssignmentResponse, error) {
-	org, principal := req.GetParent(), req.GetPrincipal()
-	if err := visibleToActor(actor, org); err != nil {
+	if err := visibleToActor(actor, req.GetParent()); err != nil {
 		return nil, err
 	}
 	if err := s.catchUpDirectory(ctx); err != nil {
 		return nil, err
 	}
-	if resourcename.OrganizationOf(principal) != org {
-		return nil, errorf(ErrNotFound, "principal %s not found in %s", principal, org)
-	}
-	if _, ok := s.Mirror().Principal(principal); !ok {
-		return nil, errorf(ErrNotFound, "principal %s not found", principal)
-	}
-	si, err := s.resolveScope(org, req.GetScope())
+	si, err := s.assignmentTarget(actor, req)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.mayManageAccess(actor, si); err != nil {
-		return nil, err
-	}
 	resp := &accessv1.CreateRoleAssignmentResponse{}
-	_, err = s.update(ctx, actor, func(t *txn) error {
-		proto.Reset(resp)
-		_, err := t.idempotent(req.GetRequestId(), req, resp, func() error {
-			if err := t.inDirectory(principal, si); err != nil {
-				return err
-			}
-			roles := make([]catalogue.Role, 0, len(req.GetRoles()))
-			for _, name := range req.GetRoles() {
-				if !strings.HasPrefix(name, BuiltInRolePrefix) && resourcename.OrganizationOf(name) != org {
-					return errorf(ErrNotFound, "%s not found", name)
-				}
-				r, _, err := lookupRole(t, name)
-				if err != nil {
-					return err
-				}
-				if r.ID == catalogue.RoleOwner {
-					return errorf(ErrOwnerNotAssignable, "%s is bound at sign-up and never assigned", name)
-				}
-				if err := placementError(name, si.name, catalogue.ValidatePlacement(r, si.level, si.serviceType)); err != nil {
-					return err
-				}
-				roles = append(roles, r)
-			}
-			if err := s.noEscalation(actor, roles, si.name); err != nil {
-				return err
-			}
-			for _, name := range req.GetRoles() {
-				existing, err := findAssignment(t, principal, name, si.name)
-				if err != nil {
-					return err
-				}
-				if existing != "" {
-					a, err := getAssignment(t, existing)
-					if err != nil {
-						return err
-					}
-					resp.RoleAssignments = append(resp.RoleAssignments, a)
-					continue
-				}
-				a := &accessv1.RoleAssignment{
-					Name:      org + "/roleAssignments/" + newRandomID(),
-					Principal: principal,
-					Role:      name,
-					Scope:     si.name,
-					Creator:   actor.Name,
-				}
-				msg := fmt.Sprintf("Role %s was assigned to %s at %s.", name, principal, si.name)
-				if err := t.insertAssignment(a, msg); err != nil {
-					return err
-				}
-				resp.RoleAssignments = append(resp.RoleAssignments, a)
-			}
-			resp.Sequence = t.LastSeq
-			return nil
-		})
+	err = s.assignOnce(ctx, actor, req.GetRequestId(), req, resp, &resp.Sequence, func(t *txn) error {
+		var err error
+		resp.RoleAssignments, err = t.assign(req, si, nil)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if resp.GetSequence() == 0 {
-		// Nothing new: what the model reflects is as good a token.
-		resp.Sequence = s.applied.get()
-	}
 	return resp, nil
+}
+
+// assignOnce runs assign in one transaction, idempotent per actor on
+// requestID (AIP-155: a retry gets resp as first made, req telling retries
+// from reuse), and sets *seq, a field of resp, to the change's consistency
+// token: its last event's sequence or, when nothing new was made, what
+// the model reflects.
+func (s *Service) assignOnce(ctx context.Context, actor Actor, requestID string, req, resp proto.Message, seq *uint64, assign func(t *txn) error) error {
+	_, err := s.update(ctx, actor, func(t *txn) error {
+		proto.Reset(resp)
+		_, err := t.idempotent(requestID, req, resp, func() error {
+			if err := assign(t); err != nil {
+				return err
+			}
+			*seq = t.LastSeq
+			return nil
+		})
+		return err
+	})
+	if err == nil && *seq == 0 {
+		// Nothing new: what the model reflects is as good a token.
+		*seq = s.applied.get()
+	}
+	return err
+}
+
+// assignmentTarget runs the checks of a CreateRoleAssignment request that
+// need no transaction, after the directory feed has caught up: the
+// principal is of the request's organization and known, the scope is a
+// known node of it, and the actor may manage access there (R17). It
+// returns the scope.
+func (s *Service) assignmentTarget(actor Actor, req *accessv1.CreateRoleAssignmentRequest) (scopeInfo, error) {
+	org, principal := req.GetParent(), req.GetPrincipal()
+	if resourcename.OrganizationOf(principal) != org {
+		return scopeInfo{}, errorf(ErrNotFound, "principal %s not found in %s", principal, org)
+	}
+	if _, ok := s.Mirror().Principal(principal); !ok {
+		return scopeInfo{}, errorf(ErrNotFound, "principal %s not found", principal)
+	}
+	si, err := s.resolveScope(org, req.GetScope())
+	if err != nil {
+		return scopeInfo{}, err
+	}
+	if err := s.mayManageAccess(actor, si); err != nil {
+		return scopeInfo{}, err
+	}
+	return si, nil
+}
+
+// assign makes, in t, the assignments req asks for at si (its
+// assignmentTarget) and appends them to out: the principal and scope
+// still exist, every role is the organization's or built in, assignable
+// and of the scope's level, the actor holds every permission of every role
+// there (R17, no escalation), and a role the principal already holds there
+// is appended as it is, without a new event.
+func (t *txn) assign(req *accessv1.CreateRoleAssignmentRequest, si scopeInfo, out []*accessv1.RoleAssignment) ([]*accessv1.RoleAssignment, error) {
+	org, principal, actor, s := req.GetParent(), req.GetPrincipal(), t.actor, t.s
+	if err := t.inDirectory(principal, si); err != nil {
+		return out, err
+	}
+	roles := make([]catalogue.Role, 0, len(req.GetRoles()))
+	for _, name := range req.GetRoles() {
+		if !strings.HasPrefix(name, BuiltInRolePrefix) && resourcename.OrganizationOf(name) != org {
+			return out, errorf(ErrNotFound, "%s not found", name)
+		}
+		r, _, err := lookupRole(t, name)
+		if err != nil {
+			return out, err
+		}
+		if r.ID == catalogue.RoleOwner {
+			return out, errorf(ErrOwnerNotAssignable, "%s is bound at sign-up and never assigned", name)
+		}
+		if err := placementError(name, si.name, catalogue.ValidatePlacement(r, si.level, si.serviceType)); err != nil {
+			return out, err
+		}
+		roles = append(roles, r)
+	}
+	if err := s.noEscalation(actor, roles, si.name); err != nil {
+		return out, err
+	}
+	for _, name := range req.GetRoles() {
+		existing, err := findAssignment(t, principal, name, si.name)
+		if err != nil {
+			return out, err
+		}
+		if existing != "" {
+			a, err := getAssignment(t, existing)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, a)
+			continue
+		}
+		a := &accessv1.RoleAssignment{
+			Name:      org + "/roleAssignments/" + newRandomID(),
+			Principal: principal,
+			Role:      name,
+			Scope:     si.name,
+			Creator:   actor.Name,
+		}
+		msg := fmt.Sprintf("Role %s was assigned to %s at %s.", name, principal, si.name)
+		if err := t.insertAssignment(a, msg); err != nil {
+			return out, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // ListRoleAssignments lists the explicit assignments of an organization:

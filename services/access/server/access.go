@@ -11,6 +11,7 @@ import (
 	"steward.dev/pkg/apierr"
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/authz"
+	"steward.dev/pkg/records"
 	"steward.dev/services/access/domain"
 )
 
@@ -68,8 +69,13 @@ var errorTable = apierr.Table{
 
 // toStatus returns err as a gRPC status error: field errors become
 // InvalidArgument with a field violation; domain errors go through
-// errorTable, keeping their ErrorInfo metadata.
+// errorTable, keeping their ErrorInfo metadata; the error of a batch's
+// item is the item's own, naming the item.
 func toStatus(err error) error {
+	var ie *records.ItemError
+	if errors.As(err, &ie) {
+		return apierr.InItem(toStatus(ie.Err), ie.Item)
+	}
 	var fe *domain.FieldError
 	if errors.As(err, &fe) {
 		return apierr.InvalidArgument("INVALID_ARGUMENT", errorDomain, fe.Error(), apierr.FieldViolation(fe.Field, fe.Description)).GRPCStatus().Err()

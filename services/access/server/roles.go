@@ -45,6 +45,13 @@ func (s *accessServer) CreateRoleAssignment(ctx context.Context, req *accessv1.C
 	return reply(s.d.CreateRoleAssignment(ctx, actorOf(ctx), req))
 }
 
+// BatchCreateRoleAssignments makes several CreateRoleAssignment requests in
+// one transaction (issue 13); the domain checks each item as
+// CreateRoleAssignment does (R13, R17).
+func (s *accessServer) BatchCreateRoleAssignments(ctx context.Context, req *accessv1.BatchCreateRoleAssignmentsRequest) (*accessv1.BatchCreateRoleAssignmentsResponse, error) {
+	return reply(s.d.BatchCreateRoleAssignments(ctx, actorOf(ctx), req))
+}
+
 // ListRoleAssignments lists an organization's explicit assignments (R18 at
 // service scopes).
 func (s *accessServer) ListRoleAssignments(ctx context.Context, req *accessv1.ListRoleAssignmentsRequest) (*accessv1.ListRoleAssignmentsResponse, error) {
@@ -61,4 +68,10 @@ func (s *accessServer) DeleteRoleAssignment(ctx context.Context, req *accessv1.D
 // internal: only services call it; the actor is the end user they act for.
 func (s *accessServer) CheckMembershipChange(ctx context.Context, req *accessv1.CheckMembershipChangeRequest) (*accessv1.CheckMembershipChangeResponse, error) {
 	return reply(s.d.CheckMembershipChange(ctx, actorOf(ctx), req))
+}
+
+// BatchCheckMembershipChange answers several CheckMembershipChange questions
+// in one call (R17, issue 13). Internal, like CheckMembershipChange.
+func (s *accessServer) BatchCheckMembershipChange(ctx context.Context, req *accessv1.BatchCheckMembershipChangeRequest) (*accessv1.BatchCheckMembershipChangeResponse, error) {
+	return reply(s.d.BatchCheckMembershipChange(ctx, actorOf(ctx), req))
 }

@@ -49,6 +49,14 @@ type Options struct {
 	// membership would change, before their transaction. Nil means no
 	// check.
 	MembershipChange func(ctx context.Context, group string, add bool) error
+	// MembershipChanges asks the questions of MembershipChange for several
+	// groups in one round trip (BatchAddGroupMembers,
+	// BatchRemoveGroupMembers; AddGroupMember and RemoveGroupMember too,
+	// when set). It returns nil when every change is allowed; otherwise
+	// the error of the first refused change (a *AccessDeniedError) with
+	// its index, or any other error with -1 when it could not tell. Nil
+	// means asking MembershipChange once per group.
+	MembershipChanges func(ctx context.Context, changes []GroupChange) (int, error)
 }
 
 // Service is the directory's domain service. It is safe for concurrent use:
@@ -64,12 +72,15 @@ type Service struct {
 	admins   func(ctx context.Context, user string) ([]string, error)
 	// membership is Options.MembershipChange.
 	membership func(ctx context.Context, group string, add bool) error
+	// memberships is Options.MembershipChanges.
+	memberships func(ctx context.Context, changes []GroupChange) (int, error)
 }
 
 // New returns a Service keeping its records in s and its events in log. It
 // loads the token signing keys from s, creating them when missing.
 func New(ctx context.Context, s store.Store, log *eventlog.Log, opts Options) (*Service, error) {
-	svc := &Service{store: s, log: log, clock: opts.Clock, tokenTTL: opts.TokenTTL, oidc: opts.OIDC, admins: opts.AdministratorRoles, membership: opts.MembershipChange}
+	svc := &Service{store: s, log: log, clock: opts.Clock, tokenTTL: opts.TokenTTL, oidc: opts.OIDC, admins: opts.AdministratorRoles, membership: opts.MembershipChange,
+		memberships: opts.MembershipChanges}
 	if svc.clock == nil {
 		svc.clock = time.Now
 	}

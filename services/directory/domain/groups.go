@@ -192,35 +192,77 @@ func membershipTarget(tx store.ReadTx, group, member string, add bool) (bool, er
 	return in, nil
 }
 
-// errMembershipRaced tells AddGroupMember that the membership changed
+// errMembershipRaced tells changeMembers that a membership changed
 // between its check and its transaction, so access management must be
 // asked after all.
 var errMembershipRaced = errors.New("membership changed concurrently")
 
-// askMembershipChange asks access management whether the user actor may
-// add a member to, or remove one from, group (R17: joining a group grants
-// its roles, so membership must not be a way around escalation
-// prevention). It runs before the change's transaction, because a remote
-// call must not hold the store's write lock, and after the visibility
-// checks. Services are trusted and not asked about; neither is a change
-// that changes nothing (adding an existing member) unless always is set.
-// It reports whether it asked.
-func (s *Service) askMembershipChange(ctx context.Context, actor Actor, group, member string, add, always bool) (bool, error) {
-	if s.membership == nil || isServiceActor(actor) {
-		return false, nil
+// GroupChange is one question put to access management (R17): may the end
+// user the directory acts for add members to (Add) or remove them from
+// Group?
+type GroupChange struct {
+	// Group is the group's resource name.
+	Group string
+	// Add is true for adding members, false for removing them.
+	Add bool
+}
+
+// memberItem is one membership change asked for: user member into (or out
+// of) group.
+type memberItem struct{ group, member string }
+
+// askMembershipChanges asks access management whether the user actor may
+// make the membership changes of items (R17: joining a group grants its
+// roles, so membership must not be a way around escalation prevention):
+// one question per group, all in one round trip when
+// Options.MembershipChanges is set. It runs before the change's
+// transaction, because a remote call must not hold the store's write lock,
+// and after the visibility checks; an item the rules refuse whoever asks
+// fails here, through at. Services are trusted and not asked about;
+// neither is a group whose items change nothing (adding existing members)
+// unless always is set. It returns the groups asked about.
+func (s *Service) askMembershipChanges(ctx context.Context, actor Actor, items []memberItem, add, always bool, at func(int, error) error) (map[string]bool, error) {
+	if (s.membership == nil && s.memberships == nil) || isServiceActor(actor) {
+		return nil, nil
 	}
-	var in bool
+	asked := map[string]bool{}
+	var changes []GroupChange
+	var first []int // first[j] is the first item of changes[j]'s group
 	if _, err := s.view(ctx, func(tx store.ReadTx) error {
-		var err error
-		in, err = membershipTarget(tx, group, member, add)
-		return err
+		for i, it := range items {
+			in, err := membershipTarget(tx, it.group, it.member, add)
+			if err != nil {
+				return at(i, err)
+			}
+			if (add && in && !always) || asked[it.group] {
+				continue
+			}
+			asked[it.group] = true
+			changes = append(changes, GroupChange{Group: it.group, Add: add})
+			first = append(first, i)
+		}
+		return nil
 	}); err != nil {
-		return false, err
+		return nil, err
 	}
-	if add && in && !always {
-		return false, nil
+	if len(changes) == 0 {
+		return asked, nil
 	}
-	return true, s.membership(ctx, group, add)
+	if s.memberships != nil {
+		if j, err := s.memberships(ctx, changes); err != nil {
+			if j >= 0 && j < len(first) {
+				return nil, at(first[j], err)
+			}
+			return nil, err
+		}
+		return asked, nil
+	}
+	for j, c := range changes {
+		if err := s.membership(ctx, c.Group, c.Add); err != nil {
+			return nil, at(first[j], err)
+		}
+	}
+	return asked, nil
 }
 
 // isServiceActor reports whether actor is a service acting for nobody.
@@ -228,36 +270,56 @@ func isServiceActor(actor Actor) bool {
 	return actor.Organization == "" && strings.HasPrefix(actor.Name, "services/")
 }
 
-// AddGroupMember makes a user an explicit member of a group (R5). Adding an
-// existing member changes nothing; Everyone's membership is implicit. A user
-// may add a member only if access management allows it (R17,
-// Options.MembershipChange).
-func (s *Service) AddGroupMember(ctx context.Context, actor Actor, req *directoryv1.AddGroupMemberRequest) (*directoryv1.GroupMembership, error) {
-	group, member := req.GetGroup(), req.GetMember()
-	if err := membershipNames(actor, group, member); err != nil {
-		return nil, err
+// changeMembers adds (add) or removes the memberships of items in one
+// transaction, all or none, with AddGroupMember's or RemoveGroupMember's
+// rules for each item in order; at turns an item's error into the
+// operation's (the item itself for one change, the item named for a
+// batch). Adding an existing member changes nothing; removing a
+// non-member is NotFound. A user may change a group's membership only if
+// access management allows it (R17, Options.MembershipChange and
+// MembershipChanges). It returns the memberships added (nil on removal).
+func (s *Service) changeMembers(ctx context.Context, actor Actor, items []memberItem, add bool, at func(int, error) error) ([]*directoryv1.GroupMembership, error) {
+	for i, it := range items {
+		if err := membershipNames(actor, it.group, it.member); err != nil {
+			return nil, at(i, err)
+		}
 	}
 	for attempt := 0; ; attempt++ {
-		// The first attempt skips access management when the member is
-		// already in; if it left meanwhile, the second asks regardless.
-		asked, err := s.askMembershipChange(ctx, actor, group, member, true, attempt > 0)
+		// The first attempt skips access management for groups whose items
+		// add members already in; if one left meanwhile, the next asks
+		// regardless.
+		asked, err := s.askMembershipChanges(ctx, actor, items, add, attempt > 0, at)
 		if err != nil {
 			return nil, err
 		}
-		mustAsk := s.membership != nil && !isServiceActor(actor) && !asked
-		out := &directoryv1.GroupMembership{}
+		mustAsk := (s.membership != nil || s.memberships != nil) && !isServiceActor(actor)
+		var out []*directoryv1.GroupMembership
 		_, err = s.update(ctx, actor, func(t *txn) error {
-			in, err := membershipTarget(t, group, member, true)
-			if err != nil {
-				return err
+			out = out[:0]
+			for i, it := range items {
+				in, err := membershipTarget(t, it.group, it.member, add)
+				if err != nil {
+					return at(i, err)
+				}
+				if !add {
+					if err := t.removeMember(it.group, it.member); err != nil {
+						return err
+					}
+					continue
+				}
+				if !in && mustAsk && !asked[it.group] {
+					return errMembershipRaced
+				}
+				if _, err := t.addMember(it.group, it.member); err != nil {
+					return err
+				}
+				m := &directoryv1.GroupMembership{}
+				if err := store.GetProto(t, []byte(groupMembers+it.group+"/"+it.member), m); err != nil {
+					return err
+				}
+				out = append(out, m)
 			}
-			if !in && mustAsk {
-				return errMembershipRaced
-			}
-			if _, err := t.addMember(group, member); err != nil {
-				return err
-			}
-			return store.GetProto(t, []byte(groupMembers+group+"/"+member), out)
+			return nil
 		})
 		if errors.Is(err, errMembershipRaced) {
 			continue
@@ -269,26 +331,94 @@ func (s *Service) AddGroupMember(ctx context.Context, actor Actor, req *director
 	}
 }
 
+// itself is the at of changeMembers for a single change: its error as it is.
+func itself(_ int, err error) error { return err }
+
+// AddGroupMember makes a user an explicit member of a group (R5). Adding an
+// existing member changes nothing; Everyone's membership is implicit. A user
+// may add a member only if access management allows it (R17,
+// Options.MembershipChange).
+func (s *Service) AddGroupMember(ctx context.Context, actor Actor, req *directoryv1.AddGroupMemberRequest) (*directoryv1.GroupMembership, error) {
+	out, err := s.changeMembers(ctx, actor, []memberItem{{req.GetGroup(), req.GetMember()}}, true, itself)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
 // RemoveGroupMember ends a user's explicit membership of a group (R5). The
 // owner stays in Administrators (R1); Everyone's membership is implicit; a
 // non-member is NotFound. A user may remove a member only if access
 // management allows it (R17, Options.MembershipChange).
 func (s *Service) RemoveGroupMember(ctx context.Context, actor Actor, req *directoryv1.RemoveGroupMemberRequest) error {
-	group, member := req.GetGroup(), req.GetMember()
-	if err := membershipNames(actor, group, member); err != nil {
-		return err
-	}
-	// Asked only when member is in group: the transaction below refuses
-	// anything else with the same errors.
-	if _, err := s.askMembershipChange(ctx, actor, group, member, false, false); err != nil {
-		return err
-	}
-	_, err := s.update(ctx, actor, func(t *txn) error {
-		if _, err := membershipTarget(t, group, member, false); err != nil {
-			return err
+	_, err := s.changeMembers(ctx, actor, []memberItem{{req.GetGroup(), req.GetMember()}}, false, itself)
+	return err
+}
+
+// batchField is the request field holding a batch's items (AIP-233).
+const batchField = "requests"
+
+// atBatchItem is the at of changeMembers for a batch: the item's error
+// naming it ("requests[i]").
+func atBatchItem(i int, err error) error { return records.AtItem(batchField, i, err) }
+
+// batchItems returns the items of a batch of membership changes in parent,
+// each of whose groups must be a group of parent; with unique set, an item
+// repeating an earlier one is refused too.
+func batchItems[R interface {
+	GetGroup() string
+	GetMember() string
+}](parent string, reqs []R, unique bool) ([]memberItem, error) {
+	items := make([]memberItem, len(reqs))
+	seen := map[memberItem]int{}
+	for i, r := range reqs {
+		it := memberItem{r.GetGroup(), r.GetMember()}
+		if resourcename.OrganizationOf(it.group) != parent {
+			return nil, atBatchItem(i, fieldError("group", "%s is not a group of %s", it.group, parent))
 		}
-		return t.removeMember(group, member)
-	})
+		if j, ok := seen[it]; ok && unique {
+			return nil, atBatchItem(i, fieldError("member", "repeats %s[%d]", batchField, j))
+		}
+		seen[it] = i
+		items[i] = it
+	}
+	return items, nil
+}
+
+// BatchAddGroupMembers adds every membership of req in one transaction, or
+// none of them (AIP-233, issue 13), each item checked as AddGroupMember
+// checks it, access management asked once for the batch (R17). An item
+// repeating an earlier one, or adding an existing member, changes nothing.
+// The first refused item fails the batch naming it ("requests[i]").
+func (s *Service) BatchAddGroupMembers(ctx context.Context, actor Actor, req *directoryv1.BatchAddGroupMembersRequest) (*directoryv1.BatchAddGroupMembersResponse, error) {
+	if err := actor.visible(req.GetParent()); err != nil {
+		return nil, err
+	}
+	items, err := batchItems(req.GetParent(), req.GetRequests(), false)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.changeMembers(ctx, actor, items, true, atBatchItem)
+	if err != nil {
+		return nil, err
+	}
+	return &directoryv1.BatchAddGroupMembersResponse{Memberships: out}, nil
+}
+
+// BatchRemoveGroupMembers ends every membership of req in one transaction,
+// or none of them (issue 13), each item checked as RemoveGroupMember
+// checks it, access management asked once for the batch (R17). An item
+// repeating an earlier one is a field error. The first refused item fails
+// the batch naming it ("requests[i]").
+func (s *Service) BatchRemoveGroupMembers(ctx context.Context, actor Actor, req *directoryv1.BatchRemoveGroupMembersRequest) error {
+	if err := actor.visible(req.GetParent()); err != nil {
+		return err
+	}
+	items, err := batchItems(req.GetParent(), req.GetRequests(), true)
+	if err != nil {
+		return err
+	}
+	_, err = s.changeMembers(ctx, actor, items, false, atBatchItem)
 	return err
 }
 

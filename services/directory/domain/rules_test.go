@@ -31,6 +31,13 @@ type org struct {
 // administrator (ada) and a plain user (bob).
 func newOrg(t *testing.T) *org {
 	t.Helper()
+	return newOrgWith(t, domain.Options{})
+}
+
+// newOrgWith is newOrg with the service's options opts (whose Limits it
+// replaces).
+func newOrgWith(t *testing.T, opts domain.Options) *org {
+	t.Helper()
 	ctx := context.Background()
 	st, err := bboltstore.Open(filepath.Join(t.TempDir(), "directory.db"), bboltstore.Options{})
 	if err != nil {
@@ -43,7 +50,8 @@ func newOrg(t *testing.T) *org {
 	}
 	limits := domain.DefaultLimits()
 	limits.SignUpPerSource = rate.Inf
-	s, err := domain.New(ctx, st, log, domain.Options{Limits: &limits})
+	opts.Limits = &limits
+	s, err := domain.New(ctx, st, log, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"steward.dev/pkg/apierr"
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/authz"
+	"steward.dev/pkg/records"
 	"steward.dev/services/directory/domain"
 )
 
@@ -98,8 +99,13 @@ const accessErrorDomain = "access.steward.dev"
 // toStatus returns err as a gRPC status error: field errors become
 // InvalidArgument with a field violation, rate limits ResourceExhausted with
 // RetryInfo, access management's refusals (R17) PermissionDenied with its
-// reason and metadata, the rest goes through errorTable.
+// reason and metadata, the rest goes through errorTable; the error of a
+// batch's item is the item's own, naming the item.
 func toStatus(err error) error {
+	var ie *records.ItemError
+	if errors.As(err, &ie) {
+		return apierr.InItem(toStatus(ie.Err), ie.Item)
+	}
 	var fe *domain.FieldError
 	if errors.As(err, &fe) {
 		return apierr.InvalidArgument("INVALID_ARGUMENT", errorDomain, fe.Error(), apierr.FieldViolation(fe.Field, fe.Description)).GRPCStatus().Err()

@@ -113,6 +113,19 @@ func (s *directoryServer) RemoveGroupMember(ctx context.Context, req *directoryv
 	return empty(s.d.RemoveGroupMember(ctx, actorOf(ctx), req))
 }
 
+// BatchAddGroupMembers adds users to groups in one transaction (issue 13);
+// the domain checks each item as AddGroupMember does (R5, R17).
+func (s *directoryServer) BatchAddGroupMembers(ctx context.Context, req *directoryv1.BatchAddGroupMembersRequest) (*directoryv1.BatchAddGroupMembersResponse, error) {
+	return reply(s.d.BatchAddGroupMembers(ctx, actorOf(ctx), req))
+}
+
+// BatchRemoveGroupMembers removes users from groups in one transaction
+// (issue 13); the domain checks each item as RemoveGroupMember does (R5,
+// R17).
+func (s *directoryServer) BatchRemoveGroupMembers(ctx context.Context, req *directoryv1.BatchRemoveGroupMembersRequest) (*emptypb.Empty, error) {
+	return empty(s.d.BatchRemoveGroupMembers(ctx, actorOf(ctx), req))
+}
+
 // ListGroupMembers lists a group's members (R5).
 func (s *directoryServer) ListGroupMembers(ctx context.Context, req *directoryv1.ListGroupMembersRequest) (*directoryv1.ListGroupMembersResponse, error) {
 	return reply(s.d.ListGroupMembers(ctx, actorOf(ctx), req))

@@ -109,6 +109,9 @@ func (w *wiring) register(b *backend.Backend) error {
 	if conn := b.AccessConn(); conn != nil && opts.MembershipChange == nil {
 		opts.MembershipChange = MembershipChange(accessv1.NewAccessServiceClient(conn))
 	}
+	if conn := b.AccessConn(); conn != nil && opts.MembershipChanges == nil {
+		opts.MembershipChanges = MembershipChanges(accessv1.NewAccessServiceClient(conn))
+	}
 	if opts.OIDC == nil {
 		opts.OIDC = oidcauth.NewWithOptions(oidcauth.Options{AllowPrivate: w.allowPrivateIssuers, Logger: b.Logger()})
 	}

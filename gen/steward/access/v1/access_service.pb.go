@@ -77,7 +77,7 @@ func (x CheckRobotUseRequest_Mode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CheckRobotUseRequest_Mode.Descriptor instead.
 func (CheckRobotUseRequest_Mode) EnumDescriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{23, 0}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{25, 0}
 }
 
 // ListPermissionsRequest filters the catalogue.
@@ -694,6 +694,131 @@ func (x *CreateRoleAssignmentResponse) GetSequence() uint64 {
 	return 0
 }
 
+// BatchCreateRoleAssignmentsRequest makes several CreateRoleAssignment
+// requests at once (AIP-233).
+type BatchCreateRoleAssignmentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Organization, e.g. "organizations/o1"; every item's parent must be it.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The items, made in order in one transaction. Their request_id must be
+	// empty.
+	Requests []*CreateRoleAssignmentRequest `protobuf:"bytes,2,rep,name=requests,proto3" json:"requests,omitempty"`
+	// Idempotency key of the whole batch (AIP-155), the caller's own.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateRoleAssignmentsRequest) Reset() {
+	*x = BatchCreateRoleAssignmentsRequest{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateRoleAssignmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateRoleAssignmentsRequest) ProtoMessage() {}
+
+func (x *BatchCreateRoleAssignmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateRoleAssignmentsRequest.ProtoReflect.Descriptor instead.
+func (*BatchCreateRoleAssignmentsRequest) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *BatchCreateRoleAssignmentsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *BatchCreateRoleAssignmentsRequest) GetRequests() []*CreateRoleAssignmentRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+func (x *BatchCreateRoleAssignmentsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// BatchCreateRoleAssignmentsResponse lists the assignments of every item,
+// in the order of the items and of their roles; a role the principal
+// already held at the scope (before the batch, or by an earlier item of
+// it) is returned as it was.
+type BatchCreateRoleAssignmentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The assignments.
+	RoleAssignments []*RoleAssignment `protobuf:"bytes,1,rep,name=role_assignments,json=roleAssignments,proto3" json:"role_assignments,omitempty"`
+	// Access event-log sequence of the change (a consistency token for
+	// CheckPermission.at_least_sequence).
+	Sequence      uint64 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateRoleAssignmentsResponse) Reset() {
+	*x = BatchCreateRoleAssignmentsResponse{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateRoleAssignmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateRoleAssignmentsResponse) ProtoMessage() {}
+
+func (x *BatchCreateRoleAssignmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateRoleAssignmentsResponse.ProtoReflect.Descriptor instead.
+func (*BatchCreateRoleAssignmentsResponse) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *BatchCreateRoleAssignmentsResponse) GetRoleAssignments() []*RoleAssignment {
+	if x != nil {
+		return x.RoleAssignments
+	}
+	return nil
+}
+
+func (x *BatchCreateRoleAssignmentsResponse) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
 // ListRoleAssignmentsRequest lists explicit assignments; set scope or
 // principal (or neither, for every assignment of the organization).
 type ListRoleAssignmentsRequest struct {
@@ -715,7 +840,7 @@ type ListRoleAssignmentsRequest struct {
 
 func (x *ListRoleAssignmentsRequest) Reset() {
 	*x = ListRoleAssignmentsRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[10]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +852,7 @@ func (x *ListRoleAssignmentsRequest) String() string {
 func (*ListRoleAssignmentsRequest) ProtoMessage() {}
 
 func (x *ListRoleAssignmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[10]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +865,7 @@ func (x *ListRoleAssignmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoleAssignmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListRoleAssignmentsRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{10}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListRoleAssignmentsRequest) GetParent() string {
@@ -791,7 +916,7 @@ type ListRoleAssignmentsResponse struct {
 
 func (x *ListRoleAssignmentsResponse) Reset() {
 	*x = ListRoleAssignmentsResponse{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[11]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +928,7 @@ func (x *ListRoleAssignmentsResponse) String() string {
 func (*ListRoleAssignmentsResponse) ProtoMessage() {}
 
 func (x *ListRoleAssignmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[11]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +941,7 @@ func (x *ListRoleAssignmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoleAssignmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListRoleAssignmentsResponse) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{11}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListRoleAssignmentsResponse) GetRoleAssignments() []*RoleAssignment {
@@ -849,7 +974,7 @@ type DeleteRoleAssignmentRequest struct {
 
 func (x *DeleteRoleAssignmentRequest) Reset() {
 	*x = DeleteRoleAssignmentRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[12]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -861,7 +986,7 @@ func (x *DeleteRoleAssignmentRequest) String() string {
 func (*DeleteRoleAssignmentRequest) ProtoMessage() {}
 
 func (x *DeleteRoleAssignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[12]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -874,7 +999,7 @@ func (x *DeleteRoleAssignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoleAssignmentRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRoleAssignmentRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{12}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteRoleAssignmentRequest) GetName() string {
@@ -902,7 +1027,7 @@ type ListPrincipalRolesRequest struct {
 
 func (x *ListPrincipalRolesRequest) Reset() {
 	*x = ListPrincipalRolesRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[13]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +1039,7 @@ func (x *ListPrincipalRolesRequest) String() string {
 func (*ListPrincipalRolesRequest) ProtoMessage() {}
 
 func (x *ListPrincipalRolesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[13]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +1052,7 @@ func (x *ListPrincipalRolesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPrincipalRolesRequest.ProtoReflect.Descriptor instead.
 func (*ListPrincipalRolesRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{13}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListPrincipalRolesRequest) GetPrincipal() string {
@@ -948,7 +1073,7 @@ type ListPrincipalRolesResponse struct {
 
 func (x *ListPrincipalRolesResponse) Reset() {
 	*x = ListPrincipalRolesResponse{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[14]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +1085,7 @@ func (x *ListPrincipalRolesResponse) String() string {
 func (*ListPrincipalRolesResponse) ProtoMessage() {}
 
 func (x *ListPrincipalRolesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[14]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1098,7 @@ func (x *ListPrincipalRolesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPrincipalRolesResponse.ProtoReflect.Descriptor instead.
 func (*ListPrincipalRolesResponse) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{14}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListPrincipalRolesResponse) GetRoleAssignments() []*RoleAssignment {
@@ -998,7 +1123,7 @@ type ExplainPermissionsRequest struct {
 
 func (x *ExplainPermissionsRequest) Reset() {
 	*x = ExplainPermissionsRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[15]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1010,7 +1135,7 @@ func (x *ExplainPermissionsRequest) String() string {
 func (*ExplainPermissionsRequest) ProtoMessage() {}
 
 func (x *ExplainPermissionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[15]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1023,7 +1148,7 @@ func (x *ExplainPermissionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainPermissionsRequest.ProtoReflect.Descriptor instead.
 func (*ExplainPermissionsRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{15}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ExplainPermissionsRequest) GetPrincipal() string {
@@ -1074,7 +1199,7 @@ type CheckPermissionRequest struct {
 
 func (x *CheckPermissionRequest) Reset() {
 	*x = CheckPermissionRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[16]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1086,7 +1211,7 @@ func (x *CheckPermissionRequest) String() string {
 func (*CheckPermissionRequest) ProtoMessage() {}
 
 func (x *CheckPermissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[16]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1099,7 +1224,7 @@ func (x *CheckPermissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckPermissionRequest.ProtoReflect.Descriptor instead.
 func (*CheckPermissionRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{16}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CheckPermissionRequest) GetPrincipal() string {
@@ -1163,7 +1288,7 @@ type CheckPermissionResponse struct {
 
 func (x *CheckPermissionResponse) Reset() {
 	*x = CheckPermissionResponse{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[17]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1300,7 @@ func (x *CheckPermissionResponse) String() string {
 func (*CheckPermissionResponse) ProtoMessage() {}
 
 func (x *CheckPermissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[17]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1313,7 @@ func (x *CheckPermissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckPermissionResponse.ProtoReflect.Descriptor instead.
 func (*CheckPermissionResponse) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{17}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CheckPermissionResponse) GetAllowed() bool {
@@ -1243,7 +1368,7 @@ type BatchCheckPermissionRequest struct {
 
 func (x *BatchCheckPermissionRequest) Reset() {
 	*x = BatchCheckPermissionRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[18]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1255,7 +1380,7 @@ func (x *BatchCheckPermissionRequest) String() string {
 func (*BatchCheckPermissionRequest) ProtoMessage() {}
 
 func (x *BatchCheckPermissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[18]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1268,7 +1393,7 @@ func (x *BatchCheckPermissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchCheckPermissionRequest.ProtoReflect.Descriptor instead.
 func (*BatchCheckPermissionRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{18}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *BatchCheckPermissionRequest) GetItems() []*CheckPermissionRequest {
@@ -1310,7 +1435,7 @@ type BatchCheckPermissionResponse struct {
 
 func (x *BatchCheckPermissionResponse) Reset() {
 	*x = BatchCheckPermissionResponse{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[19]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1322,7 +1447,7 @@ func (x *BatchCheckPermissionResponse) String() string {
 func (*BatchCheckPermissionResponse) ProtoMessage() {}
 
 func (x *BatchCheckPermissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[19]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1335,7 +1460,7 @@ func (x *BatchCheckPermissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchCheckPermissionResponse.ProtoReflect.Descriptor instead.
 func (*BatchCheckPermissionResponse) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{19}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BatchCheckPermissionResponse) GetResults() []*CheckPermissionResponse {
@@ -1356,7 +1481,7 @@ type ExportRoleAssignmentsRequest struct {
 
 func (x *ExportRoleAssignmentsRequest) Reset() {
 	*x = ExportRoleAssignmentsRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[20]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1493,7 @@ func (x *ExportRoleAssignmentsRequest) String() string {
 func (*ExportRoleAssignmentsRequest) ProtoMessage() {}
 
 func (x *ExportRoleAssignmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[20]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1506,7 @@ func (x *ExportRoleAssignmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportRoleAssignmentsRequest.ProtoReflect.Descriptor instead.
 func (*ExportRoleAssignmentsRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{20}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ExportRoleAssignmentsRequest) GetParent() string {
@@ -1402,7 +1527,7 @@ type SetRobotUsageScopeRequest struct {
 
 func (x *SetRobotUsageScopeRequest) Reset() {
 	*x = SetRobotUsageScopeRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[21]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1414,7 +1539,7 @@ func (x *SetRobotUsageScopeRequest) String() string {
 func (*SetRobotUsageScopeRequest) ProtoMessage() {}
 
 func (x *SetRobotUsageScopeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[21]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1427,7 +1552,7 @@ func (x *SetRobotUsageScopeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRobotUsageScopeRequest.ProtoReflect.Descriptor instead.
 func (*SetRobotUsageScopeRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{21}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SetRobotUsageScopeRequest) GetRobotUsageScope() *RobotUsageScope {
@@ -1448,7 +1573,7 @@ type GetRobotUsageScopeRequest struct {
 
 func (x *GetRobotUsageScopeRequest) Reset() {
 	*x = GetRobotUsageScopeRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[22]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1460,7 +1585,7 @@ func (x *GetRobotUsageScopeRequest) String() string {
 func (*GetRobotUsageScopeRequest) ProtoMessage() {}
 
 func (x *GetRobotUsageScopeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[22]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1473,7 +1598,7 @@ func (x *GetRobotUsageScopeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRobotUsageScopeRequest.ProtoReflect.Descriptor instead.
 func (*GetRobotUsageScopeRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{22}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetRobotUsageScopeRequest) GetName() string {
@@ -1500,7 +1625,7 @@ type CheckRobotUseRequest struct {
 
 func (x *CheckRobotUseRequest) Reset() {
 	*x = CheckRobotUseRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[23]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1512,7 +1637,7 @@ func (x *CheckRobotUseRequest) String() string {
 func (*CheckRobotUseRequest) ProtoMessage() {}
 
 func (x *CheckRobotUseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[23]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1525,7 +1650,7 @@ func (x *CheckRobotUseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckRobotUseRequest.ProtoReflect.Descriptor instead.
 func (*CheckRobotUseRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{23}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CheckRobotUseRequest) GetAccount() string {
@@ -1569,7 +1694,7 @@ type CheckRobotUseResponse struct {
 
 func (x *CheckRobotUseResponse) Reset() {
 	*x = CheckRobotUseResponse{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[24]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1706,7 @@ func (x *CheckRobotUseResponse) String() string {
 func (*CheckRobotUseResponse) ProtoMessage() {}
 
 func (x *CheckRobotUseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[24]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1719,7 @@ func (x *CheckRobotUseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckRobotUseResponse.ProtoReflect.Descriptor instead.
 func (*CheckRobotUseResponse) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{24}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CheckRobotUseResponse) GetAllowed() bool {
@@ -1626,7 +1751,7 @@ type ListUsableRobotsRequest struct {
 
 func (x *ListUsableRobotsRequest) Reset() {
 	*x = ListUsableRobotsRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[25]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +1763,7 @@ func (x *ListUsableRobotsRequest) String() string {
 func (*ListUsableRobotsRequest) ProtoMessage() {}
 
 func (x *ListUsableRobotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[25]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1651,7 +1776,7 @@ func (x *ListUsableRobotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsableRobotsRequest.ProtoReflect.Descriptor instead.
 func (*ListUsableRobotsRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{25}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListUsableRobotsRequest) GetAccount() string {
@@ -1690,7 +1815,7 @@ type UsableRobot struct {
 
 func (x *UsableRobot) Reset() {
 	*x = UsableRobot{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[26]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1702,7 +1827,7 @@ func (x *UsableRobot) String() string {
 func (*UsableRobot) ProtoMessage() {}
 
 func (x *UsableRobot) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[26]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1715,7 +1840,7 @@ func (x *UsableRobot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsableRobot.ProtoReflect.Descriptor instead.
 func (*UsableRobot) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{26}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UsableRobot) GetName() string {
@@ -1752,7 +1877,7 @@ type ListUsableRobotsResponse struct {
 
 func (x *ListUsableRobotsResponse) Reset() {
 	*x = ListUsableRobotsResponse{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[27]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +1889,7 @@ func (x *ListUsableRobotsResponse) String() string {
 func (*ListUsableRobotsResponse) ProtoMessage() {}
 
 func (x *ListUsableRobotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[27]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +1902,7 @@ func (x *ListUsableRobotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsableRobotsResponse.ProtoReflect.Descriptor instead.
 func (*ListUsableRobotsResponse) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{27}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListUsableRobotsResponse) GetRobots() []*UsableRobot {
@@ -1813,7 +1938,7 @@ type CheckMembershipChangeRequest struct {
 
 func (x *CheckMembershipChangeRequest) Reset() {
 	*x = CheckMembershipChangeRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[28]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1825,7 +1950,7 @@ func (x *CheckMembershipChangeRequest) String() string {
 func (*CheckMembershipChangeRequest) ProtoMessage() {}
 
 func (x *CheckMembershipChangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[28]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1838,7 +1963,7 @@ func (x *CheckMembershipChangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckMembershipChangeRequest.ProtoReflect.Descriptor instead.
 func (*CheckMembershipChangeRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{28}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CheckMembershipChangeRequest) GetGroup() string {
@@ -1881,7 +2006,7 @@ type CheckMembershipChangeResponse struct {
 
 func (x *CheckMembershipChangeResponse) Reset() {
 	*x = CheckMembershipChangeResponse{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[29]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1893,7 +2018,7 @@ func (x *CheckMembershipChangeResponse) String() string {
 func (*CheckMembershipChangeResponse) ProtoMessage() {}
 
 func (x *CheckMembershipChangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[29]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1906,7 +2031,7 @@ func (x *CheckMembershipChangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckMembershipChangeResponse.ProtoReflect.Descriptor instead.
 func (*CheckMembershipChangeResponse) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{29}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CheckMembershipChangeResponse) GetAllowed() bool {
@@ -1942,6 +2067,99 @@ func (x *CheckMembershipChangeResponse) GetScope() string {
 		return x.Scope
 	}
 	return ""
+}
+
+// BatchCheckMembershipChangeRequest asks several membership questions at
+// once.
+type BatchCheckMembershipChangeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The questions.
+	Items         []*CheckMembershipChangeRequest `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCheckMembershipChangeRequest) Reset() {
+	*x = BatchCheckMembershipChangeRequest{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCheckMembershipChangeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCheckMembershipChangeRequest) ProtoMessage() {}
+
+func (x *BatchCheckMembershipChangeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCheckMembershipChangeRequest.ProtoReflect.Descriptor instead.
+func (*BatchCheckMembershipChangeRequest) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *BatchCheckMembershipChangeRequest) GetItems() []*CheckMembershipChangeRequest {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// BatchCheckMembershipChangeResponse has one decision per item, in order.
+type BatchCheckMembershipChangeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The decisions.
+	Results       []*CheckMembershipChangeResponse `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCheckMembershipChangeResponse) Reset() {
+	*x = BatchCheckMembershipChangeResponse{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCheckMembershipChangeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCheckMembershipChangeResponse) ProtoMessage() {}
+
+func (x *BatchCheckMembershipChangeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCheckMembershipChangeResponse.ProtoReflect.Descriptor instead.
+func (*BatchCheckMembershipChangeResponse) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *BatchCheckMembershipChangeResponse) GetResults() []*CheckMembershipChangeResponse {
+	if x != nil {
+		return x.Results
+	}
+	return nil
 }
 
 var File_steward_access_v1_access_service_proto protoreflect.FileDescriptor
@@ -1990,6 +2208,14 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"\x88\x01\n" +
 	"\x1cCreateRoleAssignmentResponse\x12L\n" +
+	"\x10role_assignments\x18\x01 \x03(\v2!.steward.access.v1.RoleAssignmentR\x0froleAssignments\x12\x1a\n" +
+	"\bsequence\x18\x02 \x01(\x04R\bsequence\"\xf0\x01\n" +
+	"!BatchCreateRoleAssignmentsRequest\x12F\n" +
+	"\x06parent\x18\x01 \x01(\tB.\xbaH+r)2'^organizations/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12W\n" +
+	"\brequests\x18\x02 \x03(\v2..steward.access.v1.CreateRoleAssignmentRequestB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\brequests\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"\x8e\x01\n" +
+	"\"BatchCreateRoleAssignmentsResponse\x12L\n" +
 	"\x10role_assignments\x18\x01 \x03(\v2!.steward.access.v1.RoleAssignmentR\x0froleAssignments\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\"\xf4\x01\n" +
 	"\x1aListRoleAssignmentsRequest\x12F\n" +
@@ -2081,7 +2307,11 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"\n" +
 	"permission\x18\x04 \x01(\tR\n" +
 	"permission\x12\x14\n" +
-	"\x05scope\x18\x05 \x01(\tR\x05scope2\xbc\x19\n" +
+	"\x05scope\x18\x05 \x01(\tR\x05scope\"w\n" +
+	"!BatchCheckMembershipChangeRequest\x12R\n" +
+	"\x05items\x18\x01 \x03(\v2/.steward.access.v1.CheckMembershipChangeRequestB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\x05items\"p\n" +
+	"\"BatchCheckMembershipChangeResponse\x12J\n" +
+	"\aresults\x18\x01 \x03(\v20.steward.access.v1.CheckMembershipChangeResponseR\aresults2\xa7\x1c\n" +
 	"\rAccessService\x12\x87\x01\n" +
 	"\x0fListPermissions\x12).steward.access.v1.ListPermissionsRequest\x1a*.steward.access.v1.ListPermissionsResponse\"\x1d\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/permissions\x12\x8d\x01\n" +
 	"\aGetRole\x12!.steward.access.v1.GetRoleRequest\x1a\x17.steward.access.v1.Role\"F\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x02:Z$\x12\"/v1/{name=organizations/*/roles/*}\x12\x12/v1/{name=roles/*}\x12\x9a\x01\n" +
@@ -2100,7 +2330,8 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"DeleteRole\x12$.steward.access.v1.DeleteRoleRequest\x1a\x16.google.protobuf.Empty\"@\xc2\xf3\x18\x12\n" +
 	"\n" +
 	"users.edit\x12\x04name\x82\xd3\xe4\x93\x02$*\"/v1/{name=organizations/*/roles/*}\x12\xb6\x01\n" +
-	"\x14CreateRoleAssignment\x12..steward.access.v1.CreateRoleAssignmentRequest\x1a/.steward.access.v1.CreateRoleAssignmentResponse\"=\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x021:\x01*\",/v1/{parent=organizations/*}/roleAssignments\x12\xc2\x01\n" +
+	"\x14CreateRoleAssignment\x12..steward.access.v1.CreateRoleAssignmentRequest\x1a/.steward.access.v1.CreateRoleAssignmentResponse\"=\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x021:\x01*\",/v1/{parent=organizations/*}/roleAssignments\x12\xd4\x01\n" +
+	"\x1aBatchCreateRoleAssignments\x124.steward.access.v1.BatchCreateRoleAssignmentsRequest\x1a5.steward.access.v1.BatchCreateRoleAssignmentsResponse\"I\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x02=:\x01*\"8/v1/{parent=organizations/*}/roleAssignments:batchCreate\x12\xc2\x01\n" +
 	"\x13ListRoleAssignments\x12-.steward.access.v1.ListRoleAssignmentsRequest\x1a..steward.access.v1.ListRoleAssignmentsResponse\"L\xc2\xf3\x18\x14\n" +
 	"\n" +
 	"users.view\x12\x06parent\x82\xd3\xe4\x93\x02.\x12,/v1/{parent=organizations/*}/roleAssignments\x12\x9a\x01\n" +
@@ -2123,7 +2354,8 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"\n" +
 	"users.view\x12\x04name\x82\xd3\xe4\x93\x020\x12./v1/{name=organizations/*/*/*/robotUsageScope}\x12\xa4\x01\n" +
 	"\rCheckRobotUse\x12'.steward.access.v1.CheckRobotUseRequest\x1a(.steward.access.v1.CheckRobotUseResponse\"@\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x024:\x01*\"//v1/{account=organizations/*/*/*}:checkRobotUse\x12\x82\x01\n" +
-	"\x15CheckMembershipChange\x12/.steward.access.v1.CheckMembershipChangeRequest\x1a0.steward.access.v1.CheckMembershipChangeResponse\"\x06\xc2\xf3\x18\x02(\x01\x12\xad\x01\n" +
+	"\x15CheckMembershipChange\x12/.steward.access.v1.CheckMembershipChangeRequest\x1a0.steward.access.v1.CheckMembershipChangeResponse\"\x06\xc2\xf3\x18\x02(\x01\x12\x91\x01\n" +
+	"\x1aBatchCheckMembershipChange\x124.steward.access.v1.BatchCheckMembershipChangeRequest\x1a5.steward.access.v1.BatchCheckMembershipChangeResponse\"\x06\xc2\xf3\x18\x02(\x01\x12\xad\x01\n" +
 	"\x10ListUsableRobots\x12*.steward.access.v1.ListUsableRobotsRequest\x1a+.steward.access.v1.ListUsableRobotsResponse\"@\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x024\x122/v1/{account=organizations/*/*/*}:listUsableRobotsB,Z*steward.dev/gen/steward/access/v1;accessv1b\x06proto3"
 
 var (
@@ -2139,109 +2371,121 @@ func file_steward_access_v1_access_service_proto_rawDescGZIP() []byte {
 }
 
 var file_steward_access_v1_access_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_steward_access_v1_access_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_steward_access_v1_access_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_steward_access_v1_access_service_proto_goTypes = []any{
-	(CheckRobotUseRequest_Mode)(0),        // 0: steward.access.v1.CheckRobotUseRequest.Mode
-	(*ListPermissionsRequest)(nil),        // 1: steward.access.v1.ListPermissionsRequest
-	(*ListPermissionsResponse)(nil),       // 2: steward.access.v1.ListPermissionsResponse
-	(*GetRoleRequest)(nil),                // 3: steward.access.v1.GetRoleRequest
-	(*ListRolesRequest)(nil),              // 4: steward.access.v1.ListRolesRequest
-	(*ListRolesResponse)(nil),             // 5: steward.access.v1.ListRolesResponse
-	(*CreateRoleRequest)(nil),             // 6: steward.access.v1.CreateRoleRequest
-	(*UpdateRoleRequest)(nil),             // 7: steward.access.v1.UpdateRoleRequest
-	(*DeleteRoleRequest)(nil),             // 8: steward.access.v1.DeleteRoleRequest
-	(*CreateRoleAssignmentRequest)(nil),   // 9: steward.access.v1.CreateRoleAssignmentRequest
-	(*CreateRoleAssignmentResponse)(nil),  // 10: steward.access.v1.CreateRoleAssignmentResponse
-	(*ListRoleAssignmentsRequest)(nil),    // 11: steward.access.v1.ListRoleAssignmentsRequest
-	(*ListRoleAssignmentsResponse)(nil),   // 12: steward.access.v1.ListRoleAssignmentsResponse
-	(*DeleteRoleAssignmentRequest)(nil),   // 13: steward.access.v1.DeleteRoleAssignmentRequest
-	(*ListPrincipalRolesRequest)(nil),     // 14: steward.access.v1.ListPrincipalRolesRequest
-	(*ListPrincipalRolesResponse)(nil),    // 15: steward.access.v1.ListPrincipalRolesResponse
-	(*ExplainPermissionsRequest)(nil),     // 16: steward.access.v1.ExplainPermissionsRequest
-	(*CheckPermissionRequest)(nil),        // 17: steward.access.v1.CheckPermissionRequest
-	(*CheckPermissionResponse)(nil),       // 18: steward.access.v1.CheckPermissionResponse
-	(*BatchCheckPermissionRequest)(nil),   // 19: steward.access.v1.BatchCheckPermissionRequest
-	(*BatchCheckPermissionResponse)(nil),  // 20: steward.access.v1.BatchCheckPermissionResponse
-	(*ExportRoleAssignmentsRequest)(nil),  // 21: steward.access.v1.ExportRoleAssignmentsRequest
-	(*SetRobotUsageScopeRequest)(nil),     // 22: steward.access.v1.SetRobotUsageScopeRequest
-	(*GetRobotUsageScopeRequest)(nil),     // 23: steward.access.v1.GetRobotUsageScopeRequest
-	(*CheckRobotUseRequest)(nil),          // 24: steward.access.v1.CheckRobotUseRequest
-	(*CheckRobotUseResponse)(nil),         // 25: steward.access.v1.CheckRobotUseResponse
-	(*ListUsableRobotsRequest)(nil),       // 26: steward.access.v1.ListUsableRobotsRequest
-	(*UsableRobot)(nil),                   // 27: steward.access.v1.UsableRobot
-	(*ListUsableRobotsResponse)(nil),      // 28: steward.access.v1.ListUsableRobotsResponse
-	(*CheckMembershipChangeRequest)(nil),  // 29: steward.access.v1.CheckMembershipChangeRequest
-	(*CheckMembershipChangeResponse)(nil), // 30: steward.access.v1.CheckMembershipChangeResponse
-	(Level)(0),                            // 31: steward.access.v1.Level
-	(*Permission)(nil),                    // 32: steward.access.v1.Permission
-	(*Role)(nil),                          // 33: steward.access.v1.Role
-	(*fieldmaskpb.FieldMask)(nil),         // 34: google.protobuf.FieldMask
-	(*RoleAssignment)(nil),                // 35: steward.access.v1.RoleAssignment
-	(*Explanation)(nil),                   // 36: steward.access.v1.Explanation
-	(*RobotUsageScope)(nil),               // 37: steward.access.v1.RobotUsageScope
-	(*emptypb.Empty)(nil),                 // 38: google.protobuf.Empty
-	(*httpbody.HttpBody)(nil),             // 39: google.api.HttpBody
+	(CheckRobotUseRequest_Mode)(0),             // 0: steward.access.v1.CheckRobotUseRequest.Mode
+	(*ListPermissionsRequest)(nil),             // 1: steward.access.v1.ListPermissionsRequest
+	(*ListPermissionsResponse)(nil),            // 2: steward.access.v1.ListPermissionsResponse
+	(*GetRoleRequest)(nil),                     // 3: steward.access.v1.GetRoleRequest
+	(*ListRolesRequest)(nil),                   // 4: steward.access.v1.ListRolesRequest
+	(*ListRolesResponse)(nil),                  // 5: steward.access.v1.ListRolesResponse
+	(*CreateRoleRequest)(nil),                  // 6: steward.access.v1.CreateRoleRequest
+	(*UpdateRoleRequest)(nil),                  // 7: steward.access.v1.UpdateRoleRequest
+	(*DeleteRoleRequest)(nil),                  // 8: steward.access.v1.DeleteRoleRequest
+	(*CreateRoleAssignmentRequest)(nil),        // 9: steward.access.v1.CreateRoleAssignmentRequest
+	(*CreateRoleAssignmentResponse)(nil),       // 10: steward.access.v1.CreateRoleAssignmentResponse
+	(*BatchCreateRoleAssignmentsRequest)(nil),  // 11: steward.access.v1.BatchCreateRoleAssignmentsRequest
+	(*BatchCreateRoleAssignmentsResponse)(nil), // 12: steward.access.v1.BatchCreateRoleAssignmentsResponse
+	(*ListRoleAssignmentsRequest)(nil),         // 13: steward.access.v1.ListRoleAssignmentsRequest
+	(*ListRoleAssignmentsResponse)(nil),        // 14: steward.access.v1.ListRoleAssignmentsResponse
+	(*DeleteRoleAssignmentRequest)(nil),        // 15: steward.access.v1.DeleteRoleAssignmentRequest
+	(*ListPrincipalRolesRequest)(nil),          // 16: steward.access.v1.ListPrincipalRolesRequest
+	(*ListPrincipalRolesResponse)(nil),         // 17: steward.access.v1.ListPrincipalRolesResponse
+	(*ExplainPermissionsRequest)(nil),          // 18: steward.access.v1.ExplainPermissionsRequest
+	(*CheckPermissionRequest)(nil),             // 19: steward.access.v1.CheckPermissionRequest
+	(*CheckPermissionResponse)(nil),            // 20: steward.access.v1.CheckPermissionResponse
+	(*BatchCheckPermissionRequest)(nil),        // 21: steward.access.v1.BatchCheckPermissionRequest
+	(*BatchCheckPermissionResponse)(nil),       // 22: steward.access.v1.BatchCheckPermissionResponse
+	(*ExportRoleAssignmentsRequest)(nil),       // 23: steward.access.v1.ExportRoleAssignmentsRequest
+	(*SetRobotUsageScopeRequest)(nil),          // 24: steward.access.v1.SetRobotUsageScopeRequest
+	(*GetRobotUsageScopeRequest)(nil),          // 25: steward.access.v1.GetRobotUsageScopeRequest
+	(*CheckRobotUseRequest)(nil),               // 26: steward.access.v1.CheckRobotUseRequest
+	(*CheckRobotUseResponse)(nil),              // 27: steward.access.v1.CheckRobotUseResponse
+	(*ListUsableRobotsRequest)(nil),            // 28: steward.access.v1.ListUsableRobotsRequest
+	(*UsableRobot)(nil),                        // 29: steward.access.v1.UsableRobot
+	(*ListUsableRobotsResponse)(nil),           // 30: steward.access.v1.ListUsableRobotsResponse
+	(*CheckMembershipChangeRequest)(nil),       // 31: steward.access.v1.CheckMembershipChangeRequest
+	(*CheckMembershipChangeResponse)(nil),      // 32: steward.access.v1.CheckMembershipChangeResponse
+	(*BatchCheckMembershipChangeRequest)(nil),  // 33: steward.access.v1.BatchCheckMembershipChangeRequest
+	(*BatchCheckMembershipChangeResponse)(nil), // 34: steward.access.v1.BatchCheckMembershipChangeResponse
+	(Level)(0),                    // 35: steward.access.v1.Level
+	(*Permission)(nil),            // 36: steward.access.v1.Permission
+	(*Role)(nil),                  // 37: steward.access.v1.Role
+	(*fieldmaskpb.FieldMask)(nil), // 38: google.protobuf.FieldMask
+	(*RoleAssignment)(nil),        // 39: steward.access.v1.RoleAssignment
+	(*Explanation)(nil),           // 40: steward.access.v1.Explanation
+	(*RobotUsageScope)(nil),       // 41: steward.access.v1.RobotUsageScope
+	(*emptypb.Empty)(nil),         // 42: google.protobuf.Empty
+	(*httpbody.HttpBody)(nil),     // 43: google.api.HttpBody
 }
 var file_steward_access_v1_access_service_proto_depIdxs = []int32{
-	31, // 0: steward.access.v1.ListPermissionsRequest.level:type_name -> steward.access.v1.Level
-	32, // 1: steward.access.v1.ListPermissionsResponse.permissions:type_name -> steward.access.v1.Permission
-	31, // 2: steward.access.v1.ListRolesRequest.level:type_name -> steward.access.v1.Level
-	33, // 3: steward.access.v1.ListRolesResponse.roles:type_name -> steward.access.v1.Role
-	33, // 4: steward.access.v1.CreateRoleRequest.role:type_name -> steward.access.v1.Role
-	33, // 5: steward.access.v1.UpdateRoleRequest.role:type_name -> steward.access.v1.Role
-	34, // 6: steward.access.v1.UpdateRoleRequest.update_mask:type_name -> google.protobuf.FieldMask
-	35, // 7: steward.access.v1.CreateRoleAssignmentResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
-	35, // 8: steward.access.v1.ListRoleAssignmentsResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
-	35, // 9: steward.access.v1.ListPrincipalRolesResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
-	36, // 10: steward.access.v1.CheckPermissionResponse.explanation:type_name -> steward.access.v1.Explanation
-	17, // 11: steward.access.v1.BatchCheckPermissionRequest.items:type_name -> steward.access.v1.CheckPermissionRequest
-	18, // 12: steward.access.v1.BatchCheckPermissionResponse.results:type_name -> steward.access.v1.CheckPermissionResponse
-	37, // 13: steward.access.v1.SetRobotUsageScopeRequest.robot_usage_scope:type_name -> steward.access.v1.RobotUsageScope
-	0,  // 14: steward.access.v1.CheckRobotUseRequest.mode:type_name -> steward.access.v1.CheckRobotUseRequest.Mode
-	27, // 15: steward.access.v1.ListUsableRobotsResponse.robots:type_name -> steward.access.v1.UsableRobot
-	1,  // 16: steward.access.v1.AccessService.ListPermissions:input_type -> steward.access.v1.ListPermissionsRequest
-	3,  // 17: steward.access.v1.AccessService.GetRole:input_type -> steward.access.v1.GetRoleRequest
-	4,  // 18: steward.access.v1.AccessService.ListRoles:input_type -> steward.access.v1.ListRolesRequest
-	6,  // 19: steward.access.v1.AccessService.CreateRole:input_type -> steward.access.v1.CreateRoleRequest
-	7,  // 20: steward.access.v1.AccessService.UpdateRole:input_type -> steward.access.v1.UpdateRoleRequest
-	8,  // 21: steward.access.v1.AccessService.DeleteRole:input_type -> steward.access.v1.DeleteRoleRequest
-	9,  // 22: steward.access.v1.AccessService.CreateRoleAssignment:input_type -> steward.access.v1.CreateRoleAssignmentRequest
-	11, // 23: steward.access.v1.AccessService.ListRoleAssignments:input_type -> steward.access.v1.ListRoleAssignmentsRequest
-	13, // 24: steward.access.v1.AccessService.DeleteRoleAssignment:input_type -> steward.access.v1.DeleteRoleAssignmentRequest
-	14, // 25: steward.access.v1.AccessService.ListPrincipalRoles:input_type -> steward.access.v1.ListPrincipalRolesRequest
-	16, // 26: steward.access.v1.AccessService.ExplainPermissions:input_type -> steward.access.v1.ExplainPermissionsRequest
-	17, // 27: steward.access.v1.AccessService.CheckPermission:input_type -> steward.access.v1.CheckPermissionRequest
-	19, // 28: steward.access.v1.AccessService.BatchCheckPermission:input_type -> steward.access.v1.BatchCheckPermissionRequest
-	21, // 29: steward.access.v1.AccessService.ExportRoleAssignments:input_type -> steward.access.v1.ExportRoleAssignmentsRequest
-	22, // 30: steward.access.v1.AccessService.SetRobotUsageScope:input_type -> steward.access.v1.SetRobotUsageScopeRequest
-	23, // 31: steward.access.v1.AccessService.GetRobotUsageScope:input_type -> steward.access.v1.GetRobotUsageScopeRequest
-	24, // 32: steward.access.v1.AccessService.CheckRobotUse:input_type -> steward.access.v1.CheckRobotUseRequest
-	29, // 33: steward.access.v1.AccessService.CheckMembershipChange:input_type -> steward.access.v1.CheckMembershipChangeRequest
-	26, // 34: steward.access.v1.AccessService.ListUsableRobots:input_type -> steward.access.v1.ListUsableRobotsRequest
-	2,  // 35: steward.access.v1.AccessService.ListPermissions:output_type -> steward.access.v1.ListPermissionsResponse
-	33, // 36: steward.access.v1.AccessService.GetRole:output_type -> steward.access.v1.Role
-	5,  // 37: steward.access.v1.AccessService.ListRoles:output_type -> steward.access.v1.ListRolesResponse
-	33, // 38: steward.access.v1.AccessService.CreateRole:output_type -> steward.access.v1.Role
-	33, // 39: steward.access.v1.AccessService.UpdateRole:output_type -> steward.access.v1.Role
-	38, // 40: steward.access.v1.AccessService.DeleteRole:output_type -> google.protobuf.Empty
-	10, // 41: steward.access.v1.AccessService.CreateRoleAssignment:output_type -> steward.access.v1.CreateRoleAssignmentResponse
-	12, // 42: steward.access.v1.AccessService.ListRoleAssignments:output_type -> steward.access.v1.ListRoleAssignmentsResponse
-	38, // 43: steward.access.v1.AccessService.DeleteRoleAssignment:output_type -> google.protobuf.Empty
-	15, // 44: steward.access.v1.AccessService.ListPrincipalRoles:output_type -> steward.access.v1.ListPrincipalRolesResponse
-	36, // 45: steward.access.v1.AccessService.ExplainPermissions:output_type -> steward.access.v1.Explanation
-	18, // 46: steward.access.v1.AccessService.CheckPermission:output_type -> steward.access.v1.CheckPermissionResponse
-	20, // 47: steward.access.v1.AccessService.BatchCheckPermission:output_type -> steward.access.v1.BatchCheckPermissionResponse
-	39, // 48: steward.access.v1.AccessService.ExportRoleAssignments:output_type -> google.api.HttpBody
-	37, // 49: steward.access.v1.AccessService.SetRobotUsageScope:output_type -> steward.access.v1.RobotUsageScope
-	37, // 50: steward.access.v1.AccessService.GetRobotUsageScope:output_type -> steward.access.v1.RobotUsageScope
-	25, // 51: steward.access.v1.AccessService.CheckRobotUse:output_type -> steward.access.v1.CheckRobotUseResponse
-	30, // 52: steward.access.v1.AccessService.CheckMembershipChange:output_type -> steward.access.v1.CheckMembershipChangeResponse
-	28, // 53: steward.access.v1.AccessService.ListUsableRobots:output_type -> steward.access.v1.ListUsableRobotsResponse
-	35, // [35:54] is the sub-list for method output_type
-	16, // [16:35] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	35, // 0: steward.access.v1.ListPermissionsRequest.level:type_name -> steward.access.v1.Level
+	36, // 1: steward.access.v1.ListPermissionsResponse.permissions:type_name -> steward.access.v1.Permission
+	35, // 2: steward.access.v1.ListRolesRequest.level:type_name -> steward.access.v1.Level
+	37, // 3: steward.access.v1.ListRolesResponse.roles:type_name -> steward.access.v1.Role
+	37, // 4: steward.access.v1.CreateRoleRequest.role:type_name -> steward.access.v1.Role
+	37, // 5: steward.access.v1.UpdateRoleRequest.role:type_name -> steward.access.v1.Role
+	38, // 6: steward.access.v1.UpdateRoleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	39, // 7: steward.access.v1.CreateRoleAssignmentResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
+	9,  // 8: steward.access.v1.BatchCreateRoleAssignmentsRequest.requests:type_name -> steward.access.v1.CreateRoleAssignmentRequest
+	39, // 9: steward.access.v1.BatchCreateRoleAssignmentsResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
+	39, // 10: steward.access.v1.ListRoleAssignmentsResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
+	39, // 11: steward.access.v1.ListPrincipalRolesResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
+	40, // 12: steward.access.v1.CheckPermissionResponse.explanation:type_name -> steward.access.v1.Explanation
+	19, // 13: steward.access.v1.BatchCheckPermissionRequest.items:type_name -> steward.access.v1.CheckPermissionRequest
+	20, // 14: steward.access.v1.BatchCheckPermissionResponse.results:type_name -> steward.access.v1.CheckPermissionResponse
+	41, // 15: steward.access.v1.SetRobotUsageScopeRequest.robot_usage_scope:type_name -> steward.access.v1.RobotUsageScope
+	0,  // 16: steward.access.v1.CheckRobotUseRequest.mode:type_name -> steward.access.v1.CheckRobotUseRequest.Mode
+	29, // 17: steward.access.v1.ListUsableRobotsResponse.robots:type_name -> steward.access.v1.UsableRobot
+	31, // 18: steward.access.v1.BatchCheckMembershipChangeRequest.items:type_name -> steward.access.v1.CheckMembershipChangeRequest
+	32, // 19: steward.access.v1.BatchCheckMembershipChangeResponse.results:type_name -> steward.access.v1.CheckMembershipChangeResponse
+	1,  // 20: steward.access.v1.AccessService.ListPermissions:input_type -> steward.access.v1.ListPermissionsRequest
+	3,  // 21: steward.access.v1.AccessService.GetRole:input_type -> steward.access.v1.GetRoleRequest
+	4,  // 22: steward.access.v1.AccessService.ListRoles:input_type -> steward.access.v1.ListRolesRequest
+	6,  // 23: steward.access.v1.AccessService.CreateRole:input_type -> steward.access.v1.CreateRoleRequest
+	7,  // 24: steward.access.v1.AccessService.UpdateRole:input_type -> steward.access.v1.UpdateRoleRequest
+	8,  // 25: steward.access.v1.AccessService.DeleteRole:input_type -> steward.access.v1.DeleteRoleRequest
+	9,  // 26: steward.access.v1.AccessService.CreateRoleAssignment:input_type -> steward.access.v1.CreateRoleAssignmentRequest
+	11, // 27: steward.access.v1.AccessService.BatchCreateRoleAssignments:input_type -> steward.access.v1.BatchCreateRoleAssignmentsRequest
+	13, // 28: steward.access.v1.AccessService.ListRoleAssignments:input_type -> steward.access.v1.ListRoleAssignmentsRequest
+	15, // 29: steward.access.v1.AccessService.DeleteRoleAssignment:input_type -> steward.access.v1.DeleteRoleAssignmentRequest
+	16, // 30: steward.access.v1.AccessService.ListPrincipalRoles:input_type -> steward.access.v1.ListPrincipalRolesRequest
+	18, // 31: steward.access.v1.AccessService.ExplainPermissions:input_type -> steward.access.v1.ExplainPermissionsRequest
+	19, // 32: steward.access.v1.AccessService.CheckPermission:input_type -> steward.access.v1.CheckPermissionRequest
+	21, // 33: steward.access.v1.AccessService.BatchCheckPermission:input_type -> steward.access.v1.BatchCheckPermissionRequest
+	23, // 34: steward.access.v1.AccessService.ExportRoleAssignments:input_type -> steward.access.v1.ExportRoleAssignmentsRequest
+	24, // 35: steward.access.v1.AccessService.SetRobotUsageScope:input_type -> steward.access.v1.SetRobotUsageScopeRequest
+	25, // 36: steward.access.v1.AccessService.GetRobotUsageScope:input_type -> steward.access.v1.GetRobotUsageScopeRequest
+	26, // 37: steward.access.v1.AccessService.CheckRobotUse:input_type -> steward.access.v1.CheckRobotUseRequest
+	31, // 38: steward.access.v1.AccessService.CheckMembershipChange:input_type -> steward.access.v1.CheckMembershipChangeRequest
+	33, // 39: steward.access.v1.AccessService.BatchCheckMembershipChange:input_type -> steward.access.v1.BatchCheckMembershipChangeRequest
+	28, // 40: steward.access.v1.AccessService.ListUsableRobots:input_type -> steward.access.v1.ListUsableRobotsRequest
+	2,  // 41: steward.access.v1.AccessService.ListPermissions:output_type -> steward.access.v1.ListPermissionsResponse
+	37, // 42: steward.access.v1.AccessService.GetRole:output_type -> steward.access.v1.Role
+	5,  // 43: steward.access.v1.AccessService.ListRoles:output_type -> steward.access.v1.ListRolesResponse
+	37, // 44: steward.access.v1.AccessService.CreateRole:output_type -> steward.access.v1.Role
+	37, // 45: steward.access.v1.AccessService.UpdateRole:output_type -> steward.access.v1.Role
+	42, // 46: steward.access.v1.AccessService.DeleteRole:output_type -> google.protobuf.Empty
+	10, // 47: steward.access.v1.AccessService.CreateRoleAssignment:output_type -> steward.access.v1.CreateRoleAssignmentResponse
+	12, // 48: steward.access.v1.AccessService.BatchCreateRoleAssignments:output_type -> steward.access.v1.BatchCreateRoleAssignmentsResponse
+	14, // 49: steward.access.v1.AccessService.ListRoleAssignments:output_type -> steward.access.v1.ListRoleAssignmentsResponse
+	42, // 50: steward.access.v1.AccessService.DeleteRoleAssignment:output_type -> google.protobuf.Empty
+	17, // 51: steward.access.v1.AccessService.ListPrincipalRoles:output_type -> steward.access.v1.ListPrincipalRolesResponse
+	40, // 52: steward.access.v1.AccessService.ExplainPermissions:output_type -> steward.access.v1.Explanation
+	20, // 53: steward.access.v1.AccessService.CheckPermission:output_type -> steward.access.v1.CheckPermissionResponse
+	22, // 54: steward.access.v1.AccessService.BatchCheckPermission:output_type -> steward.access.v1.BatchCheckPermissionResponse
+	43, // 55: steward.access.v1.AccessService.ExportRoleAssignments:output_type -> google.api.HttpBody
+	41, // 56: steward.access.v1.AccessService.SetRobotUsageScope:output_type -> steward.access.v1.RobotUsageScope
+	41, // 57: steward.access.v1.AccessService.GetRobotUsageScope:output_type -> steward.access.v1.RobotUsageScope
+	27, // 58: steward.access.v1.AccessService.CheckRobotUse:output_type -> steward.access.v1.CheckRobotUseResponse
+	32, // 59: steward.access.v1.AccessService.CheckMembershipChange:output_type -> steward.access.v1.CheckMembershipChangeResponse
+	34, // 60: steward.access.v1.AccessService.BatchCheckMembershipChange:output_type -> steward.access.v1.BatchCheckMembershipChangeResponse
+	30, // 61: steward.access.v1.AccessService.ListUsableRobots:output_type -> steward.access.v1.ListUsableRobotsResponse
+	41, // [41:62] is the sub-list for method output_type
+	20, // [20:41] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_steward_access_v1_access_service_proto_init() }
@@ -2256,7 +2500,7 @@ func file_steward_access_v1_access_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_access_v1_access_service_proto_rawDesc), len(file_steward_access_v1_access_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -439,6 +439,51 @@ func local_request_AccessService_CreateRoleAssignment_0(ctx context.Context, mar
 	return msg, metadata, err
 }
 
+func request_AccessService_BatchCreateRoleAssignments_0(ctx context.Context, marshaler runtime.Marshaler, client AccessServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BatchCreateRoleAssignmentsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.BatchCreateRoleAssignments(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_AccessService_BatchCreateRoleAssignments_0(ctx context.Context, marshaler runtime.Marshaler, server AccessServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BatchCreateRoleAssignmentsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	msg, err := server.BatchCreateRoleAssignments(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_AccessService_ListRoleAssignments_0 = &utilities.DoubleArray{Encoding: map[string]int{"parent": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
 func request_AccessService_ListRoleAssignments_0(ctx context.Context, marshaler runtime.Marshaler, client AccessServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -1086,6 +1131,26 @@ func RegisterAccessServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_AccessService_CreateRoleAssignment_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_AccessService_BatchCreateRoleAssignments_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/steward.access.v1.AccessService/BatchCreateRoleAssignments", runtime.WithHTTPPathPattern("/v1/{parent=organizations/*}/roleAssignments:batchCreate"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_AccessService_BatchCreateRoleAssignments_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AccessService_BatchCreateRoleAssignments_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_AccessService_ListRoleAssignments_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1469,6 +1534,23 @@ func RegisterAccessServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_AccessService_CreateRoleAssignment_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_AccessService_BatchCreateRoleAssignments_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/steward.access.v1.AccessService/BatchCreateRoleAssignments", runtime.WithHTTPPathPattern("/v1/{parent=organizations/*}/roleAssignments:batchCreate"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AccessService_BatchCreateRoleAssignments_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AccessService_BatchCreateRoleAssignments_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_AccessService_ListRoleAssignments_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1660,45 +1742,47 @@ func RegisterAccessServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 }
 
 var (
-	pattern_AccessService_ListPermissions_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "permissions"}, ""))
-	pattern_AccessService_GetRole_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "roles", "name"}, ""))
-	pattern_AccessService_GetRole_1               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "roles", "name"}, ""))
-	pattern_AccessService_ListRoles_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "roles"}, ""))
-	pattern_AccessService_CreateRole_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "roles"}, ""))
-	pattern_AccessService_UpdateRole_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "roles", "role.name"}, ""))
-	pattern_AccessService_DeleteRole_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "roles", "name"}, ""))
-	pattern_AccessService_CreateRoleAssignment_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "roleAssignments"}, ""))
-	pattern_AccessService_ListRoleAssignments_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "roleAssignments"}, ""))
-	pattern_AccessService_DeleteRoleAssignment_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "roleAssignments", "name"}, ""))
-	pattern_AccessService_ListPrincipalRoles_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 1, 0, 1, 0, 4, 4, 5, 2}, []string{"v1", "organizations", "principal"}, "listRoles"))
-	pattern_AccessService_ExplainPermissions_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 1, 0, 1, 0, 4, 4, 5, 2}, []string{"v1", "organizations", "principal"}, "explainPermissions"))
-	pattern_AccessService_CheckPermission_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 1, 0, 1, 0, 4, 4, 5, 2}, []string{"v1", "organizations", "principal"}, "checkPermission"))
-	pattern_AccessService_BatchCheckPermission_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "permissions"}, "batchCheck"))
-	pattern_AccessService_ExportRoleAssignments_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "roleAssignments"}, "export"))
-	pattern_AccessService_SetRobotUsageScope_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 1, 0, 1, 0, 2, 2, 4, 5, 5, 3}, []string{"v1", "organizations", "robotUsageScope", "robot_usage_scope.name"}, ""))
-	pattern_AccessService_GetRobotUsageScope_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 1, 0, 1, 0, 2, 2, 4, 5, 5, 3}, []string{"v1", "organizations", "robotUsageScope", "name"}, ""))
-	pattern_AccessService_CheckRobotUse_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 1, 0, 1, 0, 4, 4, 5, 2}, []string{"v1", "organizations", "account"}, "checkRobotUse"))
-	pattern_AccessService_ListUsableRobots_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 1, 0, 1, 0, 4, 4, 5, 2}, []string{"v1", "organizations", "account"}, "listUsableRobots"))
+	pattern_AccessService_ListPermissions_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "permissions"}, ""))
+	pattern_AccessService_GetRole_0                    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "roles", "name"}, ""))
+	pattern_AccessService_GetRole_1                    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "roles", "name"}, ""))
+	pattern_AccessService_ListRoles_0                  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "roles"}, ""))
+	pattern_AccessService_CreateRole_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "roles"}, ""))
+	pattern_AccessService_UpdateRole_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "roles", "role.name"}, ""))
+	pattern_AccessService_DeleteRole_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "roles", "name"}, ""))
+	pattern_AccessService_CreateRoleAssignment_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "roleAssignments"}, ""))
+	pattern_AccessService_BatchCreateRoleAssignments_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "roleAssignments"}, "batchCreate"))
+	pattern_AccessService_ListRoleAssignments_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "roleAssignments"}, ""))
+	pattern_AccessService_DeleteRoleAssignment_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "roleAssignments", "name"}, ""))
+	pattern_AccessService_ListPrincipalRoles_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 1, 0, 1, 0, 4, 4, 5, 2}, []string{"v1", "organizations", "principal"}, "listRoles"))
+	pattern_AccessService_ExplainPermissions_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 1, 0, 1, 0, 4, 4, 5, 2}, []string{"v1", "organizations", "principal"}, "explainPermissions"))
+	pattern_AccessService_CheckPermission_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 1, 0, 1, 0, 4, 4, 5, 2}, []string{"v1", "organizations", "principal"}, "checkPermission"))
+	pattern_AccessService_BatchCheckPermission_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "permissions"}, "batchCheck"))
+	pattern_AccessService_ExportRoleAssignments_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "roleAssignments"}, "export"))
+	pattern_AccessService_SetRobotUsageScope_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 1, 0, 1, 0, 2, 2, 4, 5, 5, 3}, []string{"v1", "organizations", "robotUsageScope", "robot_usage_scope.name"}, ""))
+	pattern_AccessService_GetRobotUsageScope_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 1, 0, 1, 0, 2, 2, 4, 5, 5, 3}, []string{"v1", "organizations", "robotUsageScope", "name"}, ""))
+	pattern_AccessService_CheckRobotUse_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 1, 0, 1, 0, 4, 4, 5, 2}, []string{"v1", "organizations", "account"}, "checkRobotUse"))
+	pattern_AccessService_ListUsableRobots_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 1, 0, 1, 0, 4, 4, 5, 2}, []string{"v1", "organizations", "account"}, "listUsableRobots"))
 )
 
 var (
-	forward_AccessService_ListPermissions_0       = runtime.ForwardResponseMessage
-	forward_AccessService_GetRole_0               = runtime.ForwardResponseMessage
-	forward_AccessService_GetRole_1               = runtime.ForwardResponseMessage
-	forward_AccessService_ListRoles_0             = runtime.ForwardResponseMessage
-	forward_AccessService_CreateRole_0            = runtime.ForwardResponseMessage
-	forward_AccessService_UpdateRole_0            = runtime.ForwardResponseMessage
-	forward_AccessService_DeleteRole_0            = runtime.ForwardResponseMessage
-	forward_AccessService_CreateRoleAssignment_0  = runtime.ForwardResponseMessage
-	forward_AccessService_ListRoleAssignments_0   = runtime.ForwardResponseMessage
-	forward_AccessService_DeleteRoleAssignment_0  = runtime.ForwardResponseMessage
-	forward_AccessService_ListPrincipalRoles_0    = runtime.ForwardResponseMessage
-	forward_AccessService_ExplainPermissions_0    = runtime.ForwardResponseMessage
-	forward_AccessService_CheckPermission_0       = runtime.ForwardResponseMessage
-	forward_AccessService_BatchCheckPermission_0  = runtime.ForwardResponseMessage
-	forward_AccessService_ExportRoleAssignments_0 = runtime.ForwardResponseStream
-	forward_AccessService_SetRobotUsageScope_0    = runtime.ForwardResponseMessage
-	forward_AccessService_GetRobotUsageScope_0    = runtime.ForwardResponseMessage
-	forward_AccessService_CheckRobotUse_0         = runtime.ForwardResponseMessage
-	forward_AccessService_ListUsableRobots_0      = runtime.ForwardResponseMessage
+	forward_AccessService_ListPermissions_0            = runtime.ForwardResponseMessage
+	forward_AccessService_GetRole_0                    = runtime.ForwardResponseMessage
+	forward_AccessService_GetRole_1                    = runtime.ForwardResponseMessage
+	forward_AccessService_ListRoles_0                  = runtime.ForwardResponseMessage
+	forward_AccessService_CreateRole_0                 = runtime.ForwardResponseMessage
+	forward_AccessService_UpdateRole_0                 = runtime.ForwardResponseMessage
+	forward_AccessService_DeleteRole_0                 = runtime.ForwardResponseMessage
+	forward_AccessService_CreateRoleAssignment_0       = runtime.ForwardResponseMessage
+	forward_AccessService_BatchCreateRoleAssignments_0 = runtime.ForwardResponseMessage
+	forward_AccessService_ListRoleAssignments_0        = runtime.ForwardResponseMessage
+	forward_AccessService_DeleteRoleAssignment_0       = runtime.ForwardResponseMessage
+	forward_AccessService_ListPrincipalRoles_0         = runtime.ForwardResponseMessage
+	forward_AccessService_ExplainPermissions_0         = runtime.ForwardResponseMessage
+	forward_AccessService_CheckPermission_0            = runtime.ForwardResponseMessage
+	forward_AccessService_BatchCheckPermission_0       = runtime.ForwardResponseMessage
+	forward_AccessService_ExportRoleAssignments_0      = runtime.ForwardResponseStream
+	forward_AccessService_SetRobotUsageScope_0         = runtime.ForwardResponseMessage
+	forward_AccessService_GetRobotUsageScope_0         = runtime.ForwardResponseMessage
+	forward_AccessService_CheckRobotUse_0              = runtime.ForwardResponseMessage
+	forward_AccessService_ListUsableRobots_0           = runtime.ForwardResponseMessage
 )

@@ -21,25 +21,27 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AccessService_ListPermissions_FullMethodName       = "/steward.access.v1.AccessService/ListPermissions"
-	AccessService_GetRole_FullMethodName               = "/steward.access.v1.AccessService/GetRole"
-	AccessService_ListRoles_FullMethodName             = "/steward.access.v1.AccessService/ListRoles"
-	AccessService_CreateRole_FullMethodName            = "/steward.access.v1.AccessService/CreateRole"
-	AccessService_UpdateRole_FullMethodName            = "/steward.access.v1.AccessService/UpdateRole"
-	AccessService_DeleteRole_FullMethodName            = "/steward.access.v1.AccessService/DeleteRole"
-	AccessService_CreateRoleAssignment_FullMethodName  = "/steward.access.v1.AccessService/CreateRoleAssignment"
-	AccessService_ListRoleAssignments_FullMethodName   = "/steward.access.v1.AccessService/ListRoleAssignments"
-	AccessService_DeleteRoleAssignment_FullMethodName  = "/steward.access.v1.AccessService/DeleteRoleAssignment"
-	AccessService_ListPrincipalRoles_FullMethodName    = "/steward.access.v1.AccessService/ListPrincipalRoles"
-	AccessService_ExplainPermissions_FullMethodName    = "/steward.access.v1.AccessService/ExplainPermissions"
-	AccessService_CheckPermission_FullMethodName       = "/steward.access.v1.AccessService/CheckPermission"
-	AccessService_BatchCheckPermission_FullMethodName  = "/steward.access.v1.AccessService/BatchCheckPermission"
-	AccessService_ExportRoleAssignments_FullMethodName = "/steward.access.v1.AccessService/ExportRoleAssignments"
-	AccessService_SetRobotUsageScope_FullMethodName    = "/steward.access.v1.AccessService/SetRobotUsageScope"
-	AccessService_GetRobotUsageScope_FullMethodName    = "/steward.access.v1.AccessService/GetRobotUsageScope"
-	AccessService_CheckRobotUse_FullMethodName         = "/steward.access.v1.AccessService/CheckRobotUse"
-	AccessService_CheckMembershipChange_FullMethodName = "/steward.access.v1.AccessService/CheckMembershipChange"
-	AccessService_ListUsableRobots_FullMethodName      = "/steward.access.v1.AccessService/ListUsableRobots"
+	AccessService_ListPermissions_FullMethodName            = "/steward.access.v1.AccessService/ListPermissions"
+	AccessService_GetRole_FullMethodName                    = "/steward.access.v1.AccessService/GetRole"
+	AccessService_ListRoles_FullMethodName                  = "/steward.access.v1.AccessService/ListRoles"
+	AccessService_CreateRole_FullMethodName                 = "/steward.access.v1.AccessService/CreateRole"
+	AccessService_UpdateRole_FullMethodName                 = "/steward.access.v1.AccessService/UpdateRole"
+	AccessService_DeleteRole_FullMethodName                 = "/steward.access.v1.AccessService/DeleteRole"
+	AccessService_CreateRoleAssignment_FullMethodName       = "/steward.access.v1.AccessService/CreateRoleAssignment"
+	AccessService_BatchCreateRoleAssignments_FullMethodName = "/steward.access.v1.AccessService/BatchCreateRoleAssignments"
+	AccessService_ListRoleAssignments_FullMethodName        = "/steward.access.v1.AccessService/ListRoleAssignments"
+	AccessService_DeleteRoleAssignment_FullMethodName       = "/steward.access.v1.AccessService/DeleteRoleAssignment"
+	AccessService_ListPrincipalRoles_FullMethodName         = "/steward.access.v1.AccessService/ListPrincipalRoles"
+	AccessService_ExplainPermissions_FullMethodName         = "/steward.access.v1.AccessService/ExplainPermissions"
+	AccessService_CheckPermission_FullMethodName            = "/steward.access.v1.AccessService/CheckPermission"
+	AccessService_BatchCheckPermission_FullMethodName       = "/steward.access.v1.AccessService/BatchCheckPermission"
+	AccessService_ExportRoleAssignments_FullMethodName      = "/steward.access.v1.AccessService/ExportRoleAssignments"
+	AccessService_SetRobotUsageScope_FullMethodName         = "/steward.access.v1.AccessService/SetRobotUsageScope"
+	AccessService_GetRobotUsageScope_FullMethodName         = "/steward.access.v1.AccessService/GetRobotUsageScope"
+	AccessService_CheckRobotUse_FullMethodName              = "/steward.access.v1.AccessService/CheckRobotUse"
+	AccessService_CheckMembershipChange_FullMethodName      = "/steward.access.v1.AccessService/CheckMembershipChange"
+	AccessService_BatchCheckMembershipChange_FullMethodName = "/steward.access.v1.AccessService/BatchCheckMembershipChange"
+	AccessService_ListUsableRobots_FullMethodName           = "/steward.access.v1.AccessService/ListUsableRobots"
 )
 
 // AccessServiceClient is the client API for AccessService service.
@@ -79,6 +81,18 @@ type AccessServiceClient interface {
 	// tenant administrator of its tenant), and cannot grant a role holding a
 	// permission it lacks there. Checked by the handler.
 	CreateRoleAssignment(ctx context.Context, in *CreateRoleAssignmentRequest, opts ...grpc.CallOption) (*CreateRoleAssignmentResponse, error)
+	// BatchCreateRoleAssignments makes up to 1,000 CreateRoleAssignment
+	// requests in one call and one transaction (AIP-233): each item is
+	// checked exactly as CreateRoleAssignment checks it (R13, and R17's
+	// delegation limits and escalation prevention for the caller), and either
+	// every item is made or none is. Items name the batch's parent and no
+	// request_id of their own (the batch's request_id makes the whole batch
+	// idempotent). A refused item fails the call naming it: InvalidArgument
+	// with a field violation on "requests[i]....", or the item's own error
+	// (PermissionDenied ESCALATION naming the permission, NotFound, ...) with
+	// ErrorInfo metadata "item": "requests[i]". One event per assignment
+	// made. Checked by the handler.
+	BatchCreateRoleAssignments(ctx context.Context, in *BatchCreateRoleAssignmentsRequest, opts ...grpc.CallOption) (*BatchCreateRoleAssignmentsResponse, error)
 	// ListRoleAssignments lists the explicit assignments of an organization,
 	// by scope (with the tenant's platform roles at a service, R18) or by
 	// principal.
@@ -133,6 +147,11 @@ type AccessServiceClient interface {
 	// Internal: the directory calls it with its service credential and the
 	// end user as actor.
 	CheckMembershipChange(ctx context.Context, in *CheckMembershipChangeRequest, opts ...grpc.CallOption) (*CheckMembershipChangeResponse, error)
+	// BatchCheckMembershipChange answers up to 1,000 CheckMembershipChange
+	// questions in one call, each as CheckMembershipChange would: the
+	// directory asks it once for a batch of membership changes (R17).
+	// Internal, like CheckMembershipChange.
+	BatchCheckMembershipChange(ctx context.Context, in *BatchCheckMembershipChangeRequest, opts ...grpc.CallOption) (*BatchCheckMembershipChangeResponse, error)
 	// ListUsableRobots lists the directory's robots the account may use
 	// remotely (robot monitoring shows only these, R20).
 	ListUsableRobots(ctx context.Context, in *ListUsableRobotsRequest, opts ...grpc.CallOption) (*ListUsableRobotsResponse, error)
@@ -210,6 +229,16 @@ func (c *accessServiceClient) CreateRoleAssignment(ctx context.Context, in *Crea
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateRoleAssignmentResponse)
 	err := c.cc.Invoke(ctx, AccessService_CreateRoleAssignment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accessServiceClient) BatchCreateRoleAssignments(ctx context.Context, in *BatchCreateRoleAssignmentsRequest, opts ...grpc.CallOption) (*BatchCreateRoleAssignmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchCreateRoleAssignmentsResponse)
+	err := c.cc.Invoke(ctx, AccessService_BatchCreateRoleAssignments_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -335,6 +364,16 @@ func (c *accessServiceClient) CheckMembershipChange(ctx context.Context, in *Che
 	return out, nil
 }
 
+func (c *accessServiceClient) BatchCheckMembershipChange(ctx context.Context, in *BatchCheckMembershipChangeRequest, opts ...grpc.CallOption) (*BatchCheckMembershipChangeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchCheckMembershipChangeResponse)
+	err := c.cc.Invoke(ctx, AccessService_BatchCheckMembershipChange_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *accessServiceClient) ListUsableRobots(ctx context.Context, in *ListUsableRobotsRequest, opts ...grpc.CallOption) (*ListUsableRobotsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListUsableRobotsResponse)
@@ -382,6 +421,18 @@ type AccessServiceServer interface {
 	// tenant administrator of its tenant), and cannot grant a role holding a
 	// permission it lacks there. Checked by the handler.
 	CreateRoleAssignment(context.Context, *CreateRoleAssignmentRequest) (*CreateRoleAssignmentResponse, error)
+	// BatchCreateRoleAssignments makes up to 1,000 CreateRoleAssignment
+	// requests in one call and one transaction (AIP-233): each item is
+	// checked exactly as CreateRoleAssignment checks it (R13, and R17's
+	// delegation limits and escalation prevention for the caller), and either
+	// every item is made or none is. Items name the batch's parent and no
+	// request_id of their own (the batch's request_id makes the whole batch
+	// idempotent). A refused item fails the call naming it: InvalidArgument
+	// with a field violation on "requests[i]....", or the item's own error
+	// (PermissionDenied ESCALATION naming the permission, NotFound, ...) with
+	// ErrorInfo metadata "item": "requests[i]". One event per assignment
+	// made. Checked by the handler.
+	BatchCreateRoleAssignments(context.Context, *BatchCreateRoleAssignmentsRequest) (*BatchCreateRoleAssignmentsResponse, error)
 	// ListRoleAssignments lists the explicit assignments of an organization,
 	// by scope (with the tenant's platform roles at a service, R18) or by
 	// principal.
@@ -436,6 +487,11 @@ type AccessServiceServer interface {
 	// Internal: the directory calls it with its service credential and the
 	// end user as actor.
 	CheckMembershipChange(context.Context, *CheckMembershipChangeRequest) (*CheckMembershipChangeResponse, error)
+	// BatchCheckMembershipChange answers up to 1,000 CheckMembershipChange
+	// questions in one call, each as CheckMembershipChange would: the
+	// directory asks it once for a batch of membership changes (R17).
+	// Internal, like CheckMembershipChange.
+	BatchCheckMembershipChange(context.Context, *BatchCheckMembershipChangeRequest) (*BatchCheckMembershipChangeResponse, error)
 	// ListUsableRobots lists the directory's robots the account may use
 	// remotely (robot monitoring shows only these, R20).
 	ListUsableRobots(context.Context, *ListUsableRobotsRequest) (*ListUsableRobotsResponse, error)
@@ -470,6 +526,9 @@ func (UnimplementedAccessServiceServer) DeleteRole(context.Context, *DeleteRoleR
 func (UnimplementedAccessServiceServer) CreateRoleAssignment(context.Context, *CreateRoleAssignmentRequest) (*CreateRoleAssignmentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateRoleAssignment not implemented")
 }
+func (UnimplementedAccessServiceServer) BatchCreateRoleAssignments(context.Context, *BatchCreateRoleAssignmentsRequest) (*BatchCreateRoleAssignmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchCreateRoleAssignments not implemented")
+}
 func (UnimplementedAccessServiceServer) ListRoleAssignments(context.Context, *ListRoleAssignmentsRequest) (*ListRoleAssignmentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRoleAssignments not implemented")
 }
@@ -502,6 +561,9 @@ func (UnimplementedAccessServiceServer) CheckRobotUse(context.Context, *CheckRob
 }
 func (UnimplementedAccessServiceServer) CheckMembershipChange(context.Context, *CheckMembershipChangeRequest) (*CheckMembershipChangeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckMembershipChange not implemented")
+}
+func (UnimplementedAccessServiceServer) BatchCheckMembershipChange(context.Context, *BatchCheckMembershipChangeRequest) (*BatchCheckMembershipChangeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchCheckMembershipChange not implemented")
 }
 func (UnimplementedAccessServiceServer) ListUsableRobots(context.Context, *ListUsableRobotsRequest) (*ListUsableRobotsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListUsableRobots not implemented")
@@ -649,6 +711,24 @@ func _AccessService_CreateRoleAssignment_Handler(srv interface{}, ctx context.Co
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AccessServiceServer).CreateRoleAssignment(ctx, req.(*CreateRoleAssignmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccessService_BatchCreateRoleAssignments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchCreateRoleAssignmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccessServiceServer).BatchCreateRoleAssignments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccessService_BatchCreateRoleAssignments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccessServiceServer).BatchCreateRoleAssignments(ctx, req.(*BatchCreateRoleAssignmentsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -844,6 +924,24 @@ func _AccessService_CheckMembershipChange_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccessService_BatchCheckMembershipChange_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchCheckMembershipChangeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccessServiceServer).BatchCheckMembershipChange(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccessService_BatchCheckMembershipChange_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccessServiceServer).BatchCheckMembershipChange(ctx, req.(*BatchCheckMembershipChangeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AccessService_ListUsableRobots_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListUsableRobotsRequest)
 	if err := dec(in); err != nil {
@@ -898,6 +996,10 @@ var AccessService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AccessService_CreateRoleAssignment_Handler,
 		},
 		{
+			MethodName: "BatchCreateRoleAssignments",
+			Handler:    _AccessService_BatchCreateRoleAssignments_Handler,
+		},
+		{
 			MethodName: "ListRoleAssignments",
 			Handler:    _AccessService_ListRoleAssignments_Handler,
 		},
@@ -936,6 +1038,10 @@ var AccessService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckMembershipChange",
 			Handler:    _AccessService_CheckMembershipChange_Handler,
+		},
+		{
+			MethodName: "BatchCheckMembershipChange",
+			Handler:    _AccessService_BatchCheckMembershipChange_Handler,
 		},
 		{
 			MethodName: "ListUsableRobots",

@@ -27,7 +27,7 @@ var File_steward_directory_v1_directory_service_proto protoreflect.FileDescripto
 
 const file_steward_directory_v1_directory_service_proto_rawDesc = "" +
 	"\n" +
-	",steward/directory/v1/directory_service.proto\x12\x14steward.directory.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1csteward/authz/v1/authz.proto\x1a&steward/directory/v1/credentials.proto\x1a'steward/directory/v1/organization.proto\x1a!steward/directory/v1/people.proto\x1a%steward/directory/v1/principals.proto\x1a steward/directory/v1/scope.proto\x1a'steward/directory/v1/signing_keys.proto\x1a#steward/directory/v1/snapshot.proto2\xb0e\n" +
+	",steward/directory/v1/directory_service.proto\x12\x14steward.directory.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1csteward/authz/v1/authz.proto\x1a&steward/directory/v1/credentials.proto\x1a'steward/directory/v1/organization.proto\x1a!steward/directory/v1/people.proto\x1a%steward/directory/v1/principals.proto\x1a steward/directory/v1/scope.proto\x1a'steward/directory/v1/signing_keys.proto\x1a#steward/directory/v1/snapshot.proto2\xcdh\n" +
 	"\x10DirectoryService\x12~\n" +
 	"\x06SignUp\x12#.steward.directory.v1.SignUpRequest\x1a$.steward.directory.v1.SignUpResponse\")\xc2\xf3\x18\x02\x18\x01\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/organizations:signUp\x12\x8f\x01\n" +
 	"\x06SignIn\x12#.steward.directory.v1.SignInRequest\x1a$.steward.directory.v1.SignInResponse\":\xc2\xf3\x18\x02\x18\x01\x82\xd3\xe4\x93\x02.:\x01*\")/v1/{organization=organizations/*}:signIn\x12n\n" +
@@ -144,7 +144,13 @@ const file_steward_directory_v1_directory_service_proto_rawDesc = "" +
 	"users.edit\x12\x05group\x82\xd3\xe4\x93\x023:\x01*\"./v1/{group=organizations/*/groups/*}:addMember\x12\xb0\x01\n" +
 	"\x11RemoveGroupMember\x12..steward.directory.v1.RemoveGroupMemberRequest\x1a\x16.google.protobuf.Empty\"S\xc2\xf3\x18\x13\n" +
 	"\n" +
-	"users.edit\x12\x05group\x82\xd3\xe4\x93\x026:\x01*\"1/v1/{group=organizations/*/groups/*}:removeMember\x12\xc2\x01\n" +
+	"users.edit\x12\x05group\x82\xd3\xe4\x93\x026:\x01*\"1/v1/{group=organizations/*/groups/*}:removeMember\x12\xd5\x01\n" +
+	"\x14BatchAddGroupMembers\x121.steward.directory.v1.BatchAddGroupMembersRequest\x1a2.steward.directory.v1.BatchAddGroupMembersResponse\"V\xc2\xf3\x18\x14\n" +
+	"\n" +
+	"users.edit\x12\x06parent\x82\xd3\xe4\x93\x028:\x01*\"3/v1/{parent=organizations/*}/groups:batchAddMembers\x12\xc2\x01\n" +
+	"\x17BatchRemoveGroupMembers\x124.steward.directory.v1.BatchRemoveGroupMembersRequest\x1a\x16.google.protobuf.Empty\"Y\xc2\xf3\x18\x14\n" +
+	"\n" +
+	"users.edit\x12\x06parent\x82\xd3\xe4\x93\x02;:\x01*\"6/v1/{parent=organizations/*}/groups:batchRemoveMembers\x12\xc2\x01\n" +
 	"\x10ListGroupMembers\x12-.steward.directory.v1.ListGroupMembersRequest\x1a..steward.directory.v1.ListGroupMembersResponse\"O\xc2\xf3\x18\x13\n" +
 	"\n" +
 	"users.view\x12\x05group\x82\xd3\xe4\x93\x022\x120/v1/{group=organizations/*/groups/*}:listMembers\x12\xa8\x01\n" +
@@ -203,116 +209,119 @@ const file_steward_directory_v1_directory_service_proto_rawDesc = "" +
 	"\rservices.view\x12\x04name\x82\xd3\xe4\x93\x02+\x12)/v1/{name=organizations/**}:listAncestorsB2Z0steward.dev/gen/steward/directory/v1;directoryv1b\x06proto3"
 
 var file_steward_directory_v1_directory_service_proto_goTypes = []any{
-	(*SignUpRequest)(nil),               // 0: steward.directory.v1.SignUpRequest
-	(*SignInRequest)(nil),               // 1: steward.directory.v1.SignInRequest
-	(*GetJwksRequest)(nil),              // 2: steward.directory.v1.GetJwksRequest
-	(*VerifyCredentialRequest)(nil),     // 3: steward.directory.v1.VerifyCredentialRequest
-	(*RotateSigningKeysRequest)(nil),    // 4: steward.directory.v1.RotateSigningKeysRequest
-	(*ExportSnapshotRequest)(nil),       // 5: steward.directory.v1.ExportSnapshotRequest
-	(*GetOrganizationRequest)(nil),      // 6: steward.directory.v1.GetOrganizationRequest
-	(*GetAccountSystemRequest)(nil),     // 7: steward.directory.v1.GetAccountSystemRequest
-	(*SwitchAccountSystemRequest)(nil),  // 8: steward.directory.v1.SwitchAccountSystemRequest
-	(*GetTenantRequest)(nil),            // 9: steward.directory.v1.GetTenantRequest
-	(*UpdateTenantRequest)(nil),         // 10: steward.directory.v1.UpdateTenantRequest
-	(*DeleteTenantRequest)(nil),         // 11: steward.directory.v1.DeleteTenantRequest
-	(*ListTenantsRequest)(nil),          // 12: steward.directory.v1.ListTenantsRequest
-	(*CreateTenantRequest)(nil),         // 13: steward.directory.v1.CreateTenantRequest
-	(*GetServiceRequest)(nil),           // 14: steward.directory.v1.GetServiceRequest
-	(*UpdateServiceRequest)(nil),        // 15: steward.directory.v1.UpdateServiceRequest
-	(*DeleteServiceRequest)(nil),        // 16: steward.directory.v1.DeleteServiceRequest
-	(*ListServicesRequest)(nil),         // 17: steward.directory.v1.ListServicesRequest
-	(*CreateServiceRequest)(nil),        // 18: steward.directory.v1.CreateServiceRequest
-	(*GetFolderRequest)(nil),            // 19: steward.directory.v1.GetFolderRequest
-	(*UpdateFolderRequest)(nil),         // 20: steward.directory.v1.UpdateFolderRequest
-	(*DeleteFolderRequest)(nil),         // 21: steward.directory.v1.DeleteFolderRequest
-	(*ListFoldersRequest)(nil),          // 22: steward.directory.v1.ListFoldersRequest
-	(*CreateFolderRequest)(nil),         // 23: steward.directory.v1.CreateFolderRequest
-	(*GetProjectRequest)(nil),           // 24: steward.directory.v1.GetProjectRequest
-	(*UpdateProjectRequest)(nil),        // 25: steward.directory.v1.UpdateProjectRequest
-	(*DeleteProjectRequest)(nil),        // 26: steward.directory.v1.DeleteProjectRequest
-	(*ListProjectsRequest)(nil),         // 27: steward.directory.v1.ListProjectsRequest
-	(*CreateProjectRequest)(nil),        // 28: steward.directory.v1.CreateProjectRequest
-	(*GetDepartmentRequest)(nil),        // 29: steward.directory.v1.GetDepartmentRequest
-	(*UpdateDepartmentRequest)(nil),     // 30: steward.directory.v1.UpdateDepartmentRequest
-	(*DeleteDepartmentRequest)(nil),     // 31: steward.directory.v1.DeleteDepartmentRequest
-	(*ListDepartmentsRequest)(nil),      // 32: steward.directory.v1.ListDepartmentsRequest
-	(*CreateDepartmentRequest)(nil),     // 33: steward.directory.v1.CreateDepartmentRequest
-	(*GetUserRequest)(nil),              // 34: steward.directory.v1.GetUserRequest
-	(*UpdateUserRequest)(nil),           // 35: steward.directory.v1.UpdateUserRequest
-	(*DeleteUserRequest)(nil),           // 36: steward.directory.v1.DeleteUserRequest
-	(*ListUsersRequest)(nil),            // 37: steward.directory.v1.ListUsersRequest
-	(*CreateUserRequest)(nil),           // 38: steward.directory.v1.CreateUserRequest
-	(*ActivateUserRequest)(nil),         // 39: steward.directory.v1.ActivateUserRequest
-	(*DeactivateUserRequest)(nil),       // 40: steward.directory.v1.DeactivateUserRequest
-	(*MoveUserRequest)(nil),             // 41: steward.directory.v1.MoveUserRequest
-	(*GetGroupRequest)(nil),             // 42: steward.directory.v1.GetGroupRequest
-	(*UpdateGroupRequest)(nil),          // 43: steward.directory.v1.UpdateGroupRequest
-	(*DeleteGroupRequest)(nil),          // 44: steward.directory.v1.DeleteGroupRequest
-	(*ListGroupsRequest)(nil),           // 45: steward.directory.v1.ListGroupsRequest
-	(*CreateGroupRequest)(nil),          // 46: steward.directory.v1.CreateGroupRequest
-	(*AddGroupMemberRequest)(nil),       // 47: steward.directory.v1.AddGroupMemberRequest
-	(*RemoveGroupMemberRequest)(nil),    // 48: steward.directory.v1.RemoveGroupMemberRequest
-	(*ListGroupMembersRequest)(nil),     // 49: steward.directory.v1.ListGroupMembersRequest
-	(*ListUserGroupsRequest)(nil),       // 50: steward.directory.v1.ListUserGroupsRequest
-	(*GetRobotRequest)(nil),             // 51: steward.directory.v1.GetRobotRequest
-	(*UpdateRobotRequest)(nil),          // 52: steward.directory.v1.UpdateRobotRequest
-	(*DeleteRobotRequest)(nil),          // 53: steward.directory.v1.DeleteRobotRequest
-	(*ListRobotsRequest)(nil),           // 54: steward.directory.v1.ListRobotsRequest
-	(*CreateRobotRequest)(nil),          // 55: steward.directory.v1.CreateRobotRequest
-	(*GetRobotAccountRequest)(nil),      // 56: steward.directory.v1.GetRobotAccountRequest
-	(*UpdateRobotAccountRequest)(nil),   // 57: steward.directory.v1.UpdateRobotAccountRequest
-	(*DeleteRobotAccountRequest)(nil),   // 58: steward.directory.v1.DeleteRobotAccountRequest
-	(*ListRobotAccountsRequest)(nil),    // 59: steward.directory.v1.ListRobotAccountsRequest
-	(*CreateRobotAccountRequest)(nil),   // 60: steward.directory.v1.CreateRobotAccountRequest
-	(*GetExternalAppRequest)(nil),       // 61: steward.directory.v1.GetExternalAppRequest
-	(*UpdateExternalAppRequest)(nil),    // 62: steward.directory.v1.UpdateExternalAppRequest
-	(*DeleteExternalAppRequest)(nil),    // 63: steward.directory.v1.DeleteExternalAppRequest
-	(*ListExternalAppsRequest)(nil),     // 64: steward.directory.v1.ListExternalAppsRequest
-	(*CreateExternalAppRequest)(nil),    // 65: steward.directory.v1.CreateExternalAppRequest
-	(*CreateApiKeyRequest)(nil),         // 66: steward.directory.v1.CreateApiKeyRequest
-	(*ListApiKeysRequest)(nil),          // 67: steward.directory.v1.ListApiKeysRequest
-	(*RevokeApiKeyRequest)(nil),         // 68: steward.directory.v1.RevokeApiKeyRequest
-	(*EnrollTotpRequest)(nil),           // 69: steward.directory.v1.EnrollTotpRequest
-	(*ConfirmTotpRequest)(nil),          // 70: steward.directory.v1.ConfirmTotpRequest
-	(*ListScopeAncestorsRequest)(nil),   // 71: steward.directory.v1.ListScopeAncestorsRequest
-	(*SignUpResponse)(nil),              // 72: steward.directory.v1.SignUpResponse
-	(*SignInResponse)(nil),              // 73: steward.directory.v1.SignInResponse
-	(*GetJwksResponse)(nil),             // 74: steward.directory.v1.GetJwksResponse
-	(*VerifyCredentialResponse)(nil),    // 75: steward.directory.v1.VerifyCredentialResponse
-	(*RotateSigningKeysResponse)(nil),   // 76: steward.directory.v1.RotateSigningKeysResponse
-	(*ExportSnapshotResponse)(nil),      // 77: steward.directory.v1.ExportSnapshotResponse
-	(*Organization)(nil),                // 78: steward.directory.v1.Organization
-	(*AccountSystem)(nil),               // 79: steward.directory.v1.AccountSystem
-	(*SwitchAccountSystemResponse)(nil), // 80: steward.directory.v1.SwitchAccountSystemResponse
-	(*Tenant)(nil),                      // 81: steward.directory.v1.Tenant
-	(*emptypb.Empty)(nil),               // 82: google.protobuf.Empty
-	(*ListTenantsResponse)(nil),         // 83: steward.directory.v1.ListTenantsResponse
-	(*Service)(nil),                     // 84: steward.directory.v1.Service
-	(*ListServicesResponse)(nil),        // 85: steward.directory.v1.ListServicesResponse
-	(*Folder)(nil),                      // 86: steward.directory.v1.Folder
-	(*ListFoldersResponse)(nil),         // 87: steward.directory.v1.ListFoldersResponse
-	(*Project)(nil),                     // 88: steward.directory.v1.Project
-	(*ListProjectsResponse)(nil),        // 89: steward.directory.v1.ListProjectsResponse
-	(*Department)(nil),                  // 90: steward.directory.v1.Department
-	(*ListDepartmentsResponse)(nil),     // 91: steward.directory.v1.ListDepartmentsResponse
-	(*User)(nil),                        // 92: steward.directory.v1.User
-	(*ListUsersResponse)(nil),           // 93: steward.directory.v1.ListUsersResponse
-	(*Group)(nil),                       // 94: steward.directory.v1.Group
-	(*ListGroupsResponse)(nil),          // 95: steward.directory.v1.ListGroupsResponse
-	(*GroupMembership)(nil),             // 96: steward.directory.v1.GroupMembership
-	(*ListGroupMembersResponse)(nil),    // 97: steward.directory.v1.ListGroupMembersResponse
-	(*ListUserGroupsResponse)(nil),      // 98: steward.directory.v1.ListUserGroupsResponse
-	(*Robot)(nil),                       // 99: steward.directory.v1.Robot
-	(*ListRobotsResponse)(nil),          // 100: steward.directory.v1.ListRobotsResponse
-	(*RobotAccount)(nil),                // 101: steward.directory.v1.RobotAccount
-	(*ListRobotAccountsResponse)(nil),   // 102: steward.directory.v1.ListRobotAccountsResponse
-	(*ExternalApp)(nil),                 // 103: steward.directory.v1.ExternalApp
-	(*ListExternalAppsResponse)(nil),    // 104: steward.directory.v1.ListExternalAppsResponse
-	(*CreateApiKeyResponse)(nil),        // 105: steward.directory.v1.CreateApiKeyResponse
-	(*ListApiKeysResponse)(nil),         // 106: steward.directory.v1.ListApiKeysResponse
-	(*ApiKey)(nil),                      // 107: steward.directory.v1.ApiKey
-	(*EnrollTotpResponse)(nil),          // 108: steward.directory.v1.EnrollTotpResponse
-	(*ListScopeAncestorsResponse)(nil),  // 109: steward.directory.v1.ListScopeAncestorsResponse
+	(*SignUpRequest)(nil),                  // 0: steward.directory.v1.SignUpRequest
+	(*SignInRequest)(nil),                  // 1: steward.directory.v1.SignInRequest
+	(*GetJwksRequest)(nil),                 // 2: steward.directory.v1.GetJwksRequest
+	(*VerifyCredentialRequest)(nil),        // 3: steward.directory.v1.VerifyCredentialRequest
+	(*RotateSigningKeysRequest)(nil),       // 4: steward.directory.v1.RotateSigningKeysRequest
+	(*ExportSnapshotRequest)(nil),          // 5: steward.directory.v1.ExportSnapshotRequest
+	(*GetOrganizationRequest)(nil),         // 6: steward.directory.v1.GetOrganizationRequest
+	(*GetAccountSystemRequest)(nil),        // 7: steward.directory.v1.GetAccountSystemRequest
+	(*SwitchAccountSystemRequest)(nil),     // 8: steward.directory.v1.SwitchAccountSystemRequest
+	(*GetTenantRequest)(nil),               // 9: steward.directory.v1.GetTenantRequest
+	(*UpdateTenantRequest)(nil),            // 10: steward.directory.v1.UpdateTenantRequest
+	(*DeleteTenantRequest)(nil),            // 11: steward.directory.v1.DeleteTenantRequest
+	(*ListTenantsRequest)(nil),             // 12: steward.directory.v1.ListTenantsRequest
+	(*CreateTenantRequest)(nil),            // 13: steward.directory.v1.CreateTenantRequest
+	(*GetServiceRequest)(nil),              // 14: steward.directory.v1.GetServiceRequest
+	(*UpdateServiceRequest)(nil),           // 15: steward.directory.v1.UpdateServiceRequest
+	(*DeleteServiceRequest)(nil),           // 16: steward.directory.v1.DeleteServiceRequest
+	(*ListServicesRequest)(nil),            // 17: steward.directory.v1.ListServicesRequest
+	(*CreateServiceRequest)(nil),           // 18: steward.directory.v1.CreateServiceRequest
+	(*GetFolderRequest)(nil),               // 19: steward.directory.v1.GetFolderRequest
+	(*UpdateFolderRequest)(nil),            // 20: steward.directory.v1.UpdateFolderRequest
+	(*DeleteFolderRequest)(nil),            // 21: steward.directory.v1.DeleteFolderRequest
+	(*ListFoldersRequest)(nil),             // 22: steward.directory.v1.ListFoldersRequest
+	(*CreateFolderRequest)(nil),            // 23: steward.directory.v1.CreateFolderRequest
+	(*GetProjectRequest)(nil),              // 24: steward.directory.v1.GetProjectRequest
+	(*UpdateProjectRequest)(nil),           // 25: steward.directory.v1.UpdateProjectRequest
+	(*DeleteProjectRequest)(nil),           // 26: steward.directory.v1.DeleteProjectRequest
+	(*ListProjectsRequest)(nil),            // 27: steward.directory.v1.ListProjectsRequest
+	(*CreateProjectRequest)(nil),           // 28: steward.directory.v1.CreateProjectRequest
+	(*GetDepartmentRequest)(nil),           // 29: steward.directory.v1.GetDepartmentRequest
+	(*UpdateDepartmentRequest)(nil),        // 30: steward.directory.v1.UpdateDepartmentRequest
+	(*DeleteDepartmentRequest)(nil),        // 31: steward.directory.v1.DeleteDepartmentRequest
+	(*ListDepartmentsRequest)(nil),         // 32: steward.directory.v1.ListDepartmentsRequest
+	(*CreateDepartmentRequest)(nil),        // 33: steward.directory.v1.CreateDepartmentRequest
+	(*GetUserRequest)(nil),                 // 34: steward.directory.v1.GetUserRequest
+	(*UpdateUserRequest)(nil),              // 35: steward.directory.v1.UpdateUserRequest
+	(*DeleteUserRequest)(nil),              // 36: steward.directory.v1.DeleteUserRequest
+	(*ListUsersRequest)(nil),               // 37: steward.directory.v1.ListUsersRequest
+	(*CreateUserRequest)(nil),              // 38: steward.directory.v1.CreateUserRequest
+	(*ActivateUserRequest)(nil),            // 39: steward.directory.v1.ActivateUserRequest
+	(*DeactivateUserRequest)(nil),          // 40: steward.directory.v1.DeactivateUserRequest
+	(*MoveUserRequest)(nil),                // 41: steward.directory.v1.MoveUserRequest
+	(*GetGroupRequest)(nil),                // 42: steward.directory.v1.GetGroupRequest
+	(*UpdateGroupRequest)(nil),             // 43: steward.directory.v1.UpdateGroupRequest
+	(*DeleteGroupRequest)(nil),             // 44: steward.directory.v1.DeleteGroupRequest
+	(*ListGroupsRequest)(nil),              // 45: steward.directory.v1.ListGroupsRequest
+	(*CreateGroupRequest)(nil),             // 46: steward.directory.v1.CreateGroupRequest
+	(*AddGroupMemberRequest)(nil),          // 47: steward.directory.v1.AddGroupMemberRequest
+	(*RemoveGroupMemberRequest)(nil),       // 48: steward.directory.v1.RemoveGroupMemberRequest
+	(*BatchAddGroupMembersRequest)(nil),    // 49: steward.directory.v1.BatchAddGroupMembersRequest
+	(*BatchRemoveGroupMembersRequest)(nil), // 50: steward.directory.v1.BatchRemoveGroupMembersRequest
+	(*ListGroupMembersRequest)(nil),        // 51: steward.directory.v1.ListGroupMembersRequest
+	(*ListUserGroupsRequest)(nil),          // 52: steward.directory.v1.ListUserGroupsRequest
+	(*GetRobotRequest)(nil),                // 53: steward.directory.v1.GetRobotRequest
+	(*UpdateRobotRequest)(nil),             // 54: steward.directory.v1.UpdateRobotRequest
+	(*DeleteRobotRequest)(nil),             // 55: steward.directory.v1.DeleteRobotRequest
+	(*ListRobotsRequest)(nil),              // 56: steward.directory.v1.ListRobotsRequest
+	(*CreateRobotRequest)(nil),             // 57: steward.directory.v1.CreateRobotRequest
+	(*GetRobotAccountRequest)(nil),         // 58: steward.directory.v1.GetRobotAccountRequest
+	(*UpdateRobotAccountRequest)(nil),      // 59: steward.directory.v1.UpdateRobotAccountRequest
+	(*DeleteRobotAccountRequest)(nil),      // 60: steward.directory.v1.DeleteRobotAccountRequest
+	(*ListRobotAccountsRequest)(nil),       // 61: steward.directory.v1.ListRobotAccountsRequest
+	(*CreateRobotAccountRequest)(nil),      // 62: steward.directory.v1.CreateRobotAccountRequest
+	(*GetExternalAppRequest)(nil),          // 63: steward.directory.v1.GetExternalAppRequest
+	(*UpdateExternalAppRequest)(nil),       // 64: steward.directory.v1.UpdateExternalAppRequest
+	(*DeleteExternalAppRequest)(nil),       // 65: steward.directory.v1.DeleteExternalAppRequest
+	(*ListExternalAppsRequest)(nil),        // 66: steward.directory.v1.ListExternalAppsRequest
+	(*CreateExternalAppRequest)(nil),       // 67: steward.directory.v1.CreateExternalAppRequest
+	(*CreateApiKeyRequest)(nil),            // 68: steward.directory.v1.CreateApiKeyRequest
+	(*ListApiKeysRequest)(nil),             // 69: steward.directory.v1.ListApiKeysRequest
+	(*RevokeApiKeyRequest)(nil),            // 70: steward.directory.v1.RevokeApiKeyRequest
+	(*EnrollTotpRequest)(nil),              // 71: steward.directory.v1.EnrollTotpRequest
+	(*ConfirmTotpRequest)(nil),             // 72: steward.directory.v1.ConfirmTotpRequest
+	(*ListScopeAncestorsRequest)(nil),      // 73: steward.directory.v1.ListScopeAncestorsRequest
+	(*SignUpResponse)(nil),                 // 74: steward.directory.v1.SignUpResponse
+	(*SignInResponse)(nil),                 // 75: steward.directory.v1.SignInResponse
+	(*GetJwksResponse)(nil),                // 76: steward.directory.v1.GetJwksResponse
+	(*VerifyCredentialResponse)(nil),       // 77: steward.directory.v1.VerifyCredentialResponse
+	(*RotateSigningKeysResponse)(nil),      // 78: steward.directory.v1.RotateSigningKeysResponse
+	(*ExportSnapshotResponse)(nil),         // 79: steward.directory.v1.ExportSnapshotResponse
+	(*Organization)(nil),                   // 80: steward.directory.v1.Organization
+	(*AccountSystem)(nil),                  // 81: steward.directory.v1.AccountSystem
+	(*SwitchAccountSystemResponse)(nil),    // 82: steward.directory.v1.SwitchAccountSystemResponse
+	(*Tenant)(nil),                         // 83: steward.directory.v1.Tenant
+	(*emptypb.Empty)(nil),                  // 84: google.protobuf.Empty
+	(*ListTenantsResponse)(nil),            // 85: steward.directory.v1.ListTenantsResponse
+	(*Service)(nil),                        // 86: steward.directory.v1.Service
+	(*ListServicesResponse)(nil),           // 87: steward.directory.v1.ListServicesResponse
+	(*Folder)(nil),                         // 88: steward.directory.v1.Folder
+	(*ListFoldersResponse)(nil),            // 89: steward.directory.v1.ListFoldersResponse
+	(*Project)(nil),                        // 90: steward.directory.v1.Project
+	(*ListProjectsResponse)(nil),           // 91: steward.directory.v1.ListProjectsResponse
+	(*Department)(nil),                     // 92: steward.directory.v1.Department
+	(*ListDepartmentsResponse)(nil),        // 93: steward.directory.v1.ListDepartmentsResponse
+	(*User)(nil),                           // 94: steward.directory.v1.User
+	(*ListUsersResponse)(nil),              // 95: steward.directory.v1.ListUsersResponse
+	(*Group)(nil),                          // 96: steward.directory.v1.Group
+	(*ListGroupsResponse)(nil),             // 97: steward.directory.v1.ListGroupsResponse
+	(*GroupMembership)(nil),                // 98: steward.directory.v1.GroupMembership
+	(*BatchAddGroupMembersResponse)(nil),   // 99: steward.directory.v1.BatchAddGroupMembersResponse
+	(*ListGroupMembersResponse)(nil),       // 100: steward.directory.v1.ListGroupMembersResponse
+	(*ListUserGroupsResponse)(nil),         // 101: steward.directory.v1.ListUserGroupsResponse
+	(*Robot)(nil),                          // 102: steward.directory.v1.Robot
+	(*ListRobotsResponse)(nil),             // 103: steward.directory.v1.ListRobotsResponse
+	(*RobotAccount)(nil),                   // 104: steward.directory.v1.RobotAccount
+	(*ListRobotAccountsResponse)(nil),      // 105: steward.directory.v1.ListRobotAccountsResponse
+	(*ExternalApp)(nil),                    // 106: steward.directory.v1.ExternalApp
+	(*ListExternalAppsResponse)(nil),       // 107: steward.directory.v1.ListExternalAppsResponse
+	(*CreateApiKeyResponse)(nil),           // 108: steward.directory.v1.CreateApiKeyResponse
+	(*ListApiKeysResponse)(nil),            // 109: steward.directory.v1.ListApiKeysResponse
+	(*ApiKey)(nil),                         // 110: steward.directory.v1.ApiKey
+	(*EnrollTotpResponse)(nil),             // 111: steward.directory.v1.EnrollTotpResponse
+	(*ListScopeAncestorsResponse)(nil),     // 112: steward.directory.v1.ListScopeAncestorsResponse
 }
 var file_steward_directory_v1_directory_service_proto_depIdxs = []int32{
 	0,   // 0: steward.directory.v1.DirectoryService.SignUp:input_type -> steward.directory.v1.SignUpRequest
@@ -364,103 +373,107 @@ var file_steward_directory_v1_directory_service_proto_depIdxs = []int32{
 	46,  // 46: steward.directory.v1.DirectoryService.CreateGroup:input_type -> steward.directory.v1.CreateGroupRequest
 	47,  // 47: steward.directory.v1.DirectoryService.AddGroupMember:input_type -> steward.directory.v1.AddGroupMemberRequest
 	48,  // 48: steward.directory.v1.DirectoryService.RemoveGroupMember:input_type -> steward.directory.v1.RemoveGroupMemberRequest
-	49,  // 49: steward.directory.v1.DirectoryService.ListGroupMembers:input_type -> steward.directory.v1.ListGroupMembersRequest
-	50,  // 50: steward.directory.v1.DirectoryService.ListUserGroups:input_type -> steward.directory.v1.ListUserGroupsRequest
-	51,  // 51: steward.directory.v1.DirectoryService.GetRobot:input_type -> steward.directory.v1.GetRobotRequest
-	52,  // 52: steward.directory.v1.DirectoryService.UpdateRobot:input_type -> steward.directory.v1.UpdateRobotRequest
-	53,  // 53: steward.directory.v1.DirectoryService.DeleteRobot:input_type -> steward.directory.v1.DeleteRobotRequest
-	54,  // 54: steward.directory.v1.DirectoryService.ListRobots:input_type -> steward.directory.v1.ListRobotsRequest
-	55,  // 55: steward.directory.v1.DirectoryService.CreateRobot:input_type -> steward.directory.v1.CreateRobotRequest
-	56,  // 56: steward.directory.v1.DirectoryService.GetRobotAccount:input_type -> steward.directory.v1.GetRobotAccountRequest
-	57,  // 57: steward.directory.v1.DirectoryService.UpdateRobotAccount:input_type -> steward.directory.v1.UpdateRobotAccountRequest
-	58,  // 58: steward.directory.v1.DirectoryService.DeleteRobotAccount:input_type -> steward.directory.v1.DeleteRobotAccountRequest
-	59,  // 59: steward.directory.v1.DirectoryService.ListRobotAccounts:input_type -> steward.directory.v1.ListRobotAccountsRequest
-	60,  // 60: steward.directory.v1.DirectoryService.CreateRobotAccount:input_type -> steward.directory.v1.CreateRobotAccountRequest
-	61,  // 61: steward.directory.v1.DirectoryService.GetExternalApp:input_type -> steward.directory.v1.GetExternalAppRequest
-	62,  // 62: steward.directory.v1.DirectoryService.UpdateExternalApp:input_type -> steward.directory.v1.UpdateExternalAppRequest
-	63,  // 63: steward.directory.v1.DirectoryService.DeleteExternalApp:input_type -> steward.directory.v1.DeleteExternalAppRequest
-	64,  // 64: steward.directory.v1.DirectoryService.ListExternalApps:input_type -> steward.directory.v1.ListExternalAppsRequest
-	65,  // 65: steward.directory.v1.DirectoryService.CreateExternalApp:input_type -> steward.directory.v1.CreateExternalAppRequest
-	66,  // 66: steward.directory.v1.DirectoryService.CreateApiKey:input_type -> steward.directory.v1.CreateApiKeyRequest
-	67,  // 67: steward.directory.v1.DirectoryService.ListApiKeys:input_type -> steward.directory.v1.ListApiKeysRequest
-	68,  // 68: steward.directory.v1.DirectoryService.RevokeApiKey:input_type -> steward.directory.v1.RevokeApiKeyRequest
-	69,  // 69: steward.directory.v1.DirectoryService.EnrollTotp:input_type -> steward.directory.v1.EnrollTotpRequest
-	70,  // 70: steward.directory.v1.DirectoryService.ConfirmTotp:input_type -> steward.directory.v1.ConfirmTotpRequest
-	71,  // 71: steward.directory.v1.DirectoryService.ListScopeAncestors:input_type -> steward.directory.v1.ListScopeAncestorsRequest
-	72,  // 72: steward.directory.v1.DirectoryService.SignUp:output_type -> steward.directory.v1.SignUpResponse
-	73,  // 73: steward.directory.v1.DirectoryService.SignIn:output_type -> steward.directory.v1.SignInResponse
-	74,  // 74: steward.directory.v1.DirectoryService.GetJwks:output_type -> steward.directory.v1.GetJwksResponse
-	75,  // 75: steward.directory.v1.DirectoryService.VerifyCredential:output_type -> steward.directory.v1.VerifyCredentialResponse
-	76,  // 76: steward.directory.v1.DirectoryService.RotateSigningKeys:output_type -> steward.directory.v1.RotateSigningKeysResponse
-	77,  // 77: steward.directory.v1.DirectoryService.ExportSnapshot:output_type -> steward.directory.v1.ExportSnapshotResponse
-	78,  // 78: steward.directory.v1.DirectoryService.GetOrganization:output_type -> steward.directory.v1.Organization
-	79,  // 79: steward.directory.v1.DirectoryService.GetAccountSystem:output_type -> steward.directory.v1.AccountSystem
-	80,  // 80: steward.directory.v1.DirectoryService.SwitchAccountSystem:output_type -> steward.directory.v1.SwitchAccountSystemResponse
-	81,  // 81: steward.directory.v1.DirectoryService.GetTenant:output_type -> steward.directory.v1.Tenant
-	81,  // 82: steward.directory.v1.DirectoryService.UpdateTenant:output_type -> steward.directory.v1.Tenant
-	82,  // 83: steward.directory.v1.DirectoryService.DeleteTenant:output_type -> google.protobuf.Empty
-	83,  // 84: steward.directory.v1.DirectoryService.ListTenants:output_type -> steward.directory.v1.ListTenantsResponse
-	81,  // 85: steward.directory.v1.DirectoryService.CreateTenant:output_type -> steward.directory.v1.Tenant
-	84,  // 86: steward.directory.v1.DirectoryService.GetService:output_type -> steward.directory.v1.Service
-	84,  // 87: steward.directory.v1.DirectoryService.UpdateService:output_type -> steward.directory.v1.Service
-	82,  // 88: steward.directory.v1.DirectoryService.DeleteService:output_type -> google.protobuf.Empty
-	85,  // 89: steward.directory.v1.DirectoryService.ListServices:output_type -> steward.directory.v1.ListServicesResponse
-	84,  // 90: steward.directory.v1.DirectoryService.CreateService:output_type -> steward.directory.v1.Service
-	86,  // 91: steward.directory.v1.DirectoryService.GetFolder:output_type -> steward.directory.v1.Folder
-	86,  // 92: steward.directory.v1.DirectoryService.UpdateFolder:output_type -> steward.directory.v1.Folder
-	82,  // 93: steward.directory.v1.DirectoryService.DeleteFolder:output_type -> google.protobuf.Empty
-	87,  // 94: steward.directory.v1.DirectoryService.ListFolders:output_type -> steward.directory.v1.ListFoldersResponse
-	86,  // 95: steward.directory.v1.DirectoryService.CreateFolder:output_type -> steward.directory.v1.Folder
-	88,  // 96: steward.directory.v1.DirectoryService.GetProject:output_type -> steward.directory.v1.Project
-	88,  // 97: steward.directory.v1.DirectoryService.UpdateProject:output_type -> steward.directory.v1.Project
-	82,  // 98: steward.directory.v1.DirectoryService.DeleteProject:output_type -> google.protobuf.Empty
-	89,  // 99: steward.directory.v1.DirectoryService.ListProjects:output_type -> steward.directory.v1.ListProjectsResponse
-	88,  // 100: steward.directory.v1.DirectoryService.CreateProject:output_type -> steward.directory.v1.Project
-	90,  // 101: steward.directory.v1.DirectoryService.GetDepartment:output_type -> steward.directory.v1.Department
-	90,  // 102: steward.directory.v1.DirectoryService.UpdateDepartment:output_type -> steward.directory.v1.Department
-	82,  // 103: steward.directory.v1.DirectoryService.DeleteDepartment:output_type -> google.protobuf.Empty
-	91,  // 104: steward.directory.v1.DirectoryService.ListDepartments:output_type -> steward.directory.v1.ListDepartmentsResponse
-	90,  // 105: steward.directory.v1.DirectoryService.CreateDepartment:output_type -> steward.directory.v1.Department
-	92,  // 106: steward.directory.v1.DirectoryService.GetUser:output_type -> steward.directory.v1.User
-	92,  // 107: steward.directory.v1.DirectoryService.UpdateUser:output_type -> steward.directory.v1.User
-	82,  // 108: steward.directory.v1.DirectoryService.DeleteUser:output_type -> google.protobuf.Empty
-	93,  // 109: steward.directory.v1.DirectoryService.ListUsers:output_type -> steward.directory.v1.ListUsersResponse
-	92,  // 110: steward.directory.v1.DirectoryService.CreateUser:output_type -> steward.directory.v1.User
-	92,  // 111: steward.directory.v1.DirectoryService.ActivateUser:output_type -> steward.directory.v1.User
-	92,  // 112: steward.directory.v1.DirectoryService.DeactivateUser:output_type -> steward.directory.v1.User
-	92,  // 113: steward.directory.v1.DirectoryService.MoveUser:output_type -> steward.directory.v1.User
-	94,  // 114: steward.directory.v1.DirectoryService.GetGroup:output_type -> steward.directory.v1.Group
-	94,  // 115: steward.directory.v1.DirectoryService.UpdateGroup:output_type -> steward.directory.v1.Group
-	82,  // 116: steward.directory.v1.DirectoryService.DeleteGroup:output_type -> google.protobuf.Empty
-	95,  // 117: steward.directory.v1.DirectoryService.ListGroups:output_type -> steward.directory.v1.ListGroupsResponse
-	94,  // 118: steward.directory.v1.DirectoryService.CreateGroup:output_type -> steward.directory.v1.Group
-	96,  // 119: steward.directory.v1.DirectoryService.AddGroupMember:output_type -> steward.directory.v1.GroupMembership
-	82,  // 120: steward.directory.v1.DirectoryService.RemoveGroupMember:output_type -> google.protobuf.Empty
-	97,  // 121: steward.directory.v1.DirectoryService.ListGroupMembers:output_type -> steward.directory.v1.ListGroupMembersResponse
-	98,  // 122: steward.directory.v1.DirectoryService.ListUserGroups:output_type -> steward.directory.v1.ListUserGroupsResponse
-	99,  // 123: steward.directory.v1.DirectoryService.GetRobot:output_type -> steward.directory.v1.Robot
-	99,  // 124: steward.directory.v1.DirectoryService.UpdateRobot:output_type -> steward.directory.v1.Robot
-	82,  // 125: steward.directory.v1.DirectoryService.DeleteRobot:output_type -> google.protobuf.Empty
-	100, // 126: steward.directory.v1.DirectoryService.ListRobots:output_type -> steward.directory.v1.ListRobotsResponse
-	99,  // 127: steward.directory.v1.DirectoryService.CreateRobot:output_type -> steward.directory.v1.Robot
-	101, // 128: steward.directory.v1.DirectoryService.GetRobotAccount:output_type -> steward.directory.v1.RobotAccount
-	101, // 129: steward.directory.v1.DirectoryService.UpdateRobotAccount:output_type -> steward.directory.v1.RobotAccount
-	82,  // 130: steward.directory.v1.DirectoryService.DeleteRobotAccount:output_type -> google.protobuf.Empty
-	102, // 131: steward.directory.v1.DirectoryService.ListRobotAccounts:output_type -> steward.directory.v1.ListRobotAccountsResponse
-	101, // 132: steward.directory.v1.DirectoryService.CreateRobotAccount:output_type -> steward.directory.v1.RobotAccount
-	103, // 133: steward.directory.v1.DirectoryService.GetExternalApp:output_type -> steward.directory.v1.ExternalApp
-	103, // 134: steward.directory.v1.DirectoryService.UpdateExternalApp:output_type -> steward.directory.v1.ExternalApp
-	82,  // 135: steward.directory.v1.DirectoryService.DeleteExternalApp:output_type -> google.protobuf.Empty
-	104, // 136: steward.directory.v1.DirectoryService.ListExternalApps:output_type -> steward.directory.v1.ListExternalAppsResponse
-	103, // 137: steward.directory.v1.DirectoryService.CreateExternalApp:output_type -> steward.directory.v1.ExternalApp
-	105, // 138: steward.directory.v1.DirectoryService.CreateApiKey:output_type -> steward.directory.v1.CreateApiKeyResponse
-	106, // 139: steward.directory.v1.DirectoryService.ListApiKeys:output_type -> steward.directory.v1.ListApiKeysResponse
-	107, // 140: steward.directory.v1.DirectoryService.RevokeApiKey:output_type -> steward.directory.v1.ApiKey
-	108, // 141: steward.directory.v1.DirectoryService.EnrollTotp:output_type -> steward.directory.v1.EnrollTotpResponse
-	92,  // 142: steward.directory.v1.DirectoryService.ConfirmTotp:output_type -> steward.directory.v1.User
-	109, // 143: steward.directory.v1.DirectoryService.ListScopeAncestors:output_type -> steward.directory.v1.ListScopeAncestorsResponse
-	72,  // [72:144] is the sub-list for method output_type
-	0,   // [0:72] is the sub-list for method input_type
+	49,  // 49: steward.directory.v1.DirectoryService.BatchAddGroupMembers:input_type -> steward.directory.v1.BatchAddGroupMembersRequest
+	50,  // 50: steward.directory.v1.DirectoryService.BatchRemoveGroupMembers:input_type -> steward.directory.v1.BatchRemoveGroupMembersRequest
+	51,  // 51: steward.directory.v1.DirectoryService.ListGroupMembers:input_type -> steward.directory.v1.ListGroupMembersRequest
+	52,  // 52: steward.directory.v1.DirectoryService.ListUserGroups:input_type -> steward.directory.v1.ListUserGroupsRequest
+	53,  // 53: steward.directory.v1.DirectoryService.GetRobot:input_type -> steward.directory.v1.GetRobotRequest
+	54,  // 54: steward.directory.v1.DirectoryService.UpdateRobot:input_type -> steward.directory.v1.UpdateRobotRequest
+	55,  // 55: steward.directory.v1.DirectoryService.DeleteRobot:input_type -> steward.directory.v1.DeleteRobotRequest
+	56,  // 56: steward.directory.v1.DirectoryService.ListRobots:input_type -> steward.directory.v1.ListRobotsRequest
+	57,  // 57: steward.directory.v1.DirectoryService.CreateRobot:input_type -> steward.directory.v1.CreateRobotRequest
+	58,  // 58: steward.directory.v1.DirectoryService.GetRobotAccount:input_type -> steward.directory.v1.GetRobotAccountRequest
+	59,  // 59: steward.directory.v1.DirectoryService.UpdateRobotAccount:input_type -> steward.directory.v1.UpdateRobotAccountRequest
+	60,  // 60: steward.directory.v1.DirectoryService.DeleteRobotAccount:input_type -> steward.directory.v1.DeleteRobotAccountRequest
+	61,  // 61: steward.directory.v1.DirectoryService.ListRobotAccounts:input_type -> steward.directory.v1.ListRobotAccountsRequest
+	62,  // 62: steward.directory.v1.DirectoryService.CreateRobotAccount:input_type -> steward.directory.v1.CreateRobotAccountRequest
+	63,  // 63: steward.directory.v1.DirectoryService.GetExternalApp:input_type -> steward.directory.v1.GetExternalAppRequest
+	64,  // 64: steward.directory.v1.DirectoryService.UpdateExternalApp:input_type -> steward.directory.v1.UpdateExternalAppRequest
+	65,  // 65: steward.directory.v1.DirectoryService.DeleteExternalApp:input_type -> steward.directory.v1.DeleteExternalAppRequest
+	66,  // 66: steward.directory.v1.DirectoryService.ListExternalApps:input_type -> steward.directory.v1.ListExternalAppsRequest
+	67,  // 67: steward.directory.v1.DirectoryService.CreateExternalApp:input_type -> steward.directory.v1.CreateExternalAppRequest
+	68,  // 68: steward.directory.v1.DirectoryService.CreateApiKey:input_type -> steward.directory.v1.CreateApiKeyRequest
+	69,  // 69: steward.directory.v1.DirectoryService.ListApiKeys:input_type -> steward.directory.v1.ListApiKeysRequest
+	70,  // 70: steward.directory.v1.DirectoryService.RevokeApiKey:input_type -> steward.directory.v1.RevokeApiKeyRequest
+	71,  // 71: steward.directory.v1.DirectoryService.EnrollTotp:input_type -> steward.directory.v1.EnrollTotpRequest
+	72,  // 72: steward.directory.v1.DirectoryService.ConfirmTotp:input_type -> steward.directory.v1.ConfirmTotpRequest
+	73,  // 73: steward.directory.v1.DirectoryService.ListScopeAncestors:input_type -> steward.directory.v1.ListScopeAncestorsRequest
+	74,  // 74: steward.directory.v1.DirectoryService.SignUp:output_type -> steward.directory.v1.SignUpResponse
+	75,  // 75: steward.directory.v1.DirectoryService.SignIn:output_type -> steward.directory.v1.SignInResponse
+	76,  // 76: steward.directory.v1.DirectoryService.GetJwks:output_type -> steward.directory.v1.GetJwksResponse
+	77,  // 77: steward.directory.v1.DirectoryService.VerifyCredential:output_type -> steward.directory.v1.VerifyCredentialResponse
+	78,  // 78: steward.directory.v1.DirectoryService.RotateSigningKeys:output_type -> steward.directory.v1.RotateSigningKeysResponse
+	79,  // 79: steward.directory.v1.DirectoryService.ExportSnapshot:output_type -> steward.directory.v1.ExportSnapshotResponse
+	80,  // 80: steward.directory.v1.DirectoryService.GetOrganization:output_type -> steward.directory.v1.Organization
+	81,  // 81: steward.directory.v1.DirectoryService.GetAccountSystem:output_type -> steward.directory.v1.AccountSystem
+	82,  // 82: steward.directory.v1.DirectoryService.SwitchAccountSystem:output_type -> steward.directory.v1.SwitchAccountSystemResponse
+	83,  // 83: steward.directory.v1.DirectoryService.GetTenant:output_type -> steward.directory.v1.Tenant
+	83,  // 84: steward.directory.v1.DirectoryService.UpdateTenant:output_type -> steward.directory.v1.Tenant
+	84,  // 85: steward.directory.v1.DirectoryService.DeleteTenant:output_type -> google.protobuf.Empty
+	85,  // 86: steward.directory.v1.DirectoryService.ListTenants:output_type -> steward.directory.v1.ListTenantsResponse
+	83,  // 87: steward.directory.v1.DirectoryService.CreateTenant:output_type -> steward.directory.v1.Tenant
+	86,  // 88: steward.directory.v1.DirectoryService.GetService:output_type -> steward.directory.v1.Service
+	86,  // 89: steward.directory.v1.DirectoryService.UpdateService:output_type -> steward.directory.v1.Service
+	84,  // 90: steward.directory.v1.DirectoryService.DeleteService:output_type -> google.protobuf.Empty
+	87,  // 91: steward.directory.v1.DirectoryService.ListServices:output_type -> steward.directory.v1.ListServicesResponse
+	86,  // 92: steward.directory.v1.DirectoryService.CreateService:output_type -> steward.directory.v1.Service
+	88,  // 93: steward.directory.v1.DirectoryService.GetFolder:output_type -> steward.directory.v1.Folder
+	88,  // 94: steward.directory.v1.DirectoryService.UpdateFolder:output_type -> steward.directory.v1.Folder
+	84,  // 95: steward.directory.v1.DirectoryService.DeleteFolder:output_type -> google.protobuf.Empty
+	89,  // 96: steward.directory.v1.DirectoryService.ListFolders:output_type -> steward.directory.v1.ListFoldersResponse
+	88,  // 97: steward.directory.v1.DirectoryService.CreateFolder:output_type -> steward.directory.v1.Folder
+	90,  // 98: steward.directory.v1.DirectoryService.GetProject:output_type -> steward.directory.v1.Project
+	90,  // 99: steward.directory.v1.DirectoryService.UpdateProject:output_type -> steward.directory.v1.Project
+	84,  // 100: steward.directory.v1.DirectoryService.DeleteProject:output_type -> google.protobuf.Empty
+	91,  // 101: steward.directory.v1.DirectoryService.ListProjects:output_type -> steward.directory.v1.ListProjectsResponse
+	90,  // 102: steward.directory.v1.DirectoryService.CreateProject:output_type -> steward.directory.v1.Project
+	92,  // 103: steward.directory.v1.DirectoryService.GetDepartment:output_type -> steward.directory.v1.Department
+	92,  // 104: steward.directory.v1.DirectoryService.UpdateDepartment:output_type -> steward.directory.v1.Department
+	84,  // 105: steward.directory.v1.DirectoryService.DeleteDepartment:output_type -> google.protobuf.Empty
+	93,  // 106: steward.directory.v1.DirectoryService.ListDepartments:output_type -> steward.directory.v1.ListDepartmentsResponse
+	92,  // 107: steward.directory.v1.DirectoryService.CreateDepartment:output_type -> steward.directory.v1.Department
+	94,  // 108: steward.directory.v1.DirectoryService.GetUser:output_type -> steward.directory.v1.User
+	94,  // 109: steward.directory.v1.DirectoryService.UpdateUser:output_type -> steward.directory.v1.User
+	84,  // 110: steward.directory.v1.DirectoryService.DeleteUser:output_type -> google.protobuf.Empty
+	95,  // 111: steward.directory.v1.DirectoryService.ListUsers:output_type -> steward.directory.v1.ListUsersResponse
+	94,  // 112: steward.directory.v1.DirectoryService.CreateUser:output_type -> steward.directory.v1.User
+	94,  // 113: steward.directory.v1.DirectoryService.ActivateUser:output_type -> steward.directory.v1.User
+	94,  // 114: steward.directory.v1.DirectoryService.DeactivateUser:output_type -> steward.directory.v1.User
+	94,  // 115: steward.directory.v1.DirectoryService.MoveUser:output_type -> steward.directory.v1.User
+	96,  // 116: steward.directory.v1.DirectoryService.GetGroup:output_type -> steward.directory.v1.Group
+	96,  // 117: steward.directory.v1.DirectoryService.UpdateGroup:output_type -> steward.directory.v1.Group
+	84,  // 118: steward.directory.v1.DirectoryService.DeleteGroup:output_type -> google.protobuf.Empty
+	97,  // 119: steward.directory.v1.DirectoryService.ListGroups:output_type -> steward.directory.v1.ListGroupsResponse
+	96,  // 120: steward.directory.v1.DirectoryService.CreateGroup:output_type -> steward.directory.v1.Group
+	98,  // 121: steward.directory.v1.DirectoryService.AddGroupMember:output_type -> steward.directory.v1.GroupMembership
+	84,  // 122: steward.directory.v1.DirectoryService.RemoveGroupMember:output_type -> google.protobuf.Empty
+	99,  // 123: steward.directory.v1.DirectoryService.BatchAddGroupMembers:output_type -> steward.directory.v1.BatchAddGroupMembersResponse
+	84,  // 124: steward.directory.v1.DirectoryService.BatchRemoveGroupMembers:output_type -> google.protobuf.Empty
+	100, // 125: steward.directory.v1.DirectoryService.ListGroupMembers:output_type -> steward.directory.v1.ListGroupMembersResponse
+	101, // 126: steward.directory.v1.DirectoryService.ListUserGroups:output_type -> steward.directory.v1.ListUserGroupsResponse
+	102, // 127: steward.directory.v1.DirectoryService.GetRobot:output_type -> steward.directory.v1.Robot
+	102, // 128: steward.directory.v1.DirectoryService.UpdateRobot:output_type -> steward.directory.v1.Robot
+	84,  // 129: steward.directory.v1.DirectoryService.DeleteRobot:output_type -> google.protobuf.Empty
+	103, // 130: steward.directory.v1.DirectoryService.ListRobots:output_type -> steward.directory.v1.ListRobotsResponse
+	102, // 131: steward.directory.v1.DirectoryService.CreateRobot:output_type -> steward.directory.v1.Robot
+	104, // 132: steward.directory.v1.DirectoryService.GetRobotAccount:output_type -> steward.directory.v1.RobotAccount
+	104, // 133: steward.directory.v1.DirectoryService.UpdateRobotAccount:output_type -> steward.directory.v1.RobotAccount
+	84,  // 134: steward.directory.v1.DirectoryService.DeleteRobotAccount:output_type -> google.protobuf.Empty
+	105, // 135: steward.directory.v1.DirectoryService.ListRobotAccounts:output_type -> steward.directory.v1.ListRobotAccountsResponse
+	104, // 136: steward.directory.v1.DirectoryService.CreateRobotAccount:output_type -> steward.directory.v1.RobotAccount
+	106, // 137: steward.directory.v1.DirectoryService.GetExternalApp:output_type -> steward.directory.v1.ExternalApp
+	106, // 138: steward.directory.v1.DirectoryService.UpdateExternalApp:output_type -> steward.directory.v1.ExternalApp
+	84,  // 139: steward.directory.v1.DirectoryService.DeleteExternalApp:output_type -> google.protobuf.Empty
+	107, // 140: steward.directory.v1.DirectoryService.ListExternalApps:output_type -> steward.directory.v1.ListExternalAppsResponse
+	106, // 141: steward.directory.v1.DirectoryService.CreateExternalApp:output_type -> steward.directory.v1.ExternalApp
+	108, // 142: steward.directory.v1.DirectoryService.CreateApiKey:output_type -> steward.directory.v1.CreateApiKeyResponse
+	109, // 143: steward.directory.v1.DirectoryService.ListApiKeys:output_type -> steward.directory.v1.ListApiKeysResponse
+	110, // 144: steward.directory.v1.DirectoryService.RevokeApiKey:output_type -> steward.directory.v1.ApiKey
+	111, // 145: steward.directory.v1.DirectoryService.EnrollTotp:output_type -> steward.directory.v1.EnrollTotpResponse
+	94,  // 146: steward.directory.v1.DirectoryService.ConfirmTotp:output_type -> steward.directory.v1.User
+	112, // 147: steward.directory.v1.DirectoryService.ListScopeAncestors:output_type -> steward.directory.v1.ListScopeAncestorsResponse
+	74,  // [74:148] is the sub-list for method output_type
+	0,   // [0:74] is the sub-list for method input_type
 	0,   // [0:0] is the sub-list for extension type_name
 	0,   // [0:0] is the sub-list for extension extendee
 	0,   // [0:0] is the sub-list for field type_name

@@ -2569,6 +2569,96 @@ func local_request_DirectoryService_RemoveGroupMember_0(ctx context.Context, mar
 	return msg, metadata, err
 }
 
+func request_DirectoryService_BatchAddGroupMembers_0(ctx context.Context, marshaler runtime.Marshaler, client DirectoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BatchAddGroupMembersRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.BatchAddGroupMembers(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_DirectoryService_BatchAddGroupMembers_0(ctx context.Context, marshaler runtime.Marshaler, server DirectoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BatchAddGroupMembersRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	msg, err := server.BatchAddGroupMembers(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_DirectoryService_BatchRemoveGroupMembers_0(ctx context.Context, marshaler runtime.Marshaler, client DirectoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BatchRemoveGroupMembersRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.BatchRemoveGroupMembers(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_DirectoryService_BatchRemoveGroupMembers_0(ctx context.Context, marshaler runtime.Marshaler, server DirectoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BatchRemoveGroupMembersRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	msg, err := server.BatchRemoveGroupMembers(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_DirectoryService_ListGroupMembers_0 = &utilities.DoubleArray{Encoding: map[string]int{"group": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
 func request_DirectoryService_ListGroupMembers_0(ctx context.Context, marshaler runtime.Marshaler, client DirectoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -4911,6 +5001,46 @@ func RegisterDirectoryServiceHandlerServer(ctx context.Context, mux *runtime.Ser
 		}
 		forward_DirectoryService_RemoveGroupMember_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_DirectoryService_BatchAddGroupMembers_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/steward.directory.v1.DirectoryService/BatchAddGroupMembers", runtime.WithHTTPPathPattern("/v1/{parent=organizations/*}/groups:batchAddMembers"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_DirectoryService_BatchAddGroupMembers_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_BatchAddGroupMembers_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_DirectoryService_BatchRemoveGroupMembers_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/steward.directory.v1.DirectoryService/BatchRemoveGroupMembers", runtime.WithHTTPPathPattern("/v1/{parent=organizations/*}/groups:batchRemoveMembers"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_DirectoryService_BatchRemoveGroupMembers_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_BatchRemoveGroupMembers_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_DirectoryService_ListGroupMembers_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -6287,6 +6417,40 @@ func RegisterDirectoryServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 		}
 		forward_DirectoryService_RemoveGroupMember_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_DirectoryService_BatchAddGroupMembers_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/steward.directory.v1.DirectoryService/BatchAddGroupMembers", runtime.WithHTTPPathPattern("/v1/{parent=organizations/*}/groups:batchAddMembers"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_DirectoryService_BatchAddGroupMembers_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_BatchAddGroupMembers_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_DirectoryService_BatchRemoveGroupMembers_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/steward.directory.v1.DirectoryService/BatchRemoveGroupMembers", runtime.WithHTTPPathPattern("/v1/{parent=organizations/*}/groups:batchRemoveMembers"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_DirectoryService_BatchRemoveGroupMembers_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_BatchRemoveGroupMembers_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_DirectoryService_ListGroupMembers_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -6733,155 +6897,159 @@ func RegisterDirectoryServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 }
 
 var (
-	pattern_DirectoryService_SignUp_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "organizations"}, "signUp"))
-	pattern_DirectoryService_SignIn_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "organizations", "organization"}, "signIn"))
-	pattern_DirectoryService_GetJwks_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "jwks"}, ""))
-	pattern_DirectoryService_GetOrganization_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "organizations", "name"}, ""))
-	pattern_DirectoryService_GetAccountSystem_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 4, 3, 5, 3}, []string{"v1", "organizations", "accountSystem", "name"}, ""))
-	pattern_DirectoryService_SwitchAccountSystem_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 4, 3, 5, 3}, []string{"v1", "organizations", "accountSystem", "name"}, "switch"))
-	pattern_DirectoryService_GetTenant_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "tenants", "name"}, ""))
-	pattern_DirectoryService_UpdateTenant_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "tenants", "tenant.name"}, ""))
-	pattern_DirectoryService_DeleteTenant_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "tenants", "name"}, ""))
-	pattern_DirectoryService_ListTenants_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "tenants"}, ""))
-	pattern_DirectoryService_CreateTenant_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "tenants"}, ""))
-	pattern_DirectoryService_GetService_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "organizations", "tenants", "services", "name"}, ""))
-	pattern_DirectoryService_UpdateService_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "organizations", "tenants", "services", "service.name"}, ""))
-	pattern_DirectoryService_DeleteService_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "organizations", "tenants", "services", "name"}, ""))
-	pattern_DirectoryService_ListServices_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "organizations", "tenants", "parent", "services"}, ""))
-	pattern_DirectoryService_CreateService_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "organizations", "tenants", "parent", "services"}, ""))
-	pattern_DirectoryService_GetFolder_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 2, 4, 3, 0, 4, 8, 5, 5}, []string{"v1", "organizations", "tenants", "services", "folders", "name"}, ""))
-	pattern_DirectoryService_UpdateFolder_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 2, 4, 3, 0, 4, 8, 5, 5}, []string{"v1", "organizations", "tenants", "services", "folders", "folder.name"}, ""))
-	pattern_DirectoryService_DeleteFolder_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 2, 4, 3, 0, 4, 8, 5, 5}, []string{"v1", "organizations", "tenants", "services", "folders", "name"}, ""))
-	pattern_DirectoryService_ListFolders_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4, 2, 5}, []string{"v1", "organizations", "tenants", "services", "parent", "folders"}, ""))
-	pattern_DirectoryService_ListFolders_1         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 2, 4, 3, 0, 4, 8, 5, 5, 2, 4}, []string{"v1", "organizations", "tenants", "services", "folders", "parent"}, ""))
-	pattern_DirectoryService_CreateFolder_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4, 2, 5}, []string{"v1", "organizations", "tenants", "services", "parent", "folders"}, ""))
-	pattern_DirectoryService_CreateFolder_1        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 2, 4, 3, 0, 4, 8, 5, 5, 2, 4}, []string{"v1", "organizations", "tenants", "services", "folders", "parent"}, ""))
-	pattern_DirectoryService_GetProject_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 2, 4, 1, 0, 4, 8, 5, 5}, []string{"v1", "organizations", "tenants", "services", "projects", "name"}, ""))
-	pattern_DirectoryService_UpdateProject_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 2, 4, 1, 0, 4, 8, 5, 5}, []string{"v1", "organizations", "tenants", "services", "projects", "project.name"}, ""))
-	pattern_DirectoryService_DeleteProject_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 2, 4, 1, 0, 4, 8, 5, 5}, []string{"v1", "organizations", "tenants", "services", "projects", "name"}, ""))
-	pattern_DirectoryService_ListProjects_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4, 2, 5}, []string{"v1", "organizations", "tenants", "services", "parent", "projects"}, ""))
-	pattern_DirectoryService_CreateProject_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4, 2, 5}, []string{"v1", "organizations", "tenants", "services", "parent", "projects"}, ""))
-	pattern_DirectoryService_GetDepartment_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "departments", "name"}, ""))
-	pattern_DirectoryService_UpdateDepartment_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "departments", "department.name"}, ""))
-	pattern_DirectoryService_DeleteDepartment_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "departments", "name"}, ""))
-	pattern_DirectoryService_ListDepartments_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "departments"}, ""))
-	pattern_DirectoryService_CreateDepartment_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "departments"}, ""))
-	pattern_DirectoryService_GetUser_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "name"}, ""))
-	pattern_DirectoryService_UpdateUser_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "user.name"}, ""))
-	pattern_DirectoryService_DeleteUser_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "name"}, ""))
-	pattern_DirectoryService_ListUsers_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "users"}, ""))
-	pattern_DirectoryService_CreateUser_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "users"}, ""))
-	pattern_DirectoryService_ActivateUser_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "name"}, "activate"))
-	pattern_DirectoryService_DeactivateUser_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "name"}, "deactivate"))
-	pattern_DirectoryService_MoveUser_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "name"}, "move"))
-	pattern_DirectoryService_GetGroup_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "groups", "name"}, ""))
-	pattern_DirectoryService_UpdateGroup_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "groups", "group.name"}, ""))
-	pattern_DirectoryService_DeleteGroup_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "groups", "name"}, ""))
-	pattern_DirectoryService_ListGroups_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "groups"}, ""))
-	pattern_DirectoryService_CreateGroup_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "groups"}, ""))
-	pattern_DirectoryService_AddGroupMember_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "groups", "group"}, "addMember"))
-	pattern_DirectoryService_RemoveGroupMember_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "groups", "group"}, "removeMember"))
-	pattern_DirectoryService_ListGroupMembers_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "groups", "group"}, "listMembers"))
-	pattern_DirectoryService_ListUserGroups_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "user"}, "listGroups"))
-	pattern_DirectoryService_GetRobot_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "robots", "name"}, ""))
-	pattern_DirectoryService_UpdateRobot_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "robots", "robot.name"}, ""))
-	pattern_DirectoryService_DeleteRobot_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "robots", "name"}, ""))
-	pattern_DirectoryService_ListRobots_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "robots"}, ""))
-	pattern_DirectoryService_CreateRobot_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "robots"}, ""))
-	pattern_DirectoryService_GetRobotAccount_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "robotAccounts", "name"}, ""))
-	pattern_DirectoryService_UpdateRobotAccount_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "robotAccounts", "robot_account.name"}, ""))
-	pattern_DirectoryService_DeleteRobotAccount_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "robotAccounts", "name"}, ""))
-	pattern_DirectoryService_ListRobotAccounts_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "robotAccounts"}, ""))
-	pattern_DirectoryService_CreateRobotAccount_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "robotAccounts"}, ""))
-	pattern_DirectoryService_GetExternalApp_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "externalApps", "name"}, ""))
-	pattern_DirectoryService_UpdateExternalApp_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "externalApps", "external_app.name"}, ""))
-	pattern_DirectoryService_DeleteExternalApp_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "externalApps", "name"}, ""))
-	pattern_DirectoryService_ListExternalApps_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "externalApps"}, ""))
-	pattern_DirectoryService_CreateExternalApp_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "externalApps"}, ""))
-	pattern_DirectoryService_CreateApiKey_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "organizations", "robotAccounts", "parent", "apiKeys"}, ""))
-	pattern_DirectoryService_CreateApiKey_1        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "organizations", "externalApps", "parent", "apiKeys"}, ""))
-	pattern_DirectoryService_ListApiKeys_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "organizations", "robotAccounts", "parent", "apiKeys"}, ""))
-	pattern_DirectoryService_ListApiKeys_1         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "organizations", "externalApps", "parent", "apiKeys"}, ""))
-	pattern_DirectoryService_RevokeApiKey_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "organizations", "robotAccounts", "apiKeys", "name"}, "revoke"))
-	pattern_DirectoryService_RevokeApiKey_1        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "organizations", "externalApps", "apiKeys", "name"}, "revoke"))
-	pattern_DirectoryService_EnrollTotp_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "name"}, "enrollTotp"))
-	pattern_DirectoryService_ConfirmTotp_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "name"}, "confirmTotp"))
-	pattern_DirectoryService_ListScopeAncestors_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 3, 0, 4, 2, 5, 2}, []string{"v1", "organizations", "name"}, "listAncestors"))
+	pattern_DirectoryService_SignUp_0                  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "organizations"}, "signUp"))
+	pattern_DirectoryService_SignIn_0                  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "organizations", "organization"}, "signIn"))
+	pattern_DirectoryService_GetJwks_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "jwks"}, ""))
+	pattern_DirectoryService_GetOrganization_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "organizations", "name"}, ""))
+	pattern_DirectoryService_GetAccountSystem_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 4, 3, 5, 3}, []string{"v1", "organizations", "accountSystem", "name"}, ""))
+	pattern_DirectoryService_SwitchAccountSystem_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 4, 3, 5, 3}, []string{"v1", "organizations", "accountSystem", "name"}, "switch"))
+	pattern_DirectoryService_GetTenant_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "tenants", "name"}, ""))
+	pattern_DirectoryService_UpdateTenant_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "tenants", "tenant.name"}, ""))
+	pattern_DirectoryService_DeleteTenant_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "tenants", "name"}, ""))
+	pattern_DirectoryService_ListTenants_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "tenants"}, ""))
+	pattern_DirectoryService_CreateTenant_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "tenants"}, ""))
+	pattern_DirectoryService_GetService_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "organizations", "tenants", "services", "name"}, ""))
+	pattern_DirectoryService_UpdateService_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "organizations", "tenants", "services", "service.name"}, ""))
+	pattern_DirectoryService_DeleteService_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "organizations", "tenants", "services", "name"}, ""))
+	pattern_DirectoryService_ListServices_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "organizations", "tenants", "parent", "services"}, ""))
+	pattern_DirectoryService_CreateService_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "organizations", "tenants", "parent", "services"}, ""))
+	pattern_DirectoryService_GetFolder_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 2, 4, 3, 0, 4, 8, 5, 5}, []string{"v1", "organizations", "tenants", "services", "folders", "name"}, ""))
+	pattern_DirectoryService_UpdateFolder_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 2, 4, 3, 0, 4, 8, 5, 5}, []string{"v1", "organizations", "tenants", "services", "folders", "folder.name"}, ""))
+	pattern_DirectoryService_DeleteFolder_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 2, 4, 3, 0, 4, 8, 5, 5}, []string{"v1", "organizations", "tenants", "services", "folders", "name"}, ""))
+	pattern_DirectoryService_ListFolders_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4, 2, 5}, []string{"v1", "organizations", "tenants", "services", "parent", "folders"}, ""))
+	pattern_DirectoryService_ListFolders_1             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 2, 4, 3, 0, 4, 8, 5, 5, 2, 4}, []string{"v1", "organizations", "tenants", "services", "folders", "parent"}, ""))
+	pattern_DirectoryService_CreateFolder_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4, 2, 5}, []string{"v1", "organizations", "tenants", "services", "parent", "folders"}, ""))
+	pattern_DirectoryService_CreateFolder_1            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 2, 4, 3, 0, 4, 8, 5, 5, 2, 4}, []string{"v1", "organizations", "tenants", "services", "folders", "parent"}, ""))
+	pattern_DirectoryService_GetProject_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 2, 4, 1, 0, 4, 8, 5, 5}, []string{"v1", "organizations", "tenants", "services", "projects", "name"}, ""))
+	pattern_DirectoryService_UpdateProject_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 2, 4, 1, 0, 4, 8, 5, 5}, []string{"v1", "organizations", "tenants", "services", "projects", "project.name"}, ""))
+	pattern_DirectoryService_DeleteProject_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 2, 4, 1, 0, 4, 8, 5, 5}, []string{"v1", "organizations", "tenants", "services", "projects", "name"}, ""))
+	pattern_DirectoryService_ListProjects_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4, 2, 5}, []string{"v1", "organizations", "tenants", "services", "parent", "projects"}, ""))
+	pattern_DirectoryService_CreateProject_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4, 2, 5}, []string{"v1", "organizations", "tenants", "services", "parent", "projects"}, ""))
+	pattern_DirectoryService_GetDepartment_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "departments", "name"}, ""))
+	pattern_DirectoryService_UpdateDepartment_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "departments", "department.name"}, ""))
+	pattern_DirectoryService_DeleteDepartment_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "departments", "name"}, ""))
+	pattern_DirectoryService_ListDepartments_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "departments"}, ""))
+	pattern_DirectoryService_CreateDepartment_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "departments"}, ""))
+	pattern_DirectoryService_GetUser_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "name"}, ""))
+	pattern_DirectoryService_UpdateUser_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "user.name"}, ""))
+	pattern_DirectoryService_DeleteUser_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "name"}, ""))
+	pattern_DirectoryService_ListUsers_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "users"}, ""))
+	pattern_DirectoryService_CreateUser_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "users"}, ""))
+	pattern_DirectoryService_ActivateUser_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "name"}, "activate"))
+	pattern_DirectoryService_DeactivateUser_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "name"}, "deactivate"))
+	pattern_DirectoryService_MoveUser_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "name"}, "move"))
+	pattern_DirectoryService_GetGroup_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "groups", "name"}, ""))
+	pattern_DirectoryService_UpdateGroup_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "groups", "group.name"}, ""))
+	pattern_DirectoryService_DeleteGroup_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "groups", "name"}, ""))
+	pattern_DirectoryService_ListGroups_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "groups"}, ""))
+	pattern_DirectoryService_CreateGroup_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "groups"}, ""))
+	pattern_DirectoryService_AddGroupMember_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "groups", "group"}, "addMember"))
+	pattern_DirectoryService_RemoveGroupMember_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "groups", "group"}, "removeMember"))
+	pattern_DirectoryService_BatchAddGroupMembers_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "groups"}, "batchAddMembers"))
+	pattern_DirectoryService_BatchRemoveGroupMembers_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "groups"}, "batchRemoveMembers"))
+	pattern_DirectoryService_ListGroupMembers_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "groups", "group"}, "listMembers"))
+	pattern_DirectoryService_ListUserGroups_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "user"}, "listGroups"))
+	pattern_DirectoryService_GetRobot_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "robots", "name"}, ""))
+	pattern_DirectoryService_UpdateRobot_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "robots", "robot.name"}, ""))
+	pattern_DirectoryService_DeleteRobot_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "robots", "name"}, ""))
+	pattern_DirectoryService_ListRobots_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "robots"}, ""))
+	pattern_DirectoryService_CreateRobot_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "robots"}, ""))
+	pattern_DirectoryService_GetRobotAccount_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "robotAccounts", "name"}, ""))
+	pattern_DirectoryService_UpdateRobotAccount_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "robotAccounts", "robot_account.name"}, ""))
+	pattern_DirectoryService_DeleteRobotAccount_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "robotAccounts", "name"}, ""))
+	pattern_DirectoryService_ListRobotAccounts_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "robotAccounts"}, ""))
+	pattern_DirectoryService_CreateRobotAccount_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "robotAccounts"}, ""))
+	pattern_DirectoryService_GetExternalApp_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "externalApps", "name"}, ""))
+	pattern_DirectoryService_UpdateExternalApp_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "externalApps", "external_app.name"}, ""))
+	pattern_DirectoryService_DeleteExternalApp_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "externalApps", "name"}, ""))
+	pattern_DirectoryService_ListExternalApps_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "externalApps"}, ""))
+	pattern_DirectoryService_CreateExternalApp_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "externalApps"}, ""))
+	pattern_DirectoryService_CreateApiKey_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "organizations", "robotAccounts", "parent", "apiKeys"}, ""))
+	pattern_DirectoryService_CreateApiKey_1            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "organizations", "externalApps", "parent", "apiKeys"}, ""))
+	pattern_DirectoryService_ListApiKeys_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "organizations", "robotAccounts", "parent", "apiKeys"}, ""))
+	pattern_DirectoryService_ListApiKeys_1             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "organizations", "externalApps", "parent", "apiKeys"}, ""))
+	pattern_DirectoryService_RevokeApiKey_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "organizations", "robotAccounts", "apiKeys", "name"}, "revoke"))
+	pattern_DirectoryService_RevokeApiKey_1            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "organizations", "externalApps", "apiKeys", "name"}, "revoke"))
+	pattern_DirectoryService_EnrollTotp_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "name"}, "enrollTotp"))
+	pattern_DirectoryService_ConfirmTotp_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "users", "name"}, "confirmTotp"))
+	pattern_DirectoryService_ListScopeAncestors_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 3, 0, 4, 2, 5, 2}, []string{"v1", "organizations", "name"}, "listAncestors"))
 )
 
 var (
-	forward_DirectoryService_SignUp_0              = runtime.ForwardResponseMessage
-	forward_DirectoryService_SignIn_0              = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetJwks_0             = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetOrganization_0     = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetAccountSystem_0    = runtime.ForwardResponseMessage
-	forward_DirectoryService_SwitchAccountSystem_0 = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetTenant_0           = runtime.ForwardResponseMessage
-	forward_DirectoryService_UpdateTenant_0        = runtime.ForwardResponseMessage
-	forward_DirectoryService_DeleteTenant_0        = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListTenants_0         = runtime.ForwardResponseMessage
-	forward_DirectoryService_CreateTenant_0        = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetService_0          = runtime.ForwardResponseMessage
-	forward_DirectoryService_UpdateService_0       = runtime.ForwardResponseMessage
-	forward_DirectoryService_DeleteService_0       = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListServices_0        = runtime.ForwardResponseMessage
-	forward_DirectoryService_CreateService_0       = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetFolder_0           = runtime.ForwardResponseMessage
-	forward_DirectoryService_UpdateFolder_0        = runtime.ForwardResponseMessage
-	forward_DirectoryService_DeleteFolder_0        = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListFolders_0         = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListFolders_1         = runtime.ForwardResponseMessage
-	forward_DirectoryService_CreateFolder_0        = runtime.ForwardResponseMessage
-	forward_DirectoryService_CreateFolder_1        = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetProject_0          = runtime.ForwardResponseMessage
-	forward_DirectoryService_UpdateProject_0       = runtime.ForwardResponseMessage
-	forward_DirectoryService_DeleteProject_0       = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListProjects_0        = runtime.ForwardResponseMessage
-	forward_DirectoryService_CreateProject_0       = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetDepartment_0       = runtime.ForwardResponseMessage
-	forward_DirectoryService_UpdateDepartment_0    = runtime.ForwardResponseMessage
-	forward_DirectoryService_DeleteDepartment_0    = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListDepartments_0     = runtime.ForwardResponseMessage
-	forward_DirectoryService_CreateDepartment_0    = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetUser_0             = runtime.ForwardResponseMessage
-	forward_DirectoryService_UpdateUser_0          = runtime.ForwardResponseMessage
-	forward_DirectoryService_DeleteUser_0          = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListUsers_0           = runtime.ForwardResponseMessage
-	forward_DirectoryService_CreateUser_0          = runtime.ForwardResponseMessage
-	forward_DirectoryService_ActivateUser_0        = runtime.ForwardResponseMessage
-	forward_DirectoryService_DeactivateUser_0      = runtime.ForwardResponseMessage
-	forward_DirectoryService_MoveUser_0            = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetGroup_0            = runtime.ForwardResponseMessage
-	forward_DirectoryService_UpdateGroup_0         = runtime.ForwardResponseMessage
-	forward_DirectoryService_DeleteGroup_0         = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListGroups_0          = runtime.ForwardResponseMessage
-	forward_DirectoryService_CreateGroup_0         = runtime.ForwardResponseMessage
-	forward_DirectoryService_AddGroupMember_0      = runtime.ForwardResponseMessage
-	forward_DirectoryService_RemoveGroupMember_0   = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListGroupMembers_0    = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListUserGroups_0      = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetRobot_0            = runtime.ForwardResponseMessage
-	forward_DirectoryService_UpdateRobot_0         = runtime.ForwardResponseMessage
-	forward_DirectoryService_DeleteRobot_0         = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListRobots_0          = runtime.ForwardResponseMessage
-	forward_DirectoryService_CreateRobot_0         = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetRobotAccount_0     = runtime.ForwardResponseMessage
-	forward_DirectoryService_UpdateRobotAccount_0  = runtime.ForwardResponseMessage
-	forward_DirectoryService_DeleteRobotAccount_0  = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListRobotAccounts_0   = runtime.ForwardResponseMessage
-	forward_DirectoryService_CreateRobotAccount_0  = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetExternalApp_0      = runtime.ForwardResponseMessage
-	forward_DirectoryService_UpdateExternalApp_0   = runtime.ForwardResponseMessage
-	forward_DirectoryService_DeleteExternalApp_0   = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListExternalApps_0    = runtime.ForwardResponseMessage
-	forward_DirectoryService_CreateExternalApp_0   = runtime.ForwardResponseMessage
-	forward_DirectoryService_CreateApiKey_0        = runtime.ForwardResponseMessage
-	forward_DirectoryService_CreateApiKey_1        = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListApiKeys_0         = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListApiKeys_1         = runtime.ForwardResponseMessage
-	forward_DirectoryService_RevokeApiKey_0        = runtime.ForwardResponseMessage
-	forward_DirectoryService_RevokeApiKey_1        = runtime.ForwardResponseMessage
-	forward_DirectoryService_EnrollTotp_0          = runtime.ForwardResponseMessage
-	forward_DirectoryService_ConfirmTotp_0         = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListScopeAncestors_0  = runtime.ForwardResponseMessage
+	forward_DirectoryService_SignUp_0                  = runtime.ForwardResponseMessage
+	forward_DirectoryService_SignIn_0                  = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetJwks_0                 = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetOrganization_0         = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetAccountSystem_0        = runtime.ForwardResponseMessage
+	forward_DirectoryService_SwitchAccountSystem_0     = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetTenant_0               = runtime.ForwardResponseMessage
+	forward_DirectoryService_UpdateTenant_0            = runtime.ForwardResponseMessage
+	forward_DirectoryService_DeleteTenant_0            = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListTenants_0             = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateTenant_0            = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetService_0              = runtime.ForwardResponseMessage
+	forward_DirectoryService_UpdateService_0           = runtime.ForwardResponseMessage
+	forward_DirectoryService_DeleteService_0           = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListServices_0            = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateService_0           = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetFolder_0               = runtime.ForwardResponseMessage
+	forward_DirectoryService_UpdateFolder_0            = runtime.ForwardResponseMessage
+	forward_DirectoryService_DeleteFolder_0            = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListFolders_0             = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListFolders_1             = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateFolder_0            = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateFolder_1            = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetProject_0              = runtime.ForwardResponseMessage
+	forward_DirectoryService_UpdateProject_0           = runtime.ForwardResponseMessage
+	forward_DirectoryService_DeleteProject_0           = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListProjects_0            = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateProject_0           = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetDepartment_0           = runtime.ForwardResponseMessage
+	forward_DirectoryService_UpdateDepartment_0        = runtime.ForwardResponseMessage
+	forward_DirectoryService_DeleteDepartment_0        = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListDepartments_0         = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateDepartment_0        = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetUser_0                 = runtime.ForwardResponseMessage
+	forward_DirectoryService_UpdateUser_0              = runtime.ForwardResponseMessage
+	forward_DirectoryService_DeleteUser_0              = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListUsers_0               = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateUser_0              = runtime.ForwardResponseMessage
+	forward_DirectoryService_ActivateUser_0            = runtime.ForwardResponseMessage
+	forward_DirectoryService_DeactivateUser_0          = runtime.ForwardResponseMessage
+	forward_DirectoryService_MoveUser_0                = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetGroup_0                = runtime.ForwardResponseMessage
+	forward_DirectoryService_UpdateGroup_0             = runtime.ForwardResponseMessage
+	forward_DirectoryService_DeleteGroup_0             = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListGroups_0              = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateGroup_0             = runtime.ForwardResponseMessage
+	forward_DirectoryService_AddGroupMember_0          = runtime.ForwardResponseMessage
+	forward_DirectoryService_RemoveGroupMember_0       = runtime.ForwardResponseMessage
+	forward_DirectoryService_BatchAddGroupMembers_0    = runtime.ForwardResponseMessage
+	forward_DirectoryService_BatchRemoveGroupMembers_0 = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListGroupMembers_0        = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListUserGroups_0          = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetRobot_0                = runtime.ForwardResponseMessage
+	forward_DirectoryService_UpdateRobot_0             = runtime.ForwardResponseMessage
+	forward_DirectoryService_DeleteRobot_0             = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListRobots_0              = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateRobot_0             = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetRobotAccount_0         = runtime.ForwardResponseMessage
+	forward_DirectoryService_UpdateRobotAccount_0      = runtime.ForwardResponseMessage
+	forward_DirectoryService_DeleteRobotAccount_0      = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListRobotAccounts_0       = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateRobotAccount_0      = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetExternalApp_0          = runtime.ForwardResponseMessage
+	forward_DirectoryService_UpdateExternalApp_0       = runtime.ForwardResponseMessage
+	forward_DirectoryService_DeleteExternalApp_0       = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListExternalApps_0        = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateExternalApp_0       = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateApiKey_0            = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateApiKey_1            = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListApiKeys_0             = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListApiKeys_1             = runtime.ForwardResponseMessage
+	forward_DirectoryService_RevokeApiKey_0            = runtime.ForwardResponseMessage
+	forward_DirectoryService_RevokeApiKey_1            = runtime.ForwardResponseMessage
+	forward_DirectoryService_EnrollTotp_0              = runtime.ForwardResponseMessage
+	forward_DirectoryService_ConfirmTotp_0             = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListScopeAncestors_0      = runtime.ForwardResponseMessage
 )

@@ -20,78 +20,80 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	DirectoryService_SignUp_FullMethodName              = "/steward.directory.v1.DirectoryService/SignUp"
-	DirectoryService_SignIn_FullMethodName              = "/steward.directory.v1.DirectoryService/SignIn"
-	DirectoryService_GetJwks_FullMethodName             = "/steward.directory.v1.DirectoryService/GetJwks"
-	DirectoryService_VerifyCredential_FullMethodName    = "/steward.directory.v1.DirectoryService/VerifyCredential"
-	DirectoryService_RotateSigningKeys_FullMethodName   = "/steward.directory.v1.DirectoryService/RotateSigningKeys"
-	DirectoryService_ExportSnapshot_FullMethodName      = "/steward.directory.v1.DirectoryService/ExportSnapshot"
-	DirectoryService_GetOrganization_FullMethodName     = "/steward.directory.v1.DirectoryService/GetOrganization"
-	DirectoryService_GetAccountSystem_FullMethodName    = "/steward.directory.v1.DirectoryService/GetAccountSystem"
-	DirectoryService_SwitchAccountSystem_FullMethodName = "/steward.directory.v1.DirectoryService/SwitchAccountSystem"
-	DirectoryService_GetTenant_FullMethodName           = "/steward.directory.v1.DirectoryService/GetTenant"
-	DirectoryService_UpdateTenant_FullMethodName        = "/steward.directory.v1.DirectoryService/UpdateTenant"
-	DirectoryService_DeleteTenant_FullMethodName        = "/steward.directory.v1.DirectoryService/DeleteTenant"
-	DirectoryService_ListTenants_FullMethodName         = "/steward.directory.v1.DirectoryService/ListTenants"
-	DirectoryService_CreateTenant_FullMethodName        = "/steward.directory.v1.DirectoryService/CreateTenant"
-	DirectoryService_GetService_FullMethodName          = "/steward.directory.v1.DirectoryService/GetService"
-	DirectoryService_UpdateService_FullMethodName       = "/steward.directory.v1.DirectoryService/UpdateService"
-	DirectoryService_DeleteService_FullMethodName       = "/steward.directory.v1.DirectoryService/DeleteService"
-	DirectoryService_ListServices_FullMethodName        = "/steward.directory.v1.DirectoryService/ListServices"
-	DirectoryService_CreateService_FullMethodName       = "/steward.directory.v1.DirectoryService/CreateService"
-	DirectoryService_GetFolder_FullMethodName           = "/steward.directory.v1.DirectoryService/GetFolder"
-	DirectoryService_UpdateFolder_FullMethodName        = "/steward.directory.v1.DirectoryService/UpdateFolder"
-	DirectoryService_DeleteFolder_FullMethodName        = "/steward.directory.v1.DirectoryService/DeleteFolder"
-	DirectoryService_ListFolders_FullMethodName         = "/steward.directory.v1.DirectoryService/ListFolders"
-	DirectoryService_CreateFolder_FullMethodName        = "/steward.directory.v1.DirectoryService/CreateFolder"
-	DirectoryService_GetProject_FullMethodName          = "/steward.directory.v1.DirectoryService/GetProject"
-	DirectoryService_UpdateProject_FullMethodName       = "/steward.directory.v1.DirectoryService/UpdateProject"
-	DirectoryService_DeleteProject_FullMethodName       = "/steward.directory.v1.DirectoryService/DeleteProject"
-	DirectoryService_ListProjects_FullMethodName        = "/steward.directory.v1.DirectoryService/ListProjects"
-	DirectoryService_CreateProject_FullMethodName       = "/steward.directory.v1.DirectoryService/CreateProject"
-	DirectoryService_GetDepartment_FullMethodName       = "/steward.directory.v1.DirectoryService/GetDepartment"
-	DirectoryService_UpdateDepartment_FullMethodName    = "/steward.directory.v1.DirectoryService/UpdateDepartment"
-	DirectoryService_DeleteDepartment_FullMethodName    = "/steward.directory.v1.DirectoryService/DeleteDepartment"
-	DirectoryService_ListDepartments_FullMethodName     = "/steward.directory.v1.DirectoryService/ListDepartments"
-	DirectoryService_CreateDepartment_FullMethodName    = "/steward.directory.v1.DirectoryService/CreateDepartment"
-	DirectoryService_GetUser_FullMethodName             = "/steward.directory.v1.DirectoryService/GetUser"
-	DirectoryService_UpdateUser_FullMethodName          = "/steward.directory.v1.DirectoryService/UpdateUser"
-	DirectoryService_DeleteUser_FullMethodName          = "/steward.directory.v1.DirectoryService/DeleteUser"
-	DirectoryService_ListUsers_FullMethodName           = "/steward.directory.v1.DirectoryService/ListUsers"
-	DirectoryService_CreateUser_FullMethodName          = "/steward.directory.v1.DirectoryService/CreateUser"
-	DirectoryService_ActivateUser_FullMethodName        = "/steward.directory.v1.DirectoryService/ActivateUser"
-	DirectoryService_DeactivateUser_FullMethodName      = "/steward.directory.v1.DirectoryService/DeactivateUser"
-	DirectoryService_MoveUser_FullMethodName            = "/steward.directory.v1.DirectoryService/MoveUser"
-	DirectoryService_GetGroup_FullMethodName            = "/steward.directory.v1.DirectoryService/GetGroup"
-	DirectoryService_UpdateGroup_FullMethodName         = "/steward.directory.v1.DirectoryService/UpdateGroup"
-	DirectoryService_DeleteGroup_FullMethodName         = "/steward.directory.v1.DirectoryService/DeleteGroup"
-	DirectoryService_ListGroups_FullMethodName          = "/steward.directory.v1.DirectoryService/ListGroups"
-	DirectoryService_CreateGroup_FullMethodName         = "/steward.directory.v1.DirectoryService/CreateGroup"
-	DirectoryService_AddGroupMember_FullMethodName      = "/steward.directory.v1.DirectoryService/AddGroupMember"
-	DirectoryService_RemoveGroupMember_FullMethodName   = "/steward.directory.v1.DirectoryService/RemoveGroupMember"
-	DirectoryService_ListGroupMembers_FullMethodName    = "/steward.directory.v1.DirectoryService/ListGroupMembers"
-	DirectoryService_ListUserGroups_FullMethodName      = "/steward.directory.v1.DirectoryService/ListUserGroups"
-	DirectoryService_GetRobot_FullMethodName            = "/steward.directory.v1.DirectoryService/GetRobot"
-	DirectoryService_UpdateRobot_FullMethodName         = "/steward.directory.v1.DirectoryService/UpdateRobot"
-	DirectoryService_DeleteRobot_FullMethodName         = "/steward.directory.v1.DirectoryService/DeleteRobot"
-	DirectoryService_ListRobots_FullMethodName          = "/steward.directory.v1.DirectoryService/ListRobots"
-	DirectoryService_CreateRobot_FullMethodName         = "/steward.directory.v1.DirectoryService/CreateRobot"
-	DirectoryService_GetRobotAccount_FullMethodName     = "/steward.directory.v1.DirectoryService/GetRobotAccount"
-	DirectoryService_UpdateRobotAccount_FullMethodName  = "/steward.directory.v1.DirectoryService/UpdateRobotAccount"
-	DirectoryService_DeleteRobotAccount_FullMethodName  = "/steward.directory.v1.DirectoryService/DeleteRobotAccount"
-	DirectoryService_ListRobotAccounts_FullMethodName   = "/steward.directory.v1.DirectoryService/ListRobotAccounts"
-	DirectoryService_CreateRobotAccount_FullMethodName  = "/steward.directory.v1.DirectoryService/CreateRobotAccount"
-	DirectoryService_GetExternalApp_FullMethodName      = "/steward.directory.v1.DirectoryService/GetExternalApp"
-	DirectoryService_UpdateExternalApp_FullMethodName   = "/steward.directory.v1.DirectoryService/UpdateExternalApp"
-	DirectoryService_DeleteExternalApp_FullMethodName   = "/steward.directory.v1.DirectoryService/DeleteExternalApp"
-	DirectoryService_ListExternalApps_FullMethodName    = "/steward.directory.v1.DirectoryService/ListExternalApps"
-	DirectoryService_CreateExternalApp_FullMethodName   = "/steward.directory.v1.DirectoryService/CreateExternalApp"
-	DirectoryService_CreateApiKey_FullMethodName        = "/steward.directory.v1.DirectoryService/CreateApiKey"
-	DirectoryService_ListApiKeys_FullMethodName         = "/steward.directory.v1.DirectoryService/ListApiKeys"
-	DirectoryService_RevokeApiKey_FullMethodName        = "/steward.directory.v1.DirectoryService/RevokeApiKey"
-	DirectoryService_EnrollTotp_FullMethodName          = "/steward.directory.v1.DirectoryService/EnrollTotp"
-	DirectoryService_ConfirmTotp_FullMethodName         = "/steward.directory.v1.DirectoryService/ConfirmTotp"
-	DirectoryService_ListScopeAncestors_FullMethodName  = "/steward.directory.v1.DirectoryService/ListScopeAncestors"
+	DirectoryService_SignUp_FullMethodName                  = "/steward.directory.v1.DirectoryService/SignUp"
+	DirectoryService_SignIn_FullMethodName                  = "/steward.directory.v1.DirectoryService/SignIn"
+	DirectoryService_GetJwks_FullMethodName                 = "/steward.directory.v1.DirectoryService/GetJwks"
+	DirectoryService_VerifyCredential_FullMethodName        = "/steward.directory.v1.DirectoryService/VerifyCredential"
+	DirectoryService_RotateSigningKeys_FullMethodName       = "/steward.directory.v1.DirectoryService/RotateSigningKeys"
+	DirectoryService_ExportSnapshot_FullMethodName          = "/steward.directory.v1.DirectoryService/ExportSnapshot"
+	DirectoryService_GetOrganization_FullMethodName         = "/steward.directory.v1.DirectoryService/GetOrganization"
+	DirectoryService_GetAccountSystem_FullMethodName        = "/steward.directory.v1.DirectoryService/GetAccountSystem"
+	DirectoryService_SwitchAccountSystem_FullMethodName     = "/steward.directory.v1.DirectoryService/SwitchAccountSystem"
+	DirectoryService_GetTenant_FullMethodName               = "/steward.directory.v1.DirectoryService/GetTenant"
+	DirectoryService_UpdateTenant_FullMethodName            = "/steward.directory.v1.DirectoryService/UpdateTenant"
+	DirectoryService_DeleteTenant_FullMethodName            = "/steward.directory.v1.DirectoryService/DeleteTenant"
+	DirectoryService_ListTenants_FullMethodName             = "/steward.directory.v1.DirectoryService/ListTenants"
+	DirectoryService_CreateTenant_FullMethodName            = "/steward.directory.v1.DirectoryService/CreateTenant"
+	DirectoryService_GetService_FullMethodName              = "/steward.directory.v1.DirectoryService/GetService"
+	DirectoryService_UpdateService_FullMethodName           = "/steward.directory.v1.DirectoryService/UpdateService"
+	DirectoryService_DeleteService_FullMethodName           = "/steward.directory.v1.DirectoryService/DeleteService"
+	DirectoryService_ListServices_FullMethodName            = "/steward.directory.v1.DirectoryService/ListServices"
+	DirectoryService_CreateService_FullMethodName           = "/steward.directory.v1.DirectoryService/CreateService"
+	DirectoryService_GetFolder_FullMethodName               = "/steward.directory.v1.DirectoryService/GetFolder"
+	DirectoryService_UpdateFolder_FullMethodName            = "/steward.directory.v1.DirectoryService/UpdateFolder"
+	DirectoryService_DeleteFolder_FullMethodName            = "/steward.directory.v1.DirectoryService/DeleteFolder"
+	DirectoryService_ListFolders_FullMethodName             = "/steward.directory.v1.DirectoryService/ListFolders"
+	DirectoryService_CreateFolder_FullMethodName            = "/steward.directory.v1.DirectoryService/CreateFolder"
+	DirectoryService_GetProject_FullMethodName              = "/steward.directory.v1.DirectoryService/GetProject"
+	DirectoryService_UpdateProject_FullMethodName           = "/steward.directory.v1.DirectoryService/UpdateProject"
+	DirectoryService_DeleteProject_FullMethodName           = "/steward.directory.v1.DirectoryService/DeleteProject"
+	DirectoryService_ListProjects_FullMethodName            = "/steward.directory.v1.DirectoryService/ListProjects"
+	DirectoryService_CreateProject_FullMethodName           = "/steward.directory.v1.DirectoryService/CreateProject"
+	DirectoryService_GetDepartment_FullMethodName           = "/steward.directory.v1.DirectoryService/GetDepartment"
+	DirectoryService_UpdateDepartment_FullMethodName        = "/steward.directory.v1.DirectoryService/UpdateDepartment"
+	DirectoryService_DeleteDepartment_FullMethodName        = "/steward.directory.v1.DirectoryService/DeleteDepartment"
+	DirectoryService_ListDepartments_FullMethodName         = "/steward.directory.v1.DirectoryService/ListDepartments"
+	DirectoryService_CreateDepartment_FullMethodName        = "/steward.directory.v1.DirectoryService/CreateDepartment"
+	DirectoryService_GetUser_FullMethodName                 = "/steward.directory.v1.DirectoryService/GetUser"
+	DirectoryService_UpdateUser_FullMethodName              = "/steward.directory.v1.DirectoryService/UpdateUser"
+	DirectoryService_DeleteUser_FullMethodName              = "/steward.directory.v1.DirectoryService/DeleteUser"
+	DirectoryService_ListUsers_FullMethodName               = "/steward.directory.v1.DirectoryService/ListUsers"
+	DirectoryService_CreateUser_FullMethodName              = "/steward.directory.v1.DirectoryService/CreateUser"
+	DirectoryService_ActivateUser_FullMethodName            = "/steward.directory.v1.DirectoryService/ActivateUser"
+	DirectoryService_DeactivateUser_FullMethodName          = "/steward.directory.v1.DirectoryService/DeactivateUser"
+	DirectoryService_MoveUser_FullMethodName                = "/steward.directory.v1.DirectoryService/MoveUser"
+	DirectoryService_GetGroup_FullMethodName                = "/steward.directory.v1.DirectoryService/GetGroup"
+	DirectoryService_UpdateGroup_FullMethodName             = "/steward.directory.v1.DirectoryService/UpdateGroup"
+	DirectoryService_DeleteGroup_FullMethodName             = "/steward.directory.v1.DirectoryService/DeleteGroup"
+	DirectoryService_ListGroups_FullMethodName              = "/steward.directory.v1.DirectoryService/ListGroups"
+	DirectoryService_CreateGroup_FullMethodName             = "/steward.directory.v1.DirectoryService/CreateGroup"
+	DirectoryService_AddGroupMember_FullMethodName          = "/steward.directory.v1.DirectoryService/AddGroupMember"
+	DirectoryService_RemoveGroupMember_FullMethodName       = "/steward.directory.v1.DirectoryService/RemoveGroupMember"
+	DirectoryService_BatchAddGroupMembers_FullMethodName    = "/steward.directory.v1.DirectoryService/BatchAddGroupMembers"
+	DirectoryService_BatchRemoveGroupMembers_FullMethodName = "/steward.directory.v1.DirectoryService/BatchRemoveGroupMembers"
+	DirectoryService_ListGroupMembers_FullMethodName        = "/steward.directory.v1.DirectoryService/ListGroupMembers"
+	DirectoryService_ListUserGroups_FullMethodName          = "/steward.directory.v1.DirectoryService/ListUserGroups"
+	DirectoryService_GetRobot_FullMethodName                = "/steward.directory.v1.DirectoryService/GetRobot"
+	DirectoryService_UpdateRobot_FullMethodName             = "/steward.directory.v1.DirectoryService/UpdateRobot"
+	DirectoryService_DeleteRobot_FullMethodName             = "/steward.directory.v1.DirectoryService/DeleteRobot"
+	DirectoryService_ListRobots_FullMethodName              = "/steward.directory.v1.DirectoryService/ListRobots"
+	DirectoryService_CreateRobot_FullMethodName             = "/steward.directory.v1.DirectoryService/CreateRobot"
+	DirectoryService_GetRobotAccount_FullMethodName         = "/steward.directory.v1.DirectoryService/GetRobotAccount"
+	DirectoryService_UpdateRobotAccount_FullMethodName      = "/steward.directory.v1.DirectoryService/UpdateRobotAccount"
+	DirectoryService_DeleteRobotAccount_FullMethodName      = "/steward.directory.v1.DirectoryService/DeleteRobotAccount"
+	DirectoryService_ListRobotAccounts_FullMethodName       = "/steward.directory.v1.DirectoryService/ListRobotAccounts"
+	DirectoryService_CreateRobotAccount_FullMethodName      = "/steward.directory.v1.DirectoryService/CreateRobotAccount"
+	DirectoryService_GetExternalApp_FullMethodName          = "/steward.directory.v1.DirectoryService/GetExternalApp"
+	DirectoryService_UpdateExternalApp_FullMethodName       = "/steward.directory.v1.DirectoryService/UpdateExternalApp"
+	DirectoryService_DeleteExternalApp_FullMethodName       = "/steward.directory.v1.DirectoryService/DeleteExternalApp"
+	DirectoryService_ListExternalApps_FullMethodName        = "/steward.directory.v1.DirectoryService/ListExternalApps"
+	DirectoryService_CreateExternalApp_FullMethodName       = "/steward.directory.v1.DirectoryService/CreateExternalApp"
+	DirectoryService_CreateApiKey_FullMethodName            = "/steward.directory.v1.DirectoryService/CreateApiKey"
+	DirectoryService_ListApiKeys_FullMethodName             = "/steward.directory.v1.DirectoryService/ListApiKeys"
+	DirectoryService_RevokeApiKey_FullMethodName            = "/steward.directory.v1.DirectoryService/RevokeApiKey"
+	DirectoryService_EnrollTotp_FullMethodName              = "/steward.directory.v1.DirectoryService/EnrollTotp"
+	DirectoryService_ConfirmTotp_FullMethodName             = "/steward.directory.v1.DirectoryService/ConfirmTotp"
+	DirectoryService_ListScopeAncestors_FullMethodName      = "/steward.directory.v1.DirectoryService/ListScopeAncestors"
 )
 
 // DirectoryServiceClient is the client API for DirectoryService service.
@@ -247,6 +249,21 @@ type DirectoryServiceClient interface {
 	AddGroupMember(ctx context.Context, in *AddGroupMemberRequest, opts ...grpc.CallOption) (*GroupMembership, error)
 	// RemoveGroupMember removes a user from a group.
 	RemoveGroupMember(ctx context.Context, in *RemoveGroupMemberRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// BatchAddGroupMembers adds up to 1,000 users to groups of an
+	// organization in one call and one transaction (AIP-233): each item is
+	// checked exactly as AddGroupMember checks it, access management is asked
+	// once for the whole batch whether the acting user may grant each
+	// group's roles (R17), and either every item is made or none is. A
+	// refused item fails the call naming it: a field violation on
+	// "requests[i]....", or the item's own error with ErrorInfo metadata
+	// "item": "requests[i]". One event per membership made.
+	BatchAddGroupMembers(ctx context.Context, in *BatchAddGroupMembersRequest, opts ...grpc.CallOption) (*BatchAddGroupMembersResponse, error)
+	// BatchRemoveGroupMembers removes up to 1,000 users from groups of an
+	// organization in one call and one transaction, with RemoveGroupMember's
+	// checks for each item (R17 asked of access management once for the
+	// batch); all or nothing, a refused item named as in
+	// BatchAddGroupMembers. One event per membership ended.
+	BatchRemoveGroupMembers(ctx context.Context, in *BatchRemoveGroupMembersRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// ListGroupMembers lists a group's members (Everyone: every user).
 	ListGroupMembers(ctx context.Context, in *ListGroupMembersRequest, opts ...grpc.CallOption) (*ListGroupMembersResponse, error)
 	// ListUserGroups lists the groups a user is in, Everyone included.
@@ -809,6 +826,26 @@ func (c *directoryServiceClient) RemoveGroupMember(ctx context.Context, in *Remo
 	return out, nil
 }
 
+func (c *directoryServiceClient) BatchAddGroupMembers(ctx context.Context, in *BatchAddGroupMembersRequest, opts ...grpc.CallOption) (*BatchAddGroupMembersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchAddGroupMembersResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_BatchAddGroupMembers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) BatchRemoveGroupMembers(ctx context.Context, in *BatchRemoveGroupMembersRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, DirectoryService_BatchRemoveGroupMembers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *directoryServiceClient) ListGroupMembers(ctx context.Context, in *ListGroupMembersRequest, opts ...grpc.CallOption) (*ListGroupMembersResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListGroupMembersResponse)
@@ -1192,6 +1229,21 @@ type DirectoryServiceServer interface {
 	AddGroupMember(context.Context, *AddGroupMemberRequest) (*GroupMembership, error)
 	// RemoveGroupMember removes a user from a group.
 	RemoveGroupMember(context.Context, *RemoveGroupMemberRequest) (*emptypb.Empty, error)
+	// BatchAddGroupMembers adds up to 1,000 users to groups of an
+	// organization in one call and one transaction (AIP-233): each item is
+	// checked exactly as AddGroupMember checks it, access management is asked
+	// once for the whole batch whether the acting user may grant each
+	// group's roles (R17), and either every item is made or none is. A
+	// refused item fails the call naming it: a field violation on
+	// "requests[i]....", or the item's own error with ErrorInfo metadata
+	// "item": "requests[i]". One event per membership made.
+	BatchAddGroupMembers(context.Context, *BatchAddGroupMembersRequest) (*BatchAddGroupMembersResponse, error)
+	// BatchRemoveGroupMembers removes up to 1,000 users from groups of an
+	// organization in one call and one transaction, with RemoveGroupMember's
+	// checks for each item (R17 asked of access management once for the
+	// batch); all or nothing, a refused item named as in
+	// BatchAddGroupMembers. One event per membership ended.
+	BatchRemoveGroupMembers(context.Context, *BatchRemoveGroupMembersRequest) (*emptypb.Empty, error)
 	// ListGroupMembers lists a group's members (Everyone: every user).
 	ListGroupMembers(context.Context, *ListGroupMembersRequest) (*ListGroupMembersResponse, error)
 	// ListUserGroups lists the groups a user is in, Everyone included.
@@ -1401,6 +1453,12 @@ func (UnimplementedDirectoryServiceServer) AddGroupMember(context.Context, *AddG
 }
 func (UnimplementedDirectoryServiceServer) RemoveGroupMember(context.Context, *RemoveGroupMemberRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method RemoveGroupMember not implemented")
+}
+func (UnimplementedDirectoryServiceServer) BatchAddGroupMembers(context.Context, *BatchAddGroupMembersRequest) (*BatchAddGroupMembersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchAddGroupMembers not implemented")
+}
+func (UnimplementedDirectoryServiceServer) BatchRemoveGroupMembers(context.Context, *BatchRemoveGroupMembersRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchRemoveGroupMembers not implemented")
 }
 func (UnimplementedDirectoryServiceServer) ListGroupMembers(context.Context, *ListGroupMembersRequest) (*ListGroupMembersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListGroupMembers not implemented")
@@ -2367,6 +2425,42 @@ func _DirectoryService_RemoveGroupMember_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DirectoryService_BatchAddGroupMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchAddGroupMembersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).BatchAddGroupMembers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_BatchAddGroupMembers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).BatchAddGroupMembers(ctx, req.(*BatchAddGroupMembersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_BatchRemoveGroupMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchRemoveGroupMembersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).BatchRemoveGroupMembers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_BatchRemoveGroupMembers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).BatchRemoveGroupMembers(ctx, req.(*BatchRemoveGroupMembersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _DirectoryService_ListGroupMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListGroupMembersRequest)
 	if err := dec(in); err != nil {
@@ -2979,6 +3073,14 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RemoveGroupMember",
 			Handler:    _DirectoryService_RemoveGroupMember_Handler,
+		},
+		{
+			MethodName: "BatchAddGroupMembers",
+			Handler:    _DirectoryService_BatchAddGroupMembers_Handler,
+		},
+		{
+			MethodName: "BatchRemoveGroupMembers",
+			Handler:    _DirectoryService_BatchRemoveGroupMembers_Handler,
 		},
 		{
 			MethodName: "ListGroupMembers",

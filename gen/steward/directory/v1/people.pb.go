@@ -2180,6 +2180,167 @@ func (x *RemoveGroupMemberRequest) GetMember() string {
 	return ""
 }
 
+// BatchAddGroupMembersRequest adds several users to groups of one
+// organization (AIP-233).
+type BatchAddGroupMembersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Organization, e.g. "organizations/o1"; every item's group must be one
+	// of its groups.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The items, made in order in one transaction. Adding an existing member
+	// (before the batch, or by an earlier item) changes nothing.
+	Requests      []*AddGroupMemberRequest `protobuf:"bytes,2,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchAddGroupMembersRequest) Reset() {
+	*x = BatchAddGroupMembersRequest{}
+	mi := &file_steward_directory_v1_people_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchAddGroupMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchAddGroupMembersRequest) ProtoMessage() {}
+
+func (x *BatchAddGroupMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_directory_v1_people_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchAddGroupMembersRequest.ProtoReflect.Descriptor instead.
+func (*BatchAddGroupMembersRequest) Descriptor() ([]byte, []int) {
+	return file_steward_directory_v1_people_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *BatchAddGroupMembersRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *BatchAddGroupMembersRequest) GetRequests() []*AddGroupMemberRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+// BatchAddGroupMembersResponse has one membership per item, in order.
+type BatchAddGroupMembersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The memberships.
+	Memberships   []*GroupMembership `protobuf:"bytes,1,rep,name=memberships,proto3" json:"memberships,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchAddGroupMembersResponse) Reset() {
+	*x = BatchAddGroupMembersResponse{}
+	mi := &file_steward_directory_v1_people_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchAddGroupMembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchAddGroupMembersResponse) ProtoMessage() {}
+
+func (x *BatchAddGroupMembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_directory_v1_people_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchAddGroupMembersResponse.ProtoReflect.Descriptor instead.
+func (*BatchAddGroupMembersResponse) Descriptor() ([]byte, []int) {
+	return file_steward_directory_v1_people_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *BatchAddGroupMembersResponse) GetMemberships() []*GroupMembership {
+	if x != nil {
+		return x.Memberships
+	}
+	return nil
+}
+
+// BatchRemoveGroupMembersRequest removes several users from groups of one
+// organization. An item repeating an earlier one is InvalidArgument.
+type BatchRemoveGroupMembersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Organization, e.g. "organizations/o1"; every item's group must be one
+	// of its groups.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The items, made in one transaction.
+	Requests      []*RemoveGroupMemberRequest `protobuf:"bytes,2,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRemoveGroupMembersRequest) Reset() {
+	*x = BatchRemoveGroupMembersRequest{}
+	mi := &file_steward_directory_v1_people_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRemoveGroupMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRemoveGroupMembersRequest) ProtoMessage() {}
+
+func (x *BatchRemoveGroupMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_directory_v1_people_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRemoveGroupMembersRequest.ProtoReflect.Descriptor instead.
+func (*BatchRemoveGroupMembersRequest) Descriptor() ([]byte, []int) {
+	return file_steward_directory_v1_people_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *BatchRemoveGroupMembersRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *BatchRemoveGroupMembersRequest) GetRequests() []*RemoveGroupMemberRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
 // ListGroupMembersRequest lists a group's members, ordered by member name.
 type ListGroupMembersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2195,7 +2356,7 @@ type ListGroupMembersRequest struct {
 
 func (x *ListGroupMembersRequest) Reset() {
 	*x = ListGroupMembersRequest{}
-	mi := &file_steward_directory_v1_people_proto_msgTypes[27]
+	mi := &file_steward_directory_v1_people_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2207,7 +2368,7 @@ func (x *ListGroupMembersRequest) String() string {
 func (*ListGroupMembersRequest) ProtoMessage() {}
 
 func (x *ListGroupMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_directory_v1_people_proto_msgTypes[27]
+	mi := &file_steward_directory_v1_people_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2220,7 +2381,7 @@ func (x *ListGroupMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupMembersRequest.ProtoReflect.Descriptor instead.
 func (*ListGroupMembersRequest) Descriptor() ([]byte, []int) {
-	return file_steward_directory_v1_people_proto_rawDescGZIP(), []int{27}
+	return file_steward_directory_v1_people_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListGroupMembersRequest) GetGroup() string {
@@ -2259,7 +2420,7 @@ type ListGroupMembersResponse struct {
 
 func (x *ListGroupMembersResponse) Reset() {
 	*x = ListGroupMembersResponse{}
-	mi := &file_steward_directory_v1_people_proto_msgTypes[28]
+	mi := &file_steward_directory_v1_people_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2271,7 +2432,7 @@ func (x *ListGroupMembersResponse) String() string {
 func (*ListGroupMembersResponse) ProtoMessage() {}
 
 func (x *ListGroupMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_directory_v1_people_proto_msgTypes[28]
+	mi := &file_steward_directory_v1_people_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2284,7 +2445,7 @@ func (x *ListGroupMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupMembersResponse.ProtoReflect.Descriptor instead.
 func (*ListGroupMembersResponse) Descriptor() ([]byte, []int) {
-	return file_steward_directory_v1_people_proto_rawDescGZIP(), []int{28}
+	return file_steward_directory_v1_people_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListGroupMembersResponse) GetMemberships() []*GroupMembership {
@@ -2323,7 +2484,7 @@ type ListUserGroupsRequest struct {
 
 func (x *ListUserGroupsRequest) Reset() {
 	*x = ListUserGroupsRequest{}
-	mi := &file_steward_directory_v1_people_proto_msgTypes[29]
+	mi := &file_steward_directory_v1_people_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2335,7 +2496,7 @@ func (x *ListUserGroupsRequest) String() string {
 func (*ListUserGroupsRequest) ProtoMessage() {}
 
 func (x *ListUserGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_directory_v1_people_proto_msgTypes[29]
+	mi := &file_steward_directory_v1_people_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2348,7 +2509,7 @@ func (x *ListUserGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUserGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListUserGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_steward_directory_v1_people_proto_rawDescGZIP(), []int{29}
+	return file_steward_directory_v1_people_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListUserGroupsRequest) GetUser() string {
@@ -2387,7 +2548,7 @@ type ListUserGroupsResponse struct {
 
 func (x *ListUserGroupsResponse) Reset() {
 	*x = ListUserGroupsResponse{}
-	mi := &file_steward_directory_v1_people_proto_msgTypes[30]
+	mi := &file_steward_directory_v1_people_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2399,7 +2560,7 @@ func (x *ListUserGroupsResponse) String() string {
 func (*ListUserGroupsResponse) ProtoMessage() {}
 
 func (x *ListUserGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_directory_v1_people_proto_msgTypes[30]
+	mi := &file_steward_directory_v1_people_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2412,7 +2573,7 @@ func (x *ListUserGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUserGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListUserGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_steward_directory_v1_people_proto_rawDescGZIP(), []int{30}
+	return file_steward_directory_v1_people_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListUserGroupsResponse) GetMemberships() []*GroupMembership {
@@ -2625,7 +2786,15 @@ const file_steward_directory_v1_people_proto_rawDesc = "" +
 	"\x06member\x18\x02 \x01(\tBL\xbaHIrG2E^organizations/[a-z0-9][a-z0-9-]{0,62}/users/[a-z0-9][a-z0-9-]{0,62}$R\x06member\"\xe5\x01\n" +
 	"\x18RemoveGroupMemberRequest\x12c\n" +
 	"\x05group\x18\x01 \x01(\tBM\xbaHJrH2F^organizations/[a-z0-9][a-z0-9-]{0,62}/groups/[a-z0-9][a-z0-9-]{0,62}$R\x05group\x12d\n" +
-	"\x06member\x18\x02 \x01(\tBL\xbaHIrG2E^organizations/[a-z0-9][a-z0-9-]{0,62}/users/[a-z0-9][a-z0-9-]{0,62}$R\x06member\"\xc6\x01\n" +
+	"\x06member\x18\x02 \x01(\tBL\xbaHIrG2E^organizations/[a-z0-9][a-z0-9-]{0,62}/users/[a-z0-9][a-z0-9-]{0,62}$R\x06member\"\xbb\x01\n" +
+	"\x1bBatchAddGroupMembersRequest\x12F\n" +
+	"\x06parent\x18\x01 \x01(\tB.\xbaH+r)2'^organizations/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12T\n" +
+	"\brequests\x18\x02 \x03(\v2+.steward.directory.v1.AddGroupMemberRequestB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\brequests\"g\n" +
+	"\x1cBatchAddGroupMembersResponse\x12G\n" +
+	"\vmemberships\x18\x01 \x03(\v2%.steward.directory.v1.GroupMembershipR\vmemberships\"\xc1\x01\n" +
+	"\x1eBatchRemoveGroupMembersRequest\x12F\n" +
+	"\x06parent\x18\x01 \x01(\tB.\xbaH+r)2'^organizations/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12W\n" +
+	"\brequests\x18\x02 \x03(\v2..steward.directory.v1.RemoveGroupMemberRequestB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\brequests\"\xc6\x01\n" +
 	"\x17ListGroupMembersRequest\x12c\n" +
 	"\x05group\x18\x01 \x01(\tBM\xbaHJrH2F^organizations/[a-z0-9][a-z0-9-]{0,62}/groups/[a-z0-9][a-z0-9-]{0,62}$R\x05group\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -2660,81 +2829,87 @@ func file_steward_directory_v1_people_proto_rawDescGZIP() []byte {
 }
 
 var file_steward_directory_v1_people_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_steward_directory_v1_people_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_steward_directory_v1_people_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_steward_directory_v1_people_proto_goTypes = []any{
-	(User_State)(0),                  // 0: steward.directory.v1.User.State
-	(User_Provisioning)(0),           // 1: steward.directory.v1.User.Provisioning
-	(Group_Kind)(0),                  // 2: steward.directory.v1.Group.Kind
-	(Group_DefaultGroup)(0),          // 3: steward.directory.v1.Group.DefaultGroup
-	(*Department)(nil),               // 4: steward.directory.v1.Department
-	(*User)(nil),                     // 5: steward.directory.v1.User
-	(*Group)(nil),                    // 6: steward.directory.v1.Group
-	(*GroupMembership)(nil),          // 7: steward.directory.v1.GroupMembership
-	(*GetDepartmentRequest)(nil),     // 8: steward.directory.v1.GetDepartmentRequest
-	(*ListDepartmentsRequest)(nil),   // 9: steward.directory.v1.ListDepartmentsRequest
-	(*ListDepartmentsResponse)(nil),  // 10: steward.directory.v1.ListDepartmentsResponse
-	(*CreateDepartmentRequest)(nil),  // 11: steward.directory.v1.CreateDepartmentRequest
-	(*UpdateDepartmentRequest)(nil),  // 12: steward.directory.v1.UpdateDepartmentRequest
-	(*DeleteDepartmentRequest)(nil),  // 13: steward.directory.v1.DeleteDepartmentRequest
-	(*GetUserRequest)(nil),           // 14: steward.directory.v1.GetUserRequest
-	(*ListUsersRequest)(nil),         // 15: steward.directory.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),        // 16: steward.directory.v1.ListUsersResponse
-	(*CreateUserRequest)(nil),        // 17: steward.directory.v1.CreateUserRequest
-	(*UpdateUserRequest)(nil),        // 18: steward.directory.v1.UpdateUserRequest
-	(*DeleteUserRequest)(nil),        // 19: steward.directory.v1.DeleteUserRequest
-	(*ActivateUserRequest)(nil),      // 20: steward.directory.v1.ActivateUserRequest
-	(*DeactivateUserRequest)(nil),    // 21: steward.directory.v1.DeactivateUserRequest
-	(*MoveUserRequest)(nil),          // 22: steward.directory.v1.MoveUserRequest
-	(*GetGroupRequest)(nil),          // 23: steward.directory.v1.GetGroupRequest
-	(*ListGroupsRequest)(nil),        // 24: steward.directory.v1.ListGroupsRequest
-	(*ListGroupsResponse)(nil),       // 25: steward.directory.v1.ListGroupsResponse
-	(*CreateGroupRequest)(nil),       // 26: steward.directory.v1.CreateGroupRequest
-	(*UpdateGroupRequest)(nil),       // 27: steward.directory.v1.UpdateGroupRequest
-	(*DeleteGroupRequest)(nil),       // 28: steward.directory.v1.DeleteGroupRequest
-	(*AddGroupMemberRequest)(nil),    // 29: steward.directory.v1.AddGroupMemberRequest
-	(*RemoveGroupMemberRequest)(nil), // 30: steward.directory.v1.RemoveGroupMemberRequest
-	(*ListGroupMembersRequest)(nil),  // 31: steward.directory.v1.ListGroupMembersRequest
-	(*ListGroupMembersResponse)(nil), // 32: steward.directory.v1.ListGroupMembersResponse
-	(*ListUserGroupsRequest)(nil),    // 33: steward.directory.v1.ListUserGroupsRequest
-	(*ListUserGroupsResponse)(nil),   // 34: steward.directory.v1.ListUserGroupsResponse
-	(*timestamppb.Timestamp)(nil),    // 35: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),    // 36: google.protobuf.FieldMask
+	(User_State)(0),                        // 0: steward.directory.v1.User.State
+	(User_Provisioning)(0),                 // 1: steward.directory.v1.User.Provisioning
+	(Group_Kind)(0),                        // 2: steward.directory.v1.Group.Kind
+	(Group_DefaultGroup)(0),                // 3: steward.directory.v1.Group.DefaultGroup
+	(*Department)(nil),                     // 4: steward.directory.v1.Department
+	(*User)(nil),                           // 5: steward.directory.v1.User
+	(*Group)(nil),                          // 6: steward.directory.v1.Group
+	(*GroupMembership)(nil),                // 7: steward.directory.v1.GroupMembership
+	(*GetDepartmentRequest)(nil),           // 8: steward.directory.v1.GetDepartmentRequest
+	(*ListDepartmentsRequest)(nil),         // 9: steward.directory.v1.ListDepartmentsRequest
+	(*ListDepartmentsResponse)(nil),        // 10: steward.directory.v1.ListDepartmentsResponse
+	(*CreateDepartmentRequest)(nil),        // 11: steward.directory.v1.CreateDepartmentRequest
+	(*UpdateDepartmentRequest)(nil),        // 12: steward.directory.v1.UpdateDepartmentRequest
+	(*DeleteDepartmentRequest)(nil),        // 13: steward.directory.v1.DeleteDepartmentRequest
+	(*GetUserRequest)(nil),                 // 14: steward.directory.v1.GetUserRequest
+	(*ListUsersRequest)(nil),               // 15: steward.directory.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),              // 16: steward.directory.v1.ListUsersResponse
+	(*CreateUserRequest)(nil),              // 17: steward.directory.v1.CreateUserRequest
+	(*UpdateUserRequest)(nil),              // 18: steward.directory.v1.UpdateUserRequest
+	(*DeleteUserRequest)(nil),              // 19: steward.directory.v1.DeleteUserRequest
+	(*ActivateUserRequest)(nil),            // 20: steward.directory.v1.ActivateUserRequest
+	(*DeactivateUserRequest)(nil),          // 21: steward.directory.v1.DeactivateUserRequest
+	(*MoveUserRequest)(nil),                // 22: steward.directory.v1.MoveUserRequest
+	(*GetGroupRequest)(nil),                // 23: steward.directory.v1.GetGroupRequest
+	(*ListGroupsRequest)(nil),              // 24: steward.directory.v1.ListGroupsRequest
+	(*ListGroupsResponse)(nil),             // 25: steward.directory.v1.ListGroupsResponse
+	(*CreateGroupRequest)(nil),             // 26: steward.directory.v1.CreateGroupRequest
+	(*UpdateGroupRequest)(nil),             // 27: steward.directory.v1.UpdateGroupRequest
+	(*DeleteGroupRequest)(nil),             // 28: steward.directory.v1.DeleteGroupRequest
+	(*AddGroupMemberRequest)(nil),          // 29: steward.directory.v1.AddGroupMemberRequest
+	(*RemoveGroupMemberRequest)(nil),       // 30: steward.directory.v1.RemoveGroupMemberRequest
+	(*BatchAddGroupMembersRequest)(nil),    // 31: steward.directory.v1.BatchAddGroupMembersRequest
+	(*BatchAddGroupMembersResponse)(nil),   // 32: steward.directory.v1.BatchAddGroupMembersResponse
+	(*BatchRemoveGroupMembersRequest)(nil), // 33: steward.directory.v1.BatchRemoveGroupMembersRequest
+	(*ListGroupMembersRequest)(nil),        // 34: steward.directory.v1.ListGroupMembersRequest
+	(*ListGroupMembersResponse)(nil),       // 35: steward.directory.v1.ListGroupMembersResponse
+	(*ListUserGroupsRequest)(nil),          // 36: steward.directory.v1.ListUserGroupsRequest
+	(*ListUserGroupsResponse)(nil),         // 37: steward.directory.v1.ListUserGroupsResponse
+	(*timestamppb.Timestamp)(nil),          // 38: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),          // 39: google.protobuf.FieldMask
 }
 var file_steward_directory_v1_people_proto_depIdxs = []int32{
-	35, // 0: steward.directory.v1.Department.create_time:type_name -> google.protobuf.Timestamp
-	35, // 1: steward.directory.v1.Department.update_time:type_name -> google.protobuf.Timestamp
+	38, // 0: steward.directory.v1.Department.create_time:type_name -> google.protobuf.Timestamp
+	38, // 1: steward.directory.v1.Department.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: steward.directory.v1.User.state:type_name -> steward.directory.v1.User.State
 	1,  // 3: steward.directory.v1.User.provisioning:type_name -> steward.directory.v1.User.Provisioning
-	35, // 4: steward.directory.v1.User.last_sign_in_time:type_name -> google.protobuf.Timestamp
-	35, // 5: steward.directory.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	35, // 6: steward.directory.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	38, // 4: steward.directory.v1.User.last_sign_in_time:type_name -> google.protobuf.Timestamp
+	38, // 5: steward.directory.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	38, // 6: steward.directory.v1.User.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 7: steward.directory.v1.Group.kind:type_name -> steward.directory.v1.Group.Kind
 	3,  // 8: steward.directory.v1.Group.default_group:type_name -> steward.directory.v1.Group.DefaultGroup
-	35, // 9: steward.directory.v1.Group.create_time:type_name -> google.protobuf.Timestamp
-	35, // 10: steward.directory.v1.Group.update_time:type_name -> google.protobuf.Timestamp
-	35, // 11: steward.directory.v1.GroupMembership.create_time:type_name -> google.protobuf.Timestamp
+	38, // 9: steward.directory.v1.Group.create_time:type_name -> google.protobuf.Timestamp
+	38, // 10: steward.directory.v1.Group.update_time:type_name -> google.protobuf.Timestamp
+	38, // 11: steward.directory.v1.GroupMembership.create_time:type_name -> google.protobuf.Timestamp
 	4,  // 12: steward.directory.v1.ListDepartmentsResponse.departments:type_name -> steward.directory.v1.Department
 	4,  // 13: steward.directory.v1.CreateDepartmentRequest.department:type_name -> steward.directory.v1.Department
 	4,  // 14: steward.directory.v1.UpdateDepartmentRequest.department:type_name -> steward.directory.v1.Department
-	36, // 15: steward.directory.v1.UpdateDepartmentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	39, // 15: steward.directory.v1.UpdateDepartmentRequest.update_mask:type_name -> google.protobuf.FieldMask
 	0,  // 16: steward.directory.v1.ListUsersRequest.state:type_name -> steward.directory.v1.User.State
 	1,  // 17: steward.directory.v1.ListUsersRequest.provisioning:type_name -> steward.directory.v1.User.Provisioning
 	5,  // 18: steward.directory.v1.ListUsersResponse.users:type_name -> steward.directory.v1.User
 	5,  // 19: steward.directory.v1.CreateUserRequest.user:type_name -> steward.directory.v1.User
 	5,  // 20: steward.directory.v1.UpdateUserRequest.user:type_name -> steward.directory.v1.User
-	36, // 21: steward.directory.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	39, // 21: steward.directory.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
 	2,  // 22: steward.directory.v1.ListGroupsRequest.kind:type_name -> steward.directory.v1.Group.Kind
 	6,  // 23: steward.directory.v1.ListGroupsResponse.groups:type_name -> steward.directory.v1.Group
 	6,  // 24: steward.directory.v1.CreateGroupRequest.group:type_name -> steward.directory.v1.Group
 	6,  // 25: steward.directory.v1.UpdateGroupRequest.group:type_name -> steward.directory.v1.Group
-	36, // 26: steward.directory.v1.UpdateGroupRequest.update_mask:type_name -> google.protobuf.FieldMask
-	7,  // 27: steward.directory.v1.ListGroupMembersResponse.memberships:type_name -> steward.directory.v1.GroupMembership
-	7,  // 28: steward.directory.v1.ListUserGroupsResponse.memberships:type_name -> steward.directory.v1.GroupMembership
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	39, // 26: steward.directory.v1.UpdateGroupRequest.update_mask:type_name -> google.protobuf.FieldMask
+	29, // 27: steward.directory.v1.BatchAddGroupMembersRequest.requests:type_name -> steward.directory.v1.AddGroupMemberRequest
+	7,  // 28: steward.directory.v1.BatchAddGroupMembersResponse.memberships:type_name -> steward.directory.v1.GroupMembership
+	30, // 29: steward.directory.v1.BatchRemoveGroupMembersRequest.requests:type_name -> steward.directory.v1.RemoveGroupMemberRequest
+	7,  // 30: steward.directory.v1.ListGroupMembersResponse.memberships:type_name -> steward.directory.v1.GroupMembership
+	7,  // 31: steward.directory.v1.ListUserGroupsResponse.memberships:type_name -> steward.directory.v1.GroupMembership
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_steward_directory_v1_people_proto_init() }
@@ -2749,7 +2924,7 @@ func file_steward_directory_v1_people_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_directory_v1_people_proto_rawDesc), len(file_steward_directory_v1_people_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   31,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
