@@ -98,3 +98,32 @@ func TestReason(t *testing.T) {
 		t.Errorf("Reason(ERROR_REASON_UNSPECIFIED) = %q", got)
 	}
 }
+
+// TestInItem: a status with an ErrorInfo names the batch item in its
+// message and metadata, keeping code, reason and metadata; one without an
+// ErrorInfo, and a non-status error, are returned unchanged.
+func TestInItem(t *testing.T) {
+	denied := apierr.New(codes.PermissionDenied, "PERMISSION_DENIED", "access.steward.dev", "lacks roles.edit", map[string]string{"permission": "roles.edit"})
+	err := apierr.InItem(denied.GRPCStatus().Err(), "requests[2]")
+	st := status.Convert(err)
+	if st.Code() != codes.PermissionDenied || st.Message() != "requests[2]: lacks roles.edit" {
+		t.Fatalf("InItem = %v", st)
+	}
+	var info *errdetails.ErrorInfo
+	for _, d := range st.Details() {
+		if i, ok := d.(*errdetails.ErrorInfo); ok {
+			info = i
+		}
+	}
+	if info == nil || info.GetReason() != "PERMISSION_DENIED" || info.GetMetadata()["item"] != "requests[2]" || info.GetMetadata()["permission"] != "roles.edit" {
+		t.Errorf("ErrorInfo = %v", info)
+	}
+	bare := status.Error(codes.Internal, "boom")
+	if got := apierr.InItem(bare, "requests[2]"); got != bare {
+		t.Errorf("a status without ErrorInfo changed: %v", got)
+	}
+	plain := errors.New("plain")
+	if got := apierr.InItem(plain, "requests[2]"); got != plain {
+		t.Errorf("a plain error changed: %v", got)
+	}
+}

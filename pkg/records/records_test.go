@@ -274,3 +274,22 @@ func TestSlicePage(t *testing.T) {
 		t.Fatalf("bad token: %v, want a page_token FieldError", err)
 	}
 }
+
+// TestAtItem: a field error moves under the batch item; any other error
+// names the item and still matches what it wraps; nil stays nil.
+func TestAtItem(t *testing.T) {
+	if records.AtItem("requests", 3, nil) != nil {
+		t.Error("AtItem(nil) is not nil")
+	}
+	var fe *records.FieldError
+	if err := records.AtItem("requests", 3, records.FieldErrorf("scope", "must be a scope")); !errors.As(err, &fe) ||
+		fe.Field != "requests[3].scope" || fe.Description != "must be a scope" {
+		t.Errorf("field error at item 3 = %v", err)
+	}
+	sentinel := errors.New("denied")
+	err := records.AtItem("requests", 0, fmt.Errorf("wrapped: %w", sentinel))
+	var ie *records.ItemError
+	if !errors.As(err, &ie) || ie.Item != "requests[0]" || !errors.Is(err, sentinel) {
+		t.Errorf("other error at item 0 = %v", err)
+	}
+}
