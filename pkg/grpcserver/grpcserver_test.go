@@ -601,6 +601,29 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+func TestDebugListener(t *testing.T) {
+	if h := start(t, nil); h.srv.DebugAddr() != "" {
+		t.Fatalf("DebugAddr() = %q by default, want it off", h.srv.DebugAddr())
+	}
+	h := start(t, func(c *grpcserver.Config) { c.DebugAddr = ":0" })
+	if !strings.HasPrefix(h.srv.DebugAddr(), "127.0.0.1:") {
+		t.Fatalf("DebugAddr() = %q, want loopback", h.srv.DebugAddr())
+	}
+	httpClient := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	resp, err := httpClient.Get("http://" + h.srv.DebugAddr() + "/debug/pprof/allocs?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "heap profile") {
+		t.Errorf("GET /debug/pprof/allocs = %d %.80q, want the allocation profile", resp.StatusCode, body)
+	}
+}
+
 func TestValidation(t *testing.T) {
 	h := start(t, nil)
 	client := eventlogv1.NewEventLogServiceClient(h.serviceConn(t))
