@@ -134,6 +134,56 @@ bench-audit: ## Audit's benchmarks: ingestion, search p50/p99, export, verify ov
 	  | grep -vE '^[[:space:]]*=== (RUN|PAUSE|CONT|NAME)'
 	@echo "loadavg: $$(cat /proc/loadavg)"
 
+# Issue 13's benchmarks. bench-data loads a dataset (BENCH_SIZE: small,
+# medium or large; BENCH_SCALE scales it) into a running suite (`make run`)
+# and writes its manifest; bench-load starts a suite of its own (temporary
+# data, free ports), loads BENCH_SIZE into it and drives CheckPermission,
+# BatchCheckPermission and the gRPC ceiling at concurrency 1, 8 and 64 for
+# BENCH_SECONDS per cell (default 10); bench-profile does the same with
+# access's pprof listener on and captures CPU and allocation profiles of
+# access during Check at c64 for BENCH_SECONDS (default 30). Results and
+# profiles go to bench/results/. The machine and its load are printed with
+# the figures. None of them is part of test; bench-smoke (in test-e2e) is.
+BENCH_SIZE  ?= medium
+BENCH_SCALE ?= 1
+BENCH_SECONDS ?=
+BENCH_TIME  ?= 1s
+BENCH_DIRECTORY_ADDR ?= 127.0.0.1:7001
+BENCH_ACCESS_ADDR    ?= 127.0.0.1:7002
+BENCH_RESULTS := $(CURDIR)/bench/results
+
+.PHONY: bench
+bench: ## Go benchmarks of the Check core, the store and the event log (BENCH_TIME each): the regression guard.
+	@echo "nproc: $$(nproc)"; lscpu | head -n 15; echo "loadavg: $$(cat /proc/loadavg)"
+	@# The event-log benchmark's consumers log each start; only the figures are kept.
+	go test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) ./services/access/authorizer/ ./pkg/store/bboltstore/ ./pkg/eventlog/ \
+	  | grep -vE '^[0-9/]+ [0-9:]+ INFO '
+	@echo "loadavg: $$(cat /proc/loadavg)"
+
+.PHONY: bench-data
+bench-data: ## Load the BENCH_SIZE dataset into a running suite (make run); manifest in bench/results/.
+	go run ./deploy/bench/cmd/benchdata -size $(BENCH_SIZE) -scale $(BENCH_SCALE) \
+	  -directory-addr $(BENCH_DIRECTORY_ADDR) -access-addr $(BENCH_ACCESS_ADDR) -manifest $(BENCH_RESULTS)/manifest-$(BENCH_SIZE).json
+
+$(BIN)/benchload: build
+	go build -o $@ ./deploy/bench/cmd/benchload
+
+.PHONY: bench-load
+bench-load: $(BIN)/benchload ## Start a suite, load BENCH_SIZE, drive Check/BatchCheck/ceiling at c1, c8, c64 (BENCH_SECONDS per cell), stop.
+	@echo "nproc: $$(nproc)"; lscpu | head -n 15; echo "loadavg: $$(cat /proc/loadavg)"
+	$(BIN)/benchload -launch $(BIN) -size $(BENCH_SIZE) -scale $(BENCH_SCALE) -duration $(or $(BENCH_SECONDS),10)s -out $(BENCH_RESULTS)
+	@echo "loadavg: $$(cat /proc/loadavg)"
+
+.PHONY: bench-profile
+bench-profile: $(BIN)/benchload ## As bench-load, Check at c64 only, with CPU and allocation profiles of access (BENCH_SECONDS, default 30).
+	$(BIN)/benchload -launch $(BIN) -size $(BENCH_SIZE) -scale $(BENCH_SCALE) -concurrency 64 -profile \
+	  -profile-seconds $(or $(BENCH_SECONDS),30) -out $(BENCH_RESULTS)
+
+.PHONY: bench-smoke
+bench-smoke: build ## The harness's smoke test alone (small dataset, fractions of a second per cell; part of test-e2e).
+	STEWARD_BIN=$(BIN) go test -count=1 -tags e2e -run TestBenchSmoke -v ./deploy/bench/ 2>&1 \
+	  | grep -vE '^[[:space:]]*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)'
+
 .PHONY: test
 test: check-generated lint test-unit fuzz-short test-e2e ## Everything CI runs.
 

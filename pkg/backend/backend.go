@@ -101,6 +101,9 @@ type Config struct {
 	// MetricsAddr is the address of the Prometheus /metrics listener; ""
 	// disables it.
 	MetricsAddr string
+	// DebugAddr is the address of the pprof debug listener (see
+	// grpcserver.Config.DebugAddr); "" (the default) disables it.
+	DebugAddr string
 	// DataDir is the directory holding the service's data, created (mode
 	// 0700) if missing; the store is the bbolt file <DataDir>/<Name>.db.
 	// Required.
@@ -191,6 +194,7 @@ type Config struct {
 func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "gRPC listen address (host:port; an empty host means 127.0.0.1)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "Prometheus /metrics listen address; empty disables it")
+	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "pprof listen address (/debug/pprof/, unauthenticated: keep it on loopback); empty (the default) disables it")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the service's data (its bbolt file is <data-dir>/"+c.Name+".db)")
 	fs.StringVar(&c.ServiceCredentialFile, "service-credential-file", c.ServiceCredentialFile, "this service's own secret (mode 0600), created if missing")
 	fs.StringVar(&c.TrustedServicesFile, "trusted-services-file", c.TrustedServicesFile, "each service's name and the SHA-256 of its secret, to verify callers; this service's line is added if missing")
@@ -343,6 +347,7 @@ func (c Config) Complete() (_ *Backend, err error) {
 		Addr:            c.Addr,
 		Network:         c.Network,
 		MetricsAddr:     c.MetricsAddr,
+		DebugAddr:       c.DebugAddr,
 		MaxRecvMsgBytes: c.MaxRecvMsgBytes,
 		ShutdownTimeout: c.ShutdownTimeout,
 		TLS:             c.TLS,

@@ -173,10 +173,10 @@ func TestFlags(t *testing.T) {
 	t.Setenv("STEWARD_DATA_DIR", "/env/dir")
 	t.Setenv("STEWARD_ADDR", "127.0.0.1:1")
 	t.Setenv("STEWARD_TLS_CLIENT_CA", "/ca.pem")
-	if err := flagenv.Parse(fs, flagenv.Prefix, []string{"-addr", "127.0.0.1:2", "-log-format", "json"}); err != nil {
+	if err := flagenv.Parse(fs, flagenv.Prefix, []string{"-addr", "127.0.0.1:2", "-log-format", "json", "-debug-addr", "127.0.0.1:6060"}); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Addr != "127.0.0.1:2" || cfg.DataDir != "/env/dir" || cfg.MetricsAddr != "127.0.0.1:9001" ||
+	if cfg.Addr != "127.0.0.1:2" || cfg.DataDir != "/env/dir" || cfg.MetricsAddr != "127.0.0.1:9001" || cfg.DebugAddr != "127.0.0.1:6060" ||
 		cfg.TLS.ClientCAFile != "/ca.pem" || cfg.Log.Format != "json" {
 		t.Errorf("config = %+v", cfg)
 	}

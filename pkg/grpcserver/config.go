@@ -69,6 +69,11 @@ type Config struct {
 	// MetricsAddr is the address of the Prometheus /metrics HTTP listener,
 	// with the same loopback default as Addr; "" disables it.
 	MetricsAddr string
+	// DebugAddr is the address of the debug HTTP listener serving
+	// net/http/pprof under /debug/pprof/, with the same loopback default as
+	// Addr; "" (the default) disables it. It serves profiles to anyone who
+	// can reach it, unauthenticated: keep it on loopback.
+	DebugAddr string
 	// MaxRecvMsgBytes is the largest request message accepted; default
 	// DefaultMaxRecvMsgBytes (4 MiB).
 	MaxRecvMsgBytes int
@@ -220,6 +225,11 @@ func (c Config) Complete() (*Server, error) {
 	}
 	if c.MetricsAddr != "" {
 		if c.MetricsAddr, err = loopbackDefault(c.MetricsAddr); err != nil {
+			return nil, err
+		}
+	}
+	if c.DebugAddr != "" {
+		if c.DebugAddr, err = loopbackDefault(c.DebugAddr); err != nil {
 			return nil, err
 		}
 	}

@@ -585,8 +585,32 @@ func TestMetrics(t *testing.T) {
 	if !strings.HasPrefix(h.srv.MetricsAddr(), "127.0.0.1:") {
 		t.Fatalf("MetricsAddr() = %q, want loopback", h.srv.MetricsAddr())
 	}
-	httpClient := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
-	resp, err := httpClient.Get("http://" + h.srv.MetricsAddr() + "/metrics")
+	_, body := httpGet(t, "http://"+h.srv.MetricsAddr()+"/metrics")
+	want := `grpc_server_handled_total{grpc_code="OK",grpc_method="ListEvents",grpc_service="steward.eventlog.v1.EventLogService",grpc_type="unary"} 1`
+	if !strings.Contains(body, want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+}
+
+func TestDebugListener(t *testing.T) {
+	if h := start(t, nil); h.srv.DebugAddr() != "" {
+		t.Fatalf("DebugAddr() = %q by default, want it off", h.srv.DebugAddr())
+	}
+	h := start(t, func(c *grpcserver.Config) { c.DebugAddr = ":0" })
+	if !strings.HasPrefix(h.srv.DebugAddr(), "127.0.0.1:") {
+		t.Fatalf("DebugAddr() = %q, want loopback", h.srv.DebugAddr())
+	}
+	code, body := httpGet(t, "http://"+h.srv.DebugAddr()+"/debug/pprof/allocs?debug=1")
+	if code != http.StatusOK || !strings.Contains(body, "heap profile") {
+		t.Errorf("GET /debug/pprof/allocs = %d %.80q, want the allocation profile", code, body)
+	}
+}
+
+// httpGet GETs url without keep-alives and returns the status code and body.
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -595,10 +619,7 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `grpc_server_handled_total{grpc_code="OK",grpc_method="ListEvents",grpc_service="steward.eventlog.v1.EventLogService",grpc_type="unary"} 1`
-	if !strings.Contains(string(body), want) {
-		t.Errorf("/metrics lacks %s", want)
-	}
+	return resp.StatusCode, string(body)
 }
 
 func TestValidation(t *testing.T) {

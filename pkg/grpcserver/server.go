@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,7 @@ type Server struct {
 	ready       bool // as set by SetReady
 	addr        string
 	metricsAddr string
+	debugAddr   string
 	cleanups    []func() error
 }
 
@@ -112,6 +114,14 @@ func (s *Server) MetricsAddr() string {
 	return s.metricsAddr
 }
 
+// DebugAddr returns the address of the pprof debug listener, "" before it
+// listens or when disabled.
+func (s *Server) DebugAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.debugAddr
+}
+
 // NewClient returns a plaintext client connection to the server, with opts
 // applied after the defaults (so they may override the transport
 // credentials). With NetworkBufconn it works at any time; with NetworkTCP
@@ -142,7 +152,7 @@ func (s *Server) NewClient(opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 // Then health turns NOT_SERVING, the server stops gracefully, cancelling
 // calls still in flight after Config.ShutdownTimeout (Run waits for their
 // handlers, which must return once their context is done), the metrics
-// listener shuts down and the cleanups run. Run returns nil after a clean shutdown.
+// and debug listeners shut down and the cleanups run. Run returns nil after a clean shutdown.
 // It may be called once.
 func (s *Server) Run(ctx context.Context) (err error) {
 	s.mu.Lock()
@@ -167,29 +177,23 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		s.grpc.Stop()
 		return err
 	}
-	var metricsSrv *http.Server
-	var metricsLis net.Listener
-	if s.cfg.MetricsAddr != "" {
-		if metricsLis, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
-			_ = lis.Close()
-			s.grpc.Stop()
-			return fmt.Errorf("grpcserver: metrics listener: %w", err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	aux, err := s.listenHTTP()
+	if err != nil {
+		_ = lis.Close()
+		s.grpc.Stop()
+		return err
 	}
 
 	s.mu.Lock()
 	s.addr = lis.Addr().String()
-	if metricsLis != nil {
-		s.metricsAddr = metricsLis.Addr().String()
+	for _, l := range aux {
+		*l.addr = l.lis.Addr().String()
 	}
 	s.serving = true
 	s.updateHealthLocked()
 	s.mu.Unlock()
 	close(s.readyCh)
-	s.log.Info("grpcserver: serving", "addr", s.addr, "network", s.cfg.Network, "metrics_addr", s.MetricsAddr())
+	s.log.Info("grpcserver: serving", "addr", s.addr, "network", s.cfg.Network, "metrics_addr", s.MetricsAddr(), "debug_addr", s.DebugAddr())
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -198,19 +202,71 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		}
 		return nil
 	})
-	if metricsSrv != nil {
+	for _, l := range aux {
 		g.Go(func() error {
-			if err := metricsSrv.Serve(metricsLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("grpcserver: metrics: %w", err)
+			if err := l.srv.Serve(l.lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("grpcserver: %s: %w", l.name, err)
 			}
 			return nil
 		})
 	}
 	g.Go(func() error {
 		<-gctx.Done()
-		return s.shutdown(metricsSrv)
+		return s.shutdown(aux)
 	})
 	return g.Wait()
+}
+
+// httpListener is one of the server's auxiliary HTTP listeners: /metrics
+// on Config.MetricsAddr, pprof on Config.DebugAddr.
+type httpListener struct {
+	name string
+	lis  net.Listener
+	srv  *http.Server
+	addr *string // where Run records the address listened on; s.mu guards it
+}
+
+// listenHTTP opens the auxiliary HTTP listeners that are configured,
+// closing those already open if one fails.
+func (s *Server) listenHTTP() ([]httpListener, error) {
+	metrics := http.NewServeMux()
+	metrics.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	var out []httpListener
+	for _, l := range []struct {
+		name, addr string
+		handler    http.Handler
+		recordAt   *string
+	}{
+		{"metrics", s.cfg.MetricsAddr, metrics, &s.metricsAddr},
+		{"debug", s.cfg.DebugAddr, debugHandler(), &s.debugAddr},
+	} {
+		if l.addr == "" {
+			continue
+		}
+		lis, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			for _, o := range out {
+				_ = o.lis.Close()
+			}
+			return nil, fmt.Errorf("grpcserver: %s listener: %w", l.name, err)
+		}
+		out = append(out, httpListener{name: l.name, lis: lis, addr: l.recordAt,
+			srv: &http.Server{Handler: l.handler, ReadHeaderTimeout: 5 * time.Second}})
+	}
+	return out, nil
+}
+
+// debugHandler serves net/http/pprof's index, command line, CPU profile,
+// symbols, trace and every runtime profile (heap, allocs, goroutine, block,
+// mutex, threadcreate) under /debug/pprof/.
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func (s *Server) listen() (net.Listener, error) {
@@ -225,9 +281,9 @@ func (s *Server) listen() (net.Listener, error) {
 }
 
 // shutdown turns health NOT_SERVING, stops the gRPC server gracefully,
-// falling back to Stop after the shutdown timeout, and shuts down
-// metricsSrv if not nil.
-func (s *Server) shutdown(metricsSrv *http.Server) error {
+// falling back to Stop after the shutdown timeout, and shuts down the
+// auxiliary HTTP listeners.
+func (s *Server) shutdown(aux []httpListener) error {
 	s.log.Info("grpcserver: shutting down", "timeout", s.cfg.ShutdownTimeout)
 	s.mu.Lock()
 	s.serving = false
@@ -248,15 +304,15 @@ func (s *Server) shutdown(metricsSrv *http.Server) error {
 		s.grpc.Stop()
 		<-stopped
 	}
-	if metricsSrv == nil {
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := metricsSrv.Shutdown(ctx); err != nil {
-		return fmt.Errorf("grpcserver: metrics shutdown: %w", err)
+	var errs []error
+	for _, l := range aux {
+		if err := l.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("grpcserver: %s shutdown: %w", l.name, err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // runCleanups runs the cleanups in reverse order of registration.

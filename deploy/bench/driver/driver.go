@@ -1,0 +1,418 @@
+// Package driver is issue 13's load driver: against access management on
+// loopback, for each concurrency, it interleaves rounds of the gRPC
+// ceiling (grpc.health.v1.Health/Check), of CheckPermission on a dataset's
+// probes and of BatchCheckPermission, all over the same connections and
+// authenticated with the dataset's API key, which the server verifies on
+// every call. It reports throughput and latency percentiles per cell and
+// the ratio of Check's throughput to the ceiling's.
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+
+	accessv1 "steward.dev/gen/steward/access/v1"
+
+	"steward.dev/deploy/bench/dataset"
+)
+
+// Kinds of call a cell measures.
+const (
+	// KindCeiling is grpc.health.v1.Health/Check on the access server: what
+	// the transport, the server's interceptors for a public method and the
+	// client cost, with no work behind it.
+	KindCeiling = "ceiling"
+	// KindCheck is CheckPermission of one probe.
+	KindCheck = "check"
+	// KindBatch is BatchCheckPermission of Config.BatchSize probes.
+	KindBatch = "batch"
+)
+
+// Defaults of Config.
+const (
+	DefaultDuration    = 10 * time.Second
+	DefaultWarmup      = 2 * time.Second
+	DefaultRounds      = 5
+	DefaultConnections = 8
+	DefaultBatchSize   = 100
+)
+
+// DefaultConcurrency are issue 13's concurrencies.
+var DefaultConcurrency = []int{1, 8, 64}
+
+// Config describes a run. Zero fields take the defaults.
+type Config struct {
+	// AccessAddr is access management's gRPC address. Required.
+	AccessAddr string
+	// Manifest is the loaded dataset's. Required.
+	Manifest *dataset.Manifest
+	// Concurrency lists the numbers of concurrent callers, one set of
+	// cells each; default DefaultConcurrency.
+	Concurrency []int
+	// Kinds lists the kinds measured, in round order; default ceiling,
+	// check, batch.
+	Kinds []string
+	// Duration is each cell's measured time, split over the rounds;
+	// default DefaultDuration.
+	Duration time.Duration
+	// Warmup runs every kind, unmeasured, before each concurrency's
+	// rounds; default DefaultWarmup.
+	Warmup time.Duration
+	// Rounds is how many times the kinds take turns within a concurrency,
+	// so that each sees the same machine; default DefaultRounds.
+	Rounds int
+	// Connections is how many client connections the callers share (a
+	// concurrency below it uses one per caller); default
+	// DefaultConnections.
+	Connections int
+	// BatchSize is the number of items of a BatchCheckPermission; default
+	// DefaultBatchSize.
+	BatchSize int
+	// OnMeasure, when not nil, is called as the measured rounds of a
+	// concurrency begin (after the warm-up), e.g. to start profiling.
+	OnMeasure func(concurrency int)
+	// Log, when not nil, receives progress lines.
+	Log io.Writer
+}
+
+func (c *Config) complete() error {
+	if c.AccessAddr == "" || c.Manifest == nil || len(c.Manifest.Probes) == 0 {
+		return errors.New("driver: AccessAddr and a Manifest with probes are required")
+	}
+	if len(c.Concurrency) == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if len(c.Kinds) == 0 {
+		c.Kinds = []string{KindCeiling, KindCheck, KindBatch}
+	}
+	for _, k := range c.Kinds {
+		if k != KindCeiling && k != KindCheck && k != KindBatch {
+			return fmt.Errorf("driver: unknown kind %q", k)
+		}
+	}
+	if c.Duration <= 0 {
+		c.Duration = DefaultDuration
+	}
+	if c.Warmup <= 0 {
+		c.Warmup = DefaultWarmup
+	}
+	if c.Rounds <= 0 {
+		c.Rounds = DefaultRounds
+	}
+	if c.Connections <= 0 {
+		c.Connections = DefaultConnections
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	return nil
+}
+
+// Cell is the measurement of one kind at one concurrency.
+type Cell struct {
+	// Kind is KindCeiling, KindCheck or KindBatch.
+	Kind string `json:"kind"`
+	// Concurrency is the number of concurrent callers.
+	Concurrency int `json:"concurrency"`
+	// Calls counts the calls that succeeded.
+	Calls int64 `json:"calls"`
+	// Errors counts the calls that failed.
+	Errors int64 `json:"errors"`
+	// Mismatches counts decisions that differ from the probe's expected
+	// answer (one per item of a batch).
+	Mismatches int64 `json:"mismatches"`
+	// Seconds is the measured time.
+	Seconds float64 `json:"seconds"`
+	// PerSecond is Calls / Seconds.
+	PerSecond float64 `json:"calls_per_second"`
+	// P50, P95, P99 and Max are latencies in microseconds.
+	P50 float64 `json:"p50_us"`
+	P95 float64 `json:"p95_us"`
+	P99 float64 `json:"p99_us"`
+	Max float64 `json:"max_us"`
+}
+
+// Ratio is Check's throughput over the ceiling's at one concurrency.
+type Ratio struct {
+	// Concurrency is the number of concurrent callers.
+	Concurrency int `json:"concurrency"`
+	// Value is check calls/s ÷ ceiling calls/s.
+	Value float64 `json:"value"`
+}
+
+// Report is the result of a run.
+type Report struct {
+	// Start is when the run began.
+	Start time.Time `json:"start"`
+	// NumCPU is runtime.NumCPU on the machine.
+	NumCPU int `json:"num_cpu"`
+	// LoadAvgBefore and LoadAvgAfter are /proc/loadavg around the run.
+	LoadAvgBefore string `json:"loadavg_before"`
+	LoadAvgAfter  string `json:"loadavg_after"`
+	// Dataset is the manifest's spec; LoadRates its load rates.
+	Dataset   dataset.Spec   `json:"dataset"`
+	LoadRates []dataset.Rate `json:"load_rates"`
+	// Duration, Warmup, Rounds, Connections and BatchSize are the run's
+	// settings (durations in seconds).
+	Duration    float64 `json:"cell_seconds"`
+	Warmup      float64 `json:"warmup_seconds"`
+	Rounds      int     `json:"rounds"`
+	Connections int     `json:"connections"`
+	BatchSize   int     `json:"batch_size"`
+	// Cells are the measurements, by concurrency then kind.
+	Cells []Cell `json:"cells"`
+	// Ratios are Check over ceiling per concurrency, when both were
+	// measured.
+	Ratios []Ratio `json:"ratios"`
+}
+
+// Run measures every concurrency of cfg in turn and returns the report.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.complete(); err != nil {
+		return nil, err
+	}
+	m := cfg.Manifest
+	rep := &Report{Start: time.Now(), NumCPU: runtime.NumCPU(), LoadAvgBefore: loadAvg(), Dataset: m.Spec, LoadRates: m.Rates,
+		Duration: cfg.Duration.Seconds(), Warmup: cfg.Warmup.Seconds(), Rounds: cfg.Rounds, Connections: cfg.Connections, BatchSize: cfg.BatchSize}
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+m.APIKey.Secret)
+	conns := make([]*grpc.ClientConn, cfg.Connections)
+	for i := range conns {
+		c, err := grpc.NewClient(cfg.AccessAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return nil, fmt.Errorf("driver: %w", err)
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	w := newWorkload(m.Probes, cfg.BatchSize)
+	for _, c := range cfg.Concurrency {
+		callers := make([]caller, c)
+		for i := range callers {
+			conn := conns[i%len(conns)]
+			callers[i] = caller{health: healthpb.NewHealthClient(conn), access: accessv1.NewAccessServiceClient(conn), next: i * len(m.Probes) / c}
+		}
+		fmt.Fprintf(cfg.Log, "c%d: warming up for %v\n", c, cfg.Warmup)
+		for _, k := range cfg.Kinds {
+			if _, err := phase(ctx, w, callers, k, cfg.Warmup/time.Duration(len(cfg.Kinds))); err != nil {
+				return nil, fmt.Errorf("driver: warm-up of %s at c%d: %w", k, c, err)
+			}
+		}
+		if cfg.OnMeasure != nil {
+			cfg.OnMeasure(c)
+		}
+		cells := make(map[string]*acc)
+		for _, k := range cfg.Kinds {
+			cells[k] = &acc{hist: newHist()}
+		}
+		for r := range cfg.Rounds {
+			for _, k := range cfg.Kinds {
+				res, err := phase(ctx, w, callers, k, cfg.Duration/time.Duration(cfg.Rounds))
+				if err != nil {
+					return nil, fmt.Errorf("driver: %s at c%d: %w", k, c, err)
+				}
+				cells[k].add(res)
+			}
+			fmt.Fprintf(cfg.Log, "c%d: round %d of %d done\n", c, r+1, cfg.Rounds)
+		}
+		for _, k := range cfg.Kinds {
+			rep.Cells = append(rep.Cells, cells[k].cell(k, c))
+		}
+		if a, b := cells[KindCheck], cells[KindCeiling]; a != nil && b != nil && b.calls > 0 {
+			rep.Ratios = append(rep.Ratios, Ratio{Concurrency: c, Value: a.cell(KindCheck, c).PerSecond / b.cell(KindCeiling, c).PerSecond})
+		}
+	}
+	rep.LoadAvgAfter = loadAvg()
+	return rep, nil
+}
+
+// workload holds the prepared requests: one per probe, and the batches.
+type workload struct {
+	probes  []dataset.Probe
+	checks  []*accessv1.CheckPermissionRequest
+	batches []*accessv1.BatchCheckPermissionRequest
+	// batchWant[i][j] is the expected answer of item j of batches[i].
+	batchWant [][]bool
+	health    *healthpb.HealthCheckRequest
+}
+
+func newWorkload(probes []dataset.Probe, batchSize int) *workload {
+	w := &workload{probes: probes, health: &healthpb.HealthCheckRequest{}}
+	for _, p := range probes {
+		w.checks = append(w.checks, &accessv1.CheckPermissionRequest{Principal: p.Principal, Permission: p.Permission, Scope: p.Scope})
+	}
+	n := max(1, len(probes)/batchSize)
+	for b := range n {
+		req := &accessv1.BatchCheckPermissionRequest{}
+		var want []bool
+		for j := range batchSize {
+			k := (b*batchSize + j) % len(probes)
+			req.Items = append(req.Items, w.checks[k])
+			want = append(want, probes[k].Allowed)
+		}
+		w.batches = append(w.batches, req)
+		w.batchWant = append(w.batchWant, want)
+	}
+	return w
+}
+
+// caller is one concurrent client: its stubs and its position in the
+// probes, which carries over from phase to phase.
+type caller struct {
+	health healthpb.HealthClient
+	access accessv1.AccessServiceClient
+	next   int
+}
+
+// result is what the callers of one phase measured.
+type result struct {
+	hist                    *hdrhistogram.Histogram
+	calls, errs, mismatches int64
+	elapsed                 time.Duration
+	firstErr                error
+}
+
+// phase runs kind on every caller at once for d and merges what they
+// measured. It fails only when every call failed.
+func phase(ctx context.Context, w *workload, callers []caller, kind string, d time.Duration) (result, error) {
+	res := result{hist: newHist()}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var errs atomic.Int64
+	start := time.Now()
+	stop := start.Add(d)
+	for i := range callers {
+		c := &callers[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := newHist()
+			var calls, mismatches int64
+			var firstErr error
+			for time.Now().Before(stop) && ctx.Err() == nil {
+				t0 := time.Now()
+				bad, err := c.call(ctx, w, kind)
+				lat := time.Since(t0)
+				if err != nil {
+					errs.Add(1)
+					if firstErr == nil {
+						firstErr = err
+					}
+					continue
+				}
+				calls++
+				mismatches += bad
+				_ = h.RecordValue(lat.Nanoseconds())
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.hist.Merge(h)
+			res.calls += calls
+			res.mismatches += mismatches
+			if res.firstErr == nil {
+				res.firstErr = firstErr
+			}
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	res.errs = errs.Load()
+	if res.calls == 0 && res.firstErr != nil {
+		return res, res.firstErr
+	}
+	return res, ctx.Err()
+}
+
+// call makes one call of kind and returns how many decisions differ from
+// the probes' expected answers.
+func (c *caller) call(ctx context.Context, w *workload, kind string) (int64, error) {
+	switch kind {
+	case KindCeiling:
+		_, err := c.health.Check(ctx, w.health)
+		return 0, err
+	case KindCheck:
+		i := c.next % len(w.checks)
+		c.next++
+		resp, err := c.access.CheckPermission(ctx, w.checks[i])
+		if err != nil {
+			return 0, err
+		}
+		if resp.GetAllowed() != w.probes[i].Allowed {
+			return 1, nil
+		}
+		return 0, nil
+	default:
+		i := c.next % len(w.batches)
+		c.next++
+		resp, err := c.access.BatchCheckPermission(ctx, w.batches[i])
+		if err != nil {
+			return 0, err
+		}
+		var bad int64
+		want := w.batchWant[i]
+		if len(resp.GetResults()) != len(want) {
+			return int64(len(want)), nil
+		}
+		for j, r := range resp.GetResults() {
+			if r.GetAllowed() != want[j] {
+				bad++
+			}
+		}
+		return bad, nil
+	}
+}
+
+// acc accumulates one cell over its rounds.
+type acc struct {
+	hist                    *hdrhistogram.Histogram
+	calls, errs, mismatches int64
+	elapsed                 time.Duration
+}
+
+func (a *acc) add(r result) {
+	a.hist.Merge(r.hist)
+	a.calls += r.calls
+	a.errs += r.errs
+	a.mismatches += r.mismatches
+	a.elapsed += r.elapsed
+}
+
+func (a *acc) cell(kind string, c int) Cell {
+	us := func(ns int64) float64 { return float64(ns) / 1e3 }
+	return Cell{Kind: kind, Concurrency: c, Calls: a.calls, Errors: a.errs, Mismatches: a.mismatches,
+		Seconds: a.elapsed.Seconds(), PerSecond: float64(a.calls) / a.elapsed.Seconds(),
+		P50: us(a.hist.ValueAtQuantile(50)), P95: us(a.hist.ValueAtQuantile(95)), P99: us(a.hist.ValueAtQuantile(99)), Max: us(a.hist.Max())}
+}
+
+// newHist returns a histogram of latencies in nanoseconds from 1µs to a
+// minute, to three significant digits.
+func newHist() *hdrhistogram.Histogram {
+	return hdrhistogram.New(1_000, int64(time.Minute), 3)
+}
+
+// loadAvg returns the first three fields of /proc/loadavg, or "" where
+// there is none.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
+}

@@ -1,0 +1,99 @@
+//go:build e2e
+
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"steward.dev/deploy/bench/dataset"
+	"steward.dev/deploy/bench/driver"
+	"steward.dev/deploy/bench/launch"
+)
+
+// TestBenchSmoke is issue 13's smoke run of the benchmark harness against
+// the real binaries: it loads the small dataset through the public APIs
+// and runs the load driver for a fraction of a second per cell. It proves
+// that the generator and the driver work, and that access answers every
+// probe as the dataset implies; it asserts nothing about speed (figures
+// belong in BENCHMARKS.md, from `make bench-load`).
+func TestBenchSmoke(t *testing.T) {
+	bin := os.Getenv("STEWARD_BIN")
+	if bin == "" {
+		t.Fatal("STEWARD_BIN must name the directory of the built binaries (make test-e2e sets it)")
+	}
+	dir := t.TempDir()
+	s, err := launch.Start(bin, filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("stopping the suite: %v", err)
+		}
+		if t.Failed() {
+			if log, err := os.ReadFile(s.LogFile); err == nil {
+				t.Logf("suite output:\n%s", log)
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	plan, err := dataset.Generate(dataset.Small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress strings.Builder
+	m, err := dataset.Load(ctx, dataset.Config{DirectoryAddr: s.Addrs["directory"], AccessAddr: s.Addrs["access"], Progress: &progress}, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("bench smoke: loaded the small dataset:\n%s", progress.String())
+	allowed := 0
+	for _, p := range m.Probes {
+		if p.Allowed {
+			allowed++
+		}
+	}
+	if len(m.Probes) != dataset.Small.Probes || allowed != len(m.Probes)/2 {
+		t.Errorf("%d probes, %d allowed; want %d, half allowed", len(m.Probes), allowed, dataset.Small.Probes)
+	}
+	manifest := filepath.Join(dir, "manifest.json")
+	if err := m.WriteFile(manifest); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = dataset.ReadManifest(manifest); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := driver.Run(ctx, driver.Config{AccessAddr: s.Addrs["access"], Manifest: m,
+		Duration: 300 * time.Millisecond, Warmup: 150 * time.Millisecond, Rounds: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(driver.DefaultConcurrency) * 3; len(rep.Cells) != want {
+		t.Fatalf("%d cells, want %d", len(rep.Cells), want)
+	}
+	for _, c := range rep.Cells {
+		if c.Calls == 0 || c.Errors != 0 || c.Mismatches != 0 {
+			t.Errorf("cell %s at c%d: %d calls, %d errors, %d mismatches; want calls, no errors and no mismatches", c.Kind, c.Concurrency, c.Calls, c.Errors, c.Mismatches)
+		}
+	}
+	var text strings.Builder
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("ratio c%d: ", driver.DefaultConcurrency[len(driver.DefaultConcurrency)-1]); !strings.Contains(text.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, text.String())
+	}
+	if _, err := rep.WriteJSON(dir); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("bench smoke (speed not asserted):\n%s", text.String())
+}
