@@ -35,8 +35,9 @@ const (
 const (
 	// DefaultConcurrency is the default Config.Concurrency.
 	DefaultConcurrency = 16
-	// DefaultChunk is the default Config.Chunk.
-	DefaultChunk = 50
+	// DefaultChunk is the default Config.Chunk: the batch RPCs' largest
+	// batch.
+	DefaultChunk = 1000
 )
 
 // Config says where and how Load loads a plan.
@@ -50,7 +51,7 @@ type Config struct {
 	// default DefaultChunk.
 	Chunk int
 	// NewWriter makes the Writer from clients authenticated as the owner;
-	// nil means PerCall.
+	// nil means Batch.
 	NewWriter func(directoryv1.DirectoryServiceClient, accessv1.AccessServiceClient) Writer
 	// Progress, when not nil, receives one line per kind loaded.
 	Progress io.Writer
@@ -108,7 +109,7 @@ func Load(ctx context.Context, cfg Config, p *Plan) (*Manifest, error) {
 	if cfg.NewWriter != nil {
 		l.writer = cfg.NewWriter(l.dir, l.acc)
 	} else {
-		l.writer = PerCall{Directory: l.dir, Access: l.acc}
+		l.writer = Batch{Directory: l.dir, Access: l.acc}
 	}
 
 	if _, err := public.SignUp(ctx, &directoryv1.SignUpRequest{OrganizationId: OrganizationID, OrganizationDisplayName: "Bench",

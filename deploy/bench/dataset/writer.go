@@ -63,6 +63,49 @@ func (w PerCall) CreateAssignments(ctx context.Context, as []Assignment) error {
 	return nil
 }
 
+// Batch is the Writer over the batch RPCs (issue 13): one
+// BatchAddGroupMembers or BatchCreateRoleAssignments per chunk of at most
+// 1,000 items, each one transaction with the same checks as the per-item
+// calls.
+type Batch struct {
+	// Directory and Access are the suite's clients, authenticated as a
+	// principal that may make every change.
+	Directory directoryv1.DirectoryServiceClient
+	Access    accessv1.AccessServiceClient
+}
+
+var _ Writer = Batch{}
+
+// AddMemberships adds the chunk with one BatchAddGroupMembers.
+func (w Batch) AddMemberships(ctx context.Context, ms []Membership) error {
+	req := &directoryv1.BatchAddGroupMembersRequest{Parent: "organizations/" + OrganizationID}
+	for _, m := range ms {
+		req.Requests = append(req.Requests, &directoryv1.AddGroupMemberRequest{Group: m.Group, Member: m.User})
+	}
+	if _, err := w.Directory.BatchAddGroupMembers(ctx, req); err != nil {
+		return fmt.Errorf("adding %d memberships: %w", len(ms), err)
+	}
+	return nil
+}
+
+// CreateAssignments makes the chunk with one BatchCreateRoleAssignments,
+// retried while access is behind the directory (NOT_YET_CONSISTENT).
+func (w Batch) CreateAssignments(ctx context.Context, as []Assignment) error {
+	org := "organizations/" + OrganizationID
+	req := &accessv1.BatchCreateRoleAssignmentsRequest{Parent: org}
+	for _, a := range as {
+		req.Requests = append(req.Requests, &accessv1.CreateRoleAssignmentRequest{Parent: org, Principal: a.Principal, Roles: []string{a.Role}, Scope: a.Scope})
+	}
+	err := retryNotConsistent(ctx, func() error {
+		_, err := w.Access.BatchCreateRoleAssignments(ctx, req)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("creating %d assignments: %w", len(as), err)
+	}
+	return nil
+}
+
 // notConsistentTries bounds how often a call is tried while access catches
 // up with the directory; each try already waits up to a second server-side.
 const notConsistentTries = 30

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 
 	"steward.dev/deploy/bench/dataset"
+	accessv1 "steward.dev/gen/steward/access/v1"
+	directoryv1 "steward.dev/gen/steward/directory/v1"
 )
 
 func main() {
@@ -29,6 +31,7 @@ func run() error {
 	accAddr := flag.String("access-addr", "127.0.0.1:7002", "access management's gRPC address")
 	manifest := flag.String("manifest", "bench/results/manifest.json", "where to write the manifest (mode 0600: it holds an API key)")
 	concurrency := flag.Int("concurrency", dataset.DefaultConcurrency, "calls in flight while loading")
+	perCall := flag.Bool("per-call", false, "create memberships and assignments one call each instead of in batches of 1,000 (to compare)")
 	flag.Parse()
 
 	spec, err := dataset.ParseSize(*size, *scale)
@@ -43,7 +46,14 @@ func run() error {
 	}
 	fmt.Printf("loading %s into %s / %s: %d folders, %d users, %d groups, %d memberships, %d assignments\n",
 		spec.Name, *dirAddr, *accAddr, plan.FolderCount(), len(plan.Users), len(plan.Groups), len(plan.Memberships), len(plan.Assignments))
-	m, err := dataset.Load(ctx, dataset.Config{DirectoryAddr: *dirAddr, AccessAddr: *accAddr, Concurrency: *concurrency, Progress: os.Stdout}, plan)
+	cfg := dataset.Config{DirectoryAddr: *dirAddr, AccessAddr: *accAddr, Concurrency: *concurrency, Progress: os.Stdout}
+	if *perCall {
+		cfg.Chunk = 50
+		cfg.NewWriter = func(d directoryv1.DirectoryServiceClient, a accessv1.AccessServiceClient) dataset.Writer {
+			return dataset.PerCall{Directory: d, Access: a}
+		}
+	}
+	m, err := dataset.Load(ctx, cfg, plan)
 	if err != nil {
 		return err
 	}
