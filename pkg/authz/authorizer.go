@@ -30,7 +30,9 @@ type Decision struct {
 	// Allowed reports whether the request is allowed.
 	Allowed bool
 	// Reason explains the decision for logs and error messages, e.g.
-	// "allowed by role assignment X at organizations/o1".
+	// "denied: no role assignment of X grants users.view at ...". An
+	// allowed decision may leave it empty (access's own authorizer does:
+	// nothing reads it, and it is on every call's path).
 	Reason string
 	// Missing lists the permissions the principal lacks when denied; empty
 	// means all of the requested permissions.

@@ -123,6 +123,9 @@ type Config struct {
 	// Services says which of this service's methods each service may call;
 	// DefaultConfig sets SuitePolicy.
 	Services authz.ServicePolicy
+	// QuietMethods are full method names whose successful calls are logged
+	// at debug level, not info (grpcserver.Config.QuietMethods).
+	QuietMethods []string
 	// TLS enables TLS (and client-certificate authentication of services
 	// when ClientCAFile is set); the zero value serves plaintext.
 	TLS grpcserver.TLSConfig
@@ -355,6 +358,7 @@ func (c Config) Complete() (_ *Backend, err error) {
 		Authenticator:   authn.New(trusted, verify),
 		Authorizer:      authorizer,
 		Services:        c.Services,
+		QuietMethods:    c.QuietMethods,
 		RecordRefusal:   recordRefusal,
 	}.Complete()
 	if err != nil {

@@ -95,6 +95,12 @@ type Config struct {
 	// Name) each of Steward's services may call; the zero value lets
 	// services call public methods only.
 	Services authz.ServicePolicy
+	// QuietMethods are full method names (e.g.
+	// "/steward.access.v1.AccessService/CheckPermission") whose successful
+	// calls are logged at debug level instead of info: the hot read paths,
+	// where a log line would cost more than the call (issue 13). Their
+	// failures are logged as any call's.
+	QuietMethods []string
 	// FailedAuthentication throttles failed authentications per client
 	// address (authn.ClientAddress); zero fields take the defaults
 	// documented on FailureLimit.

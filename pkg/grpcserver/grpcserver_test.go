@@ -497,6 +497,37 @@ func TestHealthChecksAreNotLogged(t *testing.T) {
 	}
 }
 
+// TestQuietMethods: a successful call of a quiet method is logged at debug
+// level (issue 13: the hot read paths), a failed one as any call's.
+func TestQuietMethods(t *testing.T) {
+	h := start(t, func(c *grpcserver.Config) {
+		c.QuietMethods = []string{eventlogv1.EventLogService_ListEvents_FullMethodName}
+	})
+	if _, err := eventlogv1.NewEventLogServiceClient(h.serviceConn(t)).ListEvents(context.Background(), &eventlogv1.ListEventsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eventlogv1.NewEventLogServiceClient(h.conn(t)).ListEvents(context.Background(), &eventlogv1.ListEventsRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("ListEvents without credentials: %v", err)
+	}
+	var ok, failed string
+	for _, line := range strings.Split(h.logs.String(), "\n") {
+		if !strings.Contains(line, "finished call") || !strings.Contains(line, "ListEvents") {
+			continue
+		}
+		if strings.Contains(line, "grpc.code=OK") {
+			ok = line
+		} else {
+			failed = line
+		}
+	}
+	if !strings.Contains(ok, "level=DEBUG") {
+		t.Errorf("the successful quiet call was not logged at debug: %q\n%s", ok, h.logs.String())
+	}
+	if !strings.Contains(failed, "level=INFO") || !strings.Contains(failed, "Unauthenticated") {
+		t.Errorf("the failed quiet call was not logged at info: %q\n%s", failed, h.logs.String())
+	}
+}
+
 func TestGracefulShutdown(t *testing.T) {
 	h := start(t, nil)
 	conn := h.serviceConn(t)

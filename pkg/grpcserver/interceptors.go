@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -47,7 +48,8 @@ const maxRequestIDLen = 128
 //  2. request ID: taken from x-request-id or generated, put in the context
 //     and sent back as a header, so every log line below can carry it;
 //  3. logging: one line per finished call, with request ID and principal
-//     (health checks are not logged: launchers and probes poll them);
+//     (health checks are not logged: launchers and probes poll them; the
+//     successful calls of Config.QuietMethods are logged at debug level);
 //  4. metrics: before authentication, so that refused calls are counted;
 //  5. authentication: the client address into the context (the transport
 //     peer's, or the one the gateway vouches for; see authn.ClientAddresser)
@@ -71,12 +73,25 @@ func (s *Server) interceptors(v protovalidate.Validator) ([]grpc.UnaryServerInte
 			return logging.Fields{"request_id", authn.RequestID(ctx)}
 		}),
 	}
+	quietOpts := append(slices.Clone(logOpts), logging.WithLevels(func(c codes.Code) logging.Level {
+		if c == codes.OK {
+			return logging.LevelDebug
+		}
+		return logging.DefaultServerCodeToLevel(c)
+	}))
+	quiet := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+		return slices.Contains(s.cfg.QuietMethods, c.FullMethod())
+	})
+	loud := selector.MatchFunc(func(ctx context.Context, c interceptors.CallMeta) bool {
+		return notHealth.Match(ctx, c) && !quiet.Match(ctx, c)
+	})
 	rules := ruleSource{s}
 	services := s.cfg.Services.For(s.cfg.Name)
 	unary := []grpc.UnaryServerInterceptor{
 		recovery.UnaryServerInterceptor(recoveryOpt),
 		unaryRequestID,
-		selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), notHealth),
+		selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), loud),
+		selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, quietOpts...), quiet),
 		s.metrics.UnaryServerInterceptor(),
 		s.unaryAuthn(rules),
 	}

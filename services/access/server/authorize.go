@@ -34,12 +34,11 @@ func (w *wiring) authorize(_ context.Context, req authz.Request) (authz.Decision
 	model := w.d.Model()
 	node := domain.ScopeNode(req.Scope)
 	var d authz.Decision
-	var granted, denied []string
+	var denied []string
 	principal := accessauthz.CheckPrincipal(req.Principal)
 	for _, perm := range req.Permissions {
 		md := model.Check(principal, perm, node)
 		if md.Allowed {
-			granted = append(granted, md.Reason())
 			continue
 		}
 		d.Missing = append(d.Missing, perm)
@@ -49,7 +48,9 @@ func (w *wiring) authorize(_ context.Context, req authz.Request) (authz.Decision
 		d.Reason = strings.Join(denied, "; ")
 		return d, nil
 	}
+	// Allowed: no reason. Only a refusal's is read (its error message), and
+	// formatting one per call cost a tenth of access's CPU under Check load
+	// (issue 13).
 	d.Allowed = true
-	d.Reason = strings.Join(granted, "; ")
 	return d, nil
 }

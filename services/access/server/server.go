@@ -60,6 +60,9 @@ func (c Config) Complete() (*backend.Backend, error) {
 	c.Authorizer = authz.AuthorizerFunc(w.authorize)
 	// Refused changes are audited in access's log (R27).
 	c.RefusedCallType = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_CALL_REFUSED)
+	// Checks are the hot path (orchestrators ask on every job): a log line
+	// per allowed or denied answer cost more than the answer (issue 13).
+	c.QuietMethods = []string{accessv1.AccessService_CheckPermission_FullMethodName, accessv1.AccessService_BatchCheckPermission_FullMethodName}
 	c.Register = w.register
 	return c.Config.Complete()
 }
