@@ -76,20 +76,25 @@ type Batch struct {
 
 var _ Writer = Batch{}
 
-// AddMemberships adds the chunk with one BatchAddGroupMembers.
+// AddMemberships adds the chunk with one BatchAddGroupMembers, retried
+// while access is behind the directory (notConsistent).
 func (w Batch) AddMemberships(ctx context.Context, ms []Membership) error {
 	req := &directoryv1.BatchAddGroupMembersRequest{Parent: "organizations/" + OrganizationID}
 	for _, m := range ms {
 		req.Requests = append(req.Requests, &directoryv1.AddGroupMemberRequest{Group: m.Group, Member: m.User})
 	}
-	if _, err := w.Directory.BatchAddGroupMembers(ctx, req); err != nil {
+	err := retryNotConsistent(ctx, func() error {
+		_, err := w.Directory.BatchAddGroupMembers(ctx, req)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("adding %d memberships: %w", len(ms), err)
 	}
 	return nil
 }
 
 // CreateAssignments makes the chunk with one BatchCreateRoleAssignments,
-// retried while access is behind the directory (NOT_YET_CONSISTENT).
+// retried while access is behind the directory (notConsistent).
 func (w Batch) CreateAssignments(ctx context.Context, as []Assignment) error {
 	org := "organizations/" + OrganizationID
 	req := &accessv1.BatchCreateRoleAssignmentsRequest{Parent: org}
@@ -127,9 +132,16 @@ func retryNotConsistent(ctx context.Context, call func() error) error {
 	return err
 }
 
-// notConsistent reports whether err says access has not yet caught up.
+// notConsistent reports whether err says access has not yet caught up:
+// FAILED_PRECONDITION NOT_YET_CONSISTENT from access, or UNAVAILABLE from
+// the directory when access, asked about a membership change, had not
+// applied the directory's latest changes within its wait (right after a
+// burst of users).
 func notConsistent(err error) bool {
 	st, ok := status.FromError(err)
+	if ok && st.Code() == codes.Unavailable {
+		return true
+	}
 	if !ok || st.Code() != codes.FailedPrecondition {
 		return false
 	}
