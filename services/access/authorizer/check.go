@@ -87,11 +87,11 @@ func (d Decision) Reason() string {
 		return inner.Reason() + " (API key " + d.Key + ")"
 	}
 	if d.Allowed {
-		s := fmt.Sprintf("allowed by role assignment %s (role %s) at %s", d.Assignment, d.RoleName, d.AssignedAt)
+		// Concatenated, not formatted: every Check response carries it.
 		if d.Group != "" {
-			s += " through group " + d.Group
+			return "allowed by role assignment " + d.Assignment + " (role " + d.RoleName + ") at " + d.AssignedAt + " through group " + d.Group
 		}
-		return s
+		return "allowed by role assignment " + d.Assignment + " (role " + d.RoleName + ") at " + d.AssignedAt
 	}
 	switch d.Denial {
 	case DenyUnknownPrincipal:
@@ -105,7 +105,7 @@ func (d Decision) Reason() string {
 	case DenyOtherOrganization:
 		return fmt.Sprintf("denied: %s lies in another organization than %s", d.Scope, d.Principal)
 	}
-	return fmt.Sprintf("denied: no role assignment grants %s at %s to %s", d.Permission, d.Scope, d.Principal)
+	return "denied: no role assignment grants " + d.Permission + " at " + d.Scope + " to " + d.Principal
 }
 
 // CheckItem is one question of CheckBatch.
