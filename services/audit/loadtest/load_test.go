@@ -161,8 +161,7 @@ func openDomain(t *testing.T) *domain.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// bbolt rebuilds the freelist by reading the file at open (the store
-	// does not sync it): what audit's start costs at this size.
+	// What opening the store costs audit's start at this size.
 	t.Logf("opening the store took %v", time.Since(t0).Round(time.Millisecond))
 	t.Cleanup(func() { _ = st.Close() })
 	signer, _, _, err := ledger.LoadSigner(context.Background(), st)
