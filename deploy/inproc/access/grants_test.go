@@ -263,7 +263,7 @@ func gaList(t *testing.T, c accessv1.AccessServiceClient, ctx context.Context, r
 	}
 }
 
-var gaAssignmentName = regexp.MustCompile(`^organizations/[a-z0-9-]+/roleAssignments/[a-z][a-z0-9]{11}$`)
+var gaAssignmentName = regexp.MustCompile(`^organizations/[a-z0-9-]+/roleAssignments/a[0-9a-z]{21}$`)
 
 // TestGrantsCreateSeveralRoles covers R13: several roles at once, one
 // assignment and one event each, made by the owner; a repeat returns the
