@@ -126,6 +126,9 @@ type Config struct {
 	// QuietMethods are full method names whose successful calls are logged
 	// at debug level, not info (grpcserver.Config.QuietMethods).
 	QuietMethods []string
+	// Prevalidated is grpcserver.Config.Prevalidated: a fast check of hot
+	// requests that lets them skip protovalidate.
+	Prevalidated func(req any) bool
 	// TLS enables TLS (and client-certificate authentication of services
 	// when ClientCAFile is set); the zero value serves plaintext.
 	TLS grpcserver.TLSConfig
@@ -359,6 +362,7 @@ func (c Config) Complete() (_ *Backend, err error) {
 		Authorizer:      authorizer,
 		Services:        c.Services,
 		QuietMethods:    c.QuietMethods,
+		Prevalidated:    c.Prevalidated,
 		RecordRefusal:   recordRefusal,
 	}.Complete()
 	if err != nil {

@@ -101,6 +101,13 @@ type Config struct {
 	// where a log line would cost more than the call (issue 13). Their
 	// failures are logged as any call's.
 	QuietMethods []string
+	// Prevalidated, when set, is asked about every unary request before
+	// protovalidate: true means the request certainly satisfies its rules
+	// (a fast check of a hot request, proven never to accept what
+	// protovalidate refuses), and protovalidate is skipped; false means
+	// protovalidate decides and words any violation, as for every other
+	// request.
+	Prevalidated func(req any) bool
 	// FailedAuthentication throttles failed authentications per client
 	// address (authn.ClientAddress); zero fields take the defaults
 	// documented on FailureLimit.

@@ -99,7 +99,7 @@ func (s *Server) interceptors(v protovalidate.Validator) ([]grpc.UnaryServerInte
 		unary = append(unary, unaryRefusals(rules, s.cfg.RecordRefusal))
 	}
 	unary = append(unary,
-		unaryValidate(v),
+		unaryValidate(v, s.cfg.Prevalidated),
 		authz.UnaryServerInterceptor(rules, s.cfg.Authorizer, services),
 	)
 	stream := []grpc.StreamServerInterceptor{
@@ -299,9 +299,12 @@ func (s *Server) streamAuthn(rules authz.RuleSource) grpc.StreamServerIntercepto
 
 // unaryValidate wraps the protovalidate interceptor, turning its violations
 // into BadRequest field violations.
-func unaryValidate(v protovalidate.Validator) grpc.UnaryServerInterceptor {
+func unaryValidate(v protovalidate.Validator, prevalidated func(req any) bool) grpc.UnaryServerInterceptor {
 	validate := pvinterceptor.UnaryServerInterceptor(v)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if prevalidated != nil && prevalidated(req) {
+			return handler(ctx, req)
+		}
 		handled := false
 		resp, err := validate(ctx, req, info, func(ctx context.Context, req any) (any, error) {
 			handled = true

@@ -63,6 +63,7 @@ func (c Config) Complete() (*backend.Backend, error) {
 	// Checks are the hot path (orchestrators ask on every job): a log line
 	// per allowed or denied answer cost more than the answer (issue 13).
 	c.QuietMethods = []string{accessv1.AccessService_CheckPermission_FullMethodName, accessv1.AccessService_BatchCheckPermission_FullMethodName}
+	c.Prevalidated = prevalidated
 	c.Register = w.register
 	return c.Config.Complete()
 }
