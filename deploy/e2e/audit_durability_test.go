@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -251,6 +253,9 @@ func (s *auditSuite) killMidIngestion(op context.Context, begin, heads map[strin
 	started := time.Now()
 	for deadline := started.Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		st, err := a.GetIngestionStatus(op, &auditv1.GetIngestionStatusRequest{}, grpc.WaitForReady(true))
+		if status.Code(err) == codes.Unavailable {
+			continue // the connection to the process just restarted broke: ask again
+		}
 		if err != nil {
 			s.t.Fatalf("GetIngestionStatus: %v\n%s", err, s.audit.out.String())
 		}
