@@ -7,6 +7,7 @@ import (
 	accessv1 "steward.dev/gen/steward/access/v1"
 	"steward.dev/pkg/authz"
 	"steward.dev/pkg/resourcename"
+	"steward.dev/services/access/domain"
 )
 
 // CheckPermission answers whether a principal holds a permission at a scope
@@ -15,25 +16,25 @@ import (
 // principal's organization (and, with explain, what ExplainPermissions
 // needs at the scope, which the domain checks).
 func (s *accessServer) CheckPermission(ctx context.Context, req *accessv1.CheckPermissionRequest) (*accessv1.CheckPermissionResponse, error) {
-	if err := s.mayCheckPrincipal(ctx, accessv1.AccessService_CheckPermission_FullMethodName, req.GetPrincipal()); err != nil {
-		return nil, err
+	a := actorOf(ctx)
+	if org, ask := orgToAsk(a, req.GetPrincipal()); ask {
+		if err := authz.Check(ctx, s.authorizer, accessv1.AccessService_CheckPermission_FullMethodName, org, "users.view"); err != nil {
+			return nil, err
+		}
 	}
-	return reply(s.d.Check(ctx, actorOf(ctx), req))
+	return reply(s.d.Check(ctx, a, req))
 }
 
 // BatchCheckPermission answers up to 1,000 checks, each principal with the
-// same callers as CheckPermission.
-//
-// What mayCheckPrincipal asks of the caller depends on the principal only
-// through its organization (users.view there), so each organization is
-// asked once per batch, not each principal.
+// same callers as CheckPermission. What is asked of the caller depends on
+// a principal only through its organization (orgToAsk), so each
+// organization is asked once per batch, not each principal.
 func (s *accessServer) BatchCheckPermission(ctx context.Context, req *accessv1.BatchCheckPermissionRequest) (*accessv1.BatchCheckPermissionResponse, error) {
 	a := actorOf(ctx)
 	var asked []string // organizations, few: a slice beats a map
 	for _, it := range req.GetItems() {
-		p := it.GetPrincipal()
-		org := resourcename.OrganizationOf(p)
-		if a.SpeaksFor(p) || (!a.IsService() && a.Organization != org) || slices.Contains(asked, org) {
+		org, ask := orgToAsk(a, it.GetPrincipal())
+		if !ask || slices.Contains(asked, org) {
 			continue
 		}
 		asked = append(asked, org)
@@ -58,15 +59,16 @@ func (s *accessServer) ListPrincipalRoles(ctx context.Context, req *accessv1.Lis
 	return reply(s.d.ListPrincipalRoles(ctx, actorOf(ctx), req))
 }
 
-// mayCheckPrincipal allows services (authz.Check lets them through), the
-// principal itself (or its API key), and callers holding users.view at the principal's
-// organization. Users of another organization pass here and get NotFound
-// from the domain, as for every object of another organization.
-func (s *accessServer) mayCheckPrincipal(ctx context.Context, method, principal string) error {
-	a := actorOf(ctx)
+// orgToAsk returns the organization where the caller a must hold
+// users.view to ask about principal, and whether it must: services
+// (authz.Check lets them through) and users of the principal's organization
+// must, unless a is the principal itself (or its API key). Users of
+// another organization are not asked here and get NotFound from the
+// domain, as for every object of another organization.
+func orgToAsk(a domain.Actor, principal string) (string, bool) {
 	org := resourcename.OrganizationOf(principal)
 	if a.SpeaksFor(principal) || (!a.IsService() && a.Organization != org) {
-		return nil
+		return "", false
 	}
-	return authz.Check(ctx, s.authorizer, method, org, "users.view")
+	return org, true
 }

@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -76,54 +75,36 @@ func (s *Service) ExportAuditEvents(ctx context.Context, actor Actor, req *audit
 	if err := s.recordExport(ctx, actor, req); err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	flush := func(final bool) error {
-		if buf.Len() == 0 || (!final && buf.Len() < ExportChunkSize) {
-			return nil
-		}
-		err := emit(buf.Bytes())
-		buf.Reset()
-		return err
-	}
+	w := newChunkWriter(emit)
 	var write func(ev *auditv1.AuditEvent) error
 	var finish func() error
 	if req.GetFormat() == auditv1.ExportAuditEventsRequest_FORMAT_JSONL {
 		opts := protojson.MarshalOptions{}
+		var line []byte
 		write = func(ev *auditv1.AuditEvent) error {
-			b, err := opts.MarshalAppend(buf.AvailableBuffer(), ev)
-			if err != nil {
+			var err error
+			if line, err = opts.MarshalAppend(line[:0], ev); err != nil {
 				return err
 			}
-			buf.Write(b)
-			buf.WriteByte('\n')
-			return flush(false)
+			_, err = w.Write(append(line, '\n'))
+			return err
 		}
-		finish = func() error { return flush(true) }
+		finish = w.flush
 	} else {
-		w := csvsafe.NewWriter(&buf)
-		if err := w.Write(ExportColumns); err != nil {
+		cw := csvsafe.NewWriter(w) // buffers up to 4 KiB itself before writing to w
+		if err := cw.Write(ExportColumns); err != nil {
 			return err
 		}
 		row := make([]string, len(ExportColumns))
 		write = func(ev *auditv1.AuditEvent) error {
 			exportRow(row, ev)
-			if err := w.Write(row); err != nil {
-				return err
-			}
-			if buf.Len() < ExportChunkSize {
-				// The csv writer buffers up to 4 KiB itself before spilling.
-				return nil
-			}
-			if err := w.Flush(); err != nil {
-				return err
-			}
-			return flush(false)
+			return cw.Write(row)
 		}
 		finish = func() error {
-			if err := w.Flush(); err != nil {
+			if err := cw.Flush(); err != nil {
 				return err
 			}
-			return flush(true)
+			return w.flush()
 		}
 	}
 	if err := s.Events(ctx, actor, req.GetParent(), req.GetFilter(), write); err != nil {
@@ -140,6 +121,40 @@ const (
 	// exportAction is its action: the method's name.
 	exportAction = "ExportAuditEvents"
 )
+
+// chunkWriter buffers what the downloads write and hands it to emit in
+// pieces of about ExportChunkSize bytes (one google.api.HttpBody each).
+type chunkWriter struct {
+	emit func([]byte) error
+	buf  []byte
+}
+
+// newChunkWriter returns a chunkWriter emitting to emit, which must not
+// keep a piece after it returns.
+func newChunkWriter(emit func([]byte) error) *chunkWriter {
+	return &chunkWriter{emit: emit, buf: make([]byte, 0, ExportChunkSize+4096)}
+}
+
+// Write buffers p, emitting once ExportChunkSize bytes are buffered.
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	if len(w.buf) >= ExportChunkSize {
+		if err := w.flush(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// flush emits what is buffered, if anything.
+func (w *chunkWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	err := w.emit(w.buf)
+	w.buf = w.buf[:0]
+	return err
+}
 
 // recordExport records, in its own transaction, actor's download req in
 // the log of the organization downloaded, through the path every audit

@@ -245,8 +245,7 @@ func (s *Service) RecordOwn(tx store.Tx, ev *eventlogv1.Event) error {
 	if ev.GetTime() == nil {
 		ev.Time = timestamppb.New(s.clock())
 	}
-	_, err := s.record(tx, LogOf(ev.GetOrganization()), Convert(auditSource, ev))
-	return err
+	return s.ApplyEvent(auditSource)(tx, ev)
 }
 
 // Audit's own notes in InstallationLog.

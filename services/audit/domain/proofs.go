@@ -215,13 +215,10 @@ func (s *Service) checkOrganization(actor Actor, org string) error {
 	return nil
 }
 
-// LeafHashesChunk is the size of the pieces ExportLeafHashes hands to emit.
-const LeafHashesChunk = 64 << 10
-
 // ExportLeafHashes writes the leaf hashes of the organization req.Parent's
 // log of size req.TreeSize (0: the latest checkpoint's; beyond it
 // ErrTreeSizeUnavailable), 32 bytes each in index order, to emit in pieces
-// of LeafHashesChunk bytes: what `steward-audit verify -hashes` reads to name
+// of about ExportChunkSize bytes: what `steward-audit verify -hashes` reads to name
 // the first edited event of an export, and to verify an export that begins
 // after events purged by retention. The hashes of purged events are kept,
 // so the file always covers the whole tree.
@@ -234,42 +231,9 @@ func (s *Service) ExportLeafHashes(ctx context.Context, actor Actor, req *auditv
 	if err != nil {
 		return err
 	}
-	w := &chunkWriter{emit: emit, buf: make([]byte, 0, LeafHashesChunk)}
+	w := newChunkWriter(emit)
 	if err := s.ledger.WriteLeafHashes(ctx, log, n, w); err != nil {
 		return err
 	}
 	return w.flush()
-}
-
-// chunkWriter buffers writes and hands them to emit in pieces of cap(buf)
-// bytes.
-type chunkWriter struct {
-	emit func([]byte) error
-	buf  []byte
-}
-
-// Write buffers p, emitting every full piece.
-func (w *chunkWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		k := min(len(p), cap(w.buf)-len(w.buf))
-		w.buf = append(w.buf, p[:k]...)
-		p = p[k:]
-		if len(w.buf) == cap(w.buf) {
-			if err := w.flush(); err != nil {
-				return 0, err
-			}
-		}
-	}
-	return n, nil
-}
-
-// flush emits what is buffered, if anything.
-func (w *chunkWriter) flush() error {
-	if len(w.buf) == 0 {
-		return nil
-	}
-	err := w.emit(w.buf)
-	w.buf = w.buf[:0]
-	return err
 }

@@ -111,8 +111,8 @@ func (c Config) Complete() (*backend.Backend, error) {
 	if c.PurgeInterval <= 0 {
 		return nil, errors.New("audit: -purge-interval must be positive")
 	}
-	if c.Domain.MinRetention < 0 {
-		return nil, errors.New("audit: -min-retention must not be negative")
+	if c.Domain.MinRetention <= 0 {
+		return nil, errors.New("audit: -min-retention must be positive (an organization may always choose 0, keep forever)")
 	}
 	w := &wiring{cfg: c}
 	c.Register = w.register
