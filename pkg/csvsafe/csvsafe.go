@@ -11,6 +11,9 @@ package csvsafe
 import (
 	"encoding/csv"
 	"io"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Neutralize returns cell as a spreadsheet shows it as text: with a
@@ -51,4 +54,47 @@ func (w *Writer) Write(record []string) error {
 func (w *Writer) Flush() error {
 	w.w.Flush()
 	return w.w.Error()
+}
+
+// AppendFields appends cells to dst as the fields of one CSV record, each
+// neutralized and quoted exactly as Writer writes it, separated by commas,
+// without the line ending, and returns the extended slice. A record's
+// fields are encoded independently of each other, so a caller may encode
+// the fixed part of many similar records once and append only what
+// changes (access's export of a group's inherited rows): the bytes are
+// those Writer writes for the whole record.
+func AppendFields(dst []byte, cells ...string) []byte {
+	for i, c := range cells {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendField(dst, c)
+	}
+	return dst
+}
+
+// appendField appends one neutralized cell, quoted when encoding/csv
+// would quote it: when it contains a comma, a quote, a carriage return or
+// a line feed, when it begins with a Unicode space, or when it is `\.`.
+func appendField(dst []byte, cell string) []byte {
+	cell = Neutralize(cell)
+	if cell == "" {
+		return dst
+	}
+	r, _ := utf8.DecodeRuneInString(cell)
+	if !unicode.IsSpace(r) && cell != `\.` && !strings.ContainsAny(cell, ",\"\r\n") {
+		return append(dst, cell...)
+	}
+	dst = append(dst, '"')
+	for {
+		i := strings.IndexByte(cell, '"')
+		if i < 0 {
+			break
+		}
+		dst = append(dst, cell[:i+1]...)
+		dst = append(dst, '"')
+		cell = cell[i+1:]
+	}
+	dst = append(dst, cell...)
+	return append(dst, '"')
 }

@@ -3,7 +3,6 @@ package domain
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"strings"
 	"time"
@@ -63,7 +62,7 @@ const (
 	exportBatch = 256
 	// ExportChunkSize is the size past which the export hands its buffered
 	// CSV to emit (one HttpBody message each).
-	ExportChunkSize = 64 << 10
+	ExportChunkSize = 512 << 10
 )
 
 // exportRole is what the export shows of a role.
@@ -92,6 +91,12 @@ type exportItem struct {
 // emitted the export is recorded (recordExport, R27): when that fails,
 // nothing is exported.
 func (s *Service) ExportRoleAssignments(ctx context.Context, actor Actor, req *accessv1.ExportRoleAssignmentsRequest, emit func(chunk []byte) error) error {
+	return s.exportRoleAssignments(ctx, actor, req, emit, exportMemberCache)
+}
+
+// exportRoleAssignments is ExportRoleAssignments keeping at most
+// cacheLimit bytes of encoded member columns (exporter.members).
+func (s *Service) exportRoleAssignments(ctx context.Context, actor Actor, req *accessv1.ExportRoleAssignmentsRequest, emit func(chunk []byte) error, cacheLimit int) error {
 	org := req.GetParent()
 	if !actor.IsService() && actor.Organization != org {
 		return errorf(ErrNotFound, "%s not found", org)
@@ -99,8 +104,8 @@ func (s *Service) ExportRoleAssignments(ctx context.Context, actor Actor, req *a
 	if err := s.recordExport(ctx, actor, org); err != nil {
 		return err
 	}
-	x := &exporter{ctx: ctx, s: s, org: org, emit: emit, orgName: s.Mirror().OrganizationName(org)}
-	x.w = csv.NewWriter(&x.buf)
+	x := &exporter{ctx: ctx, s: s, org: org, emit: emit, orgName: s.Mirror().OrganizationName(org),
+		buf: make([]byte, 0, ExportChunkSize+4096), cacheLimit: cacheLimit}
 	if err := x.row(ExportColumns); err != nil {
 		return err
 	}
@@ -202,41 +207,48 @@ type exporter struct {
 	org     string
 	orgName string
 	emit    func([]byte) error
-	buf     bytes.Buffer
-	w       *csv.Writer
-	// cells is the record row writes, reused.
-	cells []string
+	// buf holds the CSV not yet emitted.
+	buf []byte
+	// head and tail are the encoded fixed columns of a group assignment's
+	// inherited rows, reused.
+	head, tail []byte
+	// members holds the encoded principal columns of the members of the
+	// groups exported so far, while they fit in exportMemberCache bytes
+	// (cached counts them, up to cacheLimit): a group assigned many times is read and
+	// encoded once per export.
+	members            map[string]*memberColumns
+	cached, cacheLimit int
 }
 
-// row writes one CSV record, every cell neutralized (neutralizeCSVCell),
-// and emits the buffer once it is large enough.
+// exportMemberCache bounds the bytes of encoded member columns one export
+// keeps (exporter.members): a few megabytes, whatever the organization.
+const exportMemberCache = 16 << 20
+
+// memberColumns are the encoded principal columns (9 to 12) of a group's
+// members, in member order: member i's are cols[ends[i-1]:ends[i]].
+type memberColumns struct {
+	cols []byte
+	ends []int
+}
+
+// row writes one CSV record, every cell neutralized
+// (csvsafe.AppendFields: CSV injection; display names, role names and
+// descriptions come from users, and none of them may run in the
+// spreadsheet of whoever opens the export), and emits the buffer once it
+// is large enough.
 func (x *exporter) row(rec []string) error {
-	x.cells = x.cells[:0]
-	for _, c := range rec {
-		x.cells = append(x.cells, neutralizeCSVCell(c))
-	}
-	if err := x.w.Write(x.cells); err != nil {
-		return err
-	}
-	if x.buf.Len() < ExportChunkSize {
-		// The csv writer buffers up to 4 KiB itself before spilling here.
-		return nil
-	}
+	x.buf = append(csvsafe.AppendFields(x.buf, rec...), '\n')
 	return x.flush(false)
 }
 
 // flush hands the buffered CSV to emit when it holds at least
 // ExportChunkSize bytes, or whatever it holds when final.
 func (x *exporter) flush(final bool) error {
-	x.w.Flush()
-	if err := x.w.Error(); err != nil {
-		return err
-	}
-	if x.buf.Len() == 0 || (!final && x.buf.Len() < ExportChunkSize) {
+	if len(x.buf) == 0 || (!final && len(x.buf) < ExportChunkSize) {
 		return nil
 	}
-	err := x.emit(x.buf.Bytes())
-	x.buf.Reset()
+	err := x.emit(x.buf)
+	x.buf = x.buf[:0]
 	return err
 }
 
@@ -277,10 +289,51 @@ func (x *exporter) assignment(it exportItem) error {
 		groupName = g.DisplayName
 	}
 	rec[13], rec[14] = groupName, group
-	return x.s.forEachMember(x.ctx, group, func(member string) error {
-		x.principalColumns(rec, member)
-		return x.row(rec)
+	// Only the principal columns (9 to 12) differ from one member's row to
+	// the next: the others are encoded once.
+	x.head = append(csvsafe.AppendFields(x.head[:0], rec[:9]...), ',')
+	x.tail = append(append(x.tail[:0], ','), csvsafe.AppendFields(nil, rec[13:]...)...)
+	member := func(cols []byte) error {
+		x.buf = append(x.buf, x.head...)
+		x.buf = append(x.buf, cols...)
+		x.buf = append(append(x.buf, x.tail...), '\n')
+		return x.flush(false)
+	}
+	if mc, ok := x.members[group]; ok {
+		start := 0
+		for _, end := range mc.ends {
+			if err := member(mc.cols[start:end]); err != nil {
+				return err
+			}
+			start = end
+		}
+		return nil
+	}
+	// The first export of group reads and encodes its members, and keeps
+	// them while the cache has room: a group that does not fit is read
+	// again at its next assignment.
+	mc, keep := &memberColumns{}, true
+	err := x.s.forEachMember(x.ctx, group, func(name string) error {
+		x.principalColumns(rec, name)
+		start := len(mc.cols)
+		mc.cols = csvsafe.AppendFields(mc.cols, rec[9:13]...)
+		err := member(mc.cols[start:])
+		if keep && x.cached+len(mc.cols)+8*len(mc.ends) <= x.cacheLimit {
+			mc.ends = append(mc.ends, len(mc.cols))
+		} else {
+			keep, mc.cols, mc.ends = false, mc.cols[:0], nil
+		}
+		return err
 	})
+	if err != nil || !keep {
+		return err
+	}
+	if x.members == nil {
+		x.members = make(map[string]*memberColumns)
+	}
+	x.members[group] = mc
+	x.cached += len(mc.cols) + 8*len(mc.ends)
+	return nil
 }
 
 // forEachMember calls fn with each member of group in name order (every
@@ -394,9 +447,3 @@ func exportPrincipalType(principal string) string {
 	}
 	return ""
 }
-
-// neutralizeCSVCell returns cell as a spreadsheet shows it as text
-// (csvsafe.Neutralize: CSV injection). Display names, role names and
-// descriptions come from users: none of them may run in the spreadsheet of
-// whoever opens the export.
-func neutralizeCSVCell(cell string) string { return csvsafe.Neutralize(cell) }
