@@ -140,17 +140,18 @@ func (s *serverStream) Context() context.Context { return s.ctx }
 // the ID back in the response header.
 func withRequestID(ctx context.Context) context.Context {
 	var id string
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(authn.MDRequestID); len(v) > 0 && validRequestID(v[0]) {
-			id = v[0]
-		}
+	// ValueFromIncomingContext reads the one key without copying the
+	// call's whole metadata, as FromIncomingContext would.
+	if v := metadata.ValueFromIncomingContext(ctx, authn.MDRequestID); len(v) > 0 && validRequestID(v[0]) {
+		id = v[0]
 	}
 	if id == "" {
 		id = uuid.NewString()
 	}
 	// Setting a header fails only when headers were already sent, which
-	// cannot have happened before the handler runs.
-	_ = grpc.SetHeader(ctx, metadata.Pairs(authn.MDRequestID, id))
+	// cannot have happened before the handler runs. The key is lower case
+	// already: no need for metadata.Pairs's copy.
+	_ = grpc.SetHeader(ctx, metadata.MD{authn.MDRequestID: {id}})
 	return authn.WithRequestID(ctx, id)
 }
 
