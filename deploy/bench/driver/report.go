@@ -15,17 +15,22 @@ import (
 )
 
 // WriteText prints the report: the dataset, the machine, one line per
-// cell and, last, one line per concurrency "ratio c64: 0.91".
+// cell (access's own time in the "srv" columns, "-" when not measured)
+// and, last, one line per concurrency "ratio c64: 0.91".
 func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "dataset %s: %d users, %d groups, %d folders (depth %d), %d assignments; %d probes\n",
 		r.Dataset.Name, r.Dataset.Users, r.Dataset.Groups, r.Dataset.Folders, r.Dataset.Depth, r.Dataset.Assignments, r.Dataset.Probes)
 	fmt.Fprintf(w, "%d CPUs, loadavg %s before, %s after; %gs per cell in %d rounds after %gs of warm-up, %d connections, batches of %d\n",
 		r.NumCPU, r.LoadAvgBefore, r.LoadAvgAfter, r.Duration, r.Rounds, r.Warmup, r.Connections, r.BatchSize)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "conc\tkind\tcalls\tcalls/s\tp50 µs\tp95 µs\tp99 µs\tmax µs\terrors\tmismatches\t")
+	fmt.Fprintln(tw, "conc\tkind\tcalls\tcalls/s\tp50 µs\tp95 µs\tp99 µs\tmax µs\tsrv p50 µs\tsrv p99 µs\terrors\tmismatches\t")
 	for _, c := range r.Cells {
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%d\t%d\t\n",
-			c.Concurrency, c.Kind, c.Calls, c.PerSecond, c.P50, c.P95, c.P99, c.Max, c.Errors, c.Mismatches)
+		srv50, srv99 := "-", "-"
+		if c.ServerCalls > 0 {
+			srv50, srv99 = fmt.Sprintf("%.0f", c.ServerP50), fmt.Sprintf("%.0f", c.ServerP99)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%d\t%d\t\n",
+			c.Concurrency, c.Kind, c.Calls, c.PerSecond, c.P50, c.P95, c.P99, c.Max, srv50, srv99, c.Errors, c.Mismatches)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
