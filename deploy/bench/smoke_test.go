@@ -19,9 +19,10 @@ import (
 // TestBenchSmoke is issue 13's smoke run of the benchmark harness against
 // the real binaries: it loads the small dataset through the public APIs
 // and runs the load driver for a fraction of a second per cell, with
-// access's handling time read from its metrics. It proves that the
-// generator and the driver work, that access answers every probe as the
-// dataset implies and that the server times are produced; it asserts
+// access's handling time read from its metrics, then a few membership
+// changes of the visibility phase. It proves that the generator and the
+// driver work, that access answers every probe as the dataset implies and
+// that the server times and visibility delays are produced; it asserts
 // nothing about speed (figures belong in BENCHMARKS.md, from
 // `make bench-load`).
 func TestBenchSmoke(t *testing.T) {
@@ -74,7 +75,9 @@ func TestBenchSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	const changes = 20
 	rep, err := driver.Run(ctx, driver.Config{AccessAddr: s.Addrs["access"], MetricsAddr: s.MetricsAddrs["access"], Manifest: m,
+		DirectoryAddr: s.Addrs["directory"], Changes: changes,
 		Duration: 300 * time.Millisecond, Warmup: 150 * time.Millisecond, Rounds: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +93,9 @@ func TestBenchSmoke(t *testing.T) {
 			t.Errorf("cell %s at c%d: server time of %d calls: p50 %v µs, p99 %v µs; want both, from access's metrics", c.Kind, c.Concurrency, c.ServerCalls, c.ServerP50, c.ServerP99)
 		}
 	}
+	if v := rep.Visibility; v == nil || v.Changes != changes || v.Polls < changes || v.SinceAck.P50 <= 0 || v.SinceCall.P50 < v.SinceAck.P50 {
+		t.Errorf("visibility = %+v; want %d changes seen, with delays", v, changes)
+	}
 	var text strings.Builder
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
@@ -97,6 +103,7 @@ func TestBenchSmoke(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf("ratio c%d: ", driver.DefaultConcurrency[len(driver.DefaultConcurrency)-1]),
 		"srv p99 µs",
+		fmt.Sprintf("visibility: %d membership changes", changes),
 	} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, text.String())

@@ -7,7 +7,9 @@
 // the ratio of Check's throughput to the ceiling's; given access's metrics
 // listener, also access's own handling time per cell, read from its
 // histogram (the target for a batch is about server time, not the
-// transport's).
+// transport's). Given the directory too, a last phase measures how soon a
+// group membership change made through the directory is visible in
+// CheckPermission on access (Visibility).
 package driver
 
 import (
@@ -54,6 +56,7 @@ const (
 	DefaultRounds      = 5
 	DefaultConnections = 8
 	DefaultBatchSize   = 100
+	DefaultChanges     = 500
 )
 
 // methods are the full gRPC method names the kinds call, as the server's
@@ -75,6 +78,14 @@ type Config struct {
 	// handling-time histogram is read before and after each concurrency's
 	// rounds, and each cell reports access's own time (Cell.ServerP50).
 	MetricsAddr string
+	// DirectoryAddr, when set, is the directory's gRPC address: after the
+	// cells, the visibility phase makes Changes membership changes of the
+	// manifest's Membership through it (Visibility).
+	DirectoryAddr string
+	// Changes is how many membership changes the visibility phase makes,
+	// rounded up to an even number (each addition is undone); default
+	// DefaultChanges.
+	Changes int
 	// Manifest is the loaded dataset's. Required.
 	Manifest *dataset.Manifest
 	// Concurrency lists the numbers of concurrent callers, one set of
@@ -136,6 +147,13 @@ func (c *Config) complete() error {
 	if c.BatchSize <= 0 {
 		c.BatchSize = DefaultBatchSize
 	}
+	if c.DirectoryAddr != "" && (c.Manifest.Membership == nil || len(c.Manifest.Membership.Users) == 0) {
+		return errors.New("driver: the visibility phase (DirectoryAddr) needs a Manifest with a Membership target")
+	}
+	if c.Changes <= 0 {
+		c.Changes = DefaultChanges
+	}
+	c.Changes += c.Changes % 2
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
@@ -224,6 +242,8 @@ type Report struct {
 	// Ratios are Check over ceiling per concurrency, when both were
 	// measured.
 	Ratios []Ratio `json:"ratios"`
+	// Visibility is the visibility phase's measurement, when it ran.
+	Visibility *Visibility `json:"visibility,omitempty"`
 }
 
 // Run measures every concurrency of cfg in turn and returns the report.
@@ -305,6 +325,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if a, b := cells[KindCheck], cells[KindCeiling]; a != nil && b != nil && b.calls > 0 {
 			rep.Ratios = append(rep.Ratios, Ratio{Concurrency: c, Value: a.cell(KindCheck, c).PerSecond / b.cell(KindCeiling, c).PerSecond})
 		}
+	}
+	if cfg.DirectoryAddr != "" {
+		fmt.Fprintf(cfg.Log, "visibility: %d membership changes\n", cfg.Changes)
+		v, err := visibility(ctx, cfg, accessv1.NewAccessServiceClient(conns[0]))
+		if err != nil {
+			return nil, err
+		}
+		rep.Visibility = v
 	}
 	rep.LoadAvgAfter = loadAvg()
 	return rep, nil

@@ -15,8 +15,9 @@ import (
 )
 
 // WriteText prints the report: the dataset, the machine, one line per
-// cell (access's own time in the "srv" columns, "-" when not measured)
-// and, last, one line per concurrency "ratio c64: 0.91".
+// cell (access's own time in the "srv" columns, "-" when not measured),
+// one line per concurrency "ratio c64: 0.91" and, last, the visibility
+// phase's delays.
 func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "dataset %s: %d users, %d groups, %d folders (depth %d), %d assignments; %d probes\n",
 		r.Dataset.Name, r.Dataset.Users, r.Dataset.Groups, r.Dataset.Folders, r.Dataset.Depth, r.Dataset.Assignments, r.Dataset.Probes)
@@ -37,6 +38,19 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	for _, ra := range r.Ratios {
 		fmt.Fprintf(w, "ratio c%d: %.2f\n", ra.Concurrency, ra.Value)
+	}
+	if v := r.Visibility; v != nil {
+		fmt.Fprintf(w, "visibility: %d membership changes (%d users added to and removed from %s, which grants %s at %s), Check polled every %gµs (%.1f calls per change)\n",
+			v.Changes, v.Users, v.Group, v.Permission, v.Scope, v.PollInterval, float64(v.Polls)/float64(max(1, v.Changes)))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "delay from\tp50 µs\tp95 µs\tp99 µs\tmax µs\t")
+		for _, d := range []struct {
+			from string
+			p    Percentiles
+		}{{"acknowledgement", v.SinceAck}, {"call start", v.SinceCall}} {
+			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.0f\t\n", d.from, d.p.P50, d.p.P95, d.p.P99, d.p.Max)
+		}
+		return tw.Flush()
 	}
 	return nil
 }
