@@ -18,10 +18,13 @@ import (
 
 // TestBenchSmoke is issue 13's smoke run of the benchmark harness against
 // the real binaries: it loads the small dataset through the public APIs
-// and runs the load driver for a fraction of a second per cell. It proves
-// that the generator and the driver work, and that access answers every
-// probe as the dataset implies; it asserts nothing about speed (figures
-// belong in BENCHMARKS.md, from `make bench-load`).
+// and runs the load driver for a fraction of a second per cell, with
+// access's handling time read from its metrics, then a few membership
+// changes of the visibility phase. It proves that the generator and the
+// driver work, that access answers every probe as the dataset implies and
+// that the server times and visibility delays are produced; it asserts
+// nothing about speed (figures belong in BENCHMARKS.md, from
+// `make bench-load`).
 func TestBenchSmoke(t *testing.T) {
 	bin := os.Getenv("STEWARD_BIN")
 	if bin == "" {
@@ -72,7 +75,9 @@ func TestBenchSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rep, err := driver.Run(ctx, driver.Config{AccessAddr: s.Addrs["access"], Manifest: m,
+	const changes = 20
+	rep, err := driver.Run(ctx, driver.Config{AccessAddr: s.Addrs["access"], MetricsAddr: s.MetricsAddrs["access"], Manifest: m,
+		DirectoryAddr: s.Addrs["directory"], Changes: changes,
 		Duration: 300 * time.Millisecond, Warmup: 150 * time.Millisecond, Rounds: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -84,13 +89,25 @@ func TestBenchSmoke(t *testing.T) {
 		if c.Calls == 0 || c.Errors != 0 || c.Mismatches != 0 {
 			t.Errorf("cell %s at c%d: %d calls, %d errors, %d mismatches; want calls, no errors and no mismatches", c.Kind, c.Concurrency, c.Calls, c.Errors, c.Mismatches)
 		}
+		if c.ServerCalls == 0 || c.ServerP50 <= 0 || c.ServerP99 < c.ServerP50 {
+			t.Errorf("cell %s at c%d: server time of %d calls: p50 %v µs, p99 %v µs; want both, from access's metrics", c.Kind, c.Concurrency, c.ServerCalls, c.ServerP50, c.ServerP99)
+		}
+	}
+	if v := rep.Visibility; v == nil || v.Changes != changes || v.Polls < changes || v.SinceAck.P50 <= 0 || v.SinceCall.P50 < v.SinceAck.P50 {
+		t.Errorf("visibility = %+v; want %d changes seen, with delays", v, changes)
 	}
 	var text strings.Builder
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	if want := fmt.Sprintf("ratio c%d: ", driver.DefaultConcurrency[len(driver.DefaultConcurrency)-1]); !strings.Contains(text.String(), want) {
-		t.Errorf("report lacks %q:\n%s", want, text.String())
+	for _, want := range []string{
+		fmt.Sprintf("ratio c%d: ", driver.DefaultConcurrency[len(driver.DefaultConcurrency)-1]),
+		"srv p99 µs",
+		fmt.Sprintf("visibility: %d membership changes", changes),
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, text.String())
+		}
 	}
 	if _, err := rep.WriteJSON(dir); err != nil {
 		t.Fatal(err)

@@ -72,7 +72,10 @@ type Config struct {
 	// Network is NetworkTCP (default) or NetworkBufconn.
 	Network string
 	// MetricsAddr is the address of the Prometheus /metrics HTTP listener,
-	// with the same loopback default as Addr; "" disables it.
+	// with the same loopback default as Addr; "" disables it. Besides the
+	// Go and process collectors it serves the gRPC calls' counters and
+	// their handling-time histogram, grpc_server_handling_seconds (see the
+	// interceptor chain's metrics step for what it measures).
 	MetricsAddr string
 	// DebugAddr is the address of the debug HTTP listener serving
 	// net/http/pprof under /debug/pprof/, with the same loopback default as
@@ -262,7 +265,7 @@ func (c Config) Complete() (*Server, error) {
 		cfg:      c,
 		log:      c.Logger,
 		health:   health.NewServer(),
-		metrics:  grpcprom.NewServerMetrics(),
+		metrics:  grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(grpcprom.WithHistogramBuckets(handlingTimeBuckets()))),
 		registry: prometheus.NewRegistry(),
 		ready:    true,
 		readyCh:  make(chan struct{}),
@@ -308,6 +311,21 @@ func (c Config) Complete() (*Server, error) {
 		s.bufconn = bufconn.Listen(bufconnSize)
 	}
 	return s, nil
+}
+
+// handlingTimeBuckets returns the upper bounds, in seconds, of the
+// grpc_server_handling_seconds histogram: every 25 µs up to 500 µs, fine
+// enough to read issue 13's 150 µs target for a BatchCheckPermission of
+// 100 from the buckets, then coarser up to 10 s (longer calls, e.g. a
+// Watch stream's life, fall in +Inf). That is 34 buckets, 37 series per
+// method; an observation is a search of the bounds and an atomic add
+// (about 0.1 µs a call next to the counters' 1 µs, issue 13).
+func handlingTimeBuckets() []float64 {
+	var b []float64
+	for us := 25; us <= 500; us += 25 {
+		b = append(b, float64(us)*1e-6)
+	}
+	return append(b, 750e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10)
 }
 
 // loopbackDefault returns addr with an empty host replaced by 127.0.0.1.

@@ -617,9 +617,15 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("MetricsAddr() = %q, want loopback", h.srv.MetricsAddr())
 	}
 	_, body := httpGet(t, "http://"+h.srv.MetricsAddr()+"/metrics")
-	want := `grpc_server_handled_total{grpc_code="OK",grpc_method="ListEvents",grpc_service="steward.eventlog.v1.EventLogService",grpc_type="unary"} 1`
-	if !strings.Contains(body, want) {
-		t.Errorf("/metrics lacks %s", want)
+	for _, want := range []string{
+		`grpc_server_handled_total{grpc_code="OK",grpc_method="ListEvents",grpc_service="steward.eventlog.v1.EventLogService",grpc_type="unary"} 1`,
+		// The handling-time histogram, with a bound at issue 13's 150 µs.
+		`grpc_server_handling_seconds_bucket{grpc_method="ListEvents",grpc_service="steward.eventlog.v1.EventLogService",grpc_type="unary",le="0.00015"} `,
+		`grpc_server_handling_seconds_count{grpc_method="ListEvents",grpc_service="steward.eventlog.v1.EventLogService",grpc_type="unary"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
 

@@ -51,6 +51,11 @@ const maxRequestIDLen = 128
 //     (health checks are not logged: launchers and probes poll them; the
 //     successful calls of Config.QuietMethods are logged at debug level);
 //  4. metrics: before authentication, so that refused calls are counted;
+//     grpc_server_handling_seconds (buckets: handlingTimeBuckets) is the
+//     time from this interceptor's start to the return of everything below
+//     it (authentication, validation, authorization and the handler): the
+//     request is decoded before, the response encoded and sent after, and
+//     recovery, request ID and logging run outside it;
 //  5. authentication: the client address into the context (the transport
 //     peer's, or the one the gateway vouches for; see authn.ClientAddresser)
 //     and, unless the method's rule is public, the principal; failed

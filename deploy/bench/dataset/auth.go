@@ -5,19 +5,36 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/credentials"
+
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 )
 
-// tokenRefresh is how long the generator uses an access token before it
+// tokenRefresh is how long a client uses an access token before it
 // signs in again: well inside the directory's default lifetime of 15
 // minutes, so that a load of the large size, which takes longer, keeps
 // going.
 const tokenRefresh = 10 * time.Minute
 
-// ownerCredentials is a grpc.PerRPCCredentials authenticating as the
-// organization's owner with a token from SignIn, renewed every
-// tokenRefresh.
-type ownerCredentials struct {
+// Credentials are a user's password credentials in a dataset's
+// organization.
+type Credentials struct {
+	// Email identifies the user.
+	Email string `json:"email"`
+	// Password is the user's password.
+	Password string `json:"password"`
+}
+
+// PerRPC returns call credentials authenticating as the user of c in org
+// with an access token that dir's SignIn issues, renewed every
+// tokenRefresh. dir must not itself use them.
+func (c Credentials) PerRPC(dir directoryv1.DirectoryServiceClient, org string) credentials.PerRPCCredentials {
+	return &passwordCredentials{dir: dir, org: org, email: c.Email, password: c.Password}
+}
+
+// passwordCredentials is a grpc.PerRPCCredentials authenticating as a
+// user with a token from SignIn, renewed every tokenRefresh.
+type passwordCredentials struct {
 	dir             directoryv1.DirectoryServiceClient
 	org             string
 	email, password string
@@ -27,9 +44,9 @@ type ownerCredentials struct {
 	expires time.Time
 }
 
-// GetRequestMetadata returns the owner's current bearer token, signing in
+// GetRequestMetadata returns the user's current bearer token, signing in
 // when it is missing or old.
-func (c *ownerCredentials) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
+func (c *passwordCredentials) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.token == "" || time.Now().After(c.expires) {
@@ -45,4 +62,4 @@ func (c *ownerCredentials) GetRequestMetadata(ctx context.Context, _ ...string) 
 
 // RequireTransportSecurity reports false: the suite is reached over
 // loopback in plaintext, as `make run` serves it.
-func (c *ownerCredentials) RequireTransportSecurity() bool { return false }
+func (c *passwordCredentials) RequireTransportSecurity() bool { return false }

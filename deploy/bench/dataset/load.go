@@ -76,7 +76,8 @@ func (r Rate) String() string {
 
 // Load signs up the plan's organization in the suite at cfg's addresses
 // and creates everything in the plan, kind by kind, parents first; then it
-// makes the driver's robot account and API key and draws the probes. The
+// makes the driver's robot account and API key, draws the probes and picks
+// the membership target (Plan.MembershipTarget). The
 // organization must not exist yet (a fresh suite).
 func Load(ctx context.Context, cfg Config, p *Plan) (*Manifest, error) {
 	if cfg.Concurrency <= 0 {
@@ -94,7 +95,8 @@ func Load(ctx context.Context, cfg Config, p *Plan) (*Manifest, error) {
 	}
 	defer plainDir.Close()
 	public := directoryv1.NewDirectoryServiceClient(plainDir)
-	owner := grpc.WithPerRPCCredentials(&ownerCredentials{dir: public, org: p.Organization, email: ownerEmail, password: ownerPassword})
+	ownerCreds := Credentials{Email: ownerEmail, Password: ownerPassword}
+	owner := grpc.WithPerRPCCredentials(ownerCreds.PerRPC(public, p.Organization))
 	dirConn, err := grpc.NewClient(cfg.DirectoryAddr, grpc.WithTransportCredentials(insecure.NewCredentials()), owner)
 	if err != nil {
 		return nil, fmt.Errorf("dataset: %w", err)
@@ -134,11 +136,16 @@ func Load(ctx context.Context, cfg Config, p *Plan) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	target, err := p.MembershipTarget()
+	if err != nil {
+		return nil, err
+	}
 	var folders []string
 	for _, level := range p.FolderLevels {
 		folders = append(folders, level...)
 	}
-	return &Manifest{Spec: p.Spec, Organization: p.Organization, APIKey: key, Rates: l.rates, Folders: folders, Probes: probes}, nil
+	return &Manifest{Spec: p.Spec, Organization: p.Organization, APIKey: key, Owner: ownerCreds, Membership: &target,
+		Rates: l.rates, Folders: folders, Probes: probes}, nil
 }
 
 // loader loads one plan.

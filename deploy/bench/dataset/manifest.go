@@ -24,6 +24,11 @@ type Manifest struct {
 	Organization string `json:"organization"`
 	// APIKey authenticates the driver as an orchestrator's robot account.
 	APIKey APIKey `json:"api_key"`
+	// Owner signs in as the organization's owner, who may change group
+	// memberships: the driver's visibility phase does.
+	Owner Credentials `json:"owner"`
+	// Membership is what the driver's visibility phase changes.
+	Membership *MembershipTarget `json:"membership"`
 	// Rates are the load rates per kind, in load order.
 	Rates []Rate `json:"load_rates"`
 	// Folders are every folder's resource name, shallowest first.
@@ -33,8 +38,8 @@ type Manifest struct {
 	Probes []Probe `json:"probes"`
 }
 
-// WriteFile writes m to path as indented JSON, mode 0600: it holds a
-// secret.
+// WriteFile writes m to path as indented JSON, mode 0600: it holds
+// secrets.
 func (m *Manifest) WriteFile(path string) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -46,7 +51,8 @@ func (m *Manifest) WriteFile(path string) error {
 	return nil
 }
 
-// ReadManifest reads a manifest written by WriteFile.
+// ReadManifest reads a manifest written by WriteFile. It completes one
+// written before Owner and Membership existed.
 func ReadManifest(path string) (*Manifest, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -58,6 +64,20 @@ func ReadManifest(path string) (*Manifest, error) {
 	}
 	if len(m.Probes) == 0 || m.APIKey.Secret == "" {
 		return nil, fmt.Errorf("dataset: %s: no probes or no API key", path)
+	}
+	if m.Membership == nil {
+		// A manifest written before the visibility phase (issue 13): every
+		// dataset signs up the same owner, and the target depends on the
+		// Spec alone.
+		p, err := Generate(m.Spec)
+		if err != nil {
+			return nil, fmt.Errorf("dataset: %s: %w", path, err)
+		}
+		t, err := p.MembershipTarget()
+		if err != nil {
+			return nil, fmt.Errorf("dataset: %s: %w", path, err)
+		}
+		m.Owner, m.Membership = Credentials{Email: ownerEmail, Password: ownerPassword}, &t
 	}
 	return &m, nil
 }

@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -95,5 +96,46 @@ func TestParseSize(t *testing.T) {
 	}
 	if _, err := ParseSize("huge", 1); err == nil {
 		t.Error("ParseSize(huge) succeeded")
+	}
+}
+
+func TestMembershipTarget(t *testing.T) {
+	p, err := Generate(Small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := p.MembershipTarget()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := p.MembershipTarget(); !reflect.DeepEqual(target, again) {
+		t.Fatal("two targets of the same plan differ")
+	}
+	runner := p.Organization + "/roles/bench-runner"
+	if !slices.Contains(p.Assignments, Assignment{Principal: target.Group, Role: runner, Scope: target.Scope}) ||
+		!strings.Contains(target.Scope, "/folders/") || target.Permission != ProbePermission {
+		t.Fatalf("target %+v: want a group assigned %s at a folder", target, runner)
+	}
+	if len(target.Users) == 0 || len(target.Users) > MembershipUsers {
+		t.Errorf("%d users, want 1 to %d", len(target.Users), MembershipUsers)
+	}
+	// No user may be in the group, nor hold anything at the scope or
+	// above, itself or through a group, except the custom roles without
+	// the permission.
+	harmless := map[string]bool{p.Organization + "/roles/bench-viewer": true, p.Organization + "/roles/bench-settings": true}
+	groups := make(map[string][]string)
+	for _, m := range p.Memberships {
+		groups[m.User] = append(groups[m.User], m.Group)
+	}
+	for _, u := range target.Users {
+		if slices.Contains(groups[u], target.Group) {
+			t.Errorf("%s is already in %s", u, target.Group)
+		}
+		for _, a := range p.Assignments {
+			if (a.Principal == u || slices.Contains(groups[u], a.Principal)) && !harmless[a.Role] &&
+				(target.Scope == a.Scope || strings.HasPrefix(target.Scope, a.Scope+"/")) {
+				t.Errorf("%s holds %s at %s through %+v", u, target.Permission, target.Scope, a)
+			}
+		}
 	}
 }

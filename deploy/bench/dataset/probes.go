@@ -33,39 +33,13 @@ type Probe struct {
 func (p *Plan) Probes(n int, holds func(role string) bool) ([]Probe, error) {
 	depth := min(ProbeDepth, p.Spec.Depth)
 	targets := p.FolderLevels[depth-1]
-	granted := make(map[string]map[string]bool) // principal -> scopes where it holds the permission
-	for _, a := range p.Assignments {
-		if !holds(a.Role) {
-			continue
-		}
-		if granted[a.Principal] == nil {
-			granted[a.Principal] = make(map[string]bool)
-		}
-		granted[a.Principal][a.Scope] = true
-	}
-	groups := make(map[string][]string)
-	for _, m := range p.Memberships {
-		groups[m.User] = append(groups[m.User], m.Group)
-	}
+	g := p.grants(holds)
 	// below lists, for each scope, the targets in its subtree.
 	below := make(map[string][]string)
 	for _, f := range targets {
 		for _, s := range assignable(f) {
 			below[s] = append(below[s], f)
 		}
-	}
-	allowed := func(user, folder string) bool {
-		for _, s := range assignable(folder) {
-			if granted[user][s] {
-				return true
-			}
-			for _, g := range groups[user] {
-				if granted[g][s] {
-					return true
-				}
-			}
-		}
-		return false
 	}
 	rng := rand.New(rand.NewPCG(p.Spec.Seed, p.Spec.Seed^0x9b0be))
 	out := make([]Probe, 0, n)
@@ -78,11 +52,11 @@ func (p *Plan) Probes(n int, holds func(role string) bool) ([]Probe, error) {
 		if len(out)%2 == 0 {
 			// Allowed: a target below one of the user's grants.
 			var scopes []string
-			for s := range granted[user] {
+			for s := range g.direct[user] {
 				scopes = append(scopes, s)
 			}
-			for _, g := range groups[user] {
-				for s := range granted[g] {
+			for _, group := range g.groups[user] {
+				for s := range g.direct[group] {
 					scopes = append(scopes, s)
 				}
 			}
@@ -99,12 +73,56 @@ func (p *Plan) Probes(n int, holds func(role string) bool) ([]Probe, error) {
 			folder = targets[rng.IntN(len(targets))]
 		}
 		want := len(out)%2 == 0
-		if allowed(user, folder) != want {
+		if g.allowed(user, folder) != want {
 			continue
 		}
 		out = append(out, Probe{Principal: user, Permission: ProbePermission, Scope: folder, Allowed: want})
 	}
 	return out, nil
+}
+
+// grants says where the principals of a plan hold ProbePermission.
+type grants struct {
+	// direct maps a principal to the scopes at which it is assigned a
+	// role holding the permission.
+	direct map[string]map[string]bool
+	// groups maps a user to its groups.
+	groups map[string][]string
+}
+
+// grants works out the plan's grants of ProbePermission; holds reports
+// whether a role (resource name) holds it.
+func (p *Plan) grants(holds func(role string) bool) grants {
+	g := grants{direct: make(map[string]map[string]bool), groups: make(map[string][]string)}
+	for _, a := range p.Assignments {
+		if !holds(a.Role) {
+			continue
+		}
+		if g.direct[a.Principal] == nil {
+			g.direct[a.Principal] = make(map[string]bool)
+		}
+		g.direct[a.Principal][a.Scope] = true
+	}
+	for _, m := range p.Memberships {
+		g.groups[m.User] = append(g.groups[m.User], m.Group)
+	}
+	return g
+}
+
+// allowed reports whether user holds the permission at folder: it or one
+// of its groups is assigned a role holding it at folder or an ancestor.
+func (g grants) allowed(user, folder string) bool {
+	for _, s := range assignable(folder) {
+		if g.direct[user][s] {
+			return true
+		}
+		for _, group := range g.groups[user] {
+			if g.direct[group][s] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // assignable returns folder and its ancestors down to its service: the

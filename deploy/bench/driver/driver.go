@@ -4,7 +4,12 @@
 // probes and of BatchCheckPermission, all over the same connections and
 // authenticated with the dataset's API key, which the server verifies on
 // every call. It reports throughput and latency percentiles per cell and
-// the ratio of Check's throughput to the ceiling's.
+// the ratio of Check's throughput to the ceiling's; given access's metrics
+// listener, also access's own handling time per cell, read from its
+// histogram (the target for a batch is about server time, not the
+// transport's). Given the directory too, a last phase measures how soon a
+// group membership change made through the directory is visible in
+// CheckPermission on access (Visibility).
 package driver
 
 import (
@@ -12,6 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"net/http"
 	"os"
 	"runtime"
 	"strings"
@@ -49,7 +56,16 @@ const (
 	DefaultRounds      = 5
 	DefaultConnections = 8
 	DefaultBatchSize   = 100
+	DefaultChanges     = 500
 )
+
+// methods are the full gRPC method names the kinds call, as the server's
+// handling-time histogram labels them.
+var methods = map[string]string{
+	KindCeiling: healthpb.Health_Check_FullMethodName,
+	KindCheck:   accessv1.AccessService_CheckPermission_FullMethodName,
+	KindBatch:   accessv1.AccessService_BatchCheckPermission_FullMethodName,
+}
 
 // DefaultConcurrency are issue 13's concurrencies.
 var DefaultConcurrency = []int{1, 8, 64}
@@ -58,6 +74,18 @@ var DefaultConcurrency = []int{1, 8, 64}
 type Config struct {
 	// AccessAddr is access management's gRPC address. Required.
 	AccessAddr string
+	// MetricsAddr, when set, is access's Prometheus /metrics address: its
+	// handling-time histogram is read before and after each concurrency's
+	// rounds, and each cell reports access's own time (Cell.ServerP50).
+	MetricsAddr string
+	// DirectoryAddr, when set, is the directory's gRPC address: after the
+	// cells, the visibility phase makes Changes membership changes of the
+	// manifest's Membership through it (Visibility).
+	DirectoryAddr string
+	// Changes is how many membership changes the visibility phase makes,
+	// rounded up to an even number (each addition is undone); default
+	// DefaultChanges.
+	Changes int
 	// Manifest is the loaded dataset's. Required.
 	Manifest *dataset.Manifest
 	// Concurrency lists the numbers of concurrent callers, one set of
@@ -119,6 +147,13 @@ func (c *Config) complete() error {
 	if c.BatchSize <= 0 {
 		c.BatchSize = DefaultBatchSize
 	}
+	if c.DirectoryAddr != "" && (c.Manifest.Membership == nil || len(c.Manifest.Membership.Users) == 0) {
+		return errors.New("driver: the visibility phase (DirectoryAddr) needs a Manifest with a Membership target")
+	}
+	if c.Changes <= 0 {
+		c.Changes = DefaultChanges
+	}
+	c.Changes += c.Changes % 2
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
@@ -142,11 +177,37 @@ type Cell struct {
 	Seconds float64 `json:"seconds"`
 	// PerSecond is Calls / Seconds.
 	PerSecond float64 `json:"calls_per_second"`
-	// P50, P95, P99 and Max are latencies in microseconds.
+	// Percentiles are the calls' latencies as the callers saw them,
+	// transport included.
+	Percentiles
+	// ServerCalls counts the calls of the kind's method that access's
+	// handling-time histogram (grpc_server_handling_seconds) observed
+	// during the cell's rounds; zero without Config.MetricsAddr.
+	ServerCalls uint64 `json:"server_calls,omitempty"`
+	// ServerP50 and ServerP99 are those calls' handling times in access,
+	// in microseconds: from its metrics interceptor's start to its
+	// handler's return (authentication, validation, authorization and
+	// the handler; not the transport, nor decoding the request or
+	// encoding the response). They are estimated from the histogram's
+	// buckets, 25 µs wide up to 500 µs, by linear interpolation within the
+	// bucket as Prometheus's histogram_quantile does.
+	ServerP50 float64 `json:"server_p50_us,omitempty"`
+	ServerP99 float64 `json:"server_p99_us,omitempty"`
+}
+
+// Percentiles are latencies in microseconds.
+type Percentiles struct {
+	// P50, P95 and P99 are the percentiles; Max is the largest latency.
 	P50 float64 `json:"p50_us"`
 	P95 float64 `json:"p95_us"`
 	P99 float64 `json:"p99_us"`
 	Max float64 `json:"max_us"`
+}
+
+// percentiles returns h's, h holding nanoseconds.
+func percentiles(h *hdrhistogram.Histogram) Percentiles {
+	us := func(ns int64) float64 { return float64(ns) / 1e3 }
+	return Percentiles{P50: us(h.ValueAtQuantile(50)), P95: us(h.ValueAtQuantile(95)), P99: us(h.ValueAtQuantile(99)), Max: us(h.Max())}
 }
 
 // Ratio is Check's throughput over the ceiling's at one concurrency.
@@ -181,6 +242,8 @@ type Report struct {
 	// Ratios are Check over ceiling per concurrency, when both were
 	// measured.
 	Ratios []Ratio `json:"ratios"`
+	// Visibility is the visibility phase's measurement, when it ran.
+	Visibility *Visibility `json:"visibility,omitempty"`
 }
 
 // Run measures every concurrency of cfg in turn and returns the report.
@@ -191,7 +254,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	m := cfg.Manifest
 	rep := &Report{Start: time.Now(), NumCPU: runtime.NumCPU(), LoadAvgBefore: loadAvg(), Dataset: m.Spec, LoadRates: m.Rates,
 		Duration: cfg.Duration.Seconds(), Warmup: cfg.Warmup.Seconds(), Rounds: cfg.Rounds, Connections: cfg.Connections, BatchSize: cfg.BatchSize}
-	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+m.APIKey.Secret)
+	keyed := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+m.APIKey.Secret)
+	var scraper *http.Client
+	if cfg.MetricsAddr != "" {
+		scraper = &http.Client{Timeout: 30 * time.Second}
+	}
 	conns := make([]*grpc.ClientConn, cfg.Connections)
 	for i := range conns {
 		c, err := grpc.NewClient(cfg.AccessAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -210,7 +277,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		fmt.Fprintf(cfg.Log, "c%d: warming up for %v\n", c, cfg.Warmup)
 		for _, k := range cfg.Kinds {
-			if _, err := phase(ctx, w, callers, k, cfg.Warmup/time.Duration(len(cfg.Kinds))); err != nil {
+			if _, err := phase(keyed, w, callers, k, cfg.Warmup/time.Duration(len(cfg.Kinds))); err != nil {
 				return nil, fmt.Errorf("driver: warm-up of %s at c%d: %w", k, c, err)
 			}
 		}
@@ -221,9 +288,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		for _, k := range cfg.Kinds {
 			cells[k] = &acc{hist: newHist()}
 		}
+		var before map[string]histogram
+		if scraper != nil {
+			var err error
+			if before, err = scrapeHandlingTime(ctx, scraper, cfg.MetricsAddr); err != nil {
+				return nil, err
+			}
+		}
 		for r := range cfg.Rounds {
 			for _, k := range cfg.Kinds {
-				res, err := phase(ctx, w, callers, k, cfg.Duration/time.Duration(cfg.Rounds))
+				res, err := phase(keyed, w, callers, k, cfg.Duration/time.Duration(cfg.Rounds))
 				if err != nil {
 					return nil, fmt.Errorf("driver: %s at c%d: %w", k, c, err)
 				}
@@ -231,15 +305,42 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 			fmt.Fprintf(cfg.Log, "c%d: round %d of %d done\n", c, r+1, cfg.Rounds)
 		}
+		// The kinds take turns within each round, each calling its own
+		// method, so one scrape before the rounds and one after give each
+		// cell's server time.
+		var after map[string]histogram
+		if scraper != nil {
+			var err error
+			if after, err = scrapeHandlingTime(ctx, scraper, cfg.MetricsAddr); err != nil {
+				return nil, err
+			}
+		}
 		for _, k := range cfg.Kinds {
-			rep.Cells = append(rep.Cells, cells[k].cell(k, c))
+			cell := cells[k].cell(k, c)
+			if h := after[methods[k]].sub(before[methods[k]]); h.count() > 0 {
+				cell.ServerCalls, cell.ServerP50, cell.ServerP99 = h.count(), micros(h.quantile(0.5)), micros(h.quantile(0.99))
+			}
+			rep.Cells = append(rep.Cells, cell)
 		}
 		if a, b := cells[KindCheck], cells[KindCeiling]; a != nil && b != nil && b.calls > 0 {
 			rep.Ratios = append(rep.Ratios, Ratio{Concurrency: c, Value: a.cell(KindCheck, c).PerSecond / b.cell(KindCeiling, c).PerSecond})
 		}
 	}
+	if cfg.DirectoryAddr != "" {
+		fmt.Fprintf(cfg.Log, "visibility: %d membership changes\n", cfg.Changes)
+		v, err := visibility(ctx, cfg, accessv1.NewAccessServiceClient(conns[0]))
+		if err != nil {
+			return nil, err
+		}
+		rep.Visibility = v
+	}
 	rep.LoadAvgAfter = loadAvg()
 	return rep, nil
+}
+
+// micros converts seconds to microseconds, rounded to a tenth.
+func micros(s float64) float64 {
+	return math.Round(s*1e7) / 10
 }
 
 // workload holds the prepared requests: one per probe, and the batches.
@@ -394,10 +495,8 @@ func (a *acc) add(r result) {
 }
 
 func (a *acc) cell(kind string, c int) Cell {
-	us := func(ns int64) float64 { return float64(ns) / 1e3 }
 	return Cell{Kind: kind, Concurrency: c, Calls: a.calls, Errors: a.errs, Mismatches: a.mismatches,
-		Seconds: a.elapsed.Seconds(), PerSecond: float64(a.calls) / a.elapsed.Seconds(),
-		P50: us(a.hist.ValueAtQuantile(50)), P95: us(a.hist.ValueAtQuantile(95)), P99: us(a.hist.ValueAtQuantile(99)), Max: us(a.hist.Max())}
+		Seconds: a.elapsed.Seconds(), PerSecond: float64(a.calls) / a.elapsed.Seconds(), Percentiles: percentiles(a.hist)}
 }
 
 // newHist returns a histogram of latencies in nanoseconds from 1µs to a

@@ -15,23 +15,42 @@ import (
 )
 
 // WriteText prints the report: the dataset, the machine, one line per
-// cell and, last, one line per concurrency "ratio c64: 0.91".
+// cell (access's own time in the "srv" columns, "-" when not measured),
+// one line per concurrency "ratio c64: 0.91" and, last, the visibility
+// phase's delays.
 func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "dataset %s: %d users, %d groups, %d folders (depth %d), %d assignments; %d probes\n",
 		r.Dataset.Name, r.Dataset.Users, r.Dataset.Groups, r.Dataset.Folders, r.Dataset.Depth, r.Dataset.Assignments, r.Dataset.Probes)
 	fmt.Fprintf(w, "%d CPUs, loadavg %s before, %s after; %gs per cell in %d rounds after %gs of warm-up, %d connections, batches of %d\n",
 		r.NumCPU, r.LoadAvgBefore, r.LoadAvgAfter, r.Duration, r.Rounds, r.Warmup, r.Connections, r.BatchSize)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "conc\tkind\tcalls\tcalls/s\tp50 µs\tp95 µs\tp99 µs\tmax µs\terrors\tmismatches\t")
+	fmt.Fprintln(tw, "conc\tkind\tcalls\tcalls/s\tp50 µs\tp95 µs\tp99 µs\tmax µs\tsrv p50 µs\tsrv p99 µs\terrors\tmismatches\t")
 	for _, c := range r.Cells {
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%d\t%d\t\n",
-			c.Concurrency, c.Kind, c.Calls, c.PerSecond, c.P50, c.P95, c.P99, c.Max, c.Errors, c.Mismatches)
+		srv50, srv99 := "-", "-"
+		if c.ServerCalls > 0 {
+			srv50, srv99 = fmt.Sprintf("%.0f", c.ServerP50), fmt.Sprintf("%.0f", c.ServerP99)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%d\t%d\t\n",
+			c.Concurrency, c.Kind, c.Calls, c.PerSecond, c.P50, c.P95, c.P99, c.Max, srv50, srv99, c.Errors, c.Mismatches)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	for _, ra := range r.Ratios {
 		fmt.Fprintf(w, "ratio c%d: %.2f\n", ra.Concurrency, ra.Value)
+	}
+	if v := r.Visibility; v != nil {
+		fmt.Fprintf(w, "visibility: %d membership changes (%d users added to and removed from %s, which grants %s at %s), Check polled every %gµs (%.1f calls per change)\n",
+			v.Changes, v.Users, v.Group, v.Permission, v.Scope, v.PollInterval, float64(v.Polls)/float64(max(1, v.Changes)))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "delay from\tp50 µs\tp95 µs\tp99 µs\tmax µs\t")
+		for _, d := range []struct {
+			from string
+			p    Percentiles
+		}{{"acknowledgement", v.SinceAck}, {"call start", v.SinceCall}} {
+			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.0f\t\n", d.from, d.p.P50, d.p.P95, d.p.P99, d.p.Max)
+		}
+		return tw.Flush()
 	}
 	return nil
 }

@@ -26,6 +26,9 @@ const readyBanner = "Steward is running"
 type Suite struct {
 	// Addrs are the services' gRPC addresses by name, and "gateway".
 	Addrs map[string]string
+	// MetricsAddrs are the backends' Prometheus /metrics addresses by
+	// name (loopback).
+	MetricsAddrs map[string]string
 	// DataDir is the suite's data directory.
 	DataDir string
 	// LogFile holds the launcher's and the services' output.
@@ -50,15 +53,16 @@ func Start(binDir, dataDir string, extra ...string) (*Suite, error) {
 		return nil, err
 	}
 	s := &Suite{
-		Addrs:   map[string]string{"gateway": ports[0]},
-		DataDir: dataDir,
-		LogFile: filepath.Join(dataDir, "steward-local.log"),
-		done:    make(chan struct{}),
+		Addrs:        map[string]string{"gateway": ports[0]},
+		MetricsAddrs: make(map[string]string),
+		DataDir:      dataDir,
+		LogFile:      filepath.Join(dataDir, "steward-local.log"),
+		done:         make(chan struct{}),
 	}
 	args := []string{"-bin-dir", binDir, "-data-dir", dataDir, "-gateway-addr", ports[0], "-log-level", "warn"}
 	for i, name := range Backends {
-		s.Addrs[name] = ports[1+2*i]
-		args = append(args, "-"+name+"-addr", s.Addrs[name], "-"+name+"-metrics-addr", ports[2+2*i])
+		s.Addrs[name], s.MetricsAddrs[name] = ports[1+2*i], ports[2+2*i]
+		args = append(args, "-"+name+"-addr", s.Addrs[name], "-"+name+"-metrics-addr", s.MetricsAddrs[name])
 	}
 	if s.log, err = os.Create(s.LogFile); err != nil {
 		return nil, fmt.Errorf("launch: %w", err)

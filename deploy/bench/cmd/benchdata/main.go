@@ -29,7 +29,7 @@ func run() error {
 	scale := flag.Float64("scale", 1, "scale the size's folders, users, groups, assignments and probes by this factor")
 	dirAddr := flag.String("directory-addr", "127.0.0.1:7001", "the directory's gRPC address")
 	accAddr := flag.String("access-addr", "127.0.0.1:7002", "access management's gRPC address")
-	manifest := flag.String("manifest", "bench/results/manifest.json", "where to write the manifest (mode 0600: it holds an API key)")
+	manifest := flag.String("manifest", "bench/results/manifest.json", "where to write the manifest (mode 0600: it holds an API key and the owner's password)")
 	concurrency := flag.Int("concurrency", dataset.DefaultConcurrency, "calls in flight while loading")
 	perCall := flag.Bool("per-call", false, "create memberships and assignments one call each instead of in batches of 1,000 (to compare)")
 	flag.Parse()
