@@ -9,7 +9,7 @@
 //	go run ./deploy/storestats data/access/access.db
 //
 // A key's range is its first path segment ("ra/"), or its first two when
-// the second is a short lower-case tag ("x/principal/", "eventlog/e/").
+// the second is a short lower-case tag ("x/p/", "eventlog/e/").
 package main
 
 import (

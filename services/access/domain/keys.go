@@ -8,15 +8,27 @@ const (
 	rolePrefix = "role/"
 	// assignmentPrefix + assignment name -> accessv1.RoleAssignment.
 	assignmentPrefix = "ra/"
-	// byPrincipal + principal + "|" + assignment name -> "".
-	byPrincipal = "x/principal/"
-	// byScope + scope + "|" + assignment name -> "".
-	byScope = "x/scope/"
-	// byRole + role name + "|" + assignment name -> "".
-	byRole = "x/role/"
-	// byTriple + principal + "|" + role + "|" + scope -> assignment name:
-	// a principal holds a role at a scope at most once.
-	byTriple = "x/triple/"
+	// The assignment indexes hold an assignment's reference (assignmentRef):
+	// its ID, the rest of its name being the organization the index key
+	// names already (issue 13: full names in every key made the indexes
+	// a third of the store).
+
+	// byPrincipal + principal + "|" + scope + "|" + role -> reference: a
+	// principal's assignments (a scan of principal + "|"), and the one of a
+	// role at a scope (a principal holds a role at a scope at most once).
+	byPrincipal = "x/p/"
+	// byScope + scope + "|" + reference -> "": the assignments at a scope
+	// (scope + "|") and below it (scope + "/").
+	byScope = "x/s/"
+	// byRole + custom role name + "|" + reference -> "": the assignments of
+	// a custom role. Built-in roles ("roles/...") are never changed or
+	// deleted, so nothing asks for theirs and they are not indexed.
+	byRole = "x/r/"
+	// layoutKey -> the layout of the assignment indexes, 8 bytes big-endian
+	// (indexLayout); absent in stores written before issue 13, whose
+	// indexes (x/principal/, x/scope/, x/role/, x/triple/) are rebuilt at
+	// open (layout.go).
+	layoutKey = "meta/index_layout"
 	// usagePrefix + robot usage scope name -> accessv1.RobotUsageScope.
 	usagePrefix = "usage/"
 	// idempotencyPrefix + actor name + "/" + request_id -> records

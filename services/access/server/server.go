@@ -96,6 +96,9 @@ func (w *wiring) register(b *backend.Backend) error {
 	if opts.DirectoryHead == nil {
 		opts.DirectoryHead = directoryHead(directoryLog)
 	}
+	if opts.Logger == nil {
+		opts.Logger = b.Logger()
+	}
 	model := authorizer.New(w.cfg.Sizes)
 	d, err := domain.New(context.Background(), b.Store(), b.EventLog(), model, opts)
 	if err != nil {
