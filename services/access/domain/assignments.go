@@ -136,7 +136,32 @@ func findAssignment(tx store.ReadTx, principal, role, scope string) (string, err
 // getAssignment reads the assignment named name.
 func getAssignment(tx store.ReadTx, name string) (*accessv1.RoleAssignment, error) {
 	a := &accessv1.RoleAssignment{}
-	return a, get(tx, []byte(assignmentPrefix+name), name, a)
+	if err := get(tx, []byte(assignmentPrefix+name), name, a); err != nil {
+		return nil, err
+	}
+	a.Name = name
+	return a, nil
+}
+
+// putAssignment stores a under assignmentPrefix and its name, without the
+// name: the key holds it (issue 13). Records stored before hold it too.
+func putAssignment(tx store.Tx, a *accessv1.RoleAssignment) error {
+	name := a.Name
+	a.Name = ""
+	err := store.PutProto(tx, []byte(assignmentPrefix+name), a)
+	a.Name = name
+	return err
+}
+
+// decodeAssignment decodes the assignment record stored at key k, its name
+// taken from k.
+func decodeAssignment(k, v []byte) (*accessv1.RoleAssignment, error) {
+	a := &accessv1.RoleAssignment{}
+	if err := proto.Unmarshal(v, a); err != nil {
+		return nil, fmt.Errorf("domain: decoding %q: %w", k, err)
+	}
+	a.Name = string(k[len(assignmentPrefix):])
+	return a, nil
 }
 
 // insertAssignment stores a (name, principal, role, scope, built_in and
@@ -145,7 +170,7 @@ func getAssignment(tx store.ReadTx, name string) (*accessv1.RoleAssignment, erro
 func (t *txn) insertAssignment(a *accessv1.RoleAssignment, message string) error {
 	a.PrincipalKind, _ = principalKindOf(a.GetPrincipal())
 	a.CreateTime = t.Timestamp()
-	if err := store.PutProto(t.Tx, []byte(assignmentPrefix+a.GetName()), a); err != nil {
+	if err := putAssignment(t.Tx, a); err != nil {
 		return err
 	}
 	if err := putIndexEntries(t.Tx, a); err != nil {
@@ -381,9 +406,9 @@ func (s *Service) load(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		return tx.Scan([]byte(assignmentPrefix), nil, func(_, v []byte) (bool, error) {
-			a := &accessv1.RoleAssignment{}
-			if err := proto.Unmarshal(v, a); err != nil {
+		return tx.Scan([]byte(assignmentPrefix), nil, func(k, v []byte) (bool, error) {
+			a, err := decodeAssignment(k, v)
+			if err != nil {
 				return false, err
 			}
 			return true, s.model.UpsertAssignment(modelAssignment(a))

@@ -10,8 +10,6 @@ import (
 	"log/slog"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	accessv1 "steward.dev/gen/steward/access/v1"
 	"steward.dev/pkg/store"
 )
@@ -139,9 +137,9 @@ func reindex(ctx context.Context, st store.Store) (int, error) {
 			var as []*accessv1.RoleAssignment
 			var last []byte
 			err := tx.Scan([]byte(assignmentPrefix), start, func(k, v []byte) (bool, error) {
-				a := &accessv1.RoleAssignment{}
-				if err := proto.Unmarshal(v, a); err != nil {
-					return false, fmt.Errorf("domain: decoding %q: %w", k, err)
+				a, err := decodeAssignment(k, v)
+				if err != nil {
+					return false, err
 				}
 				as = append(as, a)
 				last = append(last[:0], k...)

@@ -47,10 +47,10 @@ func lyWorld(t *testing.T, path string) {
 func lyRecords(t *testing.T, tx store.ReadTx) []*accessv1.RoleAssignment {
 	t.Helper()
 	var as []*accessv1.RoleAssignment
-	err := tx.Scan([]byte(assignmentPrefix), nil, func(_, v []byte) (bool, error) {
-		a := &accessv1.RoleAssignment{}
+	err := tx.Scan([]byte(assignmentPrefix), nil, func(k, v []byte) (bool, error) {
+		a, err := decodeAssignment(k, v)
 		as = append(as, a)
-		return true, proto.Unmarshal(v, a)
+		return err == nil, err
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -140,9 +140,9 @@ func lyUpdate(t *testing.T, path string, fn func(tx store.Tx) error) {
 	}
 }
 
-// lyWriteLayout1 replaces the indexes of tx by those layout 1 wrote
-// (before issue 13): full names everywhere, every role indexed, the triple
-// in its own range, and no layout key.
+// lyWriteLayout1 makes tx as layout 1 wrote it (before issue 13): records
+// holding their names, indexes with full names everywhere, every role
+// indexed, the triple in its own range, and no layout key.
 func lyWriteLayout1(t *testing.T, tx store.Tx) error {
 	t.Helper()
 	for _, p := range []string{byPrincipal, byScope, byRole, layoutKey} {
@@ -158,6 +158,9 @@ func lyWriteLayout1(t *testing.T, tx store.Tx) error {
 	}
 	for _, a := range lyRecords(t, tx) {
 		n := a.GetName()
+		if err := store.PutProto(tx, []byte(assignmentPrefix+n), a); err != nil {
+			return err
+		}
 		for k, v := range map[string]string{
 			"x/principal/" + a.GetPrincipal() + "|" + n:                             "",
 			"x/scope/" + a.GetScope() + "|" + n:                                     "",
@@ -194,8 +197,10 @@ func TestIndexLayoutUpgrade(t *testing.T) {
 	if len(want) < 20 {
 		t.Fatalf("too few answers to compare:\n%s", strings.Join(want, "\n"))
 	}
+	lyNamesStored(t, path, false)
 
 	lyUpdate(t, path, func(tx store.Tx) error { return lyWriteLayout1(t, tx) })
+	lyNamesStored(t, path, true)
 	st, s := dtOpen(t, path)
 	if got := lyAnswers(t, st); !slices.Equal(got, want) {
 		t.Errorf("answers after the upgrade:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -313,4 +318,22 @@ func TestAssignmentRef(t *testing.T) {
 			t.Errorf("assignmentNamed(%q, %q) = %q, want %q", c.org, ref, got, c.name)
 		}
 	}
+}
+
+// lyNamesStored checks whether the assignment records of the store at path
+// hold their names: those written since issue 13 do not (the key does).
+func lyNamesStored(t *testing.T, path string, want bool) {
+	t.Helper()
+	lyUpdate(t, path, func(tx store.Tx) error {
+		return tx.Scan([]byte(assignmentPrefix), nil, func(k, v []byte) (bool, error) {
+			a := &accessv1.RoleAssignment{}
+			if err := proto.Unmarshal(v, a); err != nil {
+				return false, err
+			}
+			if got := a.GetName() != ""; got != want {
+				t.Errorf("record %s holds its name: %v, want %v", k, got, want)
+			}
+			return true, nil
+		})
+	})
 }
