@@ -2,16 +2,25 @@ package eventlog
 
 // How the log stores an event (issue 13): without what it can give back
 // exactly when the event is read, so that an event costs its content and
-// not the log's bookkeeping repeated in every one.
+// not the log's bookkeeping, or its own fields, repeated.
 //
-//	0x00, flags, then the deterministic encoding of the event without
+//	0x00, flags,
+//	[flagMessage: the audit message's template, length-prefixed (a varint)],
+//	then the deterministic encoding of the event without
 //	- its sequence: the key's;
 //	- its source and log ID: the log's own;
 //	- its organization when it is its resource's (flagOrganization);
 //	- its audit action when it is its type (flagAction), as NewEvent makes it;
 //	- "type.googleapis.com/" at the start of its data's type URL (flagTypeURL);
 //	- its data's first field when that is field 1 holding the resource
-//	  (flagName): the AIP-122 name of the record the event carries.
+//	  (flagName): the AIP-122 name of the record the event carries;
+//	- its audit message when the template stands for it (flagMessage).
+//
+// A message's template is the message with every occurrence of a string
+// the event holds elsewhere (refStrings: its resource, its actor, the
+// strings of its data's record, "Role X was assigned to Y at Z.") replaced
+// by 0xFF and the string's index; a message is UTF-8, where 0xFF never
+// occurs.
 //
 // Events stored before have no such header and are read as they are: a
 // protobuf encoding never starts with a zero byte (field number 0 is
@@ -19,8 +28,10 @@ package eventlog
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -36,8 +47,9 @@ const (
 	flagAction
 	flagTypeURL
 	flagName
+	flagMessage
 
-	knownFlags = flagOrganization | flagAction | flagTypeURL | flagName
+	knownFlags = flagOrganization | flagAction | flagTypeURL | flagName | flagMessage
 )
 
 // storedMark starts every event stored in the compact form.
@@ -61,10 +73,16 @@ func encodeStored(ev *eventlogv1.Event) ([]byte, error) {
 		ev.Organization = ""
 	}
 	audit := ev.GetAudit()
-	action := audit.GetAction()
+	action, message := audit.GetAction(), audit.GetMessage()
 	if action != "" && action == ev.GetType() {
 		flags |= flagAction
 		audit.Action = ""
+	}
+	header := []byte{storedMark, 0}
+	if tmpl, ok := messageTemplate(message, refStrings(ev)); ok {
+		flags |= flagMessage
+		header = protowire.AppendBytes(header, tmpl)
+		audit.Message = ""
 	}
 	data := ev.Data
 	if data != nil {
@@ -79,10 +97,11 @@ func encodeStored(ev *eventlogv1.Event) ([]byte, error) {
 		}
 		ev.Data = short
 	}
-	b, err := storeOptions.MarshalAppend([]byte{storedMark, flags}, ev)
+	header[1] = flags
+	b, err := storeOptions.MarshalAppend(header, ev)
 	ev.Sequence, ev.Source, ev.LogId, ev.Organization, ev.Data = seq, source, logID, org, data
-	if flags&flagAction != 0 {
-		audit.Action = action
+	if audit != nil {
+		audit.Action, audit.Message = action, message
 	}
 	return b, err
 }
@@ -110,6 +129,129 @@ func nameField(name string) []byte {
 	return protowire.AppendString(protowire.AppendTag(make([]byte, 0, len(name)+4), 1, protowire.BytesType), name)
 }
 
+// Message templates.
+const (
+	// refMark starts a reference in a template; it is followed by the
+	// index of the string in refStrings.
+	refMark = 0xFF
+	// minRef is the length of the shortest string a template refers to:
+	// a reference costs two bytes.
+	minRef = 4
+	// maxRefs bounds the strings a template may refer to (an index is a
+	// byte, and refMark is not one).
+	maxRefs = refMark
+)
+
+// refStrings returns the strings of ev a template of its message may refer
+// to, by index: its resource, its actor, then the fields of wire type bytes
+// of its data's record (at its top level, in order). It reads only what the
+// stored form keeps or gives back exactly, so the event's encoder and its
+// reader see the same strings.
+func refStrings(ev *eventlogv1.Event) []string {
+	refs := make([]string, 0, 8)
+	refs = append(refs, ev.GetResource(), ev.GetAudit().GetActor())
+	value := ev.GetData().GetValue()
+	if len(value) == 0 {
+		return refs
+	}
+	record := string(value) // one copy, which the record's strings share
+	for off := 0; off < len(value) && len(refs) < maxRefs; {
+		b := value[off:]
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			break
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		if m < 0 {
+			break
+		}
+		if typ == protowire.BytesType {
+			_, k := protowire.ConsumeVarint(b[n:])
+			refs = append(refs, record[off+n+k:off+n+m])
+		}
+		off += n + m
+	}
+	return refs
+}
+
+// messageTemplate returns the template of msg over refs: msg with each
+// occurrence of a ref of minRef bytes or more replaced by refMark and its
+// index, from the left, the longest where several start at one place;
+// false when none occurs or msg is not UTF-8.
+func messageTemplate(msg string, refs []string) ([]byte, bool) {
+	if len(msg) < minRef || !utf8.ValidString(msg) {
+		return nil, false
+	}
+	// next[j] is where refs[j] occurs next from i, -1 when it does not.
+	next := make([]int, len(refs))
+	find := func(j, i int) {
+		next[j] = -1
+		if len(refs[j]) >= minRef {
+			if k := strings.Index(msg[i:], refs[j]); k >= 0 {
+				next[j] = i + k
+			}
+		}
+	}
+	for j := range refs {
+		find(j, 0)
+	}
+	var out []byte
+	lit := 0 // where the text not copied yet starts
+	for {
+		best := -1
+		for j, at := range next {
+			if at >= 0 && (best < 0 || at < next[best] || at == next[best] && len(refs[j]) > len(refs[best])) {
+				best = j
+			}
+		}
+		if best < 0 {
+			break
+		}
+		if out == nil {
+			out = make([]byte, 0, len(msg))
+		}
+		at := next[best]
+		out = append(append(out, msg[lit:at]...), refMark, byte(best))
+		lit = at + len(refs[best])
+		for j, at := range next {
+			if at >= 0 && at < lit {
+				find(j, lit)
+			}
+		}
+	}
+	if out == nil {
+		return nil, false
+	}
+	return append(out, msg[lit:]...), true
+}
+
+// expandTemplate returns the message tmpl stands for over refs.
+func expandTemplate(tmpl []byte, refs []string) (string, error) {
+	n := 0
+	for i := 0; i < len(tmpl); i++ {
+		if tmpl[i] != refMark {
+			n++
+			continue
+		}
+		if i+1 == len(tmpl) || int(tmpl[i+1]) >= len(refs) {
+			return "", errors.New("eventlog: a message template refers to a string the event does not hold")
+		}
+		n += len(refs[tmpl[i+1]])
+		i++
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i := 0; i < len(tmpl); i++ {
+		if tmpl[i] != refMark {
+			b.WriteByte(tmpl[i])
+			continue
+		}
+		b.WriteString(refs[tmpl[i+1]])
+		i++
+	}
+	return b.String(), nil
+}
+
 // decodeStored decodes the event stored at sequence seq of the log of
 // source whose identity is id: the compact form with what it left out given
 // back, or an event stored before as it is.
@@ -124,18 +266,26 @@ func decodeStored(v []byte, seq uint64, source, id string) (*eventlogv1.Event, e
 	if len(v) < 2 || v[1]&^knownFlags != 0 {
 		return nil, fmt.Errorf("eventlog: event %d has an unknown stored form", seq)
 	}
-	flags := v[1]
-	if err := proto.Unmarshal(v[2:], ev); err != nil {
+	flags, rest := v[1], v[2:]
+	var tmpl []byte
+	if flags&flagMessage != 0 {
+		var n int
+		if tmpl, n = protowire.ConsumeBytes(rest); n < 0 {
+			return nil, fmt.Errorf("eventlog: event %d: malformed message template", seq)
+		}
+		rest = rest[n:]
+	}
+	if err := proto.Unmarshal(rest, ev); err != nil {
 		return nil, err
 	}
 	ev.Sequence, ev.Source, ev.LogId = seq, source, id
 	if flags&flagOrganization != 0 {
 		ev.Organization = resourcename.OrganizationOf(ev.GetResource())
 	}
+	if flags&(flagAction|flagMessage) != 0 && ev.Audit == nil {
+		ev.Audit = &eventlogv1.AuditEnvelope{}
+	}
 	if flags&flagAction != 0 {
-		if ev.Audit == nil {
-			ev.Audit = &eventlogv1.AuditEnvelope{}
-		}
 		ev.Audit.Action = ev.GetType()
 	}
 	if flags&(flagTypeURL|flagName) != 0 && ev.Data == nil {
@@ -145,7 +295,17 @@ func decodeStored(v []byte, seq uint64, source, id string) (*eventlogv1.Event, e
 		ev.Data.TypeUrl = typeURLPrefix + ev.Data.TypeUrl
 	}
 	if flags&flagName != 0 {
-		ev.Data.Value = append(nameField(ev.GetResource()), ev.Data.Value...)
+		name := ev.GetResource()
+		value := make([]byte, 0, len(name)+protowire.SizeVarint(uint64(len(name)))+1+len(ev.Data.Value))
+		value = protowire.AppendString(append(value, nameTag), name)
+		ev.Data.Value = append(value, ev.Data.Value...)
+	}
+	if flags&flagMessage != 0 {
+		msg, err := expandTemplate(tmpl, refStrings(ev))
+		if err != nil {
+			return nil, err
+		}
+		ev.Audit.Message = msg
 	}
 	return ev, nil
 }

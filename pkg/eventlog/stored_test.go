@@ -76,6 +76,36 @@ func storedCases(t testing.TB) map[string]*eventlogv1.Event {
 	add("type URL of another prefix", func(ev *eventlogv1.Event) { ev.Data.TypeUrl = "example.com/x.Y" })
 	add("type URL that is only the prefix", func(ev *eventlogv1.Event) { ev.Data.TypeUrl = typeURLPrefix })
 	add("no time", func(ev *eventlogv1.Event) { ev.Time = nil })
+	// Messages and the strings their templates refer to.
+	add("message of the record's strings", func(ev *eventlogv1.Event) {
+		ev.Audit.Message = "Role " + res + " was assigned to " + org + "/users/u1 at " + org + " by display."
+	})
+	add("message that is one string", func(ev *eventlogv1.Event) { ev.Audit.Message = res })
+	add("message of strings end to end", func(ev *eventlogv1.Event) { ev.Audit.Message = res + res + "display" })
+	add("message with a prefix of a string", func(ev *eventlogv1.Event) { ev.Audit.Message = "x" + res[:len(res)-1] })
+	add("message with overlapping strings", func(ev *eventlogv1.Event) {
+		ev.Data, _ = anypb.New(&eventlogv1.AuditEnvelope{Actor: res, ActorDisplayName: "abcdef", Action: "cdefgh", Message: "abcdefgh"})
+		ev.Audit.Message = "abcdefgh abcdefgh cdefgh"
+	})
+	add("message of short strings only", func(ev *eventlogv1.Event) {
+		ev.Data, _ = anypb.New(&eventlogv1.AuditEnvelope{Actor: res, ActorDisplayName: "abc"})
+		ev.Audit.Message = "abc abc"
+	})
+	add("message without the data's strings", func(ev *eventlogv1.Event) {
+		ev.Data = nil
+		ev.Audit.Message = "display " + res + " " + ev.Audit.Actor
+	})
+	add("message without a resource", func(ev *eventlogv1.Event) {
+		ev.Resource, ev.Organization, ev.Data = "", "", nil
+		ev.Audit.Message = "by " + ev.Audit.Actor
+	})
+	add("message of a record that is not one", func(ev *eventlogv1.Event) {
+		ev.Data.Value = append([]byte{0xFF, 0xFF}, ev.Data.Value...)
+		ev.Audit.Message = "Role " + res
+	})
+	add("message and nothing else", func(ev *eventlogv1.Event) {
+		ev.Audit = &eventlogv1.AuditEnvelope{Message: "Role " + res}
+	})
 	return cases
 }
 
@@ -124,10 +154,37 @@ func TestStoredSmaller(t *testing.T) {
 	}
 }
 
+// TestStoredMessageTemplate (issue 13): a role assignment's message,
+// which names the role, the principal and the scope of the record the
+// event carries, is stored as a template of a few bytes.
+func TestStoredMessageTemplate(t *testing.T) {
+	ev := storedCases(t)["message of the record's strings"]
+	refs := refStrings(ev)
+	tmpl, ok := messageTemplate(ev.GetAudit().GetMessage(), refs)
+	if !ok {
+		t.Fatal("no template")
+	}
+	// res is the resource (0) and the record's field 1 (2): the first
+	// wins; the actor is 1, the record's field 2 ("display") 3.
+	want := "Role \xff\x00 was assigned to \xff\x01 at organizations/o1 by \xff\x03."
+	if string(tmpl) != want {
+		t.Errorf("template %q, want %q", tmpl, want)
+	}
+	if got, err := expandTemplate(tmpl, refs); err != nil || got != ev.GetAudit().GetMessage() {
+		t.Errorf("expandTemplate = %q, %v", got, err)
+	}
+}
+
 // TestStoredUnknownForm: a stored form with flags this version does not
-// know is an error, not a guess.
+// know, or that does not hold together, is an error, not a guess.
 func TestStoredUnknownForm(t *testing.T) {
-	for _, b := range [][]byte{{storedMark}, {storedMark, 0x80}} {
+	for _, b := range [][]byte{
+		{storedMark},
+		{storedMark, 0x80},
+		{storedMark, flagMessage},
+		{storedMark, flagMessage, 2, 'a', refMark},
+		{storedMark, flagMessage, 3, 'a', refMark, 7},
+	} {
 		if _, err := decodeStored(b, 1, "access", "id"); err == nil {
 			t.Errorf("decodeStored(%x) succeeded", b)
 		}
@@ -208,12 +265,13 @@ func TestStoredBeforeIssue13(t *testing.T) {
 // form as it was appended.
 func FuzzStoredEvent(f *testing.F) {
 	for _, ev := range storedCases(f) {
-		f.Add(ev.GetType(), ev.GetResource(), ev.GetOrganization(), ev.GetAudit().GetAction(), ev.GetData().GetTypeUrl(), ev.GetData().GetValue(), ev.GetData() != nil, ev.GetAudit() != nil)
+		a := ev.GetAudit()
+		f.Add(ev.GetType(), ev.GetResource(), ev.GetOrganization(), a.GetAction(), a.GetActor(), a.GetMessage(), ev.GetData().GetTypeUrl(), ev.GetData().GetValue(), ev.GetData() != nil, a != nil)
 	}
-	f.Fuzz(func(t *testing.T, typ, resource, org, action, typeURL string, value []byte, data, audit bool) {
+	f.Fuzz(func(t *testing.T, typ, resource, org, action, actor, message, typeURL string, value []byte, data, audit bool) {
 		ev := &eventlogv1.Event{Sequence: 7, Source: "directory", LogId: "id", Type: typ, Resource: resource, Organization: org}
 		if audit {
-			ev.Audit = &eventlogv1.AuditEnvelope{Action: action}
+			ev.Audit = &eventlogv1.AuditEnvelope{Action: action, Actor: actor, Message: message}
 		}
 		if data {
 			ev.Data = &anypb.Any{TypeUrl: typeURL, Value: value}
@@ -228,6 +286,72 @@ func FuzzStoredEvent(f *testing.F) {
 		}
 		if !proto.Equal(got, ev) {
 			t.Fatalf("decoded\n%v\nwant\n%v", got, ev)
+		}
+	})
+}
+
+// BenchmarkStoredEvent measures storing and reading back an access event
+// of the medium bench load (issue 13): a role assignment with its record
+// and a message naming its role, principal and scope.
+func BenchmarkStoredEvent(b *testing.B) {
+	const (
+		org   = "organizations/bench"
+		res   = org + "/roleAssignments/a0mx8yxu6r3f8p26k3b99m"
+		role  = org + "/roles/bench-runner"
+		user  = org + "/users/u4410"
+		scope = org + "/tenants/t3/services/s3/folders/f4/folders/f24"
+		owner = org + "/users/kph800pktsjn"
+	)
+	// eventlogv1.AuditEnvelope stands for the record: five strings.
+	data, err := anypb.New(&eventlogv1.AuditEnvelope{Actor: res, ActorDisplayName: user, Action: role, Message: scope, RequestId: owner})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev, err := NewEvent("access.role_assignment.created", eventlogv1.Operation_OPERATION_CREATE, res, nil, &eventlogv1.AuditEnvelope{
+		Actor: owner, ActorDisplayName: "owner", RequestId: "dc2bb6f7-2553-4437-bef1-5d36239b976d", Outcome: eventlogv1.Outcome_OUTCOME_SUCCESS,
+		SourceAddress: "127.0.0.1", Message: "Role " + role + " was assigned to " + user + " at " + scope + ".",
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev.Data, ev.Sequence, ev.Time, ev.Source, ev.LogId = data, 50001, timestamppb.Now(), "access", "da77a6b5c123276b59d355c58cbb6a8a"
+	full, _ := proto.Marshal(ev)
+	stored, err := encodeStored(ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := encodeStored(ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(full)), "bytes-whole")
+		b.ReportMetric(float64(len(stored)), "bytes-stored")
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeStored(stored, 50001, "access", "da77a6b5c123276b59d355c58cbb6a8a"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("marshal-whole", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := storeOptions.Marshal(ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("unmarshal-whole", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := proto.Unmarshal(full, &eventlogv1.Event{}); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
