@@ -56,3 +56,10 @@ const (
 	// dirAPIKeyPrefix + key name -> JSON dirAPIKey, while the key is live.
 	dirAPIKeyPrefix = "dir/k/"
 )
+
+// UnorderedKeyRanges are the key ranges of the store written in no
+// particular order, which a store keeps apart in pages split half full
+// (bboltstore.Options.Unordered): the indexes by principal and by scope, and
+// the members of each group (issue 13: split at 0.9, their pages were 40 %
+// full).
+var UnorderedKeyRanges = []string{byPrincipal, byScope, dirMemberPrefix}

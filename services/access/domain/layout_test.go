@@ -130,7 +130,7 @@ func lyKeys(t *testing.T, st store.Store, prefix string) []string {
 // transaction and closes it.
 func lyUpdate(t *testing.T, path string, fn func(tx store.Tx) error) {
 	t.Helper()
-	st, err := bboltstore.Open(path, bboltstore.Options{})
+	st, err := bboltstore.Open(path, bboltstore.Options{Unordered: UnorderedKeyRanges})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestIndexLayoutRebuiltOrRefused(t *testing.T) {
 	_ = st.Close()
 
 	lyUpdate(t, path, func(tx store.Tx) error { return store.PutUint64(tx, []byte(layoutKey), indexLayout+1) })
-	st, err := bboltstore.Open(path, bboltstore.Options{})
+	st, err := bboltstore.Open(path, bboltstore.Options{Unordered: UnorderedKeyRanges})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,8 @@ func (c Config) Complete() (*backend.Backend, error) {
 	// per allowed or denied answer cost more than the answer (issue 13).
 	c.QuietMethods = []string{accessv1.AccessService_CheckPermission_FullMethodName, accessv1.AccessService_BatchCheckPermission_FullMethodName}
 	c.Prevalidated = prevalidated
+	// Its indexes by name fill their pages better kept apart (issue 13).
+	c.UnorderedKeys = domain.UnorderedKeyRanges
 	c.Register = w.register
 	return c.Config.Complete()
 }
