@@ -6,14 +6,20 @@ package eventlog
 //
 //	0x00, flags,
 //	[flagMessage: the audit message's template, length-prefixed (a varint)],
+//	[flagActorField: where the record held the actor: offset, field number (varints)],
 //	then the deterministic encoding of the event without
 //	- its sequence: the key's;
 //	- its source and log ID: the log's own;
 //	- its organization when it is its resource's (flagOrganization);
 //	- its audit action when it is its type (flagAction), as NewEvent makes it;
-//	- "type.googleapis.com/" at the start of its data's type URL (flagTypeURL);
+//	- "type.googleapis.com/" at the start of its data's type URL (flagTypeURL),
+//	  or the whole type URL when Steward's naming gives it from the event's
+//	  type (flagDataType: "access.role_assignment.created" carries a
+//	  "steward.access.v1.RoleAssignment");
 //	- its data's first field when that is field 1 holding the resource
 //	  (flagName): the AIP-122 name of the record the event carries;
+//	- the first other field of its data's record holding the actor
+//	  (flagActorField): the creator of a record its creator made;
 //	- its audit message when the template stands for it (flagMessage).
 //
 // A message's template is the message with every occurrence of a string
@@ -48,8 +54,10 @@ const (
 	flagTypeURL
 	flagName
 	flagMessage
+	flagActorField
+	flagDataType
 
-	knownFlags = flagOrganization | flagAction | flagTypeURL | flagName | flagMessage
+	knownFlags = flagOrganization | flagAction | flagTypeURL | flagName | flagMessage | flagActorField | flagDataType
 )
 
 // storedMark starts every event stored in the compact form.
@@ -88,12 +96,22 @@ func encodeStored(ev *eventlogv1.Event) ([]byte, error) {
 	if data != nil {
 		short := &anypb.Any{TypeUrl: data.GetTypeUrl(), Value: data.GetValue()}
 		if u, ok := strings.CutPrefix(short.TypeUrl, typeURLPrefix); ok {
-			flags |= flagTypeURL
+			if u == dataTypeOf(ev.GetType()) {
+				flags |= flagDataType
+				u = ""
+			} else {
+				flags |= flagTypeURL
+			}
 			short.TypeUrl = u
 		}
 		if rest, ok := cutName(short.Value, ev.GetResource()); ok {
 			flags |= flagName
 			short.Value = rest
+		}
+		if rest, off, num, ok := cutActor(short.Value, audit.GetActor()); ok {
+			flags |= flagActorField
+			short.Value = rest
+			header = protowire.AppendVarint(protowire.AppendVarint(header, uint64(off)), uint64(num))
 		}
 		ev.Data = short
 	}
@@ -118,6 +136,66 @@ func cutName(value []byte, name string) ([]byte, bool) {
 		return nil, false
 	}
 	return value[len(field):], true
+}
+
+// cutActor returns value without its first top-level field of wire type
+// bytes holding actor, a non-empty actor, encoded as stringField encodes it,
+// with the offset and number of that field.
+func cutActor(value []byte, actor string) (rest []byte, off int, num protowire.Number, ok bool) {
+	if actor == "" {
+		return nil, 0, 0, false
+	}
+	for off < len(value) {
+		n, typ, k := protowire.ConsumeTag(value[off:])
+		if k < 0 {
+			return nil, 0, 0, false
+		}
+		m := protowire.ConsumeFieldValue(n, typ, value[off+k:])
+		if m < 0 {
+			return nil, 0, 0, false
+		}
+		if typ == protowire.BytesType && k+m == protowire.SizeTag(n)+protowire.SizeBytes(len(actor)) {
+			if field := stringField(n, actor); bytes.Equal(value[off:off+k+m], field) {
+				rest = append(append(make([]byte, 0, len(value)-len(field)), value[:off]...), value[off+len(field):]...)
+				return rest, off, n, true
+			}
+		}
+		off += k + m
+	}
+	return nil, 0, 0, false
+}
+
+// stringField returns the encoding of field num of wire type bytes holding
+// s.
+func stringField(num protowire.Number, s string) []byte {
+	return protowire.AppendString(protowire.AppendTag(make([]byte, 0, len(s)+8), num, protowire.BytesType), s)
+}
+
+// dataTypeOf returns the full name of the message an event of type typ
+// carries by Steward's naming, "steward.<service>.v1.<Resource>":
+// "access.role_assignment.created" -> "steward.access.v1.RoleAssignment";
+// "" for a type not named "<service>.<resource>.<verb>".
+func dataTypeOf(typ string) string {
+	svc, rest, ok := strings.Cut(typ, ".")
+	if !ok {
+		return ""
+	}
+	resource, _, ok := strings.Cut(rest, ".")
+	if !ok || svc == "" || resource == "" {
+		return ""
+	}
+	var b strings.Builder
+	b.Grow(len("steward.") + len(svc) + len(".v1.") + len(resource))
+	b.WriteString("steward.")
+	b.WriteString(svc)
+	b.WriteString(".v1.")
+	for _, w := range strings.Split(resource, "_") {
+		if w != "" {
+			b.WriteString(strings.ToUpper(w[:1]))
+			b.WriteString(w[1:])
+		}
+	}
+	return b.String()
 }
 
 // nameTag is the tag of field 1 of wire type bytes.
@@ -275,6 +353,18 @@ func decodeStored(v []byte, seq uint64, source, id string) (*eventlogv1.Event, e
 		}
 		rest = rest[n:]
 	}
+	var actorOff, actorNum uint64
+	if flags&flagActorField != 0 {
+		var n, m int
+		actorOff, n = protowire.ConsumeVarint(rest)
+		if n >= 0 {
+			actorNum, m = protowire.ConsumeVarint(rest[n:])
+		}
+		if n < 0 || m < 0 || actorNum < 1 || actorNum > uint64(protowire.MaxValidNumber) {
+			return nil, fmt.Errorf("eventlog: event %d: malformed actor field", seq)
+		}
+		rest = rest[n+m:]
+	}
 	if err := proto.Unmarshal(rest, ev); err != nil {
 		return nil, err
 	}
@@ -288,11 +378,24 @@ func decodeStored(v []byte, seq uint64, source, id string) (*eventlogv1.Event, e
 	if flags&flagAction != 0 {
 		ev.Audit.Action = ev.GetType()
 	}
-	if flags&(flagTypeURL|flagName) != 0 && ev.Data == nil {
+	if flags&(flagTypeURL|flagDataType|flagName|flagActorField) != 0 && ev.Data == nil {
 		ev.Data = &anypb.Any{}
 	}
-	if flags&flagTypeURL != 0 {
+	switch {
+	case flags&flagTypeURL != 0:
 		ev.Data.TypeUrl = typeURLPrefix + ev.Data.TypeUrl
+	case flags&flagDataType != 0:
+		ev.Data.TypeUrl = typeURLPrefix + dataTypeOf(ev.GetType())
+	}
+	if flags&flagActorField != 0 {
+		value := ev.Data.Value
+		if actorOff > uint64(len(value)) {
+			return nil, fmt.Errorf("eventlog: event %d: malformed actor field", seq)
+		}
+		field := stringField(protowire.Number(actorNum), ev.GetAudit().GetActor())
+		restored := make([]byte, 0, len(value)+len(field))
+		restored = append(append(append(restored, value[:actorOff]...), field...), value[actorOff:]...)
+		ev.Data.Value = restored
 	}
 	if flags&flagName != 0 {
 		name := ev.GetResource()

@@ -106,6 +106,37 @@ func storedCases(t testing.TB) map[string]*eventlogv1.Event {
 	add("message and nothing else", func(ev *eventlogv1.Event) {
 		ev.Audit = &eventlogv1.AuditEnvelope{Message: "Role " + res}
 	})
+	// The data's type, and the actor in the record.
+	add("data of the type the event's names", func(ev *eventlogv1.Event) {
+		ev.Data.TypeUrl = typeURLPrefix + "steward.access.v1.RoleAssignment"
+	})
+	add("data of the type of another event", func(ev *eventlogv1.Event) {
+		ev.Data.TypeUrl = typeURLPrefix + "steward.access.v1.Role"
+	})
+	add("event type without a resource", func(ev *eventlogv1.Event) {
+		ev.Type, ev.Audit.Action, ev.Data.TypeUrl = "access", "access", typeURLPrefix+"steward.access.v1."
+	})
+	add("record holding the actor", func(ev *eventlogv1.Event) {
+		ev.Data, _ = anypb.New(&eventlogv1.AuditEnvelope{Actor: res, ActorDisplayName: "x", Action: ev.Audit.Actor, Message: "m"})
+		ev.Audit.Message = "by " + ev.Audit.Actor
+	})
+	add("record holding the actor first", func(ev *eventlogv1.Event) {
+		ev.Data, _ = anypb.New(&eventlogv1.AuditEnvelope{Actor: ev.Audit.Actor, Message: res})
+	})
+	add("record holding the actor last", func(ev *eventlogv1.Event) {
+		ev.Data, _ = anypb.New(&eventlogv1.AuditEnvelope{Actor: res, Message: "m", SourceAddress: ev.Audit.Actor})
+	})
+	add("record holding the actor twice", func(ev *eventlogv1.Event) {
+		ev.Data, _ = anypb.New(&eventlogv1.AuditEnvelope{Actor: res, Action: ev.Audit.Actor, Message: ev.Audit.Actor})
+	})
+	add("record holding the actor with a long length", func(ev *eventlogv1.Event) {
+		a := ev.Audit.Actor
+		ev.Data.Value = append(append([]byte{3<<3 | 2, 0x80 | byte(len(a)), 0}, a...), ev.Data.Value...)
+	})
+	add("record holding the actor, no actor", func(ev *eventlogv1.Event) {
+		ev.Data, _ = anypb.New(&eventlogv1.AuditEnvelope{Actor: res, Action: ""})
+		ev.Audit.Actor = ""
+	})
 	return cases
 }
 
@@ -130,6 +161,38 @@ func TestStoredRoundTrip(t *testing.T) {
 				t.Fatalf("decoded\n%v\nwant\n%v", got, ev)
 			}
 		})
+	}
+}
+
+// TestStoredLeavesOut (issue 13): what the stored form leaves out, and
+// keeps, in the cases that tell.
+func TestStoredLeavesOut(t *testing.T) {
+	cases := storedCases(t)
+	for name, c := range map[string]struct{ left, kept byte }{
+		"typical":                                     {flagOrganization | flagAction | flagTypeURL | flagName, flagDataType | flagActorField | flagMessage},
+		"organization not the resource's":             {0, flagOrganization},
+		"action not the type":                         {0, flagAction},
+		"data of the type the event's names":          {flagDataType, flagTypeURL},
+		"type URL of another prefix":                  {0, flagTypeURL | flagDataType},
+		"data of another name":                        {0, flagName},
+		"name with a long length":                     {0, flagName},
+		"record holding the actor":                    {flagName | flagActorField | flagMessage, 0},
+		"record holding the actor first":              {flagActorField, flagName},
+		"record holding the actor with a long length": {0, flagActorField},
+		"message of the record's strings":             {flagMessage, 0},
+		"message of short strings only":               {0, flagMessage},
+	} {
+		ev, ok := cases[name]
+		if !ok {
+			t.Fatalf("no case %q", name)
+		}
+		b, err := encodeStored(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if flags := b[1]; flags&c.left != c.left || flags&c.kept != 0 {
+			t.Errorf("%s: flags %05b, want %05b set and %05b clear", name, flags, c.left, c.kept)
+		}
 	}
 }
 
@@ -175,6 +238,23 @@ func TestStoredMessageTemplate(t *testing.T) {
 	}
 }
 
+// TestDataTypeOf: the message an event type carries by Steward's naming.
+func TestDataTypeOf(t *testing.T) {
+	for typ, want := range map[string]string{
+		"access.role_assignment.created": "steward.access.v1.RoleAssignment",
+		"directory.api_key.created":      "steward.directory.v1.ApiKey",
+		"licensing.pool.updated":         "steward.licensing.v1.Pool",
+		"access.call":                    "",
+		"access":                         "",
+		".role.created":                  "",
+		"access..created":                "",
+	} {
+		if got := dataTypeOf(typ); got != want {
+			t.Errorf("dataTypeOf(%q) = %q, want %q", typ, got, want)
+		}
+	}
+}
+
 // TestStoredUnknownForm: a stored form with flags this version does not
 // know, or that does not hold together, is an error, not a guess.
 func TestStoredUnknownForm(t *testing.T) {
@@ -184,6 +264,10 @@ func TestStoredUnknownForm(t *testing.T) {
 		{storedMark, flagMessage},
 		{storedMark, flagMessage, 2, 'a', refMark},
 		{storedMark, flagMessage, 3, 'a', refMark, 7},
+		{storedMark, flagActorField},
+		{storedMark, flagActorField, 0},
+		{storedMark, flagActorField, 0, 0},
+		{storedMark, flagActorField, 5, 1},
 	} {
 		if _, err := decodeStored(b, 1, "access", "id"); err == nil {
 			t.Errorf("decodeStored(%x) succeeded", b)
@@ -302,7 +386,8 @@ func BenchmarkStoredEvent(b *testing.B) {
 		scope = org + "/tenants/t3/services/s3/folders/f4/folders/f24"
 		owner = org + "/users/kph800pktsjn"
 	)
-	// eventlogv1.AuditEnvelope stands for the record: five strings.
+	// eventlogv1.AuditEnvelope stands for the record: five strings, the
+	// last its creator.
 	data, err := anypb.New(&eventlogv1.AuditEnvelope{Actor: res, ActorDisplayName: user, Action: role, Message: scope, RequestId: owner})
 	if err != nil {
 		b.Fatal(err)
@@ -314,6 +399,7 @@ func BenchmarkStoredEvent(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	data.TypeUrl = typeURLPrefix + "steward.access.v1.RoleAssignment"
 	ev.Data, ev.Sequence, ev.Time, ev.Source, ev.LogId = data, 50001, timestamppb.Now(), "access", "da77a6b5c123276b59d355c58cbb6a8a"
 	full, _ := proto.Marshal(ev)
 	stored, err := encodeStored(ev)
