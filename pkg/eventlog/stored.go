@@ -34,6 +34,7 @@ package eventlog
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -125,17 +126,29 @@ func encodeStored(ev *eventlogv1.Event) ([]byte, error) {
 }
 
 // cutName returns value without its first field when that field is field 1
-// of wire type bytes holding name, a non-empty name, encoded as nameField
+// of wire type bytes holding name, a non-empty name, encoded as stringField
 // encodes it (so that putting it back gives the same bytes).
 func cutName(value []byte, name string) ([]byte, bool) {
 	if name == "" || len(value) < len(name)+2 || value[0] != nameTag {
 		return nil, false
 	}
-	field := nameField(name)
-	if !bytes.HasPrefix(value, field) {
+	n := stringFieldSize(1, name)
+	if len(value) < n || !isStringField(value[:n], 1, name) {
 		return nil, false
 	}
-	return value[len(field):], true
+	return value[n:], true
+}
+
+// stringFieldSize returns the size of stringField(num, s).
+func stringFieldSize(num protowire.Number, s string) int {
+	return protowire.SizeTag(num) + protowire.SizeBytes(len(s))
+}
+
+// isStringField reports whether b is stringField(num, s).
+func isStringField(b []byte, num protowire.Number, s string) bool {
+	var buf [2 * binary.MaxVarintLen64]byte
+	head := protowire.AppendVarint(protowire.AppendTag(buf[:0], num, protowire.BytesType), uint64(len(s)))
+	return len(b) == len(head)+len(s) && bytes.Equal(b[:len(head)], head) && string(b[len(head):]) == s
 }
 
 // cutActor returns value without its first top-level field of wire type
@@ -154,11 +167,9 @@ func cutActor(value []byte, actor string) (rest []byte, off int, num protowire.N
 		if m < 0 {
 			return nil, 0, 0, false
 		}
-		if typ == protowire.BytesType && k+m == protowire.SizeTag(n)+protowire.SizeBytes(len(actor)) {
-			if field := stringField(n, actor); bytes.Equal(value[off:off+k+m], field) {
-				rest = append(append(make([]byte, 0, len(value)-len(field)), value[:off]...), value[off+len(field):]...)
-				return rest, off, n, true
-			}
+		if typ == protowire.BytesType && isStringField(value[off:off+k+m], n, actor) {
+			rest = append(append(make([]byte, 0, len(value)-k-m), value[:off]...), value[off+k+m:]...)
+			return rest, off, n, true
 		}
 		off += k + m
 	}
@@ -189,10 +200,16 @@ func dataTypeOf(typ string) string {
 	b.WriteString("steward.")
 	b.WriteString(svc)
 	b.WriteString(".v1.")
-	for _, w := range strings.Split(resource, "_") {
-		if w != "" {
-			b.WriteString(strings.ToUpper(w[:1]))
-			b.WriteString(w[1:])
+	for upper, i := true, 0; i < len(resource); i++ {
+		switch c := resource[i]; {
+		case c == '_':
+			upper = true
+		case upper && 'a' <= c && c <= 'z':
+			b.WriteByte(c - 'a' + 'A')
+			upper = false
+		default:
+			b.WriteByte(c)
+			upper = false
 		}
 	}
 	return b.String()
@@ -200,12 +217,6 @@ func dataTypeOf(typ string) string {
 
 // nameTag is the tag of field 1 of wire type bytes.
 const nameTag = 1<<3 | byte(protowire.BytesType)
-
-// nameField returns the encoding of field 1 of wire type bytes holding
-// name.
-func nameField(name string) []byte {
-	return protowire.AppendString(protowire.AppendTag(make([]byte, 0, len(name)+4), 1, protowire.BytesType), name)
-}
 
 // Message templates.
 const (
@@ -261,7 +272,11 @@ func messageTemplate(msg string, refs []string) ([]byte, bool) {
 		return nil, false
 	}
 	// next[j] is where refs[j] occurs next from i, -1 when it does not.
-	next := make([]int, len(refs))
+	var buf [16]int
+	next := buf[:0]
+	for range refs {
+		next = append(next, -1)
+	}
 	find := func(j, i int) {
 		next[j] = -1
 		if len(refs[j]) >= minRef {
