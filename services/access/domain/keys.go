@@ -6,7 +6,9 @@ package domain
 const (
 	// rolePrefix + organization + "/" + role ID -> accessv1.Role (custom).
 	rolePrefix = "role/"
-	// assignmentPrefix + assignment name -> accessv1.RoleAssignment.
+	// assignmentPrefix + assignment name -> accessv1.RoleAssignment without
+	// its name, which the key holds (putAssignment, decodeAssignment;
+	// records stored before issue 13 hold it too).
 	assignmentPrefix = "ra/"
 	// The assignment indexes hold an assignment's reference (assignmentRef):
 	// its ID, the rest of its name being the organization the index key
