@@ -2,14 +2,15 @@
 // service's bbolt file read-only (the service must be stopped, or the open
 // waits for its lock) and prints, per key range, the keys, the bytes of
 // keys and of values, and the share of the total; then the file's pages:
-// how full the data bucket's leaf and branch pages are and how many pages
-// are free. It is the measuring tool of issue 13's storage figures (bytes
+// how full the leaf and branch pages of the data bucket (and of each range
+// the store keeps apart, bboltstore.Options.Unordered) are and how many
+// pages are free. It is the measuring tool of issue 13's storage figures (bytes
 // on disk per role assignment, per event).
 //
 //	go run ./deploy/storestats data/access/access.db
 //
 // A key's range is its first path segment ("ra/"), or its first two when
-// the second is a short lower-case tag ("x/principal/", "eventlog/e/").
+// the second is a short lower-case tag ("x/p/", "eventlog/e/").
 package main
 
 import (
@@ -85,9 +86,21 @@ func run(path string, w io.Writer) error {
 		if data == nil {
 			return errors.New("no data bucket: not a Steward store")
 		}
+		// The keys live in the data bucket, or, for the ranges the store
+		// keeps apart (bboltstore.Options.Unordered), in their own buckets.
+		keyBuckets := []namedBucket{{"data bucket", data}}
+		if unordered := tx.Bucket([]byte("unordered")); unordered != nil {
+			err := unordered.ForEachBucket(func(name []byte) error {
+				keyBuckets = append(keyBuckets, namedBucket{fmt.Sprintf("bucket of %s", name), unordered.Bucket(name)})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
 		ranges := map[string]*rangeStats{}
 		var total rangeStats
-		err := data.ForEach(func(k, v []byte) error {
+		count := func(k, v []byte) error {
 			name := rangeOf(k)
 			r := ranges[name]
 			if r == nil {
@@ -101,9 +114,11 @@ func run(path string, w io.Writer) error {
 			total.keyBytes += int64(len(k))
 			total.valBytes += int64(len(v))
 			return nil
-		})
-		if err != nil {
-			return err
+		}
+		for _, b := range keyBuckets {
+			if err := b.ForEach(count); err != nil {
+				return err
+			}
 		}
 		rows := make([]*rangeStats, 0, len(ranges))
 		for _, r := range ranges {
@@ -122,7 +137,6 @@ func run(path string, w io.Writer) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		bs := data.Stats()
 		ps := int64(tx.DB().Info().PageSize)
 		used := int64(2) // the meta pages
 		err = tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
@@ -137,9 +151,18 @@ func run(path string, w io.Writer) error {
 		// read-only open has none: what the buckets do not reach is free.
 		fmt.Fprintf(w, "\nfile %d bytes, %d pages of %d bytes; %d pages reached by the buckets, %d free (%d bytes)\n",
 			fi.Size(), fi.Size()/ps, ps, used, fi.Size()/ps-used, (fi.Size()/ps-used)*ps)
-		fmt.Fprintf(w, "data bucket: depth %d; leaf pages %d (+%d overflow), %d of %d bytes in use (%.0f%%); branch pages %d, %d of %d bytes in use (%.0f%%)\n",
-			bs.Depth, bs.LeafPageN, bs.LeafOverflowN, bs.LeafInuse, bs.LeafAlloc, 100*float64(bs.LeafInuse)/float64(max(1, bs.LeafAlloc)),
-			bs.BranchPageN, bs.BranchInuse, bs.BranchAlloc, 100*float64(bs.BranchInuse)/float64(max(1, bs.BranchAlloc)))
+		for _, b := range keyBuckets {
+			bs := b.Stats()
+			fmt.Fprintf(w, "%s: depth %d; leaf pages %d (+%d overflow), %d of %d bytes in use (%.0f%%); branch pages %d, %d of %d bytes in use (%.0f%%)\n",
+				b.name, bs.Depth, bs.LeafPageN, bs.LeafOverflowN, bs.LeafInuse, bs.LeafAlloc, 100*float64(bs.LeafInuse)/float64(max(1, bs.LeafAlloc)),
+				bs.BranchPageN, bs.BranchInuse, bs.BranchAlloc, 100*float64(bs.BranchInuse)/float64(max(1, bs.BranchAlloc)))
+		}
 		return nil
 	})
+}
+
+// namedBucket is a bucket holding keys, and what the output calls it.
+type namedBucket struct {
+	name string
+	*bolt.Bucket
 }

@@ -29,10 +29,11 @@ func TestRangeOf(t *testing.T) {
 	}
 }
 
-// TestRun: the ranges of a small store are counted and the pages reported.
+// TestRun: the ranges of a small store are counted, those kept apart
+// (bboltstore.Options.Unordered) too, and the pages reported.
 func TestRun(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
-	st, err := bboltstore.Open(path, bboltstore.Options{NoSync: true})
+	st, err := bboltstore.Open(path, bboltstore.Options{NoSync: true, Unordered: []string{"x/scope/"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("row %s = %q, want %q\n%s", name, got, want, s)
 		}
 	}
-	if !strings.Contains(s, "reached by the buckets") || !strings.Contains(s, "data bucket: depth") {
+	if !strings.Contains(s, "reached by the buckets") || !strings.Contains(s, "data bucket: depth") || !strings.Contains(s, "bucket of x/scope/: depth") {
 		t.Errorf("no page figures:\n%s", s)
 	}
 }

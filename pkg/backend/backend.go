@@ -108,6 +108,10 @@ type Config struct {
 	// 0700) if missing; the store is the bbolt file <DataDir>/<Name>.db.
 	// Required.
 	DataDir string
+	// UnorderedKeys are the key prefixes of the store's ranges written in
+	// no particular order (bboltstore.Options.Unordered), kept in pages
+	// split half full.
+	UnorderedKeys []string
 	// ServiceCredentialFile is this service's own secret, with which it
 	// calls the others as "services/<Name>". It is created (mode 0600) if
 	// missing, so that a service started on its own works; the launcher
@@ -276,7 +280,7 @@ func (c Config) Complete() (_ *Backend, err error) {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("backend: creating data directory: %w", err)
 	}
-	st, err := bboltstore.Open(filepath.Join(c.DataDir, c.Name+".db"), bboltstore.Options{})
+	st, err := bboltstore.Open(filepath.Join(c.DataDir, c.Name+".db"), bboltstore.Options{Unordered: c.UnorderedKeys})
 	if err != nil {
 		return nil, err
 	}

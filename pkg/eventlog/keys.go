@@ -8,7 +8,8 @@ import (
 // Every key this package writes, in one place, all under "eventlog/". A producer's store holds the
 // events and the log's metadata; a consumer's store holds the consumer's cursor.
 var (
-	// eventPrefix + 8-byte big-endian sequence -> deterministic eventlogv1.Event.
+	// eventPrefix + 8-byte big-endian sequence -> the event in its stored form
+	// (stored.go).
 	eventPrefix = []byte("eventlog/e/")
 	// horizonKey -> 8-byte big-endian sequence: the highest sequence retention
 	// deleted; every event at or below it is gone, every one above is kept.

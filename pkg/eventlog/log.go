@@ -132,7 +132,8 @@ func NewEvent(typ string, op eventlogv1.Operation, resource string, data proto.M
 // Append adds ev to the log inside the caller's transaction tx and returns its
 // sequence, which write responses carry as a consistency token. It sets ev's
 // Sequence, Time (from Options.Clock), Source and LogId, overwriting what was there,
-// and stores ev deterministically. The event becomes visible with the rest of
+// and stores ev deterministically in the compact form of stored.go, from which
+// every read gives back ev as it is then. The event becomes visible with the rest of
 // tx when tx commits, and watchers are woken then; if tx rolls back, the
 // sequence is not used. Append may be called several times in one transaction.
 func (l *Log) Append(tx store.Tx, ev *eventlogv1.Event) (uint64, error) {
@@ -151,7 +152,11 @@ func (l *Log) Append(tx store.Tx, ev *eventlogv1.Event) (uint64, error) {
 	ev.Time = timestamppb.New(l.opts.Clock())
 	ev.Source = l.source
 	ev.LogId = id
-	if err := store.PutProto(tx, eventKey(seq), ev); err != nil {
+	b, err := encodeStored(ev)
+	if err != nil {
+		return 0, fmt.Errorf("eventlog: append event %d: %w", seq, err)
+	}
+	if err := tx.Put(eventKey(seq), b); err != nil {
 		return 0, fmt.Errorf("eventlog: append event %d: %w", seq, err)
 	}
 	tx.OnCommit(l.commits.notify)
@@ -367,9 +372,13 @@ func (l *Log) readPage(ctx context.Context, after uint64, limit int) (page, erro
 			return nil
 		}
 		return tx.Scan(eventPrefix, eventKey(after+1), func(k, v []byte) (bool, error) {
-			ev := &eventlogv1.Event{}
-			if err := proto.Unmarshal(v, ev); err != nil {
-				return false, fmt.Errorf("eventlog: decoding event %x: %w", k, err)
+			seq, err := eventKeySeq(k)
+			if err != nil {
+				return false, err
+			}
+			ev, err := decodeStored(v, seq, l.source, p.id)
+			if err != nil {
+				return false, fmt.Errorf("eventlog: decoding event %d: %w", seq, err)
 			}
 			p.events = append(p.events, ev)
 			return len(p.events) < limit, nil

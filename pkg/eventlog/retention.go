@@ -6,9 +6,6 @@ import (
 	"math"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
-	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/store"
 )
 
@@ -74,8 +71,8 @@ func (l *Log) compactBatch(tx store.Tx, now time.Time, limit int) (int, error) {
 		}
 		var evTime time.Time
 		if r.MaxAge > 0 || r.HardMaxAge > 0 {
-			ev := &eventlogv1.Event{}
-			if err := proto.Unmarshal(v, ev); err != nil {
+			ev, err := decodeStored(v, seq, l.source, "")
+			if err != nil {
 				return false, fmt.Errorf("decoding event %d: %w", seq, err)
 			}
 			evTime = ev.GetTime().AsTime()

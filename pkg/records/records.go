@@ -215,6 +215,19 @@ func InvalidPageToken() error {
 // fingerprint binds the token to the request's other parameters; a token
 // that does not match is a *FieldError on "page_token".
 func Page[T proto.Message](tx store.ReadTx, prefix []byte, directOnly bool, pageToken string, pageSize int32, fingerprint uint64, newT func() T, keep func(T) (bool, error)) ([]T, string, error) {
+	return PageDecoded(tx, prefix, directOnly, pageToken, pageSize, fingerprint, func(_, v []byte) (T, bool, error) {
+		m := newT()
+		if err := proto.Unmarshal(v, m); err != nil {
+			return m, false, err
+		}
+		ok, err := keep(m)
+		return m, ok, err
+	})
+}
+
+// PageDecoded is Page for records that need their key to be read: decode
+// returns the item stored at key k with value v and whether to keep it.
+func PageDecoded[T any](tx store.ReadTx, prefix []byte, directOnly bool, pageToken string, pageSize int32, fingerprint uint64, decode func(k, v []byte) (T, bool, error)) ([]T, string, error) {
 	after, err := pagetoken.Decode(pageToken, fingerprint)
 	if err != nil {
 		return nil, "", InvalidPageToken()
@@ -235,11 +248,7 @@ func Page[T proto.Message](tx store.ReadTx, prefix []byte, directOnly bool, page
 			next = pagetoken.Encode(lastKey, fingerprint)
 			return false, nil
 		}
-		m := newT()
-		if err := proto.Unmarshal(v, m); err != nil {
-			return false, err
-		}
-		ok, err := keep(m)
+		m, ok, err := decode(k, v)
 		if err != nil || !ok {
 			return err == nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,12 +21,15 @@ import (
 	"steward.dev/pkg/store"
 )
 
-// Bucket names. Every record lives in dataBucket; counters of NextSequence live
-// in seqBucket; metaBucket holds the schema version.
+// Bucket names. Every record lives in dataBucket but those of the
+// Options.Unordered ranges, each of which lives in the bucket named by its
+// prefix inside unorderedBucket; counters of NextSequence live in
+// seqBucket; metaBucket holds the schema version.
 var (
-	dataBucket = []byte("data")
-	seqBucket  = []byte("sequences")
-	metaBucket = []byte("meta")
+	dataBucket      = []byte("data")
+	unorderedBucket = []byte("unordered")
+	seqBucket       = []byte("sequences")
+	metaBucket      = []byte("meta")
 
 	schemaVersionKey = []byte("schema_version")
 )
@@ -49,6 +53,14 @@ type Options struct {
 	// transaction and one fsync (group commit); default DefaultMaxBatch.
 	// 1 gives every Update a transaction of its own.
 	MaxBatch int
+	// Unordered lists the key prefixes of the ranges written in no
+	// particular order (indexes keyed by names). Each range lives in a bucket
+	// of its own whose pages bbolt splits half full: under random inserts
+	// they settle about 70 % full, where pages split at fillPercent settle
+	// about 40 % full (issue 13). None may be a prefix of another. Open moves
+	// keys in or out of these buckets when the list changed since the file
+	// was last opened.
+	Unordered []string
 }
 
 // Store is a store.Store on a bbolt file.
@@ -73,11 +85,12 @@ type Options struct {
 // hook may call Update; the hooks of different calls of one batch may run
 // concurrently.
 type Store struct {
-	db       *bolt.DB
-	maxBatch int
-	closed   atomic.Bool   // set, under mu, by Close
-	wake     chan struct{} // capacity 1: the committer may have work, or the store closed
-	done     chan struct{} // closed when the committer has drained the queue and stopped
+	db        *bolt.DB
+	maxBatch  int
+	unordered [][]byte      // Options.Unordered
+	closed    atomic.Bool   // set, under mu, by Close
+	wake      chan struct{} // capacity 1: the committer may have work, or the store closed
+	done      chan struct{} // closed when the committer has drained the queue and stopped
 
 	mu     sync.Mutex
 	queue  []*request // Update calls waiting for the committer, in arrival order
@@ -109,8 +122,13 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bboltstore: open %s: %w", path, err)
 	}
+	unordered, err := checkUnordered(opts.Unordered)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{dataBucket, seqBucket, metaBucket} {
+		for _, name := range [][]byte{dataBucket, unorderedBucket, seqBucket, metaBucket} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -123,11 +141,14 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return meta.Put(schemaVersionKey, binary.BigEndian.AppendUint64(nil, SchemaVersion))
 	})
+	if err == nil {
+		err = placeUnordered(db, unordered)
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, maxBatch: opts.MaxBatch, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &Store{db: db, maxBatch: opts.MaxBatch, unordered: unordered, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go s.commit(nil)
 	return s, nil
 }
@@ -141,7 +162,7 @@ func (s *Store) View(ctx context.Context, fn func(store.ReadTx) error) error {
 		return err
 	}
 	return s.db.View(func(btx *bolt.Tx) error {
-		return fn(&tx{btx: btx, data: btx.Bucket(dataBucket)})
+		return fn(&tx{btx: btx, buckets: s.buckets(btx, false)})
 	})
 }
 
@@ -205,12 +226,161 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 // (random keys) unchanged, audit's recording rate no lower (BENCHMARKS.md).
 const fillPercent = 0.9
 
-// dataForWrite returns the data bucket of a write transaction, filled to
-// fillPercent.
-func dataForWrite(btx *bolt.Tx) *bolt.Bucket {
-	b := btx.Bucket(dataBucket)
-	b.FillPercent = fillPercent
-	return b
+// buckets are the buckets of a transaction that hold the keys.
+type buckets struct {
+	data   *bolt.Bucket
+	ranges []keyRange // the Options.Unordered ranges
+}
+
+// keyRange is an Options.Unordered range and its bucket.
+type keyRange struct {
+	prefix []byte
+	b      *bolt.Bucket
+}
+
+// buckets returns the buckets of btx; those of a write transaction split
+// pages as fillPercent says, but the unordered ranges' (bbolt's default,
+// half full).
+func (s *Store) buckets(btx *bolt.Tx, write bool) buckets {
+	bs := buckets{data: btx.Bucket(dataBucket)}
+	if write {
+		bs.data.FillPercent = fillPercent
+	}
+	if len(s.unordered) > 0 {
+		parent := btx.Bucket(unorderedBucket)
+		bs.ranges = make([]keyRange, len(s.unordered))
+		for i, p := range s.unordered {
+			bs.ranges[i] = keyRange{prefix: p, b: parent.Bucket(p)}
+		}
+	}
+	return bs
+}
+
+// of returns the bucket holding key.
+func (bs buckets) of(key []byte) *bolt.Bucket {
+	for _, r := range bs.ranges {
+		if bytes.HasPrefix(key, r.prefix) {
+			return r.b
+		}
+	}
+	return bs.data
+}
+
+// cursors appends to at cursors over the buckets that may hold keys with
+// prefix: an unordered range's alone when prefix lies within it, else the
+// data bucket's and those of the unordered ranges within prefix.
+func (bs buckets) cursors(prefix []byte, at []cursorAt) []cursorAt {
+	for _, r := range bs.ranges {
+		if bytes.HasPrefix(prefix, r.prefix) {
+			return append(at, cursorAt{c: r.b.Cursor()})
+		}
+	}
+	at = append(at, cursorAt{c: bs.data.Cursor()})
+	for _, r := range bs.ranges {
+		if bytes.HasPrefix(r.prefix, prefix) {
+			at = append(at, cursorAt{c: r.b.Cursor()})
+		}
+	}
+	return at
+}
+
+// checkUnordered returns the Options.Unordered prefixes, sorted, refusing an
+// empty one and one that is a prefix of another.
+func checkUnordered(prefixes []string) ([][]byte, error) {
+	out := make([][]byte, 0, len(prefixes))
+	for _, p := range prefixes {
+		if p == "" {
+			return nil, errors.New("bboltstore: an empty unordered range")
+		}
+		out = append(out, []byte(p))
+	}
+	slices.SortFunc(out, bytes.Compare)
+	for i := 1; i < len(out); i++ {
+		if bytes.HasPrefix(out[i], out[i-1]) {
+			return nil, fmt.Errorf("bboltstore: unordered ranges %q and %q overlap", out[i-1], out[i])
+		}
+	}
+	return out, nil
+}
+
+// moveBatch bounds the keys one transaction of placeUnordered moves.
+const moveBatch = 10000
+
+// placeUnordered puts every key in the bucket Options.Unordered says it
+// belongs in: the keys of each range move from the data bucket into the
+// range's own bucket, created if missing, and the keys of a bucket whose
+// range is no longer listed move back into the data bucket, which then
+// drops it; moveBatch keys per transaction.
+func placeUnordered(db *bolt.DB, unordered [][]byte) error {
+	var stale [][]byte
+	err := db.Update(func(btx *bolt.Tx) error {
+		parent := btx.Bucket(unorderedBucket)
+		for _, p := range unordered {
+			if _, err := parent.CreateBucketIfNotExists(p); err != nil {
+				return err
+			}
+		}
+		return parent.ForEachBucket(func(name []byte) error {
+			if !slices.ContainsFunc(unordered, func(p []byte) bool { return bytes.Equal(p, name) }) {
+				stale = append(stale, bytes.Clone(name))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range unordered {
+		err := moveKeys(db, p, func(btx *bolt.Tx) (from, to *bolt.Bucket) {
+			return btx.Bucket(dataBucket), btx.Bucket(unorderedBucket).Bucket(p)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, name := range stale {
+		err := moveKeys(db, nil, func(btx *bolt.Tx) (from, to *bolt.Bucket) {
+			to = btx.Bucket(dataBucket)
+			to.FillPercent = fillPercent
+			return btx.Bucket(unorderedBucket).Bucket(name), to
+		})
+		if err == nil {
+			err = db.Update(func(btx *bolt.Tx) error { return btx.Bucket(unorderedBucket).DeleteBucket(name) })
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// moveKeys moves every key with prefix from one bucket to the other, as
+// pick returns them in each transaction, moveBatch keys per transaction.
+func moveKeys(db *bolt.DB, prefix []byte, pick func(btx *bolt.Tx) (from, to *bolt.Bucket)) error {
+	for {
+		n := 0
+		err := db.Update(func(btx *bolt.Tx) error {
+			from, to := pick(btx)
+			var keys, values [][]byte
+			c := from.Cursor()
+			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(keys) < moveBatch; k, v = c.Next() {
+				keys, values = append(keys, bytes.Clone(k)), append(values, bytes.Clone(v))
+			}
+			for i, k := range keys {
+				if err := to.Put(k, values[i]); err != nil {
+					return err
+				}
+				if err := from.Delete(k); err != nil {
+					return err
+				}
+			}
+			n = len(keys)
+			return nil
+		})
+		if err != nil || n < moveBatch {
+			return err
+		}
+	}
 }
 
 // updateAlone runs fn in a bbolt transaction of its own on the caller's
@@ -220,7 +390,7 @@ func (s *Store) updateAlone(fn func(store.Tx) error) error {
 	err := func() error {
 		defer s.endAlone()
 		return s.db.Update(func(btx *bolt.Tx) error {
-			t := &tx{btx: btx, data: dataForWrite(btx), writable: true}
+			t := &tx{btx: btx, buckets: s.buckets(btx, true), writable: true}
 			if err := fn(t); err != nil {
 				return err
 			}
@@ -431,12 +601,12 @@ func (s *Store) runBatch(batch []*request) (rerun []*request) {
 func (s *Store) attempt(reqs []*request) (i int, first bool, err error) {
 	i, first = -1, true
 	err = s.db.Update(func(btx *bolt.Tx) error {
-		data := dataForWrite(btx)
+		bs := s.buckets(btx, true)
 		for j, r := range reqs {
 			if r.answered || !s.start(r) {
 				continue
 			}
-			r.run(&tx{btx: btx, data: data, writable: true})
+			r.run(&tx{btx: btx, buckets: bs, writable: true})
 			if r.failed() {
 				i = j
 				return errRollback
@@ -500,67 +670,98 @@ func (s *Store) Check() error {
 }
 
 type tx struct {
-	btx      *bolt.Tx
-	data     *bolt.Bucket
+	btx *bolt.Tx
+	buckets
 	writable bool
 	hooks    []func()
 }
 
 func (t *tx) Get(key []byte) ([]byte, error) {
-	v := t.data.Get(key)
+	v := t.of(key).Get(key)
 	if v == nil {
 		return nil, store.ErrNotFound
 	}
 	return bytes.Clone(v), nil
 }
 
+// cursorAt is a cursor and the key and value it is at.
+type cursorAt struct {
+	c    *bolt.Cursor
+	k, v []byte
+}
+
 func (t *tx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
-	c := t.data.Cursor()
 	seek := prefix
 	if start != nil && bytes.Compare(start, prefix) > 0 {
 		seek = start
 	}
-	for k, v := c.Seek(seek); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		more, err := fn(k, v)
-		if err != nil || !more {
-			return err
-		}
+	var buf [4]cursorAt
+	at := t.cursors(prefix, buf[:0])
+	for i := range at {
+		at[i].k, at[i].v = at[i].c.Seek(seek)
 	}
-	return nil
+	// The smallest key of the cursors, one bucket after the other.
+	return merge(at, prefix, -1, (*bolt.Cursor).Next, fn)
 }
 
 func (t *tx) ScanReverse(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
-	c := t.data.Cursor()
 	end := prefixEnd(prefix)
 	if start != nil && end != nil && bytes.Compare(start, end) >= 0 {
 		start = nil // beyond the range: begin at its last key
 	}
-	var k, v []byte
+	var buf [4]cursorAt
+	at := t.cursors(prefix, buf[:0])
+	for i := range at {
+		at[i].k, at[i].v = last(at[i].c, start, end)
+	}
+	return merge(at, prefix, 1, (*bolt.Cursor).Prev, fn)
+}
+
+// last positions c at the largest key <= start, or, without start, at the
+// largest key < end (the last key when end is nil).
+func last(c *bolt.Cursor, start, end []byte) (k, v []byte) {
 	switch {
 	case start != nil:
-		// The largest key <= start.
 		if k, v = c.Seek(start); k == nil {
-			k, v = c.Last()
+			return c.Last()
 		} else if !bytes.Equal(k, start) {
-			k, v = c.Prev()
+			return c.Prev()
 		}
+		return k, v
 	case end == nil:
-		k, v = c.Last()
+		return c.Last()
 	default:
-		// The largest key < end.
-		if k, v = c.Seek(end); k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
+		if k, _ = c.Seek(end); k == nil {
+			return c.Last()
 		}
+		return c.Prev()
 	}
-	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
-		more, err := fn(k, v)
+}
+
+// merge calls fn with the keys with prefix of the cursors at, merged: each
+// time the key that compares to the others' as sign says (-1 the smallest,
+// 1 the largest), after which its cursor moves by step; until the cursors
+// leave prefix or fn returns false or an error.
+func merge(at []cursorAt, prefix []byte, sign int, step func(*bolt.Cursor) ([]byte, []byte), fn func(k, v []byte) (bool, error)) error {
+	for {
+		best := -1
+		for i := range at {
+			if at[i].k == nil || !bytes.HasPrefix(at[i].k, prefix) {
+				continue
+			}
+			if best < 0 || bytes.Compare(at[i].k, at[best].k) == sign {
+				best = i
+			}
+		}
+		if best < 0 {
+			return nil
+		}
+		more, err := fn(at[best].k, at[best].v)
 		if err != nil || !more {
 			return err
 		}
+		at[best].k, at[best].v = step(at[best].c)
 	}
-	return nil
 }
 
 func (t *tx) Put(key, value []byte) error {
@@ -570,14 +771,14 @@ func (t *tx) Put(key, value []byte) error {
 	if len(key) == 0 {
 		return errors.New("bboltstore: empty key")
 	}
-	return t.data.Put(key, value)
+	return t.of(key).Put(key, value)
 }
 
 func (t *tx) Delete(key []byte) error {
 	if !t.writable {
 		return store.ErrReadOnly
 	}
-	return t.data.Delete(key)
+	return t.of(key).Delete(key)
 }
 
 func (t *tx) NextSequence(name string) (uint64, error) {

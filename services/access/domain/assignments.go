@@ -1,11 +1,13 @@
 package domain
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -81,8 +83,33 @@ func principalKindOf(name string) (accessv1.PrincipalKind, authorizer.PrincipalK
 	return accessv1.PrincipalKind_PRINCIPAL_KIND_UNSPECIFIED, authorizer.KindUnspecified
 }
 
-func tripleKey(principal, role, scope string) []byte {
-	return []byte(byTriple + principal + "|" + role + "|" + scope)
+// principalKey is the byPrincipal key of the assignment of role to
+// principal at scope.
+func principalKey(principal, scope, role string) []byte {
+	return []byte(byPrincipal + principal + "|" + scope + "|" + role)
+}
+
+// assignmentRef returns how an index key naming something of organization
+// org (a principal, a scope, a custom role) refers to the assignment named
+// name: by its ID when name is org's, "organizations/o1/roleAssignments/{id}"
+// (every assignment is its principal's, scope's and custom role's
+// organization's), else by the whole name.
+func assignmentRef(org, name string) string {
+	const collection = "/roleAssignments/"
+	if org != "" && len(name) > len(org)+len(collection) && name[:len(org)] == org &&
+		name[len(org):len(org)+len(collection)] == collection && !strings.Contains(name[len(org)+len(collection):], "/") {
+		return name[len(org)+len(collection):]
+	}
+	return name
+}
+
+// assignmentNamed is the inverse of assignmentRef: the name of the
+// assignment ref refers to from a key of organization org.
+func assignmentNamed(org, ref string) string {
+	if strings.Contains(ref, "/") {
+		return ref
+	}
+	return org + "/roleAssignments/" + ref
 }
 
 // BuiltInAssignmentID is the deterministic ID of the assignment the system
@@ -96,17 +123,45 @@ func BuiltInAssignmentID(principal, role, scope string) string {
 // findAssignment returns the name of the assignment of role to principal at
 // scope, or "".
 func findAssignment(tx store.ReadTx, principal, role, scope string) (string, error) {
-	b, err := tx.Get(tripleKey(principal, role, scope))
+	b, err := tx.Get(principalKey(principal, scope, role))
 	if errors.Is(err, store.ErrNotFound) {
 		return "", nil
 	}
-	return string(b), err
+	if err != nil {
+		return "", err
+	}
+	return assignmentNamed(resourcename.OrganizationOf(principal), string(b)), nil
 }
 
 // getAssignment reads the assignment named name.
 func getAssignment(tx store.ReadTx, name string) (*accessv1.RoleAssignment, error) {
 	a := &accessv1.RoleAssignment{}
-	return a, get(tx, []byte(assignmentPrefix+name), name, a)
+	if err := get(tx, []byte(assignmentPrefix+name), name, a); err != nil {
+		return nil, err
+	}
+	a.Name = name
+	return a, nil
+}
+
+// putAssignment stores a under assignmentPrefix and its name, without the
+// name: the key holds it (issue 13). Records stored before hold it too.
+func putAssignment(tx store.Tx, a *accessv1.RoleAssignment) error {
+	name := a.Name
+	a.Name = ""
+	err := store.PutProto(tx, []byte(assignmentPrefix+name), a)
+	a.Name = name
+	return err
+}
+
+// decodeAssignment decodes the assignment record stored at key k, its name
+// taken from k.
+func decodeAssignment(k, v []byte) (*accessv1.RoleAssignment, error) {
+	a := &accessv1.RoleAssignment{}
+	if err := proto.Unmarshal(v, a); err != nil {
+		return nil, fmt.Errorf("domain: decoding %q: %w", k, err)
+	}
+	a.Name = string(k[len(assignmentPrefix):])
+	return a, nil
 }
 
 // insertAssignment stores a (name, principal, role, scope, built_in and
@@ -115,15 +170,10 @@ func getAssignment(tx store.ReadTx, name string) (*accessv1.RoleAssignment, erro
 func (t *txn) insertAssignment(a *accessv1.RoleAssignment, message string) error {
 	a.PrincipalKind, _ = principalKindOf(a.GetPrincipal())
 	a.CreateTime = t.Timestamp()
-	if err := store.PutProto(t.Tx, []byte(assignmentPrefix+a.GetName()), a); err != nil {
+	if err := putAssignment(t.Tx, a); err != nil {
 		return err
 	}
-	for _, k := range indexKeys(a) {
-		if err := t.Put(k, nil); err != nil {
-			return err
-		}
-	}
-	if err := t.Put(tripleKey(a.GetPrincipal(), a.GetRole(), a.GetScope()), []byte(a.GetName())); err != nil {
+	if err := putIndexEntries(t.Tx, a); err != nil {
 		return err
 	}
 	if err := t.Emit(TypeRoleAssignmentCreated, eventlogv1.Operation_OPERATION_CREATE, a.GetName(), a, message); err != nil {
@@ -141,13 +191,10 @@ func (t *txn) removeAssignment(a *accessv1.RoleAssignment, message string) error
 	if err := t.Delete([]byte(assignmentPrefix + a.GetName())); err != nil {
 		return err
 	}
-	for _, k := range indexKeys(a) {
-		if err := t.Delete(k); err != nil {
+	for _, e := range indexEntries(a) {
+		if err := t.Delete(e.key); err != nil {
 			return err
 		}
-	}
-	if err := t.Delete(tripleKey(a.GetPrincipal(), a.GetRole(), a.GetScope())); err != nil {
-		return err
 	}
 	if err := t.Emit(TypeRoleAssignmentDeleted, eventlogv1.Operation_OPERATION_DELETE, a.GetName(), a, message); err != nil {
 		return err
@@ -238,12 +285,31 @@ func isImmutableAssignment(a *accessv1.RoleAssignment) bool {
 	return false
 }
 
-func indexKeys(a *accessv1.RoleAssignment) [][]byte {
-	return [][]byte{
-		[]byte(byPrincipal + a.GetPrincipal() + "|" + a.GetName()),
-		[]byte(byScope + a.GetScope() + "|" + a.GetName()),
-		[]byte(byRole + a.GetRole() + "|" + a.GetName()),
+// indexEntry is a key and value of an assignment index.
+type indexEntry struct{ key, value []byte }
+
+// indexEntries returns the index entries of a (keys.go): by principal, by
+// scope and, for a custom role, by role.
+func indexEntries(a *accessv1.RoleAssignment) []indexEntry {
+	principal, scope, role, name := a.GetPrincipal(), a.GetScope(), a.GetRole(), a.GetName()
+	out := make([]indexEntry, 0, 3)
+	out = append(out,
+		indexEntry{principalKey(principal, scope, role), []byte(assignmentRef(resourcename.OrganizationOf(principal), name))},
+		indexEntry{[]byte(byScope + scope + "|" + assignmentRef(resourcename.OrganizationOf(scope), name)), nil})
+	if !strings.HasPrefix(role, BuiltInRolePrefix) {
+		out = append(out, indexEntry{[]byte(byRole + role + "|" + assignmentRef(resourcename.OrganizationOf(role), name)), nil})
 	}
+	return out
+}
+
+// putIndexEntries writes the index entries of a in tx.
+func putIndexEntries(tx store.Tx, a *accessv1.RoleAssignment) error {
+	for _, e := range indexEntries(a) {
+		if err := tx.Put(e.key, e.value); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // modelAssignment is a as the model holds it.
@@ -251,16 +317,17 @@ func modelAssignment(a *accessv1.RoleAssignment) authorizer.Assignment {
 	return authorizer.Assignment{ID: a.GetName(), Principal: a.GetPrincipal(), Role: modelRoleID(a.GetRole()), Scope: a.GetScope(), BuiltIn: a.GetBuiltIn()}
 }
 
-// assignmentsIndexed returns the assignments whose index key under prefix
-// (byPrincipal + principal + "|", byScope + scope, ...) matches.
-func assignmentsIndexed(tx store.ReadTx, prefix string) ([]*accessv1.RoleAssignment, error) {
+// assignmentsIndexed returns the assignments of the index entries under
+// prefix, whose keys name something of organization org, in key order; ref
+// returns the reference an entry holds (its value or the end of its key).
+func assignmentsIndexed(tx store.ReadTx, prefix, org string, ref func(k, v []byte) ([]byte, error)) ([]*accessv1.RoleAssignment, error) {
 	var names []string
-	err := tx.Scan([]byte(prefix), nil, func(k, _ []byte) (bool, error) {
-		i := strings.LastIndexByte(string(k), '|')
-		if i < 0 {
-			return false, fmt.Errorf("domain: malformed index key %q", k)
+	err := tx.Scan([]byte(prefix), nil, func(k, v []byte) (bool, error) {
+		r, err := ref(k, v)
+		if err != nil {
+			return false, err
 		}
-		names = append(names, string(k[i+1:]))
+		names = append(names, assignmentNamed(org, string(r)))
 		return true, nil
 	})
 	if err != nil {
@@ -277,28 +344,52 @@ func assignmentsIndexed(tx store.ReadTx, prefix string) ([]*accessv1.RoleAssignm
 	return out, nil
 }
 
-// assignmentsOfPrincipal returns principal's explicit assignments, by name.
-func assignmentsOfPrincipal(tx store.ReadTx, principal string) ([]*accessv1.RoleAssignment, error) {
-	return assignmentsIndexed(tx, byPrincipal+principal+"|")
+// byName orders assignments by name.
+func byName(as []*accessv1.RoleAssignment) []*accessv1.RoleAssignment {
+	slices.SortFunc(as, func(a, b *accessv1.RoleAssignment) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return as
 }
 
-// assignmentsOfRole returns the assignments of the role named role, by name.
+// refInValue is the reference of a byPrincipal entry: its value.
+func refInValue(_, v []byte) ([]byte, error) { return v, nil }
+
+// refInKey is the reference of a byScope or byRole entry: the end of its
+// key, after its last "|".
+func refInKey(k, _ []byte) ([]byte, error) {
+	i := bytes.LastIndexByte(k, '|')
+	if i < 0 {
+		return nil, fmt.Errorf("domain: malformed index key %q", k)
+	}
+	return k[i+1:], nil
+}
+
+// assignmentsOfPrincipal returns principal's explicit assignments, by name.
+func assignmentsOfPrincipal(tx store.ReadTx, principal string) ([]*accessv1.RoleAssignment, error) {
+	as, err := assignmentsIndexed(tx, byPrincipal+principal+"|", resourcename.OrganizationOf(principal), refInValue)
+	return byName(as), err
+}
+
+// assignmentsOfRole returns the assignments of the custom role named role,
+// by name; built-in roles are not indexed (keys.go).
 func assignmentsOfRole(tx store.ReadTx, role string) ([]*accessv1.RoleAssignment, error) {
-	return assignmentsIndexed(tx, byRole+role+"|")
+	as, err := assignmentsIndexed(tx, byRole+role+"|", resourcename.OrganizationOf(role), refInKey)
+	return byName(as), err
 }
 
 // assignmentsAt returns the assignments at scope itself, by name.
 func assignmentsAt(tx store.ReadTx, scope string) ([]*accessv1.RoleAssignment, error) {
-	return assignmentsIndexed(tx, byScope+scope+"|")
+	as, err := assignmentsIndexed(tx, byScope+scope+"|", resourcename.OrganizationOf(scope), refInKey)
+	return byName(as), err
 }
 
-// assignmentsUnder returns the assignments at scope and everywhere below it.
+// assignmentsUnder returns the assignments at scope, by name, then those
+// below it, by scope and then ID.
 func assignmentsUnder(tx store.ReadTx, scope string) ([]*accessv1.RoleAssignment, error) {
 	at, err := assignmentsAt(tx, scope)
 	if err != nil {
 		return nil, err
 	}
-	below, err := assignmentsIndexed(tx, byScope+scope+"/")
+	below, err := assignmentsIndexed(tx, byScope+scope+"/", resourcename.OrganizationOf(scope), refInKey)
 	return append(at, below...), err
 }
 
@@ -315,9 +406,9 @@ func (s *Service) load(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		return tx.Scan([]byte(assignmentPrefix), nil, func(_, v []byte) (bool, error) {
-			a := &accessv1.RoleAssignment{}
-			if err := proto.Unmarshal(v, a); err != nil {
+		return tx.Scan([]byte(assignmentPrefix), nil, func(k, v []byte) (bool, error) {
+			a, err := decodeAssignment(k, v)
+			if err != nil {
 				return false, err
 			}
 			return true, s.model.UpsertAssignment(modelAssignment(a))

@@ -23,7 +23,7 @@ import (
 // over a fresh model, as the server does at startup.
 func dtOpen(t *testing.T, path string) (*bboltstore.Store, *Service) {
 	t.Helper()
-	st, err := bboltstore.Open(path, bboltstore.Options{})
+	st, err := bboltstore.Open(path, bboltstore.Options{Unordered: UnorderedKeyRanges})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ package domain
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -34,6 +35,9 @@ type Options struct {
 	// until the feed has applied it, so a user or scope the directory has
 	// just created is found: read-your-writes across the two services.
 	DirectoryHead func(ctx context.Context) (uint64, error)
+	// Logger receives what New does to the store (a rebuild of its
+	// indexes); nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Service is access management's domain service. It is safe for concurrent
@@ -61,8 +65,16 @@ type Service struct {
 }
 
 // New returns a Service over the access store s and its event log, and
-// loads the stored custom roles and assignments into model.
+// loads the stored custom roles and assignments into model. It first
+// rebuilds the store's assignment indexes if an older version wrote them
+// (upgradeIndexes).
 func New(ctx context.Context, s store.Store, log *eventlog.Log, model *authorizer.Model, opts Options) (*Service, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if err := upgradeIndexes(ctx, s, opts.Logger); err != nil {
+		return nil, err
+	}
 	svc := &Service{store: s, log: log, model: model, clock: opts.Clock, directoryHead: opts.DirectoryHead, writer: make(chan struct{}, 1)}
 	if svc.clock == nil {
 		svc.clock = time.Now

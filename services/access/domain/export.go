@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	accessv1 "steward.dev/gen/steward/access/v1"
 	"steward.dev/pkg/csvsafe"
 	"steward.dev/pkg/resourcename"
@@ -172,8 +170,8 @@ func (s *Service) exportBatch(ctx context.Context, prefix, start []byte) ([]expo
 				next = bytes.Clone(k)
 				return false, nil
 			}
-			a := &accessv1.RoleAssignment{}
-			if err := proto.Unmarshal(v, a); err != nil {
+			a, err := decodeAssignment(k, v)
+			if err != nil {
 				return false, err
 			}
 			r, ok := roles[a.GetRole()]

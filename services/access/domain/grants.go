@@ -393,10 +393,12 @@ func (s *Service) ListRoleAssignments(ctx context.Context, actor Actor, req *acc
 	err := s.view(ctx, func(tx store.ReadTx) error {
 		if scope == "" && principal == "" {
 			var err error
-			resp.RoleAssignments, resp.NextPageToken, err = records.Page(tx, []byte(assignmentPrefix+org+"/roleAssignments/"), true,
+			resp.RoleAssignments, resp.NextPageToken, err = records.PageDecoded(tx, []byte(assignmentPrefix+org+"/roleAssignments/"), true,
 				req.GetPageToken(), req.GetPageSize(), fp,
-				func() *accessv1.RoleAssignment { return &accessv1.RoleAssignment{} },
-				func(*accessv1.RoleAssignment) (bool, error) { return true, nil })
+				func(k, v []byte) (*accessv1.RoleAssignment, bool, error) {
+					a, err := decodeAssignment(k, v)
+					return a, err == nil, err
+				})
 			return err
 		}
 		var (

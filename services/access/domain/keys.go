@@ -6,17 +6,31 @@ package domain
 const (
 	// rolePrefix + organization + "/" + role ID -> accessv1.Role (custom).
 	rolePrefix = "role/"
-	// assignmentPrefix + assignment name -> accessv1.RoleAssignment.
+	// assignmentPrefix + assignment name -> accessv1.RoleAssignment without
+	// its name, which the key holds (putAssignment, decodeAssignment;
+	// records stored before issue 13 hold it too).
 	assignmentPrefix = "ra/"
-	// byPrincipal + principal + "|" + assignment name -> "".
-	byPrincipal = "x/principal/"
-	// byScope + scope + "|" + assignment name -> "".
-	byScope = "x/scope/"
-	// byRole + role name + "|" + assignment name -> "".
-	byRole = "x/role/"
-	// byTriple + principal + "|" + role + "|" + scope -> assignment name:
-	// a principal holds a role at a scope at most once.
-	byTriple = "x/triple/"
+	// The assignment indexes hold an assignment's reference (assignmentRef):
+	// its ID, the rest of its name being the organization the index key
+	// names already (issue 13: full names in every key made the indexes
+	// a third of the store).
+
+	// byPrincipal + principal + "|" + scope + "|" + role -> reference: a
+	// principal's assignments (a scan of principal + "|"), and the one of a
+	// role at a scope (a principal holds a role at a scope at most once).
+	byPrincipal = "x/p/"
+	// byScope + scope + "|" + reference -> "": the assignments at a scope
+	// (scope + "|") and below it (scope + "/").
+	byScope = "x/s/"
+	// byRole + custom role name + "|" + reference -> "": the assignments of
+	// a custom role. Built-in roles ("roles/...") are never changed or
+	// deleted, so nothing asks for theirs and they are not indexed.
+	byRole = "x/r/"
+	// layoutKey -> the layout of the assignment indexes, 8 bytes big-endian
+	// (indexLayout); absent in stores written before issue 13, whose
+	// indexes (x/principal/, x/scope/, x/role/, x/triple/) are rebuilt at
+	// open (layout.go).
+	layoutKey = "meta/index_layout"
 	// usagePrefix + robot usage scope name -> accessv1.RobotUsageScope.
 	usagePrefix = "usage/"
 	// idempotencyPrefix + actor name + "/" + request_id -> records
@@ -44,3 +58,10 @@ const (
 	// dirAPIKeyPrefix + key name -> JSON dirAPIKey, while the key is live.
 	dirAPIKeyPrefix = "dir/k/"
 )
+
+// UnorderedKeyRanges are the key ranges of the store written in no
+// particular order, which a store keeps apart in pages split half full
+// (bboltstore.Options.Unordered): the indexes by principal and by scope, and
+// the members of each group (issue 13: split at 0.9, their pages were 40 %
+// full).
+var UnorderedKeyRanges = []string{byPrincipal, byScope, dirMemberPrefix}

@@ -64,6 +64,8 @@ func (c Config) Complete() (*backend.Backend, error) {
 	// per allowed or denied answer cost more than the answer (issue 13).
 	c.QuietMethods = []string{accessv1.AccessService_CheckPermission_FullMethodName, accessv1.AccessService_BatchCheckPermission_FullMethodName}
 	c.Prevalidated = prevalidated
+	// Its indexes by name fill their pages better kept apart (issue 13).
+	c.UnorderedKeys = domain.UnorderedKeyRanges
 	c.Register = w.register
 	return c.Config.Complete()
 }
@@ -95,6 +97,9 @@ func (w *wiring) register(b *backend.Backend) error {
 	opts := w.cfg.Domain
 	if opts.DirectoryHead == nil {
 		opts.DirectoryHead = directoryHead(directoryLog)
+	}
+	if opts.Logger == nil {
+		opts.Logger = b.Logger()
 	}
 	model := authorizer.New(w.cfg.Sizes)
 	d, err := domain.New(context.Background(), b.Store(), b.EventLog(), model, opts)
