@@ -3,6 +3,7 @@ package authorizer
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -393,6 +394,145 @@ func checkInvariants(t *testing.T, m *Model) {
 	}
 	if n != chained {
 		t.Fatalf("%d assignments chained in bySubjectScope, %d held by indexed subjects", n, chained)
+	}
+}
+
+// dumpModel renders everything a model holds but its capacities and the
+// placement of its ID table (which hashes with a per-model seed).
+func dumpModel(m *Model) string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var b strings.Builder
+	for i, s := range m.scopes {
+		fmt.Fprintf(&b, "scope %d %+v\n", i, s)
+	}
+	for i, p := range m.principals {
+		fmt.Fprintf(&b, "principal %d %+v\n", i, p)
+	}
+	for i, r := range m.roles {
+		fmt.Fprintf(&b, "role %d %+v\n", i, r)
+	}
+	for i, a := range m.assignments {
+		id := ""
+		if a.subject != 0 {
+			id = m.ids.id(a.id)
+		}
+		fmt.Fprintf(&b, "assignment %d %s %+v\n", i, id, a)
+	}
+	fmt.Fprintf(&b, "free %v assigned %d ids %d/%d in %d chunks\n", m.freeAssign, m.assigned, m.ids.live, m.ids.dead, len(m.ids.chunks))
+	for _, k := range slices.Sorted(maps.Keys(m.bySubjectScope)) {
+		fmt.Fprintf(&b, "chain %x %d\n", k, m.bySubjectScope[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.scopeIdx)) {
+		fmt.Fprintf(&b, "scope %s %d\n", k, m.scopeIdx[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.principalIdx)) {
+		fmt.Fprintf(&b, "principal %s %d\n", k, m.principalIdx[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.roleIdx)) {
+		fmt.Fprintf(&b, "role %s %d\n", k, m.roleIdx[k])
+	}
+	return b.String()
+}
+
+// TestLoadMatchesUpserts checks that Model.Load's Loader builds exactly the
+// model the same upserts through the Model's methods build, from bytes it
+// does not retain (overwritten after each call here).
+func TestLoadMatchesUpserts(t *testing.T) {
+	for seed := range uint64(4) {
+		rng := rand.New(rand.NewPCG(seed, 31))
+		w := newPropWorld()
+		one, bulk := New(Sizes{}), New(Sizes{})
+		var buf [4][]byte
+		scratch := func(i int, s string) []byte {
+			buf[i] = append(buf[i][:0], s...)
+			return buf[i]
+		}
+		clobber := func() {
+			for i := range buf {
+				for j := range buf[i] {
+					buf[i][j] = '#'
+				}
+			}
+		}
+		var ops []func(l *Loader) error
+		for range 5_000 {
+			switch op := rng.IntN(10); {
+			case op < 7:
+				a := w.randomAssignment(rng)
+				if err := one.UpsertAssignment(a); err != nil {
+					t.Fatal(err)
+				}
+				ops = append(ops, func(l *Loader) error {
+					return l.UpsertAssignment(scratch(0, a.ID), scratch(1, a.Principal), scratch(2, a.Role), scratch(3, a.Scope), a.BuiltIn)
+				})
+			case op < 8:
+				// A run of members of one group, as a store lists them.
+				g := w.pick(rng, append(w.groups, w.users...))
+				for range rng.IntN(4) + 1 {
+					ms := Membership{Group: g, Member: w.pick(rng, w.users)}
+					if err := one.UpsertMembership(ms); err != nil {
+						t.Fatal(err)
+					}
+					ops = append(ops, func(l *Loader) error { return l.UpsertMembership(scratch(0, ms.Group), scratch(1, ms.Member)) })
+				}
+			case op < 9:
+				p := w.randomPrincipal(rng)
+				if err := one.UpsertPrincipal(p); err != nil {
+					t.Fatal(err)
+				}
+				ops = append(ops, func(l *Loader) error { return l.UpsertPrincipal(p) })
+			default:
+				s := Scope{Name: w.pick(rng, w.scopes), DisplayName: "s", ServiceType: "orchestrator"}
+				if err := one.UpsertScope(s); err != nil {
+					t.Fatal(err)
+				}
+				ops = append(ops, func(l *Loader) error { return l.UpsertScope(s) })
+			}
+		}
+		err := bulk.Load(func(l *Loader) error {
+			l.Grow(Sizes{Assignments: 1000 + int(seed)*1000, Principals: 10, Scopes: 10})
+			for _, op := range ops {
+				if err := op(l); err != nil {
+					return err
+				}
+				clobber()
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, b := dumpModel(one), dumpModel(bulk); a != b {
+			t.Fatalf("seed %d: the loaded model differs from the upserted one", seed)
+		}
+		checkInvariants(t, bulk)
+	}
+}
+
+// TestLoaderRefusesWhatUpsertsRefuse checks the Loader's validation.
+func TestLoaderRefusesWhatUpsertsRefuse(t *testing.T) {
+	m := New(Sizes{})
+	err := m.Load(func(l *Loader) error {
+		if err := l.UpsertAssignment([]byte("a"), []byte("u"), []byte("r"), []byte("not/a/scope"), false); err == nil {
+			t.Error("invalid scope accepted")
+		}
+		if err := l.UpsertAssignment(nil, []byte("u"), []byte("r"), []byte(o1), false); err == nil {
+			t.Error("empty ID accepted")
+		}
+		if err := l.UpsertMembership([]byte("g"), nil); err == nil {
+			t.Error("empty member accepted")
+		}
+		if err := l.UpsertScope(Scope{Name: "nope"}); err == nil {
+			t.Error("invalid scope accepted")
+		}
+		if err := l.UpsertPrincipal(Principal{}); err == nil {
+			t.Error("empty principal accepted")
+		}
+		return nil
+	})
+	if err != nil || m.Stats() != (Stats{Roles: m.Stats().Roles}) {
+		t.Fatalf("Load = %v, model %+v", err, m.Stats())
 	}
 }
 
