@@ -93,6 +93,10 @@ type Principal struct {
 	Everyone bool
 	// DisplayName is used in explanations only.
 	DisplayName string
+	// Email is a user's email, kept for the access service's reads
+	// (LookupPrincipal) so that it holds no second table of principals;
+	// decisions ignore it.
+	Email string
 }
 
 // Scope is a node of the scope tree (R2), named like
@@ -169,6 +173,7 @@ type scopeRec struct {
 type principalRec struct {
 	id          string
 	displayName string
+	email       string
 	org         ref
 	kind        PrincipalKind
 	status      Status
@@ -474,11 +479,28 @@ func (m *Model) upsertPrincipalLocked(p Principal) {
 	pr.kind = p.Kind
 	pr.status = p.Status
 	pr.displayName = p.DisplayName
+	pr.email = p.Email
 	pr.everyone = p.Everyone && p.Kind == KindGroup
 	pr.known = true
 	if pr.everyone && org != 0 {
 		m.scopes[org].everyone = i
 	}
+}
+
+// LookupPrincipal returns what the model knows about principal id.
+func (m *Model) LookupPrincipal(id string) (Principal, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	i, ok := m.principalIdx[id]
+	if !ok || !m.principals[i].known {
+		return Principal{}, false
+	}
+	pr := &m.principals[i]
+	p := Principal{ID: pr.id, Kind: pr.kind, Status: pr.status, Everyone: pr.everyone, DisplayName: pr.displayName, Email: pr.email}
+	if pr.org != 0 {
+		p.Organization = m.scopes[pr.org].name
+	}
+	return p, true
 }
 
 // DeletePrincipal removes a principal, its group memberships (and, for a
