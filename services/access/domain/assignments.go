@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"strings"
 
-	"google.golang.org/protobuf/proto"
-
 	accessv1 "steward.dev/gen/steward/access/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/resourcename"
@@ -300,29 +298,6 @@ func assignmentsUnder(tx store.ReadTx, scope string) ([]*accessv1.RoleAssignment
 	}
 	below, err := assignmentsIndexed(tx, byScope+scope+"/")
 	return append(at, below...), err
-}
-
-// load fills the model with the stored custom roles and assignments.
-func (s *Service) load(ctx context.Context) error {
-	return s.view(ctx, func(tx store.ReadTx) error {
-		err := tx.Scan([]byte(rolePrefix), nil, func(_, v []byte) (bool, error) {
-			r := &accessv1.Role{}
-			if err := proto.Unmarshal(v, r); err != nil {
-				return false, err
-			}
-			return true, s.model.UpsertRole(catalogueRole(r))
-		})
-		if err != nil {
-			return err
-		}
-		return tx.Scan([]byte(assignmentPrefix), nil, func(_, v []byte) (bool, error) {
-			a := &accessv1.RoleAssignment{}
-			if err := proto.Unmarshal(v, a); err != nil {
-				return false, err
-			}
-			return true, s.model.UpsertAssignment(modelAssignment(a))
-		})
-	})
 }
 
 // catalogueRole is a custom role as the model and the catalogue's

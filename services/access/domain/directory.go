@@ -10,7 +10,6 @@ package domain
 // The model and the Mirror follow after the commit.
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -813,56 +812,4 @@ func modelPrincipal(p MirrorPrincipal) authorizer.Principal {
 
 func (s *Service) applyMembership(group, member string) {
 	_ = s.model.UpsertMembership(authorizer.Membership{Group: group, Member: member})
-}
-
-// loadDirectory creates the Mirror and fills the model, which it reads,
-// with the directory facts stored under "dir/" (New calls it after load).
-func (s *Service) loadDirectory(ctx context.Context) error {
-	s.dir = &directoryState{mirror: newMirror(s.model)}
-	return s.view(ctx, func(tx store.ReadTx) error {
-		err := tx.Scan([]byte(dirScopePrefix), nil, func(k, v []byte) (bool, error) {
-			var sc dirScope
-			if err := json.Unmarshal(v, &sc); err != nil {
-				return false, fmt.Errorf("domain: stored scope %q: %w", k, err)
-			}
-			s.applyScope(MirrorScope{Name: string(k[len(dirScopePrefix):]), DisplayName: sc.DisplayName, ServiceType: sc.ServiceType})
-			return true, nil
-		})
-		if err != nil {
-			return err
-		}
-		err = tx.Scan([]byte(dirPrincipalPrefix), nil, func(k, v []byte) (bool, error) {
-			var p dirPrincipal
-			if err := json.Unmarshal(v, &p); err != nil {
-				return false, fmt.Errorf("domain: stored principal %q: %w", k, err)
-			}
-			s.applyPrincipal(MirrorPrincipal{
-				Name: string(k[len(dirPrincipalPrefix):]), Kind: p.Kind, DisplayName: p.DisplayName, Email: p.Email,
-				Organization: p.Organization, Active: p.Active, Everyone: p.Everyone,
-			})
-			return true, nil
-		})
-		if err != nil {
-			return err
-		}
-		err = tx.Scan([]byte(dirMemberPrefix), nil, func(k, _ []byte) (bool, error) {
-			group, member, ok := strings.Cut(string(k[len(dirMemberPrefix):]), "|")
-			if !ok {
-				return false, fmt.Errorf("domain: malformed membership key %q", k)
-			}
-			s.applyMembership(group, member)
-			return true, nil
-		})
-		if err != nil {
-			return err
-		}
-		return tx.Scan([]byte(dirRobotPrefix), nil, func(k, v []byte) (bool, error) {
-			var r dirRobot
-			if err := json.Unmarshal(v, &r); err != nil {
-				return false, fmt.Errorf("domain: stored robot %q: %w", k, err)
-			}
-			s.Mirror().putRobot(MirrorRobot{Name: string(k[len(dirRobotPrefix):]), DisplayName: r.DisplayName, MachineName: r.MachineName})
-			return true, nil
-		})
-	})
 }

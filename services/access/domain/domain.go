@@ -61,7 +61,8 @@ type Service struct {
 }
 
 // New returns a Service over the access store s and its event log, and
-// loads the stored custom roles and assignments into model.
+// loads the stored custom roles, directory facts and assignments into
+// model (load.go).
 func New(ctx context.Context, s store.Store, log *eventlog.Log, model *authorizer.Model, opts Options) (*Service, error) {
 	svc := &Service{store: s, log: log, model: model, clock: opts.Clock, directoryHead: opts.DirectoryHead, writer: make(chan struct{}, 1)}
 	if svc.clock == nil {
@@ -73,9 +74,6 @@ func New(ctx context.Context, s store.Store, log *eventlog.Log, model *authorize
 	}
 	svc.applied.advance(head)
 	if err := svc.load(ctx); err != nil {
-		return nil, err
-	}
-	if err := svc.loadDirectory(ctx); err != nil {
 		return nil, err
 	}
 	if err := svc.loadAPIKeys(ctx); err != nil {
