@@ -45,13 +45,13 @@ func TestColdStart(t *testing.T) {
 	}
 	open := time.Since(opened)
 	base := heapInUse()
-	cpu := cpuTime()
+	cpu, faults := cpuTime(), pageFaults()
 	start := time.Now()
 	s, err := New(context.Background(), st, log, authorizer.New(authorizer.Sizes{}), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	took, cpu := time.Since(start), cpuTime()-cpu
+	took, cpu, faults := time.Since(start), cpuTime()-cpu, pageFaults()-faults
 	stats := s.Model().Stats()
 	all := int64(heapInUse() - base)
 	if out := os.Getenv("ACCESS_LARGE_HEAP"); out != "" {
@@ -65,7 +65,7 @@ func TestColdStart(t *testing.T) {
 	runtime.KeepAlive(s)
 	n := int64(max(stats.Assignments, 1))
 	mirror, model := all-noMirror, noMirror-neither
-	t.Logf("Open: %v; New: %v (CPU %v); model: %+v", open, took, cpu, stats)
+	t.Logf("Open: %v; New: %v (CPU %v, %d page faults); model: %+v", open, took, cpu, faults, stats)
 	t.Logf("heap in use after GC: %d MiB (%d B per assignment): model %d MiB (%d B per assignment), Mirror %d MiB (%d B per assignment), the rest %d MiB",
 		all>>20, all/n, model>>20, model/n, mirror>>20, mirror/n, neither>>20)
 	t.Logf("process: %s", procStatus("VmRSS", "RssAnon", "RssFile"))
@@ -102,6 +102,13 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// pageFaults returns the number of page faults the process has taken.
+func pageFaults() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Minflt + ru.Majflt
 }
 
 // heapInUse returns the bytes of heap in use after a full GC.
