@@ -188,7 +188,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, c := range shouldPass {
 		d := m.Check(c.principal, c.permission, c.scope)
-		if !d.Allowed || d.Assignment != c.assignment || d.Group != c.group {
+		if !d.Allowed || d.AssignmentID() != c.assignment || d.Group != c.group {
 			t.Errorf("shouldPass %s %s %s (%s): got %+v; %s", c.principal, c.permission, c.scope, c.why, d, d.Reason())
 		}
 	}
@@ -474,7 +474,7 @@ func TestOrderIndependenceAndReplace(t *testing.T) {
 		must(m.UpsertAssignment(Assignment{ID: fmt.Sprint("b", i), Principal: "u", Role: catalogue.RoleFolderAdministrator, Scope: s1f1}))
 	}
 	m.DeleteAssignment("b1")
-	if d := m.Check("u", "orchestrator.jobs.delete", s1f1); !d.Allowed || d.Assignment == "b1" {
+	if d := m.Check("u", "orchestrator.jobs.delete", s1f1); !d.Allowed || d.AssignmentID() == "b1" {
 		t.Fatalf("after deleting b1: %+v", d)
 	}
 	m.DeleteAssignment("b2")

@@ -253,7 +253,7 @@ func BenchmarkExplain(b *testing.B) {
 // BenchmarkReason measures the reason every CheckPermission response
 // carries, for an allowed decision through a group and for a denial.
 func BenchmarkReason(b *testing.B) {
-	allowed := Decision{Allowed: true, Assignment: "organizations/o1/roleAssignments/ra-0123456789", RoleName: "Automation User",
+	allowed := Decision{Allowed: true, assignmentParent: "organizations/o1/roleAssignments/", assignment: "ra-0123456789", RoleName: "Automation User",
 		AssignedAt: "organizations/o1/tenants/t1/services/s1/folders/f1", Group: "organizations/o1/groups/g1"}
 	denied := Decision{Permission: "orchestrator.jobs.create", Scope: "organizations/o1/tenants/t1/services/s1/folders/f1", Principal: "organizations/o1/users/u1"}
 	b.Run("allowed", func(b *testing.B) {

@@ -54,8 +54,9 @@ type Decision struct {
 	Denial DenyReason
 	// Principal, Permission and Scope echo the question.
 	Principal, Permission, Scope string
-	// Assignment is the ID of the assignment that allowed.
-	Assignment string
+	// assignmentParent and assignment are the ID of the assignment that
+	// allowed, split as the model keeps it (AssignmentID).
+	assignmentParent, assignment string
 	// Role and RoleName identify the role of that assignment.
 	Role, RoleName string
 	// AssignedAt is the scope of that assignment: Scope or an ancestor.
@@ -69,6 +70,17 @@ type Decision struct {
 	// CreatorDenied reports that the key's creator, Principal, does not
 	// hold the permission (the key's own principal may).
 	CreatorDenied bool
+}
+
+// AssignmentID returns the ID of the assignment that allowed, or "". The
+// model keeps an ID's parent (up to its last "/", as in
+// "organizations/o1/roleAssignments/") once for all the IDs that share it,
+// so the ID is put together here, allocating, rather than in Check.
+func (d Decision) AssignmentID() string {
+	if d.assignmentParent == "" {
+		return d.assignment
+	}
+	return d.assignmentParent + d.assignment
 }
 
 // Reason explains the decision in one line, e.g. "allowed by role assignment
@@ -89,9 +101,9 @@ func (d Decision) Reason() string {
 	if d.Allowed {
 		// Concatenated, not formatted: every Check response carries it.
 		if d.Group != "" {
-			return "allowed by role assignment " + d.Assignment + " (role " + d.RoleName + ") at " + d.AssignedAt + " through group " + d.Group
+			return "allowed by role assignment " + d.assignmentParent + d.assignment + " (role " + d.RoleName + ") at " + d.AssignedAt + " through group " + d.Group
 		}
-		return "allowed by role assignment " + d.Assignment + " (role " + d.RoleName + ") at " + d.AssignedAt
+		return "allowed by role assignment " + d.assignmentParent + d.assignment + " (role " + d.RoleName + ") at " + d.AssignedAt
 	}
 	switch d.Denial {
 	case DenyUnknownPrincipal:
@@ -230,14 +242,15 @@ func (m *Model) activeGroup(g ref) bool {
 }
 
 // scanThreshold is the number of assignments up to which grantAt scans a
-// subject's assignment list rather than probing the (subject, scope) index.
+// subject's assignment list rather than probing the (subject, scope) index:
+// a subject is indexed once it holds more, until it falls to half as many.
 const scanThreshold = 64
 
 // grantAt returns the first assignment of subject at scope whose role has the
 // permission bit, or 0. m.mu must be held.
 func (m *Model) grantAt(subject, scope ref, word int, bit uint64) ref {
 	p := &m.principals[subject]
-	if len(p.assignments) <= scanThreshold {
+	if !p.indexed {
 		// One contiguous slice instead of a random probe into a map of up to
 		// millions of entries; after the first ancestor it is in cache.
 		for k, s := range p.assignScopes {
@@ -261,7 +274,7 @@ func (m *Model) allow(d Decision, a, group ref) Decision {
 	as := &m.assignments[a]
 	r := &m.roles[as.role]
 	d.Allowed = true
-	d.Assignment = as.id
+	d.assignmentParent, d.assignment = m.ids.get(as.id)
 	d.Role, d.RoleName = r.id, r.name
 	d.AssignedAt = m.scopes[as.scope].name
 	if group != 0 {
@@ -397,7 +410,7 @@ func (m *Model) Explain(principal, scope string, subtree bool) (Explanation, err
 			}
 			r := &m.roles[as.role]
 			pv := Provenance{
-				Grant:    Grant{Assignment: as.id, Role: r.id, RoleName: r.name, Scope: at, BuiltIn: as.builtIn},
+				Grant:    Grant{Assignment: m.ids.id(as.id), Role: r.id, RoleName: r.name, Scope: at, BuiltIn: as.builtIn},
 				Position: pos,
 			}
 			if n > 0 {
@@ -468,7 +481,7 @@ func (m *Model) ExplicitRoles(principal string) ([]Grant, error) {
 	for _, a := range m.principals[pi].assignments {
 		as := &m.assignments[a]
 		r := &m.roles[as.role]
-		out = append(out, Grant{Assignment: as.id, Role: r.id, RoleName: r.name, Scope: m.scopes[as.scope].name, BuiltIn: as.builtIn})
+		out = append(out, Grant{Assignment: m.ids.id(as.id), Role: r.id, RoleName: r.name, Scope: m.scopes[as.scope].name, BuiltIn: as.builtIn})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]

@@ -240,7 +240,7 @@ func TestSeed003JohnSmith(t *testing.T) {
 	}
 	for _, c := range checks {
 		d := m.Check("john", c.perm, c.scope)
-		if d.Allowed != c.allowed || d.Assignment != c.assignment || d.Group != c.group {
+		if d.Allowed != c.allowed || d.AssignmentID() != c.assignment || d.Group != c.group {
 			t.Errorf("Check john %s %s: %s", c.perm, c.scope, d.Reason())
 		}
 	}

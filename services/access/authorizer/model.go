@@ -11,13 +11,17 @@
 // a placeholder that grants nothing until it is upserted.
 //
 // Strings are interned to small integer IDs; each role's permissions are a
-// bitset over catalogue.PermissionIndex; assignments are indexed by
-// (subject, scope). Check does not allocate.
+// bitset over catalogue.PermissionIndex; a subject's assignments are a list
+// it scans, indexed by (subject, scope) once it holds many. The assignments
+// hold no pointers (their IDs lie in an arena, indexed by an open-addressing
+// table), so a model of a million of them costs the garbage collector
+// little. Check does not allocate.
 package authorizer
 
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"sync"
@@ -89,6 +93,10 @@ type Principal struct {
 	Everyone bool
 	// DisplayName is used in explanations only.
 	DisplayName string
+	// Email is a user's email, kept for the access service's reads
+	// (LookupPrincipal) so that it holds no second table of principals;
+	// decisions ignore it.
+	Email string
 }
 
 // Scope is a node of the scope tree (R2), named like
@@ -143,6 +151,11 @@ var ErrBuiltInRole = errors.New("authorizer: built-in role is immutable")
 // been deleted.
 var ErrUnknownPrincipal = errors.New("authorizer: unknown principal")
 
+// ErrFull means the assignments' IDs would exceed the 4 GiB the model
+// addresses; the upsert that returns it leaves the model without the
+// assignment (and without the one it would have replaced).
+var ErrFull = errors.New("authorizer: model full")
+
 // ref is an interned index; 0 means none.
 type ref = uint32
 
@@ -160,11 +173,15 @@ type scopeRec struct {
 type principalRec struct {
 	id          string
 	displayName string
+	email       string
 	org         ref
 	kind        PrincipalKind
 	status      Status
 	everyone    bool
 	known       bool
+	// indexed says the principal's assignments are in bySubjectScope: it
+	// holds more than scanThreshold (and has not fallen to half of it).
+	indexed     bool
 	groups      []ref // groups the principal is an explicit member of
 	assignments []ref
 	// assignScopes[k] is the scope of assignments[k]: a contiguous list that
@@ -181,12 +198,14 @@ type roleRec struct {
 	known   bool
 }
 
+// assignmentRec is an assignment; one with subject 0 is free. It holds no
+// pointers: 32 bytes the garbage collector does not scan.
 type assignmentRec struct {
-	id       string
+	id       uint32 // the ID's position in Model.ids
 	subject  ref
 	role     ref
 	scope    ref
-	next     ref    // next assignment with the same (subject, scope)
+	next     ref    // next assignment with the same (subject, scope), if indexed
 	subjPos  uint32 // position in principals[subject].assignments
 	scopePos uint32 // position in scopes[scope].assignments
 	builtIn  bool
@@ -203,11 +222,19 @@ type Model struct {
 	principals   []principalRec
 	roleIdx      map[string]ref
 	roles        []roleRec
-	assignIdx    map[string]ref
 	assignments  []assignmentRec
 	freeAssign   []ref
-	// bySubjectScope maps key(subject, scope) to the first assignment of
-	// that subject at that scope; the rest follow through next.
+	// ids holds the assignments' IDs; idSlots indexes assignments by ID
+	// (ids.go); assigned counts them.
+	ids      idArena
+	idSlots  []idSlot
+	idSeed   maphash.Seed
+	assigned int
+	// bySubjectScope maps key(subject, scope) of an indexed subject
+	// (principalRec.indexed) to the first of its assignments at that scope;
+	// the rest follow through next. Subjects with few assignments are not
+	// in it: Check scans their lists, and a million entries for them cost
+	// 30 bytes per assignment that Check never read.
 	bySubjectScope map[uint64]ref
 	words          int
 	// keys are the API keys, by ID (apikeys.go).
@@ -228,9 +255,10 @@ func New(sizes Sizes) *Model {
 		principals:     make([]principalRec, 1, sizes.Principals+1),
 		roleIdx:        make(map[string]ref),
 		roles:          make([]roleRec, 1),
-		assignIdx:      make(map[string]ref, sizes.Assignments),
 		assignments:    make([]assignmentRec, 1, sizes.Assignments+1),
-		bySubjectScope: make(map[uint64]ref, sizes.Assignments),
+		idSlots:        make([]idSlot, idSlotsFor(sizes.Assignments)),
+		idSeed:         maphash.MakeSeed(),
+		bySubjectScope: make(map[uint64]ref),
 		keys:           make(map[string]apiKeyRec),
 		words:          (catalogue.NumPermissions() + 63) / 64,
 	}
@@ -341,17 +369,31 @@ func (m *Model) setRoleLocked(i ref, r catalogue.Role) {
 // UpsertScope adds or updates a scope of the tree. Its ancestors need not
 // exist yet.
 func (m *Model) UpsertScope(s Scope) error {
-	if !validScope(s.Name) {
-		return fmt.Errorf("%w: %q", ErrInvalidScope, s.Name)
+	if err := checkScope(s); err != nil {
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.upsertScopeLocked(s)
+	return nil
+}
+
+// checkScope validates a scope to upsert.
+func checkScope(s Scope) error {
+	if !validScope(s.Name) {
+		return fmt.Errorf("%w: %q", ErrInvalidScope, s.Name)
+	}
+	return nil
+}
+
+// upsertScopeLocked is UpsertScope of a valid s. m.mu must be held for
+// writing.
+func (m *Model) upsertScopeLocked(s Scope) {
 	i := m.internScopeLocked(s.Name)
 	sc := &m.scopes[i]
 	sc.serviceType = s.ServiceType
 	sc.displayName = s.DisplayName
 	sc.known = true
-	return nil
 }
 
 // DeleteScope removes a scope and its whole subtree together with every
@@ -374,7 +416,7 @@ func (m *Model) DeleteScope(name string) []string {
 		}
 		for len(sc.assignments) > 0 {
 			a := sc.assignments[len(sc.assignments)-1]
-			removed = append(removed, m.assignments[a].id)
+			removed = append(removed, m.ids.id(m.assignments[a].id))
 			m.removeAssignmentLocked(a)
 		}
 		sc.known = false
@@ -400,14 +442,29 @@ func (m *Model) LookupScope(name string) (Scope, catalogue.Level, bool) {
 // StatusActive denies it everything from then on (R16) without touching its
 // assignments or memberships.
 func (m *Model) UpsertPrincipal(p Principal) error {
+	if err := checkPrincipal(p); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.upsertPrincipalLocked(p)
+	return nil
+}
+
+// checkPrincipal validates a principal to upsert.
+func checkPrincipal(p Principal) error {
 	if p.ID == "" {
 		return fmt.Errorf("%w: principal ID", ErrMissingField)
 	}
 	if p.Organization != "" && (!validScope(p.Organization) || levelOf(p.Organization) != catalogue.LevelOrganization) {
 		return fmt.Errorf("%w: organization %q", ErrInvalidScope, p.Organization)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	return nil
+}
+
+// upsertPrincipalLocked is UpsertPrincipal of a valid p. m.mu must be held
+// for writing.
+func (m *Model) upsertPrincipalLocked(p Principal) {
 	i := m.internPrincipalLocked(p.ID)
 	pr := &m.principals[i]
 	if pr.everyone && pr.org != 0 && m.scopes[pr.org].everyone == i {
@@ -422,12 +479,28 @@ func (m *Model) UpsertPrincipal(p Principal) error {
 	pr.kind = p.Kind
 	pr.status = p.Status
 	pr.displayName = p.DisplayName
+	pr.email = p.Email
 	pr.everyone = p.Everyone && p.Kind == KindGroup
 	pr.known = true
 	if pr.everyone && org != 0 {
 		m.scopes[org].everyone = i
 	}
-	return nil
+}
+
+// LookupPrincipal returns what the model knows about principal id.
+func (m *Model) LookupPrincipal(id string) (Principal, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	i, ok := m.principalIdx[id]
+	if !ok || !m.principals[i].known {
+		return Principal{}, false
+	}
+	pr := &m.principals[i]
+	p := Principal{ID: pr.id, Kind: pr.kind, Status: pr.status, Everyone: pr.everyone, DisplayName: pr.displayName, Email: pr.email}
+	if pr.org != 0 {
+		p.Organization = m.scopes[pr.org].name
+	}
+	return p, true
 }
 
 // DeletePrincipal removes a principal, its group memberships (and, for a
@@ -444,7 +517,7 @@ func (m *Model) DeletePrincipal(id string) []string {
 	var removed []string
 	for len(pr.assignments) > 0 {
 		a := pr.assignments[len(pr.assignments)-1]
-		removed = append(removed, m.assignments[a].id)
+		removed = append(removed, m.ids.id(m.assignments[a].id))
 		m.removeAssignmentLocked(a)
 	}
 	if pr.everyone && pr.org != 0 && m.scopes[pr.org].everyone == i {
@@ -462,18 +535,37 @@ func (m *Model) DeletePrincipal(id string) []string {
 
 // UpsertMembership records that ms.Member belongs to ms.Group (R5, R14).
 func (m *Model) UpsertMembership(ms Membership) error {
-	if ms.Group == "" || ms.Member == "" {
-		return fmt.Errorf("%w: membership group and member", ErrMissingField)
+	if err := checkMembership(ms); err != nil {
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.upsertMembershipLocked(ms)
+	return nil
+}
+
+// checkMembership validates a membership to upsert.
+func checkMembership(ms Membership) error {
+	if ms.Group == "" || ms.Member == "" {
+		return fmt.Errorf("%w: membership group and member", ErrMissingField)
+	}
+	return nil
+}
+
+// upsertMembershipLocked is UpsertMembership of a valid ms; it retains
+// neither of its strings. m.mu must be held for writing.
+func (m *Model) upsertMembershipLocked(ms Membership) {
 	g := m.internPrincipalLocked(ms.Group)
-	u := m.internPrincipalLocked(ms.Member)
+	m.addMembershipLocked(g, m.internPrincipalLocked(ms.Member))
+}
+
+// addMembershipLocked records that principal u belongs to group g. m.mu
+// must be held for writing.
+func (m *Model) addMembershipLocked(g, u ref) {
 	if g == u || slices.Contains(m.principals[u].groups, g) {
-		return nil
+		return
 	}
 	m.principals[u].groups = append(m.principals[u].groups, g)
-	return nil
 }
 
 // DeleteMembership removes ms.Member from ms.Group; rights inherited through
@@ -526,21 +618,39 @@ func (m *Model) DeleteRole(id string) error {
 // (catalogue.ValidatePlacement) are the access service's to enforce; the
 // model applies what the event log says.
 func (m *Model) UpsertAssignment(a Assignment) error {
+	if err := checkAssignment(a); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.upsertAssignmentLocked(a)
+}
+
+// checkAssignment validates the fields of an assignment to upsert.
+func checkAssignment(a Assignment) error {
 	if a.ID == "" || a.Principal == "" || a.Role == "" {
 		return fmt.Errorf("%w: assignment ID, principal and role", ErrMissingField)
 	}
 	if !validScope(a.Scope) {
 		return fmt.Errorf("%w: %q", ErrInvalidScope, a.Scope)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if old, ok := m.assignIdx[a.ID]; ok {
+	return nil
+}
+
+// upsertAssignmentLocked is UpsertAssignment of a valid a; it retains none
+// of a's strings. m.mu must be held for writing.
+func (m *Model) upsertAssignmentLocked(a Assignment) error {
+	if old, ok := m.lookupIDLocked(a.ID); ok {
 		o := &m.assignments[old]
 		if m.principals[o.subject].id == a.Principal && m.roles[o.role].id == a.Role &&
 			m.scopes[o.scope].name == a.Scope && o.builtIn == a.BuiltIn {
 			return nil
 		}
 		m.removeAssignmentLocked(old)
+	}
+	pos, err := m.ids.add(a.ID)
+	if err != nil {
+		return err
 	}
 	subject := m.internPrincipalLocked(a.Principal)
 	role := m.internRoleLocked(a.Role)
@@ -554,24 +664,57 @@ func (m *Model) UpsertAssignment(a Assignment) error {
 		i = ref(len(m.assignments))
 		m.assignments = append(m.assignments, assignmentRec{})
 	}
-	k := key(subject, scope)
 	pr, sc := &m.principals[subject], &m.scopes[scope]
 	m.assignments[i] = assignmentRec{
-		id:       strings.Clone(a.ID),
+		id:       pos,
 		subject:  subject,
 		role:     role,
 		scope:    scope,
-		next:     m.bySubjectScope[k],
 		subjPos:  uint32(len(pr.assignments)),
 		scopePos: uint32(len(sc.assignments)),
 		builtIn:  a.BuiltIn,
 	}
-	m.bySubjectScope[k] = i
 	pr.assignments = append(pr.assignments, i)
 	pr.assignScopes = append(pr.assignScopes, scope)
 	sc.assignments = append(sc.assignments, i)
-	m.assignIdx[m.assignments[i].id] = i
+	switch {
+	case pr.indexed:
+		m.linkLocked(i)
+	case len(pr.assignments) > scanThreshold:
+		m.indexSubjectLocked(subject)
+	}
+	m.insertIDLocked(i)
 	return nil
+}
+
+// linkLocked puts assignment i at the head of its (subject, scope) chain.
+// m.mu must be held for writing.
+func (m *Model) linkLocked(i ref) {
+	as := &m.assignments[i]
+	k := key(as.subject, as.scope)
+	as.next = m.bySubjectScope[k]
+	m.bySubjectScope[k] = i
+}
+
+// indexSubjectLocked puts every assignment of subject in bySubjectScope.
+// m.mu must be held for writing.
+func (m *Model) indexSubjectLocked(subject ref) {
+	pr := &m.principals[subject]
+	pr.indexed = true
+	for _, a := range pr.assignments {
+		m.linkLocked(a)
+	}
+}
+
+// unindexSubjectLocked takes every assignment of subject out of
+// bySubjectScope. m.mu must be held for writing.
+func (m *Model) unindexSubjectLocked(subject ref) {
+	pr := &m.principals[subject]
+	pr.indexed = false
+	for k, a := range pr.assignments {
+		delete(m.bySubjectScope, key(subject, pr.assignScopes[k]))
+		m.assignments[a].next = 0
+	}
 }
 
 // DeleteAssignment removes the assignment with the given ID and reports
@@ -579,7 +722,7 @@ func (m *Model) UpsertAssignment(a Assignment) error {
 func (m *Model) DeleteAssignment(id string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	i, ok := m.assignIdx[id]
+	i, ok := m.lookupIDLocked(id)
 	if ok {
 		m.removeAssignmentLocked(i)
 	}
@@ -590,22 +733,25 @@ func (m *Model) DeleteAssignment(id string) bool {
 // held for writing.
 func (m *Model) removeAssignmentLocked(i ref) {
 	a := m.assignments[i]
-	k := key(a.subject, a.scope)
-	if head := m.bySubjectScope[k]; head == i {
-		if a.next == 0 {
-			delete(m.bySubjectScope, k)
+	m.deleteIDLocked(i)
+	pr := &m.principals[a.subject]
+	if pr.indexed {
+		k := key(a.subject, a.scope)
+		if head := m.bySubjectScope[k]; head == i {
+			if a.next == 0 {
+				delete(m.bySubjectScope, k)
+			} else {
+				m.bySubjectScope[k] = a.next
+			}
 		} else {
-			m.bySubjectScope[k] = a.next
-		}
-	} else {
-		for p := head; p != 0; p = m.assignments[p].next {
-			if m.assignments[p].next == i {
-				m.assignments[p].next = a.next
-				break
+			for p := head; p != 0; p = m.assignments[p].next {
+				if m.assignments[p].next == i {
+					m.assignments[p].next = a.next
+					break
+				}
 			}
 		}
 	}
-	pr := &m.principals[a.subject]
 	n := len(pr.assignments) - 1
 	last := pr.assignments[n]
 	pr.assignments[a.subjPos] = last
@@ -613,6 +759,9 @@ func (m *Model) removeAssignmentLocked(i ref) {
 	m.assignments[last].subjPos = a.subjPos
 	pr.assignments = pr.assignments[:n]
 	pr.assignScopes = pr.assignScopes[:n]
+	if pr.indexed && n <= scanThreshold/2 {
+		m.unindexSubjectLocked(a.subject)
+	}
 
 	sl := &m.scopes[a.scope].assignments
 	last = (*sl)[len(*sl)-1]
@@ -620,9 +769,12 @@ func (m *Model) removeAssignmentLocked(i ref) {
 	m.assignments[last].scopePos = a.scopePos
 	*sl = (*sl)[:len(*sl)-1]
 
-	delete(m.assignIdx, a.id)
 	m.assignments[i] = assignmentRec{}
 	m.freeAssign = append(m.freeAssign, i)
+	m.ids.free(a.id)
+	if m.ids.wasteful() {
+		m.compactIDsLocked()
+	}
 }
 
 // Stats counts what the model holds.
@@ -638,7 +790,7 @@ func (m *Model) Stats() Stats {
 		Scopes:      len(m.scopes) - 1,
 		Principals:  len(m.principals) - 1,
 		Roles:       len(m.roles) - 1,
-		Assignments: len(m.assignIdx),
+		Assignments: m.assigned,
 	}
 	for i := range m.principals {
 		s.Memberships += len(m.principals[i].groups)

@@ -393,29 +393,6 @@ func assignmentsUnder(tx store.ReadTx, scope string) ([]*accessv1.RoleAssignment
 	return append(at, below...), err
 }
 
-// load fills the model with the stored custom roles and assignments.
-func (s *Service) load(ctx context.Context) error {
-	return s.view(ctx, func(tx store.ReadTx) error {
-		err := tx.Scan([]byte(rolePrefix), nil, func(_, v []byte) (bool, error) {
-			r := &accessv1.Role{}
-			if err := proto.Unmarshal(v, r); err != nil {
-				return false, err
-			}
-			return true, s.model.UpsertRole(catalogueRole(r))
-		})
-		if err != nil {
-			return err
-		}
-		return tx.Scan([]byte(assignmentPrefix), nil, func(k, v []byte) (bool, error) {
-			a, err := decodeAssignment(k, v)
-			if err != nil {
-				return false, err
-			}
-			return true, s.model.UpsertAssignment(modelAssignment(a))
-		})
-	})
-}
-
 // catalogueRole is a custom role as the model and the catalogue's
 // validation see it; its ID is its resource name.
 func catalogueRole(r *accessv1.Role) catalogue.Role {

@@ -10,7 +10,6 @@ package domain
 // The model and the Mirror follow after the commit.
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -326,7 +325,7 @@ func keysUnder(tx store.ReadTx, prefix string) ([]string, error) {
 // ---- Scope nodes ----
 
 // putScope stores a scope node and, after the commit, puts it in the model
-// and the Mirror. A service's type is indexed for the seeding of robot
+// (which the Mirror reads). A service's type is indexed for the seeding of robot
 // accounts.
 func (t *txn) putScope(sc MirrorScope) error {
 	if err := putJSON(t.Tx, dirScopePrefix+sc.Name, dirScope{DisplayName: sc.DisplayName, ServiceType: sc.ServiceType}); err != nil {
@@ -383,7 +382,7 @@ func serviceNodeOf(name string) string {
 
 // deleteScope removes the scope node name and its subtree: every stored
 // assignment there (one access event each), the stored nodes and, after the
-// commit, the model's and the Mirror's copies.
+// commit, the model's copy.
 func (t *txn) deleteScope(name string) error {
 	as, err := assignmentsUnder(t, name)
 	if err != nil {
@@ -410,10 +409,7 @@ func (t *txn) deleteScope(name string) error {
 		}
 	}
 	s := t.s
-	t.OnCommit(func() {
-		s.model.DeleteScope(name)
-		s.Mirror().deleteScope(name)
-	})
+	t.OnCommit(func() { s.model.DeleteScope(name) })
 	return nil
 }
 
@@ -430,7 +426,7 @@ func (t *txn) scopeDisplay(name string) string {
 // ---- Principals and memberships ----
 
 // putPrincipal stores a principal and, after the commit, puts it in the
-// model and the Mirror.
+// model (which the Mirror reads).
 func (t *txn) putPrincipal(p MirrorPrincipal) error {
 	rec := dirPrincipal{Kind: p.Kind, Active: p.Active, Organization: p.Organization, DisplayName: p.DisplayName, Email: p.Email, Everyone: p.Everyone}
 	if err := putJSON(t.Tx, dirPrincipalPrefix+p.Name, rec); err != nil {
@@ -473,7 +469,7 @@ func (t *txn) roleDisplay(name string) string {
 
 // deletePrincipal removes the principal name: every assignment to it (one
 // access event each), its stored memberships (either side) and record and,
-// after the commit, the model's and the Mirror's copies.
+// after the commit, the model's copy.
 func (t *txn) deletePrincipal(name string) error {
 	as, err := assignmentsOfPrincipal(t, name)
 	if err != nil {
@@ -507,10 +503,7 @@ func (t *txn) deletePrincipal(name string) error {
 		return err
 	}
 	s := t.s
-	t.OnCommit(func() {
-		s.model.DeletePrincipal(name)
-		s.Mirror().deletePrincipal(name)
-	})
+	t.OnCommit(func() { s.model.DeletePrincipal(name) })
 	return nil
 }
 
@@ -540,10 +533,7 @@ func (t *txn) deleteMembership(group, member string) error {
 		return err
 	}
 	s := t.s
-	t.OnCommit(func() {
-		s.model.DeleteMembership(authorizer.Membership{Group: group, Member: member})
-		s.Mirror().deleteMember(group, member)
-	})
+	t.OnCommit(func() { s.model.DeleteMembership(authorizer.Membership{Group: group, Member: member}) })
 	return nil
 }
 
@@ -792,79 +782,34 @@ func builtInRoleDisplay(id string) string {
 	return id
 }
 
-// ---- Model and Mirror (after commit, and at startup) ----
+// ---- The model (after commit, and at startup); the Mirror reads it ----
 
 func (s *Service) applyScope(sc MirrorScope) {
-	_ = s.model.UpsertScope(authorizer.Scope{Name: sc.Name, ServiceType: sc.ServiceType, DisplayName: sc.DisplayName})
-	s.Mirror().putScope(sc)
+	_ = s.model.UpsertScope(modelScope(sc))
+}
+
+// modelScope is sc as the model holds it.
+func modelScope(sc MirrorScope) authorizer.Scope {
+	return authorizer.Scope{Name: sc.Name, ServiceType: sc.ServiceType, DisplayName: sc.DisplayName}
 }
 
 func (s *Service) applyPrincipal(p MirrorPrincipal) {
+	_ = s.model.UpsertPrincipal(modelPrincipal(p))
+}
+
+// modelPrincipal is p as the model holds it.
+func modelPrincipal(p MirrorPrincipal) authorizer.Principal {
 	_, kind := principalKindOf(p.Name)
 	status := authorizer.StatusInactive
 	if p.Active {
 		status = authorizer.StatusActive
 	}
-	_ = s.model.UpsertPrincipal(authorizer.Principal{
+	return authorizer.Principal{
 		ID: p.Name, Kind: kind, Status: status, Organization: p.Organization,
-		Everyone: p.Everyone, DisplayName: p.DisplayName,
-	})
-	s.Mirror().putPrincipal(p)
+		Everyone: p.Everyone, DisplayName: p.DisplayName, Email: p.Email,
+	}
 }
 
 func (s *Service) applyMembership(group, member string) {
 	_ = s.model.UpsertMembership(authorizer.Membership{Group: group, Member: member})
-	s.Mirror().putMember(group, member)
-}
-
-// loadDirectory creates the Mirror and fills it and the model with the
-// directory facts stored under "dir/" (New calls it after load).
-func (s *Service) loadDirectory(ctx context.Context) error {
-	s.dir = &directoryState{mirror: newMirror()}
-	return s.view(ctx, func(tx store.ReadTx) error {
-		err := tx.Scan([]byte(dirScopePrefix), nil, func(k, v []byte) (bool, error) {
-			var sc dirScope
-			if err := json.Unmarshal(v, &sc); err != nil {
-				return false, fmt.Errorf("domain: stored scope %q: %w", k, err)
-			}
-			s.applyScope(MirrorScope{Name: string(k[len(dirScopePrefix):]), DisplayName: sc.DisplayName, ServiceType: sc.ServiceType})
-			return true, nil
-		})
-		if err != nil {
-			return err
-		}
-		err = tx.Scan([]byte(dirPrincipalPrefix), nil, func(k, v []byte) (bool, error) {
-			var p dirPrincipal
-			if err := json.Unmarshal(v, &p); err != nil {
-				return false, fmt.Errorf("domain: stored principal %q: %w", k, err)
-			}
-			s.applyPrincipal(MirrorPrincipal{
-				Name: string(k[len(dirPrincipalPrefix):]), Kind: p.Kind, DisplayName: p.DisplayName, Email: p.Email,
-				Organization: p.Organization, Active: p.Active, Everyone: p.Everyone,
-			})
-			return true, nil
-		})
-		if err != nil {
-			return err
-		}
-		err = tx.Scan([]byte(dirMemberPrefix), nil, func(k, _ []byte) (bool, error) {
-			group, member, ok := strings.Cut(string(k[len(dirMemberPrefix):]), "|")
-			if !ok {
-				return false, fmt.Errorf("domain: malformed membership key %q", k)
-			}
-			s.applyMembership(group, member)
-			return true, nil
-		})
-		if err != nil {
-			return err
-		}
-		return tx.Scan([]byte(dirRobotPrefix), nil, func(k, v []byte) (bool, error) {
-			var r dirRobot
-			if err := json.Unmarshal(v, &r); err != nil {
-				return false, fmt.Errorf("domain: stored robot %q: %w", k, err)
-			}
-			s.Mirror().putRobot(MirrorRobot{Name: string(k[len(dirRobotPrefix):]), DisplayName: r.DisplayName, MachineName: r.MachineName})
-			return true, nil
-		})
-	})
 }

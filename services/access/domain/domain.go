@@ -65,9 +65,9 @@ type Service struct {
 }
 
 // New returns a Service over the access store s and its event log, and
-// loads the stored custom roles and assignments into model. It first
-// rebuilds the store's assignment indexes if an older version wrote them
-// (upgradeIndexes).
+// loads the stored custom roles, directory facts and assignments into
+// model (load.go). It first rebuilds the store's assignment indexes if an
+// older version wrote them (upgradeIndexes).
 func New(ctx context.Context, s store.Store, log *eventlog.Log, model *authorizer.Model, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -85,9 +85,6 @@ func New(ctx context.Context, s store.Store, log *eventlog.Log, model *authorize
 	}
 	svc.applied.advance(head)
 	if err := svc.load(ctx); err != nil {
-		return nil, err
-	}
-	if err := svc.loadDirectory(ctx); err != nil {
 		return nil, err
 	}
 	if err := svc.loadAPIKeys(ctx); err != nil {

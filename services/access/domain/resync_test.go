@@ -75,7 +75,7 @@ func TestResyncEqualsFollowing(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("after resync:\n got %+v\nwant %+v (as following every event)", got, want)
 	}
-	if g, w := dtMirror(stale.Mirror()), dtMirror(follow.Mirror()); !reflect.DeepEqual(g, w) {
+	if g, w := dtMirror(t, stale), dtMirror(t, follow); !reflect.DeepEqual(g, w) {
 		t.Errorf("mirror after resync:\n got %s\nwant %s", g, w)
 	}
 	var stored eventlog.Position

@@ -191,9 +191,10 @@ func TestReviewCreateAssignmentRechecksDirectory(t *testing.T) {
 		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_DELETED), dtJohn, &directoryv1.User{Name: dtJohn}),
 		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_FOLDER_DELETED), dtFolder, &directoryv1.Folder{Name: dtFolder}),
 	)
-	// The Mirror lagging behind those commits (their hooks not run yet).
-	s.Mirror().putPrincipal(MirrorPrincipal{Name: dtJohn, Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_USER, Organization: dtOrg, Active: true})
-	s.Mirror().putScope(MirrorScope{Name: dtFolder, ServiceType: "orchestrator"})
+	// The model and the Mirror lagging behind those commits (their hooks not
+	// run yet).
+	s.applyPrincipal(MirrorPrincipal{Name: dtJohn, Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_USER, Organization: dtOrg, Active: true})
+	s.applyScope(MirrorScope{Name: dtFolder, ServiceType: "orchestrator"})
 	for _, tc := range []struct{ principal, scope, role string }{
 		{dtJohn, dtOrg, "roles/user"},                     // deleted principal
 		{dtOwner, dtFolder, "roles/folder-administrator"}, // deleted scope
@@ -399,7 +400,7 @@ func TestReviewCrossOrganizationMembership(t *testing.T) {
 			t.Errorf("%s: Explain eve in acme = %v, %v; want nothing", when, ex, err)
 		}
 	}
-	if got := s.Mirror().Members(dtAdmins); slices.Contains(got, eve) {
+	if got := dtMembers(t, s, dtAdmins); slices.Contains(got, eve) {
 		t.Errorf("Administrators of acme in the mirror: %q", got)
 	}
 	var keys []string
