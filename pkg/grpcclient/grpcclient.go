@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -102,9 +103,18 @@ func DialOptions(target string, opts Options) ([]grpc.DialOption, error) {
 		grpc.WithTransportCredentials(creds),
 		grpc.WithChainUnaryInterceptor(unary),
 		grpc.WithChainStreamInterceptor(stream),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: reconnectBackoff, MinConnectTimeout: 20 * time.Second}),
 	}
 	return append(out, opts.DialOptions...), nil
 }
+
+// reconnectBackoff is how often a client tries to reach a server that is
+// down: gRPC's default backoff but capped at one second instead of two
+// minutes, so that a backend that comes up (a restart, a cold start of
+// access on a large store) is in use within a second, not after the
+// client's next try several seconds later (issue 13). Steward's clients
+// reach a handful of backends, so the extra attempts cost nothing.
+var reconnectBackoff = backoff.Config{BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second}
 
 // Interceptors returns the client interceptors of opts: each call gets the
 // service credential, the propagated end user and request ID (see
