@@ -78,15 +78,31 @@ func TestAuditRetention(t *testing.T) {
 	if settings.Retention != "1s" || settings.Etag == "" {
 		t.Fatalf("settings = %+v", settings)
 	}
-	// Wait for the purge to pass everything of the first checkpoint.
+	// The change to 1s is itself an event; wait for it to be recorded, then
+	// for the purge to pass both it and everything of the first checkpoint
+	// (the purge runs on its own clock, so a fixed sleep is not enough under
+	// load).
+	var change struct{ AuditEvents []struct{ Index string } }
 	deadline = time.Now().Add(20 * time.Second)
 	for {
-		must200(t, gatewayCall(t, s, http.MethodGet, base+"/auditSettings", nil, o.token, &settings), "settings")
-		if n, _ := strconv.ParseInt(settings.PurgedBefore, 10, 64); n >= size1 {
+		must200(t, gatewayCall(t, s, http.MethodGet, base+"/auditEvents?filter="+url.QueryEscape(`action = "UpdateAuditSettings"`), nil, o.token, &change), "settings events")
+		if len(change.AuditEvents) == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("purged before %s after 20s, want at least %d", settings.PurgedBefore, size1)
+			t.Fatalf("the retention change is not in the audit log after 20s: %+v", change.AuditEvents)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	changeIndex, _ := strconv.ParseInt(change.AuditEvents[0].Index, 10, 64)
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		must200(t, gatewayCall(t, s, http.MethodGet, base+"/auditSettings", nil, o.token, &settings), "settings")
+		if n, _ := strconv.ParseInt(settings.PurgedBefore, 10, 64); n >= size1 && n > changeIndex {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("purged before %s after 20s, want at least %d and past %d", settings.PurgedBefore, size1, changeIndex)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
