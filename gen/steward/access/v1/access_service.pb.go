@@ -14,6 +14,7 @@ import (
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	_ "steward.dev/gen/steward/authz/v1"
 	sync "sync"
@@ -77,7 +78,7 @@ func (x CheckRobotUseRequest_Mode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CheckRobotUseRequest_Mode.Descriptor instead.
 func (CheckRobotUseRequest_Mode) EnumDescriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{25, 0}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{36, 0}
 }
 
 // ListPermissionsRequest filters the catalogue.
@@ -1116,7 +1117,9 @@ type ExplainPermissionsRequest struct {
 	// The scope explained.
 	Scope string `protobuf:"bytes,2,opt,name=scope,proto3" json:"scope,omitempty"`
 	// Also list the roles held below the scope (they grant nothing at it).
-	Subtree       bool `protobuf:"varint,3,opt,name=subtree,proto3" json:"subtree,omitempty"`
+	Subtree bool `protobuf:"varint,3,opt,name=subtree,proto3" json:"subtree,omitempty"`
+	// Explain the past: the model as it stood then (issue 14).
+	AsOf          *AsOf `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1172,6 +1175,13 @@ func (x *ExplainPermissionsRequest) GetSubtree() bool {
 	return false
 }
 
+func (x *ExplainPermissionsRequest) GetAsOf() *AsOf {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
 // CheckPermissionRequest is one permission check.
 type CheckPermissionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1193,8 +1203,13 @@ type CheckPermissionRequest struct {
 	// Consistency: the same for the directory's event log, e.g. after a
 	// membership change (the directory's List responses carry its sequence).
 	AtLeastDirectorySequence uint64 `protobuf:"varint,6,opt,name=at_least_directory_sequence,json=atLeastDirectorySequence,proto3" json:"at_least_directory_sequence,omitempty"`
-	unknownFields            protoimpl.UnknownFields
-	sizeCache                protoimpl.SizeCache
+	// Ask about the past: the decision as the model stood then, rebuilt from
+	// the event logs (issue 14). OUT_OF_RANGE, naming the earliest time
+	// available, outside their retention. The consistency fields are then
+	// ignored.
+	AsOf          *AsOf `protobuf:"bytes,7,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CheckPermissionRequest) Reset() {
@@ -1269,6 +1284,13 @@ func (x *CheckPermissionRequest) GetAtLeastDirectorySequence() uint64 {
 	return 0
 }
 
+func (x *CheckPermissionRequest) GetAsOf() *AsOf {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
 // CheckPermissionResponse is the decision.
 type CheckPermissionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1282,8 +1304,12 @@ type CheckPermissionResponse struct {
 	Sequence uint64 `protobuf:"varint,4,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// Directory event-log sequence the decision reflects.
 	DirectorySequence uint64 `protobuf:"varint,5,opt,name=directory_sequence,json=directorySequence,proto3" json:"directory_sequence,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// For a denial asked with explain: the nearest grants that would allow
+	// it, from the scope up to its organization, and who may make each
+	// (issue 14). Nobody is granted anything by asking.
+	PossibleGrants []*PossibleGrant `protobuf:"bytes,6,rep,name=possible_grants,json=possibleGrants,proto3" json:"possible_grants,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CheckPermissionResponse) Reset() {
@@ -1349,6 +1375,13 @@ func (x *CheckPermissionResponse) GetDirectorySequence() uint64 {
 		return x.DirectorySequence
 	}
 	return 0
+}
+
+func (x *CheckPermissionResponse) GetPossibleGrants() []*PossibleGrant {
+	if x != nil {
+		return x.PossibleGrants
+	}
+	return nil
 }
 
 // BatchCheckPermissionRequest is up to 1,000 checks.
@@ -1516,6 +1549,877 @@ func (x *ExportRoleAssignmentsRequest) GetParent() string {
 	return ""
 }
 
+// AsOf names a past moment to answer at (issue 14).
+type AsOf struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Point:
+	//
+	//	*AsOf_Time
+	//	*AsOf_Sequence
+	Point         isAsOf_Point `protobuf_oneof:"point"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AsOf) Reset() {
+	*x = AsOf{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AsOf) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AsOf) ProtoMessage() {}
+
+func (x *AsOf) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AsOf.ProtoReflect.Descriptor instead.
+func (*AsOf) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *AsOf) GetPoint() isAsOf_Point {
+	if x != nil {
+		return x.Point
+	}
+	return nil
+}
+
+func (x *AsOf) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		if x, ok := x.Point.(*AsOf_Time); ok {
+			return x.Time
+		}
+	}
+	return nil
+}
+
+func (x *AsOf) GetSequence() uint64 {
+	if x != nil {
+		if x, ok := x.Point.(*AsOf_Sequence); ok {
+			return x.Sequence
+		}
+	}
+	return 0
+}
+
+type isAsOf_Point interface {
+	isAsOf_Point()
+}
+
+type AsOf_Time struct {
+	// The state at this time.
+	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3,oneof"`
+}
+
+type AsOf_Sequence struct {
+	// The state just after access's event-log sequence committed, e.g. the
+	// sequence a write returned.
+	Sequence uint64 `protobuf:"varint,2,opt,name=sequence,proto3,oneof"`
+}
+
+func (*AsOf_Time) isAsOf_Point() {}
+
+func (*AsOf_Sequence) isAsOf_Point() {}
+
+// ListPermissionHoldersRequest asks who holds a permission at a scope.
+type ListPermissionHoldersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The scope, e.g. "organizations/o1/tenants/t1/services/s1/folders/f1".
+	Scope string `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	// Permission wire name, e.g. "orchestrator.jobs.create".
+	Permission string `protobuf:"bytes,2,opt,name=permission,proto3" json:"permission,omitempty"`
+	// At most this many principals per page (holders and inactive together);
+	// default 100, at most 1,000.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response.
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Ask about the past.
+	AsOf          *AsOf `protobuf:"bytes,5,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPermissionHoldersRequest) Reset() {
+	*x = ListPermissionHoldersRequest{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPermissionHoldersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPermissionHoldersRequest) ProtoMessage() {}
+
+func (x *ListPermissionHoldersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPermissionHoldersRequest.ProtoReflect.Descriptor instead.
+func (*ListPermissionHoldersRequest) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListPermissionHoldersRequest) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *ListPermissionHoldersRequest) GetPermission() string {
+	if x != nil {
+		return x.Permission
+	}
+	return ""
+}
+
+func (x *ListPermissionHoldersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPermissionHoldersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListPermissionHoldersRequest) GetAsOf() *AsOf {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+// HoldingSource is one way a principal holds a permission at a scope.
+type HoldingSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The role assignment.
+	Assignment string `protobuf:"bytes,1,opt,name=assignment,proto3" json:"assignment,omitempty"`
+	// The role's resource name.
+	Role string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// Display name of the role.
+	RoleDisplayName string `protobuf:"bytes,3,opt,name=role_display_name,json=roleDisplayName,proto3" json:"role_display_name,omitempty"`
+	// Scope the role is assigned at: the scope asked about or an ancestor.
+	Scope string `protobuf:"bytes,4,opt,name=scope,proto3" json:"scope,omitempty"`
+	// Group the role is inherited through (the implicit Everyone group
+	// included); empty when the assignment is the principal's own.
+	Group string `protobuf:"bytes,5,opt,name=group,proto3" json:"group,omitempty"`
+	// Display name of that group.
+	GroupDisplayName string `protobuf:"bytes,6,opt,name=group_display_name,json=groupDisplayName,proto3" json:"group_display_name,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *HoldingSource) Reset() {
+	*x = HoldingSource{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HoldingSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HoldingSource) ProtoMessage() {}
+
+func (x *HoldingSource) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HoldingSource.ProtoReflect.Descriptor instead.
+func (*HoldingSource) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *HoldingSource) GetAssignment() string {
+	if x != nil {
+		return x.Assignment
+	}
+	return ""
+}
+
+func (x *HoldingSource) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *HoldingSource) GetRoleDisplayName() string {
+	if x != nil {
+		return x.RoleDisplayName
+	}
+	return ""
+}
+
+func (x *HoldingSource) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *HoldingSource) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *HoldingSource) GetGroupDisplayName() string {
+	if x != nil {
+		return x.GroupDisplayName
+	}
+	return ""
+}
+
+// PermissionHolder is a principal holding (or, inactive, that would hold) a
+// permission.
+type PermissionHolder struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The principal, e.g. "organizations/o1/users/u1".
+	Principal string `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	// Its kind.
+	PrincipalKind PrincipalKind `protobuf:"varint,2,opt,name=principal_kind,json=principalKind,proto3,enum=steward.access.v1.PrincipalKind" json:"principal_kind,omitempty"`
+	// Display name.
+	DisplayName string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// A user's email.
+	Email string `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	// Every way it holds the permission, nearest scope first.
+	Sources       []*HoldingSource `protobuf:"bytes,5,rep,name=sources,proto3" json:"sources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PermissionHolder) Reset() {
+	*x = PermissionHolder{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PermissionHolder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PermissionHolder) ProtoMessage() {}
+
+func (x *PermissionHolder) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PermissionHolder.ProtoReflect.Descriptor instead.
+func (*PermissionHolder) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *PermissionHolder) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *PermissionHolder) GetPrincipalKind() PrincipalKind {
+	if x != nil {
+		return x.PrincipalKind
+	}
+	return PrincipalKind_PRINCIPAL_KIND_UNSPECIFIED
+}
+
+func (x *PermissionHolder) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *PermissionHolder) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *PermissionHolder) GetSources() []*HoldingSource {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+// ListPermissionHoldersResponse is one page of holders.
+type ListPermissionHoldersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Active principals holding the permission, by name.
+	Holders []*PermissionHolder `protobuf:"bytes,1,rep,name=holders,proto3" json:"holders,omitempty"`
+	// Principals whose assignments would grant it but who are not active
+	// (deactivated users): not holders. Same name range as holders.
+	Inactive []*PermissionHolder `protobuf:"bytes,2,rep,name=inactive,proto3" json:"inactive,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Access event-log sequence the answer reflects.
+	Sequence uint64 `protobuf:"varint,4,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// Directory event-log sequence the answer reflects.
+	DirectorySequence uint64 `protobuf:"varint,5,opt,name=directory_sequence,json=directorySequence,proto3" json:"directory_sequence,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ListPermissionHoldersResponse) Reset() {
+	*x = ListPermissionHoldersResponse{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPermissionHoldersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPermissionHoldersResponse) ProtoMessage() {}
+
+func (x *ListPermissionHoldersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPermissionHoldersResponse.ProtoReflect.Descriptor instead.
+func (*ListPermissionHoldersResponse) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListPermissionHoldersResponse) GetHolders() []*PermissionHolder {
+	if x != nil {
+		return x.Holders
+	}
+	return nil
+}
+
+func (x *ListPermissionHoldersResponse) GetInactive() []*PermissionHolder {
+	if x != nil {
+		return x.Inactive
+	}
+	return nil
+}
+
+func (x *ListPermissionHoldersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListPermissionHoldersResponse) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *ListPermissionHoldersResponse) GetDirectorySequence() uint64 {
+	if x != nil {
+		return x.DirectorySequence
+	}
+	return 0
+}
+
+// ExportPermissionHoldersRequest asks for every holder as CSV.
+type ExportPermissionHoldersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The scope.
+	Scope string `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	// Permission wire name.
+	Permission string `protobuf:"bytes,2,opt,name=permission,proto3" json:"permission,omitempty"`
+	// Ask about the past.
+	AsOf          *AsOf `protobuf:"bytes,3,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportPermissionHoldersRequest) Reset() {
+	*x = ExportPermissionHoldersRequest{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportPermissionHoldersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportPermissionHoldersRequest) ProtoMessage() {}
+
+func (x *ExportPermissionHoldersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportPermissionHoldersRequest.ProtoReflect.Descriptor instead.
+func (*ExportPermissionHoldersRequest) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ExportPermissionHoldersRequest) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *ExportPermissionHoldersRequest) GetPermission() string {
+	if x != nil {
+		return x.Permission
+	}
+	return ""
+}
+
+func (x *ExportPermissionHoldersRequest) GetAsOf() *AsOf {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+// ListPermittedScopesRequest asks where a principal holds a permission.
+type ListPermittedScopesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// User, group, robot account or external app.
+	Principal string `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	// Permission wire name.
+	Permission string `protobuf:"bytes,2,opt,name=permission,proto3" json:"permission,omitempty"`
+	// Root of the subtree searched, e.g. "organizations/o1/tenants/t1".
+	Scope string `protobuf:"bytes,3,opt,name=scope,proto3" json:"scope,omitempty"`
+	// At most this many scopes per page; default 100, at most 1,000.
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response.
+	PageToken string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Ask about the past.
+	AsOf          *AsOf `protobuf:"bytes,6,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPermittedScopesRequest) Reset() {
+	*x = ListPermittedScopesRequest{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPermittedScopesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPermittedScopesRequest) ProtoMessage() {}
+
+func (x *ListPermittedScopesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPermittedScopesRequest.ProtoReflect.Descriptor instead.
+func (*ListPermittedScopesRequest) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListPermittedScopesRequest) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *ListPermittedScopesRequest) GetPermission() string {
+	if x != nil {
+		return x.Permission
+	}
+	return ""
+}
+
+func (x *ListPermittedScopesRequest) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *ListPermittedScopesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPermittedScopesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListPermittedScopesRequest) GetAsOf() *AsOf {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+// PermittedScope is a scope where the principal holds the permission.
+type PermittedScope struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The scope.
+	Scope string `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	// Its display name.
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// The grants that make it hold there: assignments at this scope or an
+	// ancestor, nearest first.
+	Sources       []*HoldingSource `protobuf:"bytes,3,rep,name=sources,proto3" json:"sources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PermittedScope) Reset() {
+	*x = PermittedScope{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PermittedScope) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PermittedScope) ProtoMessage() {}
+
+func (x *PermittedScope) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PermittedScope.ProtoReflect.Descriptor instead.
+func (*PermittedScope) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *PermittedScope) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *PermittedScope) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *PermittedScope) GetSources() []*HoldingSource {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+// ListPermittedScopesResponse is one page of scopes.
+type ListPermittedScopesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Scopes in name order.
+	Scopes []*PermittedScope `protobuf:"bytes,1,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// Token of the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Access event-log sequence the answer reflects.
+	Sequence uint64 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// Directory event-log sequence the answer reflects.
+	DirectorySequence uint64 `protobuf:"varint,4,opt,name=directory_sequence,json=directorySequence,proto3" json:"directory_sequence,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ListPermittedScopesResponse) Reset() {
+	*x = ListPermittedScopesResponse{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPermittedScopesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPermittedScopesResponse) ProtoMessage() {}
+
+func (x *ListPermittedScopesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPermittedScopesResponse.ProtoReflect.Descriptor instead.
+func (*ListPermittedScopesResponse) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListPermittedScopesResponse) GetScopes() []*PermittedScope {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *ListPermittedScopesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListPermittedScopesResponse) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *ListPermittedScopesResponse) GetDirectorySequence() uint64 {
+	if x != nil {
+		return x.DirectorySequence
+	}
+	return 0
+}
+
+// PossibleGrant is where a grant would allow a denied check: a scope (the
+// one asked about or an ancestor) and the roles that hold the permission
+// and may be assigned there.
+type PossibleGrant struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The scope of the grant.
+	Scope string `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	// Roles holding the permission, assignable at scope, fewest permissions
+	// first.
+	Roles         []*GrantableRole `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PossibleGrant) Reset() {
+	*x = PossibleGrant{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PossibleGrant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PossibleGrant) ProtoMessage() {}
+
+func (x *PossibleGrant) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PossibleGrant.ProtoReflect.Descriptor instead.
+func (*PossibleGrant) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *PossibleGrant) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *PossibleGrant) GetRoles() []*GrantableRole {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+// GrantableRole is a role that would allow a denied check, and who may
+// grant it (R17: those who may manage access at the scope and hold every
+// permission of the role there).
+type GrantableRole struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The role's resource name.
+	Role string `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
+	// Display name.
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// How many permissions the role holds.
+	PermissionCount int32 `protobuf:"varint,3,opt,name=permission_count,json=permissionCount,proto3" json:"permission_count,omitempty"`
+	// Whether it is a built-in role.
+	BuiltIn bool `protobuf:"varint,4,opt,name=built_in,json=builtIn,proto3" json:"built_in,omitempty"`
+	// Principals who may make the grant, by name, at most 20.
+	Grantors []string `protobuf:"bytes,5,rep,name=grantors,proto3" json:"grantors,omitempty"`
+	// How many principals may make it in all.
+	GrantorCount  int32 `protobuf:"varint,6,opt,name=grantor_count,json=grantorCount,proto3" json:"grantor_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantableRole) Reset() {
+	*x = GrantableRole{}
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantableRole) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantableRole) ProtoMessage() {}
+
+func (x *GrantableRole) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantableRole.ProtoReflect.Descriptor instead.
+func (*GrantableRole) Descriptor() ([]byte, []int) {
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GrantableRole) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *GrantableRole) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *GrantableRole) GetPermissionCount() int32 {
+	if x != nil {
+		return x.PermissionCount
+	}
+	return 0
+}
+
+func (x *GrantableRole) GetBuiltIn() bool {
+	if x != nil {
+		return x.BuiltIn
+	}
+	return false
+}
+
+func (x *GrantableRole) GetGrantors() []string {
+	if x != nil {
+		return x.Grantors
+	}
+	return nil
+}
+
+func (x *GrantableRole) GetGrantorCount() int32 {
+	if x != nil {
+		return x.GrantorCount
+	}
+	return 0
+}
+
 // SetRobotUsageScopeRequest sets an account's robot usage scope.
 type SetRobotUsageScopeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1527,7 +2431,7 @@ type SetRobotUsageScopeRequest struct {
 
 func (x *SetRobotUsageScopeRequest) Reset() {
 	*x = SetRobotUsageScopeRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[23]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1539,7 +2443,7 @@ func (x *SetRobotUsageScopeRequest) String() string {
 func (*SetRobotUsageScopeRequest) ProtoMessage() {}
 
 func (x *SetRobotUsageScopeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[23]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1552,7 +2456,7 @@ func (x *SetRobotUsageScopeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRobotUsageScopeRequest.ProtoReflect.Descriptor instead.
 func (*SetRobotUsageScopeRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{23}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SetRobotUsageScopeRequest) GetRobotUsageScope() *RobotUsageScope {
@@ -1573,7 +2477,7 @@ type GetRobotUsageScopeRequest struct {
 
 func (x *GetRobotUsageScopeRequest) Reset() {
 	*x = GetRobotUsageScopeRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[24]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1585,7 +2489,7 @@ func (x *GetRobotUsageScopeRequest) String() string {
 func (*GetRobotUsageScopeRequest) ProtoMessage() {}
 
 func (x *GetRobotUsageScopeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[24]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1598,7 +2502,7 @@ func (x *GetRobotUsageScopeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRobotUsageScopeRequest.ProtoReflect.Descriptor instead.
 func (*GetRobotUsageScopeRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{24}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetRobotUsageScopeRequest) GetName() string {
@@ -1625,7 +2529,7 @@ type CheckRobotUseRequest struct {
 
 func (x *CheckRobotUseRequest) Reset() {
 	*x = CheckRobotUseRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[25]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1637,7 +2541,7 @@ func (x *CheckRobotUseRequest) String() string {
 func (*CheckRobotUseRequest) ProtoMessage() {}
 
 func (x *CheckRobotUseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[25]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1650,7 +2554,7 @@ func (x *CheckRobotUseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckRobotUseRequest.ProtoReflect.Descriptor instead.
 func (*CheckRobotUseRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{25}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CheckRobotUseRequest) GetAccount() string {
@@ -1694,7 +2598,7 @@ type CheckRobotUseResponse struct {
 
 func (x *CheckRobotUseResponse) Reset() {
 	*x = CheckRobotUseResponse{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[26]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1706,7 +2610,7 @@ func (x *CheckRobotUseResponse) String() string {
 func (*CheckRobotUseResponse) ProtoMessage() {}
 
 func (x *CheckRobotUseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[26]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1719,7 +2623,7 @@ func (x *CheckRobotUseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckRobotUseResponse.ProtoReflect.Descriptor instead.
 func (*CheckRobotUseResponse) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{26}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CheckRobotUseResponse) GetAllowed() bool {
@@ -1751,7 +2655,7 @@ type ListUsableRobotsRequest struct {
 
 func (x *ListUsableRobotsRequest) Reset() {
 	*x = ListUsableRobotsRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[27]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1763,7 +2667,7 @@ func (x *ListUsableRobotsRequest) String() string {
 func (*ListUsableRobotsRequest) ProtoMessage() {}
 
 func (x *ListUsableRobotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[27]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1776,7 +2680,7 @@ func (x *ListUsableRobotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsableRobotsRequest.ProtoReflect.Descriptor instead.
 func (*ListUsableRobotsRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{27}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListUsableRobotsRequest) GetAccount() string {
@@ -1815,7 +2719,7 @@ type UsableRobot struct {
 
 func (x *UsableRobot) Reset() {
 	*x = UsableRobot{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[28]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +2731,7 @@ func (x *UsableRobot) String() string {
 func (*UsableRobot) ProtoMessage() {}
 
 func (x *UsableRobot) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[28]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1840,7 +2744,7 @@ func (x *UsableRobot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsableRobot.ProtoReflect.Descriptor instead.
 func (*UsableRobot) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{28}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UsableRobot) GetName() string {
@@ -1877,7 +2781,7 @@ type ListUsableRobotsResponse struct {
 
 func (x *ListUsableRobotsResponse) Reset() {
 	*x = ListUsableRobotsResponse{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[29]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1889,7 +2793,7 @@ func (x *ListUsableRobotsResponse) String() string {
 func (*ListUsableRobotsResponse) ProtoMessage() {}
 
 func (x *ListUsableRobotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[29]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1902,7 +2806,7 @@ func (x *ListUsableRobotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsableRobotsResponse.ProtoReflect.Descriptor instead.
 func (*ListUsableRobotsResponse) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{29}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListUsableRobotsResponse) GetRobots() []*UsableRobot {
@@ -1938,7 +2842,7 @@ type CheckMembershipChangeRequest struct {
 
 func (x *CheckMembershipChangeRequest) Reset() {
 	*x = CheckMembershipChangeRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[30]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1950,7 +2854,7 @@ func (x *CheckMembershipChangeRequest) String() string {
 func (*CheckMembershipChangeRequest) ProtoMessage() {}
 
 func (x *CheckMembershipChangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[30]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1963,7 +2867,7 @@ func (x *CheckMembershipChangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckMembershipChangeRequest.ProtoReflect.Descriptor instead.
 func (*CheckMembershipChangeRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{30}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CheckMembershipChangeRequest) GetGroup() string {
@@ -2006,7 +2910,7 @@ type CheckMembershipChangeResponse struct {
 
 func (x *CheckMembershipChangeResponse) Reset() {
 	*x = CheckMembershipChangeResponse{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[31]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2018,7 +2922,7 @@ func (x *CheckMembershipChangeResponse) String() string {
 func (*CheckMembershipChangeResponse) ProtoMessage() {}
 
 func (x *CheckMembershipChangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[31]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2031,7 +2935,7 @@ func (x *CheckMembershipChangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckMembershipChangeResponse.ProtoReflect.Descriptor instead.
 func (*CheckMembershipChangeResponse) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{31}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CheckMembershipChangeResponse) GetAllowed() bool {
@@ -2081,7 +2985,7 @@ type BatchCheckMembershipChangeRequest struct {
 
 func (x *BatchCheckMembershipChangeRequest) Reset() {
 	*x = BatchCheckMembershipChangeRequest{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[32]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2093,7 +2997,7 @@ func (x *BatchCheckMembershipChangeRequest) String() string {
 func (*BatchCheckMembershipChangeRequest) ProtoMessage() {}
 
 func (x *BatchCheckMembershipChangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[32]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2106,7 +3010,7 @@ func (x *BatchCheckMembershipChangeRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use BatchCheckMembershipChangeRequest.ProtoReflect.Descriptor instead.
 func (*BatchCheckMembershipChangeRequest) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{32}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *BatchCheckMembershipChangeRequest) GetItems() []*CheckMembershipChangeRequest {
@@ -2127,7 +3031,7 @@ type BatchCheckMembershipChangeResponse struct {
 
 func (x *BatchCheckMembershipChangeResponse) Reset() {
 	*x = BatchCheckMembershipChangeResponse{}
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[33]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2139,7 +3043,7 @@ func (x *BatchCheckMembershipChangeResponse) String() string {
 func (*BatchCheckMembershipChangeResponse) ProtoMessage() {}
 
 func (x *BatchCheckMembershipChangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_access_v1_access_service_proto_msgTypes[33]
+	mi := &file_steward_access_v1_access_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2152,7 +3056,7 @@ func (x *BatchCheckMembershipChangeResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use BatchCheckMembershipChangeResponse.ProtoReflect.Descriptor instead.
 func (*BatchCheckMembershipChangeResponse) Descriptor() ([]byte, []int) {
-	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{33}
+	return file_steward_access_v1_access_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *BatchCheckMembershipChangeResponse) GetResults() []*CheckMembershipChangeResponse {
@@ -2166,7 +3070,7 @@ var File_steward_access_v1_access_service_proto protoreflect.FileDescriptor
 
 const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"\n" +
-	"&steward/access/v1/access_service.proto\x12\x11steward.access.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a!steward/access/v1/resources.proto\x1a\x1csteward/authz/v1/authz.proto\"~\n" +
+	"&steward/access/v1/access_service.proto\x12\x11steward.access.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!steward/access/v1/resources.proto\x1a\x1csteward/authz/v1/authz.proto\"~\n" +
 	"\x16ListPermissionsRequest\x128\n" +
 	"\x05level\x18\x01 \x01(\x0e2\x18.steward.access.v1.LevelB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05level\x12*\n" +
 	"\fservice_type\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\vserviceType\"Z\n" +
@@ -2235,11 +3139,12 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"\x19ListPrincipalRolesRequest\x12\x8e\x01\n" +
 	"\tprincipal\x18\x01 \x01(\tBp\xbaHmrk2i^organizations/[a-z0-9][a-z0-9-]{0,62}/(users|groups|robotAccounts|externalApps)/[a-z0-9][a-z0-9-]{0,62}$R\tprincipal\"j\n" +
 	"\x1aListPrincipalRolesResponse\x12L\n" +
-	"\x10role_assignments\x18\x01 \x03(\v2!.steward.access.v1.RoleAssignmentR\x0froleAssignments\"\xb4\x02\n" +
+	"\x10role_assignments\x18\x01 \x03(\v2!.steward.access.v1.RoleAssignmentR\x0froleAssignments\"\xe2\x02\n" +
 	"\x19ExplainPermissionsRequest\x12\x8e\x01\n" +
 	"\tprincipal\x18\x01 \x01(\tBp\xbaHmrk2i^organizations/[a-z0-9][a-z0-9-]{0,62}/(users|groups|robotAccounts|externalApps)/[a-z0-9][a-z0-9-]{0,62}$R\tprincipal\x12l\n" +
 	"\x05scope\x18\x02 \x01(\tBV\xbaHSrQ\x18\x80\b2L^organizations/[a-z0-9][a-z0-9-]{0,62}(/[a-zA-Z]+/[a-z0-9][a-z0-9-]{0,62})*$R\x05scope\x12\x18\n" +
-	"\asubtree\x18\x03 \x01(\bR\asubtree\"\x8b\x04\n" +
+	"\asubtree\x18\x03 \x01(\bR\asubtree\x12,\n" +
+	"\x05as_of\x18\x04 \x01(\v2\x17.steward.access.v1.AsOfR\x04asOf\"\xb9\x04\n" +
 	"\x16CheckPermissionRequest\x12\xd1\x01\n" +
 	"\tprincipal\x18\x01 \x01(\tB\xb2\x01\xbaH\xae\x01r\xab\x012\xa8\x01^organizations/[a-z0-9][a-z0-9-]{0,62}/((users|groups)/[a-z0-9][a-z0-9-]{0,62}|(robotAccounts|externalApps)/[a-z0-9][a-z0-9-]{0,62}(/apiKeys/[a-z0-9][a-z0-9-]{0,62})?)$R\tprincipal\x12*\n" +
 	"\n" +
@@ -2249,13 +3154,15 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"\x05scope\x18\x03 \x01(\tBV\xbaHSrQ\x18\x80\b2L^organizations/[a-z0-9][a-z0-9-]{0,62}(/[a-zA-Z]+/[a-z0-9][a-z0-9-]{0,62})*$R\x05scope\x12\x18\n" +
 	"\aexplain\x18\x04 \x01(\bR\aexplain\x12*\n" +
 	"\x11at_least_sequence\x18\x05 \x01(\x04R\x0fatLeastSequence\x12=\n" +
-	"\x1bat_least_directory_sequence\x18\x06 \x01(\x04R\x18atLeastDirectorySequence\"\xd8\x01\n" +
+	"\x1bat_least_directory_sequence\x18\x06 \x01(\x04R\x18atLeastDirectorySequence\x12,\n" +
+	"\x05as_of\x18\a \x01(\v2\x17.steward.access.v1.AsOfR\x04asOf\"\xa3\x02\n" +
 	"\x17CheckPermissionResponse\x12\x18\n" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12@\n" +
 	"\vexplanation\x18\x03 \x01(\v2\x1e.steward.access.v1.ExplanationR\vexplanation\x12\x1a\n" +
 	"\bsequence\x18\x04 \x01(\x04R\bsequence\x12-\n" +
-	"\x12directory_sequence\x18\x05 \x01(\x04R\x11directorySequence\"\xf0\x01\n" +
+	"\x12directory_sequence\x18\x05 \x01(\x04R\x11directorySequence\x12I\n" +
+	"\x0fpossible_grants\x18\x06 \x03(\v2 .steward.access.v1.PossibleGrantR\x0epossibleGrants\"\xf0\x01\n" +
 	"\x1bBatchCheckPermissionRequest\x12L\n" +
 	"\x05items\x18\x01 \x03(\v2).steward.access.v1.CheckPermissionRequestB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\x05items\x12\x18\n" +
 	"\aexplain\x18\x02 \x01(\bR\aexplain\x12*\n" +
@@ -2264,7 +3171,81 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"\x1cBatchCheckPermissionResponse\x12D\n" +
 	"\aresults\x18\x01 \x03(\v2*.steward.access.v1.CheckPermissionResponseR\aresults\"f\n" +
 	"\x1cExportRoleAssignmentsRequest\x12F\n" +
-	"\x06parent\x18\x01 \x01(\tB.\xbaH+r)2'^organizations/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\"\xf4\x02\n" +
+	"\x06parent\x18\x01 \x01(\tB.\xbaH+r)2'^organizations/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\"o\n" +
+	"\x04AsOf\x120\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampH\x00R\x04time\x12%\n" +
+	"\bsequence\x18\x02 \x01(\x04B\a\xbaH\x042\x02 \x00H\x00R\bsequenceB\x0e\n" +
+	"\x05point\x12\x05\xbaH\x02\b\x01\"\xb8\x02\n" +
+	"\x1cListPermissionHoldersRequest\x12l\n" +
+	"\x05scope\x18\x01 \x01(\tBV\xbaHSrQ\x18\x80\b2L^organizations/[a-z0-9][a-z0-9-]{0,62}(/[a-zA-Z]+/[a-z0-9][a-z0-9-]{0,62})*$R\x05scope\x12*\n" +
+	"\n" +
+	"permission\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\n" +
+	"permission\x12'\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12,\n" +
+	"\x05as_of\x18\x05 \x01(\v2\x17.steward.access.v1.AsOfR\x04asOf\"\xc9\x01\n" +
+	"\rHoldingSource\x12\x1e\n" +
+	"\n" +
+	"assignment\x18\x01 \x01(\tR\n" +
+	"assignment\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12*\n" +
+	"\x11role_display_name\x18\x03 \x01(\tR\x0froleDisplayName\x12\x14\n" +
+	"\x05scope\x18\x04 \x01(\tR\x05scope\x12\x14\n" +
+	"\x05group\x18\x05 \x01(\tR\x05group\x12,\n" +
+	"\x12group_display_name\x18\x06 \x01(\tR\x10groupDisplayName\"\xee\x01\n" +
+	"\x10PermissionHolder\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12G\n" +
+	"\x0eprincipal_kind\x18\x02 \x01(\x0e2 .steward.access.v1.PrincipalKindR\rprincipalKind\x12!\n" +
+	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x12\x14\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\x12:\n" +
+	"\asources\x18\x05 \x03(\v2 .steward.access.v1.HoldingSourceR\asources\"\x92\x02\n" +
+	"\x1dListPermissionHoldersResponse\x12=\n" +
+	"\aholders\x18\x01 \x03(\v2#.steward.access.v1.PermissionHolderR\aholders\x12?\n" +
+	"\binactive\x18\x02 \x03(\v2#.steward.access.v1.PermissionHolderR\binactive\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12\x1a\n" +
+	"\bsequence\x18\x04 \x01(\x04R\bsequence\x12-\n" +
+	"\x12directory_sequence\x18\x05 \x01(\x04R\x11directorySequence\"\xe8\x01\n" +
+	"\x1eExportPermissionHoldersRequest\x12l\n" +
+	"\x05scope\x18\x01 \x01(\tBV\xbaHSrQ\x18\x80\b2L^organizations/[a-z0-9][a-z0-9-]{0,62}(/[a-zA-Z]+/[a-z0-9][a-z0-9-]{0,62})*$R\x05scope\x12*\n" +
+	"\n" +
+	"permission\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\n" +
+	"permission\x12,\n" +
+	"\x05as_of\x18\x03 \x01(\v2\x17.steward.access.v1.AsOfR\x04asOf\"\xc7\x03\n" +
+	"\x1aListPermittedScopesRequest\x12\x8e\x01\n" +
+	"\tprincipal\x18\x01 \x01(\tBp\xbaHmrk2i^organizations/[a-z0-9][a-z0-9-]{0,62}/(users|groups|robotAccounts|externalApps)/[a-z0-9][a-z0-9-]{0,62}$R\tprincipal\x12*\n" +
+	"\n" +
+	"permission\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\n" +
+	"permission\x12l\n" +
+	"\x05scope\x18\x03 \x01(\tBV\xbaHSrQ\x18\x80\b2L^organizations/[a-z0-9][a-z0-9-]{0,62}(/[a-zA-Z]+/[a-z0-9][a-z0-9-]{0,62})*$R\x05scope\x12'\n" +
+	"\tpage_size\x18\x04 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12,\n" +
+	"\x05as_of\x18\x06 \x01(\v2\x17.steward.access.v1.AsOfR\x04asOf\"\x85\x01\n" +
+	"\x0ePermittedScope\x12\x14\n" +
+	"\x05scope\x18\x01 \x01(\tR\x05scope\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12:\n" +
+	"\asources\x18\x03 \x03(\v2 .steward.access.v1.HoldingSourceR\asources\"\xcb\x01\n" +
+	"\x1bListPermittedScopesResponse\x129\n" +
+	"\x06scopes\x18\x01 \x03(\v2!.steward.access.v1.PermittedScopeR\x06scopes\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1a\n" +
+	"\bsequence\x18\x03 \x01(\x04R\bsequence\x12-\n" +
+	"\x12directory_sequence\x18\x04 \x01(\x04R\x11directorySequence\"]\n" +
+	"\rPossibleGrant\x12\x14\n" +
+	"\x05scope\x18\x01 \x01(\tR\x05scope\x126\n" +
+	"\x05roles\x18\x02 \x03(\v2 .steward.access.v1.GrantableRoleR\x05roles\"\xcd\x01\n" +
+	"\rGrantableRole\x12\x12\n" +
+	"\x04role\x18\x01 \x01(\tR\x04role\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12)\n" +
+	"\x10permission_count\x18\x03 \x01(\x05R\x0fpermissionCount\x12\x19\n" +
+	"\bbuilt_in\x18\x04 \x01(\bR\abuiltIn\x12\x1a\n" +
+	"\bgrantors\x18\x05 \x03(\tR\bgrantors\x12#\n" +
+	"\rgrantor_count\x18\x06 \x01(\x05R\fgrantorCount\"\xf4\x02\n" +
 	"\x19SetRobotUsageScopeRequest\x12V\n" +
 	"\x11robot_usage_scope\x18\x01 \x01(\v2\".steward.access.v1.RobotUsageScopeB\x06\xbaH\x03\xc8\x01\x01R\x0frobotUsageScope:\xfe\x01\xbaH\xfa\x01\x1a\xf7\x01\n" +
 	"\x1aset_robot_usage_scope.name\x12Jrobot_usage_scope.name must be a user's or robot account's robotUsageScope\x1a\x8c\x01this.robot_usage_scope.name.matches('^organizations/[a-z0-9][a-z0-9-]{0,62}/(users|robotAccounts)/[a-z0-9][a-z0-9-]{0,62}/robotUsageScope$')\"\x9e\x01\n" +
@@ -2311,7 +3292,7 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"!BatchCheckMembershipChangeRequest\x12R\n" +
 	"\x05items\x18\x01 \x03(\v2/.steward.access.v1.CheckMembershipChangeRequestB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\x05items\"p\n" +
 	"\"BatchCheckMembershipChangeResponse\x12J\n" +
-	"\aresults\x18\x01 \x03(\v20.steward.access.v1.CheckMembershipChangeResponseR\aresults2\xa7\x1c\n" +
+	"\aresults\x18\x01 \x03(\v20.steward.access.v1.CheckMembershipChangeResponseR\aresults2\xa6!\n" +
 	"\rAccessService\x12\x87\x01\n" +
 	"\x0fListPermissions\x12).steward.access.v1.ListPermissionsRequest\x1a*.steward.access.v1.ListPermissionsResponse\"\x1d\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/permissions\x12\x8d\x01\n" +
 	"\aGetRole\x12!.steward.access.v1.GetRoleRequest\x1a\x17.steward.access.v1.Role\"F\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x02:Z$\x12\"/v1/{name=organizations/*/roles/*}\x12\x12/v1/{name=roles/*}\x12\x9a\x01\n" +
@@ -2343,7 +3324,22 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"\n" +
 	"users.view\x12\x05scope\x82\xd3\xe4\x93\x028\x126/v1/{principal=organizations/*/*/*}:explainPermissions\x12\xae\x01\n" +
 	"\x0fCheckPermission\x12).steward.access.v1.CheckPermissionRequest\x1a*.steward.access.v1.CheckPermissionResponse\"D\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x028:\x01*\"3/v1/{principal=organizations/*/*/*}:checkPermission\x12\xa4\x01\n" +
-	"\x14BatchCheckPermission\x12..steward.access.v1.BatchCheckPermissionRequest\x1a/.steward.access.v1.BatchCheckPermissionResponse\"+\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/permissions:batchCheck\x12\xb5\x01\n" +
+	"\x14BatchCheckPermission\x12..steward.access.v1.BatchCheckPermissionRequest\x1a/.steward.access.v1.BatchCheckPermissionResponse\"+\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/permissions:batchCheck\x12\xd9\x01\n" +
+	"\x15ListPermissionHolders\x12/.steward.access.v1.ListPermissionHoldersRequest\x1a0.steward.access.v1.ListPermissionHoldersResponse\"]\xc2\xf3\x18\x1f\n" +
+	"\n" +
+	"users.view\n" +
+	"\n" +
+	"roles.view\x12\x05scope\x82\xd3\xe4\x93\x024\x122/v1/{scope=organizations/**}:listPermissionHolders\x12\xc5\x01\n" +
+	"\x17ExportPermissionHolders\x121.steward.access.v1.ExportPermissionHoldersRequest\x1a\x14.google.api.HttpBody\"_\xc2\xf3\x18\x1f\n" +
+	"\n" +
+	"users.view\n" +
+	"\n" +
+	"roles.view\x12\x05scope\x82\xd3\xe4\x93\x026\x124/v1/{scope=organizations/**}:exportPermissionHolders0\x01\x12\xd8\x01\n" +
+	"\x13ListPermittedScopes\x12-.steward.access.v1.ListPermittedScopesRequest\x1a..steward.access.v1.ListPermittedScopesResponse\"b\xc2\xf3\x18\x1f\n" +
+	"\n" +
+	"users.view\n" +
+	"\n" +
+	"roles.view\x12\x05scope\x82\xd3\xe4\x93\x029\x127/v1/{principal=organizations/*/*/*}:listPermittedScopes\x12\xb5\x01\n" +
 	"\x15ExportRoleAssignments\x12/.steward.access.v1.ExportRoleAssignmentsRequest\x1a\x14.google.api.HttpBody\"S\xc2\xf3\x18\x14\n" +
 	"\n" +
 	"users.view\x12\x06parent\x82\xd3\xe4\x93\x025\x123/v1/{parent=organizations/*}/roleAssignments:export0\x01\x12\xec\x01\n" +
@@ -2371,7 +3367,7 @@ func file_steward_access_v1_access_service_proto_rawDescGZIP() []byte {
 }
 
 var file_steward_access_v1_access_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_steward_access_v1_access_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_steward_access_v1_access_service_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_steward_access_v1_access_service_proto_goTypes = []any{
 	(CheckRobotUseRequest_Mode)(0),             // 0: steward.access.v1.CheckRobotUseRequest.Mode
 	(*ListPermissionsRequest)(nil),             // 1: steward.access.v1.ListPermissionsRequest
@@ -2397,95 +3393,128 @@ var file_steward_access_v1_access_service_proto_goTypes = []any{
 	(*BatchCheckPermissionRequest)(nil),        // 21: steward.access.v1.BatchCheckPermissionRequest
 	(*BatchCheckPermissionResponse)(nil),       // 22: steward.access.v1.BatchCheckPermissionResponse
 	(*ExportRoleAssignmentsRequest)(nil),       // 23: steward.access.v1.ExportRoleAssignmentsRequest
-	(*SetRobotUsageScopeRequest)(nil),          // 24: steward.access.v1.SetRobotUsageScopeRequest
-	(*GetRobotUsageScopeRequest)(nil),          // 25: steward.access.v1.GetRobotUsageScopeRequest
-	(*CheckRobotUseRequest)(nil),               // 26: steward.access.v1.CheckRobotUseRequest
-	(*CheckRobotUseResponse)(nil),              // 27: steward.access.v1.CheckRobotUseResponse
-	(*ListUsableRobotsRequest)(nil),            // 28: steward.access.v1.ListUsableRobotsRequest
-	(*UsableRobot)(nil),                        // 29: steward.access.v1.UsableRobot
-	(*ListUsableRobotsResponse)(nil),           // 30: steward.access.v1.ListUsableRobotsResponse
-	(*CheckMembershipChangeRequest)(nil),       // 31: steward.access.v1.CheckMembershipChangeRequest
-	(*CheckMembershipChangeResponse)(nil),      // 32: steward.access.v1.CheckMembershipChangeResponse
-	(*BatchCheckMembershipChangeRequest)(nil),  // 33: steward.access.v1.BatchCheckMembershipChangeRequest
-	(*BatchCheckMembershipChangeResponse)(nil), // 34: steward.access.v1.BatchCheckMembershipChangeResponse
-	(Level)(0),                    // 35: steward.access.v1.Level
-	(*Permission)(nil),            // 36: steward.access.v1.Permission
-	(*Role)(nil),                  // 37: steward.access.v1.Role
-	(*fieldmaskpb.FieldMask)(nil), // 38: google.protobuf.FieldMask
-	(*RoleAssignment)(nil),        // 39: steward.access.v1.RoleAssignment
-	(*Explanation)(nil),           // 40: steward.access.v1.Explanation
-	(*RobotUsageScope)(nil),       // 41: steward.access.v1.RobotUsageScope
-	(*emptypb.Empty)(nil),         // 42: google.protobuf.Empty
-	(*httpbody.HttpBody)(nil),     // 43: google.api.HttpBody
+	(*AsOf)(nil),                               // 24: steward.access.v1.AsOf
+	(*ListPermissionHoldersRequest)(nil),       // 25: steward.access.v1.ListPermissionHoldersRequest
+	(*HoldingSource)(nil),                      // 26: steward.access.v1.HoldingSource
+	(*PermissionHolder)(nil),                   // 27: steward.access.v1.PermissionHolder
+	(*ListPermissionHoldersResponse)(nil),      // 28: steward.access.v1.ListPermissionHoldersResponse
+	(*ExportPermissionHoldersRequest)(nil),     // 29: steward.access.v1.ExportPermissionHoldersRequest
+	(*ListPermittedScopesRequest)(nil),         // 30: steward.access.v1.ListPermittedScopesRequest
+	(*PermittedScope)(nil),                     // 31: steward.access.v1.PermittedScope
+	(*ListPermittedScopesResponse)(nil),        // 32: steward.access.v1.ListPermittedScopesResponse
+	(*PossibleGrant)(nil),                      // 33: steward.access.v1.PossibleGrant
+	(*GrantableRole)(nil),                      // 34: steward.access.v1.GrantableRole
+	(*SetRobotUsageScopeRequest)(nil),          // 35: steward.access.v1.SetRobotUsageScopeRequest
+	(*GetRobotUsageScopeRequest)(nil),          // 36: steward.access.v1.GetRobotUsageScopeRequest
+	(*CheckRobotUseRequest)(nil),               // 37: steward.access.v1.CheckRobotUseRequest
+	(*CheckRobotUseResponse)(nil),              // 38: steward.access.v1.CheckRobotUseResponse
+	(*ListUsableRobotsRequest)(nil),            // 39: steward.access.v1.ListUsableRobotsRequest
+	(*UsableRobot)(nil),                        // 40: steward.access.v1.UsableRobot
+	(*ListUsableRobotsResponse)(nil),           // 41: steward.access.v1.ListUsableRobotsResponse
+	(*CheckMembershipChangeRequest)(nil),       // 42: steward.access.v1.CheckMembershipChangeRequest
+	(*CheckMembershipChangeResponse)(nil),      // 43: steward.access.v1.CheckMembershipChangeResponse
+	(*BatchCheckMembershipChangeRequest)(nil),  // 44: steward.access.v1.BatchCheckMembershipChangeRequest
+	(*BatchCheckMembershipChangeResponse)(nil), // 45: steward.access.v1.BatchCheckMembershipChangeResponse
+	(Level)(0),                    // 46: steward.access.v1.Level
+	(*Permission)(nil),            // 47: steward.access.v1.Permission
+	(*Role)(nil),                  // 48: steward.access.v1.Role
+	(*fieldmaskpb.FieldMask)(nil), // 49: google.protobuf.FieldMask
+	(*RoleAssignment)(nil),        // 50: steward.access.v1.RoleAssignment
+	(*Explanation)(nil),           // 51: steward.access.v1.Explanation
+	(*timestamppb.Timestamp)(nil), // 52: google.protobuf.Timestamp
+	(PrincipalKind)(0),            // 53: steward.access.v1.PrincipalKind
+	(*RobotUsageScope)(nil),       // 54: steward.access.v1.RobotUsageScope
+	(*emptypb.Empty)(nil),         // 55: google.protobuf.Empty
+	(*httpbody.HttpBody)(nil),     // 56: google.api.HttpBody
 }
 var file_steward_access_v1_access_service_proto_depIdxs = []int32{
-	35, // 0: steward.access.v1.ListPermissionsRequest.level:type_name -> steward.access.v1.Level
-	36, // 1: steward.access.v1.ListPermissionsResponse.permissions:type_name -> steward.access.v1.Permission
-	35, // 2: steward.access.v1.ListRolesRequest.level:type_name -> steward.access.v1.Level
-	37, // 3: steward.access.v1.ListRolesResponse.roles:type_name -> steward.access.v1.Role
-	37, // 4: steward.access.v1.CreateRoleRequest.role:type_name -> steward.access.v1.Role
-	37, // 5: steward.access.v1.UpdateRoleRequest.role:type_name -> steward.access.v1.Role
-	38, // 6: steward.access.v1.UpdateRoleRequest.update_mask:type_name -> google.protobuf.FieldMask
-	39, // 7: steward.access.v1.CreateRoleAssignmentResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
+	46, // 0: steward.access.v1.ListPermissionsRequest.level:type_name -> steward.access.v1.Level
+	47, // 1: steward.access.v1.ListPermissionsResponse.permissions:type_name -> steward.access.v1.Permission
+	46, // 2: steward.access.v1.ListRolesRequest.level:type_name -> steward.access.v1.Level
+	48, // 3: steward.access.v1.ListRolesResponse.roles:type_name -> steward.access.v1.Role
+	48, // 4: steward.access.v1.CreateRoleRequest.role:type_name -> steward.access.v1.Role
+	48, // 5: steward.access.v1.UpdateRoleRequest.role:type_name -> steward.access.v1.Role
+	49, // 6: steward.access.v1.UpdateRoleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	50, // 7: steward.access.v1.CreateRoleAssignmentResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
 	9,  // 8: steward.access.v1.BatchCreateRoleAssignmentsRequest.requests:type_name -> steward.access.v1.CreateRoleAssignmentRequest
-	39, // 9: steward.access.v1.BatchCreateRoleAssignmentsResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
-	39, // 10: steward.access.v1.ListRoleAssignmentsResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
-	39, // 11: steward.access.v1.ListPrincipalRolesResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
-	40, // 12: steward.access.v1.CheckPermissionResponse.explanation:type_name -> steward.access.v1.Explanation
-	19, // 13: steward.access.v1.BatchCheckPermissionRequest.items:type_name -> steward.access.v1.CheckPermissionRequest
-	20, // 14: steward.access.v1.BatchCheckPermissionResponse.results:type_name -> steward.access.v1.CheckPermissionResponse
-	41, // 15: steward.access.v1.SetRobotUsageScopeRequest.robot_usage_scope:type_name -> steward.access.v1.RobotUsageScope
-	0,  // 16: steward.access.v1.CheckRobotUseRequest.mode:type_name -> steward.access.v1.CheckRobotUseRequest.Mode
-	29, // 17: steward.access.v1.ListUsableRobotsResponse.robots:type_name -> steward.access.v1.UsableRobot
-	31, // 18: steward.access.v1.BatchCheckMembershipChangeRequest.items:type_name -> steward.access.v1.CheckMembershipChangeRequest
-	32, // 19: steward.access.v1.BatchCheckMembershipChangeResponse.results:type_name -> steward.access.v1.CheckMembershipChangeResponse
-	1,  // 20: steward.access.v1.AccessService.ListPermissions:input_type -> steward.access.v1.ListPermissionsRequest
-	3,  // 21: steward.access.v1.AccessService.GetRole:input_type -> steward.access.v1.GetRoleRequest
-	4,  // 22: steward.access.v1.AccessService.ListRoles:input_type -> steward.access.v1.ListRolesRequest
-	6,  // 23: steward.access.v1.AccessService.CreateRole:input_type -> steward.access.v1.CreateRoleRequest
-	7,  // 24: steward.access.v1.AccessService.UpdateRole:input_type -> steward.access.v1.UpdateRoleRequest
-	8,  // 25: steward.access.v1.AccessService.DeleteRole:input_type -> steward.access.v1.DeleteRoleRequest
-	9,  // 26: steward.access.v1.AccessService.CreateRoleAssignment:input_type -> steward.access.v1.CreateRoleAssignmentRequest
-	11, // 27: steward.access.v1.AccessService.BatchCreateRoleAssignments:input_type -> steward.access.v1.BatchCreateRoleAssignmentsRequest
-	13, // 28: steward.access.v1.AccessService.ListRoleAssignments:input_type -> steward.access.v1.ListRoleAssignmentsRequest
-	15, // 29: steward.access.v1.AccessService.DeleteRoleAssignment:input_type -> steward.access.v1.DeleteRoleAssignmentRequest
-	16, // 30: steward.access.v1.AccessService.ListPrincipalRoles:input_type -> steward.access.v1.ListPrincipalRolesRequest
-	18, // 31: steward.access.v1.AccessService.ExplainPermissions:input_type -> steward.access.v1.ExplainPermissionsRequest
-	19, // 32: steward.access.v1.AccessService.CheckPermission:input_type -> steward.access.v1.CheckPermissionRequest
-	21, // 33: steward.access.v1.AccessService.BatchCheckPermission:input_type -> steward.access.v1.BatchCheckPermissionRequest
-	23, // 34: steward.access.v1.AccessService.ExportRoleAssignments:input_type -> steward.access.v1.ExportRoleAssignmentsRequest
-	24, // 35: steward.access.v1.AccessService.SetRobotUsageScope:input_type -> steward.access.v1.SetRobotUsageScopeRequest
-	25, // 36: steward.access.v1.AccessService.GetRobotUsageScope:input_type -> steward.access.v1.GetRobotUsageScopeRequest
-	26, // 37: steward.access.v1.AccessService.CheckRobotUse:input_type -> steward.access.v1.CheckRobotUseRequest
-	31, // 38: steward.access.v1.AccessService.CheckMembershipChange:input_type -> steward.access.v1.CheckMembershipChangeRequest
-	33, // 39: steward.access.v1.AccessService.BatchCheckMembershipChange:input_type -> steward.access.v1.BatchCheckMembershipChangeRequest
-	28, // 40: steward.access.v1.AccessService.ListUsableRobots:input_type -> steward.access.v1.ListUsableRobotsRequest
-	2,  // 41: steward.access.v1.AccessService.ListPermissions:output_type -> steward.access.v1.ListPermissionsResponse
-	37, // 42: steward.access.v1.AccessService.GetRole:output_type -> steward.access.v1.Role
-	5,  // 43: steward.access.v1.AccessService.ListRoles:output_type -> steward.access.v1.ListRolesResponse
-	37, // 44: steward.access.v1.AccessService.CreateRole:output_type -> steward.access.v1.Role
-	37, // 45: steward.access.v1.AccessService.UpdateRole:output_type -> steward.access.v1.Role
-	42, // 46: steward.access.v1.AccessService.DeleteRole:output_type -> google.protobuf.Empty
-	10, // 47: steward.access.v1.AccessService.CreateRoleAssignment:output_type -> steward.access.v1.CreateRoleAssignmentResponse
-	12, // 48: steward.access.v1.AccessService.BatchCreateRoleAssignments:output_type -> steward.access.v1.BatchCreateRoleAssignmentsResponse
-	14, // 49: steward.access.v1.AccessService.ListRoleAssignments:output_type -> steward.access.v1.ListRoleAssignmentsResponse
-	42, // 50: steward.access.v1.AccessService.DeleteRoleAssignment:output_type -> google.protobuf.Empty
-	17, // 51: steward.access.v1.AccessService.ListPrincipalRoles:output_type -> steward.access.v1.ListPrincipalRolesResponse
-	40, // 52: steward.access.v1.AccessService.ExplainPermissions:output_type -> steward.access.v1.Explanation
-	20, // 53: steward.access.v1.AccessService.CheckPermission:output_type -> steward.access.v1.CheckPermissionResponse
-	22, // 54: steward.access.v1.AccessService.BatchCheckPermission:output_type -> steward.access.v1.BatchCheckPermissionResponse
-	43, // 55: steward.access.v1.AccessService.ExportRoleAssignments:output_type -> google.api.HttpBody
-	41, // 56: steward.access.v1.AccessService.SetRobotUsageScope:output_type -> steward.access.v1.RobotUsageScope
-	41, // 57: steward.access.v1.AccessService.GetRobotUsageScope:output_type -> steward.access.v1.RobotUsageScope
-	27, // 58: steward.access.v1.AccessService.CheckRobotUse:output_type -> steward.access.v1.CheckRobotUseResponse
-	32, // 59: steward.access.v1.AccessService.CheckMembershipChange:output_type -> steward.access.v1.CheckMembershipChangeResponse
-	34, // 60: steward.access.v1.AccessService.BatchCheckMembershipChange:output_type -> steward.access.v1.BatchCheckMembershipChangeResponse
-	30, // 61: steward.access.v1.AccessService.ListUsableRobots:output_type -> steward.access.v1.ListUsableRobotsResponse
-	41, // [41:62] is the sub-list for method output_type
-	20, // [20:41] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	50, // 9: steward.access.v1.BatchCreateRoleAssignmentsResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
+	50, // 10: steward.access.v1.ListRoleAssignmentsResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
+	50, // 11: steward.access.v1.ListPrincipalRolesResponse.role_assignments:type_name -> steward.access.v1.RoleAssignment
+	24, // 12: steward.access.v1.ExplainPermissionsRequest.as_of:type_name -> steward.access.v1.AsOf
+	24, // 13: steward.access.v1.CheckPermissionRequest.as_of:type_name -> steward.access.v1.AsOf
+	51, // 14: steward.access.v1.CheckPermissionResponse.explanation:type_name -> steward.access.v1.Explanation
+	33, // 15: steward.access.v1.CheckPermissionResponse.possible_grants:type_name -> steward.access.v1.PossibleGrant
+	19, // 16: steward.access.v1.BatchCheckPermissionRequest.items:type_name -> steward.access.v1.CheckPermissionRequest
+	20, // 17: steward.access.v1.BatchCheckPermissionResponse.results:type_name -> steward.access.v1.CheckPermissionResponse
+	52, // 18: steward.access.v1.AsOf.time:type_name -> google.protobuf.Timestamp
+	24, // 19: steward.access.v1.ListPermissionHoldersRequest.as_of:type_name -> steward.access.v1.AsOf
+	53, // 20: steward.access.v1.PermissionHolder.principal_kind:type_name -> steward.access.v1.PrincipalKind
+	26, // 21: steward.access.v1.PermissionHolder.sources:type_name -> steward.access.v1.HoldingSource
+	27, // 22: steward.access.v1.ListPermissionHoldersResponse.holders:type_name -> steward.access.v1.PermissionHolder
+	27, // 23: steward.access.v1.ListPermissionHoldersResponse.inactive:type_name -> steward.access.v1.PermissionHolder
+	24, // 24: steward.access.v1.ExportPermissionHoldersRequest.as_of:type_name -> steward.access.v1.AsOf
+	24, // 25: steward.access.v1.ListPermittedScopesRequest.as_of:type_name -> steward.access.v1.AsOf
+	26, // 26: steward.access.v1.PermittedScope.sources:type_name -> steward.access.v1.HoldingSource
+	31, // 27: steward.access.v1.ListPermittedScopesResponse.scopes:type_name -> steward.access.v1.PermittedScope
+	34, // 28: steward.access.v1.PossibleGrant.roles:type_name -> steward.access.v1.GrantableRole
+	54, // 29: steward.access.v1.SetRobotUsageScopeRequest.robot_usage_scope:type_name -> steward.access.v1.RobotUsageScope
+	0,  // 30: steward.access.v1.CheckRobotUseRequest.mode:type_name -> steward.access.v1.CheckRobotUseRequest.Mode
+	40, // 31: steward.access.v1.ListUsableRobotsResponse.robots:type_name -> steward.access.v1.UsableRobot
+	42, // 32: steward.access.v1.BatchCheckMembershipChangeRequest.items:type_name -> steward.access.v1.CheckMembershipChangeRequest
+	43, // 33: steward.access.v1.BatchCheckMembershipChangeResponse.results:type_name -> steward.access.v1.CheckMembershipChangeResponse
+	1,  // 34: steward.access.v1.AccessService.ListPermissions:input_type -> steward.access.v1.ListPermissionsRequest
+	3,  // 35: steward.access.v1.AccessService.GetRole:input_type -> steward.access.v1.GetRoleRequest
+	4,  // 36: steward.access.v1.AccessService.ListRoles:input_type -> steward.access.v1.ListRolesRequest
+	6,  // 37: steward.access.v1.AccessService.CreateRole:input_type -> steward.access.v1.CreateRoleRequest
+	7,  // 38: steward.access.v1.AccessService.UpdateRole:input_type -> steward.access.v1.UpdateRoleRequest
+	8,  // 39: steward.access.v1.AccessService.DeleteRole:input_type -> steward.access.v1.DeleteRoleRequest
+	9,  // 40: steward.access.v1.AccessService.CreateRoleAssignment:input_type -> steward.access.v1.CreateRoleAssignmentRequest
+	11, // 41: steward.access.v1.AccessService.BatchCreateRoleAssignments:input_type -> steward.access.v1.BatchCreateRoleAssignmentsRequest
+	13, // 42: steward.access.v1.AccessService.ListRoleAssignments:input_type -> steward.access.v1.ListRoleAssignmentsRequest
+	15, // 43: steward.access.v1.AccessService.DeleteRoleAssignment:input_type -> steward.access.v1.DeleteRoleAssignmentRequest
+	16, // 44: steward.access.v1.AccessService.ListPrincipalRoles:input_type -> steward.access.v1.ListPrincipalRolesRequest
+	18, // 45: steward.access.v1.AccessService.ExplainPermissions:input_type -> steward.access.v1.ExplainPermissionsRequest
+	19, // 46: steward.access.v1.AccessService.CheckPermission:input_type -> steward.access.v1.CheckPermissionRequest
+	21, // 47: steward.access.v1.AccessService.BatchCheckPermission:input_type -> steward.access.v1.BatchCheckPermissionRequest
+	25, // 48: steward.access.v1.AccessService.ListPermissionHolders:input_type -> steward.access.v1.ListPermissionHoldersRequest
+	29, // 49: steward.access.v1.AccessService.ExportPermissionHolders:input_type -> steward.access.v1.ExportPermissionHoldersRequest
+	30, // 50: steward.access.v1.AccessService.ListPermittedScopes:input_type -> steward.access.v1.ListPermittedScopesRequest
+	23, // 51: steward.access.v1.AccessService.ExportRoleAssignments:input_type -> steward.access.v1.ExportRoleAssignmentsRequest
+	35, // 52: steward.access.v1.AccessService.SetRobotUsageScope:input_type -> steward.access.v1.SetRobotUsageScopeRequest
+	36, // 53: steward.access.v1.AccessService.GetRobotUsageScope:input_type -> steward.access.v1.GetRobotUsageScopeRequest
+	37, // 54: steward.access.v1.AccessService.CheckRobotUse:input_type -> steward.access.v1.CheckRobotUseRequest
+	42, // 55: steward.access.v1.AccessService.CheckMembershipChange:input_type -> steward.access.v1.CheckMembershipChangeRequest
+	44, // 56: steward.access.v1.AccessService.BatchCheckMembershipChange:input_type -> steward.access.v1.BatchCheckMembershipChangeRequest
+	39, // 57: steward.access.v1.AccessService.ListUsableRobots:input_type -> steward.access.v1.ListUsableRobotsRequest
+	2,  // 58: steward.access.v1.AccessService.ListPermissions:output_type -> steward.access.v1.ListPermissionsResponse
+	48, // 59: steward.access.v1.AccessService.GetRole:output_type -> steward.access.v1.Role
+	5,  // 60: steward.access.v1.AccessService.ListRoles:output_type -> steward.access.v1.ListRolesResponse
+	48, // 61: steward.access.v1.AccessService.CreateRole:output_type -> steward.access.v1.Role
+	48, // 62: steward.access.v1.AccessService.UpdateRole:output_type -> steward.access.v1.Role
+	55, // 63: steward.access.v1.AccessService.DeleteRole:output_type -> google.protobuf.Empty
+	10, // 64: steward.access.v1.AccessService.CreateRoleAssignment:output_type -> steward.access.v1.CreateRoleAssignmentResponse
+	12, // 65: steward.access.v1.AccessService.BatchCreateRoleAssignments:output_type -> steward.access.v1.BatchCreateRoleAssignmentsResponse
+	14, // 66: steward.access.v1.AccessService.ListRoleAssignments:output_type -> steward.access.v1.ListRoleAssignmentsResponse
+	55, // 67: steward.access.v1.AccessService.DeleteRoleAssignment:output_type -> google.protobuf.Empty
+	17, // 68: steward.access.v1.AccessService.ListPrincipalRoles:output_type -> steward.access.v1.ListPrincipalRolesResponse
+	51, // 69: steward.access.v1.AccessService.ExplainPermissions:output_type -> steward.access.v1.Explanation
+	20, // 70: steward.access.v1.AccessService.CheckPermission:output_type -> steward.access.v1.CheckPermissionResponse
+	22, // 71: steward.access.v1.AccessService.BatchCheckPermission:output_type -> steward.access.v1.BatchCheckPermissionResponse
+	28, // 72: steward.access.v1.AccessService.ListPermissionHolders:output_type -> steward.access.v1.ListPermissionHoldersResponse
+	56, // 73: steward.access.v1.AccessService.ExportPermissionHolders:output_type -> google.api.HttpBody
+	32, // 74: steward.access.v1.AccessService.ListPermittedScopes:output_type -> steward.access.v1.ListPermittedScopesResponse
+	56, // 75: steward.access.v1.AccessService.ExportRoleAssignments:output_type -> google.api.HttpBody
+	54, // 76: steward.access.v1.AccessService.SetRobotUsageScope:output_type -> steward.access.v1.RobotUsageScope
+	54, // 77: steward.access.v1.AccessService.GetRobotUsageScope:output_type -> steward.access.v1.RobotUsageScope
+	38, // 78: steward.access.v1.AccessService.CheckRobotUse:output_type -> steward.access.v1.CheckRobotUseResponse
+	43, // 79: steward.access.v1.AccessService.CheckMembershipChange:output_type -> steward.access.v1.CheckMembershipChangeResponse
+	45, // 80: steward.access.v1.AccessService.BatchCheckMembershipChange:output_type -> steward.access.v1.BatchCheckMembershipChangeResponse
+	41, // 81: steward.access.v1.AccessService.ListUsableRobots:output_type -> steward.access.v1.ListUsableRobotsResponse
+	58, // [58:82] is the sub-list for method output_type
+	34, // [34:58] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_steward_access_v1_access_service_proto_init() }
@@ -2494,13 +3523,17 @@ func file_steward_access_v1_access_service_proto_init() {
 		return
 	}
 	file_steward_access_v1_resources_proto_init()
+	file_steward_access_v1_access_service_proto_msgTypes[23].OneofWrappers = []any{
+		(*AsOf_Time)(nil),
+		(*AsOf_Sequence)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_access_v1_access_service_proto_rawDesc), len(file_steward_access_v1_access_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   34,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -35,6 +35,9 @@ const (
 	AccessService_ExplainPermissions_FullMethodName         = "/steward.access.v1.AccessService/ExplainPermissions"
 	AccessService_CheckPermission_FullMethodName            = "/steward.access.v1.AccessService/CheckPermission"
 	AccessService_BatchCheckPermission_FullMethodName       = "/steward.access.v1.AccessService/BatchCheckPermission"
+	AccessService_ListPermissionHolders_FullMethodName      = "/steward.access.v1.AccessService/ListPermissionHolders"
+	AccessService_ExportPermissionHolders_FullMethodName    = "/steward.access.v1.AccessService/ExportPermissionHolders"
+	AccessService_ListPermittedScopes_FullMethodName        = "/steward.access.v1.AccessService/ListPermittedScopes"
 	AccessService_ExportRoleAssignments_FullMethodName      = "/steward.access.v1.AccessService/ExportRoleAssignments"
 	AccessService_SetRobotUsageScope_FullMethodName         = "/steward.access.v1.AccessService/SetRobotUsageScope"
 	AccessService_GetRobotUsageScope_FullMethodName         = "/steward.access.v1.AccessService/GetRobotUsageScope"
@@ -118,6 +121,20 @@ type AccessServiceClient interface {
 	// BatchCheckPermission answers up to 1,000 checks in one call, with the
 	// same rules as CheckPermission for each item.
 	BatchCheckPermission(ctx context.Context, in *BatchCheckPermissionRequest, opts ...grpc.CallOption) (*BatchCheckPermissionResponse, error)
+	// ListPermissionHolders answers "who can do P at S" (issue 14): every
+	// user, robot account and external app that holds the permission at the
+	// scope, with each way it holds it (its own assignment, or a group's at
+	// the scope or an ancestor). Groups are expanded (the Everyone group to
+	// every user of the organization). Principals that would hold it but are
+	// not active are listed apart, never as holders. Paged by principal name.
+	ListPermissionHolders(ctx context.Context, in *ListPermissionHoldersRequest, opts ...grpc.CallOption) (*ListPermissionHoldersResponse, error)
+	// ExportPermissionHolders streams ListPermissionHolders' whole answer as
+	// CSV, one row per holder and source; inactive principals' rows say so.
+	ExportPermissionHolders(ctx context.Context, in *ExportPermissionHoldersRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
+	// ListPermittedScopes answers "where can X do P" (issue 14): every scope
+	// of a subtree where the principal holds the permission, in name order,
+	// paged, without walking the parts of the tree where it holds nothing.
+	ListPermittedScopes(ctx context.Context, in *ListPermittedScopesRequest, opts ...grpc.CallOption) (*ListPermittedScopesResponse, error)
 	// ExportRoleAssignments streams every assignment of an organization as
 	// CSV with seed 002's columns (R19): each explicit assignment, and for a
 	// group's assignment one inherited row per member. A cell beginning with
@@ -305,9 +322,48 @@ func (c *accessServiceClient) BatchCheckPermission(ctx context.Context, in *Batc
 	return out, nil
 }
 
+func (c *accessServiceClient) ListPermissionHolders(ctx context.Context, in *ListPermissionHoldersRequest, opts ...grpc.CallOption) (*ListPermissionHoldersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPermissionHoldersResponse)
+	err := c.cc.Invoke(ctx, AccessService_ListPermissionHolders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accessServiceClient) ExportPermissionHolders(ctx context.Context, in *ExportPermissionHoldersRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AccessService_ServiceDesc.Streams[0], AccessService_ExportPermissionHolders_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportPermissionHoldersRequest, httpbody.HttpBody]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AccessService_ExportPermissionHoldersClient = grpc.ServerStreamingClient[httpbody.HttpBody]
+
+func (c *accessServiceClient) ListPermittedScopes(ctx context.Context, in *ListPermittedScopesRequest, opts ...grpc.CallOption) (*ListPermittedScopesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPermittedScopesResponse)
+	err := c.cc.Invoke(ctx, AccessService_ListPermittedScopes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *accessServiceClient) ExportRoleAssignments(ctx context.Context, in *ExportRoleAssignmentsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &AccessService_ServiceDesc.Streams[0], AccessService_ExportRoleAssignments_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &AccessService_ServiceDesc.Streams[1], AccessService_ExportRoleAssignments_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -458,6 +514,20 @@ type AccessServiceServer interface {
 	// BatchCheckPermission answers up to 1,000 checks in one call, with the
 	// same rules as CheckPermission for each item.
 	BatchCheckPermission(context.Context, *BatchCheckPermissionRequest) (*BatchCheckPermissionResponse, error)
+	// ListPermissionHolders answers "who can do P at S" (issue 14): every
+	// user, robot account and external app that holds the permission at the
+	// scope, with each way it holds it (its own assignment, or a group's at
+	// the scope or an ancestor). Groups are expanded (the Everyone group to
+	// every user of the organization). Principals that would hold it but are
+	// not active are listed apart, never as holders. Paged by principal name.
+	ListPermissionHolders(context.Context, *ListPermissionHoldersRequest) (*ListPermissionHoldersResponse, error)
+	// ExportPermissionHolders streams ListPermissionHolders' whole answer as
+	// CSV, one row per holder and source; inactive principals' rows say so.
+	ExportPermissionHolders(*ExportPermissionHoldersRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
+	// ListPermittedScopes answers "where can X do P" (issue 14): every scope
+	// of a subtree where the principal holds the permission, in name order,
+	// paged, without walking the parts of the tree where it holds nothing.
+	ListPermittedScopes(context.Context, *ListPermittedScopesRequest) (*ListPermittedScopesResponse, error)
 	// ExportRoleAssignments streams every assignment of an organization as
 	// CSV with seed 002's columns (R19): each explicit assignment, and for a
 	// group's assignment one inherited row per member. A cell beginning with
@@ -546,6 +616,15 @@ func (UnimplementedAccessServiceServer) CheckPermission(context.Context, *CheckP
 }
 func (UnimplementedAccessServiceServer) BatchCheckPermission(context.Context, *BatchCheckPermissionRequest) (*BatchCheckPermissionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchCheckPermission not implemented")
+}
+func (UnimplementedAccessServiceServer) ListPermissionHolders(context.Context, *ListPermissionHoldersRequest) (*ListPermissionHoldersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPermissionHolders not implemented")
+}
+func (UnimplementedAccessServiceServer) ExportPermissionHolders(*ExportPermissionHoldersRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error {
+	return status.Error(codes.Unimplemented, "method ExportPermissionHolders not implemented")
+}
+func (UnimplementedAccessServiceServer) ListPermittedScopes(context.Context, *ListPermittedScopesRequest) (*ListPermittedScopesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPermittedScopes not implemented")
 }
 func (UnimplementedAccessServiceServer) ExportRoleAssignments(*ExportRoleAssignmentsRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error {
 	return status.Error(codes.Unimplemented, "method ExportRoleAssignments not implemented")
@@ -841,6 +920,53 @@ func _AccessService_BatchCheckPermission_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccessService_ListPermissionHolders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPermissionHoldersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccessServiceServer).ListPermissionHolders(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccessService_ListPermissionHolders_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccessServiceServer).ListPermissionHolders(ctx, req.(*ListPermissionHoldersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccessService_ExportPermissionHolders_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportPermissionHoldersRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AccessServiceServer).ExportPermissionHolders(m, &grpc.GenericServerStream[ExportPermissionHoldersRequest, httpbody.HttpBody]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AccessService_ExportPermissionHoldersServer = grpc.ServerStreamingServer[httpbody.HttpBody]
+
+func _AccessService_ListPermittedScopes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPermittedScopesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccessServiceServer).ListPermittedScopes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccessService_ListPermittedScopes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccessServiceServer).ListPermittedScopes(ctx, req.(*ListPermittedScopesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AccessService_ExportRoleAssignments_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(ExportRoleAssignmentsRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -1024,6 +1150,14 @@ var AccessService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AccessService_BatchCheckPermission_Handler,
 		},
 		{
+			MethodName: "ListPermissionHolders",
+			Handler:    _AccessService_ListPermissionHolders_Handler,
+		},
+		{
+			MethodName: "ListPermittedScopes",
+			Handler:    _AccessService_ListPermittedScopes_Handler,
+		},
+		{
 			MethodName: "SetRobotUsageScope",
 			Handler:    _AccessService_SetRobotUsageScope_Handler,
 		},
@@ -1049,6 +1183,11 @@ var AccessService_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ExportPermissionHolders",
+			Handler:       _AccessService_ExportPermissionHolders_Handler,
+			ServerStreams: true,
+		},
 		{
 			StreamName:    "ExportRoleAssignments",
 			Handler:       _AccessService_ExportRoleAssignments_Handler,

@@ -63,6 +63,10 @@ const (
 	// Organization Administrator and Everyone's User at the organization
 	// (CATALOGUE.md "Default groups", R5).
 	ErrorReason_ERROR_REASON_BUILT_IN_ASSIGNMENT_IMMUTABLE ErrorReason = 12
+	// An as_of lies outside the retention of the event logs the past is
+	// rebuilt from (OUT_OF_RANGE); metadata "earliest" is the earliest time
+	// available (RFC 3339), absent when no past is available at all.
+	ErrorReason_ERROR_REASON_HISTORY_UNAVAILABLE ErrorReason = 13
 )
 
 // Enum value maps for ErrorReason.
@@ -81,6 +85,7 @@ var (
 		10: "ERROR_REASON_ALREADY_EXISTS",
 		11: "ERROR_REASON_REQUEST_ID_REUSED",
 		12: "ERROR_REASON_BUILT_IN_ASSIGNMENT_IMMUTABLE",
+		13: "ERROR_REASON_HISTORY_UNAVAILABLE",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                   0,
@@ -96,6 +101,7 @@ var (
 		"ERROR_REASON_ALREADY_EXISTS":                10,
 		"ERROR_REASON_REQUEST_ID_REUSED":             11,
 		"ERROR_REASON_BUILT_IN_ASSIGNMENT_IMMUTABLE": 12,
+		"ERROR_REASON_HISTORY_UNAVAILABLE":           13,
 	}
 )
 
@@ -130,7 +136,7 @@ var File_steward_access_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_steward_access_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"$steward/access/v1/error_reason.proto\x12\x11steward.access.v1*\xf3\x03\n" +
+	"$steward/access/v1/error_reason.proto\x12\x11steward.access.v1*\x99\x04\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12(\n" +
 	"$ERROR_REASON_BUILT_IN_ROLE_IMMUTABLE\x10\x01\x12%\n" +
@@ -145,7 +151,8 @@ const file_steward_access_v1_error_reason_proto_rawDesc = "" +
 	"\x1bERROR_REASON_ALREADY_EXISTS\x10\n" +
 	"\x12\"\n" +
 	"\x1eERROR_REASON_REQUEST_ID_REUSED\x10\v\x12.\n" +
-	"*ERROR_REASON_BUILT_IN_ASSIGNMENT_IMMUTABLE\x10\fB,Z*steward.dev/gen/steward/access/v1;accessv1b\x06proto3"
+	"*ERROR_REASON_BUILT_IN_ASSIGNMENT_IMMUTABLE\x10\f\x12$\n" +
+	" ERROR_REASON_HISTORY_UNAVAILABLE\x10\rB,Z*steward.dev/gen/steward/access/v1;accessv1b\x06proto3"
 
 var (
 	file_steward_access_v1_error_reason_proto_rawDescOnce sync.Once
