@@ -947,4 +947,3 @@ func modelPrincipal(p MirrorPrincipal) authorizer.Principal {
 		Everyone: p.Everyone, DisplayName: p.DisplayName, Email: p.Email,
 	}
 }
-
