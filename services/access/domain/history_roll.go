@@ -46,8 +46,8 @@ type HistoryOptions struct {
 
 // RunHistory keeps the history's base (RollHistory) at once and then every
 // opts.Interval, or sooner when a resync calls for a new base, until ctx is
-// done; failures are logged and retried at the next round. It returns nil
-// when ctx is done.
+// done; a failed round is logged and retried within a minute. It returns
+// nil when ctx is done.
 func (s *Service) RunHistory(ctx context.Context, opts HistoryOptions) error {
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultHistoryInterval
@@ -55,20 +55,27 @@ func (s *Service) RunHistory(ctx context.Context, opts HistoryOptions) error {
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultHistoryRetention
 	}
-	t := time.NewTicker(opts.Interval)
-	defer t.Stop()
 	for {
+		wait := opts.Interval
 		if err := s.RollHistory(ctx, opts.Retention); err != nil && ctx.Err() == nil {
-			s.logger.Error("access: history: keeping the base failed; retrying at the next round", "error", err)
+			wait = min(wait, historyRetry)
+			s.logger.Error("access: history: keeping the base failed; retrying", "error", err, "in", wait)
 		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return nil
 		case <-t.C:
 		case <-s.history.kick:
+			t.Stop()
 		}
 	}
 }
+
+// historyRetry bounds the wait before RunHistory retries a failed round
+// (the directory may not be up yet when access starts).
+const historyRetry = time.Minute
 
 // RollHistory makes the history's base if there is none (the empty model
 // when both logs still hold their first event, else the current state),
