@@ -17,7 +17,6 @@ import (
 
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
-	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/store"
 	"steward.dev/services/access/authorizer"
 )
@@ -51,12 +50,11 @@ func (a Actor) SpeaksFor(principal string) bool {
 	return a.Name == principal || (principal != "" && KeyPrincipal(a.Name) == principal)
 }
 
-// applyAPIKeyEvent applies a directory.api_key.created, .updated, .revoked
-// or .deleted event: a created or updated key is stored with its principal
-// and creator (the event's actor for a created key without a recorded
-// creator), a revoked or deleted one is dropped; the model follows after
-// the commit.
-func (t *txn) applyAPIKeyEvent(ev *eventlogv1.Event) error {
+// decodeAPIKey decodes a directory.api_key.created, .updated, .revoked or
+// .deleted event into f: a created or updated key is put with its
+// principal and creator (the event's actor for a created key without a
+// recorded creator), a revoked or deleted one is dropped.
+func (f *directoryFact) decodeAPIKey(ev *eventlogv1.Event) error {
 	k := &directoryv1.ApiKey{}
 	if err := decodeEvent(ev, k); err != nil {
 		return err
@@ -66,26 +64,36 @@ func (t *txn) applyAPIKeyEvent(ev *eventlogv1.Event) error {
 	if principal == "" {
 		return fmt.Errorf("domain: directory event %d (%s) names no API key", ev.GetSequence(), ev.GetType())
 	}
-	model := t.s.model
-	typ, _ := eventlog.ParseType[directoryv1.EventType](ev.GetType())
-	if typ == directoryv1.EventType_EVENT_TYPE_API_KEY_REVOKED || typ == directoryv1.EventType_EVENT_TYPE_API_KEY_DELETED || k.GetRevokeTime() != nil {
-		if err := t.Delete([]byte(dirAPIKeyPrefix + name)); err != nil {
-			return err
-		}
-		t.OnCommit(func() { model.DeleteAPIKey(name) })
+	f.key = authorizer.APIKey{ID: name, Principal: principal}
+	if f.typ == directoryv1.EventType_EVENT_TYPE_API_KEY_REVOKED || f.typ == directoryv1.EventType_EVENT_TYPE_API_KEY_DELETED || k.GetRevokeTime() != nil {
+		f.op = factDeleteAPIKey
 		return nil
 	}
 	creator := k.GetCreator()
-	if creator == "" && typ == directoryv1.EventType_EVENT_TYPE_API_KEY_CREATED {
+	if creator == "" && f.typ == directoryv1.EventType_EVENT_TYPE_API_KEY_CREATED {
 		creator = ev.GetAudit().GetActor()
 	}
-	rec := dirAPIKey{Principal: principal, Creator: limitingCreator(creator)}
-	if err := putJSON(t.Tx, dirAPIKeyPrefix+name, rec); err != nil {
+	f.op, f.key.Creator = factPutAPIKey, limitingCreator(creator)
+	return nil
+}
+
+// putAPIKey stores the live key k and, after the commit, puts it in the
+// model.
+func (t *txn) putAPIKey(k authorizer.APIKey) error {
+	if err := putJSON(t.Tx, dirAPIKeyPrefix+k.ID, dirAPIKey{Principal: k.Principal, Creator: k.Creator}); err != nil {
 		return err
 	}
-	t.OnCommit(func() {
-		_ = model.UpsertAPIKey(authorizer.APIKey{ID: name, Principal: rec.Principal, Creator: rec.Creator})
-	})
+	t.onCommitApply(directoryFact{op: factPutAPIKey, key: k})
+	return nil
+}
+
+// deleteAPIKey drops the key name and, after the commit, takes it out of
+// the model.
+func (t *txn) deleteAPIKey(name string) error {
+	if err := t.Delete([]byte(dirAPIKeyPrefix + name)); err != nil {
+		return err
+	}
+	t.onCommitApply(directoryFact{op: factDeleteAPIKey, key: authorizer.APIKey{ID: name}})
 	return nil
 }
 

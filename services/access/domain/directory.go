@@ -106,181 +106,323 @@ func (s *Service) ApplyDirectoryEvent(tx store.Tx, ev *eventlogv1.Event) error {
 	return nil
 }
 
-// applyDirectoryEvent is ApplyDirectoryEvent in t.
+// applyDirectoryEvent is ApplyDirectoryEvent in t: the fact the event
+// states (decodeDirectoryEvent) stored, then the built-in assignments it
+// calls for.
 func (t *txn) applyDirectoryEvent(ev *eventlogv1.Event) error {
+	f, err := decodeDirectoryEvent(ev)
+	if err != nil {
+		return err
+	}
+	if err := t.storeFact(f); err != nil {
+		return err
+	}
+	return t.seedFor(f)
+}
+
+// factOp is the kind of fact a directory event states.
+type factOp uint8
+
+// The facts of the directory access follows.
+const (
+	factNone factOp = iota // an event access does not follow
+	factPutScope
+	factDeleteScope
+	factPutPrincipal
+	factDeletePrincipal
+	factPutMembership
+	factDeleteMembership
+	factPutRobot
+	factDeleteRobot
+	factPutAPIKey
+	factDeleteAPIKey
+)
+
+// directoryFact is what one directory event tells access, decoded once by
+// decodeDirectoryEvent for both the feed (storeFact and seedFor: the store,
+// the built-in assignments, the model after the commit) and the history
+// (history_replay.go: a model of the past). applyFact is its effect on a
+// model, the same for both.
+type directoryFact struct {
+	typ directoryv1.EventType
+	op  factOp
+	// name is what a delete removes.
+	name string
+	// scope is the scope to put; inherit says it is a folder or project,
+	// whose type is its service's (resolved before applyFact).
+	scope      MirrorScope
+	inherit    bool
+	principal  MirrorPrincipal
+	membership authorizer.Membership
+	robot      MirrorRobot
+	key        authorizer.APIKey
+	// dropUsage: the deleted principal's robot usage scope goes with it
+	// (R20).
+	dropUsage bool
+	// What the built-in assignments need (seedFor): the created service,
+	// the Shared folder created or named, an owner created, a default
+	// group or a robot account created.
+	service      *directoryv1.Service
+	sharedFolder *directoryv1.Folder
+	owner        bool
+	defaultGroup bool
+	robotAccount bool
+}
+
+// decodeDirectoryEvent returns the fact ev states; factNone for the event
+// types access does not follow and for memberships across organizations.
+func decodeDirectoryEvent(ev *eventlogv1.Event) (directoryFact, error) {
 	typ, _ := eventlog.ParseType[directoryv1.EventType](ev.GetType())
+	f := directoryFact{typ: typ}
 	switch typ {
 	case directoryv1.EventType_EVENT_TYPE_ORGANIZATION_CREATED:
 		o := &directoryv1.Organization{}
-		if err := decodeEvent(ev, o); err != nil {
-			return err
-		}
-		return t.putScope(MirrorScope{Name: o.GetName(), DisplayName: o.GetDisplayName()})
+		f.op = factPutScope
+		return f, f.decodeScope(ev, o, func() { f.scope = MirrorScope{Name: o.GetName(), DisplayName: o.GetDisplayName()} })
 
 	case directoryv1.EventType_EVENT_TYPE_TENANT_CREATED, directoryv1.EventType_EVENT_TYPE_TENANT_UPDATED:
 		m := &directoryv1.Tenant{}
-		if err := decodeEvent(ev, m); err != nil {
-			return err
-		}
-		return t.putScope(MirrorScope{Name: m.GetName(), DisplayName: m.GetDisplayName()})
+		f.op = factPutScope
+		return f, f.decodeScope(ev, m, func() { f.scope = MirrorScope{Name: m.GetName(), DisplayName: m.GetDisplayName()} })
 
 	case directoryv1.EventType_EVENT_TYPE_SERVICE_CREATED, directoryv1.EventType_EVENT_TYPE_SERVICE_UPDATED:
 		m := &directoryv1.Service{}
-		if err := decodeEvent(ev, m); err != nil {
-			return err
-		}
-		if err := t.putScope(MirrorScope{Name: m.GetName(), DisplayName: m.GetDisplayName(), ServiceType: m.GetType()}); err != nil {
-			return err
-		}
-		if typ == directoryv1.EventType_EVENT_TYPE_SERVICE_CREATED {
-			return t.seedService(m)
-		}
-		return nil
+		f.op = factPutScope
+		return f, f.decodeScope(ev, m, func() {
+			f.scope = MirrorScope{Name: m.GetName(), DisplayName: m.GetDisplayName(), ServiceType: m.GetType()}
+			if typ == directoryv1.EventType_EVENT_TYPE_SERVICE_CREATED {
+				f.service = m
+			}
+		})
 
 	case directoryv1.EventType_EVENT_TYPE_FOLDER_CREATED, directoryv1.EventType_EVENT_TYPE_FOLDER_UPDATED:
 		m := &directoryv1.Folder{}
-		if err := decodeEvent(ev, m); err != nil {
-			return err
-		}
-		if err := t.putChildScope(m.GetName(), m.GetDisplayName()); err != nil {
-			return err
-		}
-		// The directory creates the Shared folder with its service, and
-		// names an existing one (created, or updated when a folder of that
-		// name was there already) when it migrates older services.
-		if svc := serviceNodeOf(m.GetName()); svc != "" && m.GetName() == sharedFolderOf(svc) {
-			return t.seedSharedFolder(svc, m)
-		}
-		return nil
+		f.op, f.inherit = factPutScope, true
+		return f, f.decodeScope(ev, m, func() {
+			f.scope = MirrorScope{Name: m.GetName(), DisplayName: m.GetDisplayName()}
+			// The directory creates the Shared folder with its service, and
+			// names an existing one (created, or updated when a folder of
+			// that name was there already) when it migrates older services.
+			if svc := serviceNodeOf(m.GetName()); svc != "" && m.GetName() == sharedFolderOf(svc) {
+				f.sharedFolder = m
+			}
+		})
 
 	case directoryv1.EventType_EVENT_TYPE_PROJECT_CREATED, directoryv1.EventType_EVENT_TYPE_PROJECT_UPDATED:
 		m := &directoryv1.Project{}
-		if err := decodeEvent(ev, m); err != nil {
-			return err
-		}
-		return t.putChildScope(m.GetName(), m.GetDisplayName())
+		f.op, f.inherit = factPutScope, true
+		return f, f.decodeScope(ev, m, func() { f.scope = MirrorScope{Name: m.GetName(), DisplayName: m.GetDisplayName()} })
 
 	case directoryv1.EventType_EVENT_TYPE_TENANT_DELETED, directoryv1.EventType_EVENT_TYPE_SERVICE_DELETED, directoryv1.EventType_EVENT_TYPE_FOLDER_DELETED, directoryv1.EventType_EVENT_TYPE_PROJECT_DELETED:
-		if ev.GetResource() == "" {
-			return fmt.Errorf("domain: directory event %d (%s) names no resource", ev.GetSequence(), typ)
-		}
-		return t.deleteScope(ev.GetResource())
+		f.op = factDeleteScope
+		return f, f.named(ev)
 
 	case directoryv1.EventType_EVENT_TYPE_USER_CREATED, directoryv1.EventType_EVENT_TYPE_USER_UPDATED, directoryv1.EventType_EVENT_TYPE_USER_ACTIVATED, directoryv1.EventType_EVENT_TYPE_USER_DEACTIVATED,
 		directoryv1.EventType_EVENT_TYPE_USER_PROVISIONED, directoryv1.EventType_EVENT_TYPE_USER_GROUPS_ASSIGNED, directoryv1.EventType_EVENT_TYPE_TOTP_ENROLLED:
 		u := &directoryv1.User{}
 		if err := decodeEvent(ev, u); err != nil {
-			return err
+			return f, err
 		}
 		display := u.GetDisplayName()
 		if display == "" {
 			display = u.GetNickname()
 		}
-		p := MirrorPrincipal{
+		f.op, f.principal = factPutPrincipal, MirrorPrincipal{
 			Name: u.GetName(), Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_USER, DisplayName: display,
 			Email: u.GetEmail(), Organization: resourcename.OrganizationOf(u.GetName()), Active: u.GetState() == directoryv1.User_STATE_ACTIVE,
 		}
-		if err := t.putPrincipal(p); err != nil {
-			return err
-		}
-		if typ == directoryv1.EventType_EVENT_TYPE_USER_CREATED && u.GetOwner() {
-			return t.seed(p.Name, catalogue.RoleOwner, p.Organization,
-				fmt.Sprintf("Role Owner was bound to %s, the owner of organization %s.", display, t.scopeDisplay(p.Organization)))
-		}
-		return nil
+		f.owner = typ == directoryv1.EventType_EVENT_TYPE_USER_CREATED && u.GetOwner()
+		return f, nil
 
 	case directoryv1.EventType_EVENT_TYPE_GROUP_CREATED, directoryv1.EventType_EVENT_TYPE_GROUP_UPDATED:
 		g := &directoryv1.Group{}
 		if err := decodeEvent(ev, g); err != nil {
-			return err
+			return f, err
 		}
-		p := MirrorPrincipal{
+		f.op, f.principal = factPutPrincipal, MirrorPrincipal{
 			Name: g.GetName(), Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_GROUP, DisplayName: g.GetDisplayName(),
 			Organization: resourcename.OrganizationOf(g.GetName()), Active: true,
 			Everyone: g.GetDefaultGroup() == directoryv1.Group_DEFAULT_GROUP_EVERYONE,
 		}
-		if err := t.putPrincipal(p); err != nil {
-			return err
-		}
-		if typ == directoryv1.EventType_EVENT_TYPE_GROUP_CREATED && g.GetKind() == directoryv1.Group_KIND_DEFAULT {
-			return t.seedDefaultGroup(p)
-		}
-		return nil
+		f.defaultGroup = typ == directoryv1.EventType_EVENT_TYPE_GROUP_CREATED && g.GetKind() == directoryv1.Group_KIND_DEFAULT
+		return f, nil
 
 	case directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_CREATED, directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_UPDATED:
 		ra := &directoryv1.RobotAccount{}
 		if err := decodeEvent(ev, ra); err != nil {
-			return err
+			return f, err
 		}
-		p := MirrorPrincipal{
+		f.op, f.principal = factPutPrincipal, MirrorPrincipal{
 			Name: ra.GetName(), Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_ROBOT_ACCOUNT, DisplayName: ra.GetDisplayName(),
 			Organization: resourcename.OrganizationOf(ra.GetName()), Active: true,
 		}
-		if err := t.putPrincipal(p); err != nil {
-			return err
-		}
-		if typ == directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_CREATED {
-			return t.seedRobotAccount(p)
-		}
-		return nil
+		f.robotAccount = typ == directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_CREATED
+		return f, nil
 
 	case directoryv1.EventType_EVENT_TYPE_EXTERNAL_APP_CREATED, directoryv1.EventType_EVENT_TYPE_EXTERNAL_APP_UPDATED:
 		app := &directoryv1.ExternalApp{}
 		if err := decodeEvent(ev, app); err != nil {
-			return err
+			return f, err
 		}
-		return t.putPrincipal(MirrorPrincipal{
+		f.op, f.principal = factPutPrincipal, MirrorPrincipal{
 			Name: app.GetName(), Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_EXTERNAL_APP, DisplayName: app.GetDisplayName(),
 			Organization: resourcename.OrganizationOf(app.GetName()), Active: true,
-		})
+		}
+		return f, nil
 
 	case directoryv1.EventType_EVENT_TYPE_USER_DELETED, directoryv1.EventType_EVENT_TYPE_GROUP_DELETED, directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_DELETED, directoryv1.EventType_EVENT_TYPE_EXTERNAL_APP_DELETED:
-		name := ev.GetResource()
-		if name == "" {
-			return fmt.Errorf("domain: directory event %d (%s) names no resource", ev.GetSequence(), typ)
-		}
-		if typ == directoryv1.EventType_EVENT_TYPE_USER_DELETED || typ == directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_DELETED {
-			// R20: the account's robot usage scope goes with it.
-			if err := t.deleteRobotUsageScope(name, t.principalDisplay(name)); err != nil {
-				return err
-			}
-		}
-		return t.deletePrincipal(name)
+		f.op = factDeletePrincipal
+		f.dropUsage = typ == directoryv1.EventType_EVENT_TYPE_USER_DELETED || typ == directoryv1.EventType_EVENT_TYPE_ROBOT_ACCOUNT_DELETED
+		return f, f.named(ev)
 
 	case directoryv1.EventType_EVENT_TYPE_GROUP_MEMBER_ADDED, directoryv1.EventType_EVENT_TYPE_GROUP_MEMBER_REMOVED:
 		m := &directoryv1.GroupMembership{}
 		if err := decodeEvent(ev, m); err != nil {
-			return err
+			return f, err
 		}
-		if typ == directoryv1.EventType_EVENT_TYPE_GROUP_MEMBER_ADDED {
-			if org := resourcename.OrganizationOf(m.GetGroup()); org == "" || resourcename.OrganizationOf(m.GetMember()) != org {
-				// A group has members of its own organization only; a
-				// membership across organizations must never grant
-				// anything, so it is not followed (the model's Check
-				// denies across organizations as well).
-				return nil
-			}
-			return t.putMembership(m.GetGroup(), m.GetMember())
+		f.membership = authorizer.Membership{Group: m.GetGroup(), Member: m.GetMember()}
+		if typ == directoryv1.EventType_EVENT_TYPE_GROUP_MEMBER_REMOVED {
+			f.op = factDeleteMembership
+			return f, nil
 		}
-		return t.deleteMembership(m.GetGroup(), m.GetMember())
+		// A group has members of its own organization only; a membership
+		// across organizations must never grant anything, so it is not
+		// followed (the model's Check denies across organizations as well).
+		if org := resourcename.OrganizationOf(m.GetGroup()); org != "" && resourcename.OrganizationOf(m.GetMember()) == org {
+			f.op = factPutMembership
+		}
+		return f, nil
 
 	case directoryv1.EventType_EVENT_TYPE_ROBOT_CREATED, directoryv1.EventType_EVENT_TYPE_ROBOT_UPDATED:
 		r := &directoryv1.Robot{}
 		if err := decodeEvent(ev, r); err != nil {
-			return err
+			return f, err
 		}
-		return t.putRobot(MirrorRobot{Name: r.GetName(), DisplayName: r.GetDisplayName(), MachineName: r.GetMachineName()})
-
-	case directoryv1.EventType_EVENT_TYPE_API_KEY_CREATED, directoryv1.EventType_EVENT_TYPE_API_KEY_UPDATED, directoryv1.EventType_EVENT_TYPE_API_KEY_REVOKED, directoryv1.EventType_EVENT_TYPE_API_KEY_DELETED:
-		return t.applyAPIKeyEvent(ev) // apikeys.go
+		f.op, f.robot = factPutRobot, MirrorRobot{Name: r.GetName(), DisplayName: r.GetDisplayName(), MachineName: r.GetMachineName()}
+		return f, nil
 
 	case directoryv1.EventType_EVENT_TYPE_ROBOT_DELETED:
-		if ev.GetResource() == "" {
-			return fmt.Errorf("domain: directory event %d (%s) names no resource", ev.GetSequence(), typ)
+		f.op = factDeleteRobot
+		return f, f.named(ev)
+
+	case directoryv1.EventType_EVENT_TYPE_API_KEY_CREATED, directoryv1.EventType_EVENT_TYPE_API_KEY_UPDATED, directoryv1.EventType_EVENT_TYPE_API_KEY_REVOKED, directoryv1.EventType_EVENT_TYPE_API_KEY_DELETED:
+		return f, f.decodeAPIKey(ev) // apikeys.go
+	}
+	return f, nil
+}
+
+// decodeScope decodes ev's data into m and, on success, calls set to fill
+// f's scope from it.
+func (f *directoryFact) decodeScope(ev *eventlogv1.Event, m proto.Message, set func()) error {
+	if err := decodeEvent(ev, m); err != nil {
+		return err
+	}
+	set()
+	return nil
+}
+
+// named sets f's name to the resource ev names, which a delete needs.
+func (f *directoryFact) named(ev *eventlogv1.Event) error {
+	if ev.GetResource() == "" {
+		return fmt.Errorf("domain: directory event %d (%s) names no resource", ev.GetSequence(), f.typ)
+	}
+	f.name = ev.GetResource()
+	return nil
+}
+
+// storeFact writes f to the store (with the assignment removals a
+// deletion calls for, one access event each) and, after the commit,
+// applies it to the model and the Mirror.
+func (t *txn) storeFact(f directoryFact) error {
+	switch f.op {
+	case factPutScope:
+		if f.inherit {
+			typ, err := t.serviceTypeOf(f.scope.Name)
+			if err != nil {
+				return err
+			}
+			f.scope.ServiceType, f.inherit = typ, false
 		}
-		return t.deleteRobot(ev.GetResource())
+		return t.putScope(f.scope)
+	case factDeleteScope:
+		return t.deleteScope(f.name)
+	case factPutPrincipal:
+		return t.putPrincipal(f.principal)
+	case factDeletePrincipal:
+		if f.dropUsage {
+			if err := t.deleteRobotUsageScope(f.name, t.principalDisplay(f.name)); err != nil {
+				return err
+			}
+		}
+		return t.deletePrincipal(f.name)
+	case factPutMembership:
+		return t.putMembership(f.membership.Group, f.membership.Member)
+	case factDeleteMembership:
+		return t.deleteMembership(f.membership.Group, f.membership.Member)
+	case factPutRobot:
+		return t.putRobot(f.robot)
+	case factDeleteRobot:
+		return t.deleteRobot(f.name)
+	case factPutAPIKey:
+		return t.putAPIKey(f.key)
+	case factDeleteAPIKey:
+		return t.deleteAPIKey(f.key.ID)
 	}
 	return nil
+}
+
+// seedFor makes the built-in assignments f calls for (R1, R5, R6, R13).
+func (t *txn) seedFor(f directoryFact) error {
+	p := f.principal
+	switch {
+	case f.service != nil:
+		return t.seedService(f.service)
+	case f.sharedFolder != nil:
+		return t.seedSharedFolder(serviceNodeOf(f.sharedFolder.GetName()), f.sharedFolder)
+	case f.owner:
+		return t.seed(p.Name, catalogue.RoleOwner, p.Organization,
+			fmt.Sprintf("Role Owner was bound to %s, the owner of organization %s.", p.DisplayName, t.scopeDisplay(p.Organization)))
+	case f.defaultGroup:
+		return t.seedDefaultGroup(p)
+	case f.robotAccount:
+		return t.seedRobotAccount(p)
+	}
+	return nil
+}
+
+// onCommitApply applies f to the live model once t commits.
+func (t *txn) onCommitApply(f directoryFact) {
+	model := t.s.model
+	t.OnCommit(func() { applyFact(model, f) })
+}
+
+// applyFact applies f to m: what the feed does to the live model after
+// each commit, and the history to a model of the past. A scope to inherit
+// its service's type takes it from m. Facts the model does not hold
+// (robots) and those it refuses (a malformed scope name) change nothing.
+func applyFact(m *authorizer.Model, f directoryFact) {
+	switch f.op {
+	case factPutScope:
+		if f.inherit {
+			svc, _, _ := m.LookupScope(serviceNodeOf(f.scope.Name))
+			f.scope.ServiceType = svc.ServiceType
+		}
+		_ = m.UpsertScope(modelScope(f.scope))
+	case factDeleteScope:
+		m.DeleteScope(f.name)
+	case factPutPrincipal:
+		_ = m.UpsertPrincipal(modelPrincipal(f.principal))
+	case factDeletePrincipal:
+		m.DeletePrincipal(f.name)
+	case factPutMembership:
+		_ = m.UpsertMembership(f.membership)
+	case factDeleteMembership:
+		m.DeleteMembership(f.membership)
+	case factPutAPIKey:
+		_ = m.UpsertAPIKey(f.key)
+	case factDeleteAPIKey:
+		m.DeleteAPIKey(f.key.ID)
+	}
 }
 
 // sharedFolderID is the ID of the Shared folder the directory creates with
@@ -336,8 +478,7 @@ func (t *txn) putScope(sc MirrorScope) error {
 			return err
 		}
 	}
-	s := t.s
-	t.OnCommit(func() { s.applyScope(sc) })
+	t.onCommitApply(directoryFact{op: factPutScope, scope: sc})
 	return nil
 }
 
@@ -408,8 +549,7 @@ func (t *txn) deleteScope(name string) error {
 			}
 		}
 	}
-	s := t.s
-	t.OnCommit(func() { s.model.DeleteScope(name) })
+	t.onCommitApply(directoryFact{op: factDeleteScope, name: name})
 	return nil
 }
 
@@ -432,8 +572,7 @@ func (t *txn) putPrincipal(p MirrorPrincipal) error {
 	if err := putJSON(t.Tx, dirPrincipalPrefix+p.Name, rec); err != nil {
 		return err
 	}
-	s := t.s
-	t.OnCommit(func() { s.applyPrincipal(p) })
+	t.onCommitApply(directoryFact{op: factPutPrincipal, principal: p})
 	return nil
 }
 
@@ -502,8 +641,7 @@ func (t *txn) deletePrincipal(name string) error {
 	if err := t.Delete([]byte(dirPrincipalPrefix + name)); err != nil {
 		return err
 	}
-	s := t.s
-	t.OnCommit(func() { s.model.DeletePrincipal(name) })
+	t.onCommitApply(directoryFact{op: factDeletePrincipal, name: name})
 	return nil
 }
 
@@ -518,8 +656,7 @@ func (t *txn) putMembership(group, member string) error {
 	if err := t.Put([]byte(dirMemberOfPrefix+member+"|"+group), nil); err != nil {
 		return err
 	}
-	s := t.s
-	t.OnCommit(func() { s.applyMembership(group, member) })
+	t.onCommitApply(directoryFact{op: factPutMembership, membership: authorizer.Membership{Group: group, Member: member}})
 	return nil
 }
 
@@ -532,8 +669,7 @@ func (t *txn) deleteMembership(group, member string) error {
 	if err := t.Delete([]byte(dirMemberOfPrefix + member + "|" + group)); err != nil {
 		return err
 	}
-	s := t.s
-	t.OnCommit(func() { s.model.DeleteMembership(authorizer.Membership{Group: group, Member: member}) })
+	t.onCommitApply(directoryFact{op: factDeleteMembership, membership: authorizer.Membership{Group: group, Member: member}})
 	return nil
 }
 
@@ -784,8 +920,9 @@ func builtInRoleDisplay(id string) string {
 
 // ---- The model (after commit, and at startup); the Mirror reads it ----
 
+// applyScope puts sc in the live model.
 func (s *Service) applyScope(sc MirrorScope) {
-	_ = s.model.UpsertScope(modelScope(sc))
+	applyFact(s.model, directoryFact{op: factPutScope, scope: sc})
 }
 
 // modelScope is sc as the model holds it.
@@ -793,8 +930,9 @@ func modelScope(sc MirrorScope) authorizer.Scope {
 	return authorizer.Scope{Name: sc.Name, ServiceType: sc.ServiceType, DisplayName: sc.DisplayName}
 }
 
+// applyPrincipal puts p in the live model.
 func (s *Service) applyPrincipal(p MirrorPrincipal) {
-	_ = s.model.UpsertPrincipal(modelPrincipal(p))
+	applyFact(s.model, directoryFact{op: factPutPrincipal, principal: p})
 }
 
 // modelPrincipal is p as the model holds it.
@@ -808,8 +946,4 @@ func modelPrincipal(p MirrorPrincipal) authorizer.Principal {
 		ID: p.Name, Kind: kind, Status: status, Organization: p.Organization,
 		Everyone: p.Everyone, DisplayName: p.DisplayName, Email: p.Email,
 	}
-}
-
-func (s *Service) applyMembership(group, member string) {
-	_ = s.model.UpsertMembership(authorizer.Membership{Group: group, Member: member})
 }

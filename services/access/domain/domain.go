@@ -62,6 +62,10 @@ type Service struct {
 	// model out of order and leave it different from the store (a deleted
 	// assignment kept, the applied sequence ahead of the model).
 	writer chan struct{}
+	// logger is Options.Logger.
+	logger *slog.Logger
+	// history is the cache and wake-up of the history (history.go).
+	history *history
 }
 
 // New returns a Service over the access store s and its event log, and
@@ -75,7 +79,7 @@ func New(ctx context.Context, s store.Store, log *eventlog.Log, model *authorize
 	if err := upgradeIndexes(ctx, s, opts.Logger); err != nil {
 		return nil, err
 	}
-	svc := &Service{store: s, log: log, model: model, clock: opts.Clock, directoryHead: opts.DirectoryHead, writer: make(chan struct{}, 1)}
+	svc := &Service{store: s, log: log, model: model, clock: opts.Clock, directoryHead: opts.DirectoryHead, writer: make(chan struct{}, 1), logger: opts.Logger, history: newHistory()}
 	if svc.clock == nil {
 		svc.clock = time.Now
 	}

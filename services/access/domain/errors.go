@@ -71,9 +71,9 @@ func errorWith(sentinel error, metadata map[string]string, format string, args .
 
 // MetadataOf returns the ErrorInfo metadata err carries, if any.
 func MetadataOf(err error) map[string]string {
-	var re *reasonError
-	if errors.As(err, &re) {
-		return re.metadata
+	var md interface{ Metadata() map[string]string }
+	if errors.As(err, &md) {
+		return md.Metadata()
 	}
 	return nil
 }

@@ -57,6 +57,18 @@ const (
 	dirSharedPrefix = "dir/shared/"
 	// dirAPIKeyPrefix + key name -> JSON dirAPIKey, while the key is live.
 	dirAPIKeyPrefix = "dir/k/"
+
+	// The history's base snapshot (history_base.go), under "history/".
+
+	// historyMetaKey -> JSON historyBase: the base's positions, time and
+	// size.
+	historyMetaKey = "history/meta"
+	// historyChunkPrefix + 4-byte big-endian index -> a chunk of the base's
+	// data (at most 1 MiB).
+	historyChunkPrefix = "history/c/"
+	// historyResetKey -> why the base must restart from the current state
+	// (a resync wrote it, in its transaction).
+	historyResetKey = "history/reset"
 )
 
 // UnorderedKeyRanges are the key ranges of the store written in no

@@ -121,6 +121,7 @@ func recordName(m proto.Message) string {
 // feed's store: facts absent from the snapshot are deleted, new ones
 // created (with the built-in assignments their creation calls for), the
 // others updated, each through the same rules as the event it stands for.
+// It asks the history for a new base (historyResetKey).
 func (s *Service) ResyncDirectory(ctx context.Context, consumer string, pos eventlog.Position, records []proto.Message) error {
 	sorted := append([]proto.Message(nil), records...)
 	sort.SliceStable(sorted, func(i, j int) bool {
@@ -165,6 +166,12 @@ func (s *Service) ResyncDirectory(ctx context.Context, consumer string, pos even
 		if err := eventlog.PutPosition(tx, consumer, pos); err != nil {
 			return err
 		}
+		// The directory's log does not say what the resync changed: the
+		// history's base restarts from the state it leaves (history_roll.go).
+		if err := tx.Put([]byte(historyResetKey), []byte("directory resync")); err != nil {
+			return err
+		}
+		t.OnCommit(s.history.wake)
 		t.noteCommit()
 		return nil
 	})

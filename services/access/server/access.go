@@ -65,6 +65,7 @@ var errorTable = apierr.Table{
 	mapping(domain.ErrEtagMismatch, codes.Aborted, accessv1.ErrorReason_ERROR_REASON_ETAG_MISMATCH),
 	mapping(domain.ErrNotYetConsistent, codes.FailedPrecondition, accessv1.ErrorReason_ERROR_REASON_NOT_YET_CONSISTENT),
 	mapping(domain.ErrRequestIDReused, codes.Aborted, accessv1.ErrorReason_ERROR_REASON_REQUEST_ID_REUSED),
+	mapping(domain.ErrHistoryUnavailable, codes.OutOfRange, accessv1.ErrorReason_ERROR_REASON_HISTORY_UNAVAILABLE),
 }
 
 // toStatus returns err as a gRPC status error: field errors become

@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -46,11 +47,28 @@ type Config struct {
 	// log access follows (tests); otherwise access dials DirectoryAddr with
 	// the service credential.
 	DirectoryConn grpc.ClientConnInterface
+	// History tunes the history of access (issue 14): how often its base
+	// rolls forward and how far back it answers.
+	History domain.HistoryOptions
+}
+
+// AddFlags registers the backend's flags and access's own on fs,
+// defaulting to c's values: -history-interval and -history-retention.
+func (c *Config) AddFlags(fs *flag.FlagSet) {
+	c.Config.AddFlags(fs)
+	fs.DurationVar(&c.History.Interval, "history-interval", c.History.Interval,
+		"how often the history's base absorbs the events older than -history-retention")
+	fs.DurationVar(&c.History.Retention, "history-retention", c.History.Retention,
+		"how far back access answers questions about the past (as_of); both event logs keep what it has not absorbed, "+
+			"up to their hard bounds (-eventlog-hard-max-age here and at the directory)")
 }
 
 // NewConfig returns the default configuration of the access service.
 func NewConfig() Config {
-	return Config{Config: backend.DefaultConfig(Name, DefaultAddr, DefaultMetricsAddr, true)}
+	return Config{
+		Config:  backend.DefaultConfig(Name, DefaultAddr, DefaultMetricsAddr, true),
+		History: domain.HistoryOptions{Interval: domain.DefaultHistoryInterval, Retention: domain.DefaultHistoryRetention},
+	}
 }
 
 // Complete validates c and builds the access service, ready to Run. Access
@@ -126,8 +144,22 @@ func (w *wiring) register(b *backend.Backend) error {
 		return err
 	}
 	d.SetDirectoryFeed(feed)
+	w.runHistory(b, d)
 	accessv1.RegisterAccessServiceServer(b.GRPCServer(), &accessServer{d: d, authorizer: authz.AuthorizerFunc(w.authorize)})
 	return nil
+}
+
+// runHistory keeps the history's base (domain.RunHistory) while the
+// service runs, and warns when the log's hard bound would delete events
+// before the history absorbs them (its base then restarts from the current
+// state).
+func (w *wiring) runHistory(b *backend.Backend, d *domain.Service) {
+	h, hard := w.cfg.History, w.cfg.Retention.HardMaxAge
+	if hard > 0 && h.Retention+h.Interval > hard {
+		b.Logger().Warn("access: -history-retention plus -history-interval exceeds -eventlog-hard-max-age: events may be deleted before the history absorbs them",
+			"history_retention", h.Retention, "history_interval", h.Interval, "eventlog_hard_max_age", hard)
+	}
+	b.Go(func(ctx context.Context) error { return d.RunHistory(ctx, h) })
 }
 
 // directoryHead asks the directory's event log for its newest sequence: a
