@@ -71,13 +71,15 @@ func DefaultConfig(name, addr, metricsAddr string, eventLog bool) Config {
 }
 
 // DefaultRetention keeps the newest million events or 30 days of them,
-// whichever is more to delete; durable consumers (audit) may hold events back
-// for up to 90 days or ten million events.
+// whichever is more to delete; durable consumers (audit, access's history)
+// may hold events back for up to 100 days or ten million events: above
+// access's default history retention (90 days) plus its interval, so the
+// history absorbs every event before the hard bound deletes it.
 var DefaultRetention = eventlog.Retention{
 	MaxEvents:     1_000_000,
 	MaxAge:        30 * 24 * time.Hour,
 	HardMaxEvents: 10_000_000,
-	HardMaxAge:    90 * 24 * time.Hour,
+	HardMaxAge:    100 * 24 * time.Hour,
 }
 
 // DefaultDirectoryAddr is where the directory listens by default.
