@@ -141,7 +141,9 @@ bench-audit: ## Audit's benchmarks: ingestion, search p50/p99, export, verify ov
 # BatchCheckPermission and the gRPC ceiling at concurrency 1, 8 and 64 for
 # BENCH_SECONDS per cell (default 10), with access's own handling time per
 # cell from its metrics, then measures how soon membership changes made
-# through the directory are visible in Check; bench-profile does the same
+# through the directory are visible in Check and the first page's latency
+# of the access-review queries (ListPermissionHolders, ListPermittedScopes,
+# as the owner, -review-calls each); bench-profile does the same
 # with access's pprof listener on and captures CPU and allocation profiles
 # of access during Check at c64 for BENCH_SECONDS (default 30). Results and
 # profiles go to bench/results/. The machine and its load are printed with
@@ -171,7 +173,7 @@ $(BIN)/benchload: build
 	go build -o $@ ./deploy/bench/cmd/benchload
 
 .PHONY: bench-load
-bench-load: $(BIN)/benchload ## Start a suite, load BENCH_SIZE, drive Check/BatchCheck/ceiling at c1, c8, c64 (BENCH_SECONDS per cell), membership changes to Check, stop.
+bench-load: $(BIN)/benchload ## Start a suite, load BENCH_SIZE, drive Check/BatchCheck/ceiling at c1, c8, c64 (BENCH_SECONDS per cell), membership changes to Check, access-review queries, stop.
 	@echo "nproc: $$(nproc)"; lscpu | head -n 15; echo "loadavg: $$(cat /proc/loadavg)"
 	$(BIN)/benchload -launch $(BIN) -size $(BENCH_SIZE) -scale $(BENCH_SCALE) -duration $(or $(BENCH_SECONDS),10)s -out $(BENCH_RESULTS)
 	@echo "loadavg: $$(cat /proc/loadavg)"

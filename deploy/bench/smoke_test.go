@@ -20,9 +20,11 @@ import (
 // the real binaries: it loads the small dataset through the public APIs
 // and runs the load driver for a fraction of a second per cell, with
 // access's handling time read from its metrics, then a few membership
-// changes of the visibility phase. It proves that the generator and the
-// driver work, that access answers every probe as the dataset implies and
-// that the server times and visibility delays are produced; it asserts
+// changes of the visibility phase and a few calls of each access-review
+// query of the review phase. It proves that the generator and the driver
+// work, that access answers every probe as the dataset implies and that
+// the server times, visibility delays and review latencies are produced
+// (the review queries asked as the owner, who may); it asserts
 // nothing about speed (figures belong in BENCHMARKS.md, from
 // `make bench-load`).
 func TestBenchSmoke(t *testing.T) {
@@ -75,9 +77,9 @@ func TestBenchSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	const changes = 20
+	const changes, reviewCalls = 20, 10
 	rep, err := driver.Run(ctx, driver.Config{AccessAddr: s.Addrs["access"], MetricsAddr: s.MetricsAddrs["access"], Manifest: m,
-		DirectoryAddr: s.Addrs["directory"], Changes: changes,
+		DirectoryAddr: s.Addrs["directory"], Changes: changes, ReviewCalls: reviewCalls,
 		Duration: 300 * time.Millisecond, Warmup: 150 * time.Millisecond, Rounds: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +98,20 @@ func TestBenchSmoke(t *testing.T) {
 	if v := rep.Visibility; v == nil || v.Changes != changes || v.Polls < changes || v.SinceAck.P50 <= 0 || v.SinceCall.P50 < v.SinceAck.P50 {
 		t.Errorf("visibility = %+v; want %d changes seen, with delays", v, changes)
 	}
+	if r := rep.Review; r == nil {
+		t.Error("no review phase")
+	} else {
+		for _, q := range []driver.ReviewQuery{r.Holders, r.Scopes} {
+			if q.Calls != reviewCalls || q.P50 <= 0 || q.Max < q.P50 {
+				t.Errorf("review %+v; want %d calls, with latencies", q, reviewCalls)
+			}
+		}
+		// Half the probes are allowed: someone holds the permission at
+		// their folders, and their principals somewhere.
+		if r.Holders.Items <= 0 || r.Scopes.Items <= 0 {
+			t.Errorf("review: %.1f holders, %.1f scopes per first page; want some", r.Holders.Items, r.Scopes.Items)
+		}
+	}
 	var text strings.Builder
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
@@ -104,6 +120,8 @@ func TestBenchSmoke(t *testing.T) {
 		fmt.Sprintf("ratio c%d: ", driver.DefaultConcurrency[len(driver.DefaultConcurrency)-1]),
 		"srv p99 µs",
 		fmt.Sprintf("visibility: %d membership changes", changes),
+		"review: ListPermissionHolders first page (100): ",
+		"review: ListPermittedScopes first page (100): ",
 	} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, text.String())

@@ -7,9 +7,11 @@
 // the ratio of Check's throughput to the ceiling's; given access's metrics
 // listener, also access's own handling time per cell, read from its
 // histogram (the target for a batch is about server time, not the
-// transport's). Given the directory too, a last phase measures how soon a
+// transport's). Given the directory too, a phase measures how soon a
 // group membership change made through the directory is visible in
-// CheckPermission on access (Visibility).
+// CheckPermission on access (Visibility), and a last one the latency of
+// issue 14's access-review queries, ListPermissionHolders and
+// ListPermittedScopes, asked by the organization's owner (Review).
 package driver
 
 import (
@@ -70,7 +72,8 @@ var methods = map[string]string{
 // DefaultConcurrency are issue 13's concurrencies.
 var DefaultConcurrency = []int{1, 8, 64}
 
-// Config describes a run. Zero fields take the defaults.
+// Config describes a run. Zero fields take the defaults, except Changes
+// and ReviewCalls: zero skips their phase.
 type Config struct {
 	// AccessAddr is access management's gRPC address. Required.
 	AccessAddr string
@@ -80,12 +83,17 @@ type Config struct {
 	MetricsAddr string
 	// DirectoryAddr, when set, is the directory's gRPC address: after the
 	// cells, the visibility phase makes Changes membership changes of the
-	// manifest's Membership through it (Visibility).
+	// manifest's Membership through it (Visibility), and the review phase
+	// signs the owner in through it (Review).
 	DirectoryAddr string
 	// Changes is how many membership changes the visibility phase makes,
-	// rounded up to an even number (each addition is undone); default
-	// DefaultChanges.
+	// rounded up to an even number (each addition is undone); zero (or no
+	// DirectoryAddr) skips the phase. DefaultChanges is benchload's.
 	Changes int
+	// ReviewCalls is how many measured calls of each access-review query
+	// the review phase makes, after the visibility phase; zero skips it.
+	// It needs DirectoryAddr. DefaultReviewCalls is benchload's.
+	ReviewCalls int
 	// Manifest is the loaded dataset's. Required.
 	Manifest *dataset.Manifest
 	// Concurrency lists the numbers of concurrent callers, one set of
@@ -147,11 +155,14 @@ func (c *Config) complete() error {
 	if c.BatchSize <= 0 {
 		c.BatchSize = DefaultBatchSize
 	}
-	if c.DirectoryAddr != "" && (c.Manifest.Membership == nil || len(c.Manifest.Membership.Users) == 0) {
+	if c.Changes < 0 || c.ReviewCalls < 0 {
+		return errors.New("driver: Changes and ReviewCalls must not be negative")
+	}
+	if c.DirectoryAddr != "" && c.Changes > 0 && (c.Manifest.Membership == nil || len(c.Manifest.Membership.Users) == 0) {
 		return errors.New("driver: the visibility phase (DirectoryAddr) needs a Manifest with a Membership target")
 	}
-	if c.Changes <= 0 {
-		c.Changes = DefaultChanges
+	if c.ReviewCalls > 0 && c.DirectoryAddr == "" {
+		return errors.New("driver: the review phase (ReviewCalls) needs DirectoryAddr, to sign the owner in")
 	}
 	c.Changes += c.Changes % 2
 	if c.Log == nil {
@@ -244,6 +255,8 @@ type Report struct {
 	Ratios []Ratio `json:"ratios"`
 	// Visibility is the visibility phase's measurement, when it ran.
 	Visibility *Visibility `json:"visibility,omitempty"`
+	// Review is the review phase's measurement, when it ran.
+	Review *Review `json:"review,omitempty"`
 }
 
 // Run measures every concurrency of cfg in turn and returns the report.
@@ -326,13 +339,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.Ratios = append(rep.Ratios, Ratio{Concurrency: c, Value: a.cell(KindCheck, c).PerSecond / b.cell(KindCeiling, c).PerSecond})
 		}
 	}
-	if cfg.DirectoryAddr != "" {
+	if cfg.DirectoryAddr != "" && cfg.Changes > 0 {
 		fmt.Fprintf(cfg.Log, "visibility: %d membership changes\n", cfg.Changes)
 		v, err := visibility(ctx, cfg, accessv1.NewAccessServiceClient(conns[0]))
 		if err != nil {
 			return nil, err
 		}
 		rep.Visibility = v
+	}
+	if cfg.ReviewCalls > 0 {
+		fmt.Fprintf(cfg.Log, "review: %d calls of each access-review query\n", cfg.ReviewCalls)
+		r, err := review(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		rep.Review = r
 	}
 	rep.LoadAvgAfter = loadAvg()
 	return rep, nil

@@ -16,8 +16,8 @@ import (
 
 // WriteText prints the report: the dataset, the machine, one line per
 // cell (access's own time in the "srv" columns, "-" when not measured),
-// one line per concurrency "ratio c64: 0.91" and, last, the visibility
-// phase's delays.
+// one line per concurrency "ratio c64: 0.91", the visibility phase's
+// delays and, last, one line per access-review query of the review phase.
 func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "dataset %s: %d users, %d groups, %d folders (depth %d), %d assignments; %d probes\n",
 		r.Dataset.Name, r.Dataset.Users, r.Dataset.Groups, r.Dataset.Folders, r.Dataset.Depth, r.Dataset.Assignments, r.Dataset.Probes)
@@ -50,7 +50,15 @@ func (r *Report) WriteText(w io.Writer) error {
 		}{{"acknowledgement", v.SinceAck}, {"call start", v.SinceCall}} {
 			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.0f\t\n", d.from, d.p.P50, d.p.P95, d.p.P99, d.p.Max)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if rv := r.Review; rv != nil {
+		fmt.Fprintln(w, rv.Holders.line(rv.PageSize, "holders"))
+		if _, err := fmt.Fprintln(w, rv.Scopes.line(rv.PageSize, "scopes")); err != nil {
+			return err
+		}
 	}
 	return nil
 }

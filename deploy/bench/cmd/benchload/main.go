@@ -7,9 +7,12 @@
 // allocation profiles of access during Check at the highest concurrency:
 // `make bench-profile`. Given access's metrics address (-launch knows
 // it), each cell also reports access's own handling time; given the
-// directory's (-launch knows it too), a last phase makes -changes group
-// membership changes and reports how soon Check sees them. The figures go
-// to standard output and, as JSON, to -out.
+// directory's (-launch knows it too), a phase makes -changes group
+// membership changes and reports how soon Check sees them, and a last
+// one makes -review-calls calls of each access-review query
+// (ListPermissionHolders, ListPermittedScopes) as the organization's owner
+// and reports their latency. The figures go to standard output and, as
+// JSON, to -out.
 package main
 
 import (
@@ -40,7 +43,7 @@ func main() {
 type options struct {
 	manifest, accessAddr string
 	metricsAddr, dirAddr string
-	changes              int
+	changes, reviewCalls int
 	launchBin, size      string
 	scale                float64
 	concurrency          string
@@ -56,8 +59,9 @@ func run() error {
 	flag.StringVar(&o.manifest, "manifest", "", "manifest of a dataset loaded by benchdata into the running suite at -access-addr")
 	flag.StringVar(&o.accessAddr, "access-addr", "127.0.0.1:7002", "access management's gRPC address (with -manifest)")
 	flag.StringVar(&o.metricsAddr, "access-metrics-addr", "", "access management's /metrics address (with -manifest): report its own handling time per cell")
-	flag.StringVar(&o.dirAddr, "directory-addr", "127.0.0.1:7001", "the directory's gRPC address (with -manifest), for the visibility phase")
+	flag.StringVar(&o.dirAddr, "directory-addr", "127.0.0.1:7001", "the directory's gRPC address (with -manifest), for the visibility and review phases")
 	flag.IntVar(&o.changes, "changes", driver.DefaultChanges, "membership changes of the visibility phase, after the cells (0 skips it)")
+	flag.IntVar(&o.reviewCalls, "review-calls", driver.DefaultReviewCalls, "calls of each access-review query of the review phase, after the visibility phase (0 skips it)")
 	flag.StringVar(&o.launchBin, "launch", "", "directory of the built binaries: start a suite of them, load -size into it, drive it, stop it")
 	flag.StringVar(&o.size, "size", "small", "dataset size to load with -launch: small, medium or large")
 	flag.Float64Var(&o.scale, "scale", 1, "scale the -size dataset by this factor (see benchdata)")
@@ -76,11 +80,9 @@ func run() error {
 	if o.profile && o.launchBin == "" {
 		return errors.New("-profile needs -launch (it turns on access's debug listener)")
 	}
-	cfg := driver.Config{AccessAddr: o.accessAddr, MetricsAddr: o.metricsAddr, DirectoryAddr: o.dirAddr, Changes: o.changes,
+	cfg := driver.Config{AccessAddr: o.accessAddr, MetricsAddr: o.metricsAddr, DirectoryAddr: o.dirAddr,
+		Changes: max(0, o.changes), ReviewCalls: max(0, o.reviewCalls),
 		Duration: o.duration, Warmup: o.warmup, Rounds: o.rounds, Connections: o.connections, Log: os.Stderr}
-	if o.changes <= 0 {
-		cfg.DirectoryAddr = ""
-	}
 	for _, f := range strings.Split(o.concurrency, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || c < 1 {
@@ -156,15 +158,13 @@ func launchAndDrive(ctx context.Context, o options, cfg driver.Config) (err erro
 		return err
 	}
 	cfg.Manifest, cfg.AccessAddr, cfg.MetricsAddr = m, s.Addrs["access"], s.MetricsAddrs["access"]
-	if cfg.DirectoryAddr != "" {
-		cfg.DirectoryAddr = s.Addrs["directory"]
-	}
+	cfg.DirectoryAddr = s.Addrs["directory"]
 	if !o.profile {
 		return drive(ctx, cfg, o.out)
 	}
 
 	c := cfg.Concurrency[len(cfg.Concurrency)-1]
-	cfg.Concurrency, cfg.Kinds, cfg.Rounds, cfg.DirectoryAddr = []int{c}, []string{driver.KindCheck}, 1, ""
+	cfg.Concurrency, cfg.Kinds, cfg.Rounds, cfg.Changes, cfg.ReviewCalls = []int{c}, []string{driver.KindCheck}, 1, 0, 0
 	cfg.Duration = time.Duration(o.profileSeconds)*time.Second + 2*time.Second
 	prefix := fmt.Sprintf("access-c%d-%s-%s", c, spec.Name, time.Now().UTC().Format("20060102T150405Z"))
 	captured := make(chan error, 1)
