@@ -555,6 +555,15 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 					t.Error(err)
 					return
 				}
+				// The access review (issue 14) reads under the same lock.
+				if h, _, err := m.Holders("users.create", s1f1, "", 1); err != nil || len(h) != 1 || h[0].Principal.ID != "alice" {
+					t.Errorf("Holders during writes: %v, %v", h, err)
+					return
+				}
+				if _, _, err := m.PermittedScopes("carol", "orchestrator.jobs.view", o1, "", 2); err != nil {
+					t.Error(err)
+					return
+				}
 			}
 		})
 	}

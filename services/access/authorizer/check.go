@@ -187,18 +187,9 @@ func (m *Model) checkPrincipalLocked(principal, permission, scope string, keys b
 		d.Denial = DenyOtherOrganization
 		return d
 	}
-	// The nearest scope the model knows, at or above the requested one.
-	var si ref
-	for s := scope; ; {
-		if i, ok := m.scopeIdx[s]; ok {
-			si = i
-			break
-		}
-		parent, ok := resourcename.Parent(s)
-		if !ok {
-			return d
-		}
-		s = parent
+	si := m.nearestScope(scope)
+	if si == 0 {
+		return d
 	}
 	var everyone ref
 	if p.kind == KindUser && p.org != 0 {
@@ -226,6 +217,41 @@ func (m *Model) checkPrincipalLocked(principal, permission, scope string, keys b
 		}
 	}
 	return d
+}
+
+// nearestScope returns the nearest scope the model has interned at or above
+// the valid scope name, or 0. m.mu must be held.
+func (m *Model) nearestScope(name string) ref {
+	for {
+		if i, ok := m.scopeIdx[name]; ok {
+			return i
+		}
+		parent, ok := resourcename.Parent(name)
+		if !ok {
+			return 0
+		}
+		name = parent
+	}
+}
+
+// appendSubjectsLocked appends to subjects principal pi and the subjects it
+// inherits from: its active groups and, for a user, its organization's
+// active Everyone group, each once. m.mu must be held.
+func (m *Model) appendSubjectsLocked(subjects []ref, pi ref) []ref {
+	p := &m.principals[pi]
+	start := len(subjects)
+	subjects = append(subjects, pi)
+	for _, g := range p.groups {
+		if m.activeGroup(g) {
+			subjects = append(subjects, g)
+		}
+	}
+	if p.kind == KindUser && p.org != 0 {
+		if e := m.scopes[p.org].everyone; e != 0 && m.activeGroup(e) && !slices.Contains(subjects[start:], e) {
+			subjects = append(subjects, e)
+		}
+	}
+	return subjects
 }
 
 // otherOrganization reports whether scope lies outside the organization of
@@ -381,19 +407,8 @@ func (m *Model) Explain(principal, scope string, subtree bool) (Explanation, err
 		// Nothing holds in another organization than the principal's.
 		return ex, nil
 	}
-	subjects := []ref{pi}
-	for _, g := range p.groups {
-		if m.activeGroup(g) {
-			subjects = append(subjects, g)
-		}
-	}
-	if p.kind == KindUser && p.org != 0 {
-		if e := m.scopes[p.org].everyone; e != 0 && m.activeGroup(e) && !slices.Contains(subjects, e) {
-			subjects = append(subjects, e)
-		}
-	}
 	var roleRefs []ref
-	for n, s := range subjects {
+	for n, s := range m.appendSubjectsLocked(nil, pi) {
 		for _, a := range m.principals[s].assignments {
 			as := &m.assignments[a]
 			at := m.scopes[as.scope].name

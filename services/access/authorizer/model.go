@@ -4,18 +4,21 @@
 // directory's and its own event logs, and the decision procedure over it.
 //
 // It holds no transport and no storage. A Model is safe for concurrent use:
-// any number of Check, CheckBatch, Explain and ExplicitRoles calls run in
-// parallel under a read lock, and mutators (Upsert*/Delete*) take the write
-// lock. Mutators are idempotent and tolerate any order of events: a reference
-// to a principal, group, role or scope that has not been upserted yet creates
-// a placeholder that grants nothing until it is upserted.
+// any number of Check, CheckBatch, Explain, ExplicitRoles, Holders and
+// PermittedScopes calls run in parallel under a read lock, and mutators
+// (Upsert*/Delete*) take the write lock. Mutators are idempotent and
+// tolerate any order of events: a reference to a principal, group, role or
+// scope that has not been upserted yet creates a placeholder that grants
+// nothing until it is upserted.
 //
 // Strings are interned to small integer IDs; each role's permissions are a
 // bitset over catalogue.PermissionIndex; a subject's assignments are a list
 // it scans, indexed by (subject, scope) once it holds many. The assignments
 // hold no pointers (their IDs lie in an arena, indexed by an open-addressing
 // table), so a model of a million of them costs the garbage collector
-// little. Check does not allocate.
+// little. Check does not allocate. For the access review's reverse
+// questions (review.go), groups' members, organizations' users and scopes'
+// children are indexed too, as lists of integer IDs.
 package authorizer
 
 import (
@@ -181,7 +184,10 @@ type principalRec struct {
 	known       bool
 	// indexed says the principal's assignments are in bySubjectScope: it
 	// holds more than scanThreshold (and has not fallen to half of it).
-	indexed     bool
+	indexed bool
+	// orgPos is the principal's position in Model.orgUsers[org], if it is
+	// listed there (listedUser). It fills the padding after the flags.
+	orgPos      uint32
 	groups      []ref // groups the principal is an explicit member of
 	assignments []ref
 	// assignScopes[k] is the scope of assignments[k]: a contiguous list that
@@ -236,7 +242,17 @@ type Model struct {
 	// in it: Check scans their lists, and a million entries for them cost
 	// 30 bytes per assignment that Check never read.
 	bySubjectScope map[uint64]ref
-	words          int
+	// The access review's indexes (review.go) are maps of lists rather
+	// than fields of the records Check reads, which they would make larger:
+	// members lists, by group, the principals whose groups name it;
+	// orgUsers, by organization scope, the known users of that organization
+	// (listedUser), the implicit members of its Everyone group; children,
+	// by scope, the scopes whose parent it is, placeholders included
+	// (scopes are never un-interned). None is in any particular order.
+	members  map[ref][]ref
+	orgUsers map[ref][]ref
+	children map[ref][]ref
+	words    int
 	// keys are the API keys, by ID (apikeys.go).
 	keys map[string]apiKeyRec
 }
@@ -259,6 +275,9 @@ func New(sizes Sizes) *Model {
 		idSlots:        make([]idSlot, idSlotsFor(sizes.Assignments)),
 		idSeed:         maphash.MakeSeed(),
 		bySubjectScope: make(map[uint64]ref),
+		members:        make(map[ref][]ref),
+		orgUsers:       make(map[ref][]ref),
+		children:       make(map[ref][]ref),
 		keys:           make(map[string]apiKeyRec),
 		words:          (catalogue.NumPermissions() + 63) / 64,
 	}
@@ -325,6 +344,9 @@ func (m *Model) internScopeLocked(name string) ref {
 	i := ref(len(m.scopes))
 	m.scopes = append(m.scopes, scopeRec{name: name, parent: parent, level: levelOf(name)})
 	m.scopeIdx[name] = i
+	if parent != 0 {
+		m.children[parent] = append(m.children[parent], i)
+	}
 	return i
 }
 
@@ -405,15 +427,15 @@ func (m *Model) DeleteScope(name string) []string {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.scopeIdx[name]; !ok {
+	root, ok := m.scopeIdx[name]
+	if !ok {
 		return nil
 	}
+	subtree := m.subtreeLocked(root)
+	slices.Sort(subtree)
 	var removed []string
-	for i := 1; i < len(m.scopes); i++ {
+	for _, i := range subtree {
 		sc := &m.scopes[i]
-		if !resourcename.IsAncestorOrSelf(name, sc.name) {
-			continue
-		}
 		for len(sc.assignments) > 0 {
 			a := sc.assignments[len(sc.assignments)-1]
 			removed = append(removed, m.ids.id(m.assignments[a].id))
@@ -424,6 +446,15 @@ func (m *Model) DeleteScope(name string) []string {
 		sc.everyone = 0
 	}
 	return removed
+}
+
+// subtreeLocked returns root and every scope below it. m.mu must be held.
+func (m *Model) subtreeLocked(root ref) []ref {
+	out := []ref{root}
+	for k := 0; k < len(out); k++ {
+		out = append(out, m.children[out[k]]...)
+	}
+	return out
 }
 
 // LookupScope returns what the model knows about scope name.
@@ -467,6 +498,9 @@ func checkPrincipal(p Principal) error {
 func (m *Model) upsertPrincipalLocked(p Principal) {
 	i := m.internPrincipalLocked(p.ID)
 	pr := &m.principals[i]
+	if listedUser(pr) {
+		m.unlistUserLocked(i)
+	}
 	if pr.everyone && pr.org != 0 && m.scopes[pr.org].everyone == i {
 		m.scopes[pr.org].everyone = 0
 	}
@@ -485,6 +519,39 @@ func (m *Model) upsertPrincipalLocked(p Principal) {
 	if pr.everyone && org != 0 {
 		m.scopes[org].everyone = i
 	}
+	if listedUser(pr) {
+		m.listUserLocked(i)
+	}
+}
+
+// listedUser reports whether pr belongs in Model.orgUsers: a known user of
+// an organization.
+func listedUser(pr *principalRec) bool {
+	return pr.known && pr.kind == KindUser && pr.org != 0
+}
+
+// listUserLocked adds principal i to the users of its organization. m.mu
+// must be held for writing.
+func (m *Model) listUserLocked(i ref) {
+	pr := &m.principals[i]
+	pr.orgPos = uint32(len(m.orgUsers[pr.org]))
+	m.orgUsers[pr.org] = append(m.orgUsers[pr.org], i)
+}
+
+// unlistUserLocked removes principal i from the users of its organization.
+// m.mu must be held for writing.
+func (m *Model) unlistUserLocked(i ref) {
+	pr := &m.principals[i]
+	users := m.orgUsers[pr.org]
+	last := users[len(users)-1]
+	users[pr.orgPos] = last
+	m.principals[last].orgPos = pr.orgPos
+	if users = users[:len(users)-1]; len(users) == 0 {
+		delete(m.orgUsers, pr.org)
+	} else {
+		m.orgUsers[pr.org] = users
+	}
+	pr.orgPos = 0
 }
 
 // LookupPrincipal returns what the model knows about principal id.
@@ -495,12 +562,18 @@ func (m *Model) LookupPrincipal(id string) (Principal, bool) {
 	if !ok || !m.principals[i].known {
 		return Principal{}, false
 	}
+	return m.principalLocked(i), true
+}
+
+// principalLocked returns what the model knows about principal i. m.mu must
+// be held.
+func (m *Model) principalLocked(i ref) Principal {
 	pr := &m.principals[i]
 	p := Principal{ID: pr.id, Kind: pr.kind, Status: pr.status, Everyone: pr.everyone, DisplayName: pr.displayName, Email: pr.email}
 	if pr.org != 0 {
 		p.Organization = m.scopes[pr.org].name
 	}
-	return p, true
+	return p
 }
 
 // DeletePrincipal removes a principal, its group memberships (and, for a
@@ -523,12 +596,18 @@ func (m *Model) DeletePrincipal(id string) []string {
 	if pr.everyone && pr.org != 0 && m.scopes[pr.org].everyone == i {
 		m.scopes[pr.org].everyone = 0
 	}
-	// Members of this group (there is no reverse index: group deletion is rare).
-	for j := 1; j < len(m.principals); j++ {
-		if g := m.principals[j].groups; slices.Contains(g, i) {
-			m.principals[j].groups = slices.DeleteFunc(g, func(x ref) bool { return x == i })
-		}
+	if listedUser(pr) {
+		m.unlistUserLocked(i)
 	}
+	for _, g := range pr.groups {
+		m.unlistMemberLocked(g, i)
+	}
+	for _, u := range m.members[i] {
+		pu := &m.principals[u]
+		k := slices.Index(pu.groups, i)
+		pu.groups = slices.Delete(pu.groups, k, k+1)
+	}
+	delete(m.members, i)
 	*pr = principalRec{id: pr.id}
 	return removed
 }
@@ -562,10 +641,38 @@ func (m *Model) upsertMembershipLocked(ms Membership) {
 // addMembershipLocked records that principal u belongs to group g. m.mu
 // must be held for writing.
 func (m *Model) addMembershipLocked(g, u ref) {
-	if g == u || slices.Contains(m.principals[u].groups, g) {
+	pu := &m.principals[u]
+	if g == u || slices.Contains(pu.groups, g) {
 		return
 	}
-	m.principals[u].groups = append(m.principals[u].groups, g)
+	pu.groups = append(pu.groups, g)
+	m.members[g] = append(m.members[g], u)
+}
+
+// removeMembershipLocked removes principal u from group g, if it belongs
+// to it. m.mu must be held for writing.
+func (m *Model) removeMembershipLocked(g, u ref) {
+	pu := &m.principals[u]
+	if k := slices.Index(pu.groups, g); k >= 0 {
+		pu.groups = slices.Delete(pu.groups, k, k+1)
+		m.unlistMemberLocked(g, u)
+	}
+}
+
+// unlistMemberLocked removes principal u from the members of group g. It
+// scans them: a position per membership would make removal independent of
+// the group's size, but cost 4 bytes per membership and a list header in
+// every principal for events far rarer than reads. m.mu must be held for
+// writing.
+func (m *Model) unlistMemberLocked(g, u ref) {
+	members := m.members[g]
+	last := len(members) - 1
+	members[slices.Index(members, u)] = members[last]
+	if last == 0 {
+		delete(m.members, g)
+	} else {
+		m.members[g] = members[:last]
+	}
 }
 
 // DeleteMembership removes ms.Member from ms.Group; rights inherited through
@@ -578,7 +685,7 @@ func (m *Model) DeleteMembership(ms Membership) {
 	if !ok1 || !ok2 {
 		return
 	}
-	m.principals[u].groups = slices.DeleteFunc(m.principals[u].groups, func(x ref) bool { return x == g })
+	m.removeMembershipLocked(g, u)
 }
 
 // UpsertRole adds or replaces a custom role; its permissions are validated

@@ -1,6 +1,7 @@
 package authorizer
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -303,7 +304,7 @@ func TestModelMatchesReference(t *testing.T) {
 					if d.Allowed {
 						a, ok := ref.assignments[d.AssignmentID()]
 						if !ok || !ref.grants(a, perm) || !resourcename.IsAncestorOrSelf(a.Scope, scope) || !slices.Contains(subjects, a.Principal) ||
-							a.Scope != d.AssignedAt || a.Role != d.Role || a.Principal != cmp(d.Group, principal) {
+							a.Scope != d.AssignedAt || a.Role != d.Role || a.Principal != cmp.Or(d.Group, principal) {
 							t.Fatalf("step %d: Check(%s, %s, %s) allowed by %+v, which is %+v", step, principal, perm, scope, d, a)
 						}
 					}
@@ -318,14 +319,6 @@ func TestModelMatchesReference(t *testing.T) {
 			}
 		})
 	}
-}
-
-// cmp returns a, or b when a is empty.
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // checkInvariants checks the model's indexes against its records.
@@ -395,6 +388,61 @@ func checkInvariants(t *testing.T, m *Model) {
 	if n != chained {
 		t.Fatalf("%d assignments chained in bySubjectScope, %d held by indexed subjects", n, chained)
 	}
+	checkReverseIndexes(t, m)
+}
+
+// checkReverseIndexes checks the groups' members, the organizations' users
+// and the scopes' children against the records they index. m.mu must be
+// held.
+func checkReverseIndexes(t *testing.T, m *Model) {
+	t.Helper()
+	memberships, members, listed, users := 0, 0, 0, 0
+	for i := range m.principals {
+		pr := &m.principals[i]
+		for _, g := range pr.groups {
+			if !slices.Contains(m.members[g], ref(i)) {
+				t.Fatalf("principal %s not among the members of %s", pr.id, m.principals[g].id)
+			}
+		}
+		memberships += len(pr.groups)
+		if listedUser(pr) {
+			listed++
+			if us := m.orgUsers[pr.org]; int(pr.orgPos) >= len(us) || us[pr.orgPos] != ref(i) {
+				t.Fatalf("user %s not at its position in its organization's users", pr.id)
+			}
+		}
+	}
+	for g, ms := range m.members {
+		if len(ms) == 0 {
+			t.Fatalf("group %s listed without members", m.principals[g].id)
+		}
+		members += len(ms)
+	}
+	for org, us := range m.orgUsers {
+		if len(us) == 0 {
+			t.Fatalf("organization %s listed without users", m.scopes[org].name)
+		}
+		users += len(us)
+	}
+	if members != memberships || users != listed {
+		t.Fatalf("%d members of groups for %d memberships; %d users of organizations for %d listed", members, memberships, users, listed)
+	}
+	children, parented := 0, 0
+	for _, cs := range m.children {
+		children += len(cs)
+	}
+	for i := 1; i < len(m.scopes); i++ {
+		sc := &m.scopes[i]
+		if sc.parent != 0 {
+			parented++
+			if !slices.Contains(m.children[sc.parent], ref(i)) {
+				t.Fatalf("scope %s not among its parent's children", sc.name)
+			}
+		}
+	}
+	if children != parented {
+		t.Fatalf("%d children for %d scopes with a parent", children, parented)
+	}
 }
 
 // dumpModel renders everything a model holds but its capacities and the
@@ -422,6 +470,15 @@ func dumpModel(m *Model) string {
 	fmt.Fprintf(&b, "free %v assigned %d ids %d/%d in %d chunks\n", m.freeAssign, m.assigned, m.ids.live, m.ids.dead, len(m.ids.chunks))
 	for _, k := range slices.Sorted(maps.Keys(m.bySubjectScope)) {
 		fmt.Fprintf(&b, "chain %x %d\n", k, m.bySubjectScope[k])
+	}
+	for _, g := range slices.Sorted(maps.Keys(m.members)) {
+		fmt.Fprintf(&b, "members %d %v\n", g, m.members[g])
+	}
+	for _, o := range slices.Sorted(maps.Keys(m.orgUsers)) {
+		fmt.Fprintf(&b, "users %d %v\n", o, m.orgUsers[o])
+	}
+	for _, s := range slices.Sorted(maps.Keys(m.children)) {
+		fmt.Fprintf(&b, "children %d %v\n", s, m.children[s])
 	}
 	for _, k := range slices.Sorted(maps.Keys(m.scopeIdx)) {
 		fmt.Fprintf(&b, "scope %s %d\n", k, m.scopeIdx[k])
