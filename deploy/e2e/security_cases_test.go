@@ -359,6 +359,15 @@ var rpcCases = map[string]rpcCase{
 	"/steward.access.v1.AccessService/ExportRoleAssignments": {req: func(n names) proto.Message {
 		return &accessv1.ExportRoleAssignmentsRequest{Parent: n.org}
 	}},
+	"/steward.access.v1.AccessService/ListPermissionHolders": {req: func(n names) proto.Message {
+		return &accessv1.ListPermissionHoldersRequest{Scope: n.folder, Permission: "users.view"}
+	}},
+	"/steward.access.v1.AccessService/ExportPermissionHolders": {req: func(n names) proto.Message {
+		return &accessv1.ExportPermissionHoldersRequest{Scope: n.folder, Permission: "users.view"}
+	}},
+	"/steward.access.v1.AccessService/ListPermittedScopes": {req: func(n names) proto.Message {
+		return &accessv1.ListPermittedScopesRequest{Principal: n.user, Permission: "users.view", Scope: n.tenant}
+	}},
 	"/steward.access.v1.AccessService/SetRobotUsageScope": {req: func(n names) proto.Message {
 		return &accessv1.SetRobotUsageScopeRequest{RobotUsageScope: &accessv1.RobotUsageScope{Name: n.robotAccount + "/robotUsageScope",
 			Mode: accessv1.RobotUsageScope_MODE_SPECIFIED, Robots: []string{n.robot}}}

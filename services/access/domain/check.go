@@ -52,15 +52,28 @@ func (s *Service) Check(ctx context.Context, actor Actor, req *accessv1.CheckPer
 			return nil, err
 		}
 	}
-	seq, dseq, err := s.consistent(ctx, req.GetAtLeastSequence(), req.GetAtLeastDirectorySequence())
+	m, seq, dseq := s.model, uint64(0), uint64(0)
+	var err error
+	if req.GetAsOf() != nil {
+		m, seq, dseq, err = s.modelAt(ctx, req.GetAsOf())
+	} else {
+		seq, dseq, err = s.consistent(ctx, req.GetAtLeastSequence(), req.GetAtLeastDirectorySequence())
+	}
 	if err != nil {
 		return nil, err
 	}
-	d := s.model.Check(req.GetPrincipal(), req.GetPermission(), scope)
+	d := m.Check(req.GetPrincipal(), req.GetPermission(), scope)
 	resp := &accessv1.CheckPermissionResponse{Allowed: d.Allowed, Reason: d.Reason(), Sequence: seq, DirectorySequence: dseq}
 	if req.GetExplain() {
-		if resp.Explanation, err = s.explanation(req.GetPrincipal(), scope, false); err != nil {
+		if resp.Explanation, err = explanation(m, req.GetPrincipal(), scope, false); err != nil {
 			return nil, err
+		}
+		// What would allow it is asked of today's roles and grantors: a
+		// denial in the past has no one to ask any more.
+		if !d.Allowed && req.GetAsOf() == nil {
+			if resp.PossibleGrants, err = s.possibleGrants(ctx, req.GetPrincipal(), req.GetPermission(), scope); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return resp, nil
@@ -104,7 +117,7 @@ func (s *Service) BatchCheck(ctx context.Context, actor Actor, req *accessv1.Bat
 		r := &results[i]
 		r.Allowed, r.Reason, r.Sequence, r.DirectorySequence = d.Allowed, d.Reason(), seq, dseq
 		if req.GetExplain() {
-			if r.Explanation, err = s.explanation(qs[i].Principal, qs[i].Scope, false); err != nil {
+			if r.Explanation, err = explanation(s.model, qs[i].Principal, qs[i].Scope, false); err != nil {
 				return nil, err
 			}
 		}
@@ -116,7 +129,7 @@ func (s *Service) BatchCheck(ctx context.Context, actor Actor, req *accessv1.Bat
 // ExplainPermissions returns every effective role of req's principal at
 // req's scope (and, with subtree, below it) with where it comes from, and
 // the permissions that follow at the scope (R14, R15).
-func (s *Service) ExplainPermissions(_ context.Context, actor Actor, req *accessv1.ExplainPermissionsRequest) (*accessv1.Explanation, error) {
+func (s *Service) ExplainPermissions(ctx context.Context, actor Actor, req *accessv1.ExplainPermissionsRequest) (*accessv1.Explanation, error) {
 	if err := checkVisible(actor, req.GetPrincipal()); err != nil {
 		return nil, err
 	}
@@ -127,7 +140,11 @@ func (s *Service) ExplainPermissions(_ context.Context, actor Actor, req *access
 	if err := s.mayExplain(actor, req.GetPrincipal(), scope); err != nil {
 		return nil, err
 	}
-	return s.explanation(req.GetPrincipal(), scope, req.GetSubtree())
+	m, _, _, err := s.modelAt(ctx, req.GetAsOf())
+	if err != nil {
+		return nil, err
+	}
+	return explanation(m, req.GetPrincipal(), scope, req.GetSubtree())
 }
 
 // mayExplain applies CATALOGUE.md's "see a user's effective permissions
@@ -140,6 +157,18 @@ func (s *Service) ExplainPermissions(_ context.Context, actor Actor, req *access
 // missing; a service the directory mirror does not know is ErrNotFound.
 func (s *Service) mayExplain(actor Actor, principal, scope string) error {
 	if actor.IsService() || actor.SpeaksFor(principal) {
+		return nil
+	}
+	return s.mayReview(actor, scope, "seeing the effective permissions of "+principal)
+}
+
+// mayReview applies the Check Permissions view's rule (mayExplain) to a
+// user, robot or app actor asking what, about anyone, at the scope node
+// scope: at a service or below {type}.users.view and {type}.roles.view
+// there, at the organization or a tenant users.view there. Services may
+// always.
+func (s *Service) mayReview(actor Actor, scope, what string) error {
+	if actor.IsService() {
 		return nil
 	}
 	si, ok := parseScope(scope)
@@ -174,7 +203,7 @@ func (s *Service) mayExplain(actor Actor, principal, scope string) error {
 		return nil
 	}
 	return errorWith(ErrPermissionDenied, map[string]string{"permission": strings.Join(missing, ","), "scope": scope},
-		"permission denied: seeing the effective permissions of %s at %s needs %s", principal, scope, strings.Join(missing, " and "))
+		"permission denied: %s at %s needs %s", what, scope, strings.Join(missing, " and "))
 }
 
 // ListPrincipalRoles lists req's principal's explicit assignments only,
@@ -200,21 +229,21 @@ func (s *Service) ListPrincipalRoles(ctx context.Context, actor Actor, req *acce
 	return &accessv1.ListPrincipalRolesResponse{RoleAssignments: as}, nil
 }
 
-// explanation is the model's explanation of principal at the scope node
-// scope in the API's form. An unknown principal, or one that is not active,
+// explanation is m's explanation of principal at the scope node scope in
+// the API's form. An unknown principal, or one that is not active,
 // holds nothing and says so in status. For an API key it lists the roles
 // of the key's principal but only the permissions the key holds (those its
 // creator holds too, C4).
-func (s *Service) explanation(principal, scope string, subtree bool) (*accessv1.Explanation, error) {
-	if k, ok := s.model.LookupAPIKey(principal); ok {
-		out, err := s.explanation(k.Principal, scope, subtree)
+func explanation(m *authorizer.Model, principal, scope string, subtree bool) (*accessv1.Explanation, error) {
+	if k, ok := m.LookupAPIKey(principal); ok {
+		out, err := explanation(m, k.Principal, scope, subtree)
 		if err != nil || out.GetStatus() != "" {
 			return out, err
 		}
 		out.Principal = principal
 		held := out.Permissions[:0]
 		for _, p := range out.GetPermissions() {
-			if s.model.Check(principal, p.GetPermission(), scope).Allowed {
+			if m.Check(principal, p.GetPermission(), scope).Allowed {
 				held = append(held, p)
 			}
 		}
@@ -222,7 +251,7 @@ func (s *Service) explanation(principal, scope string, subtree bool) (*accessv1.
 		return out, nil
 	}
 	out := &accessv1.Explanation{Principal: principal, Scope: scope}
-	ex, err := s.model.Explain(principal, scope, subtree)
+	ex, err := m.Explain(principal, scope, subtree)
 	switch {
 	case errors.Is(err, authorizer.ErrUnknownPrincipal):
 		out.Status = "unknown: the principal does not exist or was deleted, and holds nothing"

@@ -281,12 +281,13 @@ func get(tx store.ReadTx, key []byte, name string, m proto.Message) error {
 // Event types of the access event log, as the strings of accessv1.EventType
 // (proto/steward/access/v1/events.proto, the contract consumers use).
 var (
-	TypeRoleCreated             = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_CREATED)
-	TypeRoleUpdated             = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_UPDATED)
-	TypeRoleDeleted             = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_DELETED)
-	TypeRoleAssignmentCreated   = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_ASSIGNMENT_CREATED)
-	TypeRoleAssignmentDeleted   = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_ASSIGNMENT_DELETED)
-	TypeRobotUsageScopeSet      = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROBOT_USAGE_SCOPE_SET)
-	TypeRobotUsageScopeDeleted  = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED)
-	TypeRoleAssignmentsExported = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_ASSIGNMENTS_EXPORTED)
+	TypeRoleCreated               = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_CREATED)
+	TypeRoleUpdated               = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_UPDATED)
+	TypeRoleDeleted               = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_DELETED)
+	TypeRoleAssignmentCreated     = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_ASSIGNMENT_CREATED)
+	TypeRoleAssignmentDeleted     = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_ASSIGNMENT_DELETED)
+	TypeRobotUsageScopeSet        = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROBOT_USAGE_SCOPE_SET)
+	TypeRobotUsageScopeDeleted    = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED)
+	TypeRoleAssignmentsExported   = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_ROLE_ASSIGNMENTS_EXPORTED)
+	TypePermissionHoldersExported = eventlog.TypeName(accessv1.EventType_EVENT_TYPE_PERMISSION_HOLDERS_EXPORTED)
 )

@@ -141,15 +141,21 @@ const exportAction = "ExportRoleAssignments"
 // directory record it), the key named in the message.
 func (s *Service) recordExport(ctx context.Context, actor Actor, org string) error {
 	msg := fmt.Sprintf("Role assignments of %s were exported as CSV.", org)
+	return s.recordRead(ctx, actor, TypeRoleAssignmentsExported, exportAction, org, msg)
+}
+
+// recordRead records, before anything is sent, that actor read resource
+// through action (an export, R27); an API key's principal is the actor.
+func (s *Service) recordRead(ctx context.Context, actor Actor, typ, action, resource, msg string) error {
 	if principal := KeyPrincipal(actor.Name); principal != "" {
-		msg = fmt.Sprintf("Role assignments of %s were exported as CSV with API key %s.", org, actor.Name)
+		msg = strings.TrimSuffix(msg, ".") + " with API key " + actor.Name + "."
 		actor.Name = principal
 	}
 	_, err := s.update(ctx, actor, func(t *txn) error {
-		return t.EmitRead(TypeRoleAssignmentsExported, exportAction, org, msg)
+		return t.EmitRead(typ, action, resource, msg)
 	})
 	if err != nil {
-		return fmt.Errorf("access: recording the export of %s: %w", org, err)
+		return fmt.Errorf("access: recording %s of %s: %w", action, resource, err)
 	}
 	return nil
 }

@@ -91,10 +91,25 @@ func (s *Service) RollHistory(ctx context.Context, retention time.Duration) erro
 	if err := s.log.Acknowledge(ctx, HistoryConsumer, base.Access); err != nil {
 		return fmt.Errorf("domain: history: acknowledging access's log: %w", err)
 	}
-	if src := s.directorySource(); src != nil {
-		if err := src.Acknowledge(ctx, HistoryConsumer, base.Directory); err != nil {
-			return fmt.Errorf("domain: history: acknowledging the directory's log: %w", err)
+	src := s.directorySource()
+	if src == nil {
+		return nil
+	}
+	pos := base.Directory
+	if pos.LogID == "" && pos.Sequence == 0 {
+		// The directory's log was empty (without an identity yet) when
+		// the base was made: position 0 is that of whatever log it is now.
+		head, err := src.HeadPosition(ctx)
+		if err != nil {
+			return fmt.Errorf("domain: history: the directory's log: %w", err)
 		}
+		if head.LogID == "" {
+			return nil // still empty: nothing to hold back
+		}
+		pos.LogID = head.LogID
+	}
+	if err := src.Acknowledge(ctx, HistoryConsumer, pos); err != nil {
+		return fmt.Errorf("domain: history: acknowledging the directory's log: %w", err)
 	}
 	return nil
 }

@@ -143,21 +143,14 @@ func (s *Service) ListRoles(ctx context.Context, actor Actor, req *accessv1.List
 			items = append(items, records.Keyed[*accessv1.Role]{Key: fmt.Sprintf("0/%06d", i), Item: ar})
 		}
 	}
-	prefix := customRoleKey(org + "/roles/")
-	err := s.view(ctx, func(tx store.ReadTx) error {
-		return tx.Scan(prefix, nil, func(k, v []byte) (bool, error) {
-			r := &accessv1.Role{}
-			if err := proto.Unmarshal(v, r); err != nil {
-				return false, fmt.Errorf("domain: role %s: %w", k, err)
-			}
-			if keep(r) {
-				items = append(items, records.Keyed[*accessv1.Role]{Key: "1/" + r.GetName(), Item: r})
-			}
-			return true, nil
-		})
-	})
+	custom, err := s.customRoles(ctx, org)
 	if err != nil {
 		return nil, err
+	}
+	for _, r := range custom {
+		if keep(r) {
+			items = append(items, records.Keyed[*accessv1.Role]{Key: "1/" + r.GetName(), Item: r})
+		}
 	}
 	fp := pagetoken.Fingerprint("ListRoles", org, level.String(), st)
 	resp := &accessv1.ListRolesResponse{}
@@ -166,6 +159,23 @@ func (s *Service) ListRoles(ctx context.Context, actor Actor, req *accessv1.List
 		return nil, err
 	}
 	return resp, nil
+}
+
+// customRoles returns the custom roles of org, by name.
+func (s *Service) customRoles(ctx context.Context, org string) ([]*accessv1.Role, error) {
+	var out []*accessv1.Role
+	err := s.view(ctx, func(tx store.ReadTx) error {
+		out = out[:0]
+		return tx.Scan(customRoleKey(org+"/roles/"), nil, func(k, v []byte) (bool, error) {
+			r := &accessv1.Role{}
+			if err := proto.Unmarshal(v, r); err != nil {
+				return false, fmt.Errorf("domain: role %s: %w", k, err)
+			}
+			out = append(out, r)
+			return true, nil
+		})
+	})
+	return out, err
 }
 
 // roleValidationError maps a catalogue validation error of a role to the

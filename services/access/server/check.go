@@ -72,3 +72,15 @@ func orgToAsk(a domain.Actor, principal string) (string, bool) {
 	}
 	return org, true
 }
+
+// ListPermissionHolders answers who holds a permission at a scope (issue
+// 14); the rule required users.view and roles.view at the scope.
+func (s *accessServer) ListPermissionHolders(ctx context.Context, req *accessv1.ListPermissionHoldersRequest) (*accessv1.ListPermissionHoldersResponse, error) {
+	return reply(s.d.ListPermissionHolders(ctx, actorOf(ctx), req))
+}
+
+// ListPermittedScopes answers where a principal holds a permission (issue
+// 14); the rule required users.view and roles.view at the subtree's root.
+func (s *accessServer) ListPermittedScopes(ctx context.Context, req *accessv1.ListPermittedScopesRequest) (*accessv1.ListPermittedScopesResponse, error) {
+	return reply(s.d.ListPermittedScopes(ctx, actorOf(ctx), req))
+}

@@ -21,20 +21,30 @@ const exportContentType = "text/csv; charset=utf-8"
 // (the JSON gateway forwards it as Grpc-Metadata-Content-Disposition).
 func (s *accessServer) ExportRoleAssignments(req *accessv1.ExportRoleAssignmentsRequest, stream grpc.ServerStreamingServer[httpbody.HttpBody]) error {
 	ctx := stream.Context()
+	id := strings.TrimPrefix(req.GetParent(), "organizations/")
+	return toStatus(s.d.ExportRoleAssignments(ctx, actorOf(ctx), req, csvSender(stream, "role-assignments-"+id+".csv")))
+}
+
+// ExportPermissionHolders streams ListPermissionHolders' answer as CSV
+// (issue 14), like ExportRoleAssignments; the file is
+// permission-holders-{permission}.csv.
+func (s *accessServer) ExportPermissionHolders(req *accessv1.ExportPermissionHoldersRequest, stream grpc.ServerStreamingServer[httpbody.HttpBody]) error {
+	ctx := stream.Context()
+	return toStatus(s.d.ExportPermissionHolders(ctx, actorOf(ctx), req, csvSender(stream, "permission-holders-"+req.GetPermission()+".csv")))
+}
+
+// csvSender sends each chunk as one HttpBody; before the first, which
+// carries the content type, the response header metadata
+// "content-disposition" names the file.
+func csvSender(stream grpc.ServerStreamingServer[httpbody.HttpBody], file string) func([]byte) error {
 	first := true
-	err := s.d.ExportRoleAssignments(ctx, actorOf(ctx), req, func(chunk []byte) error {
+	return func(chunk []byte) error {
 		msg := &httpbody.HttpBody{Data: chunk}
 		if first {
 			first = false
 			msg.ContentType = exportContentType
-			id := strings.TrimPrefix(req.GetParent(), "organizations/")
-			_ = stream.SetHeader(metadata.Pairs("content-disposition",
-				fmt.Sprintf("attachment; filename=%q", "role-assignments-"+id+".csv")))
+			_ = stream.SetHeader(metadata.Pairs("content-disposition", fmt.Sprintf("attachment; filename=%q", file)))
 		}
 		return stream.Send(msg)
-	})
-	if err != nil {
-		return toStatus(err)
 	}
-	return nil
 }

@@ -47,6 +47,8 @@ func TestPrevalidated(t *testing.T) {
 		{Principal: "organizations/o1/users/u1", Permission: "p", Scope: "organizations/o1/t3/x"},
 		{Principal: "organizations/o1/users/u1", Permission: "p", Scope: "organizations/" + strings.Repeat("a", 64)},
 		{Principal: "organizations/o1/users/u1", Permission: "p", Scope: "organizations/o1" + strings.Repeat("/f/x", 253)},
+		// issue 14: an as_of naming no moment (its oneof is required).
+		{Principal: "organizations/o1/users/u1", Permission: "p", Scope: "organizations/o1", AsOf: &accessv1.AsOf{}},
 	} {
 		if prevalidated(r) {
 			t.Errorf("%v was prevalidated", r)

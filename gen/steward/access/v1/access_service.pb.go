@@ -3292,7 +3292,7 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"!BatchCheckMembershipChangeRequest\x12R\n" +
 	"\x05items\x18\x01 \x03(\v2/.steward.access.v1.CheckMembershipChangeRequestB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\x05items\"p\n" +
 	"\"BatchCheckMembershipChangeResponse\x12J\n" +
-	"\aresults\x18\x01 \x03(\v20.steward.access.v1.CheckMembershipChangeResponseR\aresults2\xa6!\n" +
+	"\aresults\x18\x01 \x03(\v20.steward.access.v1.CheckMembershipChangeResponseR\aresults2\x82!\n" +
 	"\rAccessService\x12\x87\x01\n" +
 	"\x0fListPermissions\x12).steward.access.v1.ListPermissionsRequest\x1a*.steward.access.v1.ListPermissionsResponse\"\x1d\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/permissions\x12\x8d\x01\n" +
 	"\aGetRole\x12!.steward.access.v1.GetRoleRequest\x1a\x17.steward.access.v1.Role\"F\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x02:Z$\x12\"/v1/{name=organizations/*/roles/*}\x12\x12/v1/{name=roles/*}\x12\x9a\x01\n" +
@@ -3324,22 +3324,16 @@ const file_steward_access_v1_access_service_proto_rawDesc = "" +
 	"\n" +
 	"users.view\x12\x05scope\x82\xd3\xe4\x93\x028\x126/v1/{principal=organizations/*/*/*}:explainPermissions\x12\xae\x01\n" +
 	"\x0fCheckPermission\x12).steward.access.v1.CheckPermissionRequest\x1a*.steward.access.v1.CheckPermissionResponse\"D\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x028:\x01*\"3/v1/{principal=organizations/*/*/*}:checkPermission\x12\xa4\x01\n" +
-	"\x14BatchCheckPermission\x12..steward.access.v1.BatchCheckPermissionRequest\x1a/.steward.access.v1.BatchCheckPermissionResponse\"+\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/permissions:batchCheck\x12\xd9\x01\n" +
-	"\x15ListPermissionHolders\x12/.steward.access.v1.ListPermissionHoldersRequest\x1a0.steward.access.v1.ListPermissionHoldersResponse\"]\xc2\xf3\x18\x1f\n" +
+	"\x14BatchCheckPermission\x12..steward.access.v1.BatchCheckPermissionRequest\x1a/.steward.access.v1.BatchCheckPermissionResponse\"+\xc2\xf3\x18\x02 \x01\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/permissions:batchCheck\x12\xcd\x01\n" +
+	"\x15ListPermissionHolders\x12/.steward.access.v1.ListPermissionHoldersRequest\x1a0.steward.access.v1.ListPermissionHoldersResponse\"Q\xc2\xf3\x18\x13\n" +
 	"\n" +
-	"users.view\n" +
+	"users.view\x12\x05scope\x82\xd3\xe4\x93\x024\x122/v1/{scope=organizations/**}:listPermissionHolders\x12\xb9\x01\n" +
+	"\x17ExportPermissionHolders\x121.steward.access.v1.ExportPermissionHoldersRequest\x1a\x14.google.api.HttpBody\"S\xc2\xf3\x18\x13\n" +
 	"\n" +
-	"roles.view\x12\x05scope\x82\xd3\xe4\x93\x024\x122/v1/{scope=organizations/**}:listPermissionHolders\x12\xc5\x01\n" +
-	"\x17ExportPermissionHolders\x121.steward.access.v1.ExportPermissionHoldersRequest\x1a\x14.google.api.HttpBody\"_\xc2\xf3\x18\x1f\n" +
+	"users.view\x12\x05scope\x82\xd3\xe4\x93\x026\x124/v1/{scope=organizations/**}:exportPermissionHolders0\x01\x12\xcc\x01\n" +
+	"\x13ListPermittedScopes\x12-.steward.access.v1.ListPermittedScopesRequest\x1a..steward.access.v1.ListPermittedScopesResponse\"V\xc2\xf3\x18\x13\n" +
 	"\n" +
-	"users.view\n" +
-	"\n" +
-	"roles.view\x12\x05scope\x82\xd3\xe4\x93\x026\x124/v1/{scope=organizations/**}:exportPermissionHolders0\x01\x12\xd8\x01\n" +
-	"\x13ListPermittedScopes\x12-.steward.access.v1.ListPermittedScopesRequest\x1a..steward.access.v1.ListPermittedScopesResponse\"b\xc2\xf3\x18\x1f\n" +
-	"\n" +
-	"users.view\n" +
-	"\n" +
-	"roles.view\x12\x05scope\x82\xd3\xe4\x93\x029\x127/v1/{principal=organizations/*/*/*}:listPermittedScopes\x12\xb5\x01\n" +
+	"users.view\x12\x05scope\x82\xd3\xe4\x93\x029\x127/v1/{principal=organizations/*/*/*}:listPermittedScopes\x12\xb5\x01\n" +
 	"\x15ExportRoleAssignments\x12/.steward.access.v1.ExportRoleAssignmentsRequest\x1a\x14.google.api.HttpBody\"S\xc2\xf3\x18\x14\n" +
 	"\n" +
 	"users.view\x12\x06parent\x82\xd3\xe4\x93\x025\x123/v1/{parent=organizations/*}/roleAssignments:export0\x01\x12\xec\x01\n" +

@@ -127,6 +127,9 @@ type AccessServiceClient interface {
 	// the scope or an ancestor). Groups are expanded (the Everyone group to
 	// every user of the organization). Principals that would hold it but are
 	// not active are listed apart, never as holders. Paged by principal name.
+	// Asking needs what the Check Permissions view needs (seed 003): the rule
+	// users.view at the scope, and at a service or below {type}.users.view
+	// and {type}.roles.view there, which the handler checks.
 	ListPermissionHolders(ctx context.Context, in *ListPermissionHoldersRequest, opts ...grpc.CallOption) (*ListPermissionHoldersResponse, error)
 	// ExportPermissionHolders streams ListPermissionHolders' whole answer as
 	// CSV, one row per holder and source; inactive principals' rows say so.
@@ -134,6 +137,8 @@ type AccessServiceClient interface {
 	// ListPermittedScopes answers "where can X do P" (issue 14): every scope
 	// of a subtree where the principal holds the permission, in name order,
 	// paged, without walking the parts of the tree where it holds nothing.
+	// Asking about another principal needs, at the subtree's root, what
+	// ListPermissionHolders needs at its scope.
 	ListPermittedScopes(ctx context.Context, in *ListPermittedScopesRequest, opts ...grpc.CallOption) (*ListPermittedScopesResponse, error)
 	// ExportRoleAssignments streams every assignment of an organization as
 	// CSV with seed 002's columns (R19): each explicit assignment, and for a
@@ -520,6 +525,9 @@ type AccessServiceServer interface {
 	// the scope or an ancestor). Groups are expanded (the Everyone group to
 	// every user of the organization). Principals that would hold it but are
 	// not active are listed apart, never as holders. Paged by principal name.
+	// Asking needs what the Check Permissions view needs (seed 003): the rule
+	// users.view at the scope, and at a service or below {type}.users.view
+	// and {type}.roles.view there, which the handler checks.
 	ListPermissionHolders(context.Context, *ListPermissionHoldersRequest) (*ListPermissionHoldersResponse, error)
 	// ExportPermissionHolders streams ListPermissionHolders' whole answer as
 	// CSV, one row per holder and source; inactive principals' rows say so.
@@ -527,6 +535,8 @@ type AccessServiceServer interface {
 	// ListPermittedScopes answers "where can X do P" (issue 14): every scope
 	// of a subtree where the principal holds the permission, in name order,
 	// paged, without walking the parts of the tree where it holds nothing.
+	// Asking about another principal needs, at the subtree's root, what
+	// ListPermissionHolders needs at its scope.
 	ListPermittedScopes(context.Context, *ListPermittedScopesRequest) (*ListPermittedScopesResponse, error)
 	// ExportRoleAssignments streams every assignment of an organization as
 	// CSV with seed 002's columns (R19): each explicit assignment, and for a

@@ -60,33 +60,40 @@ const (
 	// principal (for an API key, the robot account or external application
 	// it belongs to, the key named in audit.message). No data.
 	EventType_EVENT_TYPE_ROLE_ASSIGNMENTS_EXPORTED EventType = 9
+	// The holders of a permission at a scope were exported (issue 14, R27):
+	// recorded before the first byte of ExportPermissionHolders is sent, like
+	// EVENT_TYPE_ROLE_ASSIGNMENTS_EXPORTED. Resource the scope, audit.action
+	// "ExportPermissionHolders", the permission in audit.message. No data.
+	EventType_EVENT_TYPE_PERMISSION_HOLDERS_EXPORTED EventType = 10
 )
 
 // Enum value maps for EventType.
 var (
 	EventType_name = map[int32]string{
-		0: "EVENT_TYPE_UNSPECIFIED",
-		1: "EVENT_TYPE_ROLE_CREATED",
-		2: "EVENT_TYPE_ROLE_UPDATED",
-		3: "EVENT_TYPE_ROLE_DELETED",
-		4: "EVENT_TYPE_ROLE_ASSIGNMENT_CREATED",
-		5: "EVENT_TYPE_ROLE_ASSIGNMENT_DELETED",
-		6: "EVENT_TYPE_ROBOT_USAGE_SCOPE_SET",
-		7: "EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED",
-		8: "EVENT_TYPE_CALL_REFUSED",
-		9: "EVENT_TYPE_ROLE_ASSIGNMENTS_EXPORTED",
+		0:  "EVENT_TYPE_UNSPECIFIED",
+		1:  "EVENT_TYPE_ROLE_CREATED",
+		2:  "EVENT_TYPE_ROLE_UPDATED",
+		3:  "EVENT_TYPE_ROLE_DELETED",
+		4:  "EVENT_TYPE_ROLE_ASSIGNMENT_CREATED",
+		5:  "EVENT_TYPE_ROLE_ASSIGNMENT_DELETED",
+		6:  "EVENT_TYPE_ROBOT_USAGE_SCOPE_SET",
+		7:  "EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED",
+		8:  "EVENT_TYPE_CALL_REFUSED",
+		9:  "EVENT_TYPE_ROLE_ASSIGNMENTS_EXPORTED",
+		10: "EVENT_TYPE_PERMISSION_HOLDERS_EXPORTED",
 	}
 	EventType_value = map[string]int32{
-		"EVENT_TYPE_UNSPECIFIED":               0,
-		"EVENT_TYPE_ROLE_CREATED":              1,
-		"EVENT_TYPE_ROLE_UPDATED":              2,
-		"EVENT_TYPE_ROLE_DELETED":              3,
-		"EVENT_TYPE_ROLE_ASSIGNMENT_CREATED":   4,
-		"EVENT_TYPE_ROLE_ASSIGNMENT_DELETED":   5,
-		"EVENT_TYPE_ROBOT_USAGE_SCOPE_SET":     6,
-		"EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED": 7,
-		"EVENT_TYPE_CALL_REFUSED":              8,
-		"EVENT_TYPE_ROLE_ASSIGNMENTS_EXPORTED": 9,
+		"EVENT_TYPE_UNSPECIFIED":                 0,
+		"EVENT_TYPE_ROLE_CREATED":                1,
+		"EVENT_TYPE_ROLE_UPDATED":                2,
+		"EVENT_TYPE_ROLE_DELETED":                3,
+		"EVENT_TYPE_ROLE_ASSIGNMENT_CREATED":     4,
+		"EVENT_TYPE_ROLE_ASSIGNMENT_DELETED":     5,
+		"EVENT_TYPE_ROBOT_USAGE_SCOPE_SET":       6,
+		"EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED":   7,
+		"EVENT_TYPE_CALL_REFUSED":                8,
+		"EVENT_TYPE_ROLE_ASSIGNMENTS_EXPORTED":   9,
+		"EVENT_TYPE_PERMISSION_HOLDERS_EXPORTED": 10,
 	}
 )
 
@@ -121,7 +128,7 @@ var File_steward_access_v1_events_proto protoreflect.FileDescriptor
 
 const file_steward_access_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1esteward/access/v1/events.proto\x12\x11steward.access.v1\x1a\"steward/eventlog/v1/eventlog.proto*\xff\x04\n" +
+	"\x1esteward/access/v1/events.proto\x12\x11steward.access.v1\x1a\"steward/eventlog/v1/eventlog.proto*\xd3\x05\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x124\n" +
 	"\x17EVENT_TYPE_ROLE_CREATED\x10\x01\x1a\x17\xca\xf3\x18\x13access.role.created\x124\n" +
@@ -132,7 +139,9 @@ const file_steward_access_v1_events_proto_rawDesc = "" +
 	" EVENT_TYPE_ROBOT_USAGE_SCOPE_SET\x10\x06\x1a \xca\xf3\x18\x1caccess.robot_usage_scope.set\x12N\n" +
 	"$EVENT_TYPE_ROBOT_USAGE_SCOPE_DELETED\x10\a\x1a$\xca\xf3\x18 access.robot_usage_scope.deleted\x124\n" +
 	"\x17EVENT_TYPE_CALL_REFUSED\x10\b\x1a\x17\xca\xf3\x18\x13access.call.refused\x12N\n" +
-	"$EVENT_TYPE_ROLE_ASSIGNMENTS_EXPORTED\x10\t\x1a$\xca\xf3\x18 access.role_assignments.exportedB,Z*steward.dev/gen/steward/access/v1;accessv1b\x06proto3"
+	"$EVENT_TYPE_ROLE_ASSIGNMENTS_EXPORTED\x10\t\x1a$\xca\xf3\x18 access.role_assignments.exported\x12R\n" +
+	"&EVENT_TYPE_PERMISSION_HOLDERS_EXPORTED\x10\n" +
+	"\x1a&\xca\xf3\x18\"access.permission_holders.exportedB,Z*steward.dev/gen/steward/access/v1;accessv1b\x06proto3"
 
 var (
 	file_steward_access_v1_events_proto_rawDescOnce sync.Once
