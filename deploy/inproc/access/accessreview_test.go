@@ -199,6 +199,9 @@ func TestReviewJohnSmith(t *testing.T) {
 	}
 
 	// Question 3: why not, and who may grant it. Nobody is granted anything.
+	// A custom folder role holding just the permission comes first at D.
+	custom := gaCreateRole(t, o.e.a, o.ctx, &accessv1.CreateRoleRequest{Parent: o.org, RoleId: "folder-user-manager", Role: &accessv1.Role{
+		DisplayName: "Folder user manager", Level: accessv1.Level_LEVEL_FOLDER, ServiceType: "orchestrator", Permissions: []string{perm}}}, o.e.accSvc)
 	r, err := o.e.a.CheckPermission(o.ctx, &accessv1.CheckPermissionRequest{Principal: john, Permission: perm, Scope: d, Explain: true}, o.e.accSvc)
 	if err != nil || r.GetAllowed() {
 		t.Fatalf("John at D now: %v, %v", r, err)
@@ -206,6 +209,18 @@ func TestReviewJohnSmith(t *testing.T) {
 	pg := r.GetPossibleGrants()
 	if len(pg) == 0 || pg[0].GetScope() != d {
 		t.Fatalf("possible grants start at %v, want D first", pg)
+	}
+	if first := pg[0].GetRoles()[0]; first.GetRole() != custom.GetName() || first.GetPermissionCount() != 1 || first.GetBuiltIn() {
+		t.Errorf("first role at D = %v, want the custom %s", first, custom.GetName())
+	}
+	// Up the tree: the service, the tenant and the organization follow,
+	// each with what may be assigned there.
+	var up []string
+	for _, g := range pg {
+		up = append(up, strings.TrimPrefix(g.GetScope(), o.org))
+	}
+	if want := []string{strings.TrimPrefix(d, o.org), hrRel}; !slices.Equal(up[:min(2, len(up))], want) {
+		t.Errorf("possible grants at %q, want %q first", up, want)
 	}
 	var fa *accessv1.GrantableRole
 	for _, gr := range pg[0].GetRoles() {
