@@ -920,19 +920,9 @@ func builtInRoleDisplay(id string) string {
 
 // ---- The model (after commit, and at startup); the Mirror reads it ----
 
-// applyScope puts sc in the live model.
-func (s *Service) applyScope(sc MirrorScope) {
-	applyFact(s.model, directoryFact{op: factPutScope, scope: sc})
-}
-
 // modelScope is sc as the model holds it.
 func modelScope(sc MirrorScope) authorizer.Scope {
 	return authorizer.Scope{Name: sc.Name, ServiceType: sc.ServiceType, DisplayName: sc.DisplayName}
-}
-
-// applyPrincipal puts p in the live model.
-func (s *Service) applyPrincipal(p MirrorPrincipal) {
-	applyFact(s.model, directoryFact{op: factPutPrincipal, principal: p})
 }
 
 // modelPrincipal is p as the model holds it.

@@ -46,8 +46,8 @@ type HistoryOptions struct {
 
 // RunHistory keeps the history's base (RollHistory) at once and then every
 // opts.Interval, or sooner when a resync calls for a new base, until ctx is
-// done; a failed round is logged and retried within a minute. It returns
-// nil when ctx is done.
+// done; a failed round is logged and retried after a growing wait of at
+// most a minute. It returns nil when ctx is done.
 func (s *Service) RunHistory(ctx context.Context, opts HistoryOptions) error {
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultHistoryInterval
@@ -55,11 +55,15 @@ func (s *Service) RunHistory(ctx context.Context, opts HistoryOptions) error {
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultHistoryRetention
 	}
+	retry := historyFirstRetry
 	for {
 		wait := opts.Interval
 		if err := s.RollHistory(ctx, opts.Retention); err != nil && ctx.Err() == nil {
-			wait = min(wait, historyRetry)
+			wait = min(wait, retry)
+			retry = min(2*retry, historyRetry)
 			s.logger.Error("access: history: keeping the base failed; retrying", "error", err, "in", wait)
+		} else {
+			retry = historyFirstRetry
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -73,9 +77,13 @@ func (s *Service) RunHistory(ctx context.Context, opts HistoryOptions) error {
 	}
 }
 
-// historyRetry bounds the wait before RunHistory retries a failed round
-// (the directory may not be up yet when access starts).
-const historyRetry = time.Minute
+// RunHistory retries a failed round after historyFirstRetry, doubling the
+// wait up to historyRetry: the directory may not be up yet when access
+// starts, and until the first base is written no as_of can be answered.
+const (
+	historyFirstRetry = 100 * time.Millisecond
+	historyRetry      = time.Minute
+)
 
 // RollHistory makes the history's base if there is none (the empty model
 // when both logs still hold their first event, else the current state),

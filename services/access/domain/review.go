@@ -46,17 +46,12 @@ func (s *Service) modelAt(ctx context.Context, at *accessv1.AsOf) (*authorizer.M
 	if at == nil {
 		return s.model, s.applied.get(), s.directoryCursor(), nil
 	}
-	var q AsOf
-	switch {
-	case at.GetTime() != nil:
-		if err := at.GetTime().CheckValid(); err != nil {
+	q := AsOf{Sequence: at.GetSequence()} // ModelAt refuses neither or both
+	if t := at.GetTime(); t != nil {
+		if err := t.CheckValid(); err != nil {
 			return nil, 0, 0, fieldError("as_of.time", "%v", err)
 		}
-		q.Time = at.GetTime().AsTime()
-	case at.GetSequence() > 0:
-		q.Sequence = at.GetSequence()
-	default:
-		return nil, 0, 0, fieldError("as_of", "must name a time or a sequence")
+		q.Time = t.AsTime()
 	}
 	m, pt, err := s.ModelAt(ctx, q)
 	if err != nil {
@@ -85,29 +80,18 @@ func reviewPageSize(n int32) int {
 	return int(n)
 }
 
-// reviewError maps the model's refusals of a review question to field
-// errors.
-func reviewError(err error) error {
+// reviewError maps the model's refusals of a review question about
+// permission (and principal) to the request's fields.
+func reviewError(err error, permission, principal string) error {
 	switch {
 	case errors.Is(err, authorizer.ErrUnknownPermission):
-		return fieldError("permission", "%q is not a permission of the catalogue", errorSubject(err))
+		return fieldError("permission", "%q is not a permission of the catalogue", permission)
 	case errors.Is(err, authorizer.ErrInvalidScope):
-		return fieldError("scope", "%q is not a node of the scope tree", errorSubject(err))
+		return fieldError("scope", "not a node of the scope tree")
 	case errors.Is(err, authorizer.ErrUnknownPrincipal):
-		return errorf(ErrNotFound, "%s not found", errorSubject(err))
+		return errorf(ErrNotFound, "%s not found", principal)
 	}
 	return err
-}
-
-// errorSubject is the quoted subject the model's errors end with.
-func errorSubject(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, `"`); i >= 0 {
-		if s, uerr := strconv.Unquote(msg[i:]); uerr == nil {
-			return s
-		}
-	}
-	return msg
 }
 
 // ListPermissionHolders lists every user, robot account and external app
@@ -133,7 +117,7 @@ func (s *Service) ListPermissionHolders(ctx context.Context, actor Actor, req *a
 	}
 	page, more, err := m.Holders(req.GetPermission(), scope, string(after), reviewPageSize(req.GetPageSize()))
 	if err != nil {
-		return nil, reviewError(err)
+		return nil, reviewError(err, req.GetPermission(), "")
 	}
 	resp := &accessv1.ListPermissionHoldersResponse{Sequence: seq, DirectorySequence: dseq}
 	for _, h := range page {
@@ -196,7 +180,7 @@ func (s *Service) ExportPermissionHolders(ctx context.Context, actor Actor, req 
 	}
 	// Refuse a bad question before recording it.
 	if _, _, err := m.Holders(req.GetPermission(), scope, "", 1); err != nil {
-		return reviewError(err)
+		return reviewError(err, req.GetPermission(), "")
 	}
 	msg := fmt.Sprintf("The holders of %s at %s were exported as CSV.", req.GetPermission(), scope)
 	if err := s.recordRead(ctx, actor, TypePermissionHoldersExported, "ExportPermissionHolders", scope, msg); err != nil {
@@ -211,7 +195,7 @@ func (s *Service) ExportPermissionHolders(ctx context.Context, actor Actor, req 
 		}
 		page, more, err := m.Holders(req.GetPermission(), scope, after, exportHoldersPage)
 		if err != nil {
-			return reviewError(err)
+			return reviewError(err, req.GetPermission(), "")
 		}
 		for _, h := range page {
 			p := h.Principal
@@ -261,7 +245,7 @@ func (s *Service) ListPermittedScopes(ctx context.Context, actor Actor, req *acc
 	}
 	page, more, err := m.PermittedScopes(req.GetPrincipal(), req.GetPermission(), root, string(after), reviewPageSize(req.GetPageSize()))
 	if err != nil {
-		return nil, reviewError(err)
+		return nil, reviewError(err, req.GetPermission(), req.GetPrincipal())
 	}
 	resp := &accessv1.ListPermittedScopesResponse{Sequence: seq, DirectorySequence: dseq}
 	for _, ps := range page {

@@ -193,8 +193,8 @@ func TestReviewCreateAssignmentRechecksDirectory(t *testing.T) {
 	)
 	// The model and the Mirror lagging behind those commits (their hooks not
 	// run yet).
-	s.applyPrincipal(MirrorPrincipal{Name: dtJohn, Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_USER, Organization: dtOrg, Active: true})
-	s.applyScope(MirrorScope{Name: dtFolder, ServiceType: "orchestrator"})
+	applyFact(s.model, directoryFact{op: factPutPrincipal, principal: MirrorPrincipal{Name: dtJohn, Kind: accessv1.PrincipalKind_PRINCIPAL_KIND_USER, Organization: dtOrg, Active: true}})
+	applyFact(s.model, directoryFact{op: factPutScope, scope: MirrorScope{Name: dtFolder, ServiceType: "orchestrator"}})
 	for _, tc := range []struct{ principal, scope, role string }{
 		{dtJohn, dtOrg, "roles/user"},                     // deleted principal
 		{dtOwner, dtFolder, "roles/folder-administrator"}, // deleted scope
