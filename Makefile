@@ -60,11 +60,14 @@ $(DEPS)/.stamp: Makefile
 proto-deps: $(DEPS)/.stamp ## Copy googleapis and protovalidate protos out of the Go module cache.
 
 .PHONY: generate
-generate: tools proto-deps ## Lint the protos and regenerate gen/ from proto/.
+generate: tools proto-deps ## Lint the protos and regenerate gen/ from proto/ (and gen/openapiv2's one OpenAPI document).
 	buf lint
 	buf format -d --exit-code proto
 	find gen -mindepth 1 -maxdepth 1 ! -name go.mod ! -name go.sum -exec rm -rf {} +
 	buf generate
+	@# One OpenAPI document (issue 15): resource-name paths spelled out, and
+	@# the Go file that embeds it for the gateway.
+	go run ./deploy/openapidoc -go gen/openapiv2/openapi.go gen/openapiv2/steward.swagger.json
 
 # buf breaking against an earlier commit: its protos are built with today's
 # copied dependencies (they are git-ignored, so buf cannot read them from git).

@@ -2,7 +2,7 @@
 // one gRPC client connection per backend, with the generated handlers of
 // every service that has HTTP bindings (see DefaultBackends), CORS for
 // configured origins, GET /healthz aggregating the backends' grpc.health.v1
-// status, and GET /metrics. It holds no domain logic and makes no
+// status, GET /metrics and GET /openapi.json. It holds no domain logic and makes no
 // authorization decisions: the caller's Authorization header travels to the
 // backend as metadata, unchanged.
 //
@@ -355,6 +355,7 @@ func (c Config) Complete() (_ *Server, err error) {
 	root.HandleFunc("GET /healthz", s.serveHealthz)
 	root.HandleFunc("GET /readyz", s.serveHealthz)
 	root.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	root.Handle("GET /openapi.json", openAPIHandler())
 	root.Handle("/", s.limit(mux))
 	h := s.edge(root)
 	if len(c.CORSOrigins) > 0 {
