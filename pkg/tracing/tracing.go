@@ -29,7 +29,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -88,11 +88,9 @@ func Setup(ctx context.Context, c Config) (shutdown func(context.Context) error,
 	if _, _, err := net.SplitHostPort(c.Endpoint); err != nil {
 		return nil, fmt.Errorf("tracing: -otlp-endpoint %q is not host:port: %w", c.Endpoint, err)
 	}
-	opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(c.Endpoint)}
-	if c.Insecure || loopback(c.Endpoint) {
-		opts = append(opts, otlptracegrpc.WithInsecure())
-	}
-	exporter, err := otlptracegrpc.New(ctx, opts...)
+	// OTLP/gRPC through our own otlptrace.Client, not otlptracegrpc: see
+	// otlpClient for why.
+	exporter, err := otlptrace.New(ctx, &otlpClient{endpoint: c.Endpoint, insecure: c.Insecure || loopback(c.Endpoint)})
 	if err != nil {
 		return nil, fmt.Errorf("tracing: creating the OTLP exporter: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"steward.dev/pkg/tracing"
@@ -39,6 +40,11 @@ func TestSetupOffInstallsNothing(t *testing.T) {
 	}
 	if n := len(tracing.ServerOptions()) + len(tracing.DialOptions()); n != 0 {
 		t.Errorf("%d gRPC options with tracing off, want none", n)
+	}
+	// Linking the package registers no gRPC compressor: one would be
+	// advertised (grpc-accept-encoding) on every call of the process.
+	if c := encoding.GetCompressor("gzip"); c != nil {
+		t.Error("the gzip compressor is registered: every gRPC call now advertises it")
 	}
 	ctx, span := otel.Tracer("test").Start(context.Background(), "x")
 	defer span.End()
