@@ -34,6 +34,7 @@ import (
 	"steward.dev/pkg/logging"
 	"steward.dev/pkg/store"
 	"steward.dev/pkg/store/bboltstore"
+	"steward.dev/pkg/tracing"
 	"steward.dev/pkg/verifier"
 )
 
@@ -144,6 +145,11 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful stop; 0 means the grpcserver
 	// default.
 	ShutdownTimeout time.Duration
+	// Tracing says where the service's traces go (-otlp-endpoint); the zero
+	// value traces nothing. Complete sets it up (pkg/tracing.Setup) under
+	// the service's Name, process-wide, before building the server and its
+	// clients; Run flushes the spans once the service has stopped.
+	Tracing tracing.Config
 	// Log configures the logger built by Complete when Logger is nil.
 	Log logging.Config
 	// Logger receives the service's logs; nil means one built from Log,
@@ -223,6 +229,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	}
 	fs.IntVar(&c.MaxRecvMsgBytes, "max-recv-msg-bytes", c.MaxRecvMsgBytes, "largest request message accepted; 0 means 4 MiB")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "graceful stop deadline, after which calls in flight are cancelled; 0 means 10s")
+	c.Tracing.AddFlags(fs)
 	c.Log.AddFlags(fs)
 }
 
@@ -241,6 +248,8 @@ type Backend struct {
 	runners    []func(ctx context.Context) error
 	// closeConns closes the connections to other services Complete dialled.
 	closeConns func() error
+	// stopTracing flushes and stops the tracing Complete set up.
+	stopTracing func(context.Context) error
 
 	followMu  sync.Mutex
 	followers map[string]eventlog.Status // by consumer name; guarded by followMu
@@ -271,22 +280,33 @@ func (c Config) Complete() (_ *Backend, err error) {
 			return nil, err
 		}
 	}
+	if c.Tracing.ServiceName == "" {
+		c.Tracing.ServiceName = c.Name
+	}
+	stopTracing, err := tracing.Setup(context.Background(), c.Tracing)
+	if err != nil {
+		return nil, fmt.Errorf("backend: %s: %w", c.Name, err)
+	}
 	cred, err := loadCredential(c.Name, c.ServiceCredentialFile, c.TrustedServicesFile, logger)
 	if err != nil {
+		_ = stopTracing(context.Background())
 		return nil, err
 	}
 	trusted, err := authn.OpenTrustedServicesFile(c.TrustedServicesFile)
 	if err != nil {
+		_ = stopTracing(context.Background())
 		return nil, fmt.Errorf("backend: %w", err)
 	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		_ = stopTracing(context.Background())
 		return nil, fmt.Errorf("backend: creating data directory: %w", err)
 	}
 	st, err := bboltstore.Open(filepath.Join(c.DataDir, c.Name+".db"), bboltstore.Options{Unordered: c.UnorderedKeys})
 	if err != nil {
+		_ = stopTracing(context.Background())
 		return nil, err
 	}
-	b := &Backend{name: c.Name, store: st, cred: cred, logger: logger}
+	b := &Backend{name: c.Name, store: st, cred: cred, logger: logger, stopTracing: stopTracing}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, b.closeEarly())
@@ -443,6 +463,7 @@ func (b *Backend) closeEarly() error {
 		errs = append(errs, b.log.Close())
 	}
 	errs = append(errs, b.store.Close())
+	errs = append(errs, b.stopTracing(context.Background()))
 	return errors.Join(errs...)
 }
 
@@ -519,6 +540,12 @@ func (b *Backend) Run(ctx context.Context) error {
 	err := b.server.Run(runCtx)
 	cancel()
 	wg.Wait()
+	// The spans of the last calls and events, still buffered, go out now.
+	tctx, tcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer tcancel()
+	if terr := b.stopTracing(tctx); terr != nil {
+		b.logger.Warn("backend: flushing traces", "service", b.name, "error", terr)
+	}
 	return err
 }
 

@@ -23,6 +23,7 @@ import (
 	"steward.dev/pkg/grpcserver"
 	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
+	"steward.dev/pkg/tracing"
 )
 
 // DefaultRefusalQueue is the default Config.RefusalQueue: how many refused
@@ -54,6 +55,8 @@ type refusal struct {
 	actor     authn.Principal
 	requestID string
 	address   string
+	// traceparent is the refused call's span context, when traced.
+	traceparent string
 }
 
 // refusals appends refused calls to the event log: record queues one
@@ -114,7 +117,7 @@ func (r *refusals) register(reg prometheus.Registerer) error {
 func (r *refusals) record(ctx context.Context, c grpcserver.Refusal) {
 	actor, _ := authn.Actor(ctx)
 	select {
-	case r.queue <- refusal{Refusal: c, actor: actor, requestID: authn.RequestID(ctx), address: authn.ClientAddress(ctx)}:
+	case r.queue <- refusal{Refusal: c, actor: actor, requestID: authn.RequestID(ctx), address: authn.ClientAddress(ctx), traceparent: tracing.Traceparent(ctx)}:
 	default:
 		r.drop(dropQueueFull, 1, "too many refused calls waiting to be recorded",
 			"method", c.FullMethod, "actor", actor.Name, "request_id", authn.RequestID(ctx))
@@ -220,6 +223,7 @@ func (r *refusals) event(c refusal) *eventlogv1.Event {
 		Resource:     resource,
 		Organization: org,
 		Operation:    eventlogv1.Operation_OPERATION_UNSPECIFIED,
+		Traceparent:  c.traceparent,
 		Audit: &eventlogv1.AuditEnvelope{
 			Actor:            c.actor.Name,
 			ActorDisplayName: c.actor.DisplayName,

@@ -34,6 +34,10 @@ type Actor struct {
 	RequestID string
 	// SourceAddress is the client's network address, when known.
 	SourceAddress string
+	// Traceparent is the W3C traceparent of the traced request the change
+	// is made in (pkg/tracing.Traceparent), "" when tracing is off: each
+	// event records it (Event.traceparent) for its consumers' spans.
+	Traceparent string
 }
 
 // Tx is one read-write transaction of a domain operation: the store
@@ -127,6 +131,7 @@ func (t *Tx) append(typ string, op eventlogv1.Operation, resource string, data p
 	if action != "" {
 		ev.Audit.Action = action
 	}
+	ev.Traceparent = t.Actor.Traceparent
 	seq, err := t.log.Append(t.Tx, ev)
 	if err != nil {
 		return err

@@ -8,8 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/store"
+	"steward.dev/pkg/tracing"
 )
 
 // Defaults of Consumer.
@@ -420,6 +425,41 @@ func (c *Consumer) applyEach(ctx context.Context, batch []*eventlogv1.Event) err
 	return nil
 }
 
+// tracer traces the consumers' applies (a no-op one while tracing is off).
+var tracer = tracing.Tracer("steward.dev/pkg/eventlog")
+
+// apply applies ev with c.Apply. With tracing on, an event that recorded
+// the span context of the request it was appended in (Event.traceparent)
+// is applied in a span "eventlog.apply <type>" that is a CHILD of that
+// request's span, not the root of a trace of its own merely linked to it:
+// the request and every consumer its change reached are then one trace,
+// which is the question a trace answers ("what did this CreateUser
+// cause, and when did access apply it?"). The span's kind is consumer,
+// and it carries the consumer, the source, the sequence and the request
+// ID.
+func (c *Consumer) apply(ctx context.Context, tx store.Tx, ev *eventlogv1.Event) error {
+	tp := ev.GetTraceparent()
+	if tp == "" || !tracing.Enabled() {
+		return c.Apply(tx, ev)
+	}
+	_, span := tracer.Start(tracing.ContextWithTraceparent(ctx, tp), "eventlog.apply "+ev.GetType(),
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attribute.String("steward.eventlog.consumer", c.Name),
+			attribute.String("steward.eventlog.source", ev.GetSource()),
+			attribute.Int64("steward.eventlog.sequence", int64(ev.GetSequence())),
+			attribute.String("steward.eventlog.type", ev.GetType()),
+			tracing.RequestIDKey.String(ev.GetAudit().GetRequestId()),
+		))
+	defer span.End()
+	err := c.Apply(tx, ev)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(otelcodes.Error, err.Error())
+	}
+	return err
+}
+
 // applyBatch applies evs and advances the cursor in one transaction. Events
 // at or below the stored cursor are skipped (a duplicate delivery, or another
 // instance of the same consumer got there first); an event of another log
@@ -448,7 +488,7 @@ func (c *Consumer) applyBatch(ctx context.Context, evs []*eventlogv1.Event) erro
 			case seq != pos.Sequence+1:
 				return &ResetError{Source: ev.GetSource(), Position: pos, LogID: ev.GetLogId(), Head: seq}
 			}
-			if err := c.Apply(tx, ev); err != nil {
+			if err := c.apply(ctx, tx, ev); err != nil {
 				return fmt.Errorf("eventlog: consumer %s: applying event %d (%s): %w", c.Name, seq, ev.GetType(), err)
 			}
 			pos.Sequence = seq

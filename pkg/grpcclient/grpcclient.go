@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"steward.dev/pkg/authn"
+	"steward.dev/pkg/tracing"
 )
 
 // DefaultTimeout is the deadline given to unary calls that have none.
@@ -80,7 +81,9 @@ func Dial(target string, opts Options) (*grpc.ClientConn, error) {
 }
 
 // DialOptions returns the dial options Dial uses for target: transport
-// credentials, then the interceptors, then opts.DialOptions.
+// credentials, then the interceptors, then, with tracing on
+// (pkg/tracing.Setup), otelgrpc's client stats handler (which sends the
+// call's traceparent), then opts.DialOptions.
 func DialOptions(target string, opts Options) ([]grpc.DialOption, error) {
 	var creds credentials.TransportCredentials
 	if opts.TLS.enabled() {
@@ -105,6 +108,7 @@ func DialOptions(target string, opts Options) ([]grpc.DialOption, error) {
 		grpc.WithChainStreamInterceptor(stream),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: reconnectBackoff, MinConnectTimeout: 20 * time.Second}),
 	}
+	out = append(out, tracing.DialOptions()...)
 	return append(out, opts.DialOptions...), nil
 }
 

@@ -33,6 +33,7 @@ import (
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/authz"
 	"steward.dev/pkg/ratelimit"
+	"steward.dev/pkg/tracing"
 )
 
 // Networks a Server can listen on.
@@ -282,6 +283,7 @@ func (c Config) Complete() (*Server, error) {
 		return nil, fmt.Errorf("grpcserver: registering metrics: %w", err)
 	}
 
+	s.tracing = tracing.Enabled()
 	unary, stream := s.interceptors(validator)
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(c.MaxRecvMsgBytes),
@@ -296,6 +298,10 @@ func (c Config) Complete() (*Server, error) {
 		// gets a goroutine of its own, as without the pool.
 		grpc.NumStreamWorkers(streamWorkers),
 	}
+	// With tracing on (pkg/tracing.Setup), otelgrpc's stats handler traces
+	// every call but health checks, and the request ID interceptor puts the
+	// ID on its span; off, nothing is added.
+	opts = append(opts, tracing.ServerOptions()...)
 	if c.TLS.enabled() {
 		creds, err := c.TLS.credentials()
 		if err != nil {

@@ -32,6 +32,7 @@ import (
 	"steward.dev/pkg/apierr"
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/authz"
+	"steward.dev/pkg/tracing"
 )
 
 // ReasonInvalidArgument is the ErrorInfo reason of requests that fail the
@@ -46,7 +47,8 @@ const maxRequestIDLen = 128
 //  1. recovery: first, so that a panic anywhere below becomes codes.Internal
 //     (logged with its stack) and the server keeps serving;
 //  2. request ID: taken from x-request-id or generated, put in the context
-//     and sent back as a header, so every log line below can carry it;
+//     and sent back as a header, so every log line below can carry it (and,
+//     with tracing on, the call's span, as tracing.RequestIDKey);
 //  3. logging: one line per finished call, with request ID and principal
 //     (health checks are not logged: launchers and probes poll them; the
 //     successful calls of Config.QuietMethods are logged at debug level);
@@ -92,9 +94,13 @@ func (s *Server) interceptors(v protovalidate.Validator) ([]grpc.UnaryServerInte
 	})
 	rules := ruleSource{s}
 	services := s.cfg.Services.For(s.cfg.Name)
+	unaryID, streamID := unaryRequestID, streamRequestID
+	if s.tracing {
+		unaryID, streamID = unaryRequestIDTraced, streamRequestIDTraced
+	}
 	unary := []grpc.UnaryServerInterceptor{
 		recovery.UnaryServerInterceptor(recoveryOpt),
-		unaryRequestID,
+		unaryID,
 		selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), loud),
 		selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, quietOpts...), quiet),
 		s.metrics.UnaryServerInterceptor(),
@@ -109,7 +115,7 @@ func (s *Server) interceptors(v protovalidate.Validator) ([]grpc.UnaryServerInte
 	)
 	stream := []grpc.StreamServerInterceptor{
 		recovery.StreamServerInterceptor(recoveryOpt),
-		streamRequestID,
+		streamID,
 		selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), notHealth),
 		s.metrics.StreamServerInterceptor(),
 		s.streamAuthn(rules),
@@ -180,6 +186,22 @@ func unaryRequestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handl
 
 func streamRequestID(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	return handler(srv, &serverStream{ServerStream: ss, ctx: withRequestID(ss.Context())})
+}
+
+// unaryRequestIDTraced is unaryRequestID that also records the request ID
+// on the call's span (tracing on).
+func unaryRequestIDTraced(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx = withRequestID(ctx)
+	tracing.SetRequestID(ctx, authn.RequestID(ctx))
+	return handler(ctx, req)
+}
+
+// streamRequestIDTraced is streamRequestID that also records the request
+// ID on the stream's span (tracing on).
+func streamRequestIDTraced(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx := withRequestID(ss.Context())
+	tracing.SetRequestID(ctx, authn.RequestID(ctx))
+	return handler(srv, &serverStream{ServerStream: ss, ctx: ctx})
 }
 
 // ReasonTooManyFailedAuthentications is the ErrorInfo reason of calls

@@ -40,6 +40,9 @@ type Server struct {
 	// failures counts failed authentications per client address.
 	failures *ratelimit.Limiter
 	now      func() time.Time
+	// tracing is whether pkg/tracing was on when the server was built: its
+	// calls are traced and carry their request ID as a span attribute.
+	tracing bool
 
 	// rules is set by Run before serving; nil until then.
 	rules atomic.Pointer[authz.Table]

@@ -52,6 +52,16 @@ func newEnv(t *testing.T) *env {
 // its store (to start them on existing data).
 func newEnvOn(t *testing.T, prepare func(directoryData, accessData string)) *env {
 	t.Helper()
+	e := startEnv(t, prepare)
+	e.t = t
+	return e
+}
+
+// startEnv starts the directory and access of newEnvOn for a test or a
+// benchmark; the env's t is left nil (newEnvOn sets it), so its helpers
+// that report through it are for tests only.
+func startEnv(t testing.TB, prepare func(directoryData, accessData string)) *env {
+	t.Helper()
 	// The directory must serve before access can follow it; its permission
 	// checks go to access once access runs.
 	ask := &accessauthz.Deferred{}
@@ -79,7 +89,7 @@ func newEnvOn(t *testing.T, prepare func(directoryData, accessData string)) *env
 	aconn := backendtest.Run(t, acc)
 	ask.Set(accessauthz.New(serviceConn(t, acc, "directory"), accessauthz.WithDirectorySequence(dir.EventLog().Head)))
 	return &env{
-		t: t, dir: dir, acc: acc,
+		dir: dir, acc: acc,
 		d:      directoryv1.NewDirectoryServiceClient(dconn),
 		a:      accessv1.NewAccessServiceClient(aconn),
 		events: eventlogv1.NewEventLogServiceClient(aconn),
@@ -91,7 +101,7 @@ func newEnvOn(t *testing.T, prepare func(directoryData, accessData string)) *env
 
 // serviceConn returns a connection to b authenticating as the service named
 // as, with that service's own credential (pkg/grpcclient's interceptors).
-func serviceConn(t *testing.T, b *backend.Backend, as string) *grpc.ClientConn {
+func serviceConn(t testing.TB, b *backend.Backend, as string) *grpc.ClientConn {
 	t.Helper()
 	unary, stream, err := grpcclient.Interceptors(grpcclient.Options{Service: as, Credential: backendtest.ServiceCredential(b, as)})
 	if err != nil {

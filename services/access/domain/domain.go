@@ -114,6 +114,10 @@ type Actor struct {
 	RequestID string
 	// SourceAddress is the caller's network address, for audit.
 	SourceAddress string
+	// Traceparent is the W3C traceparent of the traced request
+	// (pkg/tracing.Traceparent), recorded in the events the operation
+	// appends; "" when tracing is off.
+	Traceparent string
 }
 
 // IsService reports whether the actor is one of Steward's services (or the
@@ -122,7 +126,7 @@ func (a Actor) IsService() bool { return a.Organization == "" }
 
 // audit returns the actor as the audit envelope of the events it causes.
 func (a Actor) audit() change.Actor {
-	return change.Actor{Name: a.Name, DisplayName: a.DisplayName, RequestID: a.RequestID, SourceAddress: a.SourceAddress}
+	return change.Actor{Name: a.Name, DisplayName: a.DisplayName, RequestID: a.RequestID, SourceAddress: a.SourceAddress, Traceparent: a.Traceparent}
 }
 
 // txn is one read-write transaction of an operation (change.Tx: the store

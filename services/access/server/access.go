@@ -12,6 +12,7 @@ import (
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/authz"
 	"steward.dev/pkg/records"
+	"steward.dev/pkg/tracing"
 	"steward.dev/services/access/domain"
 )
 
@@ -41,6 +42,7 @@ func actorOf(ctx context.Context) domain.Actor {
 	}
 	a.RequestID = authn.RequestID(ctx)
 	a.SourceAddress = authn.ClientAddress(ctx)
+	a.Traceparent = tracing.Traceparent(ctx)
 	return a
 }
 

@@ -127,11 +127,15 @@ type Actor struct {
 	// APIKey is the name of the API key a robot account or external app
 	// called with, if it did: keys it creates are limited by it (C4).
 	APIKey string
+	// Traceparent is the W3C traceparent of the traced request
+	// (pkg/tracing.Traceparent), recorded in the events the operation
+	// appends; "" when tracing is off.
+	Traceparent string
 }
 
 // audit returns the actor as the audit envelope of the events it causes.
 func (a Actor) audit() change.Actor {
-	return change.Actor{Name: a.Name, DisplayName: a.DisplayName, RequestID: a.RequestID, SourceAddress: a.SourceAddress}
+	return change.Actor{Name: a.Name, DisplayName: a.DisplayName, RequestID: a.RequestID, SourceAddress: a.SourceAddress, Traceparent: a.Traceparent}
 }
 
 // txn is one read-write transaction of an operation (change.Tx: the store

@@ -17,6 +17,7 @@ import (
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/authz"
 	"steward.dev/pkg/records"
+	"steward.dev/pkg/tracing"
 	"steward.dev/services/directory/domain"
 )
 
@@ -52,6 +53,7 @@ func actorOf(ctx context.Context) domain.Actor {
 	}
 	a.RequestID = authn.RequestID(ctx)
 	a.SourceAddress = authn.ClientAddress(ctx)
+	a.Traceparent = tracing.Traceparent(ctx)
 	return a
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -141,6 +142,12 @@ func (s *Server) routeMiddleware(next runtime.HandlerFunc) runtime.HandlerFunc {
 			// Every generated route has a descriptor; fail closed.
 			pat, _ := runtime.HTTPPattern(r.Context())
 			s.log.ErrorContext(r.Context(), "gateway: route without an RPC descriptor; treated as needing credentials", "method", r.Method, "pattern", pat.String())
+		}
+		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+			// Tracing on: the request's span is named after its route.
+			pat, _ := runtime.HTTPPattern(r.Context())
+			span.SetName(r.Method + " " + pat.String())
+			span.SetAttributes(semconvHTTPRoute.String(pat.String()))
 		}
 		if !rt.public && !hasCredentials(r) {
 			s.writeStatus(w, r, http.StatusUnauthorized, status.New(codes.Unauthenticated,

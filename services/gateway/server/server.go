@@ -47,6 +47,7 @@ import (
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/grpcclient"
 	"steward.dev/pkg/logging"
+	"steward.dev/pkg/tracing"
 )
 
 // Defaults of Config.
@@ -131,6 +132,13 @@ type Config struct {
 	// verifying their certificates with this PEM CA. Without it only
 	// loopback backends can be reached (in plaintext).
 	TLSCAFile string
+	// Tracing says where the gateway's traces go (-otlp-endpoint); the zero
+	// value traces nothing. Complete sets it up (pkg/tracing.Setup) as
+	// service "gateway", process-wide: each HTTP request is then a span
+	// (otelhttp; a W3C traceparent header from the client is its parent)
+	// and the calls to the backends its children, which carry traceparent
+	// on. Run flushes the spans when it returns.
+	Tracing tracing.Config
 	// Log configures the logger built by Complete when Logger is nil.
 	Log logging.Config
 	// Logger receives the gateway's logs; nil means one built from Log,
@@ -161,7 +169,8 @@ func NewConfig() Config {
 // -service-credential-file, -trusted-proxies, the request limits
 // (-max-body-bytes, -max-concurrent-requests, -read-header-timeout,
 // -read-timeout, -write-timeout, -idle-timeout), -health-timeout,
-// -shutdown-timeout, -tls-ca and the log flags.
+// -shutdown-timeout, -tls-ca, -otlp-endpoint, -otlp-insecure and the log
+// flags.
 func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "HTTP listen address (host:port; an empty host means 127.0.0.1)")
 	for i := range c.Backends {
@@ -193,6 +202,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.HealthTimeout, "health-timeout", c.HealthTimeout, "deadline of each backend's health check in /healthz; 0 means 1s")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "graceful shutdown deadline; 0 means 10s")
 	fs.StringVar(&c.TLSCAFile, "tls-ca", c.TLSCAFile, "PEM CA verifying the backends' certificates; enables TLS to the backends")
+	c.Tracing.AddFlags(fs)
 	c.Log.AddFlags(fs)
 }
 
@@ -207,6 +217,9 @@ type Server struct {
 	// proxyAuthorization is the x-steward-proxy-authorization value:
 	// "Service gateway:<secret>".
 	proxyAuthorization string
+
+	// stopTracing flushes and stops the tracing Complete set up.
+	stopTracing func(context.Context) error
 
 	mu   sync.Mutex
 	addr string
@@ -281,7 +294,15 @@ func (c Config) Complete() (_ *Server, err error) {
 			return nil, err
 		}
 	}
+	if c.Tracing.ServiceName == "" {
+		c.Tracing.ServiceName = serviceName
+	}
+	stopTracing, err := tracing.Setup(context.Background(), c.Tracing)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	s := &Server{
+		stopTracing:        stopTracing,
 		cfg:                c,
 		log:                logger.With("service", "gateway"),
 		routes:             routeTable{},
@@ -291,6 +312,7 @@ func (c Config) Complete() (_ *Server, err error) {
 	defer func() {
 		if err != nil {
 			s.closeConns()
+			_ = s.stopTracing(context.Background())
 		}
 	}()
 
@@ -372,6 +394,9 @@ func (c Config) Complete() (_ *Server, err error) {
 		}).Handler(h)
 	}
 	s.handler = promhttp.InstrumentHandlerCounter(requests, promhttp.InstrumentHandlerDuration(duration, h))
+	if tracing.Enabled() {
+		s.handler = traced(s.handler)
+	}
 	return s, nil
 }
 
@@ -502,6 +527,7 @@ func (s *Server) serveHealthz(w http.ResponseWriter, r *http.Request) {
 // down gracefully (bounded by Config.ShutdownTimeout) and closes the backend
 // connections. It returns nil after a clean shutdown.
 func (s *Server) Run(ctx context.Context) (err error) {
+	defer s.stopTracingAfter()
 	defer s.closeConns()
 	lis, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
@@ -550,10 +576,21 @@ func (s *Server) Run(ctx context.Context) (err error) {
 }
 
 // Close closes the backend connections of a Server that will not Run (Run
-// closes them itself when it returns).
+// closes them itself when it returns) and stops its tracing.
 func (s *Server) Close() error {
 	s.closeConns()
+	s.stopTracingAfter()
 	return nil
+}
+
+// stopTracingAfter flushes the spans still buffered and stops tracing,
+// within a few seconds.
+func (s *Server) stopTracingAfter() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.stopTracing(ctx); err != nil {
+		s.log.Warn("gateway: flushing traces", "error", err)
+	}
 }
 
 // closeConns closes the backend connections.

@@ -143,11 +143,15 @@ type Actor struct {
 	RequestID string
 	// SourceAddress is the caller's network address, for audit.
 	SourceAddress string
+	// Traceparent is the W3C traceparent of the traced request
+	// (pkg/tracing.Traceparent), recorded in the events the operation
+	// appends; "" when tracing is off.
+	Traceparent string
 }
 
 // audit returns the actor as the audit envelope of the events it causes.
 func (a Actor) audit() change.Actor {
-	return change.Actor{Name: a.Name, DisplayName: a.DisplayName, RequestID: a.RequestID, SourceAddress: a.SourceAddress}
+	return change.Actor{Name: a.Name, DisplayName: a.DisplayName, RequestID: a.RequestID, SourceAddress: a.SourceAddress, Traceparent: a.Traceparent}
 }
 
 // Visible returns ErrNotFound when name belongs to another organization

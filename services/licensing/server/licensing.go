@@ -15,6 +15,7 @@ import (
 	"steward.dev/pkg/authz"
 	"steward.dev/pkg/records"
 	"steward.dev/pkg/resourcename"
+	"steward.dev/pkg/tracing"
 	"steward.dev/services/licensing/domain"
 	"steward.dev/services/licensing/leasetoken"
 )
@@ -47,6 +48,7 @@ func actorOf(ctx context.Context) domain.Actor {
 		a.Name, a.DisplayName, a.Organization = p.Name, p.DisplayName, p.Organization
 	}
 	a.RequestID, a.SourceAddress = authn.RequestID(ctx), authn.ClientAddress(ctx)
+	a.Traceparent = tracing.Traceparent(ctx)
 	return a
 }
 

@@ -165,7 +165,12 @@ type Event struct {
 	// Identity of the log the event belongs to: a random ID created with the
 	// producer's store. A producer that comes back with a fresh store has a new
 	// one, so a consumer can tell its cursor belongs to another log.
-	LogId         string `protobuf:"bytes,10,opt,name=log_id,json=logId,proto3" json:"log_id,omitempty"`
+	LogId string `protobuf:"bytes,10,opt,name=log_id,json=logId,proto3" json:"log_id,omitempty"`
+	// W3C traceparent ("00-<trace id>-<span id>-<flags>") of the request the
+	// event was appended in, when that request was traced (tracing on, see
+	// pkg/tracing); empty otherwise. A consumer applies the event in a span
+	// that is a child of it, in the same trace as the request.
+	Traceparent   string `protobuf:"bytes,11,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -266,6 +271,13 @@ func (x *Event) GetAudit() *AuditEnvelope {
 func (x *Event) GetLogId() string {
 	if x != nil {
 		return x.LogId
+	}
+	return ""
+}
+
+func (x *Event) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
 	}
 	return ""
 }
@@ -725,7 +737,7 @@ var File_steward_eventlog_v1_eventlog_proto protoreflect.FileDescriptor
 
 const file_steward_eventlog_v1_eventlog_proto_rawDesc = "" +
 	"\n" +
-	"\"steward/eventlog/v1/eventlog.proto\x12\x13steward.eventlog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1csteward/authz/v1/authz.proto\"\xf8\x02\n" +
+	"\"steward/eventlog/v1/eventlog.proto\x12\x13steward.eventlog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1csteward/authz/v1/authz.proto\"\x9a\x03\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
@@ -737,7 +749,8 @@ const file_steward_eventlog_v1_eventlog_proto_rawDesc = "" +
 	"\x04data\x18\b \x01(\v2\x14.google.protobuf.AnyR\x04data\x128\n" +
 	"\x05audit\x18\t \x01(\v2\".steward.eventlog.v1.AuditEnvelopeR\x05audit\x12\x15\n" +
 	"\x06log_id\x18\n" +
-	" \x01(\tR\x05logId\"\x83\x02\n" +
+	" \x01(\tR\x05logId\x12 \n" +
+	"\vtraceparent\x18\v \x01(\tR\vtraceparent\"\x83\x02\n" +
 	"\rAuditEnvelope\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\tR\x05actor\x12,\n" +
 	"\x12actor_display_name\x18\x02 \x01(\tR\x10actorDisplayName\x12\x16\n" +
