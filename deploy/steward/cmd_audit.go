@@ -30,10 +30,10 @@ func (a *app) auditCommand() *cobra.Command {
 
 	var list auditv1.ListAuditEventsRequest
 	search := &cobra.Command{
-		Use:   "search [--filter EXPR] [--order-by FIELD]",
+		Use:   "search [--filter EXPR] [--order-by ORDER]",
 		Short: "Search the organization's audit events (newest first)",
 		Example: `  steward audit search --filter 'actor = "organizations/acme/users/ada"'
-  steward audit search --filter 'type = "directory.user.created"' -o json`,
+  steward audit search --filter 'action = "user.created" AND time >= "2026-01-01T00:00:00Z"' -o json`,
 		Aliases: []string{"list", "ls"},
 		Args:    nArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -62,8 +62,8 @@ func (a *app) auditCommand() *cobra.Command {
 			})
 		},
 	}
-	search.Flags().StringVar(&list.Filter, "filter", "", "AIP-160 filter, as ListAuditEvents takes it")
-	search.Flags().StringVar(&list.OrderBy, "order-by", "", `order, e.g. "time" or "time desc" (default: newest first)`)
+	search.Flags().StringVar(&list.Filter, "filter", "", "filter over time, actor, action, target, tenant, outcome and source (AIP-160 subset)")
+	search.Flags().StringVar(&list.OrderBy, "order-by", "", `"time desc" (default) or "time asc"`)
 	pageFlags(search, &list.PageSize, &list.PageToken)
 
 	var export auditv1.ExportAuditEventsRequest
