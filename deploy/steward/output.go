@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -19,17 +21,20 @@ const (
 	formatJSON  = "json"
 )
 
-// jsonOptions print a response as protojson, indented, with the proto
-// field names in lowerCamelCase (as the JSON gateway answers).
-var jsonOptions = protojson.MarshalOptions{Multiline: true, Indent: "  "}
-
-// writeJSON writes m as protojson followed by a newline.
+// writeJSON writes m as protojson (field names in lowerCamelCase, as the
+// JSON gateway answers), indented by two spaces, followed by a newline.
+// protojson varies its whitespace on purpose; json.Indent makes it stable.
 func writeJSON(w io.Writer, m proto.Message) error {
-	b, err := jsonOptions.Marshal(m)
+	b, err := protojson.Marshal(m)
 	if err != nil {
 		return localError(err)
 	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, b, "", "  "); err != nil {
+		return localError(err)
+	}
+	buf.WriteByte('\n')
+	_, err = w.Write(buf.Bytes())
 	return localError(err)
 }
 

@@ -134,6 +134,17 @@ func TestTable(t *testing.T) {
 	}
 }
 
+func TestWriteJSON(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeJSON(&b, &directoryv1.User{Name: "organizations/o/users/ann", State: directoryv1.User_STATE_ACTIVE}); err != nil {
+		t.Fatal(err)
+	}
+	want := "{\n  \"name\": \"organizations/o/users/ann\",\n  \"state\": \"STATE_ACTIVE\"\n}\n"
+	if b.String() != want {
+		t.Errorf("writeJSON = %q, want %q", b.String(), want)
+	}
+}
+
 func TestEnumWordAndFields(t *testing.T) {
 	if got := enumWord(directoryv1.User_STATE_ACTIVE); got != "active" {
 		t.Errorf("enumWord(STATE_ACTIVE) = %q", got)
