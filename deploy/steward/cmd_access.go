@@ -166,6 +166,10 @@ func (a *app) assignmentsCommand() *cobra.Command {
 	mk := &cobra.Command{
 		Use:   "create PRINCIPAL ROLE... [--scope SCOPE]",
 		Short: "Assign roles to a user, group, robot account or external app at a scope",
+		Long: `create assigns roles to PRINCIPAL at --scope (default: the organization).
+A ROLE is a built-in role's ID or name ("organization-administrator",
+"roles/organization-administrator"), or a custom role's full name
+("organizations/acme/roles/auditor"); 'steward roles list' shows them.`,
 		Example: `  steward assignments create ann organization-administrator
   steward assignments create groups/ops roles/service-viewer --scope tenants/t1/services/s1`,
 		Args: nArgs(2, 64),
