@@ -95,6 +95,7 @@ build: ## Build the five service binaries and the local launcher into ./bin.
 	@mkdir -p $(BIN)
 	for s in $(SERVICES); do go build -o $(BIN)/steward-$$s ./services/$$s/cmd/$$s; done
 	go build -o $(BIN)/steward-local ./deploy/local
+	go build -o $(BIN)/steward ./deploy/steward
 
 .PHONY: lint
 lint: tools proto-deps breaking ## buf lint, buf breaking, gofmt and go vet over every module.
