@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 func main() {
@@ -71,6 +72,7 @@ func finish(doc []byte) ([]byte, error) {
 		return nil, err
 	}
 	root["paths"] = expanded
+	prune(root)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -79,6 +81,71 @@ func finish(doc []byte) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// prune removes from root what no operation uses, which the generator
+// leaves behind from the protos it merged: tags of services without an HTTP
+// binding (EventLogService) and definitions no path reaches, directly or
+// through other definitions.
+func prune(root map[string]any) {
+	paths, _ := root["paths"].(map[string]any)
+	usedTags := map[string]bool{}
+	for _, item := range paths {
+		ops, _ := item.(map[string]any)
+		for _, op := range ops {
+			o, _ := op.(map[string]any)
+			tags, _ := o["tags"].([]any)
+			for _, t := range tags {
+				if name, ok := t.(string); ok {
+					usedTags[name] = true
+				}
+			}
+		}
+	}
+	if tags, ok := root["tags"].([]any); ok {
+		kept := []any{}
+		for _, t := range tags {
+			if m, _ := t.(map[string]any); m != nil && usedTags[fmt.Sprint(m["name"])] {
+				kept = append(kept, t)
+			}
+		}
+		root["tags"] = kept
+	}
+	defs, ok := root["definitions"].(map[string]any)
+	if !ok {
+		return
+	}
+	reached := map[string]bool{}
+	var visit func(v any)
+	visit = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if ref, ok := v["$ref"].(string); ok {
+				name, found := strings.CutPrefix(ref, "#/definitions/")
+				if found && !reached[name] {
+					reached[name] = true
+					visit(defs[name])
+				}
+			}
+			for _, x := range v {
+				visit(x)
+			}
+		case []any:
+			for _, x := range v {
+				visit(x)
+			}
+		}
+	}
+	for k, v := range root {
+		if k != "definitions" {
+			visit(v)
+		}
+	}
+	for name := range defs {
+		if !reached[name] {
+			delete(defs, name)
+		}
+	}
 }
 
 // embedSource is the Go file of package pkg embedding the document docName.

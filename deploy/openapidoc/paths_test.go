@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -91,5 +92,45 @@ func TestExpandPathsRefusesSameTemplate(t *testing.T) {
 	}}`
 	if _, err := finish([]byte(doc)); err == nil || !strings.Contains(err.Error(), "same template") {
 		t.Fatalf("got %v, want a same-template error", err)
+	}
+}
+
+// TestPrune drops the tags no operation carries and the definitions no
+// operation reaches, directly or through another definition, and keeps the
+// rest (issue 15: the merged document validated with warnings for them).
+func TestPrune(t *testing.T) {
+	doc := `{"swagger":"2.0",
+	  "tags":[{"name":"Used"},{"name":"EventLogService"}],
+	  "paths":{"/v1/things":{"get":{"tags":["Used"],"responses":{
+	    "200":{"schema":{"$ref":"#/definitions/Thing"}},
+	    "default":{"schema":{"$ref":"#/definitions/Status"}}}}}},
+	  "definitions":{
+	    "Thing":{"properties":{"part":{"$ref":"#/definitions/Part"}}},
+	    "Part":{"type":"object"},
+	    "Status":{"type":"object"},
+	    "HttpBody":{"type":"object"},
+	    "Orphan":{"properties":{"x":{"$ref":"#/definitions/OrphanPart"}}},
+	    "OrphanPart":{"type":"object"}}}`
+	out, err := finish([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Tags        []struct{ Name string }    `json:"tags"`
+		Definitions map[string]json.RawMessage `json:"definitions"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Tags) != 1 || got.Tags[0].Name != "Used" {
+		t.Errorf("tags = %+v, want only Used", got.Tags)
+	}
+	var names []string
+	for n := range got.Definitions {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	if want := []string{"Part", "Status", "Thing"}; !slices.Equal(names, want) {
+		t.Errorf("definitions = %v, want %v", names, want)
 	}
 }
