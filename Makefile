@@ -20,6 +20,10 @@ MODULES  := gen pkg deploy services/directory services/access services/licensing
 SERVICES := directory access licensing audit gateway
 PKGS     := ./pkg/... ./deploy/... $(addsuffix /...,$(addprefix ./services/,$(SERVICES)))
 GOTEST_FLAGS ?= -race -count=1 -timeout 15m
+# The admin console (issue 16): TypeScript built by Vite (npm registry,
+# lockfile committed) into dist/, which the gateway embeds.
+CONSOLE     := services/gateway/console
+CONSOLE_SRC := $(shell find $(CONSOLE)/src $(CONSOLE)/public -type f 2>/dev/null) $(addprefix $(CONSOLE)/,index.html package.json vite.config.ts tsconfig.json)
 
 export PATH := $(BIN):$(PATH)
 
@@ -90,8 +94,18 @@ check-generated: generate ## Fail when gen/ is not what proto/ generates.
 
 ## ---- build, lint, test ---------------------------------------------------
 
+.PHONY: console
+console: $(CONSOLE)/dist/index.html ## Build the admin console (npm ci, tsc, Vite) into the gateway's embedded dist/.
+
+$(CONSOLE)/node_modules/.stamp: $(CONSOLE)/package-lock.json
+	cd $(CONSOLE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CONSOLE)/dist/index.html: $(CONSOLE)/node_modules/.stamp $(CONSOLE_SRC)
+	cd $(CONSOLE) && npm run --silent build
+
 .PHONY: build
-build: ## Build the five service binaries and the local launcher into ./bin.
+build: console ## Build the console, the five service binaries, the local launcher and the CLI into ./bin.
 	@mkdir -p $(BIN)
 	for s in $(SERVICES); do go build -o $(BIN)/steward-$$s ./services/$$s/cmd/$$s; done
 	go build -o $(BIN)/steward-local ./deploy/local
@@ -252,4 +266,5 @@ run: build ## Start the whole suite on 127.0.0.1 with data in ./data (Ctrl-C sto
 
 .PHONY: clean
 clean: ## Remove build output, copied proto deps and local data.
-	rm -rf $(BIN) $(DEPS) data
+	rm -rf $(BIN) $(DEPS) data $(CONSOLE)/node_modules
+	find $(CONSOLE)/dist -mindepth 1 ! -name .gitkeep -delete

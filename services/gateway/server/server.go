@@ -48,6 +48,7 @@ import (
 	"steward.dev/pkg/grpcclient"
 	"steward.dev/pkg/logging"
 	"steward.dev/pkg/tracing"
+	"steward.dev/services/gateway/console"
 )
 
 // Defaults of Config.
@@ -378,7 +379,10 @@ func (c Config) Complete() (_ *Server, err error) {
 	root.HandleFunc("GET /readyz", s.serveHealthz)
 	root.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	root.Handle("GET /openapi.json", openAPIHandler())
-	root.Handle("/", s.limit(mux))
+	root.Handle("/v1/", s.limit(mux))
+	// Everything else is the admin console (issue 16): its files, and
+	// index.html for its own routes.
+	root.Handle("/", console.Handler())
 	h := s.edge(root)
 	if len(c.CORSOrigins) > 0 {
 		exposed := []string{"X-Request-Id", "Content-Disposition", "Retry-After"}
