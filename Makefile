@@ -129,12 +129,25 @@ test-unit: ## Unit, store, event-log and bufconn service tests (race detector on
 	# the Check core run again without it.
 	go test -count=1 -run 'Allocate' ./services/access/authorizer/
 
+.PHONY: browser-deps
+browser-deps: ## Install Debian's chromium for the console's browser tests (apt-get, as root or with sudo).
+	@command -v chromium >/dev/null || { \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$sudo apt-get install -y --no-install-recommends chromium || { $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium; }; }
+
+# Screenshots of failed browser tests (and every shot) land here.
+ARTEFACTS ?= $(BIN)/artefacts
+
 .PHONY: test-e2e
-test-e2e: build ## End-to-end tests against the real binaries (their measurements printed).
+test-e2e: build browser-deps ## End-to-end tests against the real binaries, the console's in Chromium (their measurements printed).
 	@# Verbose, so that what the tests measure and count (methods covered by the
 	@# security suite, propagation delays) is printed; the run/pass chatter is not.
-	STEWARD_BIN=$(BIN) go test -count=1 -tags e2e -timeout 10m -v ./deploy/... 2>&1 \
+	STEWARD_ARTEFACTS=$(ARTEFACTS) STEWARD_BIN=$(BIN) go test -count=1 -tags e2e -timeout 10m -v ./deploy/... 2>&1 \
 	  | grep -vE '^[[:space:]]*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)'
+
+.PHONY: console-screenshots
+console-screenshots: build browser-deps ## Retake README's console screenshots (services/gateway/console/screenshots) with the browser tests.
+	STEWARD_CONSOLE_SHOTS=$(CURDIR)/$(CONSOLE)/screenshots STEWARD_BIN=$(BIN) go test -count=1 -tags e2e -run 'TestConsole' -timeout 10m ./deploy/e2e/
 
 # Audit's measurements (BENCHMARKS.md, issue 12's R28/R29): ingestion with
 # and without fsync, then searches by actor (domain and gRPC), exports and
