@@ -364,6 +364,8 @@ func (s *suite) banner() {
 	}
 	gw := "http://" + *s.cfg.addrs["gateway"]
 	fmt.Fprintf(&b, "  %-10s %-24s %s\n\n", "gateway", gw, gw+"/metrics")
+	fmt.Fprintf(&b, "  console:            %s/ (the admin console: sign up there, or sign in)\n", gw)
+	fmt.Fprintf(&b, "  API description:    %s/openapi.json\n", gw)
 	fmt.Fprintf(&b, "  data directory:     %s\n", s.cfg.dataDir)
 	fmt.Fprintf(&b, "  credentials:        %s/<service> (one secret per service, mode 0600)\n", s.credsDir)
 	fmt.Fprintf(&b, "  trusted services:   %s (each service's SHA-256)\n", s.trustedPath())
