@@ -65,8 +65,10 @@ function sectionTitle(level: Level, serviceType: string): string {
       return "Organization";
     case "LEVEL_TENANT":
       return "Tenant";
-    case "LEVEL_SERVICE":
-      return serviceTypeWord(serviceType) + " service";
+    case "LEVEL_SERVICE": {
+      const w = serviceTypeWord(serviceType);
+      return w.endsWith(" Service") ? w : w + " service";
+    }
     default:
       return serviceTypeWord(serviceType) + " folders";
   }
@@ -147,7 +149,10 @@ export function PermissionMatrix(props: {
   cell: (p: Permission, row: MatrixRow, section: MatrixSection) => ComponentChildren;
   collapsible?: boolean;
   open?: (s: MatrixSection) => boolean;
+  /** The sections' heading level (3 unless the matrix sits under an h3). */
+  headingLevel?: 3 | 4;
 }) {
+  const H = props.headingLevel === 4 ? "h4" : "h3";
   return (
     <div class="matrix-sections">
       {props.sections.map((s) => {
@@ -186,7 +191,7 @@ export function PermissionMatrix(props: {
           </details>
         ) : (
           <section key={s.key} aria-label={s.title}>
-            <h3>{s.title}</h3>
+            <H>{s.title}</H>
             {table}
           </section>
         );

@@ -61,12 +61,15 @@ function Explained({ node, principal, below, permission }: { node: ScopeNode; pr
   );
   const cat = useAsync(permissionCatalogue, []);
   const sourcesOf = useMemo(() => new Map((ex.data?.permissions ?? []).map((p) => [p.permission, p.sources ?? []])), [ex.data]);
-  // Rows are the resources of which anything is held, with all four actions.
+  // Rows are the resources of which anything is held, with all four
+  // actions; inside a service, other service types' resources are left out
+  // (an Owner holds them everywhere, but they mean nothing here).
   const sections = useMemo(() => {
     if (!cat.data) return [];
-    const resources = new Set(cat.data.filter((p) => sourcesOf.has(p.name)).map((p) => p.resource));
-    return matrixSections(cat.data, (p) => resources.has(p.resource));
-  }, [cat.data, sourcesOf]);
+    const here = cat.data.filter((p) => !node.serviceType || !p.serviceType || p.serviceType === node.serviceType);
+    const resources = new Set(here.filter((p) => sourcesOf.has(p.name)).map((p) => p.resource));
+    return matrixSections(here, (p) => resources.has(p.resource));
+  }, [cat.data, sourcesOf, node.serviceType]);
   const sources = ex.data?.sources ?? [];
   return (
     <section aria-labelledby="explained-h">
@@ -158,6 +161,7 @@ function Explained({ node, principal, below, permission }: { node: ScopeNode; pr
             <PermissionMatrix
               caption="Permissions held here"
               sections={sections}
+              headingLevel={4}
               cell={(p) => {
                 const from = sourcesOf.get(p.name);
                 return from ? (

@@ -148,23 +148,6 @@ export function levelOfKind(kind: ScopeKind): Level {
   }
 }
 
-/** kindOfName reads a node's kind from its resource name. */
-export function kindOfName(name: string): ScopeKind {
-  const parts = name.split("/");
-  switch (parts[parts.length - 2]) {
-    case "tenants":
-      return "SCOPE_KIND_TENANT";
-    case "services":
-      return "SCOPE_KIND_SERVICE";
-    case "folders":
-      return "SCOPE_KIND_FOLDER";
-    case "projects":
-      return "SCOPE_KIND_PROJECT";
-    default:
-      return "SCOPE_KIND_ORGANIZATION";
-  }
-}
-
 const kindWords: Record<ScopeKind, string> = {
   SCOPE_KIND_ORGANIZATION: "Organization",
   SCOPE_KIND_TENANT: "Tenant",
@@ -225,11 +208,6 @@ export function serviceTypeWord(type: string): string {
     .join(" ");
 }
 
-/** scopeIsRoot tells the organization apart from the nodes below it. */
-export function scopeIsRoot(scope: string): boolean {
-  return scope.split("/").length === 2;
-}
-
 // The caches: a promise per name, forgotten when it fails so that a later
 // render asks again.
 function cached<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
@@ -272,12 +250,6 @@ export async function scopeNode(scope: string): Promise<ScopeNode> {
   if (known) return known;
   const nodes = await scopeAncestors(scope);
   return nodes[nodes.length - 1];
-}
-
-/** forgetScope drops what is cached of a node (after it changed). */
-export function forgetScope(scope: string) {
-  ancestorCache.delete(scope);
-  nodeCache.delete(scope);
 }
 
 /** PrincipalInfo is what the console shows of a principal. */

@@ -213,7 +213,11 @@ function RoleForm({ org, node, editing }: TabProps & { editing?: string }) {
     try {
       let saved: Role;
       if (e) {
-        saved = await patch<Role>(e.name, { name: e.name, displayName: name, description: desc, permissions, etag: e.etag });
+        saved = await patch<Role>(
+          e.name,
+          { name: e.name, displayName: name, description: desc, permissions, etag: e.etag },
+          { updateMask: "display_name,description,permissions" },
+        );
       } else {
         saved = await post<Role>(`${org}/roles`, { displayName: name, description: desc, level: lvl, serviceType, permissions }, { roleId: roleId.trim() });
       }
