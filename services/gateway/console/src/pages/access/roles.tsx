@@ -92,7 +92,7 @@ function RoleList({ org, node }: TabProps) {
   );
 }
 
-function RoleView({ org, node, name }: TabProps & { name: string }) {
+function RoleView({ node, name }: TabProps & { name: string }) {
   const role = useAsync(() => roleInfo(name), [name]);
   const cat = useAsync(permissionCatalogue, []);
   const [confirm, setConfirm] = useState(false);
@@ -153,7 +153,7 @@ function RoleView({ org, node, name }: TabProps & { name: string }) {
           <PermissionMatrix caption={`Permissions of ${r.displayName}`} sections={sections} cell={(p) => (held.has(p.name) ? <Check /> : <NotHeld />)} />
           <Dialog title="Delete role" open={confirm} onClose={() => setConfirm(false)}>
             <p>
-              Delete the custom role <strong>{r.displayName}</strong>? Every assignment of it, in the whole organization ({org}), is removed
+              Delete the custom role <strong>{r.displayName}</strong>? Every assignment of it, anywhere in the organization, is removed
               with it.
             </p>
             <ErrorBanner error={error} />
