@@ -15,6 +15,8 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -38,6 +40,8 @@ type consoleBrowser struct {
 	// the credentials the tab signed in with.
 	org, owner, email, password string
 	downloads                   string
+	// pageErrs collects the page's script errors and CSP violations.
+	pageErrs *syncBuffer
 }
 
 // stepTimeout bounds each wait for the page; a page that takes longer is
@@ -76,12 +80,29 @@ func newConsole(t *testing.T, s *suite) *consoleBrowser {
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	c := &consoleBrowser{t: t, s: s, ctx: ctx, base: "http://" + s.addrs["gateway"], downloads: t.TempDir()}
-	if err := chromedp.Run(ctx, browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).
+	// Script errors and CSP violations fail the test when it ends; a
+	// refused call's "Failed to load resource" is the API saying no, which
+	// the steps check in the page.
+	pageErrs := &syncBuffer{}
+	chromedp.ListenTarget(ctx, func(ev any) {
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			fmt.Fprintf(pageErrs, "exception: %s\n", e.ExceptionDetails.Error())
+		case *cdplog.EventEntryAdded:
+			if e.Entry.Level == cdplog.LevelError && !strings.Contains(e.Entry.Text, "Failed to load resource") {
+				fmt.Fprintf(pageErrs, "%s: %s (%s)\n", e.Entry.Source, e.Entry.Text, e.Entry.URL)
+			}
+		}
+	})
+	c := &consoleBrowser{t: t, s: s, ctx: ctx, base: "http://" + s.addrs["gateway"], downloads: t.TempDir(), pageErrs: pageErrs}
+	if err := chromedp.Run(ctx, cdplog.Enable(), browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).
 		WithDownloadPath(c.downloads).WithEventsEnabled(true)); err != nil {
 		t.Fatalf("starting chromium: %v", err)
 	}
 	t.Cleanup(func() {
+		if errs := pageErrs.String(); errs != "" {
+			t.Errorf("the console logged errors:\n%s", errs)
+		}
 		if t.Failed() {
 			c.keepArtefact("failure-" + strings.ReplaceAll(t.Name(), "/", "-"))
 		}
@@ -349,6 +370,41 @@ func (c *consoleBrowser) narrow(on bool) {
 	c.run("resize", emulation.SetDeviceMetricsOverride(w, h, 1, on))
 }
 
+// checkAccessible fails the test when the page has a form control without
+// a label (its own <label>, aria-label or aria-labelledby), a button or
+// link without a name, headings that skip a level, or (narrow) a page wider
+// than the screen (issue 16 point 7). It checks the page as it is now.
+func (c *consoleBrowser) checkAccessible(what string) {
+	c.t.Helper()
+	var problems []string
+	c.run("accessibility of "+what, chromedp.Evaluate(`(() => {
+	  const out = [];
+	  const name = (el) => (el.getAttribute("aria-label") || "").trim() ||
+	    (el.getAttribute("aria-labelledby") || "").split(/\s+/).map((id) => document.getElementById(id)?.innerText || "").join("").trim();
+	  const desc = (el) => el.outerHTML.slice(0, 120);
+	  for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+	    const labelled = (el.id && document.querySelector("label[for='" + CSS.escape(el.id) + "']")) || el.closest("label") || name(el);
+	    if (!labelled) out.push("control without a label: " + desc(el));
+	  }
+	  for (const el of document.querySelectorAll("button, a[href]")) {
+	    if (!(el.innerText || "").trim() && !name(el) && !el.getAttribute("title")) out.push("unnamed " + el.tagName.toLowerCase() + ": " + desc(el));
+	  }
+	  let last = 0;
+	  for (const h of document.querySelectorAll("h1, h2, h3, h4")) {
+	    const level = Number(h.tagName[1]);
+	    if (h.closest("dialog:not([open])")) continue;
+	    if (level > last + 1) out.push("heading skips from h" + last + " to " + h.tagName.toLowerCase() + ": " + h.innerText.slice(0, 60));
+	    last = level;
+	  }
+	  if (document.documentElement.scrollWidth > window.innerWidth + 1) out.push("page is " + document.documentElement.scrollWidth + " px wide on a " + window.innerWidth + " px screen");
+	  return out;
+	})()`, &problems))
+	if len(problems) > 0 {
+		c.keepArtefact("a11y-" + strings.NewReplacer("/", "-", " ", "-").Replace(what))
+		c.t.Fatalf("%s is not accessible:\n  %s", what, strings.Join(problems, "\n  "))
+	}
+}
+
 // signUp creates organization id through the console's sign-up page and
 // ends signed in as its owner, on the home page.
 func (c *consoleBrowser) signUp(id string) {
@@ -413,11 +469,16 @@ func TestConsoleSignIn(t *testing.T) {
 	}
 	c.run("navigation timing", chromedp.Evaluate(`JSON.parse(JSON.stringify(performance.getEntriesByType("navigation")[0]))`, &timing))
 	c.waitText("Sign in to Steward")
+	c.checkAccessible("sign-in page")
 	t.Logf("console: sign-in page interactive after %.0f ms, loaded after %.0f ms (cold cache)", timing.DOMInteractive, timing.Load)
 	c.shot("signin")
 
 	c.signUp("consoleco")
+	c.checkAccessible("home page")
 	c.shot("home")
+	c.narrow(true)
+	c.checkAccessible("home page, narrow")
+	c.narrow(false)
 	c.clickText("Sign out")
 	c.waitText("Sign in to Steward")
 
@@ -434,10 +495,29 @@ func TestConsoleSignIn(t *testing.T) {
 	c.expireSession()
 	c.open("/")
 	c.waitText("Sign in again")
+	c.fill("Password", "still not the password")
+	c.clickText("Sign in")
+	c.waitText("The email or password is wrong.")
 	c.fill("Password", c.password)
 	c.clickText("Sign in")
 	c.waitNoText("Sign in again")
 	c.waitText("Org consoleco")
+
+	// The Content Security Policy holds: an inline script does not run,
+	// and the violation is reported (and caught by the harness).
+	var ran bool
+	c.run("inline script", chromedp.Evaluate(`(() => { const s = document.createElement("script"); s.textContent = "window.inlineRan = true"; document.body.append(s); return !!window.inlineRan; })()`, &ran))
+	if ran {
+		t.Fatal("an inline script ran despite the CSP")
+	}
+	deadline := time.Now().Add(stepTimeout)
+	for !strings.Contains(c.pageErrs.String(), "Content Security Policy") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no CSP violation reported; errors: %q", c.pageErrs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.pageErrs.reset()
 
 	// Paths of the app are served by the gateway (a reload of a deep link).
 	r := s.httpCall("GET", "/members/users?state=active", nil, "")

@@ -3,7 +3,7 @@
 // again over a page whose session expired.
 
 import { useState } from "preact/hooks";
-import { ApiError, get, post } from "../api";
+import { ApiError, get, post, publicPost } from "../api";
 import { currentSession, setSession, signOut, type Session } from "../session";
 import { navigate } from "../router";
 import { ErrorBanner, Form, Link, PageHeader, Secret, TextField } from "../ui/components";
@@ -18,7 +18,7 @@ interface SignInResponse {
 /** signIn exchanges a password (and a TOTP code) for a session. */
 async function signIn(org: string, email: string, password: string, totp: string): Promise<Session> {
   const organization = "organizations/" + org.trim();
-  const r = await post<SignInResponse>(`${organization}:signIn`, {
+  const r = await publicPost<SignInResponse>(`${organization}:signIn`, {
     password: { email: email.trim(), password, totpCode: totp || undefined },
   });
   return {
@@ -103,7 +103,7 @@ export function SignUpPage() {
   const submit = async () => {
     setBusy(true);
     try {
-      const r = await post<{ organization: { name: string } }>("organizations:signUp", f);
+      const r = await publicPost<{ organization: { name: string } }>("organizations:signUp", f);
       const org = r.organization.name.replace(/^organizations\//, "");
       const s = await signIn(org, f.email, f.password, "");
       setSession(s);
