@@ -94,9 +94,9 @@ function url(path: string, query?: Query): string {
   return "/v1/" + path.replace(/^\/+/, "") + (s ? "?" + s : "");
 }
 
-async function send(method: string, path: string, query?: Query, body?: unknown, retried = false): Promise<Response> {
+async function send(method: string, path: string, query?: Query, body?: unknown, retried = false, anonymous = false): Promise<Response> {
   const headers: Record<string, string> = { Accept: "application/json" };
-  const token = currentToken();
+  const token = anonymous ? "" : currentToken();
   if (token) headers.Authorization = "Bearer " + token;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let res: Response;
@@ -127,6 +127,14 @@ export async function get<T>(path: string, query?: Query): Promise<T> {
 /** POST /v1/path with a JSON body. */
 export async function post<T>(path: string, body: unknown = {}, query?: Query): Promise<T> {
   return json<T>(await send("POST", path, query, body));
+}
+
+/**
+ * publicPost calls a public RPC (sign-up, sign-in) without the session's
+ * token: its refusal is the answer, never a reason to sign in again.
+ */
+export async function publicPost<T>(path: string, body: unknown): Promise<T> {
+  return json<T>(await send("POST", path, undefined, body, true, true));
 }
 
 /** PATCH /v1/path with a JSON body (updateMask in the query, when given). */

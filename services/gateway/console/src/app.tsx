@@ -83,7 +83,7 @@ export function App() {
             API (OpenAPI)
           </a>
         </nav>
-        <main id="main" tabIndex={-1} inert={expired ? true : undefined}>
+        <main id="main" tabIndex={-1}>
           <Page loc={loc} />
         </main>
       </div>

@@ -2,8 +2,8 @@
 // for one), enrolling a TOTP secret when the account must, and signing in
 // again over a page whose session expired.
 
-import { useState } from "preact/hooks";
-import { ApiError, get, post } from "../api";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { ApiError, get, post, publicPost } from "../api";
 import { currentSession, setSession, signOut, type Session } from "../session";
 import { navigate } from "../router";
 import { ErrorBanner, Form, Link, PageHeader, Secret, TextField } from "../ui/components";
@@ -18,7 +18,7 @@ interface SignInResponse {
 /** signIn exchanges a password (and a TOTP code) for a session. */
 async function signIn(org: string, email: string, password: string, totp: string): Promise<Session> {
   const organization = "organizations/" + org.trim();
-  const r = await post<SignInResponse>(`${organization}:signIn`, {
+  const r = await publicPost<SignInResponse>(`${organization}:signIn`, {
     password: { email: email.trim(), password, totpCode: totp || undefined },
   });
   return {
@@ -103,7 +103,7 @@ export function SignUpPage() {
   const submit = async () => {
     setBusy(true);
     try {
-      const r = await post<{ organization: { name: string } }>("organizations:signUp", f);
+      const r = await publicPost<{ organization: { name: string } }>("organizations:signUp", f);
       const org = r.organization.name.replace(/^organizations\//, "");
       const s = await signIn(org, f.email, f.password, "");
       setSession(s);
@@ -181,23 +181,38 @@ export function TotpEnrollPage() {
   );
 }
 
-/** ReauthDialog asks for the password again over the page whose session expired. */
+/**
+ * ReauthDialog asks for the password again over the page whose session
+ * expired. It is a modal <dialog> opened last, so it sits above any dialog
+ * the person was typing in (the top layer stacks in opening order), and
+ * Escape does not dismiss it: the refused call waits for it.
+ */
 export function ReauthDialog({ why }: { why: string }) {
   const s = currentSession();
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+  }, []);
   if (!s) return null;
   return (
-    <div class="overlay" role="dialog" aria-modal="true" aria-labelledby="reauth-title">
-      <div class="overlay-box">
-        <h2 id="reauth-title">Sign in again</h2>
-        <p>
-          {why} Your page is kept as it was: sign in as {s.email} to go on.
-        </p>
-        <SignInForm fixed={{ org: s.organization.replace(/^organizations\//, ""), email: s.email }} onDone={setSession} />
-        <button type="button" class="link" onClick={() => { signOut(); navigate("/signin", true); }}>
-          Sign out instead
-        </button>
-      </div>
-    </div>
+    <dialog ref={ref} class="reauth" aria-labelledby="reauth-title" onCancel={(e) => e.preventDefault()}>
+      <h2 id="reauth-title">Sign in again</h2>
+      <p>
+        {why} What you were doing is kept: sign in as {s.email} to go on.
+      </p>
+      <SignInForm fixed={{ org: s.organization.replace(/^organizations\//, ""), email: s.email }} onDone={setSession} />
+      <button
+        type="button"
+        class="link"
+        onClick={() => {
+          signOut();
+          navigate("/signin", true);
+        }}
+      >
+        Sign out instead
+      </button>
+    </dialog>
   );
 }
 
