@@ -1,14 +1,16 @@
 // The scope picker: the organization's scope tree (organization → tenants →
 // services → folders and subfolders, or projects) as the directory lists
-// it. A node's children are read when it is opened, a page at a time ("More
-// …" reads the next page), so that a large organization is never read
-// whole. The nodes on the way to the selected scope open by themselves.
+// it, shown with the console's lazily loaded tree (tree.tsx): a node's
+// children are read when it is opened, a page at a time, so that a large
+// organization is never read whole. The nodes on the way to the selected
+// scope open by themselves.
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 import { get } from "../api";
-import { ErrorBanner, Link } from "./components";
+import { navigate } from "../router";
+import { Tree, useTreeModel, type TreePage } from "./tree";
 import type { ScopeKind, ScopeNode } from "../pages/access/model";
-import { kindWord, serviceTypeWord } from "../pages/access/model";
+import { kindWord, scopeNode, serviceTypeWord } from "../pages/access/model";
 
 const pageSize = 50;
 
@@ -18,103 +20,57 @@ export interface Changed {
   n: number;
 }
 
-interface ChildKind {
-  /** What the children are, for "More tenants". */
-  noun: string;
-  path: (parent: string) => string;
-  key: string;
-  kind: ScopeKind;
-}
-
-const tenants: ChildKind = { noun: "tenants", path: (p) => `${p}/tenants`, key: "tenants", kind: "SCOPE_KIND_TENANT" };
-const services: ChildKind = { noun: "services", path: (p) => `${p}/services`, key: "services", kind: "SCOPE_KIND_SERVICE" };
-const folders: ChildKind = { noun: "folders", path: (p) => `${p}/folders`, key: "folders", kind: "SCOPE_KIND_FOLDER" };
-const projects: ChildKind = { noun: "projects", path: (p) => `${p}/projects`, key: "projects", kind: "SCOPE_KIND_PROJECT" };
-
-/** childKinds is what lies below a node: folders only in Orchestrator services and folders. */
-function childKinds(node: ScopeNode): ChildKind[] {
-  switch (node.kind) {
-    case "SCOPE_KIND_ORGANIZATION":
-      return [tenants];
-    case "SCOPE_KIND_TENANT":
-      return [services];
-    case "SCOPE_KIND_SERVICE":
-      return node.serviceType === "orchestrator" ? [folders, projects] : [projects];
-    case "SCOPE_KIND_FOLDER":
-      return [folders];
-    default:
-      return [];
-  }
-}
-
 interface Listed {
   name: string;
   displayName?: string;
   type?: string;
 }
 
-/** ChildList is one kind of a node's children, read a page at a time. */
-function ChildList(props: {
-  parent: ScopeNode;
-  of: ChildKind;
-  selected: string;
-  href: (scope: string) => string;
-  changed: Changed;
-  onEmpty: (empty: boolean) => void;
-}) {
-  const { parent, of } = props;
-  const [items, setItems] = useState<ScopeNode[]>([]);
-  const [next, setNext] = useState("");
-  const [error, setError] = useState<unknown>();
-  const [loading, setLoading] = useState(false);
-  const version = props.changed.scope === parent.name ? props.changed.n : 0;
-
-  const load = async (token: string, replace: boolean) => {
-    setLoading(true);
-    try {
-      const r = await get<Record<string, Listed[] | string | undefined>>(of.path(parent.name), { pageSize, pageToken: token });
-      const got = ((r[of.key] as Listed[] | undefined) ?? []).map(
-        (x): ScopeNode => ({
-          name: x.name,
-          kind: of.kind,
-          displayName: x.displayName || x.name.split("/").pop()!,
-          serviceType: x.type ?? parent.serviceType,
-        }),
-      );
-      setItems((old) => (replace ? got : [...old, ...got]));
-      setNext((r.nextPageToken as string | undefined) ?? "");
-      setError(undefined);
-      if (replace) props.onEmpty(got.length === 0);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setLoading(false);
-    }
-  };
-  useEffect(() => {
-    void load("", true);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [parent.name, version]);
-
-  return (
-    <>
-      {error ? (
-        <li>
-          <ErrorBanner error={error} />
-        </li>
-      ) : null}
-      {items.map((n) => (
-        <TreeNode key={n.name} node={n} selected={props.selected} href={props.href} changed={props.changed} />
-      ))}
-      {next ? (
-        <li>
-          <button type="button" class="link" disabled={loading} onClick={() => void load(next, false)}>
-            More {of.noun} of {parent.displayName}
-          </button>
-        </li>
-      ) : null}
-    </>
+/** listChildren reads one page of a collection below parent as scope nodes. */
+async function listChildren(parent: ScopeNode, collection: string, kind: ScopeKind, token: string): Promise<TreePage<ScopeNode>> {
+  const r = await get<Record<string, Listed[] | string | undefined>>(`${parent.name}/${collection}`, { pageSize, pageToken: token });
+  const items = ((r[collection] as Listed[] | undefined) ?? []).map(
+    (x): ScopeNode => ({
+      name: x.name,
+      kind,
+      displayName: x.displayName || x.name.split("/").pop()!,
+      serviceType: x.type ?? parent.serviceType,
+    }),
   );
+  return { items, nextPageToken: (r.nextPageToken as string | undefined) || undefined };
+}
+
+// An Orchestrator service holds folders and projects: its children are its
+// folders, page after page, then its projects. The page token says which
+// ("f:…" or "p:…"); the last page of folders comes with the first of projects.
+const folderToken = "f:";
+const projectToken = "p:";
+
+async function serviceChildren(service: ScopeNode, token: string): Promise<TreePage<ScopeNode>> {
+  if (service.serviceType !== "orchestrator" || token.startsWith(projectToken)) {
+    const p = await listChildren(service, "projects", "SCOPE_KIND_PROJECT", token.slice(projectToken.length));
+    return { items: p.items, nextPageToken: p.nextPageToken && projectToken + p.nextPageToken };
+  }
+  const f = await listChildren(service, "folders", "SCOPE_KIND_FOLDER", token.slice(folderToken.length));
+  if (f.nextPageToken) return { items: f.items, nextPageToken: folderToken + f.nextPageToken };
+  const p = await listChildren(service, "projects", "SCOPE_KIND_PROJECT", "");
+  return { items: [...f.items, ...p.items], nextPageToken: p.nextPageToken && projectToken + p.nextPageToken };
+}
+
+/** children reads a page of what lies below a node. */
+function children(node: ScopeNode, token: string): Promise<TreePage<ScopeNode>> {
+  switch (node.kind) {
+    case "SCOPE_KIND_ORGANIZATION":
+      return listChildren(node, "tenants", "SCOPE_KIND_TENANT", token);
+    case "SCOPE_KIND_TENANT":
+      return listChildren(node, "services", "SCOPE_KIND_SERVICE", token);
+    case "SCOPE_KIND_SERVICE":
+      return serviceChildren(node, token);
+    case "SCOPE_KIND_FOLDER":
+      return listChildren(node, "folders", "SCOPE_KIND_FOLDER", token);
+    default:
+      return Promise.resolve({ items: [] });
+  }
 }
 
 /** kindTitle says what a node is ("Orchestrator service", "Project"). */
@@ -122,72 +78,58 @@ function kindTitle(node: ScopeNode): string {
   return node.kind === "SCOPE_KIND_SERVICE" && node.serviceType ? serviceTypeWord(node.serviceType) + " service" : kindWord(node.kind);
 }
 
-/** TreeNode is one node: a disclosure button, the link that selects it, and its children when open. */
-function TreeNode(props: { node: ScopeNode; selected: string; href: (scope: string) => string; changed: Changed; root?: boolean }) {
-  const { node, selected } = props;
-  // The nodes on the way to the selected one are open, and so is the selected one.
-  const onPath = selected.startsWith(node.name + "/") || selected === node.name;
-  const [open, setOpen] = useState(!!props.root || onPath);
-  const kinds = childKinds(node);
-  const [empty, setEmpty] = useState<Record<string, boolean>>({});
-  useEffect(() => {
-    if (onPath) setOpen(true);
-  }, [onPath]);
-  // A node where something was just created opens to show it.
-  useEffect(() => {
-    if (props.changed.scope === node.name && props.changed.n > 0) setOpen(true);
-  }, [props.changed, node.name]);
-  const leaf = kinds.length === 0 || kinds.every((k) => empty[k.key]);
-  return (
-    <li>
-      <div class="tree-row">
-        {kinds.length > 0 && !leaf ? (
-          <button
-            type="button"
-            class="tree-toggle"
-            aria-expanded={open}
-            aria-label={(open ? "Collapse " : "Expand ") + node.displayName}
-            onClick={() => setOpen(!open)}
-          >
-            <span aria-hidden="true">{open ? "▾" : "▸"}</span>
-          </button>
-        ) : (
-          <span class="tree-spacer" aria-hidden="true" />
-        )}
-        <Link href={props.href(node.name)} aria-current={node.name === selected ? "true" : undefined} title={kindTitle(node)}>
-          {node.displayName}
-        </Link>
-      </div>
-      {open && kinds.length > 0 ? (
-        <ul>
-          {kinds.map((k) => (
-            <ChildList
-              key={k.key}
-              parent={node}
-              of={k}
-              selected={selected}
-              href={props.href}
-              changed={props.changed}
-              onEmpty={(e) => setEmpty((old) => (old[k.key] === e ? old : { ...old, [k.key]: e }))}
-            />
-          ))}
-        </ul>
-      ) : null}
-    </li>
-  );
+/** pathTo is the names of the nodes from the organization down to scope. */
+function pathTo(scope: string): string[] {
+  const parts = scope.split("/");
+  const out: string[] = [];
+  for (let i = 2; i <= parts.length; i += 2) out.push(parts.slice(0, i).join("/"));
+  return out;
 }
 
 /**
  * ScopeTree is the scope picker under root (the organization): every node
- * links to href(its name); the selected one is marked. changed makes a
- * node read its children again (after one was created under it).
+ * links to href(its name); the selected one is marked and open, and so
+ * are the nodes above it. changed makes a node read its children again (after one
+ * was created under it).
  */
 export function ScopeTree(props: { root: ScopeNode; selected: string; href: (scope: string) => string; changed: Changed }) {
+  // The nodes loaded so far, for their kind and service type.
+  const known = useRef(new Map<string, ScopeNode>([[props.root.name, props.root]]));
+  const model = useTreeModel<ScopeNode>(
+    async (parent, token) => {
+      if (!parent) return { items: [props.root] };
+      // A node opened before its parent's children are read (the way to
+      // the selected scope) is read with its ancestors.
+      const node = known.current.get(parent) ?? (await scopeNode(parent));
+      const page = await children(node, token);
+      page.items.forEach((n) => known.current.set(n.name, n));
+      return page;
+    },
+    (n) => n.name,
+    props.root.name,
+    pathTo(props.selected),
+  );
+  // Selecting a node elsewhere (a link, the breadcrumb) opens the way to it, and it.
+  useEffect(() => {
+    for (const a of pathTo(props.selected)) model.setOpen(a, true);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [props.selected]);
+  useEffect(() => {
+    if (props.changed.n === 0) return;
+    model.reload(props.changed.scope);
+    model.setOpen(props.changed.scope, true);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [props.changed]);
   return (
-    <nav class="tree scope-tree" aria-label="Scopes">
-      <ul>
-        <TreeNode node={props.root} selected={props.selected} href={props.href} changed={props.changed} root />
-      </ul>
+    <nav class="scope-tree" aria-label="Scope picker">
+      <Tree
+        model={model}
+        label="Scopes"
+        selected={props.selected}
+        hrefOf={(n) => props.href(n.name)}
+        onSelect={(n) => navigate(props.href(n.name))}
+        render={(n) => <span title={kindTitle(n)}>{n.displayName}</span>}
+      />
     </nav>
   );
 }
