@@ -5,11 +5,8 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -153,39 +150,13 @@ func consoleAccessSteps(c *consoleBrowser, user, group string) {
 	c.fill("Action", "create")
 	c.waitText(userName)
 	c.waitText("through group " + groupName)
-	// The browser saves the file under its own name in c.downloads (read
-	// here rather than with c.download, which waits for browser-level
-	// events that Chromium sends on the tab's target).
-	c.clickText("Download CSV")
-	csv := accessDownloaded(c, ".csv")
+	name, body := c.download(func() { c.clickText("Download CSV") })
+	csv := string(body)
+	if !strings.HasSuffix(name, ".csv") {
+		c.t.Fatalf("who-can download named %q, want a .csv", name)
+	}
 	if !strings.Contains(csv, user) || !strings.Contains(csv, "Finance Ops") {
 		c.t.Fatalf("the who-can CSV does not list %s through Finance Ops:\n%s", user, csv)
-	}
-}
-
-// accessDownloaded waits for a finished download whose name ends with
-// suffix in the tab's download directory and returns its content.
-func accessDownloaded(c *consoleBrowser, suffix string) string {
-	c.t.Helper()
-	deadline := time.Now().Add(stepTimeout)
-	for {
-		entries, err := os.ReadDir(c.downloads)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		for _, e := range entries {
-			if strings.HasSuffix(e.Name(), suffix) {
-				b, err := os.ReadFile(filepath.Join(c.downloads, e.Name()))
-				if err != nil {
-					c.t.Fatal(err)
-				}
-				return string(b)
-			}
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("no %s file was downloaded; page text:\n%s", suffix, c.pageText())
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 

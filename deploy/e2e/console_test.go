@@ -129,15 +129,22 @@ func (c *consoleBrowser) run(what string, actions ...chromedp.Action) {
 	}
 }
 
-// pageText is the visible text of the page (for failure messages).
+// pageText is the visible text of the page, cut at 3,000 characters (for
+// failure messages).
 func (c *consoleBrowser) pageText() string {
+	text := c.fullText()
+	if len(text) > 3000 {
+		text = text[:3000] + "…"
+	}
+	return text
+}
+
+// fullText is the visible text of the page, dialogs included.
+func (c *consoleBrowser) fullText() string {
 	var text string
 	ctx, cancel := context.WithTimeout(c.ctx, 3*time.Second)
 	defer cancel()
 	_ = chromedp.Run(ctx, chromedp.Evaluate(`document.body ? document.body.innerText : ""`, &text))
-	if len(text) > 3000 {
-		text = text[:3000] + "…"
-	}
 	return text
 }
 
@@ -225,7 +232,7 @@ func (c *consoleBrowser) fill(label, value string) {
 func (c *consoleBrowser) waitText(text string) {
 	c.t.Helper()
 	deadline := time.Now().Add(stepTimeout)
-	for !strings.Contains(c.pageText(), text) {
+	for !strings.Contains(c.fullText(), text) {
 		if time.Now().After(deadline) {
 			c.t.Fatalf("the page never showed %q; it shows:\n%s", text, c.pageText())
 		}
@@ -237,7 +244,7 @@ func (c *consoleBrowser) waitText(text string) {
 func (c *consoleBrowser) waitNoText(text string) {
 	c.t.Helper()
 	deadline := time.Now().Add(stepTimeout)
-	for strings.Contains(c.pageText(), text) {
+	for strings.Contains(c.fullText(), text) {
 		if time.Now().After(deadline) {
 			c.t.Fatalf("the page still shows %q:\n%s", text, c.pageText())
 		}
@@ -334,34 +341,29 @@ func (c *consoleBrowser) api(method, path string, body any) map[string]any {
 }
 
 // download runs trigger (a click that starts a download) and returns the
-// name and content of the file the browser saved.
+// name and content of the file the browser saved. Chromium reports the
+// download to the tab, and saves it under its suggested name.
 func (c *consoleBrowser) download(trigger func()) (string, []byte) {
 	c.t.Helper()
 	done := make(chan string, 1)
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
-	chromedp.ListenBrowser(ctx, func(ev any) {
+	chromedp.ListenTarget(ctx, func(ev any) {
 		if e, ok := ev.(*browser.EventDownloadProgress); ok && e.State == browser.DownloadProgressStateCompleted {
 			select {
-			case done <- e.GUID:
+			case done <- e.FilePath:
 			default:
 			}
 		}
 	})
-	var name string
-	chromedp.ListenBrowser(ctx, func(ev any) {
-		if e, ok := ev.(*browser.EventDownloadWillBegin); ok {
-			name = e.SuggestedFilename
-		}
-	})
 	trigger()
 	select {
-	case guid := <-done:
-		b, err := os.ReadFile(filepath.Join(c.downloads, guid))
+	case path := <-done:
+		b, err := os.ReadFile(path)
 		if err != nil {
-			c.t.Fatalf("download %s: %v", name, err)
+			c.t.Fatalf("download: %v", err)
 		}
-		return name, b
+		return filepath.Base(path), b
 	case <-time.After(stepTimeout):
 		c.t.Fatalf("no download finished; page text:\n%s", c.pageText())
 	}
