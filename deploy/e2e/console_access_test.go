@@ -155,8 +155,8 @@ func consoleAccessSteps(c *consoleBrowser, user, group string) {
 	if !strings.HasSuffix(name, ".csv") {
 		c.t.Fatalf("who-can download named %q, want a .csv", name)
 	}
-	if !strings.Contains(csv, user) || !strings.Contains(csv, "Finance Ops") {
-		c.t.Fatalf("the who-can CSV does not list %s through Finance Ops:\n%s", user, csv)
+	if !strings.Contains(csv, user) || !strings.Contains(csv, groupName) {
+		c.t.Fatalf("the who-can CSV does not list %s through %s:\n%s", user, groupName, csv)
 	}
 }
 
