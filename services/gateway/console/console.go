@@ -12,6 +12,7 @@ package console
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -30,11 +31,12 @@ var dist embed.FS
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-// file is one embedded file, read once.
+// file is one embedded file, read once, and its gzip form when that is
+// smaller (scripts, styles, index.html).
 type file struct {
-	body []byte
-	etag string
-	kind string
+	body, gzipped []byte
+	etag          string
+	kind          string
 }
 
 // Handler serves the console: a file of the build by its path, and
@@ -64,7 +66,7 @@ func handler(fsys fs.FS) http.Handler {
 		if kind == "" {
 			kind = http.DetectContentType(body)
 		}
-		files["/"+p] = file{body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`, kind: kind}
+		files["/"+p] = file{body: body, gzipped: gzipOf(body), etag: `"` + hex.EncodeToString(sum[:12]) + `"`, kind: kind}
 		return nil
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -98,7 +100,39 @@ func handler(fsys fs.FS) http.Handler {
 			return
 		}
 		h.Set("Content-Type", f.kind)
-		h.Set("ETag", f.etag)
-		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
+		h.Add("Vary", "Accept-Encoding")
+		body, etag := f.body, f.etag
+		if f.gzipped != nil && acceptsGzip(r) {
+			body, etag = f.gzipped, strings.TrimSuffix(f.etag, `"`)+`-gz"`
+			h.Set("Content-Encoding", "gzip")
+		}
+		h.Set("ETag", etag)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 	})
+}
+
+// gzipOf is body compressed, or nil when compressing does not make it
+// smaller by a tenth (images, tiny files).
+func gzipOf(body []byte) []byte {
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	_, _ = zw.Write(body)
+	_ = zw.Close()
+	if b.Len() > len(body)*9/10 {
+		return nil
+	}
+	return b.Bytes()
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding allows gzip.
+func acceptsGzip(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for _, part := range strings.Split(v, ",") {
+			name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			if strings.EqualFold(strings.TrimSpace(name), "gzip") && strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0" {
+				return true
+			}
+		}
+	}
+	return false
 }

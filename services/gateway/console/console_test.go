@@ -1,6 +1,8 @@
 package console
 
 import (
+	"compress/gzip"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -82,5 +84,51 @@ func TestHandlerUnbuilt(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/members", nil))
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "make console") {
 		t.Errorf("unbuilt: %d %q", rec.Code, rec.Body.String())
+	}
+}
+
+// TestHandlerGzip serves scripts gzipped to a client that accepts it, with
+// its own ETag, and plain to one that does not.
+func TestHandlerGzip(t *testing.T) {
+	js := strings.Repeat("export const x = 1;\n", 200)
+	h := handler(fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}, "assets/a-1.js": {Data: []byte(js)}})
+	for _, tc := range []struct {
+		accept string
+		gz     bool
+	}{{"gzip, deflate, br", true}, {"br;q=1.0, gzip;q=0.8", true}, {"gzip;q=0", false}, {"", false}, {"identity", false}} {
+		req := httptest.NewRequest("GET", "/assets/a-1.js", nil)
+		if tc.accept != "" {
+			req.Header.Set("Accept-Encoding", tc.accept)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var body []byte
+		if rec.Header().Get("Content-Encoding") == "gzip" {
+			if !tc.gz {
+				t.Errorf("Accept-Encoding %q: gzipped", tc.accept)
+				continue
+			}
+			zr, err := gzip.NewReader(rec.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasSuffix(rec.Header().Get("ETag"), `-gz"`) {
+				t.Errorf("gzipped ETag %q", rec.Header().Get("ETag"))
+			}
+		} else {
+			if tc.gz {
+				t.Errorf("Accept-Encoding %q: not gzipped", tc.accept)
+			}
+			body = rec.Body.Bytes()
+		}
+		if string(body) != js {
+			t.Errorf("Accept-Encoding %q: body differs", tc.accept)
+		}
+		if !strings.Contains(rec.Header().Get("Vary"), "Accept-Encoding") {
+			t.Errorf("no Vary: Accept-Encoding")
+		}
 	}
 }
