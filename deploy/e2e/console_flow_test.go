@@ -12,7 +12,7 @@ import (
 // made through the console: sign up, create a department, users and a group
 // (Members), assign a role at a folder and see the inherited right with its
 // source in Check permissions (Manage access), assign a license and see the
-// usage (Licenses), search and download the audit log (Audit). Each section's
+// usage (Licenses), search and download the audit log and verify it (Audit). Each section's
 // own test drives it alone; this one proves they work together, with every
 // page checked for labels, names and heading order, at 1280 px and 390 px.
 func TestConsole(t *testing.T) {
@@ -24,6 +24,8 @@ func TestConsole(t *testing.T) {
 	ann := lookupUser(c, "ann@acme.test")
 	auditors := c.org + "/groups/auditors"
 	consoleAccessSteps(c, ann, auditors)
+	consoleLicensesSteps(c, ann)
+	consoleAuditSteps(c, ann)
 
 	// How long a list page takes to show its rows when loaded afresh
 	// (issue 16 point 7: a figure for BENCHMARKS.md, not an assertion).
@@ -33,7 +35,8 @@ func TestConsole(t *testing.T) {
 	c.run("timing", chromedp.Evaluate(`performance.now()`, &shown))
 	t.Logf("console: the users page showed its rows %.0f ms after navigation started", shown)
 
-	for _, page := range []string{"/", "/members/users", "/members/departments", "/members/groups", "/members/robots", "/members/external-apps", "/access", "/access/roles?scope=" + c.org + "/tenants/default/services/orch", "/access/check?scope=" + c.org + "/tenants/default/services/orch/folders/finance", "/access/who?scope=" + c.org} {
+	for _, page := range []string{"/", "/members/users", "/members/departments", "/members/groups", "/members/robots", "/members/external-apps", "/access", "/access/roles?scope=" + c.org + "/tenants/default/services/orch", "/access/check?scope=" + c.org + "/tenants/default/services/orch/folders/finance", "/access/who?scope=" + c.org,
+		"/licenses", "/licenses/usage", "/licenses/assignments", "/licenses/requests", "/licenses/leases", "/audit"} {
 		c.open(page)
 		c.waitText("Sign out")
 		c.checkAccessible(page)

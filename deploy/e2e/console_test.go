@@ -67,11 +67,17 @@ func chromium(t *testing.T) string {
 // newConsole opens a headless Chromium at 1280×900 on the suite's gateway.
 func newConsole(t *testing.T, s *suite) *consoleBrowser {
 	t.Helper()
+	// Chromium may still be writing its profile as it exits: the profile is
+	// removed after the browser, not by t.TempDir's strict cleanup.
+	profile, err := os.MkdirTemp("", "steward-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 900),
 		// This machine's network is closed: no background connections.
 		chromedp.Flag("disable-quic", true),
@@ -113,8 +119,12 @@ func newConsole(t *testing.T, s *suite) *consoleBrowser {
 		if t.Failed() {
 			c.keepArtefact("failure-" + strings.ReplaceAll(t.Name(), "/", "-"))
 		}
+		_ = chromedp.Cancel(ctx) // closes the browser and waits for it
 		cancelTab()
 		cancelAlloc()
+		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
 	})
 	return c
 }
@@ -200,7 +210,14 @@ func (c *consoleBrowser) find(kind, text string) string {
 func (c *consoleBrowser) clickText(text string) {
 	c.t.Helper()
 	c.find("click", text)
-	c.run("click "+text, chromedp.Click(`[data-e2e]`, chromedp.ByQuery))
+	c.run("click "+text, chromedp.Click(`[data-e2e]`, chromedp.ByQuery), settle())
+}
+
+// settle waits two animation frames: what the click set off (a dialog
+// opening, a re-render) is on the page before the next step looks.
+func settle() chromedp.Action {
+	return chromedp.Evaluate(`new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, nil,
+		func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) })
 }
 
 // fill sets the input or select labelled label to value, typing it as a

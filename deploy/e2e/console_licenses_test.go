@@ -1,0 +1,107 @@
+//go:build e2e
+
+package e2e_test
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// consoleLicensesSteps drives Licenses (issue 16 point 5) as an
+// administrator would: the trial pools given at sign-up are listed, a seat
+// of the Professional robot pool is assigned to user (a resource name)
+// through the Assign dialog, the usage now shows it assigned, a batch on a
+// Professional pool goes through, and taking the seat back asks first.
+func consoleLicensesSteps(c *consoleBrowser, user string) {
+	c.t.Helper()
+	u := c.api("GET", "/v1/"+user, nil)
+	email, _ := u["email"].(string)
+	pool := c.org + "/licensePools/trial-robot"
+
+	// The trial pools reach licensing from the directory's log.
+	deadline := time.Now().Add(stepTimeout)
+	for !strings.Contains(fmt.Sprint(c.api("GET", "/v1/"+c.org+"/licensePools", nil)), pool) {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("no trial pool %s", pool)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.open("/licenses")
+	c.waitText("Trial Professional robot")
+
+	c.clickText("Assignments")
+	c.waitText("No seat is assigned.")
+	c.clickText("Assign license")
+	c.waitText("Nobody chosen yet.")
+	c.fill("Pool", pool)
+	c.fill("Search", email)
+	c.clickText(accessDisplayName(u))
+	c.clickText("Assign")
+	c.waitText("Assigned ")
+	c.waitText(email)
+	got := c.api("GET", "/v1/"+c.org+"/licenseAssignments?pool="+url.QueryEscape(pool), nil)
+	if !strings.Contains(fmt.Sprint(got), user) {
+		c.t.Fatalf("assignments of %s: %v", pool, got)
+	}
+	c.shot("licenses-assignments")
+
+	// Usage now: one of the two seats assigned, one free.
+	c.clickText("Usage")
+	c.waitText("Usage now")
+	c.waitText("trial-robot")
+	c.waitText("Trend")
+	usage := c.api("GET", "/v1/"+c.org+"/licenseUsage", nil)
+	for _, p := range usage["pools"].([]any) {
+		p := p.(map[string]any)
+		if p["pool"] == pool && fmt.Sprint(p["assigned"]) != "1" {
+			c.t.Fatalf("usage of %s: %v", pool, p)
+		}
+	}
+	var row string
+	c.run("usage row", chromedp.Evaluate(`[...document.querySelectorAll("tr")].map((r) => r.innerText).find((t) => t.includes("trial-robot")) || ""`, &row))
+	if fields := strings.Fields(row); len(fields) < 4 || fields[len(fields)-3] != "1" || fields[len(fields)-1] != "1" {
+		c.t.Fatalf("usage row of trial-robot = %q, want 2 seats, 1 assigned, 0 leased, 1 free", row)
+	}
+	c.shot("licenses-usage")
+
+	// A batch: both editor seats at once, to the user and the owner.
+	editor := c.org + "/licensePools/trial-editor"
+	c.clickText("Assignments")
+	c.waitText(email)
+	c.clickText("Batch assign")
+	c.waitText("Nobody chosen yet.")
+	c.fill("Pool", editor)
+	c.fill("Search", email)
+	c.clickText(accessDisplayName(u))
+	c.fill("Search", c.email)
+	c.clickText("Olive Owner")
+	c.clickText("Assign to all")
+	c.waitText("to Ann Lee, Olive Owner.")
+	if got := c.api("GET", "/v1/"+c.org+"/licenseAssignments?pool="+url.QueryEscape(editor), nil); len(got["licenseAssignments"].([]any)) != 2 {
+		c.t.Fatalf("assignments of %s after the batch: %v", editor, got)
+	}
+
+	// Taking the seat back asks first.
+	c.clickText("Unassign")
+	c.waitText("Take back")
+	c.clickText("Cancel")
+	c.waitText(email)
+}
+
+// TestConsoleLicenses: the Licenses section through the browser (issue 16
+// point 5).
+func TestConsoleLicenses(t *testing.T) {
+	s := launch(t)
+	c := newConsole(t, s)
+	c.signUp("licco")
+	user := c.api("POST", "/v1/"+c.org+"/users", map[string]any{
+		"userId": "ann",
+		"user":   map[string]any{"nickname": "ann", "email": "ann@licco.test", "displayName": "Ann Lee"},
+	})["name"].(string)
+	consoleLicensesSteps(c, user)
+}
