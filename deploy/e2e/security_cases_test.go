@@ -148,9 +148,10 @@ var rpcCases = map[string]rpcCase{
 	}},
 
 	// The directory.
-	"/steward.directory.v1.DirectoryService/SignUp":  {who: public},
-	"/steward.directory.v1.DirectoryService/SignIn":  {who: public},
-	"/steward.directory.v1.DirectoryService/GetJwks": {who: public},
+	"/steward.directory.v1.DirectoryService/SignUp":           {who: public},
+	"/steward.directory.v1.DirectoryService/SignIn":           {who: public},
+	"/steward.directory.v1.DirectoryService/GetJwks":          {who: public},
+	"/steward.directory.v1.DirectoryService/GetSignInOptions": {who: public},
 	"/steward.directory.v1.DirectoryService/ExportSnapshot": {who: internal, req: func(names) proto.Message {
 		return &directoryv1.ExportSnapshotRequest{}
 	}},

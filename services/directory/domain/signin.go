@@ -536,3 +536,37 @@ func (t *txn) syncGroups(org string, cfg *directoryv1.OidcConfig, u *directoryv1
 
 // tokenTTLDefault is the lifetime of access tokens unless configured.
 const tokenTTLDefault = 15 * time.Minute
+
+// SignInOptions says how to sign in to org (R8, R9), to anyone: with a
+// password always, and for an organization on OIDC also through its
+// identity provider, whose authorization endpoint comes from the issuer's
+// discovery document. An organization that does not exist answers as one
+// with local accounts, so that the answer tells no more than SignIn's
+// refusals.
+func (s *Service) SignInOptions(ctx context.Context, org string) (*directoryv1.SignInOptions, error) {
+	local := &directoryv1.SignInOptions{Kind: directoryv1.AccountSystem_KIND_LOCAL}
+	as := &directoryv1.AccountSystem{}
+	if _, err := s.view(ctx, func(tx store.ReadTx) error { return get(tx, org+"/accountSystem", as) }); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return local, nil
+		}
+		return nil, err
+	}
+	if as.GetKind() != directoryv1.AccountSystem_KIND_OIDC {
+		return local, nil
+	}
+	cfg := as.GetOidc()
+	endpoint, err := s.oidc.AuthorizationEndpoint(ctx, cfg.GetIssuer())
+	if err != nil {
+		// As in SignIn: the caller learns nothing of what the issuer's
+		// URL reaches (SSRF).
+		return nil, errorf(ErrUnavailable, "the identity provider cannot be reached")
+	}
+	return &directoryv1.SignInOptions{
+		Kind:                  directoryv1.AccountSystem_KIND_OIDC,
+		Issuer:                cfg.GetIssuer(),
+		AuthorizationEndpoint: endpoint,
+		ClientId:              cfg.GetClientId(),
+		Scopes:                []string{"openid", "email", "profile"},
+	}, nil
+}

@@ -127,7 +127,10 @@ type issuerEntry struct {
 
 	keys oidc.KeySet
 	algs []string // supported ID token signing algorithms; nil means RS256
-	err  error
+	// authorize is the issuer's authorization endpoint, where a browser
+	// starts a sign-in ("" when the document names none).
+	authorize string
+	err       error
 }
 
 // New returns a Verifier with the default Options (https and public
@@ -249,6 +252,21 @@ func (v *Verifier) verify(ctx context.Context, issuer, clientID, groupClaim, raw
 	return identityOf(tok, groupClaim)
 }
 
+// AuthorizationEndpoint returns issuer's authorization endpoint from its
+// discovery document (discovering it if no call has yet), where a browser
+// is sent to sign in; "" when the document names none. Its errors are
+// those of Verify's discovery (ErrIssuerUnavailable).
+func (v *Verifier) AuthorizationEndpoint(ctx context.Context, issuer string) (string, error) {
+	if err := v.CheckIssuer(issuer); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrIssuerUnavailable, err)
+	}
+	e, err := v.issuer(ctx, issuer)
+	if err != nil {
+		return "", err
+	}
+	return e.authorize, nil
+}
+
 // issuer returns the discovered configuration of issuer, discovering it if
 // no other call has. Concurrent first calls share one discovery.
 func (v *Verifier) issuer(ctx context.Context, issuer string) (*issuerEntry, error) {
@@ -312,8 +330,9 @@ func (e *issuerEntry) discover(ctx context.Context, client *http.Client, issuer 
 		return
 	}
 	var meta struct {
-		JWKSURI string   `json:"jwks_uri"`
-		Algs    []string `json:"id_token_signing_alg_values_supported"`
+		JWKSURI   string   `json:"jwks_uri"`
+		Algs      []string `json:"id_token_signing_alg_values_supported"`
+		Authorize string   `json:"authorization_endpoint"`
 	}
 	if err := p.Claims(&meta); err != nil {
 		e.err = fmt.Errorf("%w: discovery of %q: the discovery document is not valid", ErrIssuerUnavailable, issuer)
@@ -322,6 +341,9 @@ func (e *issuerEntry) discover(ctx context.Context, client *http.Client, issuer 
 	if meta.JWKSURI == "" {
 		e.err = fmt.Errorf("%w: discovery of %q: no jwks_uri", ErrIssuerUnavailable, issuer)
 		return
+	}
+	if u, err := url.Parse(meta.Authorize); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+		e.authorize = meta.Authorize
 	}
 	for _, alg := range meta.Algs {
 		if slices.Contains(supportedAlgs, alg) {

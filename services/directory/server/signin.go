@@ -17,6 +17,11 @@ func (s *directoryServer) SignIn(ctx context.Context, req *directoryv1.SignInReq
 	return reply(s.d.SignIn(ctx, actorOf(ctx), req))
 }
 
+// GetSignInOptions says how to sign in to an organization (R8, R9). Public.
+func (s *directoryServer) GetSignInOptions(ctx context.Context, req *directoryv1.GetSignInOptionsRequest) (*directoryv1.SignInOptions, error) {
+	return reply(s.d.SignInOptions(ctx, req.GetOrganization()))
+}
+
 // GetJwks returns the keys that verify access tokens. Public.
 func (s *directoryServer) GetJwks(ctx context.Context, _ *directoryv1.GetJwksRequest) (*directoryv1.GetJwksResponse, error) {
 	resp := &directoryv1.GetJwksResponse{}

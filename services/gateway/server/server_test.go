@@ -536,6 +536,7 @@ func TestAuthenticatesBeforeBody(t *testing.T) {
 		"/steward.directory.v1.DirectoryService/SignUp":           true,
 		"/steward.directory.v1.DirectoryService/SignIn":           true,
 		"/steward.directory.v1.DirectoryService/GetJwks":          true,
+		"/steward.directory.v1.DirectoryService/GetSignInOptions": true,
 		"/steward.licensing.v1.LicensingService/GetLicensingJwks": true,
 		"/steward.audit.v1.AuditService/GetAuditPublicKey":        true,
 	}

@@ -27,10 +27,11 @@ var File_steward_directory_v1_directory_service_proto protoreflect.FileDescripto
 
 const file_steward_directory_v1_directory_service_proto_rawDesc = "" +
 	"\n" +
-	",steward/directory/v1/directory_service.proto\x12\x14steward.directory.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1csteward/authz/v1/authz.proto\x1a&steward/directory/v1/credentials.proto\x1a'steward/directory/v1/organization.proto\x1a!steward/directory/v1/people.proto\x1a%steward/directory/v1/principals.proto\x1a steward/directory/v1/scope.proto\x1a'steward/directory/v1/signing_keys.proto\x1a#steward/directory/v1/snapshot.proto2\xcdh\n" +
+	",steward/directory/v1/directory_service.proto\x12\x14steward.directory.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1csteward/authz/v1/authz.proto\x1a&steward/directory/v1/credentials.proto\x1a'steward/directory/v1/organization.proto\x1a!steward/directory/v1/people.proto\x1a%steward/directory/v1/principals.proto\x1a steward/directory/v1/scope.proto\x1a'steward/directory/v1/signing_keys.proto\x1a#steward/directory/v1/snapshot.proto2\xf6i\n" +
 	"\x10DirectoryService\x12~\n" +
 	"\x06SignUp\x12#.steward.directory.v1.SignUpRequest\x1a$.steward.directory.v1.SignUpResponse\")\xc2\xf3\x18\x02\x18\x01\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/organizations:signUp\x12\x8f\x01\n" +
-	"\x06SignIn\x12#.steward.directory.v1.SignInRequest\x1a$.steward.directory.v1.SignInResponse\":\xc2\xf3\x18\x02\x18\x01\x82\xd3\xe4\x93\x02.:\x01*\")/v1/{organization=organizations/*}:signIn\x12n\n" +
+	"\x06SignIn\x12#.steward.directory.v1.SignInRequest\x1a$.steward.directory.v1.SignInResponse\":\xc2\xf3\x18\x02\x18\x01\x82\xd3\xe4\x93\x02.:\x01*\")/v1/{organization=organizations/*}:signIn\x12\xa6\x01\n" +
+	"\x10GetSignInOptions\x12-.steward.directory.v1.GetSignInOptionsRequest\x1a#.steward.directory.v1.SignInOptions\">\xc2\xf3\x18\x02\x18\x01\x82\xd3\xe4\x93\x022\x120/v1/{organization=organizations/*}/signInOptions\x12n\n" +
 	"\aGetJwks\x12$.steward.directory.v1.GetJwksRequest\x1a%.steward.directory.v1.GetJwksResponse\"\x16\xc2\xf3\x18\x02\x18\x01\x82\xd3\xe4\x93\x02\n" +
 	"\x12\b/v1/jwks\x12y\n" +
 	"\x10VerifyCredential\x12-.steward.directory.v1.VerifyCredentialRequest\x1a..steward.directory.v1.VerifyCredentialResponse\"\x06\xc2\xf3\x18\x02(\x01\x12|\n" +
@@ -211,269 +212,273 @@ const file_steward_directory_v1_directory_service_proto_rawDesc = "" +
 var file_steward_directory_v1_directory_service_proto_goTypes = []any{
 	(*SignUpRequest)(nil),                  // 0: steward.directory.v1.SignUpRequest
 	(*SignInRequest)(nil),                  // 1: steward.directory.v1.SignInRequest
-	(*GetJwksRequest)(nil),                 // 2: steward.directory.v1.GetJwksRequest
-	(*VerifyCredentialRequest)(nil),        // 3: steward.directory.v1.VerifyCredentialRequest
-	(*RotateSigningKeysRequest)(nil),       // 4: steward.directory.v1.RotateSigningKeysRequest
-	(*ExportSnapshotRequest)(nil),          // 5: steward.directory.v1.ExportSnapshotRequest
-	(*GetOrganizationRequest)(nil),         // 6: steward.directory.v1.GetOrganizationRequest
-	(*GetAccountSystemRequest)(nil),        // 7: steward.directory.v1.GetAccountSystemRequest
-	(*SwitchAccountSystemRequest)(nil),     // 8: steward.directory.v1.SwitchAccountSystemRequest
-	(*GetTenantRequest)(nil),               // 9: steward.directory.v1.GetTenantRequest
-	(*UpdateTenantRequest)(nil),            // 10: steward.directory.v1.UpdateTenantRequest
-	(*DeleteTenantRequest)(nil),            // 11: steward.directory.v1.DeleteTenantRequest
-	(*ListTenantsRequest)(nil),             // 12: steward.directory.v1.ListTenantsRequest
-	(*CreateTenantRequest)(nil),            // 13: steward.directory.v1.CreateTenantRequest
-	(*GetServiceRequest)(nil),              // 14: steward.directory.v1.GetServiceRequest
-	(*UpdateServiceRequest)(nil),           // 15: steward.directory.v1.UpdateServiceRequest
-	(*DeleteServiceRequest)(nil),           // 16: steward.directory.v1.DeleteServiceRequest
-	(*ListServicesRequest)(nil),            // 17: steward.directory.v1.ListServicesRequest
-	(*CreateServiceRequest)(nil),           // 18: steward.directory.v1.CreateServiceRequest
-	(*GetFolderRequest)(nil),               // 19: steward.directory.v1.GetFolderRequest
-	(*UpdateFolderRequest)(nil),            // 20: steward.directory.v1.UpdateFolderRequest
-	(*DeleteFolderRequest)(nil),            // 21: steward.directory.v1.DeleteFolderRequest
-	(*ListFoldersRequest)(nil),             // 22: steward.directory.v1.ListFoldersRequest
-	(*CreateFolderRequest)(nil),            // 23: steward.directory.v1.CreateFolderRequest
-	(*GetProjectRequest)(nil),              // 24: steward.directory.v1.GetProjectRequest
-	(*UpdateProjectRequest)(nil),           // 25: steward.directory.v1.UpdateProjectRequest
-	(*DeleteProjectRequest)(nil),           // 26: steward.directory.v1.DeleteProjectRequest
-	(*ListProjectsRequest)(nil),            // 27: steward.directory.v1.ListProjectsRequest
-	(*CreateProjectRequest)(nil),           // 28: steward.directory.v1.CreateProjectRequest
-	(*GetDepartmentRequest)(nil),           // 29: steward.directory.v1.GetDepartmentRequest
-	(*UpdateDepartmentRequest)(nil),        // 30: steward.directory.v1.UpdateDepartmentRequest
-	(*DeleteDepartmentRequest)(nil),        // 31: steward.directory.v1.DeleteDepartmentRequest
-	(*ListDepartmentsRequest)(nil),         // 32: steward.directory.v1.ListDepartmentsRequest
-	(*CreateDepartmentRequest)(nil),        // 33: steward.directory.v1.CreateDepartmentRequest
-	(*GetUserRequest)(nil),                 // 34: steward.directory.v1.GetUserRequest
-	(*UpdateUserRequest)(nil),              // 35: steward.directory.v1.UpdateUserRequest
-	(*DeleteUserRequest)(nil),              // 36: steward.directory.v1.DeleteUserRequest
-	(*ListUsersRequest)(nil),               // 37: steward.directory.v1.ListUsersRequest
-	(*CreateUserRequest)(nil),              // 38: steward.directory.v1.CreateUserRequest
-	(*ActivateUserRequest)(nil),            // 39: steward.directory.v1.ActivateUserRequest
-	(*DeactivateUserRequest)(nil),          // 40: steward.directory.v1.DeactivateUserRequest
-	(*MoveUserRequest)(nil),                // 41: steward.directory.v1.MoveUserRequest
-	(*GetGroupRequest)(nil),                // 42: steward.directory.v1.GetGroupRequest
-	(*UpdateGroupRequest)(nil),             // 43: steward.directory.v1.UpdateGroupRequest
-	(*DeleteGroupRequest)(nil),             // 44: steward.directory.v1.DeleteGroupRequest
-	(*ListGroupsRequest)(nil),              // 45: steward.directory.v1.ListGroupsRequest
-	(*CreateGroupRequest)(nil),             // 46: steward.directory.v1.CreateGroupRequest
-	(*AddGroupMemberRequest)(nil),          // 47: steward.directory.v1.AddGroupMemberRequest
-	(*RemoveGroupMemberRequest)(nil),       // 48: steward.directory.v1.RemoveGroupMemberRequest
-	(*BatchAddGroupMembersRequest)(nil),    // 49: steward.directory.v1.BatchAddGroupMembersRequest
-	(*BatchRemoveGroupMembersRequest)(nil), // 50: steward.directory.v1.BatchRemoveGroupMembersRequest
-	(*ListGroupMembersRequest)(nil),        // 51: steward.directory.v1.ListGroupMembersRequest
-	(*ListUserGroupsRequest)(nil),          // 52: steward.directory.v1.ListUserGroupsRequest
-	(*GetRobotRequest)(nil),                // 53: steward.directory.v1.GetRobotRequest
-	(*UpdateRobotRequest)(nil),             // 54: steward.directory.v1.UpdateRobotRequest
-	(*DeleteRobotRequest)(nil),             // 55: steward.directory.v1.DeleteRobotRequest
-	(*ListRobotsRequest)(nil),              // 56: steward.directory.v1.ListRobotsRequest
-	(*CreateRobotRequest)(nil),             // 57: steward.directory.v1.CreateRobotRequest
-	(*GetRobotAccountRequest)(nil),         // 58: steward.directory.v1.GetRobotAccountRequest
-	(*UpdateRobotAccountRequest)(nil),      // 59: steward.directory.v1.UpdateRobotAccountRequest
-	(*DeleteRobotAccountRequest)(nil),      // 60: steward.directory.v1.DeleteRobotAccountRequest
-	(*ListRobotAccountsRequest)(nil),       // 61: steward.directory.v1.ListRobotAccountsRequest
-	(*CreateRobotAccountRequest)(nil),      // 62: steward.directory.v1.CreateRobotAccountRequest
-	(*GetExternalAppRequest)(nil),          // 63: steward.directory.v1.GetExternalAppRequest
-	(*UpdateExternalAppRequest)(nil),       // 64: steward.directory.v1.UpdateExternalAppRequest
-	(*DeleteExternalAppRequest)(nil),       // 65: steward.directory.v1.DeleteExternalAppRequest
-	(*ListExternalAppsRequest)(nil),        // 66: steward.directory.v1.ListExternalAppsRequest
-	(*CreateExternalAppRequest)(nil),       // 67: steward.directory.v1.CreateExternalAppRequest
-	(*CreateApiKeyRequest)(nil),            // 68: steward.directory.v1.CreateApiKeyRequest
-	(*ListApiKeysRequest)(nil),             // 69: steward.directory.v1.ListApiKeysRequest
-	(*RevokeApiKeyRequest)(nil),            // 70: steward.directory.v1.RevokeApiKeyRequest
-	(*EnrollTotpRequest)(nil),              // 71: steward.directory.v1.EnrollTotpRequest
-	(*ConfirmTotpRequest)(nil),             // 72: steward.directory.v1.ConfirmTotpRequest
-	(*ListScopeAncestorsRequest)(nil),      // 73: steward.directory.v1.ListScopeAncestorsRequest
-	(*SignUpResponse)(nil),                 // 74: steward.directory.v1.SignUpResponse
-	(*SignInResponse)(nil),                 // 75: steward.directory.v1.SignInResponse
-	(*GetJwksResponse)(nil),                // 76: steward.directory.v1.GetJwksResponse
-	(*VerifyCredentialResponse)(nil),       // 77: steward.directory.v1.VerifyCredentialResponse
-	(*RotateSigningKeysResponse)(nil),      // 78: steward.directory.v1.RotateSigningKeysResponse
-	(*ExportSnapshotResponse)(nil),         // 79: steward.directory.v1.ExportSnapshotResponse
-	(*Organization)(nil),                   // 80: steward.directory.v1.Organization
-	(*AccountSystem)(nil),                  // 81: steward.directory.v1.AccountSystem
-	(*SwitchAccountSystemResponse)(nil),    // 82: steward.directory.v1.SwitchAccountSystemResponse
-	(*Tenant)(nil),                         // 83: steward.directory.v1.Tenant
-	(*emptypb.Empty)(nil),                  // 84: google.protobuf.Empty
-	(*ListTenantsResponse)(nil),            // 85: steward.directory.v1.ListTenantsResponse
-	(*Service)(nil),                        // 86: steward.directory.v1.Service
-	(*ListServicesResponse)(nil),           // 87: steward.directory.v1.ListServicesResponse
-	(*Folder)(nil),                         // 88: steward.directory.v1.Folder
-	(*ListFoldersResponse)(nil),            // 89: steward.directory.v1.ListFoldersResponse
-	(*Project)(nil),                        // 90: steward.directory.v1.Project
-	(*ListProjectsResponse)(nil),           // 91: steward.directory.v1.ListProjectsResponse
-	(*Department)(nil),                     // 92: steward.directory.v1.Department
-	(*ListDepartmentsResponse)(nil),        // 93: steward.directory.v1.ListDepartmentsResponse
-	(*User)(nil),                           // 94: steward.directory.v1.User
-	(*ListUsersResponse)(nil),              // 95: steward.directory.v1.ListUsersResponse
-	(*Group)(nil),                          // 96: steward.directory.v1.Group
-	(*ListGroupsResponse)(nil),             // 97: steward.directory.v1.ListGroupsResponse
-	(*GroupMembership)(nil),                // 98: steward.directory.v1.GroupMembership
-	(*BatchAddGroupMembersResponse)(nil),   // 99: steward.directory.v1.BatchAddGroupMembersResponse
-	(*ListGroupMembersResponse)(nil),       // 100: steward.directory.v1.ListGroupMembersResponse
-	(*ListUserGroupsResponse)(nil),         // 101: steward.directory.v1.ListUserGroupsResponse
-	(*Robot)(nil),                          // 102: steward.directory.v1.Robot
-	(*ListRobotsResponse)(nil),             // 103: steward.directory.v1.ListRobotsResponse
-	(*RobotAccount)(nil),                   // 104: steward.directory.v1.RobotAccount
-	(*ListRobotAccountsResponse)(nil),      // 105: steward.directory.v1.ListRobotAccountsResponse
-	(*ExternalApp)(nil),                    // 106: steward.directory.v1.ExternalApp
-	(*ListExternalAppsResponse)(nil),       // 107: steward.directory.v1.ListExternalAppsResponse
-	(*CreateApiKeyResponse)(nil),           // 108: steward.directory.v1.CreateApiKeyResponse
-	(*ListApiKeysResponse)(nil),            // 109: steward.directory.v1.ListApiKeysResponse
-	(*ApiKey)(nil),                         // 110: steward.directory.v1.ApiKey
-	(*EnrollTotpResponse)(nil),             // 111: steward.directory.v1.EnrollTotpResponse
-	(*ListScopeAncestorsResponse)(nil),     // 112: steward.directory.v1.ListScopeAncestorsResponse
+	(*GetSignInOptionsRequest)(nil),        // 2: steward.directory.v1.GetSignInOptionsRequest
+	(*GetJwksRequest)(nil),                 // 3: steward.directory.v1.GetJwksRequest
+	(*VerifyCredentialRequest)(nil),        // 4: steward.directory.v1.VerifyCredentialRequest
+	(*RotateSigningKeysRequest)(nil),       // 5: steward.directory.v1.RotateSigningKeysRequest
+	(*ExportSnapshotRequest)(nil),          // 6: steward.directory.v1.ExportSnapshotRequest
+	(*GetOrganizationRequest)(nil),         // 7: steward.directory.v1.GetOrganizationRequest
+	(*GetAccountSystemRequest)(nil),        // 8: steward.directory.v1.GetAccountSystemRequest
+	(*SwitchAccountSystemRequest)(nil),     // 9: steward.directory.v1.SwitchAccountSystemRequest
+	(*GetTenantRequest)(nil),               // 10: steward.directory.v1.GetTenantRequest
+	(*UpdateTenantRequest)(nil),            // 11: steward.directory.v1.UpdateTenantRequest
+	(*DeleteTenantRequest)(nil),            // 12: steward.directory.v1.DeleteTenantRequest
+	(*ListTenantsRequest)(nil),             // 13: steward.directory.v1.ListTenantsRequest
+	(*CreateTenantRequest)(nil),            // 14: steward.directory.v1.CreateTenantRequest
+	(*GetServiceRequest)(nil),              // 15: steward.directory.v1.GetServiceRequest
+	(*UpdateServiceRequest)(nil),           // 16: steward.directory.v1.UpdateServiceRequest
+	(*DeleteServiceRequest)(nil),           // 17: steward.directory.v1.DeleteServiceRequest
+	(*ListServicesRequest)(nil),            // 18: steward.directory.v1.ListServicesRequest
+	(*CreateServiceRequest)(nil),           // 19: steward.directory.v1.CreateServiceRequest
+	(*GetFolderRequest)(nil),               // 20: steward.directory.v1.GetFolderRequest
+	(*UpdateFolderRequest)(nil),            // 21: steward.directory.v1.UpdateFolderRequest
+	(*DeleteFolderRequest)(nil),            // 22: steward.directory.v1.DeleteFolderRequest
+	(*ListFoldersRequest)(nil),             // 23: steward.directory.v1.ListFoldersRequest
+	(*CreateFolderRequest)(nil),            // 24: steward.directory.v1.CreateFolderRequest
+	(*GetProjectRequest)(nil),              // 25: steward.directory.v1.GetProjectRequest
+	(*UpdateProjectRequest)(nil),           // 26: steward.directory.v1.UpdateProjectRequest
+	(*DeleteProjectRequest)(nil),           // 27: steward.directory.v1.DeleteProjectRequest
+	(*ListProjectsRequest)(nil),            // 28: steward.directory.v1.ListProjectsRequest
+	(*CreateProjectRequest)(nil),           // 29: steward.directory.v1.CreateProjectRequest
+	(*GetDepartmentRequest)(nil),           // 30: steward.directory.v1.GetDepartmentRequest
+	(*UpdateDepartmentRequest)(nil),        // 31: steward.directory.v1.UpdateDepartmentRequest
+	(*DeleteDepartmentRequest)(nil),        // 32: steward.directory.v1.DeleteDepartmentRequest
+	(*ListDepartmentsRequest)(nil),         // 33: steward.directory.v1.ListDepartmentsRequest
+	(*CreateDepartmentRequest)(nil),        // 34: steward.directory.v1.CreateDepartmentRequest
+	(*GetUserRequest)(nil),                 // 35: steward.directory.v1.GetUserRequest
+	(*UpdateUserRequest)(nil),              // 36: steward.directory.v1.UpdateUserRequest
+	(*DeleteUserRequest)(nil),              // 37: steward.directory.v1.DeleteUserRequest
+	(*ListUsersRequest)(nil),               // 38: steward.directory.v1.ListUsersRequest
+	(*CreateUserRequest)(nil),              // 39: steward.directory.v1.CreateUserRequest
+	(*ActivateUserRequest)(nil),            // 40: steward.directory.v1.ActivateUserRequest
+	(*DeactivateUserRequest)(nil),          // 41: steward.directory.v1.DeactivateUserRequest
+	(*MoveUserRequest)(nil),                // 42: steward.directory.v1.MoveUserRequest
+	(*GetGroupRequest)(nil),                // 43: steward.directory.v1.GetGroupRequest
+	(*UpdateGroupRequest)(nil),             // 44: steward.directory.v1.UpdateGroupRequest
+	(*DeleteGroupRequest)(nil),             // 45: steward.directory.v1.DeleteGroupRequest
+	(*ListGroupsRequest)(nil),              // 46: steward.directory.v1.ListGroupsRequest
+	(*CreateGroupRequest)(nil),             // 47: steward.directory.v1.CreateGroupRequest
+	(*AddGroupMemberRequest)(nil),          // 48: steward.directory.v1.AddGroupMemberRequest
+	(*RemoveGroupMemberRequest)(nil),       // 49: steward.directory.v1.RemoveGroupMemberRequest
+	(*BatchAddGroupMembersRequest)(nil),    // 50: steward.directory.v1.BatchAddGroupMembersRequest
+	(*BatchRemoveGroupMembersRequest)(nil), // 51: steward.directory.v1.BatchRemoveGroupMembersRequest
+	(*ListGroupMembersRequest)(nil),        // 52: steward.directory.v1.ListGroupMembersRequest
+	(*ListUserGroupsRequest)(nil),          // 53: steward.directory.v1.ListUserGroupsRequest
+	(*GetRobotRequest)(nil),                // 54: steward.directory.v1.GetRobotRequest
+	(*UpdateRobotRequest)(nil),             // 55: steward.directory.v1.UpdateRobotRequest
+	(*DeleteRobotRequest)(nil),             // 56: steward.directory.v1.DeleteRobotRequest
+	(*ListRobotsRequest)(nil),              // 57: steward.directory.v1.ListRobotsRequest
+	(*CreateRobotRequest)(nil),             // 58: steward.directory.v1.CreateRobotRequest
+	(*GetRobotAccountRequest)(nil),         // 59: steward.directory.v1.GetRobotAccountRequest
+	(*UpdateRobotAccountRequest)(nil),      // 60: steward.directory.v1.UpdateRobotAccountRequest
+	(*DeleteRobotAccountRequest)(nil),      // 61: steward.directory.v1.DeleteRobotAccountRequest
+	(*ListRobotAccountsRequest)(nil),       // 62: steward.directory.v1.ListRobotAccountsRequest
+	(*CreateRobotAccountRequest)(nil),      // 63: steward.directory.v1.CreateRobotAccountRequest
+	(*GetExternalAppRequest)(nil),          // 64: steward.directory.v1.GetExternalAppRequest
+	(*UpdateExternalAppRequest)(nil),       // 65: steward.directory.v1.UpdateExternalAppRequest
+	(*DeleteExternalAppRequest)(nil),       // 66: steward.directory.v1.DeleteExternalAppRequest
+	(*ListExternalAppsRequest)(nil),        // 67: steward.directory.v1.ListExternalAppsRequest
+	(*CreateExternalAppRequest)(nil),       // 68: steward.directory.v1.CreateExternalAppRequest
+	(*CreateApiKeyRequest)(nil),            // 69: steward.directory.v1.CreateApiKeyRequest
+	(*ListApiKeysRequest)(nil),             // 70: steward.directory.v1.ListApiKeysRequest
+	(*RevokeApiKeyRequest)(nil),            // 71: steward.directory.v1.RevokeApiKeyRequest
+	(*EnrollTotpRequest)(nil),              // 72: steward.directory.v1.EnrollTotpRequest
+	(*ConfirmTotpRequest)(nil),             // 73: steward.directory.v1.ConfirmTotpRequest
+	(*ListScopeAncestorsRequest)(nil),      // 74: steward.directory.v1.ListScopeAncestorsRequest
+	(*SignUpResponse)(nil),                 // 75: steward.directory.v1.SignUpResponse
+	(*SignInResponse)(nil),                 // 76: steward.directory.v1.SignInResponse
+	(*SignInOptions)(nil),                  // 77: steward.directory.v1.SignInOptions
+	(*GetJwksResponse)(nil),                // 78: steward.directory.v1.GetJwksResponse
+	(*VerifyCredentialResponse)(nil),       // 79: steward.directory.v1.VerifyCredentialResponse
+	(*RotateSigningKeysResponse)(nil),      // 80: steward.directory.v1.RotateSigningKeysResponse
+	(*ExportSnapshotResponse)(nil),         // 81: steward.directory.v1.ExportSnapshotResponse
+	(*Organization)(nil),                   // 82: steward.directory.v1.Organization
+	(*AccountSystem)(nil),                  // 83: steward.directory.v1.AccountSystem
+	(*SwitchAccountSystemResponse)(nil),    // 84: steward.directory.v1.SwitchAccountSystemResponse
+	(*Tenant)(nil),                         // 85: steward.directory.v1.Tenant
+	(*emptypb.Empty)(nil),                  // 86: google.protobuf.Empty
+	(*ListTenantsResponse)(nil),            // 87: steward.directory.v1.ListTenantsResponse
+	(*Service)(nil),                        // 88: steward.directory.v1.Service
+	(*ListServicesResponse)(nil),           // 89: steward.directory.v1.ListServicesResponse
+	(*Folder)(nil),                         // 90: steward.directory.v1.Folder
+	(*ListFoldersResponse)(nil),            // 91: steward.directory.v1.ListFoldersResponse
+	(*Project)(nil),                        // 92: steward.directory.v1.Project
+	(*ListProjectsResponse)(nil),           // 93: steward.directory.v1.ListProjectsResponse
+	(*Department)(nil),                     // 94: steward.directory.v1.Department
+	(*ListDepartmentsResponse)(nil),        // 95: steward.directory.v1.ListDepartmentsResponse
+	(*User)(nil),                           // 96: steward.directory.v1.User
+	(*ListUsersResponse)(nil),              // 97: steward.directory.v1.ListUsersResponse
+	(*Group)(nil),                          // 98: steward.directory.v1.Group
+	(*ListGroupsResponse)(nil),             // 99: steward.directory.v1.ListGroupsResponse
+	(*GroupMembership)(nil),                // 100: steward.directory.v1.GroupMembership
+	(*BatchAddGroupMembersResponse)(nil),   // 101: steward.directory.v1.BatchAddGroupMembersResponse
+	(*ListGroupMembersResponse)(nil),       // 102: steward.directory.v1.ListGroupMembersResponse
+	(*ListUserGroupsResponse)(nil),         // 103: steward.directory.v1.ListUserGroupsResponse
+	(*Robot)(nil),                          // 104: steward.directory.v1.Robot
+	(*ListRobotsResponse)(nil),             // 105: steward.directory.v1.ListRobotsResponse
+	(*RobotAccount)(nil),                   // 106: steward.directory.v1.RobotAccount
+	(*ListRobotAccountsResponse)(nil),      // 107: steward.directory.v1.ListRobotAccountsResponse
+	(*ExternalApp)(nil),                    // 108: steward.directory.v1.ExternalApp
+	(*ListExternalAppsResponse)(nil),       // 109: steward.directory.v1.ListExternalAppsResponse
+	(*CreateApiKeyResponse)(nil),           // 110: steward.directory.v1.CreateApiKeyResponse
+	(*ListApiKeysResponse)(nil),            // 111: steward.directory.v1.ListApiKeysResponse
+	(*ApiKey)(nil),                         // 112: steward.directory.v1.ApiKey
+	(*EnrollTotpResponse)(nil),             // 113: steward.directory.v1.EnrollTotpResponse
+	(*ListScopeAncestorsResponse)(nil),     // 114: steward.directory.v1.ListScopeAncestorsResponse
 }
 var file_steward_directory_v1_directory_service_proto_depIdxs = []int32{
 	0,   // 0: steward.directory.v1.DirectoryService.SignUp:input_type -> steward.directory.v1.SignUpRequest
 	1,   // 1: steward.directory.v1.DirectoryService.SignIn:input_type -> steward.directory.v1.SignInRequest
-	2,   // 2: steward.directory.v1.DirectoryService.GetJwks:input_type -> steward.directory.v1.GetJwksRequest
-	3,   // 3: steward.directory.v1.DirectoryService.VerifyCredential:input_type -> steward.directory.v1.VerifyCredentialRequest
-	4,   // 4: steward.directory.v1.DirectoryService.RotateSigningKeys:input_type -> steward.directory.v1.RotateSigningKeysRequest
-	5,   // 5: steward.directory.v1.DirectoryService.ExportSnapshot:input_type -> steward.directory.v1.ExportSnapshotRequest
-	6,   // 6: steward.directory.v1.DirectoryService.GetOrganization:input_type -> steward.directory.v1.GetOrganizationRequest
-	7,   // 7: steward.directory.v1.DirectoryService.GetAccountSystem:input_type -> steward.directory.v1.GetAccountSystemRequest
-	8,   // 8: steward.directory.v1.DirectoryService.SwitchAccountSystem:input_type -> steward.directory.v1.SwitchAccountSystemRequest
-	9,   // 9: steward.directory.v1.DirectoryService.GetTenant:input_type -> steward.directory.v1.GetTenantRequest
-	10,  // 10: steward.directory.v1.DirectoryService.UpdateTenant:input_type -> steward.directory.v1.UpdateTenantRequest
-	11,  // 11: steward.directory.v1.DirectoryService.DeleteTenant:input_type -> steward.directory.v1.DeleteTenantRequest
-	12,  // 12: steward.directory.v1.DirectoryService.ListTenants:input_type -> steward.directory.v1.ListTenantsRequest
-	13,  // 13: steward.directory.v1.DirectoryService.CreateTenant:input_type -> steward.directory.v1.CreateTenantRequest
-	14,  // 14: steward.directory.v1.DirectoryService.GetService:input_type -> steward.directory.v1.GetServiceRequest
-	15,  // 15: steward.directory.v1.DirectoryService.UpdateService:input_type -> steward.directory.v1.UpdateServiceRequest
-	16,  // 16: steward.directory.v1.DirectoryService.DeleteService:input_type -> steward.directory.v1.DeleteServiceRequest
-	17,  // 17: steward.directory.v1.DirectoryService.ListServices:input_type -> steward.directory.v1.ListServicesRequest
-	18,  // 18: steward.directory.v1.DirectoryService.CreateService:input_type -> steward.directory.v1.CreateServiceRequest
-	19,  // 19: steward.directory.v1.DirectoryService.GetFolder:input_type -> steward.directory.v1.GetFolderRequest
-	20,  // 20: steward.directory.v1.DirectoryService.UpdateFolder:input_type -> steward.directory.v1.UpdateFolderRequest
-	21,  // 21: steward.directory.v1.DirectoryService.DeleteFolder:input_type -> steward.directory.v1.DeleteFolderRequest
-	22,  // 22: steward.directory.v1.DirectoryService.ListFolders:input_type -> steward.directory.v1.ListFoldersRequest
-	23,  // 23: steward.directory.v1.DirectoryService.CreateFolder:input_type -> steward.directory.v1.CreateFolderRequest
-	24,  // 24: steward.directory.v1.DirectoryService.GetProject:input_type -> steward.directory.v1.GetProjectRequest
-	25,  // 25: steward.directory.v1.DirectoryService.UpdateProject:input_type -> steward.directory.v1.UpdateProjectRequest
-	26,  // 26: steward.directory.v1.DirectoryService.DeleteProject:input_type -> steward.directory.v1.DeleteProjectRequest
-	27,  // 27: steward.directory.v1.DirectoryService.ListProjects:input_type -> steward.directory.v1.ListProjectsRequest
-	28,  // 28: steward.directory.v1.DirectoryService.CreateProject:input_type -> steward.directory.v1.CreateProjectRequest
-	29,  // 29: steward.directory.v1.DirectoryService.GetDepartment:input_type -> steward.directory.v1.GetDepartmentRequest
-	30,  // 30: steward.directory.v1.DirectoryService.UpdateDepartment:input_type -> steward.directory.v1.UpdateDepartmentRequest
-	31,  // 31: steward.directory.v1.DirectoryService.DeleteDepartment:input_type -> steward.directory.v1.DeleteDepartmentRequest
-	32,  // 32: steward.directory.v1.DirectoryService.ListDepartments:input_type -> steward.directory.v1.ListDepartmentsRequest
-	33,  // 33: steward.directory.v1.DirectoryService.CreateDepartment:input_type -> steward.directory.v1.CreateDepartmentRequest
-	34,  // 34: steward.directory.v1.DirectoryService.GetUser:input_type -> steward.directory.v1.GetUserRequest
-	35,  // 35: steward.directory.v1.DirectoryService.UpdateUser:input_type -> steward.directory.v1.UpdateUserRequest
-	36,  // 36: steward.directory.v1.DirectoryService.DeleteUser:input_type -> steward.directory.v1.DeleteUserRequest
-	37,  // 37: steward.directory.v1.DirectoryService.ListUsers:input_type -> steward.directory.v1.ListUsersRequest
-	38,  // 38: steward.directory.v1.DirectoryService.CreateUser:input_type -> steward.directory.v1.CreateUserRequest
-	39,  // 39: steward.directory.v1.DirectoryService.ActivateUser:input_type -> steward.directory.v1.ActivateUserRequest
-	40,  // 40: steward.directory.v1.DirectoryService.DeactivateUser:input_type -> steward.directory.v1.DeactivateUserRequest
-	41,  // 41: steward.directory.v1.DirectoryService.MoveUser:input_type -> steward.directory.v1.MoveUserRequest
-	42,  // 42: steward.directory.v1.DirectoryService.GetGroup:input_type -> steward.directory.v1.GetGroupRequest
-	43,  // 43: steward.directory.v1.DirectoryService.UpdateGroup:input_type -> steward.directory.v1.UpdateGroupRequest
-	44,  // 44: steward.directory.v1.DirectoryService.DeleteGroup:input_type -> steward.directory.v1.DeleteGroupRequest
-	45,  // 45: steward.directory.v1.DirectoryService.ListGroups:input_type -> steward.directory.v1.ListGroupsRequest
-	46,  // 46: steward.directory.v1.DirectoryService.CreateGroup:input_type -> steward.directory.v1.CreateGroupRequest
-	47,  // 47: steward.directory.v1.DirectoryService.AddGroupMember:input_type -> steward.directory.v1.AddGroupMemberRequest
-	48,  // 48: steward.directory.v1.DirectoryService.RemoveGroupMember:input_type -> steward.directory.v1.RemoveGroupMemberRequest
-	49,  // 49: steward.directory.v1.DirectoryService.BatchAddGroupMembers:input_type -> steward.directory.v1.BatchAddGroupMembersRequest
-	50,  // 50: steward.directory.v1.DirectoryService.BatchRemoveGroupMembers:input_type -> steward.directory.v1.BatchRemoveGroupMembersRequest
-	51,  // 51: steward.directory.v1.DirectoryService.ListGroupMembers:input_type -> steward.directory.v1.ListGroupMembersRequest
-	52,  // 52: steward.directory.v1.DirectoryService.ListUserGroups:input_type -> steward.directory.v1.ListUserGroupsRequest
-	53,  // 53: steward.directory.v1.DirectoryService.GetRobot:input_type -> steward.directory.v1.GetRobotRequest
-	54,  // 54: steward.directory.v1.DirectoryService.UpdateRobot:input_type -> steward.directory.v1.UpdateRobotRequest
-	55,  // 55: steward.directory.v1.DirectoryService.DeleteRobot:input_type -> steward.directory.v1.DeleteRobotRequest
-	56,  // 56: steward.directory.v1.DirectoryService.ListRobots:input_type -> steward.directory.v1.ListRobotsRequest
-	57,  // 57: steward.directory.v1.DirectoryService.CreateRobot:input_type -> steward.directory.v1.CreateRobotRequest
-	58,  // 58: steward.directory.v1.DirectoryService.GetRobotAccount:input_type -> steward.directory.v1.GetRobotAccountRequest
-	59,  // 59: steward.directory.v1.DirectoryService.UpdateRobotAccount:input_type -> steward.directory.v1.UpdateRobotAccountRequest
-	60,  // 60: steward.directory.v1.DirectoryService.DeleteRobotAccount:input_type -> steward.directory.v1.DeleteRobotAccountRequest
-	61,  // 61: steward.directory.v1.DirectoryService.ListRobotAccounts:input_type -> steward.directory.v1.ListRobotAccountsRequest
-	62,  // 62: steward.directory.v1.DirectoryService.CreateRobotAccount:input_type -> steward.directory.v1.CreateRobotAccountRequest
-	63,  // 63: steward.directory.v1.DirectoryService.GetExternalApp:input_type -> steward.directory.v1.GetExternalAppRequest
-	64,  // 64: steward.directory.v1.DirectoryService.UpdateExternalApp:input_type -> steward.directory.v1.UpdateExternalAppRequest
-	65,  // 65: steward.directory.v1.DirectoryService.DeleteExternalApp:input_type -> steward.directory.v1.DeleteExternalAppRequest
-	66,  // 66: steward.directory.v1.DirectoryService.ListExternalApps:input_type -> steward.directory.v1.ListExternalAppsRequest
-	67,  // 67: steward.directory.v1.DirectoryService.CreateExternalApp:input_type -> steward.directory.v1.CreateExternalAppRequest
-	68,  // 68: steward.directory.v1.DirectoryService.CreateApiKey:input_type -> steward.directory.v1.CreateApiKeyRequest
-	69,  // 69: steward.directory.v1.DirectoryService.ListApiKeys:input_type -> steward.directory.v1.ListApiKeysRequest
-	70,  // 70: steward.directory.v1.DirectoryService.RevokeApiKey:input_type -> steward.directory.v1.RevokeApiKeyRequest
-	71,  // 71: steward.directory.v1.DirectoryService.EnrollTotp:input_type -> steward.directory.v1.EnrollTotpRequest
-	72,  // 72: steward.directory.v1.DirectoryService.ConfirmTotp:input_type -> steward.directory.v1.ConfirmTotpRequest
-	73,  // 73: steward.directory.v1.DirectoryService.ListScopeAncestors:input_type -> steward.directory.v1.ListScopeAncestorsRequest
-	74,  // 74: steward.directory.v1.DirectoryService.SignUp:output_type -> steward.directory.v1.SignUpResponse
-	75,  // 75: steward.directory.v1.DirectoryService.SignIn:output_type -> steward.directory.v1.SignInResponse
-	76,  // 76: steward.directory.v1.DirectoryService.GetJwks:output_type -> steward.directory.v1.GetJwksResponse
-	77,  // 77: steward.directory.v1.DirectoryService.VerifyCredential:output_type -> steward.directory.v1.VerifyCredentialResponse
-	78,  // 78: steward.directory.v1.DirectoryService.RotateSigningKeys:output_type -> steward.directory.v1.RotateSigningKeysResponse
-	79,  // 79: steward.directory.v1.DirectoryService.ExportSnapshot:output_type -> steward.directory.v1.ExportSnapshotResponse
-	80,  // 80: steward.directory.v1.DirectoryService.GetOrganization:output_type -> steward.directory.v1.Organization
-	81,  // 81: steward.directory.v1.DirectoryService.GetAccountSystem:output_type -> steward.directory.v1.AccountSystem
-	82,  // 82: steward.directory.v1.DirectoryService.SwitchAccountSystem:output_type -> steward.directory.v1.SwitchAccountSystemResponse
-	83,  // 83: steward.directory.v1.DirectoryService.GetTenant:output_type -> steward.directory.v1.Tenant
-	83,  // 84: steward.directory.v1.DirectoryService.UpdateTenant:output_type -> steward.directory.v1.Tenant
-	84,  // 85: steward.directory.v1.DirectoryService.DeleteTenant:output_type -> google.protobuf.Empty
-	85,  // 86: steward.directory.v1.DirectoryService.ListTenants:output_type -> steward.directory.v1.ListTenantsResponse
-	83,  // 87: steward.directory.v1.DirectoryService.CreateTenant:output_type -> steward.directory.v1.Tenant
-	86,  // 88: steward.directory.v1.DirectoryService.GetService:output_type -> steward.directory.v1.Service
-	86,  // 89: steward.directory.v1.DirectoryService.UpdateService:output_type -> steward.directory.v1.Service
-	84,  // 90: steward.directory.v1.DirectoryService.DeleteService:output_type -> google.protobuf.Empty
-	87,  // 91: steward.directory.v1.DirectoryService.ListServices:output_type -> steward.directory.v1.ListServicesResponse
-	86,  // 92: steward.directory.v1.DirectoryService.CreateService:output_type -> steward.directory.v1.Service
-	88,  // 93: steward.directory.v1.DirectoryService.GetFolder:output_type -> steward.directory.v1.Folder
-	88,  // 94: steward.directory.v1.DirectoryService.UpdateFolder:output_type -> steward.directory.v1.Folder
-	84,  // 95: steward.directory.v1.DirectoryService.DeleteFolder:output_type -> google.protobuf.Empty
-	89,  // 96: steward.directory.v1.DirectoryService.ListFolders:output_type -> steward.directory.v1.ListFoldersResponse
-	88,  // 97: steward.directory.v1.DirectoryService.CreateFolder:output_type -> steward.directory.v1.Folder
-	90,  // 98: steward.directory.v1.DirectoryService.GetProject:output_type -> steward.directory.v1.Project
-	90,  // 99: steward.directory.v1.DirectoryService.UpdateProject:output_type -> steward.directory.v1.Project
-	84,  // 100: steward.directory.v1.DirectoryService.DeleteProject:output_type -> google.protobuf.Empty
-	91,  // 101: steward.directory.v1.DirectoryService.ListProjects:output_type -> steward.directory.v1.ListProjectsResponse
-	90,  // 102: steward.directory.v1.DirectoryService.CreateProject:output_type -> steward.directory.v1.Project
-	92,  // 103: steward.directory.v1.DirectoryService.GetDepartment:output_type -> steward.directory.v1.Department
-	92,  // 104: steward.directory.v1.DirectoryService.UpdateDepartment:output_type -> steward.directory.v1.Department
-	84,  // 105: steward.directory.v1.DirectoryService.DeleteDepartment:output_type -> google.protobuf.Empty
-	93,  // 106: steward.directory.v1.DirectoryService.ListDepartments:output_type -> steward.directory.v1.ListDepartmentsResponse
-	92,  // 107: steward.directory.v1.DirectoryService.CreateDepartment:output_type -> steward.directory.v1.Department
-	94,  // 108: steward.directory.v1.DirectoryService.GetUser:output_type -> steward.directory.v1.User
-	94,  // 109: steward.directory.v1.DirectoryService.UpdateUser:output_type -> steward.directory.v1.User
-	84,  // 110: steward.directory.v1.DirectoryService.DeleteUser:output_type -> google.protobuf.Empty
-	95,  // 111: steward.directory.v1.DirectoryService.ListUsers:output_type -> steward.directory.v1.ListUsersResponse
-	94,  // 112: steward.directory.v1.DirectoryService.CreateUser:output_type -> steward.directory.v1.User
-	94,  // 113: steward.directory.v1.DirectoryService.ActivateUser:output_type -> steward.directory.v1.User
-	94,  // 114: steward.directory.v1.DirectoryService.DeactivateUser:output_type -> steward.directory.v1.User
-	94,  // 115: steward.directory.v1.DirectoryService.MoveUser:output_type -> steward.directory.v1.User
-	96,  // 116: steward.directory.v1.DirectoryService.GetGroup:output_type -> steward.directory.v1.Group
-	96,  // 117: steward.directory.v1.DirectoryService.UpdateGroup:output_type -> steward.directory.v1.Group
-	84,  // 118: steward.directory.v1.DirectoryService.DeleteGroup:output_type -> google.protobuf.Empty
-	97,  // 119: steward.directory.v1.DirectoryService.ListGroups:output_type -> steward.directory.v1.ListGroupsResponse
-	96,  // 120: steward.directory.v1.DirectoryService.CreateGroup:output_type -> steward.directory.v1.Group
-	98,  // 121: steward.directory.v1.DirectoryService.AddGroupMember:output_type -> steward.directory.v1.GroupMembership
-	84,  // 122: steward.directory.v1.DirectoryService.RemoveGroupMember:output_type -> google.protobuf.Empty
-	99,  // 123: steward.directory.v1.DirectoryService.BatchAddGroupMembers:output_type -> steward.directory.v1.BatchAddGroupMembersResponse
-	84,  // 124: steward.directory.v1.DirectoryService.BatchRemoveGroupMembers:output_type -> google.protobuf.Empty
-	100, // 125: steward.directory.v1.DirectoryService.ListGroupMembers:output_type -> steward.directory.v1.ListGroupMembersResponse
-	101, // 126: steward.directory.v1.DirectoryService.ListUserGroups:output_type -> steward.directory.v1.ListUserGroupsResponse
-	102, // 127: steward.directory.v1.DirectoryService.GetRobot:output_type -> steward.directory.v1.Robot
-	102, // 128: steward.directory.v1.DirectoryService.UpdateRobot:output_type -> steward.directory.v1.Robot
-	84,  // 129: steward.directory.v1.DirectoryService.DeleteRobot:output_type -> google.protobuf.Empty
-	103, // 130: steward.directory.v1.DirectoryService.ListRobots:output_type -> steward.directory.v1.ListRobotsResponse
-	102, // 131: steward.directory.v1.DirectoryService.CreateRobot:output_type -> steward.directory.v1.Robot
-	104, // 132: steward.directory.v1.DirectoryService.GetRobotAccount:output_type -> steward.directory.v1.RobotAccount
-	104, // 133: steward.directory.v1.DirectoryService.UpdateRobotAccount:output_type -> steward.directory.v1.RobotAccount
-	84,  // 134: steward.directory.v1.DirectoryService.DeleteRobotAccount:output_type -> google.protobuf.Empty
-	105, // 135: steward.directory.v1.DirectoryService.ListRobotAccounts:output_type -> steward.directory.v1.ListRobotAccountsResponse
-	104, // 136: steward.directory.v1.DirectoryService.CreateRobotAccount:output_type -> steward.directory.v1.RobotAccount
-	106, // 137: steward.directory.v1.DirectoryService.GetExternalApp:output_type -> steward.directory.v1.ExternalApp
-	106, // 138: steward.directory.v1.DirectoryService.UpdateExternalApp:output_type -> steward.directory.v1.ExternalApp
-	84,  // 139: steward.directory.v1.DirectoryService.DeleteExternalApp:output_type -> google.protobuf.Empty
-	107, // 140: steward.directory.v1.DirectoryService.ListExternalApps:output_type -> steward.directory.v1.ListExternalAppsResponse
-	106, // 141: steward.directory.v1.DirectoryService.CreateExternalApp:output_type -> steward.directory.v1.ExternalApp
-	108, // 142: steward.directory.v1.DirectoryService.CreateApiKey:output_type -> steward.directory.v1.CreateApiKeyResponse
-	109, // 143: steward.directory.v1.DirectoryService.ListApiKeys:output_type -> steward.directory.v1.ListApiKeysResponse
-	110, // 144: steward.directory.v1.DirectoryService.RevokeApiKey:output_type -> steward.directory.v1.ApiKey
-	111, // 145: steward.directory.v1.DirectoryService.EnrollTotp:output_type -> steward.directory.v1.EnrollTotpResponse
-	94,  // 146: steward.directory.v1.DirectoryService.ConfirmTotp:output_type -> steward.directory.v1.User
-	112, // 147: steward.directory.v1.DirectoryService.ListScopeAncestors:output_type -> steward.directory.v1.ListScopeAncestorsResponse
-	74,  // [74:148] is the sub-list for method output_type
-	0,   // [0:74] is the sub-list for method input_type
+	2,   // 2: steward.directory.v1.DirectoryService.GetSignInOptions:input_type -> steward.directory.v1.GetSignInOptionsRequest
+	3,   // 3: steward.directory.v1.DirectoryService.GetJwks:input_type -> steward.directory.v1.GetJwksRequest
+	4,   // 4: steward.directory.v1.DirectoryService.VerifyCredential:input_type -> steward.directory.v1.VerifyCredentialRequest
+	5,   // 5: steward.directory.v1.DirectoryService.RotateSigningKeys:input_type -> steward.directory.v1.RotateSigningKeysRequest
+	6,   // 6: steward.directory.v1.DirectoryService.ExportSnapshot:input_type -> steward.directory.v1.ExportSnapshotRequest
+	7,   // 7: steward.directory.v1.DirectoryService.GetOrganization:input_type -> steward.directory.v1.GetOrganizationRequest
+	8,   // 8: steward.directory.v1.DirectoryService.GetAccountSystem:input_type -> steward.directory.v1.GetAccountSystemRequest
+	9,   // 9: steward.directory.v1.DirectoryService.SwitchAccountSystem:input_type -> steward.directory.v1.SwitchAccountSystemRequest
+	10,  // 10: steward.directory.v1.DirectoryService.GetTenant:input_type -> steward.directory.v1.GetTenantRequest
+	11,  // 11: steward.directory.v1.DirectoryService.UpdateTenant:input_type -> steward.directory.v1.UpdateTenantRequest
+	12,  // 12: steward.directory.v1.DirectoryService.DeleteTenant:input_type -> steward.directory.v1.DeleteTenantRequest
+	13,  // 13: steward.directory.v1.DirectoryService.ListTenants:input_type -> steward.directory.v1.ListTenantsRequest
+	14,  // 14: steward.directory.v1.DirectoryService.CreateTenant:input_type -> steward.directory.v1.CreateTenantRequest
+	15,  // 15: steward.directory.v1.DirectoryService.GetService:input_type -> steward.directory.v1.GetServiceRequest
+	16,  // 16: steward.directory.v1.DirectoryService.UpdateService:input_type -> steward.directory.v1.UpdateServiceRequest
+	17,  // 17: steward.directory.v1.DirectoryService.DeleteService:input_type -> steward.directory.v1.DeleteServiceRequest
+	18,  // 18: steward.directory.v1.DirectoryService.ListServices:input_type -> steward.directory.v1.ListServicesRequest
+	19,  // 19: steward.directory.v1.DirectoryService.CreateService:input_type -> steward.directory.v1.CreateServiceRequest
+	20,  // 20: steward.directory.v1.DirectoryService.GetFolder:input_type -> steward.directory.v1.GetFolderRequest
+	21,  // 21: steward.directory.v1.DirectoryService.UpdateFolder:input_type -> steward.directory.v1.UpdateFolderRequest
+	22,  // 22: steward.directory.v1.DirectoryService.DeleteFolder:input_type -> steward.directory.v1.DeleteFolderRequest
+	23,  // 23: steward.directory.v1.DirectoryService.ListFolders:input_type -> steward.directory.v1.ListFoldersRequest
+	24,  // 24: steward.directory.v1.DirectoryService.CreateFolder:input_type -> steward.directory.v1.CreateFolderRequest
+	25,  // 25: steward.directory.v1.DirectoryService.GetProject:input_type -> steward.directory.v1.GetProjectRequest
+	26,  // 26: steward.directory.v1.DirectoryService.UpdateProject:input_type -> steward.directory.v1.UpdateProjectRequest
+	27,  // 27: steward.directory.v1.DirectoryService.DeleteProject:input_type -> steward.directory.v1.DeleteProjectRequest
+	28,  // 28: steward.directory.v1.DirectoryService.ListProjects:input_type -> steward.directory.v1.ListProjectsRequest
+	29,  // 29: steward.directory.v1.DirectoryService.CreateProject:input_type -> steward.directory.v1.CreateProjectRequest
+	30,  // 30: steward.directory.v1.DirectoryService.GetDepartment:input_type -> steward.directory.v1.GetDepartmentRequest
+	31,  // 31: steward.directory.v1.DirectoryService.UpdateDepartment:input_type -> steward.directory.v1.UpdateDepartmentRequest
+	32,  // 32: steward.directory.v1.DirectoryService.DeleteDepartment:input_type -> steward.directory.v1.DeleteDepartmentRequest
+	33,  // 33: steward.directory.v1.DirectoryService.ListDepartments:input_type -> steward.directory.v1.ListDepartmentsRequest
+	34,  // 34: steward.directory.v1.DirectoryService.CreateDepartment:input_type -> steward.directory.v1.CreateDepartmentRequest
+	35,  // 35: steward.directory.v1.DirectoryService.GetUser:input_type -> steward.directory.v1.GetUserRequest
+	36,  // 36: steward.directory.v1.DirectoryService.UpdateUser:input_type -> steward.directory.v1.UpdateUserRequest
+	37,  // 37: steward.directory.v1.DirectoryService.DeleteUser:input_type -> steward.directory.v1.DeleteUserRequest
+	38,  // 38: steward.directory.v1.DirectoryService.ListUsers:input_type -> steward.directory.v1.ListUsersRequest
+	39,  // 39: steward.directory.v1.DirectoryService.CreateUser:input_type -> steward.directory.v1.CreateUserRequest
+	40,  // 40: steward.directory.v1.DirectoryService.ActivateUser:input_type -> steward.directory.v1.ActivateUserRequest
+	41,  // 41: steward.directory.v1.DirectoryService.DeactivateUser:input_type -> steward.directory.v1.DeactivateUserRequest
+	42,  // 42: steward.directory.v1.DirectoryService.MoveUser:input_type -> steward.directory.v1.MoveUserRequest
+	43,  // 43: steward.directory.v1.DirectoryService.GetGroup:input_type -> steward.directory.v1.GetGroupRequest
+	44,  // 44: steward.directory.v1.DirectoryService.UpdateGroup:input_type -> steward.directory.v1.UpdateGroupRequest
+	45,  // 45: steward.directory.v1.DirectoryService.DeleteGroup:input_type -> steward.directory.v1.DeleteGroupRequest
+	46,  // 46: steward.directory.v1.DirectoryService.ListGroups:input_type -> steward.directory.v1.ListGroupsRequest
+	47,  // 47: steward.directory.v1.DirectoryService.CreateGroup:input_type -> steward.directory.v1.CreateGroupRequest
+	48,  // 48: steward.directory.v1.DirectoryService.AddGroupMember:input_type -> steward.directory.v1.AddGroupMemberRequest
+	49,  // 49: steward.directory.v1.DirectoryService.RemoveGroupMember:input_type -> steward.directory.v1.RemoveGroupMemberRequest
+	50,  // 50: steward.directory.v1.DirectoryService.BatchAddGroupMembers:input_type -> steward.directory.v1.BatchAddGroupMembersRequest
+	51,  // 51: steward.directory.v1.DirectoryService.BatchRemoveGroupMembers:input_type -> steward.directory.v1.BatchRemoveGroupMembersRequest
+	52,  // 52: steward.directory.v1.DirectoryService.ListGroupMembers:input_type -> steward.directory.v1.ListGroupMembersRequest
+	53,  // 53: steward.directory.v1.DirectoryService.ListUserGroups:input_type -> steward.directory.v1.ListUserGroupsRequest
+	54,  // 54: steward.directory.v1.DirectoryService.GetRobot:input_type -> steward.directory.v1.GetRobotRequest
+	55,  // 55: steward.directory.v1.DirectoryService.UpdateRobot:input_type -> steward.directory.v1.UpdateRobotRequest
+	56,  // 56: steward.directory.v1.DirectoryService.DeleteRobot:input_type -> steward.directory.v1.DeleteRobotRequest
+	57,  // 57: steward.directory.v1.DirectoryService.ListRobots:input_type -> steward.directory.v1.ListRobotsRequest
+	58,  // 58: steward.directory.v1.DirectoryService.CreateRobot:input_type -> steward.directory.v1.CreateRobotRequest
+	59,  // 59: steward.directory.v1.DirectoryService.GetRobotAccount:input_type -> steward.directory.v1.GetRobotAccountRequest
+	60,  // 60: steward.directory.v1.DirectoryService.UpdateRobotAccount:input_type -> steward.directory.v1.UpdateRobotAccountRequest
+	61,  // 61: steward.directory.v1.DirectoryService.DeleteRobotAccount:input_type -> steward.directory.v1.DeleteRobotAccountRequest
+	62,  // 62: steward.directory.v1.DirectoryService.ListRobotAccounts:input_type -> steward.directory.v1.ListRobotAccountsRequest
+	63,  // 63: steward.directory.v1.DirectoryService.CreateRobotAccount:input_type -> steward.directory.v1.CreateRobotAccountRequest
+	64,  // 64: steward.directory.v1.DirectoryService.GetExternalApp:input_type -> steward.directory.v1.GetExternalAppRequest
+	65,  // 65: steward.directory.v1.DirectoryService.UpdateExternalApp:input_type -> steward.directory.v1.UpdateExternalAppRequest
+	66,  // 66: steward.directory.v1.DirectoryService.DeleteExternalApp:input_type -> steward.directory.v1.DeleteExternalAppRequest
+	67,  // 67: steward.directory.v1.DirectoryService.ListExternalApps:input_type -> steward.directory.v1.ListExternalAppsRequest
+	68,  // 68: steward.directory.v1.DirectoryService.CreateExternalApp:input_type -> steward.directory.v1.CreateExternalAppRequest
+	69,  // 69: steward.directory.v1.DirectoryService.CreateApiKey:input_type -> steward.directory.v1.CreateApiKeyRequest
+	70,  // 70: steward.directory.v1.DirectoryService.ListApiKeys:input_type -> steward.directory.v1.ListApiKeysRequest
+	71,  // 71: steward.directory.v1.DirectoryService.RevokeApiKey:input_type -> steward.directory.v1.RevokeApiKeyRequest
+	72,  // 72: steward.directory.v1.DirectoryService.EnrollTotp:input_type -> steward.directory.v1.EnrollTotpRequest
+	73,  // 73: steward.directory.v1.DirectoryService.ConfirmTotp:input_type -> steward.directory.v1.ConfirmTotpRequest
+	74,  // 74: steward.directory.v1.DirectoryService.ListScopeAncestors:input_type -> steward.directory.v1.ListScopeAncestorsRequest
+	75,  // 75: steward.directory.v1.DirectoryService.SignUp:output_type -> steward.directory.v1.SignUpResponse
+	76,  // 76: steward.directory.v1.DirectoryService.SignIn:output_type -> steward.directory.v1.SignInResponse
+	77,  // 77: steward.directory.v1.DirectoryService.GetSignInOptions:output_type -> steward.directory.v1.SignInOptions
+	78,  // 78: steward.directory.v1.DirectoryService.GetJwks:output_type -> steward.directory.v1.GetJwksResponse
+	79,  // 79: steward.directory.v1.DirectoryService.VerifyCredential:output_type -> steward.directory.v1.VerifyCredentialResponse
+	80,  // 80: steward.directory.v1.DirectoryService.RotateSigningKeys:output_type -> steward.directory.v1.RotateSigningKeysResponse
+	81,  // 81: steward.directory.v1.DirectoryService.ExportSnapshot:output_type -> steward.directory.v1.ExportSnapshotResponse
+	82,  // 82: steward.directory.v1.DirectoryService.GetOrganization:output_type -> steward.directory.v1.Organization
+	83,  // 83: steward.directory.v1.DirectoryService.GetAccountSystem:output_type -> steward.directory.v1.AccountSystem
+	84,  // 84: steward.directory.v1.DirectoryService.SwitchAccountSystem:output_type -> steward.directory.v1.SwitchAccountSystemResponse
+	85,  // 85: steward.directory.v1.DirectoryService.GetTenant:output_type -> steward.directory.v1.Tenant
+	85,  // 86: steward.directory.v1.DirectoryService.UpdateTenant:output_type -> steward.directory.v1.Tenant
+	86,  // 87: steward.directory.v1.DirectoryService.DeleteTenant:output_type -> google.protobuf.Empty
+	87,  // 88: steward.directory.v1.DirectoryService.ListTenants:output_type -> steward.directory.v1.ListTenantsResponse
+	85,  // 89: steward.directory.v1.DirectoryService.CreateTenant:output_type -> steward.directory.v1.Tenant
+	88,  // 90: steward.directory.v1.DirectoryService.GetService:output_type -> steward.directory.v1.Service
+	88,  // 91: steward.directory.v1.DirectoryService.UpdateService:output_type -> steward.directory.v1.Service
+	86,  // 92: steward.directory.v1.DirectoryService.DeleteService:output_type -> google.protobuf.Empty
+	89,  // 93: steward.directory.v1.DirectoryService.ListServices:output_type -> steward.directory.v1.ListServicesResponse
+	88,  // 94: steward.directory.v1.DirectoryService.CreateService:output_type -> steward.directory.v1.Service
+	90,  // 95: steward.directory.v1.DirectoryService.GetFolder:output_type -> steward.directory.v1.Folder
+	90,  // 96: steward.directory.v1.DirectoryService.UpdateFolder:output_type -> steward.directory.v1.Folder
+	86,  // 97: steward.directory.v1.DirectoryService.DeleteFolder:output_type -> google.protobuf.Empty
+	91,  // 98: steward.directory.v1.DirectoryService.ListFolders:output_type -> steward.directory.v1.ListFoldersResponse
+	90,  // 99: steward.directory.v1.DirectoryService.CreateFolder:output_type -> steward.directory.v1.Folder
+	92,  // 100: steward.directory.v1.DirectoryService.GetProject:output_type -> steward.directory.v1.Project
+	92,  // 101: steward.directory.v1.DirectoryService.UpdateProject:output_type -> steward.directory.v1.Project
+	86,  // 102: steward.directory.v1.DirectoryService.DeleteProject:output_type -> google.protobuf.Empty
+	93,  // 103: steward.directory.v1.DirectoryService.ListProjects:output_type -> steward.directory.v1.ListProjectsResponse
+	92,  // 104: steward.directory.v1.DirectoryService.CreateProject:output_type -> steward.directory.v1.Project
+	94,  // 105: steward.directory.v1.DirectoryService.GetDepartment:output_type -> steward.directory.v1.Department
+	94,  // 106: steward.directory.v1.DirectoryService.UpdateDepartment:output_type -> steward.directory.v1.Department
+	86,  // 107: steward.directory.v1.DirectoryService.DeleteDepartment:output_type -> google.protobuf.Empty
+	95,  // 108: steward.directory.v1.DirectoryService.ListDepartments:output_type -> steward.directory.v1.ListDepartmentsResponse
+	94,  // 109: steward.directory.v1.DirectoryService.CreateDepartment:output_type -> steward.directory.v1.Department
+	96,  // 110: steward.directory.v1.DirectoryService.GetUser:output_type -> steward.directory.v1.User
+	96,  // 111: steward.directory.v1.DirectoryService.UpdateUser:output_type -> steward.directory.v1.User
+	86,  // 112: steward.directory.v1.DirectoryService.DeleteUser:output_type -> google.protobuf.Empty
+	97,  // 113: steward.directory.v1.DirectoryService.ListUsers:output_type -> steward.directory.v1.ListUsersResponse
+	96,  // 114: steward.directory.v1.DirectoryService.CreateUser:output_type -> steward.directory.v1.User
+	96,  // 115: steward.directory.v1.DirectoryService.ActivateUser:output_type -> steward.directory.v1.User
+	96,  // 116: steward.directory.v1.DirectoryService.DeactivateUser:output_type -> steward.directory.v1.User
+	96,  // 117: steward.directory.v1.DirectoryService.MoveUser:output_type -> steward.directory.v1.User
+	98,  // 118: steward.directory.v1.DirectoryService.GetGroup:output_type -> steward.directory.v1.Group
+	98,  // 119: steward.directory.v1.DirectoryService.UpdateGroup:output_type -> steward.directory.v1.Group
+	86,  // 120: steward.directory.v1.DirectoryService.DeleteGroup:output_type -> google.protobuf.Empty
+	99,  // 121: steward.directory.v1.DirectoryService.ListGroups:output_type -> steward.directory.v1.ListGroupsResponse
+	98,  // 122: steward.directory.v1.DirectoryService.CreateGroup:output_type -> steward.directory.v1.Group
+	100, // 123: steward.directory.v1.DirectoryService.AddGroupMember:output_type -> steward.directory.v1.GroupMembership
+	86,  // 124: steward.directory.v1.DirectoryService.RemoveGroupMember:output_type -> google.protobuf.Empty
+	101, // 125: steward.directory.v1.DirectoryService.BatchAddGroupMembers:output_type -> steward.directory.v1.BatchAddGroupMembersResponse
+	86,  // 126: steward.directory.v1.DirectoryService.BatchRemoveGroupMembers:output_type -> google.protobuf.Empty
+	102, // 127: steward.directory.v1.DirectoryService.ListGroupMembers:output_type -> steward.directory.v1.ListGroupMembersResponse
+	103, // 128: steward.directory.v1.DirectoryService.ListUserGroups:output_type -> steward.directory.v1.ListUserGroupsResponse
+	104, // 129: steward.directory.v1.DirectoryService.GetRobot:output_type -> steward.directory.v1.Robot
+	104, // 130: steward.directory.v1.DirectoryService.UpdateRobot:output_type -> steward.directory.v1.Robot
+	86,  // 131: steward.directory.v1.DirectoryService.DeleteRobot:output_type -> google.protobuf.Empty
+	105, // 132: steward.directory.v1.DirectoryService.ListRobots:output_type -> steward.directory.v1.ListRobotsResponse
+	104, // 133: steward.directory.v1.DirectoryService.CreateRobot:output_type -> steward.directory.v1.Robot
+	106, // 134: steward.directory.v1.DirectoryService.GetRobotAccount:output_type -> steward.directory.v1.RobotAccount
+	106, // 135: steward.directory.v1.DirectoryService.UpdateRobotAccount:output_type -> steward.directory.v1.RobotAccount
+	86,  // 136: steward.directory.v1.DirectoryService.DeleteRobotAccount:output_type -> google.protobuf.Empty
+	107, // 137: steward.directory.v1.DirectoryService.ListRobotAccounts:output_type -> steward.directory.v1.ListRobotAccountsResponse
+	106, // 138: steward.directory.v1.DirectoryService.CreateRobotAccount:output_type -> steward.directory.v1.RobotAccount
+	108, // 139: steward.directory.v1.DirectoryService.GetExternalApp:output_type -> steward.directory.v1.ExternalApp
+	108, // 140: steward.directory.v1.DirectoryService.UpdateExternalApp:output_type -> steward.directory.v1.ExternalApp
+	86,  // 141: steward.directory.v1.DirectoryService.DeleteExternalApp:output_type -> google.protobuf.Empty
+	109, // 142: steward.directory.v1.DirectoryService.ListExternalApps:output_type -> steward.directory.v1.ListExternalAppsResponse
+	108, // 143: steward.directory.v1.DirectoryService.CreateExternalApp:output_type -> steward.directory.v1.ExternalApp
+	110, // 144: steward.directory.v1.DirectoryService.CreateApiKey:output_type -> steward.directory.v1.CreateApiKeyResponse
+	111, // 145: steward.directory.v1.DirectoryService.ListApiKeys:output_type -> steward.directory.v1.ListApiKeysResponse
+	112, // 146: steward.directory.v1.DirectoryService.RevokeApiKey:output_type -> steward.directory.v1.ApiKey
+	113, // 147: steward.directory.v1.DirectoryService.EnrollTotp:output_type -> steward.directory.v1.EnrollTotpResponse
+	96,  // 148: steward.directory.v1.DirectoryService.ConfirmTotp:output_type -> steward.directory.v1.User
+	114, // 149: steward.directory.v1.DirectoryService.ListScopeAncestors:output_type -> steward.directory.v1.ListScopeAncestorsResponse
+	75,  // [75:150] is the sub-list for method output_type
+	0,   // [0:75] is the sub-list for method input_type
 	0,   // [0:0] is the sub-list for extension type_name
 	0,   // [0:0] is the sub-list for extension extendee
 	0,   // [0:0] is the sub-list for field type_name

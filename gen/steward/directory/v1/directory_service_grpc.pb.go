@@ -22,6 +22,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	DirectoryService_SignUp_FullMethodName                  = "/steward.directory.v1.DirectoryService/SignUp"
 	DirectoryService_SignIn_FullMethodName                  = "/steward.directory.v1.DirectoryService/SignIn"
+	DirectoryService_GetSignInOptions_FullMethodName        = "/steward.directory.v1.DirectoryService/GetSignInOptions"
 	DirectoryService_GetJwks_FullMethodName                 = "/steward.directory.v1.DirectoryService/GetJwks"
 	DirectoryService_VerifyCredential_FullMethodName        = "/steward.directory.v1.DirectoryService/VerifyCredential"
 	DirectoryService_RotateSigningKeys_FullMethodName       = "/steward.directory.v1.DirectoryService/RotateSigningKeys"
@@ -120,6 +121,13 @@ type DirectoryServiceClient interface {
 	// source; failures are audited and never reveal whether the account exists.
 	// A first OIDC sign-in may provision the user automatically.
 	SignIn(ctx context.Context, in *SignInRequest, opts ...grpc.CallOption) (*SignInResponse, error)
+	// GetSignInOptions tells a signed-out client how to sign in to an
+	// organization (R8, R9): always with a password (the owner's way, and
+	// everyone's under local accounts), and, when the organization uses an
+	// OIDC identity provider, where to send a browser to sign in. Public. An
+	// organization that does not exist gets the answer of one with local
+	// accounts, so that this call tells no more than SignIn's refusals do.
+	GetSignInOptions(ctx context.Context, in *GetSignInOptionsRequest, opts ...grpc.CallOption) (*SignInOptions, error)
 	// GetJwks returns the public keys that verify access tokens. Public.
 	GetJwks(ctx context.Context, in *GetJwksRequest, opts ...grpc.CallOption) (*GetJwksResponse, error)
 	// VerifyCredential tells Steward's services who an access token or API key
@@ -341,6 +349,16 @@ func (c *directoryServiceClient) SignIn(ctx context.Context, in *SignInRequest, 
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SignInResponse)
 	err := c.cc.Invoke(ctx, DirectoryService_SignIn_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) GetSignInOptions(ctx context.Context, in *GetSignInOptionsRequest, opts ...grpc.CallOption) (*SignInOptions, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SignInOptions)
+	err := c.cc.Invoke(ctx, DirectoryService_GetSignInOptions_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -1100,6 +1118,13 @@ type DirectoryServiceServer interface {
 	// source; failures are audited and never reveal whether the account exists.
 	// A first OIDC sign-in may provision the user automatically.
 	SignIn(context.Context, *SignInRequest) (*SignInResponse, error)
+	// GetSignInOptions tells a signed-out client how to sign in to an
+	// organization (R8, R9): always with a password (the owner's way, and
+	// everyone's under local accounts), and, when the organization uses an
+	// OIDC identity provider, where to send a browser to sign in. Public. An
+	// organization that does not exist gets the answer of one with local
+	// accounts, so that this call tells no more than SignIn's refusals do.
+	GetSignInOptions(context.Context, *GetSignInOptionsRequest) (*SignInOptions, error)
 	// GetJwks returns the public keys that verify access tokens. Public.
 	GetJwks(context.Context, *GetJwksRequest) (*GetJwksResponse, error)
 	// VerifyCredential tells Steward's services who an access token or API key
@@ -1312,6 +1337,9 @@ func (UnimplementedDirectoryServiceServer) SignUp(context.Context, *SignUpReques
 }
 func (UnimplementedDirectoryServiceServer) SignIn(context.Context, *SignInRequest) (*SignInResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SignIn not implemented")
+}
+func (UnimplementedDirectoryServiceServer) GetSignInOptions(context.Context, *GetSignInOptionsRequest) (*SignInOptions, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSignInOptions not implemented")
 }
 func (UnimplementedDirectoryServiceServer) GetJwks(context.Context, *GetJwksRequest) (*GetJwksResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetJwks not implemented")
@@ -1582,6 +1610,24 @@ func _DirectoryService_SignIn_Handler(srv interface{}, ctx context.Context, dec 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(DirectoryServiceServer).SignIn(ctx, req.(*SignInRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_GetSignInOptions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSignInOptionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).GetSignInOptions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_GetSignInOptions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).GetSignInOptions(ctx, req.(*GetSignInOptionsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -2889,6 +2935,10 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SignIn",
 			Handler:    _DirectoryService_SignIn_Handler,
+		},
+		{
+			MethodName: "GetSignInOptions",
+			Handler:    _DirectoryService_GetSignInOptions_Handler,
 		},
 		{
 			MethodName: "GetJwks",

@@ -977,6 +977,139 @@ func (x *SignInResponse) GetProvisioned() bool {
 	return false
 }
 
+// GetSignInOptionsRequest asks how to sign in to an organization.
+type GetSignInOptionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Organization, e.g. "organizations/o1".
+	Organization  string `protobuf:"bytes,1,opt,name=organization,proto3" json:"organization,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSignInOptionsRequest) Reset() {
+	*x = GetSignInOptionsRequest{}
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSignInOptionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSignInOptionsRequest) ProtoMessage() {}
+
+func (x *GetSignInOptionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSignInOptionsRequest.ProtoReflect.Descriptor instead.
+func (*GetSignInOptionsRequest) Descriptor() ([]byte, []int) {
+	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetSignInOptionsRequest) GetOrganization() string {
+	if x != nil {
+		return x.Organization
+	}
+	return ""
+}
+
+// SignInOptions is how a signed-out client signs in to an organization.
+// Nothing in it is secret: a browser needs all of it to start a sign-in.
+type SignInOptions struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The organization's account system: KIND_LOCAL (passwords) or KIND_OIDC
+	// (its identity provider; the owner still signs in with a password).
+	Kind AccountSystem_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=steward.directory.v1.AccountSystem_Kind" json:"kind,omitempty"`
+	// For KIND_OIDC: the identity provider's issuer URL.
+	Issuer string `protobuf:"bytes,2,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	// For KIND_OIDC: the issuer's authorization endpoint, from its discovery
+	// document, where a browser starts an OpenID Connect sign-in whose ID
+	// token SignIn's external credential takes.
+	AuthorizationEndpoint string `protobuf:"bytes,3,opt,name=authorization_endpoint,json=authorizationEndpoint,proto3" json:"authorization_endpoint,omitempty"`
+	// For KIND_OIDC: Steward's client ID at the issuer (the ID token's
+	// audience).
+	ClientId string `protobuf:"bytes,4,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// For KIND_OIDC: the scopes to ask for.
+	Scopes        []string `protobuf:"bytes,5,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignInOptions) Reset() {
+	*x = SignInOptions{}
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignInOptions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignInOptions) ProtoMessage() {}
+
+func (x *SignInOptions) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignInOptions.ProtoReflect.Descriptor instead.
+func (*SignInOptions) Descriptor() ([]byte, []int) {
+	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SignInOptions) GetKind() AccountSystem_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return AccountSystem_KIND_UNSPECIFIED
+}
+
+func (x *SignInOptions) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *SignInOptions) GetAuthorizationEndpoint() string {
+	if x != nil {
+		return x.AuthorizationEndpoint
+	}
+	return ""
+}
+
+func (x *SignInOptions) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *SignInOptions) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
 // GetJwksRequest asks for the public keys that verify access tokens.
 type GetJwksRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -986,7 +1119,7 @@ type GetJwksRequest struct {
 
 func (x *GetJwksRequest) Reset() {
 	*x = GetJwksRequest{}
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[10]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -998,7 +1131,7 @@ func (x *GetJwksRequest) String() string {
 func (*GetJwksRequest) ProtoMessage() {}
 
 func (x *GetJwksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[10]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1011,7 +1144,7 @@ func (x *GetJwksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJwksRequest.ProtoReflect.Descriptor instead.
 func (*GetJwksRequest) Descriptor() ([]byte, []int) {
-	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{10}
+	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{12}
 }
 
 // GetJwksResponse is a JSON Web Key Set (RFC 7517); its JSON form is a
@@ -1026,7 +1159,7 @@ type GetJwksResponse struct {
 
 func (x *GetJwksResponse) Reset() {
 	*x = GetJwksResponse{}
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[11]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1171,7 @@ func (x *GetJwksResponse) String() string {
 func (*GetJwksResponse) ProtoMessage() {}
 
 func (x *GetJwksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[11]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1184,7 @@ func (x *GetJwksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJwksResponse.ProtoReflect.Descriptor instead.
 func (*GetJwksResponse) Descriptor() ([]byte, []int) {
-	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{11}
+	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetJwksResponse) GetKeys() []*JsonWebKey {
@@ -1082,7 +1215,7 @@ type JsonWebKey struct {
 
 func (x *JsonWebKey) Reset() {
 	*x = JsonWebKey{}
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[12]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1227,7 @@ func (x *JsonWebKey) String() string {
 func (*JsonWebKey) ProtoMessage() {}
 
 func (x *JsonWebKey) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[12]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1240,7 @@ func (x *JsonWebKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JsonWebKey.ProtoReflect.Descriptor instead.
 func (*JsonWebKey) Descriptor() ([]byte, []int) {
-	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{12}
+	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *JsonWebKey) GetKty() string {
@@ -1168,7 +1301,7 @@ type VerifyCredentialRequest struct {
 
 func (x *VerifyCredentialRequest) Reset() {
 	*x = VerifyCredentialRequest{}
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[13]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1180,7 +1313,7 @@ func (x *VerifyCredentialRequest) String() string {
 func (*VerifyCredentialRequest) ProtoMessage() {}
 
 func (x *VerifyCredentialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[13]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1193,7 +1326,7 @@ func (x *VerifyCredentialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyCredentialRequest.ProtoReflect.Descriptor instead.
 func (*VerifyCredentialRequest) Descriptor() ([]byte, []int) {
-	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{13}
+	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *VerifyCredentialRequest) GetCredential() isVerifyCredentialRequest_Credential {
@@ -1253,7 +1386,7 @@ type VerifyCredentialResponse struct {
 
 func (x *VerifyCredentialResponse) Reset() {
 	*x = VerifyCredentialResponse{}
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[14]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1265,7 +1398,7 @@ func (x *VerifyCredentialResponse) String() string {
 func (*VerifyCredentialResponse) ProtoMessage() {}
 
 func (x *VerifyCredentialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[14]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1278,7 +1411,7 @@ func (x *VerifyCredentialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyCredentialResponse.ProtoReflect.Descriptor instead.
 func (*VerifyCredentialResponse) Descriptor() ([]byte, []int) {
-	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{14}
+	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *VerifyCredentialResponse) GetPrincipal() *Principal {
@@ -1306,7 +1439,7 @@ type GetOrganizationRequest struct {
 
 func (x *GetOrganizationRequest) Reset() {
 	*x = GetOrganizationRequest{}
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[15]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1318,7 +1451,7 @@ func (x *GetOrganizationRequest) String() string {
 func (*GetOrganizationRequest) ProtoMessage() {}
 
 func (x *GetOrganizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[15]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1331,7 +1464,7 @@ func (x *GetOrganizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrganizationRequest.ProtoReflect.Descriptor instead.
 func (*GetOrganizationRequest) Descriptor() ([]byte, []int) {
-	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{15}
+	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetOrganizationRequest) GetName() string {
@@ -1352,7 +1485,7 @@ type GetAccountSystemRequest struct {
 
 func (x *GetAccountSystemRequest) Reset() {
 	*x = GetAccountSystemRequest{}
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[16]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1364,7 +1497,7 @@ func (x *GetAccountSystemRequest) String() string {
 func (*GetAccountSystemRequest) ProtoMessage() {}
 
 func (x *GetAccountSystemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[16]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1377,7 +1510,7 @@ func (x *GetAccountSystemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccountSystemRequest.ProtoReflect.Descriptor instead.
 func (*GetAccountSystemRequest) Descriptor() ([]byte, []int) {
-	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{16}
+	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetAccountSystemRequest) GetName() string {
@@ -1410,7 +1543,7 @@ type SwitchAccountSystemRequest struct {
 
 func (x *SwitchAccountSystemRequest) Reset() {
 	*x = SwitchAccountSystemRequest{}
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[17]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1422,7 +1555,7 @@ func (x *SwitchAccountSystemRequest) String() string {
 func (*SwitchAccountSystemRequest) ProtoMessage() {}
 
 func (x *SwitchAccountSystemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[17]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1435,7 +1568,7 @@ func (x *SwitchAccountSystemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchAccountSystemRequest.ProtoReflect.Descriptor instead.
 func (*SwitchAccountSystemRequest) Descriptor() ([]byte, []int) {
-	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{17}
+	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SwitchAccountSystemRequest) GetName() string {
@@ -1488,7 +1621,7 @@ type SwitchAccountSystemResponse struct {
 
 func (x *SwitchAccountSystemResponse) Reset() {
 	*x = SwitchAccountSystemResponse{}
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[18]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1633,7 @@ func (x *SwitchAccountSystemResponse) String() string {
 func (*SwitchAccountSystemResponse) ProtoMessage() {}
 
 func (x *SwitchAccountSystemResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_directory_v1_organization_proto_msgTypes[18]
+	mi := &file_steward_directory_v1_organization_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1646,7 @@ func (x *SwitchAccountSystemResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchAccountSystemResponse.ProtoReflect.Descriptor instead.
 func (*SwitchAccountSystemResponse) Descriptor() ([]byte, []int) {
-	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{18}
+	return file_steward_directory_v1_organization_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SwitchAccountSystemResponse) GetAccountSystem() *AccountSystem {
@@ -1627,7 +1760,15 @@ const file_steward_directory_v1_organization_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x04 \x01(\tR\tsessionId\x128\n" +
 	"\x18totp_enrollment_required\x18\x05 \x01(\bR\x16totpEnrollmentRequired\x12 \n" +
-	"\vprovisioned\x18\x06 \x01(\bR\vprovisioned\"\x10\n" +
+	"\vprovisioned\x18\x06 \x01(\bR\vprovisioned\"m\n" +
+	"\x17GetSignInOptionsRequest\x12R\n" +
+	"\forganization\x18\x01 \x01(\tB.\xbaH+r)2'^organizations/[a-z0-9][a-z0-9-]{0,62}$R\forganization\"\xd1\x01\n" +
+	"\rSignInOptions\x12<\n" +
+	"\x04kind\x18\x01 \x01(\x0e2(.steward.directory.v1.AccountSystem.KindR\x04kind\x12\x16\n" +
+	"\x06issuer\x18\x02 \x01(\tR\x06issuer\x125\n" +
+	"\x16authorization_endpoint\x18\x03 \x01(\tR\x15authorizationEndpoint\x12\x1b\n" +
+	"\tclient_id\x18\x04 \x01(\tR\bclientId\x12\x16\n" +
+	"\x06scopes\x18\x05 \x03(\tR\x06scopes\"\x10\n" +
 	"\x0eGetJwksRequest\"G\n" +
 	"\x0fGetJwksResponse\x124\n" +
 	"\x04keys\x18\x01 \x03(\v2 .steward.directory.v1.JsonWebKeyR\x04keys\"t\n" +
@@ -1683,7 +1824,7 @@ func file_steward_directory_v1_organization_proto_rawDescGZIP() []byte {
 }
 
 var file_steward_directory_v1_organization_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_steward_directory_v1_organization_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_steward_directory_v1_organization_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_steward_directory_v1_organization_proto_goTypes = []any{
 	(PrincipalKind)(0),                  // 0: steward.directory.v1.PrincipalKind
 	(AccountSystem_Kind)(0),             // 1: steward.directory.v1.AccountSystem.Kind
@@ -1697,49 +1838,52 @@ var file_steward_directory_v1_organization_proto_goTypes = []any{
 	(*PasswordCredential)(nil),          // 9: steward.directory.v1.PasswordCredential
 	(*ExternalCredential)(nil),          // 10: steward.directory.v1.ExternalCredential
 	(*SignInResponse)(nil),              // 11: steward.directory.v1.SignInResponse
-	(*GetJwksRequest)(nil),              // 12: steward.directory.v1.GetJwksRequest
-	(*GetJwksResponse)(nil),             // 13: steward.directory.v1.GetJwksResponse
-	(*JsonWebKey)(nil),                  // 14: steward.directory.v1.JsonWebKey
-	(*VerifyCredentialRequest)(nil),     // 15: steward.directory.v1.VerifyCredentialRequest
-	(*VerifyCredentialResponse)(nil),    // 16: steward.directory.v1.VerifyCredentialResponse
-	(*GetOrganizationRequest)(nil),      // 17: steward.directory.v1.GetOrganizationRequest
-	(*GetAccountSystemRequest)(nil),     // 18: steward.directory.v1.GetAccountSystemRequest
-	(*SwitchAccountSystemRequest)(nil),  // 19: steward.directory.v1.SwitchAccountSystemRequest
-	(*SwitchAccountSystemResponse)(nil), // 20: steward.directory.v1.SwitchAccountSystemResponse
-	nil,                                 // 21: steward.directory.v1.OidcConfig.GroupMappingEntry
-	(*timestamppb.Timestamp)(nil),       // 22: google.protobuf.Timestamp
-	(*User)(nil),                        // 23: steward.directory.v1.User
-	(*Tenant)(nil),                      // 24: steward.directory.v1.Tenant
-	(*Department)(nil),                  // 25: steward.directory.v1.Department
-	(*Group)(nil),                       // 26: steward.directory.v1.Group
+	(*GetSignInOptionsRequest)(nil),     // 12: steward.directory.v1.GetSignInOptionsRequest
+	(*SignInOptions)(nil),               // 13: steward.directory.v1.SignInOptions
+	(*GetJwksRequest)(nil),              // 14: steward.directory.v1.GetJwksRequest
+	(*GetJwksResponse)(nil),             // 15: steward.directory.v1.GetJwksResponse
+	(*JsonWebKey)(nil),                  // 16: steward.directory.v1.JsonWebKey
+	(*VerifyCredentialRequest)(nil),     // 17: steward.directory.v1.VerifyCredentialRequest
+	(*VerifyCredentialResponse)(nil),    // 18: steward.directory.v1.VerifyCredentialResponse
+	(*GetOrganizationRequest)(nil),      // 19: steward.directory.v1.GetOrganizationRequest
+	(*GetAccountSystemRequest)(nil),     // 20: steward.directory.v1.GetAccountSystemRequest
+	(*SwitchAccountSystemRequest)(nil),  // 21: steward.directory.v1.SwitchAccountSystemRequest
+	(*SwitchAccountSystemResponse)(nil), // 22: steward.directory.v1.SwitchAccountSystemResponse
+	nil,                                 // 23: steward.directory.v1.OidcConfig.GroupMappingEntry
+	(*timestamppb.Timestamp)(nil),       // 24: google.protobuf.Timestamp
+	(*User)(nil),                        // 25: steward.directory.v1.User
+	(*Tenant)(nil),                      // 26: steward.directory.v1.Tenant
+	(*Department)(nil),                  // 27: steward.directory.v1.Department
+	(*Group)(nil),                       // 28: steward.directory.v1.Group
 }
 var file_steward_directory_v1_organization_proto_depIdxs = []int32{
 	1,  // 0: steward.directory.v1.Organization.account_system_kind:type_name -> steward.directory.v1.AccountSystem.Kind
-	22, // 1: steward.directory.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
-	22, // 2: steward.directory.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
+	24, // 1: steward.directory.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	24, // 2: steward.directory.v1.Organization.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 3: steward.directory.v1.AccountSystem.kind:type_name -> steward.directory.v1.AccountSystem.Kind
 	4,  // 4: steward.directory.v1.AccountSystem.oidc:type_name -> steward.directory.v1.OidcConfig
-	22, // 5: steward.directory.v1.AccountSystem.update_time:type_name -> google.protobuf.Timestamp
-	21, // 6: steward.directory.v1.OidcConfig.group_mapping:type_name -> steward.directory.v1.OidcConfig.GroupMappingEntry
+	24, // 5: steward.directory.v1.AccountSystem.update_time:type_name -> google.protobuf.Timestamp
+	23, // 6: steward.directory.v1.OidcConfig.group_mapping:type_name -> steward.directory.v1.OidcConfig.GroupMappingEntry
 	0,  // 7: steward.directory.v1.Principal.kind:type_name -> steward.directory.v1.PrincipalKind
 	2,  // 8: steward.directory.v1.SignUpResponse.organization:type_name -> steward.directory.v1.Organization
-	23, // 9: steward.directory.v1.SignUpResponse.owner:type_name -> steward.directory.v1.User
-	24, // 10: steward.directory.v1.SignUpResponse.default_tenant:type_name -> steward.directory.v1.Tenant
-	25, // 11: steward.directory.v1.SignUpResponse.root_department:type_name -> steward.directory.v1.Department
-	26, // 12: steward.directory.v1.SignUpResponse.default_groups:type_name -> steward.directory.v1.Group
+	25, // 9: steward.directory.v1.SignUpResponse.owner:type_name -> steward.directory.v1.User
+	26, // 10: steward.directory.v1.SignUpResponse.default_tenant:type_name -> steward.directory.v1.Tenant
+	27, // 11: steward.directory.v1.SignUpResponse.root_department:type_name -> steward.directory.v1.Department
+	28, // 12: steward.directory.v1.SignUpResponse.default_groups:type_name -> steward.directory.v1.Group
 	9,  // 13: steward.directory.v1.SignInRequest.password:type_name -> steward.directory.v1.PasswordCredential
 	10, // 14: steward.directory.v1.SignInRequest.external:type_name -> steward.directory.v1.ExternalCredential
-	22, // 15: steward.directory.v1.SignInResponse.expire_time:type_name -> google.protobuf.Timestamp
-	14, // 16: steward.directory.v1.GetJwksResponse.keys:type_name -> steward.directory.v1.JsonWebKey
-	5,  // 17: steward.directory.v1.VerifyCredentialResponse.principal:type_name -> steward.directory.v1.Principal
-	22, // 18: steward.directory.v1.VerifyCredentialResponse.cache_until:type_name -> google.protobuf.Timestamp
-	3,  // 19: steward.directory.v1.SwitchAccountSystemRequest.account_system:type_name -> steward.directory.v1.AccountSystem
-	3,  // 20: steward.directory.v1.SwitchAccountSystemResponse.account_system:type_name -> steward.directory.v1.AccountSystem
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	24, // 15: steward.directory.v1.SignInResponse.expire_time:type_name -> google.protobuf.Timestamp
+	1,  // 16: steward.directory.v1.SignInOptions.kind:type_name -> steward.directory.v1.AccountSystem.Kind
+	16, // 17: steward.directory.v1.GetJwksResponse.keys:type_name -> steward.directory.v1.JsonWebKey
+	5,  // 18: steward.directory.v1.VerifyCredentialResponse.principal:type_name -> steward.directory.v1.Principal
+	24, // 19: steward.directory.v1.VerifyCredentialResponse.cache_until:type_name -> google.protobuf.Timestamp
+	3,  // 20: steward.directory.v1.SwitchAccountSystemRequest.account_system:type_name -> steward.directory.v1.AccountSystem
+	3,  // 21: steward.directory.v1.SwitchAccountSystemResponse.account_system:type_name -> steward.directory.v1.AccountSystem
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_steward_directory_v1_organization_proto_init() }
@@ -1754,7 +1898,7 @@ func file_steward_directory_v1_organization_proto_init() {
 		(*SignInRequest_Password)(nil),
 		(*SignInRequest_External)(nil),
 	}
-	file_steward_directory_v1_organization_proto_msgTypes[13].OneofWrappers = []any{
+	file_steward_directory_v1_organization_proto_msgTypes[15].OneofWrappers = []any{
 		(*VerifyCredentialRequest_AccessToken)(nil),
 		(*VerifyCredentialRequest_ApiKey)(nil),
 	}
@@ -1764,7 +1908,7 @@ func file_steward_directory_v1_organization_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_directory_v1_organization_proto_rawDesc), len(file_steward_directory_v1_organization_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

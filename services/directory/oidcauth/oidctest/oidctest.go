@@ -16,6 +16,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -76,6 +77,8 @@ type Issuer struct {
 
 	mu   sync.Mutex
 	keys []signingKey // oldest first; the last one signs
+	// browserUser is who /authorize signs in, nil for nobody.
+	browserUser *Claims
 }
 
 // NewIssuer generates an RSA 2048 signing key and starts an issuer listening
@@ -97,6 +100,7 @@ func NewIssuer() (*Issuer, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", iss.serveDiscovery)
 	mux.HandleFunc("GET /keys", iss.serveKeys)
+	mux.HandleFunc("GET /authorize", iss.serveAuthorize)
 	iss.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(iss.done)
@@ -185,8 +189,9 @@ func (iss *Issuer) claims(c Claims) map[string]any {
 	return m
 }
 
-// serveDiscovery serves the OpenID Provider metadata. The authorization and
-// token endpoints are placeholders required by the discovery specification.
+// serveDiscovery serves the OpenID Provider metadata. The authorization
+// endpoint serves SignInBrowserAs's user; the token endpoint is a
+// placeholder the discovery specification requires.
 func (iss *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, map[string]any{
 		"issuer":                                iss.url,
@@ -197,6 +202,58 @@ func (iss *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 		"response_types_supported":              []string{"code", "id_token"},
 		"subject_types_supported":               []string{"public"},
 	})
+}
+
+// SignInBrowserAs makes the authorization endpoint sign in c's subject at
+// once, as a provider does for someone already signed in to it: a browser
+// sent to /authorize comes back to its redirect_uri with an ID token for c
+// (its audience the client_id asked for, its nonce the one sent) in the
+// fragment. Until it is called, /authorize refuses.
+func (iss *Issuer) SignInBrowserAs(c Claims) {
+	iss.mu.Lock()
+	defer iss.mu.Unlock()
+	iss.browserUser = &c
+}
+
+// serveAuthorize is the implicit flow's authorization endpoint
+// (response_type=id_token, the answer in the redirect's fragment).
+func (iss *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	iss.mu.Lock()
+	user := iss.browserUser
+	iss.mu.Unlock()
+	redirect, err := url.Parse(q.Get("redirect_uri"))
+	switch {
+	case err != nil || redirect.Scheme == "" || redirect.Host == "":
+		http.Error(w, "oidctest: redirect_uri must be an absolute URL", http.StatusBadRequest)
+		return
+	case q.Get("response_type") != "id_token":
+		http.Error(w, "oidctest: only response_type=id_token is served", http.StatusBadRequest)
+		return
+	case user == nil:
+		http.Error(w, "oidctest: nobody is signed in (SignInBrowserAs)", http.StatusForbidden)
+		return
+	}
+	c := *user
+	c.Audience = q.Get("client_id")
+	c.Extra = maps.Clone(c.Extra)
+	if c.Extra == nil {
+		c.Extra = map[string]any{}
+	}
+	if n := q.Get("nonce"); n != "" {
+		c.Extra["nonce"] = n
+	}
+	tok, err := iss.Mint(c)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	frag := url.Values{"id_token": {tok}, "token_type": {"Bearer"}}
+	if s := q.Get("state"); s != "" {
+		frag.Set("state", s)
+	}
+	redirect.Fragment = ""
+	http.Redirect(w, r, redirect.String()+"#"+frag.Encode(), http.StatusFound)
 }
 
 // serveKeys serves the public halves of every signing key.

@@ -8,6 +8,7 @@ import { navigate, useLocation, type Location } from "./router";
 import { Link } from "./ui/components";
 import { useAsync } from "./ui/hooks";
 import { ReauthDialog, SignInPage, SignUpPage, TotpEnrollPage, whoAmI } from "./pages/auth";
+import { SignInCallbackPage } from "./pages/external";
 import { HomePage } from "./pages/home";
 import { MembersPage } from "./pages/members";
 import { AccessPage } from "./pages/access";
@@ -53,6 +54,7 @@ export function App() {
   const loc = useLocation();
   if (!session) {
     if (loc.path === "/signup") return <SignUpPage />;
+    if (loc.path === "/signin/callback") return <SignInCallbackPage />;
     if (loc.path !== "/signin") navigate("/signin", true);
     return <SignInPage />;
   }

@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, get, post, publicPost } from "../api";
 import { currentSession, setSession, signOut, type Session } from "../session";
 import { navigate } from "../router";
+import { ExternalSignIn } from "./external";
 import { ErrorBanner, Form, Link, PageHeader, Secret, TextField } from "../ui/components";
 
 interface SignInResponse {
@@ -72,6 +73,7 @@ export function SignInForm(props: { fixed?: { org: string; email: string }; onDo
       <button type="submit" class="primary" disabled={busy}>
         Sign in
       </button>
+      {props.fixed ? null : <ExternalSignIn org={org} />}
     </Form>
   );
 }
