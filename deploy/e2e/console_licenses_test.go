@@ -3,6 +3,7 @@
 package e2e_test
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strings"
@@ -10,6 +11,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	licensingv1 "steward.dev/gen/steward/licensing/v1"
 )
 
 // consoleLicensesSteps drives Licenses (issue 16 point 5) as an
@@ -85,6 +89,40 @@ func consoleLicensesSteps(c *consoleBrowser, user string) {
 	if got := c.api("GET", "/v1/"+c.org+"/licenseAssignments?pool="+url.QueryEscape(editor), nil); len(got["licenseAssignments"].([]any)) != 2 {
 		c.t.Fatalf("assignments of %s after the batch: %v", editor, got)
 	}
+
+	// A batch on a pool that is not Professional is refused, in words,
+	// and assigns nobody. Pools come from the operator.
+	basic := c.org + "/licensePools/basic-robot"
+	lic := licensingv1.NewLicensingServiceClient(c.s.dial("licensing"))
+	if _, err := lic.CreateLicensePool(c.s.asService(context.Background(), "operator"), &licensingv1.CreateLicensePoolRequest{
+		Parent: c.org, LicensePoolId: "basic-robot", LicensePool: &licensingv1.LicensePool{DisplayName: "Basic robots",
+			Product: licensingv1.Product_PRODUCT_ROBOT, Edition: "basic", Model: licensingv1.LicenseModel_LICENSE_MODEL_NAMED, Quantity: 5,
+			ValidUntil: timestamppb.New(time.Now().Add(24 * time.Hour))}}); err != nil {
+		c.t.Fatalf("operator creating a basic pool: %v", err)
+	}
+	c.open("/licenses/assignments")
+	c.clickText("Batch assign")
+	c.waitText("Nobody chosen yet.")
+	c.fill("Pool", basic)
+	c.fill("Search", email)
+	c.clickText(accessDisplayName(u))
+	c.clickText("Assign to all")
+	c.waitText("Only Professional licenses can be assigned in a batch.")
+	c.clickText("Close")
+	if got := c.api("GET", "/v1/"+c.org+"/licenseAssignments?pool="+url.QueryEscape(basic), nil); len(got["licenseAssignments"].([]any)) != 0 {
+		c.t.Fatalf("a refused batch assigned: %v", got)
+	}
+
+	// A lease in use (the owner's editor, on its seat from the batch) is
+	// forced to end from the console, after a confirmation.
+	c.api("POST", "/v1/"+c.org+"/leases:acquire", map[string]any{"principal": c.owner, "client": "PRODUCT_EDITOR", "machine": "olive-laptop"})
+	c.clickText("Leases in use")
+	c.waitText("olive-laptop")
+	c.clickText("Force release")
+	c.waitText("End the lease of")
+	c.clickText("Force release")
+	c.waitText("No lease is held.")
+	c.clickText("Assignments")
 
 	// Taking the seat back asks first.
 	c.clickText("Unassign")
