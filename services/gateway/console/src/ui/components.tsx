@@ -283,3 +283,17 @@ export function formatTime(t?: string): string {
 export function lastSegment(name?: string): string {
   return (name ?? "").split("/").pop() ?? "";
 }
+
+/** SubmitCancel is a dialog form's buttons: submit (disabled while busy) and Cancel. */
+export function SubmitCancel(props: { label: ComponentChildren; busy?: boolean; onCancel: () => void; danger?: boolean }) {
+  return (
+    <div class="dialog-actions">
+      <button type="submit" class={props.danger ? "danger" : "primary"} disabled={props.busy}>
+        {props.label}
+      </button>
+      <button type="button" onClick={props.onCancel}>
+        Cancel
+      </button>
+    </div>
+  );
+}

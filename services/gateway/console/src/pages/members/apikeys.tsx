@@ -3,7 +3,7 @@
 
 import { useState } from "preact/hooks";
 import { get, post, type Page } from "../../api";
-import { Badge, DataTable, Dialog, ErrorBanner, Form, Link, Secret, TextField, formatTime, lastSegment, type Column } from "../../ui/components";
+import { Badge, DataTable, Dialog, ErrorBanner, Form, formatTime, lastSegment, Link, Secret, SubmitCancel, TextField, type Column } from "../../ui/components";
 import { useAsync, usePager } from "../../ui/hooks";
 import { CheckboxField, ConfirmDialog, type Confirmation } from "./common";
 import { pageSize, requestId, type ApiKey } from "./model";
@@ -52,14 +52,7 @@ function CreateKeyForm(props: { parent: string; onCreated: () => void; onClose: 
       <ErrorBanner error={error} />
       <TextField label="Name" value={name} onInput={setName} field="api_key.display_name" error={error} required hint="What the key is for, to tell keys apart." />
       <TextField label="Expires" type="datetime-local" value={expires} onInput={setExpires} field="api_key.expire_time" error={error} hint="Leave empty for a key that lasts until revoked." />
-      <div class="dialog-actions">
-        <button type="submit" class="primary" disabled={busy}>
-          Create key
-        </button>
-        <button type="button" onClick={props.onClose}>
-          Cancel
-        </button>
-      </div>
+      <SubmitCancel label={"Create key"} busy={busy} onCancel={props.onClose} />
     </Form>
   );
 }

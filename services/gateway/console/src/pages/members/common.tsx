@@ -6,7 +6,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { get } from "../../api";
-import { Dialog, ErrorBanner, Form, lastSegment } from "../../ui/components";
+import { Dialog, ErrorBanner, Form, lastSegment, SubmitCancel } from "../../ui/components";
 import { useAsync } from "../../ui/hooks";
 import { Tree, useTreeModel, type TreeModel } from "../../ui/tree";
 import { departmentOf, org, rootDepartment, type Department } from "./model";
@@ -48,14 +48,7 @@ export function ConfirmDialog({ c, onClose }: { c: Confirmation | null; onClose:
       <Form onSubmit={confirm} label={c?.title}>
         <p>{c?.message}</p>
         <ErrorBanner error={error} />
-        <div class="dialog-actions">
-          <button type="submit" class="danger" disabled={busy}>
-            {c?.action}
-          </button>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-        </div>
+        <SubmitCancel label={c?.action} busy={busy} onCancel={onClose} danger />
       </Form>
     </Dialog>
   );

@@ -6,7 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import { del, get, patch } from "../../api";
 import type { Location } from "../../router";
 import { setQuery } from "../../router";
-import { Badge, Dialog, ErrorBanner, Form, TextField, formatTime, lastSegment } from "../../ui/components";
+import { Badge, Dialog, ErrorBanner, Form, formatTime, lastSegment, SubmitCancel, TextField } from "../../ui/components";
 import { useAsync } from "../../ui/hooks";
 import { Tree } from "../../ui/tree";
 import { ConfirmDialog, DepartmentName, Details, SectionHead, useDepartmentTree, type Confirmation } from "./common";
@@ -47,14 +47,7 @@ function DepartmentForm(props: { title: string; parent?: Department; department?
       {props.parent ? <p class="hint">Under {props.parent.displayName}.</p> : null}
       <ErrorBanner error={error} />
       <TextField label="Name" value={name} onInput={setName} field="department.display_name" error={error} required />
-      <div class="dialog-actions">
-        <button type="submit" class="primary" disabled={busy}>
-          {props.department ? "Rename" : "Create department"}
-        </button>
-        <button type="button" onClick={props.onClose}>
-          Cancel
-        </button>
-      </div>
+      <SubmitCancel label={props.department ? "Rename" : "Create department"} busy={busy} onCancel={props.onClose} />
     </Form>
   );
 }

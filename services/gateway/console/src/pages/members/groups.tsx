@@ -5,7 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { del, get, patch, post, type Page } from "../../api";
 import type { Location } from "../../router";
 import { navigate, setQuery } from "../../router";
-import { Badge, DataTable, Dialog, ErrorBanner, Form, Link, SelectField, TextField, formatTime, lastSegment, type Column } from "../../ui/components";
+import { Badge, DataTable, Dialog, ErrorBanner, Form, formatTime, lastSegment, Link, SelectField, SubmitCancel, TextField, type Column } from "../../ui/components";
 import { useAsync, usePager } from "../../ui/hooks";
 import { ConfirmDialog, Details, SearchBox, SearchPicker, SectionHead, type Confirmation } from "./common";
 import { child, createNamed, org, pageSize, userLabel, type Group, type User } from "./model";
@@ -66,14 +66,7 @@ function GroupForm(props: { group?: Group; onClose: () => void; onSaved: (g: Gro
       <ErrorBanner error={error} />
       <TextField label="Name" value={name} onInput={setName} field="group.display_name" error={error} required />
       <TextField label="Description" value={description} onInput={setDescription} field="group.description" error={error} />
-      <div class="dialog-actions">
-        <button type="submit" class="primary" disabled={busy}>
-          {g ? "Save" : "Create group"}
-        </button>
-        <button type="button" onClick={props.onClose}>
-          Cancel
-        </button>
-      </div>
+      <SubmitCancel label={g ? "Save" : "Create group"} busy={busy} onCancel={props.onClose} />
     </Form>
   );
 }

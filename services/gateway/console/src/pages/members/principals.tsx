@@ -7,7 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import { del, get, post, type Page } from "../../api";
 import type { Location } from "../../router";
 import { navigate, setQuery } from "../../router";
-import { Badge, DataTable, Dialog, ErrorBanner, Form, Link, TextField, formatTime, lastSegment, type Column } from "../../ui/components";
+import { Badge, DataTable, Dialog, ErrorBanner, Form, formatTime, lastSegment, Link, SubmitCancel, TextField, type Column } from "../../ui/components";
 import { useAsync, usePager } from "../../ui/hooks";
 import { ApiKeys } from "./apikeys";
 import { ConfirmDialog, Details, SearchBox, SectionHead, type Confirmation } from "./common";
@@ -140,14 +140,7 @@ function CreateForm<T extends Principal>(props: { kind: Kind<T>; onClose: () => 
           hint={f.hint}
         />
       ))}
-      <div class="dialog-actions">
-        <button type="submit" class="primary" disabled={busy}>
-          {title}
-        </button>
-        <button type="button" onClick={props.onClose}>
-          Cancel
-        </button>
-      </div>
+      <SubmitCancel label={title} busy={busy} onCancel={props.onClose} />
     </Form>
   );
 }

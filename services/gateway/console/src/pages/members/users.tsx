@@ -8,7 +8,7 @@ import { del, get, patch, post, type Page } from "../../api";
 import type { Location } from "../../router";
 import { navigate, setQuery } from "../../router";
 import { currentSession } from "../../session";
-import { Badge, DataTable, Dialog, ErrorBanner, Form, Link, SelectField, TextField, formatTime, lastSegment, type Column } from "../../ui/components";
+import { Badge, DataTable, Dialog, ErrorBanner, Form, formatTime, lastSegment, Link, SelectField, SubmitCancel, TextField, type Column } from "../../ui/components";
 import { useAsync, usePager } from "../../ui/hooks";
 import {
   CheckboxField,
@@ -270,14 +270,7 @@ function UserForm(props: { user?: User; department?: string; onClose: () => void
       {oidc ? <TextField label="External subject" value={subject} onInput={setSubject} field="user.external_subject" error={error} hint="The user's “sub” at the identity provider." /> : null}
       <CheckboxField label="Require an authenticator code at sign-in" checked={mfa} onChange={setMfa} />
       <CheckboxField label="Allow concurrent unattended executions" checked={concurrent} onChange={setConcurrent} />
-      <div class="dialog-actions">
-        <button type="submit" class="primary" disabled={busy}>
-          {u ? "Save" : "Create user"}
-        </button>
-        <button type="button" onClick={props.onClose}>
-          Cancel
-        </button>
-      </div>
+      <SubmitCancel label={u ? "Save" : "Create user"} busy={busy} onCancel={props.onClose} />
     </Form>
   );
 }
