@@ -71,7 +71,6 @@ func consoleLicensesSteps(c *consoleBrowser, user string) {
 	if fields := strings.Fields(row); len(fields) < 4 || fields[len(fields)-3] != "1" || fields[len(fields)-1] != "1" {
 		c.t.Fatalf("usage row of trial-robot = %q, want 2 seats, 1 assigned, 0 leased, 1 free", row)
 	}
-	c.shot("licenses-usage")
 
 	// A batch: both editor seats at once, to the user and the owner.
 	editor := c.org + "/licensePools/trial-editor"
@@ -116,6 +115,11 @@ func consoleLicensesSteps(c *consoleBrowser, user string) {
 	// A lease in use (the owner's editor, on its seat from the batch) is
 	// forced to end from the console, after a confirmation.
 	c.api("POST", "/v1/"+c.org+"/leases:acquire", map[string]any{"principal": c.owner, "client": "PRODUCT_EDITOR", "machine": "olive-laptop"})
+	// The lease is in the usage now and in the trend's chart.
+	c.clickText("Usage")
+	c.waitText("Usage now")
+	c.run("the trend's chart", chromedp.WaitVisible(`svg.chart polyline`, chromedp.ByQuery))
+	c.shot("licenses-usage")
 	c.clickText("Leases in use")
 	c.waitText("olive-laptop")
 	c.clickText("Force release")
