@@ -409,11 +409,14 @@ func (c *consoleBrowser) checkAccessible(what string) {
 	  const name = (el) => (el.getAttribute("aria-label") || "").trim() ||
 	    (el.getAttribute("aria-labelledby") || "").split(/\s+/).map((id) => document.getElementById(id)?.innerText || "").join("").trim();
 	  const desc = (el) => el.outerHTML.slice(0, 120);
-	  for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+	  // What is not rendered (a closed <details>, a closed <dialog>) is
+	  // checked when it is shown.
+	  const shown = (el) => el.getClientRects().length > 0;
+	  for (const el of [...document.querySelectorAll("input:not([type=hidden]), select, textarea")].filter(shown)) {
 	    const labelled = (el.id && document.querySelector("label[for='" + CSS.escape(el.id) + "']")) || el.closest("label") || name(el);
 	    if (!labelled) out.push("control without a label: " + desc(el));
 	  }
-	  for (const el of document.querySelectorAll("button, a[href]")) {
+	  for (const el of [...document.querySelectorAll("button, a[href]")].filter(shown)) {
 	    if (!(el.innerText || "").trim() && !name(el) && !el.getAttribute("title")) out.push("unnamed " + el.tagName.toLowerCase() + ": " + desc(el));
 	  }
 	  let last = 0;
