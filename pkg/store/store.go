@@ -30,7 +30,9 @@ var ErrConflict = errors.New("store: transaction conflict")
 
 // Store is a transactional, ordered key-value store.
 type Store interface {
-	// View runs fn in a read-only transaction with a consistent snapshot. Writes
+	// View runs fn in a read-only transaction with a consistent snapshot,
+	// taken when the transaction begins or, at the latest, by its first read
+	// (an optimistic backend's snapshot is the revision that read saw). Writes
 	// return ErrReadOnly. The error fn returns is returned unchanged.
 	View(ctx context.Context, fn func(tx ReadTx) error) error
 	// Update runs fn in a read-write transaction and commits it when fn returns

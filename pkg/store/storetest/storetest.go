@@ -325,6 +325,11 @@ func testSnapshotIsolation(t *testing.T, open Factory) {
 		close(written)
 	}()
 	err := s.View(ctx, func(tx store.ReadTx) error {
+		// A snapshot is taken at the latest by the transaction's first read
+		// (etcd's is the revision that read saw), so read before the write.
+		if v, err := tx.Get([]byte("k")); err != nil || string(v) != "before" {
+			return fmt.Errorf("view's first read saw %q %v", v, err)
+		}
 		close(inView)
 		// bbolt's writer may wait for open readers when it must grow its
 		// memory map, so do not insist that the write finishes first: either

@@ -1,0 +1,71 @@
+// Package etcdtest starts a one-member etcd inside a test process, on loopback
+// ports, with its data in the test's temporary directory.
+package etcdtest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"testing"
+
+	"steward.dev/pkg/etcdserver"
+)
+
+// Start starts a member for t, stopped when t ends, and returns its client
+// endpoint (host:port).
+func Start(t testing.TB) string {
+	t.Helper()
+	s, err := etcdserver.Start(etcdserver.Config{
+		Name:       "test",
+		Dir:        t.TempDir(),
+		ClientAddr: FreeAddr(t),
+		PeerAddr:   FreeAddr(t),
+		NoFsync:    true,
+		LogLevel:   "fatal",
+	})
+	if err != nil {
+		t.Fatalf("etcdtest: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s.ClientAddr()
+}
+
+// Run starts one member shared by a package's tests (call it from TestMain),
+// sets *endpoint to its client address, runs m, stops the member and returns
+// m's exit code.
+func Run(m *testing.M, endpoint *string) int {
+	dir, err := os.MkdirTemp("", "etcdtest")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "etcdtest:", err)
+		return 2
+	}
+	defer os.RemoveAll(dir)
+	s, err := etcdserver.Start(etcdserver.Config{Name: "test", Dir: dir, ClientAddr: freeAddr(), PeerAddr: freeAddr(), NoFsync: true, LogLevel: "fatal"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "etcdtest:", err)
+		return 2
+	}
+	defer s.Close()
+	*endpoint = s.ClientAddr()
+	return m.Run()
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// FreeAddr returns a loopback address whose port was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("etcdtest: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
