@@ -125,6 +125,9 @@ lint: tools proto-deps breaking ## buf lint, buf breaking, gofmt and go vet over
 .PHONY: test-unit
 test-unit: ## Unit, store, event-log and bufconn service tests (race detector on), then the allocation tests without it.
 	go test $(GOTEST_FLAGS) $(PKGS)
+	# The event log's tests again with every store on etcd (R32): the
+	# conformance suite already runs on both backends.
+	STEWARD_TEST_STORE=etcd go test $(GOTEST_FLAGS) ./pkg/eventlog/
 	# Allocation counts mean nothing under -race: the zero-allocation tests of
 	# the Check core run again without it.
 	go test -count=1 -run 'Allocate' ./services/access/authorizer/

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -15,9 +16,11 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
+	"steward.dev/pkg/etcdserver/etcdtest"
 	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/store"
 	"steward.dev/pkg/store/bboltstore"
+	"steward.dev/pkg/store/etcdstore"
 )
 
 // verifyNoLeaks registers a goroutine leak check that runs after every cleanup
@@ -28,10 +31,26 @@ func verifyNoLeaks(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
 }
 
-// openStore opens a bbolt store in t.TempDir() and checks and closes it on
-// cleanup.
-func openStore(t *testing.T, name string) *bboltstore.Store {
+// etcdEndpoint is the etcd member TestMain starts for the tests on etcd.
+var etcdEndpoint string
+
+// TestMain starts one etcd member for the package: the cross-replica tests
+// always use it, and with STEWARD_TEST_STORE=etcd every test's store is on it
+// (make test-unit runs the package both ways, R32).
+func TestMain(m *testing.M) { os.Exit(etcdtest.Run(m, &etcdEndpoint)) }
+
+// stores numbers the etcd stores opened, so that each is a store of its own,
+// as each bbolt file in its own temporary directory is.
+var stores atomic.Int64
+
+// openStore opens a new, empty store, on bbolt in t.TempDir(), or on etcd
+// under a prefix of its own when STEWARD_TEST_STORE=etcd, and checks and
+// closes it on cleanup.
+func openStore(t *testing.T, name string) store.Store {
 	t.Helper()
+	if os.Getenv("STEWARD_TEST_STORE") == "etcd" {
+		return openEtcd(t, fmt.Sprintf("/test/%s/%s/%d/", t.Name(), name, stores.Add(1)))
+	}
 	s, err := bboltstore.Open(filepath.Join(t.TempDir(), name+".db"), bboltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -47,12 +66,29 @@ func openStore(t *testing.T, name string) *bboltstore.Store {
 	return s
 }
 
-func newLog(t *testing.T, s store.Store, opts eventlog.Options) *eventlog.Log {
+// openEtcd opens a store on the package's etcd under prefix, closed on
+// cleanup; two calls with one prefix are two replicas of one store.
+func openEtcd(t testing.TB, prefix string) store.Store {
+	t.Helper()
+	s, err := etcdstore.Dial(context.Background(), []string{etcdEndpoint}, 5*time.Second, etcdstore.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return s
+}
+
+func newLog(t testing.TB, s store.Store, opts eventlog.Options) *eventlog.Log {
 	t.Helper()
 	l, err := eventlog.New(s, "directory", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = l.Close() })
 	return l
 }
 

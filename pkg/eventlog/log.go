@@ -76,6 +76,14 @@ type Log struct {
 	id        atomic.Value // string: the log's identity once known (see ID)
 	closeOnce sync.Once
 	done      chan struct{}
+
+	// On a store other processes commit to (store.Notifier), the first
+	// Watch starts a goroutine that wakes the watchers on their commits
+	// too; Close stops it and waits for it.
+	followMu     sync.Mutex
+	followCancel context.CancelFunc // set once following; guarded by followMu
+	followClosed bool               // guarded by followMu
+	following    sync.WaitGroup
 }
 
 // New returns the log of the service called source (e.g. "directory") kept in
@@ -163,16 +171,41 @@ func (l *Log) Append(tx store.Tx, ev *eventlogv1.Event) (uint64, error) {
 	return seq, nil
 }
 
-// Notify wakes every watcher so that it reads the store again. Append does it
-// on commit; call Notify when another process committed events to a shared
-// store (an etcd backend's watch, for instance).
-func (l *Log) Notify() { l.commits.notify() }
+// followOthers makes sure, once, that commits other processes make to a
+// shared store (store.Notifier: etcd, with the service's other replicas) wake
+// this log's watchers as this process's own commits do. It is a no-op on a
+// store only this process writes.
+func (l *Log) followOthers() {
+	n, ok := l.st.(store.Notifier)
+	if !ok {
+		return
+	}
+	l.followMu.Lock()
+	defer l.followMu.Unlock()
+	if l.followCancel != nil || l.followClosed {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l.followCancel = cancel
+	l.following.Add(1)
+	go func() {
+		defer l.following.Done()
+		_ = n.Notify(ctx, eventPrefix, l.commits.notify)
+	}()
+}
 
 // Close ends every Watch with ErrClosed and makes later ones fail at once, so
 // that a graceful server stop need not wait for tailing streams. It does not
 // close the store. Append keeps working.
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() { close(l.done) })
+	l.followMu.Lock()
+	l.followClosed = true
+	if l.followCancel != nil {
+		l.followCancel()
+	}
+	l.followMu.Unlock()
+	l.following.Wait()
 	return nil
 }
 
@@ -270,6 +303,7 @@ func (l *Log) Watch(ctx context.Context, sub Subscription, fn func(*eventlogv1.E
 			return err
 		}
 	}
+	l.followOthers()
 	cursor := sub.From.Sequence
 	first := true
 	for {

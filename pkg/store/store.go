@@ -46,6 +46,17 @@ type Store interface {
 	Close() error
 }
 
+// Notifier is implemented by a backend that other processes commit to as well
+// (etcd, shared by a service's replicas). Notify calls fn whenever keys with
+// the given prefix may have been changed by a commit of any process, and once
+// whenever it (re)starts watching, since commits in between may have been
+// missed; it calls fn from one goroutine, and returns ctx's error when ctx is
+// done. A backend only this process writes (bbolt) does not implement it:
+// Tx.OnCommit sees every commit there.
+type Notifier interface {
+	Notify(ctx context.Context, prefix []byte, fn func()) error
+}
+
 // ReadTx reads inside a transaction. Byte slices passed in are not retained;
 // byte slices returned are owned by the caller and remain valid after the
 // transaction ends.
