@@ -34,6 +34,7 @@ import (
 	"steward.dev/pkg/logging"
 	"steward.dev/pkg/store"
 	"steward.dev/pkg/store/bboltstore"
+	"steward.dev/pkg/store/etcdstore"
 	"steward.dev/pkg/tracing"
 	"steward.dev/pkg/verifier"
 )
@@ -70,6 +71,18 @@ func DefaultConfig(name, addr, metricsAddr string, eventLog bool) Config {
 		AccessAddr:            DefaultAccessAddr,
 	}
 }
+
+// Storage backends (Config.Store).
+const (
+	// StoreBbolt keeps the service's data in a bbolt file of its own.
+	StoreBbolt = "bbolt"
+	// StoreEtcd keeps it in an etcd cluster shared by the service's replicas.
+	StoreEtcd = "etcd"
+	// DefaultEtcdPrefix is Config.EtcdPrefix's default.
+	DefaultEtcdPrefix = "/steward/"
+	// etcdDialTimeout bounds how long a service waits for etcd at start.
+	etcdDialTimeout = 10 * time.Second
+)
 
 // DefaultRetention keeps the newest million events or 30 days of them,
 // whichever is more to delete; durable consumers (audit, access's history)
@@ -111,6 +124,20 @@ type Config struct {
 	// 0700) if missing; the store is the bbolt file <DataDir>/<Name>.db.
 	// Required.
 	DataDir string
+	// Store is the storage backend: StoreBbolt (the default: the file
+	// <DataDir>/<Name>.db, one process) or StoreEtcd (the etcd cluster at
+	// EtcdEndpoints under EtcdPrefix+Name+"/", shared by the service's
+	// replicas, R32).
+	Store string
+	// EtcdEndpoints are the etcd cluster's client addresses (host:port), for
+	// StoreEtcd.
+	EtcdEndpoints []string
+	// EtcdPrefix is where Steward's services keep their keys in etcd;
+	// default DefaultEtcdPrefix. Suites sharing one cluster need their own.
+	EtcdPrefix string
+	// EtcdLimits are the etcd cluster's request limits (--max-txn-ops,
+	// --max-request-bytes); zero fields mean etcdstore's defaults.
+	EtcdLimits etcdstore.Options
 	// UnorderedKeys are the key prefixes of the store's ranges written in
 	// no particular order (bboltstore.Options.Unordered), kept in pages
 	// split half full.
@@ -214,6 +241,19 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "Prometheus /metrics listen address; empty disables it")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "pprof listen address (/debug/pprof/, unauthenticated: keep it on loopback); empty (the default) disables it")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the service's data (its bbolt file is <data-dir>/"+c.Name+".db)")
+	fs.StringVar(&c.Store, "store", c.Store, "storage backend: bbolt (a file in -data-dir) or etcd (the cluster at -etcd-endpoints, shared by the service's replicas)")
+	fs.Func("etcd-endpoints", "etcd client addresses, comma-separated host:port (with -store=etcd)", func(v string) error {
+		c.EtcdEndpoints = nil
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				c.EtcdEndpoints = append(c.EtcdEndpoints, e)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&c.EtcdPrefix, "etcd-prefix", c.EtcdPrefix, "key prefix of the suite in etcd; each service keeps its keys under <prefix><service>/")
+	fs.IntVar(&c.EtcdLimits.MaxTxnOps, "etcd-max-txn-ops", c.EtcdLimits.MaxTxnOps, "the etcd cluster's --max-txn-ops (0: steward-etcd's, 8192)")
+	fs.IntVar(&c.EtcdLimits.MaxRequestBytes, "etcd-max-request-bytes", c.EtcdLimits.MaxRequestBytes, "the etcd cluster's --max-request-bytes (0: steward-etcd's, 8 MiB)")
 	fs.StringVar(&c.ServiceCredentialFile, "service-credential-file", c.ServiceCredentialFile, "this service's own secret (mode 0600), created if missing")
 	fs.StringVar(&c.TrustedServicesFile, "trusted-services-file", c.TrustedServicesFile, "each service's name and the SHA-256 of its secret, to verify callers; this service's line is added if missing")
 	fs.StringVar(&c.DirectoryAddr, "directory-addr", c.DirectoryAddr, "the directory's gRPC address, which verifies bearer credentials")
@@ -240,7 +280,7 @@ type Backend struct {
 	authorizer authz.Authorizer
 	accessConn *grpc.ClientConn
 	server     *grpcserver.Server
-	store      *bboltstore.Store
+	store      store.Store
 	log        *eventlog.Log
 	refusals   *refusals // nil unless Config.RefusedCallType
 	cred       authn.ServiceCredential
@@ -262,8 +302,17 @@ func (c Config) Complete() (_ *Backend, err error) {
 	if c.Name == "" {
 		return nil, errors.New("backend: Name is required")
 	}
-	if c.DataDir == "" {
-		return nil, fmt.Errorf("backend: %s: DataDir is required", c.Name)
+	switch c.Store {
+	case "", StoreBbolt:
+		if c.DataDir == "" {
+			return nil, fmt.Errorf("backend: %s: DataDir is required", c.Name)
+		}
+	case StoreEtcd:
+		if len(c.EtcdEndpoints) == 0 {
+			return nil, fmt.Errorf("backend: %s: -store=etcd needs -etcd-endpoints", c.Name)
+		}
+	default:
+		return nil, fmt.Errorf("backend: %s: unknown store %q (want %s or %s)", c.Name, c.Store, StoreBbolt, StoreEtcd)
 	}
 	if c.ServiceCredentialFile == "" {
 		return nil, fmt.Errorf("backend: %s: ServiceCredentialFile is required", c.Name)
@@ -297,11 +346,7 @@ func (c Config) Complete() (_ *Backend, err error) {
 		_ = stopTracing(context.Background())
 		return nil, fmt.Errorf("backend: %w", err)
 	}
-	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-		_ = stopTracing(context.Background())
-		return nil, fmt.Errorf("backend: creating data directory: %w", err)
-	}
-	st, err := bboltstore.Open(filepath.Join(c.DataDir, c.Name+".db"), bboltstore.Options{Unordered: c.UnorderedKeys})
+	st, err := c.openStore()
 	if err != nil {
 		_ = stopTracing(context.Background())
 		return nil, err
@@ -448,6 +493,27 @@ func loadCredential(name, path, trustedPath string, logger *slog.Logger) (authn.
 			"service", name, "path", trustedPath)
 	}
 	return cred, nil
+}
+
+// openStore opens the service's store: its bbolt file, or its prefix in etcd.
+func (c Config) openStore() (store.Store, error) {
+	if c.Store == StoreEtcd {
+		opts := c.EtcdLimits
+		prefix := c.EtcdPrefix
+		if prefix == "" {
+			prefix = DefaultEtcdPrefix
+		}
+		opts.Prefix = prefix + c.Name + "/"
+		st, err := etcdstore.Dial(context.Background(), c.EtcdEndpoints, etcdDialTimeout, opts)
+		if err != nil {
+			return nil, fmt.Errorf("backend: %s: %w", c.Name, err)
+		}
+		return st, nil
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("backend: creating data directory: %w", err)
+	}
+	return bboltstore.Open(filepath.Join(c.DataDir, c.Name+".db"), bboltstore.Options{Unordered: c.UnorderedKeys})
 }
 
 // closeEarly releases what Complete opened when it fails before Run.
