@@ -105,11 +105,12 @@ $(CONSOLE)/dist/index.html: $(CONSOLE)/node_modules/.stamp $(CONSOLE_SRC)
 	cd $(CONSOLE) && npm run --silent build
 
 .PHONY: build
-build: console ## Build the console, the five service binaries, the local launcher and the CLI into ./bin.
+build: console ## Build the console, the five service binaries, the local launcher, the CLI and steward-etcd into ./bin.
 	@mkdir -p $(BIN)
 	for s in $(SERVICES); do go build -o $(BIN)/steward-$$s ./services/$$s/cmd/$$s; done
 	go build -o $(BIN)/steward-local ./deploy/local
 	go build -o $(BIN)/steward ./deploy/steward
+	go build -o $(BIN)/steward-etcd ./deploy/etcd
 
 .PHONY: lint
 lint: tools proto-deps breaking ## buf lint, buf breaking, gofmt and go vet over every module.

@@ -80,6 +80,7 @@ func launch(t *testing.T, extra ...string) *suite {
 		s.addrs[name], s.metrics[name] = ports[1+2*i], ports[2+2*i]
 		args = append(args, "--"+name+"-addr", s.addrs[name], "--"+name+"-metrics-addr", s.metrics[name])
 	}
+	args = append(args, etcdFlags(t)...)
 	s.cmd = exec.Command(filepath.Join(bin, "steward-local"), append(args, extra...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -57,6 +57,29 @@ type Notifier interface {
 	Notify(ctx context.Context, prefix []byte, fn func()) error
 }
 
+// Change is one key's change in a commit, as a ChangeFeed streams it.
+type Change struct {
+	// Key is the changed key; Value its new value, nil when Deleted.
+	Key, Value []byte
+	// Deleted reports that the key was deleted.
+	Deleted bool
+}
+
+// ChangeFeed is implemented by a backend other processes commit to (etcd):
+// every process's committed changes, in commit order. A replica keeps an
+// in-memory read model in step with the shared store by loading it after
+// taking Revision and then applying every Change after that revision.
+type ChangeFeed interface {
+	// Revision returns the store's current revision.
+	Revision(ctx context.Context) (int64, error)
+	// Changes calls fn with the changes to keys with prefix made by each
+	// commit after revision after, commit by commit in commit order, with the
+	// commit's revision, until ctx is done (it returns ctx's error) or fn
+	// returns an error (returned unchanged). It fails when the changes after
+	// after are no longer kept.
+	Changes(ctx context.Context, prefix []byte, after int64, fn func(rev int64, changes []Change) error) error
+}
+
 // ReadTx reads inside a transaction. Byte slices passed in are not retained;
 // byte slices returned are owned by the caller and remain valid after the
 // transaction ends.

@@ -189,6 +189,76 @@ func (s *Store) Notify(ctx context.Context, prefix []byte, fn func()) error {
 	}
 }
 
+// Revision implements store.ChangeFeed: the cluster's current revision.
+func (s *Store) Revision(ctx context.Context) (int64, error) {
+	resp, err := s.cli.Get(ctx, string(s.marker), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, fmt.Errorf("etcdstore: %w", err)
+	}
+	return resp.Header.Revision, nil
+}
+
+// Changes implements store.ChangeFeed with an etcd watch of the prefix's keys
+// from revision after+1. The changes of one commit (one etcd revision) reach
+// fn together; when the watch breaks (a lost connection or leader) it resumes
+// after the last revision fn saw.
+func (s *Store) Changes(ctx context.Context, prefix []byte, after int64, fn func(rev int64, changes []store.Change) error) error {
+	key := string(append(slices.Clip(s.data), prefix...))
+	var (
+		rev     int64 // the revision of the changes gathered in batch
+		batch   []store.Change
+		flushed = after
+	)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := fn(rev, batch)
+		flushed, batch = rev, nil
+		return err
+	}
+	for {
+		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		wch := s.cli.Watch(wctx, key, clientv3.WithPrefix(), clientv3.WithRev(flushed+1))
+		var werr error
+		for resp := range wch {
+			if werr = resp.Err(); werr != nil {
+				break
+			}
+			for _, ev := range resp.Events {
+				if ev.Kv.ModRevision != rev {
+					if err := flush(); err != nil {
+						cancel()
+						return err
+					}
+					rev = ev.Kv.ModRevision
+				}
+				c := store.Change{Key: ev.Kv.Key[len(s.data):], Deleted: ev.Type == clientv3.EventTypeDelete}
+				if !c.Deleted {
+					c.Value = ev.Kv.Value
+				}
+				batch = append(batch, c)
+			}
+			// A response ends with whole revisions unless etcd had to split
+			// a large one (Fragment is not set): flush what is complete.
+			if err := flush(); err != nil {
+				cancel()
+				return err
+			}
+		}
+		cancel()
+		batch, rev = nil, flushed // resume after the last whole revision
+		if errors.Is(werr, rpctypes.ErrCompacted) {
+			return fmt.Errorf("etcdstore: changes after revision %d are compacted: %w", flushed, werr)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // begin holds the store open for one transaction; end releases it.
 func (s *Store) begin() error {
 	s.life.RLock()

@@ -214,3 +214,55 @@ func TestTooLarge(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestChanges: a replica following the store from a revision sees every
+// later commit once, whole, in commit order, whichever replica made it, and
+// only the keys under its prefix.
+func TestChanges(t *testing.T) {
+	prefix := "/test/" + t.Name() + "/"
+	a := open(t, "", etcdstore.Options{Prefix: prefix})
+	b := open(t, "", etcdstore.Options{Prefix: prefix})
+	putKV(t, a, "x/before", "0")
+	rev, err := a.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putKV(t, b, "x/1", "1")
+	if err := a.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Delete([]byte("x/before")); err != nil {
+			return err
+		}
+		if err := tx.Put([]byte("y/other"), []byte("-")); err != nil {
+			return err
+		}
+		return tx.Put([]byte("x/2"), []byte("2"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var got []string
+	err = a.Changes(cctx, []byte("x/"), rev, func(r int64, changes []store.Change) error {
+		var commit []string
+		for _, c := range changes {
+			if c.Deleted {
+				commit = append(commit, "-"+string(c.Key))
+			} else {
+				commit = append(commit, string(c.Key)+"="+string(c.Value))
+			}
+		}
+		got = append(got, fmt.Sprint(commit))
+		if len(got) == 2 {
+			return errStop
+		}
+		return nil
+	})
+	if !errors.Is(err, errStop) {
+		t.Fatalf("Changes = %v", err)
+	}
+	if want := "[[x/1=1] [x/2=2 -x/before]]"; fmt.Sprint(got) != want {
+		t.Errorf("commits = %v, want %s", got, want)
+	}
+}
+
+var errStop = errors.New("stop")
