@@ -1,6 +1,7 @@
 package eventlog
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -55,4 +56,24 @@ func decodeSeq(what string, b []byte) (uint64, error) {
 
 func durableKey(consumer string) []byte {
 	return append(append([]byte(nil), durablePrefix...), consumer...)
+}
+
+// EventSequenceOf returns the sequence of the event stored at key, and false
+// when key is not an event's: a replica following its store's changes
+// (store.ChangeFeed) learns from it which events committed.
+func EventSequenceOf(key []byte) (uint64, bool) {
+	if !bytes.HasPrefix(key, eventPrefix) {
+		return 0, false
+	}
+	seq, err := eventKeySeq(key)
+	return seq, err == nil
+}
+
+// CursorOf returns the consumer and position of a cursor stored at key with
+// value, and false when key is not a consumer's cursor or value is malformed.
+func CursorOf(key, value []byte) (consumer string, pos Position, ok bool) {
+	if !bytes.HasPrefix(key, cursorPrefix) || len(value) < 8 {
+		return "", Position{}, false
+	}
+	return string(key[len(cursorPrefix):]), Position{Sequence: binary.BigEndian.Uint64(value), LogID: string(value[8:])}, true
 }

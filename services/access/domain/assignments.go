@@ -181,7 +181,7 @@ func (t *txn) insertAssignment(a *accessv1.RoleAssignment, message string) error
 	}
 	ma := modelAssignment(a)
 	model := t.s.model
-	t.OnCommit(func() { _ = model.UpsertAssignment(ma) })
+	t.onModel(func() { _ = model.UpsertAssignment(ma) })
 	return nil
 }
 
@@ -200,7 +200,7 @@ func (t *txn) removeAssignment(a *accessv1.RoleAssignment, message string) error
 		return err
 	}
 	id, model := a.GetName(), t.s.model
-	t.OnCommit(func() { model.DeleteAssignment(id) })
+	t.onModel(func() { model.DeleteAssignment(id) })
 	return nil
 }
 

@@ -328,6 +328,9 @@ func (s *Service) waitDirectory(ctx context.Context, seq uint64) error {
 	if s.feed == nil {
 		return errors.New("access does not follow a directory")
 	}
+	if s.replica != nil {
+		return s.replica.directory.wait(ctx, seq)
+	}
 	return s.feed.WaitFor(ctx, seq)
 }
 

@@ -72,7 +72,9 @@ type dirRobot struct {
 
 // SetDirectoryFeed gives the service the consumer that applies the
 // directory's events, whose cursor Check's consistency wait follows.
-func (s *Service) SetDirectoryFeed(c *eventlog.Consumer) { s.feed = c }
+func (s *Service) SetDirectoryFeed(c *eventlog.Consumer) {
+	s.feed = c
+}
 
 // Mirror returns the in-memory copy of the directory facts access follows.
 func (s *Service) Mirror() *Mirror {
@@ -84,6 +86,9 @@ func (s *Service) Mirror() *Mirror {
 
 // directoryCursor returns the directory sequence applied so far.
 func (s *Service) directoryCursor() uint64 {
+	if s.replica != nil {
+		return s.replica.directory.get()
+	}
 	if s.feed == nil {
 		return 0
 	}
@@ -393,7 +398,7 @@ func (t *txn) seedFor(f directoryFact) error {
 // onCommitApply applies f to the live model once t commits.
 func (t *txn) onCommitApply(f directoryFact) {
 	model := t.s.model
-	t.OnCommit(func() { applyFact(model, f) })
+	t.onModel(func() { applyFact(model, f) })
 }
 
 // applyFact applies f to m: what the feed does to the live model after
@@ -680,7 +685,7 @@ func (t *txn) putRobot(r MirrorRobot) error {
 		return err
 	}
 	m := t.s.Mirror()
-	t.OnCommit(func() { m.putRobot(r) })
+	t.onModel(func() { m.putRobot(r) })
 	return nil
 }
 
@@ -699,7 +704,7 @@ func (t *txn) deleteRobot(name string) error {
 		return err
 	}
 	m := t.s.Mirror()
-	t.OnCommit(func() { m.deleteRobot(name) })
+	t.onModel(func() { m.deleteRobot(name) })
 	return nil
 }
 

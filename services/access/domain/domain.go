@@ -66,6 +66,8 @@ type Service struct {
 	logger *slog.Logger
 	// history is the cache and wake-up of the history (history.go).
 	history *history
+	// replica is set on a store shared with other replicas (replica.go).
+	replica *replica
 }
 
 // New returns a Service over the access store s and its event log, and
@@ -82,6 +84,14 @@ func New(ctx context.Context, s store.Store, log *eventlog.Log, model *authorize
 	svc := &Service{store: s, log: log, model: model, clock: opts.Clock, directoryHead: opts.DirectoryHead, writer: make(chan struct{}, 1), logger: opts.Logger, history: newHistory()}
 	if svc.clock == nil {
 		svc.clock = time.Now
+	}
+	if cf, ok := s.(store.ChangeFeed); ok {
+		// Changes after this point reach the model from FollowReplicas.
+		r, err := newReplica(ctx, s, cf)
+		if err != nil {
+			return nil, err
+		}
+		svc.replica = r
 	}
 	head, err := log.Head(ctx)
 	if err != nil {
@@ -161,6 +171,13 @@ func (s *Service) update(ctx context.Context, actor Actor, fn func(t *txn) error
 		seq = t.LastSeq
 		return nil
 	})
+	if err == nil && seq > 0 && s.replica != nil {
+		// Return once this replica's model shows the change, as the
+		// commit hooks ensure on a store of its own.
+		if werr := s.applied.wait(ctx, seq); werr != nil {
+			return seq, werr
+		}
+	}
 	return seq, err
 }
 
@@ -206,7 +223,7 @@ func (s *Service) view(ctx context.Context, fn func(tx store.ReadTx) error) erro
 // noteCommit registers, as t's last commit hook (after those that update
 // the model), the advance of the applied sequence to t's last event.
 func (t *txn) noteCommit() {
-	if seq, s := t.LastSeq, t.s; seq > 0 {
+	if seq, s := t.LastSeq, t.s; seq > 0 && s.replica == nil {
 		t.OnCommit(func() { s.applied.advance(seq) })
 	}
 }

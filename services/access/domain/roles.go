@@ -302,7 +302,7 @@ func (s *Service) CreateRole(ctx context.Context, actor Actor, req *accessv1.Cre
 				return err
 			}
 			model, mr := t.s.model, catalogueRole(r)
-			t.OnCommit(func() { _ = model.UpsertRole(mr) })
+			t.onModel(func() { _ = model.UpsertRole(mr) })
 			proto.Merge(resp, r)
 			return nil
 		})
@@ -381,7 +381,7 @@ func (s *Service) UpdateRole(ctx context.Context, actor Actor, req *accessv1.Upd
 			return err
 		}
 		model, mr := t.s.model, catalogueRole(next)
-		t.OnCommit(func() { _ = model.UpsertRole(mr) })
+		t.onModel(func() { _ = model.UpsertRole(mr) })
 		out = next
 		return nil
 	})
@@ -499,7 +499,7 @@ func (s *Service) DeleteRole(ctx context.Context, actor Actor, req *accessv1.Del
 			return err
 		}
 		model := t.s.model
-		t.OnCommit(func() { _ = model.DeleteRole(name) })
+		t.onModel(func() { _ = model.DeleteRole(name) })
 		return nil
 	})
 	return err

@@ -125,7 +125,7 @@ func (w *wiring) register(b *backend.Backend) error {
 		return err
 	}
 	w.d = d
-	const consumer = "access-directory"
+	const consumer = domain.DirectoryFeedName
 	feed, err := b.Follow(backend.Follow{
 		Source:   "directory",
 		Conn:     conn,
@@ -144,6 +144,10 @@ func (w *wiring) register(b *backend.Backend) error {
 		return err
 	}
 	d.SetDirectoryFeed(feed)
+	if d.Replicated() {
+		// On etcd the model follows every replica's commits (R32).
+		b.Go(d.FollowReplicas)
+	}
 	w.runHistory(b, d)
 	accessv1.RegisterAccessServiceServer(b.GRPCServer(), &accessServer{d: d, authorizer: authz.AuthorizerFunc(w.authorize)})
 	return nil
