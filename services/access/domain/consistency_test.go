@@ -7,10 +7,7 @@ import (
 	"time"
 
 	accessv1 "steward.dev/gen/steward/access/v1"
-	directoryv1 "steward.dev/gen/steward/directory/v1"
-	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/eventlog"
-	"steward.dev/pkg/store"
 	"steward.dev/pkg/store/bboltstore"
 	"steward.dev/services/access/authorizer"
 )
@@ -20,28 +17,9 @@ import (
 // caught up with the directory's head instead of failing NotFound. The
 // feed here starts only after the call was made.
 func TestAssignmentWaitsForDirectory(t *testing.T) {
-	dir := t.TempDir()
-	dirStore, err := bboltstore.Open(filepath.Join(dir, "directory.db"), bboltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dirStore.Close()
-	dirLog, err := eventlog.New(dirStore, "directory", eventlog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dirLog.Close()
+	dirLog, _ := annDirectory(t)
 	ann := dtOrg + "/users/ann"
-	for _, ev := range []*eventlogv1.Event{
-		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ORGANIZATION_CREATED), dtOrg, &directoryv1.Organization{Name: dtOrg, DisplayName: "Acme"}),
-		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_TENANT_CREATED), dtTenant, &directoryv1.Tenant{Name: dtTenant, DisplayName: "Default"}),
-		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_CREATED), ann, &directoryv1.User{Name: ann, Nickname: "ann", Email: "ann@x.example", State: directoryv1.User_STATE_ACTIVE}),
-	} {
-		if err := dirStore.Update(context.Background(), func(tx store.Tx) error { _, err := dirLog.Append(tx, ev); return err }); err != nil {
-			t.Fatal(err)
-		}
-	}
-
+	dir := t.TempDir()
 	st, err := bboltstore.Open(filepath.Join(dir, "access.db"), bboltstore.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)

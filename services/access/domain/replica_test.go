@@ -68,32 +68,8 @@ func startReplica(t *testing.T, prefix string, dirLog *eventlog.Log) *Service {
 // first, shows in both; and neither model differs from what a replica
 // starting now loads.
 func TestReplicasShareTheModel(t *testing.T) {
-	dirStore, err := bboltstore.Open(filepath.Join(t.TempDir(), "directory.db"), bboltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dirStore.Close()
-	dirLog, err := eventlog.New(dirStore, "directory", eventlog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dirLog.Close()
-	appendDir := func(evs ...*eventlogv1.Event) uint64 {
-		t.Helper()
-		var seq uint64
-		for _, ev := range evs {
-			if err := dirStore.Update(context.Background(), func(tx store.Tx) error { seq, err = dirLog.Append(tx, ev); return err }); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return seq
-	}
+	dirLog, appendDir := annDirectory(t)
 	ann := dtOrg + "/users/ann"
-	appendDir(
-		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ORGANIZATION_CREATED), dtOrg, &directoryv1.Organization{Name: dtOrg, DisplayName: "Acme"}),
-		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_TENANT_CREATED), dtTenant, &directoryv1.Tenant{Name: dtTenant, DisplayName: "Default"}),
-		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_CREATED), ann, &directoryv1.User{Name: ann, Nickname: "ann", Email: "ann@x.example", State: directoryv1.User_STATE_ACTIVE}),
-	)
 	prefix := fmt.Sprintf("/test/%s/", t.Name())
 	a, b := startReplica(t, prefix, dirLog), startReplica(t, prefix, dirLog)
 	ctx := context.Background()
@@ -173,4 +149,37 @@ func modelDump(t *testing.T, s *Service) string {
 		out += fmt.Sprintf("%s %v %v\n", sc, level, ok)
 	}
 	return out
+}
+
+// annDirectory returns a directory log holding the organization dtOrg, its
+// tenant dtTenant and the active user ann, and a function that appends more
+// events to it and returns the last one's sequence.
+func annDirectory(t *testing.T) (*eventlog.Log, func(evs ...*eventlogv1.Event) uint64) {
+	t.Helper()
+	dirStore, err := bboltstore.Open(filepath.Join(t.TempDir(), "directory.db"), bboltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirLog, err := eventlog.New(dirStore, "directory", eventlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dirLog.Close(); _ = dirStore.Close() })
+	appendDir := func(evs ...*eventlogv1.Event) uint64 {
+		t.Helper()
+		var seq uint64
+		for _, ev := range evs {
+			if err := dirStore.Update(context.Background(), func(tx store.Tx) error { seq, err = dirLog.Append(tx, ev); return err }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return seq
+	}
+	ann := dtOrg + "/users/ann"
+	appendDir(
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_ORGANIZATION_CREATED), dtOrg, &directoryv1.Organization{Name: dtOrg, DisplayName: "Acme"}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_TENANT_CREATED), dtTenant, &directoryv1.Tenant{Name: dtTenant, DisplayName: "Default"}),
+		dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_CREATED), ann, &directoryv1.User{Name: ann, Nickname: "ann", Email: "ann@x.example", State: directoryv1.User_STATE_ACTIVE}),
+	)
+	return dirLog, appendDir
 }
