@@ -13,6 +13,15 @@ GRPC_GATEWAY_VERSION        := v2.33.0
 # repository ships buf/validate/validate.proto matching the runtime we link.
 GOOGLEAPIS_MODULE           := github.com/grpc-ecosystem/grpc-gateway@v1.16.0
 PROTOVALIDATE_PROTO_MODULE  := github.com/bufbuild/protovalidate@v1.1.0
+# Deployment artefacts (deploy/kubernetes, deploy/systemd): kubeconform
+# validates the manifests against JSON schemas committed under
+# deploy/kubernetes/schemas/, which `make kubernetes-schemas` generates from
+# the OpenAPI document of the Kubernetes release below (its Go module, from
+# the module cache: the published schema sets are not reachable).
+KUBECONFORM_VERSION         := v0.8.0
+KUBERNETES_VERSION          := 1.31.14
+KUBERNETES_MODULE           := k8s.io/kubernetes@v$(KUBERNETES_VERSION)
+KUBERNETES_KINDS            := v1/Namespace v1/ConfigMap v1/Service apps/v1/Deployment networking.k8s.io/v1/NetworkPolicy
 
 BIN      := $(CURDIR)/bin
 DEPS     := $(CURDIR)/.buf-deps
@@ -43,11 +52,13 @@ $(BIN)/protoc-gen-grpc-gateway:
 	GOBIN=$(BIN) go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
 $(BIN)/protoc-gen-openapiv2:
 	GOBIN=$(BIN) go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
+$(BIN)/kubeconform:
+	GOBIN=$(BIN) go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
 
-TOOLS := $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2
+TOOLS := $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2 $(BIN)/kubeconform
 
 .PHONY: tools
-tools: $(TOOLS) ## Install the pinned code generators into ./bin.
+tools: $(TOOLS) ## Install the pinned code generators and kubeconform into ./bin.
 
 # modcache-dir prints where the Go module cache holds module $(1), downloading it.
 modcache-dir = $$(go mod download -json $(1) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')
@@ -132,6 +143,32 @@ test-unit: ## Unit, store, event-log and bufconn service tests (race detector on
 	# Allocation counts mean nothing under -race: the zero-allocation tests of
 	# the Check core run again without it.
 	go test -count=1 -run 'Allocate' ./services/access/authorizer/
+
+# Deployment artefacts (deploy/kubernetes, deploy/systemd; README's
+# "Deploying"). kubeconform validates the manifests in strict mode against
+# the committed schemas alone (no network; a kind without a schema fails),
+# then the Go tests check what schemas cannot: every flag and STEWARD_*
+# variable is one the program takes, ports, probes, hardening, the systemd
+# units (and `systemd-analyze verify` where it runs), and that kubeconform
+# refuses the broken manifests of deploy/kubernetes/testdata. Last, the
+# committed schemas must be what `make kubernetes-schemas` writes.
+KUBERNETES_SCHEMAS  := deploy/kubernetes/schemas/v$(KUBERNETES_VERSION)-standalone-strict
+KUBECONFORM_SCHEMAS := $(CURDIR)/deploy/kubernetes/schemas/{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json
+
+.PHONY: test-deploy
+test-deploy: $(BIN)/kubeconform ## Validate deploy/kubernetes (kubeconform, strict, committed schemas) and deploy/systemd; part of `make test`.
+	kubeconform -strict -summary -kubernetes-version $(KUBERNETES_VERSION) -schema-location '$(KUBECONFORM_SCHEMAS)' deploy/kubernetes/*.yaml
+	STEWARD_KUBECONFORM=$(BIN)/kubeconform go test -count=1 ./deploy/kubernetes/ ./deploy/systemd/ ./deploy/credentials/ ./deploy/k8sschema/ ./deploy/internal/programs/
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  k8s=$(call modcache-dir,$(KUBERNETES_MODULE)); \
+	  go run ./deploy/k8sschema -spec "$$k8s/api/openapi-spec/swagger.json" -out "$$tmp" $(KUBERNETES_KINDS); \
+	  diff -r "$$tmp" $(KUBERNETES_SCHEMAS) >/dev/null || { echo "$(KUBERNETES_SCHEMAS) is stale: run 'make kubernetes-schemas' and commit the result"; exit 1; }; \
+	  echo "test-deploy: $(KUBERNETES_SCHEMAS) is what $(KUBERNETES_MODULE)'s OpenAPI document makes"
+
+.PHONY: kubernetes-schemas
+kubernetes-schemas: ## Regenerate deploy/kubernetes/schemas/ from the OpenAPI document of KUBERNETES_MODULE (Go module cache).
+	k8s=$(call modcache-dir,$(KUBERNETES_MODULE)); \
+	  go run ./deploy/k8sschema -spec "$$k8s/api/openapi-spec/swagger.json" -out $(KUBERNETES_SCHEMAS) $(KUBERNETES_KINDS)
 
 .PHONY: browser-deps
 browser-deps: ## Install Debian's chromium for the console's browser tests (apt-get, as root or with sudo).
@@ -224,7 +261,7 @@ bench-smoke: build ## The harness's smoke test alone (small dataset, fractions o
 	  | grep -vE '^[[:space:]]*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)'
 
 .PHONY: test
-test: check-generated lint test-unit fuzz-short test-e2e ## Everything CI runs.
+test: check-generated lint test-unit fuzz-short test-deploy test-e2e ## Everything CI runs.
 
 # Fuzzing: every `func Fuzz...` of a _test.go file under pkg/, services/ and deploy/
 # is a target. `make fuzz` runs each for FUZZTIME; `make test` runs each for
