@@ -453,9 +453,9 @@ func checkProgram(t *testing.T, objs []*object, p programs.Program, env map[stri
 	}
 
 	if p.Backend {
-		// The announced flags on the command line, not only in the
-		// environment: a backend without them fails instead of silently
-		// keeping its data in the pod (see programs.Announced).
+		// The store flags on the command line, not only in the
+		// environment: a binary without them fails instead of silently
+		// keeping its data in the pod.
 		for _, want := range []string{"-store=etcd", "-etcd-endpoints=$(STEWARD_ETCD_ENDPOINTS)"} {
 			if !slices.Contains(c.Args, want) {
 				t.Errorf("args lack %s", want)

@@ -321,8 +321,8 @@ func checkUnit(t *testing.T, p programs.Program, env map[string]string) {
 	if got := value("data-dir"); got != "/var/lib/"+state {
 		t.Errorf("-data-dir=%s, want %%S/%s (the StateDirectory)", got, state)
 	}
-	// The announced flags on the command line, where a backend without them
-	// fails instead of ignoring the variables (programs.Announced).
+	// The store flags on the command line, where a binary without them
+	// fails instead of ignoring the variables.
 	for _, want := range []string{"-store=etcd", "-etcd-endpoints=${STEWARD_ETCD_ENDPOINTS}"} {
 		if !slices.Contains(cmd, want) {
 			t.Errorf("ExecStart lacks %s", want)

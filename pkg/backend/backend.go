@@ -16,8 +16,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -241,15 +243,16 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "Prometheus /metrics listen address; empty disables it")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "pprof listen address (/debug/pprof/, unauthenticated: keep it on loopback); empty (the default) disables it")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the service's data (its bbolt file is <data-dir>/"+c.Name+".db)")
-	fs.StringVar(&c.Store, "store", c.Store, "storage backend: bbolt (a file in -data-dir) or etcd (the cluster at -etcd-endpoints, shared by the service's replicas)")
-	fs.Func("etcd-endpoints", "etcd client addresses, comma-separated host:port (with -store=etcd)", func(v string) error {
-		c.EtcdEndpoints = nil
-		for _, e := range strings.Split(v, ",") {
-			if e = strings.TrimSpace(e); e != "" {
-				c.EtcdEndpoints = append(c.EtcdEndpoints, e)
-			}
+	fs.Func("store", "storage backend: bbolt (a file in -data-dir; the default) or etcd (the cluster at -etcd-endpoints, shared by the service's replicas)", func(v string) error {
+		if v != StoreBbolt && v != StoreEtcd {
+			return fmt.Errorf("want %s or %s, got %q", StoreBbolt, StoreEtcd, v)
 		}
+		c.Store = v
 		return nil
+	})
+	fs.Func("etcd-endpoints", "etcd client addresses, comma-separated host:port (with -store=etcd)", func(v string) (err error) {
+		c.EtcdEndpoints, err = parseEndpoints(v)
+		return err
 	})
 	fs.StringVar(&c.EtcdPrefix, "etcd-prefix", c.EtcdPrefix, "key prefix of the suite in etcd; each service keeps its keys under <prefix><service>/")
 	fs.IntVar(&c.EtcdLimits.MaxTxnOps, "etcd-max-txn-ops", c.EtcdLimits.MaxTxnOps, "the etcd cluster's --max-txn-ops (0: steward-etcd's, 8192)")
@@ -493,6 +496,23 @@ func loadCredential(name, path, trustedPath string, logger *slog.Logger) (authn.
 			"service", name, "path", trustedPath)
 	}
 	return cred, nil
+}
+
+// parseEndpoints parses a comma-separated list of host:port.
+func parseEndpoints(v string) ([]string, error) {
+	var eps []string
+	for _, ep := range strings.Split(v, ",") {
+		ep = strings.TrimSpace(ep)
+		host, port, err := net.SplitHostPort(ep)
+		if err != nil || host == "" {
+			return nil, fmt.Errorf("want a comma-separated host:port list, got %q", v)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("endpoint %q: the port must be 1-65535", ep)
+		}
+		eps = append(eps, ep)
+	}
+	return eps, nil
 }
 
 // openStore opens the service's store: its bbolt file, or its prefix in etcd.

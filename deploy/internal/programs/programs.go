@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 
 	"steward.dev/pkg/flagenv"
 	access "steward.dev/services/access/server"
@@ -83,57 +82,13 @@ func (p Program) FlagSet() *flag.FlagSet {
 	return fs
 }
 
-// Announced are the backends' flags that the deployment artefacts use
-// before every backend has them: the store a backend keeps its data in
-// (bbolt, the embedded default, or etcd) and etcd's client endpoints. Each
-// maps to a check of its value. While a backend does not define one yet,
-// Parse accepts it in its -name=value form with a value that passes the
-// check; once it does, the backend's own flag decides.
-var Announced = map[string]func(string) error{
-	"store": func(v string) error {
-		if v != "bbolt" && v != "etcd" {
-			return fmt.Errorf("want bbolt or etcd, got %q", v)
-		}
-		return nil
-	},
-	"etcd-endpoints": func(v string) error {
-		for ep := range strings.SplitSeq(v, ",") {
-			host, port, err := net.SplitHostPort(ep)
-			if err != nil || host == "" {
-				return fmt.Errorf("want a comma-separated host:port list, got %q", v)
-			}
-			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-				return fmt.Errorf("endpoint %q: bad port", ep)
-			}
-		}
-		return nil
-	},
-}
-
 // Parse parses args (the program's command line, without the program name)
 // into a new flag set of the program's flags, as its main would, and returns
 // it: an unknown flag, a value the flag refuses or a positional argument is
-// an error. An announced flag (see Announced) that a backend does not
-// define yet is accepted as -name=value with a valid value, and left out of
-// the flag set.
+// an error.
 func (p Program) Parse(args []string) (*flag.FlagSet, error) {
 	fs := p.FlagSet()
-	var rest []string
-	for _, a := range args {
-		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		check, announced := Announced[name]
-		if !strings.HasPrefix(a, "-") || !announced || !p.Backend || fs.Lookup(name) != nil {
-			rest = append(rest, a)
-			continue
-		}
-		if !hasValue {
-			return nil, fmt.Errorf("%s: give the announced flag -%s as -%s=VALUE", p.Binary(), name, name)
-		}
-		if err := check(value); err != nil {
-			return nil, fmt.Errorf("%s: -%s: %w", p.Binary(), name, err)
-		}
-	}
-	if err := fs.Parse(rest); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("%s: %w", p.Binary(), err)
 	}
 	if fs.NArg() > 0 {
@@ -142,9 +97,8 @@ func (p Program) Parse(args []string) (*flag.FlagSet, error) {
 	return fs, nil
 }
 
-// FlagForEnv returns the name of the program's flag (announced ones
-// included, for a backend) that the environment variable env sets
-// (flagenv.EnvName), and whether there is one.
+// FlagForEnv returns the name of the program's flag that the environment
+// variable env sets (flagenv.EnvName), and whether there is one.
 func (p Program) FlagForEnv(env string) (string, bool) {
 	var found string
 	p.FlagSet().VisitAll(func(f *flag.Flag) {
@@ -152,34 +106,18 @@ func (p Program) FlagForEnv(env string) (string, bool) {
 			found = f.Name
 		}
 	})
-	if found == "" && p.Backend {
-		for name := range Announced {
-			if flagenv.EnvName(flagenv.Prefix, name) == env {
-				found = name
-			}
-		}
-	}
 	return found, found != ""
 }
 
 // CheckEnv checks the environment variable env=value as the program would
 // read it: "" when the program has no flag it sets (the program ignores
 // it), else the flag's name, or an error when the flag refuses the value.
-// An announced flag the program does not define yet is checked with its
-// check; note that the program ignores the variable until it defines the
-// flag, which is why the artefacts give announced flags on the command line.
 func (p Program) CheckEnv(env, value string) (string, error) {
 	name, ok := p.FlagForEnv(env)
 	if !ok {
 		return "", nil
 	}
 	fs := p.FlagSet()
-	if fs.Lookup(name) == nil {
-		if err := Announced[name](value); err != nil {
-			return name, fmt.Errorf("%s: %s=%q: %w", p.Binary(), env, value, err)
-		}
-		return name, nil
-	}
 	if err := fs.Set(name, value); err != nil {
 		return name, fmt.Errorf("%s: %s=%q: %w", p.Binary(), env, value, err)
 	}

@@ -57,7 +57,7 @@ func TestParse(t *testing.T) {
 		{dir, []string{"-max-recv-msg-bytes=lots"}, false},
 		{dir, []string{"positional"}, false},
 		{gw, []string{"-addr=0.0.0.0:8080", "-trusted-services-file="}, true},
-		// The gateway keeps no data: no store flags, announced or not.
+		// The gateway keeps no data: no store flags.
 		{gw, []string{"-store=etcd"}, false},
 		{gw, []string{"-cors-origins=https://a.example", "-trusted-proxies=10.0.0.0/8"}, true},
 		{gw, []string{"-trusted-proxies=nonsense"}, false},
