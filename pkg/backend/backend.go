@@ -364,7 +364,7 @@ func (c Config) Complete() (_ *Backend, err error) {
 		if b.log, err = eventlog.New(st, c.Name, eventlog.Options{Logger: logger, Retention: c.Retention}); err != nil {
 			return nil, err
 		}
-		b.Go(b.log.RunRetention)
+		b.GoOnce("eventlog-retention", b.log.RunRetention)
 	}
 	if c.RefusedCallType != "" {
 		record := c.RecordRefused
@@ -551,6 +551,14 @@ func (b *Backend) closeEarly() error {
 	errs = append(errs, b.store.Close())
 	errs = append(errs, b.stopTracing(context.Background()))
 	return errors.Join(errs...)
+}
+
+// Replicated reports whether the service's store is shared with other
+// replicas of the service (etcd, R32): in-memory state must then follow the
+// other replicas' commits, not only this process's own.
+func (b *Backend) Replicated() bool {
+	_, ok := b.store.(store.Notifier)
+	return ok
 }
 
 // Name returns the service name.

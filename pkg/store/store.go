@@ -57,6 +57,25 @@ type Notifier interface {
 	Notify(ctx context.Context, prefix []byte, fn func()) error
 }
 
+// Elector is implemented by a backend shared by several processes (etcd): it
+// elects one of them to do work that must be done once (sweeping, signing,
+// ingesting, deleting old events).
+type Elector interface {
+	// Lead campaigns for the leadership called name among the processes
+	// sharing the store, and while this process holds it runs fn with a
+	// context that ends when the leadership is lost. Update calls made with
+	// that context are fenced: they commit only while the leadership holds,
+	// so a leader that was paused past the loss of its leadership cannot
+	// write after another took over (they fail with an error matching
+	// ErrNotLeader). When fn returns or the leadership is lost, Lead
+	// campaigns again; it returns ctx's error once ctx is done.
+	Lead(ctx context.Context, name string, fn func(ctx context.Context) error) error
+}
+
+// ErrNotLeader is returned by Update when its context belongs to a
+// leadership (Elector.Lead) that was lost.
+var ErrNotLeader = errors.New("store: no longer the leader")
+
 // Change is one key's change in a commit, as a ChangeFeed streams it.
 type Change struct {
 	// Key is the changed key; Value its new value, nil when Deleted.

@@ -33,6 +33,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -40,6 +41,7 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"steward.dev/pkg/store"
 )
@@ -257,6 +259,79 @@ func (s *Store) Changes(ctx context.Context, prefix []byte, after int64, fn func
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// Lead implements store.Elector with an etcd election (client/v3/concurrency)
+// under <prefix>elections/<name>: the leader's key lives as long as its
+// session's lease, which the client keeps alive; a process that stops (or
+// pauses) for longer than the lease's TTL loses it. Writes made with the
+// leader's context compare the leader key's creation revision, so they fail
+// with store.ErrNotLeader once the key is gone or another's.
+func (s *Store) Lead(ctx context.Context, name string, fn func(ctx context.Context) error) error {
+	key := s.opts.Prefix + "elections/" + name
+	for {
+		err := s.leadOnce(ctx, key, fn)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			slog.Default().Warn("etcdstore: leadership ended", "election", key, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(leaderRetry):
+		}
+	}
+}
+
+// leadOnce campaigns once and, if elected, runs fn until it returns or the
+// leadership is lost, then resigns.
+func (s *Store) leadOnce(ctx context.Context, key string, fn func(ctx context.Context) error) error {
+	session, err := concurrency.NewSession(s.cli, concurrency.WithTTL(leaderTTL), concurrency.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("etcdstore: election session: %w", err)
+	}
+	defer session.Close() // revokes the lease: the key goes at once
+	e := concurrency.NewElection(session, key)
+	if err := e.Campaign(ctx, ""); err != nil {
+		return fmt.Errorf("etcdstore: campaign: %w", err)
+	}
+	lctx, cancel := context.WithCancel(context.WithValue(ctx, fenceKey{}, fence{store: s, key: e.Key(), rev: e.Rev()}))
+	defer cancel()
+	go func() {
+		select {
+		case <-session.Done(): // the lease expired or was lost
+			cancel()
+		case <-lctx.Done():
+		}
+	}()
+	err = fn(lctx)
+	rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer rcancel()
+	_ = e.Resign(rctx)
+	return err
+}
+
+// The leadership's lease: lost this long after the leader stops renewing it.
+const (
+	leaderTTL   = 5 // seconds
+	leaderRetry = 500 * time.Millisecond
+)
+
+// fence is a leadership writes made with its context depend on.
+type fence struct {
+	store *Store
+	key   string
+	rev   int64 // the leader key's creation revision
+}
+
+type fenceKey struct{}
+
+// fenceOf returns the leadership ctx belongs to, for this store.
+func (s *Store) fenceOf(ctx context.Context) (fence, bool) {
+	f, ok := ctx.Value(fenceKey{}).(fence)
+	return f, ok && f.store == s
 }
 
 // begin holds the store open for one transaction; end releases it.
@@ -659,7 +734,20 @@ func (t *txn) commit() (bool, error) {
 	if size > t.s.opts.MaxRequestBytes {
 		return false, fmt.Errorf("%w: the transaction writes %d bytes (limit %d bytes per request)", ErrTooLarge, size, t.s.opts.MaxRequestBytes)
 	}
-	resp, err := t.s.cli.Txn(t.ctx).If(t.compares()...).Then(ops...).Commit()
+	cmps := t.compares()
+	var orElse []clientv3.Op
+	f, fenced := t.s.fenceOf(t.ctx)
+	if fenced {
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(f.key), "=", f.rev))
+		orElse = append(orElse, clientv3.OpGet(f.key))
+	}
+	resp, err := t.s.cli.Txn(t.ctx).If(cmps...).Then(ops...).Else(orElse...).Commit()
+	if err == nil && !resp.Succeeded && fenced {
+		kvs := resp.Responses[0].GetResponseRange().GetKvs()
+		if len(kvs) == 0 || kvs[0].CreateRevision != f.rev {
+			return false, fmt.Errorf("%w (%s)", store.ErrNotLeader, f.key)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, rpctypes.ErrTooManyOps) || errors.Is(err, rpctypes.ErrRequestTooLarge) {
 			return false, fmt.Errorf("%w: etcd refused the transaction (%d writes, %d bytes): %v", ErrTooLarge, len(ops)-1, size, err)

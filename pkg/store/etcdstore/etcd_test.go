@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"steward.dev/pkg/etcdserver/etcdtest"
 	"steward.dev/pkg/store"
 	"steward.dev/pkg/store/etcdstore"
@@ -266,3 +268,67 @@ func TestChanges(t *testing.T) {
 }
 
 var errStop = errors.New("stop")
+
+// TestLeadFencing (issue 17 point 3): two replicas campaign for one
+// leadership; one leads, and its writes commit. When its leadership is lost
+// without it noticing (its key deleted, as a lease expiring during a long
+// pause would), the other replica is elected, and the old leader's next
+// write fails with ErrNotLeader instead of committing.
+func TestLeadFencing(t *testing.T) {
+	prefix := "/test/" + t.Name() + "/"
+	a := open(t, "", etcdstore.Options{Prefix: prefix})
+	b := open(t, "", etcdstore.Options{Prefix: prefix})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	type leader struct {
+		name string
+		ctx  context.Context
+	}
+	elected := make(chan leader, 2)
+	release := make(chan struct{})
+	for name, s := range map[string]*etcdstore.Store{"a": a, "b": b} {
+		go func() {
+			_ = s.Lead(ctx, "sweeper", func(lctx context.Context) error {
+				elected <- leader{name, lctx}
+				select {
+				case <-release:
+				case <-lctx.Done():
+				}
+				return nil
+			})
+		}()
+	}
+	first := <-elected
+	st := map[string]*etcdstore.Store{"a": a, "b": b}[first.name]
+	if err := st.Update(first.ctx, func(tx store.Tx) error { return tx.Put([]byte("swept"), []byte("1")) }); err != nil {
+		t.Fatalf("the leader's write: %v", err)
+	}
+	select {
+	case l := <-elected:
+		t.Fatalf("%s elected while %s leads", l.name, first.name)
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	// The leader's key (the oldest candidate's) disappears behind its back.
+	resp, err := st.Client().Get(ctx, prefix+"elections/sweeper/", clientv3.WithFirstCreate()...)
+	if err != nil || len(resp.Kvs) == 0 {
+		t.Fatalf("the leader key: %v %v", resp, err)
+	}
+	if _, err := st.Client().Delete(ctx, string(resp.Kvs[0].Key)); err != nil {
+		t.Fatal(err)
+	}
+	second := <-elected
+	if second.name == first.name {
+		t.Fatalf("%s elected twice", second.name)
+	}
+	err = st.Update(first.ctx, func(tx store.Tx) error { return tx.Put([]byte("swept"), []byte("stale")) })
+	if !errors.Is(err, store.ErrNotLeader) {
+		t.Fatalf("the deposed leader's write = %v, want ErrNotLeader", err)
+	}
+	other := map[string]*etcdstore.Store{"a": a, "b": b}[second.name]
+	if err := other.Update(second.ctx, func(tx store.Tx) error { return tx.Put([]byte("swept"), []byte("2")) }); err != nil {
+		t.Fatalf("the new leader's write: %v", err)
+	}
+	close(release)
+}

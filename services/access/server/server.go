@@ -163,7 +163,7 @@ func (w *wiring) runHistory(b *backend.Backend, d *domain.Service) {
 		b.Logger().Warn("access: -history-retention plus -history-interval exceeds -eventlog-hard-max-age: events may be deleted before the history absorbs them",
 			"history_retention", h.Retention, "history_interval", h.Interval, "eventlog_hard_max_age", hard)
 	}
-	b.Go(func(ctx context.Context) error { return d.RunHistory(ctx, h) })
+	b.GoOnce("history", func(ctx context.Context) error { return d.RunHistory(ctx, h) })
 }
 
 // directoryHead asks the directory's event log for its newest sequence: a

@@ -189,8 +189,9 @@ func (w *wiring) register(b *backend.Backend) error {
 		return fmt.Errorf("audit: registering metrics: %w", err)
 	}
 	auditv1.RegisterAuditServiceServer(b.GRPCServer(), srv)
-	b.Every(w.cfg.CheckpointInterval, func(ctx context.Context) { checkpoint(ctx, d, b.Logger(), m) })
-	b.Every(w.cfg.PurgeInterval, func(ctx context.Context) { purge(ctx, d, b.Logger(), m) })
+	// One replica signs checkpoints and purges at a time (R32).
+	b.EveryOnce("checkpoint", w.cfg.CheckpointInterval, func(ctx context.Context) { checkpoint(ctx, d, b.Logger(), m) })
+	b.EveryOnce("purge", w.cfg.PurgeInterval, func(ctx context.Context) { purge(ctx, d, b.Logger(), m) })
 	return nil
 }
 

@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/accesstoken"
+	"steward.dev/pkg/eventlog"
 	"steward.dev/pkg/resourcename"
 	"steward.dev/pkg/store"
 	"steward.dev/services/directory/token"
@@ -107,6 +109,44 @@ func (s *Service) loadSigningKeys(ctx context.Context) error {
 		return err
 	}
 	return s.keys.set(ring)
+}
+
+// FollowSigningKeys keeps the signing keys in step with the rotations other
+// replicas of the directory make on a store they share (R32): it tails the
+// directory's own log and loads the key ring again at each rotation, until ctx
+// is done; failures go to logger, and it tries again. A replica with a store
+// of its own has no need of it.
+func (s *Service) FollowSigningKeys(ctx context.Context, logger *slog.Logger) error {
+	for {
+		err := s.followSigningKeys(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		logger.Warn("directory: following key rotations; retrying", "error", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// followSigningKeys takes the log's head, loads the ring (so that no rotation
+// before the head is missed), then reloads it at every rotation after.
+func (s *Service) followSigningKeys(ctx context.Context) error {
+	head, err := s.log.Head(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.loadSigningKeys(ctx); err != nil {
+		return err
+	}
+	return s.log.Watch(ctx, eventlog.Subscription{From: eventlog.Position{Sequence: head}}, func(ev *eventlogv1.Event) error {
+		if ev.GetType() != TypeSigningKeysRotated {
+			return nil
+		}
+		return s.loadSigningKeys(ctx)
+	})
 }
 
 // JWKS returns the public keys that verify access tokens: the signing key,

@@ -129,7 +129,11 @@ func (w *wiring) register(b *backend.Backend) error {
 		return err
 	}
 	w.d.Store(d)
-	b.Go(func(ctx context.Context) error { return rotateKeys(ctx, d, w.keyRotation, b.Logger()) })
+	b.GoOnce("key-rotation", func(ctx context.Context) error { return rotateKeys(ctx, d, w.keyRotation, b.Logger()) })
+	if b.Replicated() {
+		// The other replicas' rotations.
+		b.Go(func(ctx context.Context) error { return d.FollowSigningKeys(ctx, b.Logger()) })
+	}
 	directoryv1.RegisterDirectoryServiceServer(b.GRPCServer(), &directoryServer{d: d, authorizer: b.Authorizer()})
 	return nil
 }

@@ -158,7 +158,7 @@ func (w *wiring) register(b *backend.Backend) error {
 		return err
 	}
 	licensingv1.RegisterLicensingServiceServer(b.GRPCServer(), &licensingServer{d: d, authorizer: b.Authorizer(), tokens: tokens})
-	b.Every(w.cfg.SweepInterval, func(ctx context.Context) { sweep(ctx, d, b.Logger()) })
+	b.EveryOnce("lease-sweeper", w.cfg.SweepInterval, func(ctx context.Context) { sweep(ctx, d, b.Logger()) })
 	return nil
 }
 
