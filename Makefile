@@ -318,7 +318,15 @@ tidy: ## go mod tidy in every module.
 run: build ## Start the whole suite on 127.0.0.1 with data in ./data (Ctrl-C stops it).
 	exec $(BIN)/steward-local --bin-dir $(BIN) --data-dir $(CURDIR)/data
 
+# make run-cluster's data (a directory apart from make run's: its stores are
+# in etcd, and its members remember their ports).
+CLUSTER_DATA ?= $(CURDIR)/data-cluster
+
+.PHONY: run-cluster
+run-cluster: build ## Start a local cluster on 127.0.0.1: a three-member etcd (steward-etcd) and two replicas of each service, data in CLUSTER_DATA (./data-cluster; Ctrl-C stops it).
+	exec $(BIN)/steward-local --bin-dir $(BIN) --data-dir $(CLUSTER_DATA) -etcd-members 3 -replicas 2
+
 .PHONY: clean
 clean: ## Remove build output, copied proto deps and local data.
-	rm -rf $(BIN) $(DEPS) data $(CONSOLE)/node_modules
+	rm -rf $(BIN) $(DEPS) data data-cluster $(CONSOLE)/node_modules
 	find $(CONSOLE)/dist -mindepth 1 ! -name .gitkeep -delete

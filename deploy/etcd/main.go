@@ -9,7 +9,9 @@
 //	  -initial-cluster etcd1=http://127.0.0.1:2380,etcd2=http://127.0.0.1:2382,etcd3=http://127.0.0.1:2384
 //
 // Every flag can be set through STEWARD_ETCD_<FLAG> (pkg/flagenv). SIGINT or
-// SIGTERM stops the member gracefully.
+// SIGTERM stops the member gracefully; with -ignore-sigint only SIGTERM does
+// (steward-local's members: a terminal's Ctrl-C reaches the whole process
+// group, and the launcher stops its members after the services).
 package main
 
 import (
@@ -39,8 +41,14 @@ func run(args []string) error {
 	fs.StringVar(&c.PeerAddr, "peer-addr", "127.0.0.1:2380", "where the other members connect")
 	fs.StringVar(&c.InitialCluster, "initial-cluster", "", "every member as name=http://peer-addr, comma-separated; empty: this member alone")
 	fs.StringVar(&c.LogLevel, "log-level", "warn", "etcd's log level: debug, info, warn, error")
+	ignoreSIGINT := fs.Bool("ignore-sigint", false, "ignore SIGINT, stop on SIGTERM only (steward-local stops its members after the services, whatever Ctrl-C reaches)")
 	if err := flagenv.Parse(fs, flagenv.Prefix+"_ETCD", args); err != nil {
 		return err
+	}
+	stopSignals := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if *ignoreSIGINT {
+		signal.Ignore(os.Interrupt)
+		stopSignals = stopSignals[1:]
 	}
 	s, err := etcdserver.Start(c)
 	if err != nil {
@@ -48,7 +56,7 @@ func run(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "steward-etcd: %s serving clients on %s\n", c.Name, s.ClientAddr())
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sig, stopSignals...)
 	select {
 	case <-sig:
 		s.Close()

@@ -6,12 +6,23 @@
 // waits until all of them are healthy, prints where they listen and a few
 // commands to try, and stops them all on Ctrl-C (SIGINT) or SIGTERM.
 //
+// In cluster mode (-etcd-members M, `make run-cluster`, issue 17) it first
+// starts M steward-etcd members on loopback, waits until each serves, then
+// starts -replicas N replicas of each backend on that etcd (replica i on the
+// usual ports plus (i-1)*-replica-port-step), every service dialling the
+// others' replicas as a comma-separated list, and one gateway; on Ctrl-C the
+// etcd members stop last, after the services.
+//
 // Children are started with a parent-death signal, so even a launcher killed
-// with SIGKILL leaves no process behind; if a child exits on its own, the
-// launcher stops the others and exits with status 1.
+// with SIGKILL leaves no process behind. If a child exits on its own while
+// the suite starts, or at any time outside cluster mode, the launcher stops
+// the others and exits with status 1; in cluster mode, once the suite is
+// running, it says so loudly and goes on without it (replicas are killed on
+// purpose to test faults), until no child is left.
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -35,6 +46,14 @@ type config struct {
 	readyTimeout time.Duration
 	stopTimeout  time.Duration
 	serviceFlags serviceFlags // extra flags, by service name
+	// Cluster mode (issue 17): etcdMembers steward-etcd members (0: no etcd,
+	// every backend on its bbolt file), clients on etcdPort, etcdPort+2, ...
+	// and peers on the port after each; replicas of each backend, replica i
+	// on its service's ports plus (i-1)*replicaPortStep.
+	etcdMembers     int
+	etcdPort        int
+	replicas        int
+	replicaPortStep int
 }
 
 // serviceFlags collects -service-flag NAME=FLAG: extra flags passed to one
@@ -100,12 +119,26 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level of the services: debug, info, warn or error")
 	fs.DurationVar(&cfg.readyTimeout, "ready-timeout", time.Minute, "how long to wait for the suite to become healthy")
 	fs.DurationVar(&cfg.stopTimeout, "stop-timeout", 15*time.Second, "how long to wait for the services to stop before killing them")
+	fs.IntVar(&cfg.etcdMembers, "etcd-members", 0, "cluster mode: start this many steward-etcd members on 127.0.0.1 and keep every backend's data in them (0: each backend on its own bbolt file)")
+	fs.IntVar(&cfg.etcdPort, "etcd-port", 2379, "client port of the first etcd member; member i serves clients on this port plus 2(i-1) and its peers on the next port")
+	fs.IntVar(&cfg.replicas, "replicas", 1, "replicas of each backend (more than 1 needs -etcd-members); replica i listens on its service's ports plus (i-1) times -replica-port-step")
+	fs.IntVar(&cfg.replicaPortStep, "replica-port-step", 10, "port distance between the replicas of a backend (gRPC and metrics)")
 	fs.Var(cfg.serviceFlags, "service-flag", "`NAME=-flag[=value]`: pass one more flag to the service NAME (repeatable), e.g. audit=-purge-interval=10m")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	switch {
+	case cfg.etcdMembers < 0:
+		return config{}, fmt.Errorf("-etcd-members %d: want 0 (no etcd) or more", cfg.etcdMembers)
+	case cfg.replicas < 1:
+		return config{}, fmt.Errorf("-replicas %d: want 1 or more", cfg.replicas)
+	case cfg.replicas > 1 && cfg.etcdMembers == 0:
+		return config{}, errors.New("-replicas above 1 needs -etcd-members: the replicas of a service share its data through etcd")
+	case cfg.replicas > 1 && cfg.replicaPortStep <= 0:
+		return config{}, fmt.Errorf("-replica-port-step %d: want a positive step", cfg.replicaPortStep)
 	}
 	return cfg, nil
 }

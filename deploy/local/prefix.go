@@ -17,6 +17,9 @@ type prefixWriter struct {
 	out    io.Writer
 	prefix []byte
 	buf    []byte // partial line
+	// onLine, if not nil, sees every line (without the prefix) before it
+	// is written.
+	onLine func(line []byte)
 }
 
 func newPrefixWriter(mu *sync.Mutex, out io.Writer, prefix string) *prefixWriter {
@@ -50,6 +53,9 @@ func (w *prefixWriter) Flush() {
 
 // emit writes line, ending it with a newline if it has none.
 func (w *prefixWriter) emit(line []byte) {
+	if w.onLine != nil {
+		w.onLine(line)
+	}
 	b := append(append([]byte(nil), w.prefix...), line...)
 	if b[len(b)-1] != '\n' {
 		b = append(b, '\n')

@@ -81,3 +81,21 @@ func TestParseServiceFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefixWriterOnLine: onLine sees each whole line, without the prefix
+// (the launcher spots steward-etcd's "serving clients" line with it).
+func TestPrefixWriterOnLine(t *testing.T) {
+	var out bytes.Buffer
+	var mu sync.Mutex
+	var seen []string
+	w := newPrefixWriter(&mu, &out, "etcd1 | ")
+	w.onLine = func(line []byte) { seen = append(seen, string(line)) }
+	_, _ = w.Write([]byte("starting\nsteward-etcd: etcd1 serving clients"))
+	_, _ = w.Write([]byte(" on 127.0.0.1:2379\n"))
+	if want := []string{"starting\n", "steward-etcd: etcd1 serving clients on 127.0.0.1:2379\n"}; !slices.Equal(seen, want) {
+		t.Errorf("lines seen %q, want %q", seen, want)
+	}
+	if got := out.String(); got != "etcd1 | starting\netcd1 | steward-etcd: etcd1 serving clients on 127.0.0.1:2379\n" {
+		t.Errorf("output %q", got)
+	}
+}

@@ -1,7 +1,9 @@
 // Package grpcclient dials Steward services from other Steward services: it
 // authenticates as the calling service, forwards the end user and the
 // request ID of the call being served, and gives unary calls a default
-// deadline.
+// deadline. A target may name several replicas of one service
+// ("127.0.0.1:7002,127.0.0.1:7012"): calls are then spread over the healthy
+// ones (see Dial).
 package grpcclient
 
 import (
@@ -20,7 +22,9 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	_ "google.golang.org/grpc/health" // client-side health checking of replicas
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/resolver"
 
 	"steward.dev/pkg/authn"
 	"steward.dev/pkg/tracing"
@@ -68,12 +72,26 @@ func (c TLSConfig) enabled() bool {
 // Dial returns a client connection to target ("127.0.0.1:7001",
 // "dns:///directory:7001") configured by opts. Like grpc.NewClient it does no
 // I/O; the connection is made on first use.
+//
+// target may also be a comma-separated list of host:port, the replicas of
+// one service ("127.0.0.1:7002,127.0.0.1:7012"): the connection then keeps a
+// subchannel to each and spreads calls over them round-robin, skipping a
+// replica that is down or whose grpc.health.v1 status (the server's, "") is
+// not SERVING, so calls go on when one replica stops. A call already sent to
+// a replica that dies fails as it would with a single address; it is not
+// retried elsewhere. Without TLS every address of the list must be a
+// loopback one. A single address behaves as it always did (gRPC's default
+// pick-first, no client health checking).
 func Dial(target string, opts Options) (*grpc.ClientConn, error) {
 	dialOpts, err := DialOptions(target, opts)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient(target, dialOpts...)
+	grpcTarget := target
+	if addrs, ok := replicaList(target); ok {
+		grpcTarget = replicasScheme + ":///" + strings.Join(addrs, ",")
+	}
+	conn, err := grpc.NewClient(grpcTarget, dialOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("grpcclient: dialling %s: %w", target, err)
 	}
@@ -83,8 +101,14 @@ func Dial(target string, opts Options) (*grpc.ClientConn, error) {
 // DialOptions returns the dial options Dial uses for target: transport
 // credentials, then the interceptors, then, with tracing on
 // (pkg/tracing.Setup), otelgrpc's client stats handler (which sends the
-// call's traceparent), then opts.DialOptions.
+// call's traceparent), then opts.DialOptions. For a list of replicas they
+// also hold the resolver of the list and the round-robin service config,
+// which only Dial's rewritten target uses: dial a list with Dial.
 func DialOptions(target string, opts Options) ([]grpc.DialOption, error) {
+	addrs, isList := replicaList(target)
+	if strings.Contains(target, ",") && !strings.Contains(target, "/") && !isList {
+		return nil, fmt.Errorf("grpcclient: invalid target %q: a list of replicas is comma-separated host:port", target)
+	}
 	var creds credentials.TransportCredentials
 	if opts.TLS.enabled() {
 		cfg, err := opts.TLS.config()
@@ -93,8 +117,14 @@ func DialOptions(target string, opts Options) ([]grpc.DialOption, error) {
 		}
 		creds = credentials.NewTLS(cfg)
 	} else {
-		if !isLoopback(target) {
-			return nil, fmt.Errorf("grpcclient: refusing plaintext connection to non-loopback target %q: configure TLS", target)
+		checked := addrs
+		if !isList {
+			checked = []string{target}
+		}
+		for _, a := range checked {
+			if !isLoopback(a) {
+				return nil, fmt.Errorf("grpcclient: refusing plaintext connection to non-loopback target %q: configure TLS", a)
+			}
 		}
 		creds = insecure.NewCredentials()
 	}
@@ -108,9 +138,97 @@ func DialOptions(target string, opts Options) ([]grpc.DialOption, error) {
 		grpc.WithChainStreamInterceptor(stream),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: reconnectBackoff, MinConnectTimeout: 20 * time.Second}),
 	}
+	if isList {
+		out = append(out, grpc.WithResolvers(replicasBuilder(addrs)), grpc.WithDefaultServiceConfig(replicasServiceConfig))
+	}
 	out = append(out, tracing.DialOptions()...)
 	return append(out, opts.DialOptions...), nil
 }
+
+// replicasScheme is the resolver scheme of Dial's target for a list of
+// replicas; its resolver is given to that connection alone.
+const replicasScheme = "steward-replicas"
+
+// replicasServiceConfig spreads calls over the replicas and leaves out
+// those whose health (the server's own status, "") is not SERVING: a
+// replica stopping (health turns NOT_SERVING before it drains) or still
+// catching up with the logs it follows. The read-only calls every service
+// makes on every request it serves (a bearer credential's verification, a
+// permission check) and health checks are retried on UNAVAILABLE, which a
+// call sent to a replica that has just died gets before its client has seen
+// the connection go: the retry goes to another replica. Other calls are not
+// retried: a write may have been applied before its connection broke.
+const replicasServiceConfig = `{
+  "loadBalancingConfig": [{"round_robin": {}}],
+  "healthCheckConfig": {"serviceName": ""},
+  "methodConfig": [{
+    "name": [
+      {"service": "grpc.health.v1.Health", "method": "Check"},
+      {"service": "steward.directory.v1.DirectoryService", "method": "VerifyCredential"},
+      {"service": "steward.directory.v1.DirectoryService", "method": "GetJwks"},
+      {"service": "steward.access.v1.AccessService", "method": "CheckPermission"},
+      {"service": "steward.access.v1.AccessService", "method": "BatchCheckPermission"}
+    ],
+    "retryPolicy": {
+      "maxAttempts": 3,
+      "initialBackoff": "0.05s",
+      "maxBackoff": "0.5s",
+      "backoffMultiplier": 2,
+      "retryableStatusCodes": ["UNAVAILABLE"]
+    }
+  }]
+}`
+
+// replicaList reports whether target is a list of replicas, two or more
+// host:port separated by commas (blanks around them and empty items are
+// ignored), and returns them.
+func replicaList(target string) ([]string, bool) {
+	if !strings.Contains(target, ",") {
+		return nil, false
+	}
+	var addrs []string
+	for a := range strings.SplitSeq(target, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if strings.Contains(a, "/") {
+			return nil, false // a scheme or a path: not host:port
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, false
+		}
+		addrs = append(addrs, a)
+	}
+	return addrs, len(addrs) > 0
+}
+
+// replicasBuilder returns the resolver of a list of replicas: it hands
+// the connection every address once (again whenever the connection leaves
+// idleness), each with its own host:port as the authority its TLS
+// certificate is verified against, as when it is dialled alone.
+func replicasBuilder(addrs []string) resolver.Builder {
+	var state resolver.State
+	for _, a := range addrs {
+		state.Endpoints = append(state.Endpoints, resolver.Endpoint{Addresses: []resolver.Address{{Addr: a, ServerName: a}}})
+	}
+	return staticBuilder{state: state}
+}
+
+type staticBuilder struct{ state resolver.State }
+
+func (b staticBuilder) Build(_ resolver.Target, cc resolver.ClientConn, _ resolver.BuildOptions) (resolver.Resolver, error) {
+	// round_robin accepts any non-empty list: there is no error to retry.
+	_ = cc.UpdateState(b.state)
+	return staticResolver{}, nil
+}
+
+func (staticBuilder) Scheme() string { return replicasScheme }
+
+type staticResolver struct{}
+
+func (staticResolver) ResolveNow(resolver.ResolveNowOptions) {}
+func (staticResolver) Close()                                {}
 
 // reconnectBackoff is how often a client tries to reach a server that is
 // down: gRPC's default backoff but capped at one second instead of two

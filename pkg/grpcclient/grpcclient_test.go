@@ -27,6 +27,12 @@ func TestDialOptionsRefusesPlaintextToRemote(t *testing.T) {
 		{"10.0.0.1:7001", false},
 		{"directory.example:7001", false},
 		{"dns:///directory:7001", false},
+		// Lists of replicas: every address must be a loopback one.
+		{"127.0.0.1:7002,127.0.0.1:7012", true},
+		{"127.0.0.1:7002, localhost:7012,[::1]:7022", true},
+		{"127.0.0.1:7002,10.0.0.1:7012", false},
+		{"access.example:7002,127.0.0.1:7012", false},
+		{"127.0.0.1:7002,no-port", false},
 	}
 	for _, tt := range tests {
 		_, err := grpcclient.DialOptions(tt.target, grpcclient.Options{})
@@ -36,6 +42,12 @@ func TestDialOptionsRefusesPlaintextToRemote(t *testing.T) {
 	}
 	if _, err := grpcclient.DialOptions("10.0.0.1:7001", grpcclient.Options{TLS: grpcclient.TLSConfig{ServerName: "directory"}}); err != nil {
 		t.Errorf("DialOptions with TLS: %v", err)
+	}
+	if _, err := grpcclient.Dial("127.0.0.1:7002,10.0.0.2:7012", grpcclient.Options{}); err == nil {
+		t.Error("Dial of a list with a remote address succeeded in plaintext")
+	}
+	if _, err := grpcclient.DialOptions("10.0.0.1:7002,10.0.0.2:7012", grpcclient.Options{TLS: grpcclient.TLSConfig{ServerName: "access"}}); err != nil {
+		t.Errorf("DialOptions of a list with TLS: %v", err)
 	}
 }
 

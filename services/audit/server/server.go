@@ -97,7 +97,7 @@ func NewConfig() Config {
 // purge intervals and the minimum retention.
 func (c *Config) AddFlags(fs *flag.FlagSet) {
 	c.Config.AddFlags(fs)
-	fs.StringVar(&c.LicensingAddr, "licensing-addr", c.LicensingAddr, "licensing's gRPC address, whose event log audit follows")
+	fs.StringVar(&c.LicensingAddr, "licensing-addr", c.LicensingAddr, "licensing's gRPC address, whose event log audit follows; a comma-separated list of host:port names its replicas")
 	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", c.CheckpointInterval, "how often the audit logs that grew get a new signed checkpoint")
 	fs.DurationVar(&c.PurgeInterval, "purge-interval", c.PurgeInterval, "how often events older than their organization's retention are purged")
 	fs.DurationVar(&c.Domain.MinRetention, "min-retention", c.Domain.MinRetention, "the shortest retention an organization may set for its audit events")

@@ -176,7 +176,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "HTTP listen address (host:port; an empty host means 127.0.0.1)")
 	for i := range c.Backends {
 		b := &c.Backends[i]
-		fs.StringVar(&b.Addr, b.Name+"-addr", b.Addr, "gRPC address of the "+b.Name+" service")
+		fs.StringVar(&b.Addr, b.Name+"-addr", b.Addr, "gRPC address of the "+b.Name+" service; a comma-separated list of host:port names its replicas, over which calls are spread")
 	}
 	fs.Func("cors-origins", "comma-separated origins allowed by CORS (e.g. http://localhost:3000, or *); empty disables CORS", func(s string) error {
 		c.CORSOrigins = nil
