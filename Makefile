@@ -186,6 +186,14 @@ test-e2e: build browser-deps ## End-to-end tests against the real binaries, the 
 	STEWARD_ARTEFACTS=$(ARTEFACTS) STEWARD_BIN=$(BIN) go test -count=1 -tags e2e -timeout 10m -v ./deploy/... 2>&1 \
 	  | grep -vE '^[[:space:]]*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)'
 
+CLUSTER_SECONDS ?= 30
+
+.PHONY: test-cluster
+test-cluster: build ## Scale-out fault tests: a 3-member etcd and 2 replicas of each backend, SIGKILLs under CLUSTER_SECONDS of mixed load (make test runs a 9 s form); then every end-to-end test with the backends on etcd.
+	STEWARD_CLUSTER_SECONDS=$(CLUSTER_SECONDS) STEWARD_BIN=$(BIN) go test -count=1 -tags e2e -timeout 15m -run 'TestClusterFaults' -v ./deploy/e2e/ \
+	  | grep -vE '^[[:space:]]*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)'
+	STEWARD_E2E_STORE=etcd STEWARD_BIN=$(BIN) go test -count=1 -tags e2e -timeout 20m -skip 'TestConsole|TestCluster' ./deploy/e2e/
+
 .PHONY: console-screenshots
 console-screenshots: build browser-deps ## Retake README's console screenshots (services/gateway/console/screenshots) with the browser tests.
 	STEWARD_CONSOLE_SHOTS=$(CURDIR)/$(CONSOLE)/screenshots STEWARD_BIN=$(BIN) go test -count=1 -tags e2e -run 'TestConsole' -timeout 10m ./deploy/e2e/
