@@ -25,11 +25,11 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"steward.dev/deploy/linearizable"
 	accessv1 "steward.dev/gen/steward/access/v1"
 	auditv1 "steward.dev/gen/steward/audit/v1"
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 	licensingv1 "steward.dev/gen/steward/licensing/v1"
-	"steward.dev/deploy/linearizable"
 	"steward.dev/pkg/grpcclient"
 )
 

@@ -8,10 +8,12 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -36,9 +38,37 @@ func envInt(name string, def int) int {
 // its own connection. It reports throughput and latency percentiles; it
 // asserts nothing about them (figures belong in BENCHMARKS.md).
 func TestLoadCheck(t *testing.T) {
+	s := launch(t)
+	load := setUpCheckLoad(t, s)
+	load.run("", func() grpc.ClientConnInterface { return s.dial("access") })
+	load.batch(accessv1.NewAccessServiceClient(s.dial("access")))
+}
+
+// TestLoadClusterCheck is TestLoadCheck against the cluster of make
+// run-cluster (issue 17): the callers on one access replica, then spread
+// over both (round robin, as Steward's services dial replicas).
+func TestLoadClusterCheck(t *testing.T) {
+	s := launchCluster(t)
+	load := setUpCheckLoad(t, s.suite)
+	load.run("one access replica", func() grpc.ClientConnInterface { return s.dial("access") })
+	load.run("two access replicas", func() grpc.ClientConnInterface { return s.replicaList("access") })
+}
+
+// checkLoad is a prepared CheckPermission load: LOAD_CONCURRENCY callers for
+// LOAD_SECONDS, asking as a service whether a group member may create jobs
+// in a folder.
+type checkLoad struct {
+	t                *testing.T
+	seconds, callers int
+	asService        context.Context
+	req              func(i int) *accessv1.CheckPermissionRequest
+}
+
+// setUpCheckLoad makes the load's organization, service, group of 50 users
+// and role assignment through s, and returns the load.
+func setUpCheckLoad(t *testing.T, s *suite) checkLoad {
 	seconds := envInt("LOAD_SECONDS", 10)
 	callers := envInt("LOAD_CONCURRENCY", 8)
-	s := launch(t)
 	ctx := context.Background()
 	dir := directoryv1.NewDirectoryServiceClient(s.dial("directory"))
 	asService := s.asService(ctx, "licensing") // a service granted CheckPermission
@@ -103,11 +133,18 @@ func TestLoadCheck(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
+	return checkLoad{t: t, seconds: seconds, callers: callers, asService: asService, req: req}
+}
+
+// run drives the load, each caller on a connection of its own from dial,
+// and logs the figures under label.
+func (l checkLoad) run(label string, dial func() grpc.ClientConnInterface) {
+	t, seconds, callers, asService, req := l.t, l.seconds, l.callers, l.asService, l.req
 	stop := time.Now().Add(time.Duration(seconds) * time.Second)
 	lat := make([][]time.Duration, callers)
 	var wg sync.WaitGroup
 	for c := range callers {
-		client := accessv1.NewAccessServiceClient(s.dial("access"))
+		client := accessv1.NewAccessServiceClient(dial())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -126,10 +163,13 @@ func TestLoadCheck(t *testing.T) {
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	pct := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
-	t.Logf("CheckPermission load: %d callers, %ds: %d calls, %.0f calls/s, p50 %v, p90 %v, p99 %v, max %v",
-		callers, seconds, len(all), float64(len(all))/float64(seconds), pct(0.50), pct(0.90), pct(0.99), all[len(all)-1])
+	t.Logf("CheckPermission load%s: %d callers, %ds: %d calls, %.0f calls/s, p50 %v, p90 %v, p99 %v, max %v",
+		strings.TrimSuffix(" ("+label+")", " ()"), callers, seconds, len(all), float64(len(all))/float64(seconds), pct(0.50), pct(0.90), pct(0.99), all[len(all)-1])
+}
 
-	// BatchCheckPermission with 1,000 items, one caller.
+// batch measures BatchCheckPermission with 1,000 items, one caller.
+func (l checkLoad) batch(acc accessv1.AccessServiceClient) {
+	t, asService, req := l.t, l.asService, l.req
 	items := make([]*accessv1.CheckPermissionRequest, 1000)
 	for i := range items {
 		items[i] = req(i)
