@@ -13,8 +13,11 @@
 // and returns store.ErrConflict when they are used up. etcd's locks are never
 // used for correctness.
 //
-// Within one process Update calls are serialized (as bbolt's single writer is),
-// so conflicts happen only between replicas.
+// Within one process Update calls are committed by one committer at a time,
+// in batches (group commit, batch.go): the calls that queued while a commit
+// was in flight run one after the other on one transaction, each seeing the
+// writes of those before it, and commit together. So conflicts happen only
+// between replicas, and a busy process pays one etcd commit per batch.
 //
 // Layout under Options.Prefix (e.g. "/steward/directory/"):
 //
@@ -34,7 +37,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -100,7 +102,8 @@ type Store struct {
 	seqs   []byte // <prefix>s/
 	marker []byte // <prefix>c
 
-	writer sync.Mutex   // one Update at a time in this process
+	writer sync.Mutex   // held by the committer of Update's batches (batch.go)
+	queue  batchQueue   // Update calls waiting for the committer
 	life   sync.RWMutex // held for reading by every transaction; Close takes it
 	closed bool         // guarded by life
 }
@@ -369,46 +372,6 @@ func (s *Store) View(ctx context.Context, fn func(tx store.ReadTx) error) error 
 	defer s.end()
 	tx := &txn{s: s, ctx: ctx, readOnly: true}
 	return fn(tx)
-}
-
-// Update implements store.Store.
-func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
-	if err := s.begin(); err != nil {
-		return err
-	}
-	defer s.end()
-	s.writer.Lock()
-	defer s.writer.Unlock()
-	for attempt := 0; ; attempt++ {
-		tx := &txn{s: s, ctx: ctx, writes: map[string]*[]byte{}}
-		if err := fn(tx); err != nil {
-			return err
-		}
-		if tx.err != nil { // a read failed but fn did not return it
-			return tx.err
-		}
-		ok, err := tx.commit()
-		if err != nil {
-			return err
-		}
-		if ok {
-			for _, hook := range tx.hooks {
-				hook()
-			}
-			return nil
-		}
-		if attempt >= s.opts.Retries {
-			return store.ErrConflict
-		}
-		// Back off a little, with jitter, so that replicas retrying the
-		// same keys do not collide again and again.
-		wait := time.Duration(rand.Int64N(int64(time.Millisecond)<<min(attempt, 6))) + 100*time.Microsecond
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-	}
 }
 
 // txn is a transaction: reads at rev, writes buffered until commit.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -331,4 +332,83 @@ func TestLeadFencing(t *testing.T) {
 		t.Fatalf("the new leader's write: %v", err)
 	}
 	close(release)
+}
+
+// TestGroupCommit: concurrent Update calls of one process share etcd
+// transactions; a call that fails has its writes and hooks undone and gets
+// its own error, and every other call commits, runs its hooks once and sees
+// the writes of the calls committed before it.
+func TestGroupCommit(t *testing.T) {
+	s := open(t, "a", etcdstore.Options{})
+	errBoom := errors.New("boom")
+	const n = 60
+	var hooks sync.Map
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Update(ctx, func(tx store.Tx) error {
+				sum := 0
+				if v, err := tx.Get([]byte("sum")); err == nil {
+					sum, _ = strconv.Atoi(string(v))
+				}
+				if err := tx.Put([]byte("sum"), []byte(strconv.Itoa(sum+1))); err != nil {
+					return err
+				}
+				if err := tx.Put(fmt.Appendf(nil, "k/%02d", i), []byte("v")); err != nil {
+					return err
+				}
+				tx.OnCommit(func() {
+					if _, dup := hooks.LoadOrStore(i, true); dup {
+						t.Errorf("call %d's hook ran twice", i)
+					}
+				})
+				if i%7 == 0 {
+					return errBoom
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	failed := 0
+	for i, err := range errs {
+		if i%7 == 0 {
+			failed++
+			if !errors.Is(err, errBoom) {
+				t.Errorf("call %d = %v, want its own error", i, err)
+			}
+			if _, ran := hooks.Load(i); ran {
+				t.Errorf("failed call %d's hook ran", i)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("call %d = %v", i, err)
+		}
+		if _, ran := hooks.Load(i); !ran {
+			t.Errorf("call %d's hook did not run", i)
+		}
+	}
+	var keys []string
+	var sum []byte
+	if err := s.View(ctx, func(tx store.ReadTx) error {
+		var err error
+		if sum, err = tx.Get([]byte("sum")); err != nil {
+			return err
+		}
+		return tx.Scan([]byte("k/"), nil, func(k, _ []byte) (bool, error) { keys = append(keys, string(k)); return true, nil })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := strconv.Itoa(n - failed); string(sum) != want || len(keys) != n-failed {
+		t.Errorf("sum %s and %d keys, want %s and %d: a failed call's writes were kept or a good one's lost", sum, len(keys), want, n-failed)
+	}
+	for _, k := range keys {
+		if i, _ := strconv.Atoi(strings.TrimPrefix(k, "k/")); i%7 == 0 {
+			t.Errorf("failed call %d's key %s was written", i, k)
+		}
+	}
 }
