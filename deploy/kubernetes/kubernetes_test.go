@@ -308,7 +308,8 @@ func TestManifests(t *testing.T) {
 
 // perService are the flags whose values differ from service to service:
 // never in the shared ConfigMap.
-var perService = []string{"addr", "metrics-addr", "debug-addr", "data-dir", "service-credential-file", "trusted-services-file"}
+var perService = []string{"addr", "metrics-addr", "debug-addr", "data-dir", "service-credential-file", "trusted-services-file",
+	"tls-cert", "tls-key", "peer-tls-cert", "peer-tls-key"}
 
 // checkConfigMap checks that every variable of the shared ConfigMap sets a
 // flag of at least one program, with a value every program that has the
@@ -461,11 +462,27 @@ func checkProgram(t *testing.T, objs []*object, p programs.Program, env map[stri
 				t.Errorf("args lack %s", want)
 			}
 		}
-		// Kubernetes' gRPC probes ask grpc.health.v1 on the gRPC port.
-		for name, pr := range map[string]*probe{"startupProbe": c.StartupProbe, "readinessProbe": c.ReadinessProbe, "livenessProbe": c.LivenessProbe} {
-			if pr == nil || pr.GRPC == nil || pr.GRPC.Port != port {
-				t.Errorf("%s is not a grpc probe on port %d", name, port)
+		// The gRPC port speaks TLS alone, which Kubernetes' gRPC probes
+		// cannot: startup and readiness ask GET /healthz on the metrics
+		// port (the gRPC health in plain HTTP), liveness that the gRPC
+		// port accepts connections.
+		for name, pr := range map[string]*probe{"startupProbe": c.StartupProbe, "readinessProbe": c.ReadinessProbe} {
+			if pr == nil || pr.HTTPGet == nil || pr.HTTPGet.Path != "/healthz" || pr.HTTPGet.Port != "metrics" {
+				t.Errorf("%s is not GET /healthz on port metrics", name)
 			}
+		}
+		if pr := c.LivenessProbe; pr == nil || pr.TCPSocket == nil || pr.TCPSocket.Port != portName {
+			t.Errorf("livenessProbe is not a tcpSocket probe of port %s", portName)
+		}
+		// TLS both ways: served, and to every other service, with the
+		// service's certificate as its client certificate.
+		for _, f := range []string{"tls-cert", "tls-key", "tls-client-ca", "peer-tls-ca", "peer-tls-cert", "peer-tls-key"} {
+			if value(f) == "" {
+				t.Errorf("-%s is not set: the services talk TLS between pods", f)
+			}
+		}
+		if value("peer-tls-cert") != value("tls-cert") || value("peer-tls-key") != value("tls-key") {
+			t.Error("-peer-tls-cert and -peer-tls-key are not the service's own -tls-cert and -tls-key (CN steward-<service>)")
 		}
 	} else {
 		if pr := c.ReadinessProbe; pr == nil || pr.HTTPGet == nil || pr.HTTPGet.Path != "/readyz" || pr.HTTPGet.Port != portName {
@@ -499,13 +516,15 @@ func checkProgram(t *testing.T, objs []*object, p programs.Program, env map[stri
 		}
 		return false, false
 	}
-	files := []string{"service-credential-file", "trusted-services-file", "data-dir"}
+	files := []string{"service-credential-file", "trusted-services-file", "data-dir",
+		"tls-cert", "tls-key", "tls-client-ca", "peer-tls-ca", "peer-tls-cert", "peer-tls-key"}
 	if !p.Backend {
-		// The gateway keeps no data and leaves the trusted services alone.
+		// The gateway keeps no data and leaves the trusted services alone;
+		// it verifies the backends' certificates.
 		if v := value("trusted-services-file"); v != "" {
 			t.Errorf("-trusted-services-file=%s: the gateway must leave it alone (empty)", v)
 		}
-		files = files[:1]
+		files = []string{"service-credential-file", "tls-ca"}
 	}
 	for _, f := range files {
 		v := value(f)
@@ -519,9 +538,10 @@ func checkProgram(t *testing.T, objs []*object, p programs.Program, env map[stri
 			t.Errorf("-%s=%s: mount its volume read-only", f, v)
 		}
 	}
-	wantSecret := "steward-" + p.Name + "-credentials"
-	if !slices.ContainsFunc(pod.Volumes, func(v volume) bool { return v.Secret != nil && v.Secret.SecretName == wantSecret }) {
-		t.Errorf("no volume of the Secret %s", wantSecret)
+	for _, wantSecret := range []string{"steward-" + p.Name + "-credentials", "steward-" + p.Name + "-tls"} {
+		if !slices.ContainsFunc(pod.Volumes, func(v volume) bool { return v.Secret != nil && v.Secret.SecretName == wantSecret }) {
+			t.Errorf("no volume of the Secret %s", wantSecret)
+		}
 	}
 
 	// The Service: the Deployment's pods, the named ports.

@@ -118,7 +118,8 @@ func readEnv(t *testing.T, path string) map[string]string {
 
 // perService are the flags whose values differ from service to service:
 // never in the shared steward.env.
-var perService = []string{"addr", "metrics-addr", "debug-addr", "data-dir", "service-credential-file", "trusted-services-file"}
+var perService = []string{"addr", "metrics-addr", "debug-addr", "data-dir", "service-credential-file", "trusted-services-file",
+	"tls-cert", "tls-key", "peer-tls-cert", "peer-tls-key"}
 
 func TestEnvFile(t *testing.T) {
 	for env, value := range readEnv(t, envFile) {

@@ -168,6 +168,14 @@ type Config struct {
 	// TLS enables TLS (and client-certificate authentication of services
 	// when ClientCAFile is set); the zero value serves plaintext.
 	TLS grpcserver.TLSConfig
+	// PeerTLS is how the service dials the other services (the directory,
+	// access, the logs it follows): over TLS when any field is set
+	// (-peer-tls-ca, -peer-tls-cert and -peer-tls-key, -peer-tls-server-name),
+	// presenting the client certificate when one is given (CommonName
+	// steward-<Name>, which authenticates the service to a server with
+	// -tls-client-ca). The zero value dials in plaintext, which
+	// pkg/grpcclient allows to loopback addresses only.
+	PeerTLS grpcclient.TLSConfig
 	// MaxRecvMsgBytes is the largest request accepted; 0 means the
 	// grpcserver default.
 	MaxRecvMsgBytes int
@@ -240,7 +248,7 @@ type Config struct {
 // variable (see pkg/flagenv).
 func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "gRPC listen address (host:port; an empty host means 127.0.0.1)")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "Prometheus /metrics listen address; empty disables it")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "Prometheus /metrics and GET /healthz (200 while SERVING, else 503) listen address, plain HTTP; empty disables it")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "pprof listen address (/debug/pprof/, unauthenticated: keep it on loopback); empty (the default) disables it")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the service's data (its bbolt file is <data-dir>/"+c.Name+".db)")
 	fs.Func("store", "storage backend: bbolt (a file in -data-dir; the default) or etcd (the cluster at -etcd-endpoints, shared by the service's replicas)", func(v string) error {
@@ -264,6 +272,10 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLS.CertFile, "tls-cert", c.TLS.CertFile, "PEM server certificate; with -tls-key enables TLS")
 	fs.StringVar(&c.TLS.KeyFile, "tls-key", c.TLS.KeyFile, "PEM server private key")
 	fs.StringVar(&c.TLS.ClientCAFile, "tls-client-ca", c.TLS.ClientCAFile, "PEM CA whose client certificates (CN steward-<service>) authenticate services")
+	fs.StringVar(&c.PeerTLS.CAFile, "peer-tls-ca", c.PeerTLS.CAFile, "PEM CA verifying the other services' server certificates; when set (or any -peer-tls-* is), the service dials every other service over TLS")
+	fs.StringVar(&c.PeerTLS.CertFile, "peer-tls-cert", c.PeerTLS.CertFile, "PEM client certificate (CN steward-"+c.Name+") presented to the other services, for mutual TLS; with -peer-tls-key")
+	fs.StringVar(&c.PeerTLS.KeyFile, "peer-tls-key", c.PeerTLS.KeyFile, "PEM private key of -peer-tls-cert")
+	fs.StringVar(&c.PeerTLS.ServerName, "peer-tls-server-name", c.PeerTLS.ServerName, "name the other services' certificates are verified against instead of the host of their address")
 	if c.EventLog {
 		fs.Uint64Var(&c.Retention.MaxEvents, "eventlog-max-events", c.Retention.MaxEvents, "keep at most this many of the newest events (0: no count limit)")
 		fs.DurationVar(&c.Retention.MaxAge, "eventlog-max-age", c.Retention.MaxAge, "keep events younger than this (0: no age limit)")
@@ -287,6 +299,7 @@ type Backend struct {
 	log        *eventlog.Log
 	refusals   *refusals // nil unless Config.RefusedCallType
 	cred       authn.ServiceCredential
+	peerTLS    grpcclient.TLSConfig
 	logger     *slog.Logger
 	runners    []func(ctx context.Context) error
 	// closeConns closes the connections to other services Complete dialled.
@@ -323,6 +336,9 @@ func (c Config) Complete() (_ *Backend, err error) {
 	if c.TrustedServicesFile == "" {
 		return nil, fmt.Errorf("backend: %s: TrustedServicesFile is required", c.Name)
 	}
+	if (c.PeerTLS.CertFile == "") != (c.PeerTLS.KeyFile == "") {
+		return nil, fmt.Errorf("backend: %s: -peer-tls-cert and -peer-tls-key go together", c.Name)
+	}
 	if c.RefusedCallType != "" && ((!c.EventLog && c.RecordRefused == nil) || !strings.HasPrefix(c.RefusedCallType, c.Name+".")) {
 		return nil, fmt.Errorf("backend: %s: RefusedCallType %q needs the service's own event log (EventLog) or RecordRefused, and a type %s.*", c.Name, c.RefusedCallType, c.Name)
 	}
@@ -354,7 +370,7 @@ func (c Config) Complete() (_ *Backend, err error) {
 		_ = stopTracing(context.Background())
 		return nil, err
 	}
-	b := &Backend{name: c.Name, store: st, cred: cred, logger: logger, stopTracing: stopTracing}
+	b := &Backend{name: c.Name, store: st, cred: cred, peerTLS: c.PeerTLS, logger: logger, stopTracing: stopTracing}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, b.closeEarly())
@@ -390,7 +406,7 @@ func (c Config) Complete() (_ *Backend, err error) {
 	b.closeConns = closeConns
 	verify := c.Verifier
 	if verify == nil && c.DirectoryAddr != "" {
-		directoryConn, err := grpcclient.Dial(c.DirectoryAddr, grpcclient.Options{Service: c.Name, Credential: cred})
+		directoryConn, err := b.Dial(c.DirectoryAddr)
 		if err != nil {
 			return nil, err
 		}
@@ -401,7 +417,7 @@ func (c Config) Complete() (_ *Backend, err error) {
 	}
 	authorizer := c.Authorizer
 	if authorizer == nil && c.AccessAddr != "" {
-		accessConn, err := grpcclient.Dial(c.AccessAddr, grpcclient.Options{Service: c.Name, Credential: cred})
+		accessConn, err := b.Dial(c.AccessAddr)
 		if err != nil {
 			return nil, err
 		}
@@ -598,8 +614,18 @@ func (b *Backend) Store() store.Store { return b.store }
 func (b *Backend) EventLog() *eventlog.Log { return b.log }
 
 // ServiceCredential returns the service's own credential, for dialling
-// other services as itself with pkg/grpcclient.
+// other services as itself with pkg/grpcclient (Dial does).
 func (b *Backend) ServiceCredential() authn.ServiceCredential { return b.cred }
+
+// Dial returns a connection to another service of the suite at addr (one
+// host:port or a comma-separated list of replicas, see grpcclient.Dial):
+// calls carry the service's name and credential, and go over TLS with
+// Config.PeerTLS when it is set. Without it only loopback addresses may be
+// dialled. Like grpcclient.Dial it does no I/O; the caller closes the
+// connection.
+func (b *Backend) Dial(addr string) (*grpc.ClientConn, error) {
+	return grpcclient.Dial(addr, grpcclient.Options{Service: b.name, Credential: b.cred, TLS: b.peerTLS})
+}
 
 // Logger returns the service's logger.
 func (b *Backend) Logger() *slog.Logger { return b.logger }

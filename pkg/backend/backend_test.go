@@ -21,6 +21,7 @@ import (
 	"steward.dev/pkg/backend"
 	"steward.dev/pkg/backend/backendtest"
 	"steward.dev/pkg/flagenv"
+	"steward.dev/pkg/grpcclient"
 	"steward.dev/pkg/logging"
 	"steward.dev/pkg/store"
 )
@@ -173,11 +174,14 @@ func TestFlags(t *testing.T) {
 	t.Setenv("STEWARD_DATA_DIR", "/env/dir")
 	t.Setenv("STEWARD_ADDR", "127.0.0.1:1")
 	t.Setenv("STEWARD_TLS_CLIENT_CA", "/ca.pem")
-	if err := flagenv.Parse(fs, flagenv.Prefix, []string{"-addr", "127.0.0.1:2", "-log-format", "json", "-debug-addr", "127.0.0.1:6060"}); err != nil {
+	t.Setenv("STEWARD_PEER_TLS_CA", "/peer-ca.pem")
+	if err := flagenv.Parse(fs, flagenv.Prefix, []string{"-addr", "127.0.0.1:2", "-log-format", "json", "-debug-addr", "127.0.0.1:6060",
+		"-peer-tls-cert", "/tls.crt", "-peer-tls-key", "/tls.key", "-peer-tls-server-name", "steward"}); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Addr != "127.0.0.1:2" || cfg.DataDir != "/env/dir" || cfg.MetricsAddr != "127.0.0.1:9001" || cfg.DebugAddr != "127.0.0.1:6060" ||
-		cfg.TLS.ClientCAFile != "/ca.pem" || cfg.Log.Format != "json" {
+		cfg.TLS.ClientCAFile != "/ca.pem" || cfg.Log.Format != "json" ||
+		cfg.PeerTLS != (grpcclient.TLSConfig{CAFile: "/peer-ca.pem", CertFile: "/tls.crt", KeyFile: "/tls.key", ServerName: "steward"}) {
 		t.Errorf("config = %+v", cfg)
 	}
 }

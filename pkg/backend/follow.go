@@ -11,7 +11,6 @@ import (
 
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/eventlog"
-	"steward.dev/pkg/grpcclient"
 	"steward.dev/pkg/store"
 )
 
@@ -61,7 +60,7 @@ func (b *Backend) Follow(f Follow) (*eventlog.Consumer, error) {
 	}
 	conn := f.Conn
 	if conn == nil {
-		cc, err := grpcclient.Dial(f.Addr, grpcclient.Options{Service: b.name, Credential: b.cred})
+		cc, err := b.Dial(f.Addr)
 		if err != nil {
 			return nil, fmt.Errorf("backend: dialling %s: %w", f.Source, err)
 		}

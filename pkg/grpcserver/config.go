@@ -76,7 +76,10 @@ type Config struct {
 	// with the same loopback default as Addr; "" disables it. Besides the
 	// Go and process collectors it serves the gRPC calls' counters and
 	// their handling-time histogram, grpc_server_handling_seconds (see the
-	// interceptor chain's metrics step for what it measures).
+	// interceptor chain's metrics step for what it measures). It also
+	// serves GET /healthz: 200 "SERVING" while the server's overall health
+	// (grpc.health.v1, service "") is SERVING, 503 otherwise, in plain HTTP
+	// whatever TLS the gRPC port uses (Kubernetes' httpGet probes).
 	MetricsAddr string
 	// DebugAddr is the address of the debug HTTP listener serving
 	// net/http/pprof under /debug/pprof/, with the same loopback default as

@@ -629,6 +629,39 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+// GET /healthz on the metrics listener answers the server's overall health
+// in plain HTTP, whatever TLS the gRPC port uses (Kubernetes' httpGet
+// probes).
+func TestHealthz(t *testing.T) {
+	pki := newTestPKI(t)
+	h := start(t, func(c *grpcserver.Config) {
+		c.Network, c.Addr, c.MetricsAddr = grpcserver.NetworkTCP, ":0", ":0"
+		c.TLS = grpcserver.TLSConfig{CertFile: pki.serverCert, KeyFile: pki.serverKey, ClientCAFile: pki.caFile}
+	})
+	url := "http://" + h.srv.MetricsAddr() + "/healthz"
+	check := func(wantCode int, wantBody string) {
+		t.Helper()
+		if code, body := httpGet(t, url); code != wantCode || body != wantBody+"\n" {
+			t.Errorf("GET /healthz = %d %q, want %d %q", code, body, wantCode, wantBody)
+		}
+	}
+	check(http.StatusOK, "SERVING")
+	h.srv.SetReady(false)
+	check(http.StatusServiceUnavailable, "NOT_SERVING")
+	h.srv.SetReady(true)
+	check(http.StatusOK, "SERVING")
+
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	resp, err := c.Post(url, "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /healthz = %d, want 405", resp.StatusCode)
+	}
+}
+
 func TestDebugListener(t *testing.T) {
 	if h := start(t, nil); h.srv.DebugAddr() != "" {
 		t.Fatalf("DebugAddr() = %q by default, want it off", h.srv.DebugAddr())

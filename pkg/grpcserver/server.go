@@ -221,7 +221,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 }
 
 // httpListener is one of the server's auxiliary HTTP listeners: /metrics
-// on Config.MetricsAddr, pprof on Config.DebugAddr.
+// and /healthz on Config.MetricsAddr, pprof on Config.DebugAddr.
 type httpListener struct {
 	name string
 	lis  net.Listener
@@ -234,6 +234,7 @@ type httpListener struct {
 func (s *Server) listenHTTP() ([]httpListener, error) {
 	metrics := http.NewServeMux()
 	metrics.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	metrics.HandleFunc("GET /healthz", s.serveHealthz)
 	var out []httpListener
 	for _, l := range []struct {
 		name, addr string
@@ -257,6 +258,24 @@ func (s *Server) listenHTTP() ([]httpListener, error) {
 			srv: &http.Server{Handler: l.handler, ReadHeaderTimeout: 5 * time.Second}})
 	}
 	return out, nil
+}
+
+// serveHealthz answers GET /healthz on the metrics listener with the
+// server's overall health (grpc.health.v1, service ""): 200 "SERVING" while
+// it is listening and ready, 503 with the status otherwise. It is plain
+// HTTP whatever TLS the gRPC port uses, for probes that cannot speak TLS or
+// gRPC (Kubernetes' httpGet).
+func (s *Server) serveHealthz(w http.ResponseWriter, r *http.Request) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if resp, err := s.health.Check(r.Context(), &healthpb.HealthCheckRequest{}); err == nil {
+		st = resp.GetStatus()
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if st != healthpb.HealthCheckResponse_SERVING {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_, _ = fmt.Fprintln(w, st)
 }
 
 // debugHandler serves net/http/pprof's index, command line, CPU profile,

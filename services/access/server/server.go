@@ -20,7 +20,6 @@ import (
 	"steward.dev/pkg/authz"
 	"steward.dev/pkg/backend"
 	"steward.dev/pkg/eventlog"
-	"steward.dev/pkg/grpcclient"
 	"steward.dev/services/access/authorizer"
 	"steward.dev/services/access/domain"
 )
@@ -104,7 +103,7 @@ func (w *wiring) register(b *backend.Backend) error {
 		if w.cfg.DirectoryAddr == "" {
 			return errors.New("access: the directory's address is required (-directory-addr)")
 		}
-		cc, err := grpcclient.Dial(w.cfg.DirectoryAddr, grpcclient.Options{Service: Name, Credential: b.ServiceCredential()})
+		cc, err := b.Dial(w.cfg.DirectoryAddr)
 		if err != nil {
 			return err
 		}

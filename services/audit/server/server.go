@@ -23,7 +23,6 @@ import (
 	eventlogv1 "steward.dev/gen/steward/eventlog/v1"
 	"steward.dev/pkg/backend"
 	"steward.dev/pkg/eventlog"
-	"steward.dev/pkg/grpcclient"
 	"steward.dev/pkg/store"
 	"steward.dev/services/audit/domain"
 	"steward.dev/services/audit/ledger"
@@ -164,7 +163,7 @@ func (w *wiring) register(b *backend.Backend) error {
 			if addr == "" {
 				return fmt.Errorf("audit: %s's address is required (-%s-addr): audit follows its event log", source, source)
 			}
-			cc, err := grpcclient.Dial(addr, grpcclient.Options{Service: Name, Credential: b.ServiceCredential()})
+			cc, err := b.Dial(addr)
 			if err != nil {
 				return err
 			}

@@ -19,7 +19,6 @@ import (
 	licensingv1 "steward.dev/gen/steward/licensing/v1"
 	"steward.dev/pkg/backend"
 	"steward.dev/pkg/eventlog"
-	"steward.dev/pkg/grpcclient"
 	"steward.dev/services/licensing/domain"
 	"steward.dev/services/licensing/leasetoken"
 )
@@ -127,7 +126,7 @@ func (w *wiring) register(b *backend.Backend) error {
 		if w.cfg.DirectoryAddr == "" {
 			return errors.New("licensing: the directory's address is required (-directory-addr)")
 		}
-		cc, err := grpcclient.Dial(w.cfg.DirectoryAddr, grpcclient.Options{Service: Name, Credential: b.ServiceCredential()})
+		cc, err := b.Dial(w.cfg.DirectoryAddr)
 		if err != nil {
 			return err
 		}
