@@ -387,6 +387,10 @@ type txn struct {
 
 	reads  map[string]int64 // full etcd key -> mod revision read (0: absent)
 	ranges [][2][]byte      // full etcd key ranges [from, to) scanned
+	// cache holds what Get read at rev, by full etcd key (nil: absent): a
+	// revision never changes, so the calls of a batch that read the same
+	// keys (a pool's counters) ask etcd once.
+	cache map[string][]byte
 }
 
 // get reads one etcd key at the snapshot (taking the snapshot on the first
@@ -451,14 +455,27 @@ func (t *txn) Get(key []byte) ([]byte, error) {
 		}
 		return bytes.Clone(*v), nil
 	}
-	v, found, err := t.getRaw(full)
-	if err != nil {
-		return nil, err
+	v, cached := t.cache[string(full)]
+	if !cached {
+		var found bool
+		var err error
+		if v, found, err = t.getRaw(full); err != nil {
+			return nil, err
+		}
+		if !found {
+			v = nil
+		} else if v == nil {
+			v = []byte{}
+		}
+		if t.cache == nil {
+			t.cache = map[string][]byte{}
+		}
+		t.cache[string(full)] = v
 	}
-	if !found {
+	if v == nil {
 		return nil, store.ErrNotFound
 	}
-	return v, nil
+	return bytes.Clone(v), nil
 }
 
 // Scan implements store.ReadTx.
