@@ -319,6 +319,14 @@ func TestClusterFaults(t *testing.T) {
 	}
 
 	time.Sleep(load / 3)
+	// Audit ingests each source on one elected replica (Follow.Once).
+	for _, src := range auditSources {
+		job := "elected to run follow-audit-" + src
+		if n := strings.Count(s.out.String(), job); n != 1 {
+			t.Errorf("%q appears %d times before any replica died, want once: one audit replica ingests %s", job, n, src)
+		}
+	}
+	t.Logf("audit's ingestion leaders: %q", regexp.MustCompile(`(audit-\d)\s*\|[^\n]*elected to run (follow-audit-\w+)`).FindAllStringSubmatch(s.out.String(), -1))
 	for _, name := range backends {
 		s.kill(name + "-2")
 	}

@@ -43,6 +43,11 @@ type Follow struct {
 	// Durable registers the consumer with the source, whose retention then
 	// keeps every event it has not applied.
 	Durable bool
+	// Once makes only one replica at a time follow the log when the
+	// service's replicas share a store (GoOnce, R32): the elected one
+	// applies the events to the store they all read, and the others count
+	// the follower as ready. On a store of its own it changes nothing.
+	Once bool
 }
 
 // Follow starts following f's log when the service runs (dialling the
@@ -85,12 +90,30 @@ func (b *Backend) Follow(f Follow) (*eventlog.Consumer, error) {
 	if b.followers == nil {
 		b.followers = map[string]eventlog.Status{}
 	}
+	if f.Once && b.Replicated() {
+		b.followers[f.Consumer] = electedFollows
+		b.server.SetReady(b.readyLocked())
+		b.followMu.Unlock()
+		b.GoOnce("follow-"+f.Consumer, func(ctx context.Context) error {
+			err := c.Run(ctx)
+			// Leadership lost (or the service stopping): another replica
+			// follows now, whatever state this one's consumer stopped in.
+			b.followerStatus(f.Consumer, electedFollows)
+			return err
+		})
+		return c, nil
+	}
 	b.followers[f.Consumer] = eventlog.Status{Reason: "not started"}
 	b.followMu.Unlock()
 	b.server.SetReady(false)
 	b.Go(c.Run)
 	return c, nil
 }
+
+// electedFollows is the status of a Follow.Once follower on a replica that
+// is not the elected one: ready, since the elected replica applies the log
+// to the store this one reads.
+var electedFollows = eventlog.Status{Ready: true, Reason: "followed by the elected replica"}
 
 // followerStatus records a consumer's status and sets the service's
 // readiness: ready when every consumer is.

@@ -14,6 +14,8 @@ import (
 	"steward.dev/pkg/accessauthz"
 	"steward.dev/pkg/apierr"
 	"steward.dev/pkg/authn"
+	"steward.dev/pkg/eventlog"
+	"steward.dev/pkg/store"
 	"steward.dev/services/audit/domain"
 	"steward.dev/services/audit/ledger"
 )
@@ -165,7 +167,18 @@ func (s *auditServer) GetIngestionStatus(ctx context.Context, _ *auditv1.GetInge
 		if err != nil {
 			return nil, toStatus(err)
 		}
-		ss := &auditv1.SourceStatus{Source: f.name, Cursor: st.Cursor, Head: st.Head, Lag: st.Head - min(st.Head, st.Cursor), Resyncs: resyncs}
+		// With replicas, the elected one ingests: the stored cursor is
+		// where ingestion is, whichever replica answers.
+		var stored eventlog.Position
+		if err := f.consumer.Store.View(ctx, func(tx store.ReadTx) (err error) {
+			stored, err = eventlog.GetPosition(tx, f.consumer.Name)
+			return err
+		}); err != nil {
+			return nil, toStatus(err)
+		}
+		cursor := max(st.Cursor, stored.Sequence)
+		head := max(st.Head, cursor)
+		ss := &auditv1.SourceStatus{Source: f.name, Cursor: cursor, Head: head, Lag: head - cursor, Resyncs: resyncs}
 		if !st.Ready || st.Stuck {
 			ss.Problem = st.Reason
 		}

@@ -178,6 +178,7 @@ func (w *wiring) register(b *backend.Backend) error {
 			Apply:    d.ApplyEvent(source),
 			Resync:   r.resync,
 			Durable:  true,
+			Once:     true, // one replica ingests at a time (R32)
 		})
 		if err != nil {
 			return err
