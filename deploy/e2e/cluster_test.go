@@ -326,7 +326,11 @@ func TestClusterFaults(t *testing.T) {
 			t.Errorf("%q appears %d times before any replica died, want once: one audit replica ingests %s", job, n, src)
 		}
 	}
-	t.Logf("audit's ingestion leaders: %q", regexp.MustCompile(`(audit-\d)\s*\|[^\n]*elected to run (follow-audit-\w+)`).FindAllStringSubmatch(s.out.String(), -1))
+	var leaders []string
+	for _, m := range regexp.MustCompile(`(audit-\d)\s*\|[^\n]*elected to run follow-audit-(\w+)`).FindAllStringSubmatch(s.out.String(), -1) {
+		leaders = append(leaders, m[2]+" by "+m[1])
+	}
+	t.Logf("audit ingests %s", strings.Join(leaders, ", "))
 	for _, name := range backends {
 		s.kill(name + "-2")
 	}
