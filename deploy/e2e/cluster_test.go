@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -66,34 +65,7 @@ func launchCluster(t *testing.T) *clusterSuite {
 		s.replicas[name] = []string{port(i), port(10 + i)}
 		args = append(args, "--"+name+"-addr", port(i), "--"+name+"-metrics-addr", port(4+i))
 	}
-	s.cmd = exec.Command(filepath.Join(bin, "steward-local"), args...)
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		s.err = s.cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.done
-		if t.Failed() {
-			t.Logf("launcher output:\n%s", s.out.String())
-		}
-	})
-	deadline := time.Now().Add(2 * time.Minute)
-	for !strings.Contains(s.out.String(), readyBanner) {
-		select {
-		case <-s.done:
-			t.Fatalf("launcher exited before the cluster was ready: %v", s.err)
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("cluster not ready within 2 minutes")
-		}
-	}
+	s.start(bin, args, 2*time.Minute)
 	s.pids = map[string]int{}
 	for _, m := range regexp.MustCompile(`started (\S+) \(pid (\d+)\)`).FindAllStringSubmatch(s.out.String(), -1) {
 		s.pids[m[1]], _ = strconv.Atoi(m[2])

@@ -81,7 +81,21 @@ func launch(t *testing.T, extra ...string) *suite {
 		args = append(args, "--"+name+"-addr", s.addrs[name], "--"+name+"-metrics-addr", s.metrics[name])
 	}
 	args = append(args, etcdFlags(t)...)
-	s.cmd = exec.Command(filepath.Join(bin, "steward-local"), append(args, extra...)...)
+	s.start(bin, append(args, extra...), time.Minute)
+	s.children = childrenOf(t, s.cmd.Process.Pid)
+	if len(s.children) != len(backends)+1 {
+		t.Fatalf("launcher children = %v, want the four backends and the gateway", s.children)
+	}
+	return s
+}
+
+// start runs bin/steward-local with args in its own process group (as a
+// shell does), killed with its children when the test ends, and waits up to
+// ready for its banner.
+func (s *suite) start(bin string, args []string, ready time.Duration) {
+	t := s.t
+	t.Helper()
+	s.cmd = exec.Command(filepath.Join(bin, "steward-local"), args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
@@ -100,8 +114,7 @@ func launch(t *testing.T, extra ...string) *suite {
 			t.Logf("launcher output:\n%s", s.out.String())
 		}
 	})
-
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(ready)
 	for !strings.Contains(s.out.String(), readyBanner) {
 		select {
 		case <-s.done:
@@ -109,14 +122,9 @@ func launch(t *testing.T, extra ...string) *suite {
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("suite not ready within 60s")
+			t.Fatalf("suite not ready within %v", ready)
 		}
 	}
-	s.children = childrenOf(t, s.cmd.Process.Pid)
-	if len(s.children) != len(backends)+1 {
-		t.Fatalf("launcher children = %v, want the four backends and the gateway", s.children)
-	}
-	return s
 }
 
 // waitExit waits for the launcher to exit and returns its exit code.

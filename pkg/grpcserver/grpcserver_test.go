@@ -27,6 +27,7 @@ import (
 	"steward.dev/pkg/authz"
 	"steward.dev/pkg/grpcclient"
 	"steward.dev/pkg/grpcserver"
+	"steward.dev/pkg/testpki"
 )
 
 func TestMain(m *testing.M) {
@@ -382,16 +383,17 @@ func TestServiceCallPropagatesActorAndRequestID(t *testing.T) {
 }
 
 func TestMutualTLS(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
+	serverCert, serverKey := pki.Service(t, "directory")
 	h := start(t, func(c *grpcserver.Config) {
 		c.Network, c.Addr = grpcserver.NetworkTCP, ":0"
-		c.TLS = grpcserver.TLSConfig{CertFile: pki.serverCert, KeyFile: pki.serverKey, ClientCAFile: pki.caFile}
+		c.TLS = grpcserver.TLSConfig{CertFile: serverCert, KeyFile: serverKey, ClientCAFile: pki.CAFile}
 	})
 	if !strings.HasPrefix(h.srv.Addr(), "127.0.0.1:") {
 		t.Errorf("Addr() = %q, want loopback", h.srv.Addr())
 	}
-	auditCert, auditKey := pki.client(t, "steward-audit")
-	strangerCert, strangerKey := pki.client(t, "mallory")
+	auditCert, auditKey := pki.Service(t, "audit")
+	strangerCert, strangerKey := pki.Issue(t, "mallory")
 	tests := []struct {
 		name              string
 		certFile, keyFile string
@@ -404,7 +406,7 @@ func TestMutualTLS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			conn, err := grpcclient.Dial(h.srv.Addr(), grpcclient.Options{
-				TLS: grpcclient.TLSConfig{CAFile: pki.caFile, CertFile: tt.certFile, KeyFile: tt.keyFile},
+				TLS: grpcclient.TLSConfig{CAFile: pki.CAFile, CertFile: tt.certFile, KeyFile: tt.keyFile},
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -633,10 +635,11 @@ func TestMetrics(t *testing.T) {
 // in plain HTTP, whatever TLS the gRPC port uses (Kubernetes' httpGet
 // probes).
 func TestHealthz(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
+	serverCert, serverKey := pki.Service(t, "directory")
 	h := start(t, func(c *grpcserver.Config) {
 		c.Network, c.Addr, c.MetricsAddr = grpcserver.NetworkTCP, ":0", ":0"
-		c.TLS = grpcserver.TLSConfig{CertFile: pki.serverCert, KeyFile: pki.serverKey, ClientCAFile: pki.caFile}
+		c.TLS = grpcserver.TLSConfig{CertFile: serverCert, KeyFile: serverKey, ClientCAFile: pki.CAFile}
 	})
 	url := "http://" + h.srv.MetricsAddr() + "/healthz"
 	check := func(wantCode int, wantBody string) {
