@@ -573,7 +573,7 @@ func (b *Backend) closeEarly() error {
 // replicas of the service (etcd, R32): in-memory state must then follow the
 // other replicas' commits, not only this process's own.
 func (b *Backend) Replicated() bool {
-	_, ok := b.store.(store.Notifier)
+	_, ok := b.store.(store.ChangeFeed)
 	return ok
 }
 

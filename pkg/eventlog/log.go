@@ -77,7 +77,7 @@ type Log struct {
 	closeOnce sync.Once
 	done      chan struct{}
 
-	// On a store other processes commit to (store.Notifier), the first
+	// On a store other processes commit to (store.ChangeFeed), the first
 	// Watch starts a goroutine that wakes the watchers on their commits
 	// too; Close stops it and waits for it.
 	followMu     sync.Mutex
@@ -172,11 +172,11 @@ func (l *Log) Append(tx store.Tx, ev *eventlogv1.Event) (uint64, error) {
 }
 
 // followOthers makes sure, once, that commits other processes make to a
-// shared store (store.Notifier: etcd, with the service's other replicas) wake
-// this log's watchers as this process's own commits do. It is a no-op on a
-// store only this process writes.
+// shared store (store.ChangeFeed: etcd, with the service's other replicas)
+// wake this log's watchers as this process's own commits do. It is a no-op on
+// a store only this process writes.
 func (l *Log) followOthers() {
-	n, ok := l.st.(store.Notifier)
+	feed, ok := l.st.(store.ChangeFeed)
 	if !ok {
 		return
 	}
@@ -190,7 +190,25 @@ func (l *Log) followOthers() {
 	l.following.Add(1)
 	go func() {
 		defer l.following.Done()
-		_ = n.Notify(ctx, eventPrefix, l.commits.notify)
+		wake := func(int64, []store.Change) error { l.commits.notify(); return nil }
+		for ctx.Err() == nil {
+			// Wake the watchers once the revision is taken: they read
+			// again, seeing every commit up to it; the later ones wake
+			// them from the feed. A feed that ends (its changes were
+			// compacted away) starts again from a new revision.
+			rev, err := feed.Revision(ctx)
+			if err == nil {
+				l.commits.notify()
+				err = feed.Changes(ctx, eventPrefix, rev, wake)
+			}
+			if ctx.Err() == nil {
+				l.opts.Logger.Warn("eventlog: following other replicas' commits; retrying", "source", l.source, "error", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
 	}()
 }
 

@@ -46,17 +46,6 @@ type Store interface {
 	Close() error
 }
 
-// Notifier is implemented by a backend that other processes commit to as well
-// (etcd, shared by a service's replicas). Notify calls fn whenever keys with
-// the given prefix may have been changed by a commit of any process, and once
-// whenever it (re)starts watching, since commits in between may have been
-// missed; it calls fn from one goroutine, and returns ctx's error when ctx is
-// done. A backend only this process writes (bbolt) does not implement it:
-// Tx.OnCommit sees every commit there.
-type Notifier interface {
-	Notify(ctx context.Context, prefix []byte, fn func()) error
-}
-
 // Elector is implemented by a backend shared by several processes (etcd): it
 // elects one of them to do work that must be done once (sweeping, signing,
 // ingesting, deleting old events).
@@ -87,7 +76,10 @@ type Change struct {
 // ChangeFeed is implemented by a backend other processes commit to (etcd):
 // every process's committed changes, in commit order. A replica keeps an
 // in-memory read model in step with the shared store by loading it after
-// taking Revision and then applying every Change after that revision.
+// taking Revision and then applying every Change after that revision; an
+// event log wakes its watchers on the other replicas' appends with it. A
+// backend only this process writes (bbolt) does not implement it:
+// Tx.OnCommit sees every commit there.
 type ChangeFeed interface {
 	// Revision returns the store's current revision.
 	Revision(ctx context.Context) (int64, error)

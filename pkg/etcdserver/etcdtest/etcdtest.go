@@ -1,5 +1,5 @@
 // Package etcdtest starts a one-member etcd inside a test process, on loopback
-// ports, with its data in the test's temporary directory.
+// ports, with its data in a temporary directory, shared by a package's tests.
 package etcdtest
 
 import (
@@ -14,25 +14,6 @@ import (
 
 	"steward.dev/pkg/etcdserver"
 )
-
-// Start starts a member for t, stopped when t ends, and returns its client
-// endpoint (host:port).
-func Start(t testing.TB) string {
-	t.Helper()
-	s, err := etcdserver.Start(etcdserver.Config{
-		Name:       "test",
-		Dir:        t.TempDir(),
-		ClientAddr: FreeAddr(t),
-		PeerAddr:   FreeAddr(t),
-		NoFsync:    true,
-		LogLevel:   "fatal",
-	})
-	if err != nil {
-		t.Fatalf("etcdtest: %v", err)
-	}
-	t.Cleanup(s.Close)
-	return s.ClientAddr()
-}
 
 // Run starts one member shared by a package's tests (call it from TestMain),
 // sets *endpoint to its client address, runs m, stops the member and returns
@@ -69,17 +50,6 @@ func freeAddr() string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// FreeAddr returns a loopback address whose port was free a moment ago.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("etcdtest: %v", err)
 	}
 	defer l.Close()
 	return l.Addr().String()

@@ -171,29 +171,6 @@ func Dial(ctx context.Context, endpoints []string, dialTimeout time.Duration, op
 // Client returns the etcd client the store uses.
 func (s *Store) Client() *clientv3.Client { return s.cli }
 
-// Notify implements store.Notifier with an etcd watch of the prefix's keys:
-// fn runs once the watch is in place, after every batch of changes, and again
-// whenever the watch had to be set up anew (the connection or the leader was
-// lost).
-func (s *Store) Notify(ctx context.Context, prefix []byte, fn func()) error {
-	key := string(append(slices.Clip(s.data), prefix...))
-	for {
-		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		for resp := range s.cli.Watch(wctx, key, clientv3.WithPrefix(), clientv3.WithCreatedNotify()) {
-			if resp.Err() != nil {
-				break
-			}
-			fn() // the created notice, or changes
-		}
-		cancel()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
 // Revision implements store.ChangeFeed: the cluster's current revision.
 func (s *Store) Revision(ctx context.Context) (int64, error) {
 	resp, err := s.cli.Get(ctx, string(s.marker), clientv3.WithCountOnly())
