@@ -11,7 +11,6 @@ package domain
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -112,11 +111,10 @@ func limitingCreator(creator string) string {
 func (s *Service) loadAPIKeys(ctx context.Context) error {
 	return s.view(ctx, func(tx store.ReadTx) error {
 		return tx.Scan([]byte(dirAPIKeyPrefix), nil, func(k, v []byte) (bool, error) {
-			var rec dirAPIKey
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return false, fmt.Errorf("domain: stored API key %q: %w", k, err)
+			key, err := storedAPIKey(k, v)
+			if err == nil {
+				err = s.model.UpsertAPIKey(key)
 			}
-			err := s.model.UpsertAPIKey(authorizer.APIKey{ID: string(k[len(dirAPIKeyPrefix):]), Principal: rec.Principal, Creator: rec.Creator})
 			return err == nil, err
 		})
 	})

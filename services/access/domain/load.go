@@ -175,25 +175,22 @@ func (s *Service) loadDirectory(ctx context.Context) error {
 		err = s.model.Load(func(l *authorizer.Loader) error {
 			l.Grow(authorizer.Sizes{Principals: principals, Scopes: scopes})
 			err := tx.Scan([]byte(dirScopePrefix), nil, func(k, v []byte) (bool, error) {
-				var sc dirScope
-				if err := json.Unmarshal(v, &sc); err != nil {
-					return false, fmt.Errorf("domain: stored scope %q: %w", k, err)
+				sc, err := storedScope(k, v)
+				if err != nil {
+					return false, err
 				}
-				_ = l.UpsertScope(modelScope(MirrorScope{Name: string(k[len(dirScopePrefix):]), DisplayName: sc.DisplayName, ServiceType: sc.ServiceType}))
+				_ = l.UpsertScope(sc)
 				return true, nil
 			})
 			if err != nil {
 				return err
 			}
 			err = tx.Scan([]byte(dirPrincipalPrefix), nil, func(k, v []byte) (bool, error) {
-				var p dirPrincipal
-				if err := json.Unmarshal(v, &p); err != nil {
-					return false, fmt.Errorf("domain: stored principal %q: %w", k, err)
+				p, err := storedPrincipal(k, v)
+				if err != nil {
+					return false, err
 				}
-				_ = l.UpsertPrincipal(modelPrincipal(MirrorPrincipal{
-					Name: string(k[len(dirPrincipalPrefix):]), Kind: p.Kind, DisplayName: p.DisplayName, Email: p.Email,
-					Organization: p.Organization, Active: p.Active, Everyone: p.Everyone,
-				}))
+				_ = l.UpsertPrincipal(p)
 				return true, nil
 			})
 			if err != nil {
@@ -212,12 +209,51 @@ func (s *Service) loadDirectory(ctx context.Context) error {
 			return err
 		}
 		return tx.Scan([]byte(dirRobotPrefix), nil, func(k, v []byte) (bool, error) {
-			var r dirRobot
-			if err := json.Unmarshal(v, &r); err != nil {
-				return false, fmt.Errorf("domain: stored robot %q: %w", k, err)
+			r, err := storedRobot(k, v)
+			if err != nil {
+				return false, err
 			}
-			s.Mirror().putRobot(MirrorRobot{Name: string(k[len(dirRobotPrefix):]), DisplayName: r.DisplayName, MachineName: r.MachineName})
+			s.Mirror().putRobot(r)
 			return true, nil
 		})
 	})
+}
+
+// The directory facts as stored (k is the full key, v its value), decoded
+// as the model and the Mirror hold them: by the load, and by a replica
+// applying another's commits (replica.go).
+
+func storedScope(k, v []byte) (authorizer.Scope, error) {
+	var sc dirScope
+	if err := json.Unmarshal(v, &sc); err != nil {
+		return authorizer.Scope{}, fmt.Errorf("domain: stored scope %q: %w", k, err)
+	}
+	return modelScope(MirrorScope{Name: string(k[len(dirScopePrefix):]), DisplayName: sc.DisplayName, ServiceType: sc.ServiceType}), nil
+}
+
+func storedPrincipal(k, v []byte) (authorizer.Principal, error) {
+	var p dirPrincipal
+	if err := json.Unmarshal(v, &p); err != nil {
+		return authorizer.Principal{}, fmt.Errorf("domain: stored principal %q: %w", k, err)
+	}
+	return modelPrincipal(MirrorPrincipal{
+		Name: string(k[len(dirPrincipalPrefix):]), Kind: p.Kind, DisplayName: p.DisplayName, Email: p.Email,
+		Organization: p.Organization, Active: p.Active, Everyone: p.Everyone,
+	}), nil
+}
+
+func storedRobot(k, v []byte) (MirrorRobot, error) {
+	var r dirRobot
+	if err := json.Unmarshal(v, &r); err != nil {
+		return MirrorRobot{}, fmt.Errorf("domain: stored robot %q: %w", k, err)
+	}
+	return MirrorRobot{Name: string(k[len(dirRobotPrefix):]), DisplayName: r.DisplayName, MachineName: r.MachineName}, nil
+}
+
+func storedAPIKey(k, v []byte) (authorizer.APIKey, error) {
+	var rec dirAPIKey
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return authorizer.APIKey{}, fmt.Errorf("domain: stored API key %q: %w", k, err)
+	}
+	return authorizer.APIKey{ID: string(k[len(dirAPIKeyPrefix):]), Principal: rec.Principal, Creator: rec.Creator}, nil
 }

@@ -13,7 +13,6 @@ package domain
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
@@ -140,24 +139,21 @@ func (s *Service) applyChange(c store.Change) error {
 			s.model.DeleteScope(name(dirScopePrefix))
 			return nil
 		}
-		var sc dirScope
-		if err := json.Unmarshal(c.Value, &sc); err != nil {
+		sc, err := storedScope(k, c.Value)
+		if err != nil {
 			return err
 		}
-		_ = s.model.UpsertScope(modelScope(MirrorScope{Name: name(dirScopePrefix), DisplayName: sc.DisplayName, ServiceType: sc.ServiceType}))
+		_ = s.model.UpsertScope(sc)
 	case bytes.HasPrefix(k, []byte(dirPrincipalPrefix)):
 		if c.Deleted {
 			s.model.DeletePrincipal(name(dirPrincipalPrefix))
 			return nil
 		}
-		var p dirPrincipal
-		if err := json.Unmarshal(c.Value, &p); err != nil {
+		p, err := storedPrincipal(k, c.Value)
+		if err != nil {
 			return err
 		}
-		_ = s.model.UpsertPrincipal(modelPrincipal(MirrorPrincipal{
-			Name: name(dirPrincipalPrefix), Kind: p.Kind, DisplayName: p.DisplayName, Email: p.Email,
-			Organization: p.Organization, Active: p.Active, Everyone: p.Everyone,
-		}))
+		_ = s.model.UpsertPrincipal(p)
 	case bytes.HasPrefix(k, []byte(dirMemberPrefix)):
 		group, member, ok := bytes.Cut(k[len(dirMemberPrefix):], []byte("|"))
 		if !ok {
@@ -174,21 +170,21 @@ func (s *Service) applyChange(c store.Change) error {
 			s.Mirror().deleteRobot(name(dirRobotPrefix))
 			return nil
 		}
-		var r dirRobot
-		if err := json.Unmarshal(c.Value, &r); err != nil {
+		r, err := storedRobot(k, c.Value)
+		if err != nil {
 			return err
 		}
-		s.Mirror().putRobot(MirrorRobot{Name: name(dirRobotPrefix), DisplayName: r.DisplayName, MachineName: r.MachineName})
+		s.Mirror().putRobot(r)
 	case bytes.HasPrefix(k, []byte(dirAPIKeyPrefix)):
 		if c.Deleted {
 			s.model.DeleteAPIKey(name(dirAPIKeyPrefix))
 			return nil
 		}
-		var rec dirAPIKey
-		if err := json.Unmarshal(c.Value, &rec); err != nil {
+		key, err := storedAPIKey(k, c.Value)
+		if err != nil {
 			return err
 		}
-		return s.model.UpsertAPIKey(authorizer.APIKey{ID: name(dirAPIKeyPrefix), Principal: rec.Principal, Creator: rec.Creator})
+		return s.model.UpsertAPIKey(key)
 	}
 	return nil
 }

@@ -112,14 +112,13 @@ func TestReplicasShareTheModel(t *testing.T) {
 	dseq := appendDir(dtEvent(t, eventlog.TypeName(directoryv1.EventType_EVENT_TYPE_USER_UPDATED), ann,
 		&directoryv1.User{Name: ann, Nickname: "ann", Email: "ann@x.example", State: directoryv1.User_STATE_INACTIVE}))
 	for _, s := range []*Service{a, b} {
-		resp, err := s.Check(ctx, sys, &accessv1.CheckPermissionRequest{Principal: ann, Permission: "users.view", Scope: dtOrg, AtLeastDirectorySequence: dseq})
-		if err != nil {
+		// The Check waits until the replica's model reflects dseq.
+		if _, err := s.Check(ctx, sys, &accessv1.CheckPermissionRequest{Principal: ann, Permission: "users.view", Scope: dtOrg, AtLeastDirectorySequence: dseq}); err != nil {
 			t.Fatal(err)
 		}
 		if p, ok := s.model.LookupPrincipal(ann); !ok || p.Status != authorizer.StatusInactive {
 			t.Errorf("a replica's model at directory sequence %d: ann = %+v, %v; want inactive", dseq, p, ok)
 		}
-		_ = resp
 	}
 
 	// A replica starting now loads what the running ones hold.
