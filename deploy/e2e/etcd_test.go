@@ -25,7 +25,7 @@ func etcdFlags(t *testing.T) []string {
 	if !onEtcd() {
 		return nil
 	}
-	endpoint := startEtcd(t, "etcd1", "")
+	endpoint := startEtcd(t)
 	var args []string
 	for _, name := range backends {
 		args = append(args, "-service-flag", name+"=-store=etcd", "-service-flag", name+"=-etcd-endpoints="+endpoint)
@@ -33,14 +33,15 @@ func etcdFlags(t *testing.T) []string {
 	return args
 }
 
-// startEtcd runs bin/steward-etcd as member name of initialCluster (empty:
-// alone) for t, and returns its client address once it answers.
-func startEtcd(t *testing.T, name, initialCluster string) string {
+// startEtcd runs bin/steward-etcd, a one-member cluster, for t, and returns
+// its client address once it serves.
+func startEtcd(t *testing.T) string {
 	t.Helper()
+	const name = "etcd1"
 	ports := freePorts(t, 2)
 	cmd := exec.Command(filepath.Join(os.Getenv("STEWARD_BIN"), "steward-etcd"),
 		"-name", name, "-data-dir", filepath.Join(t.TempDir(), name),
-		"-client-addr", ports[0], "-peer-addr", ports[1], "-initial-cluster", initialCluster)
+		"-client-addr", ports[0], "-peer-addr", ports[1])
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
