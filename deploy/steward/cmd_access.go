@@ -9,18 +9,9 @@ import (
 	accessv1 "steward.dev/gen/steward/access/v1"
 )
 
-// accCall is the common start of an access command.
+// accCall runs one authenticated call of an access command.
 func (a *app) accCall(cmd *cobra.Command, run func(accessv1.AccessServiceClient, ctxCall) error) error {
-	acc, err := a.accessClient()
-	if err != nil {
-		return err
-	}
-	ctx, cancel, err := a.call(cmd)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	return run(acc, ctx)
+	return withClient(a, cmd, a.access, accessv1.NewAccessServiceClient, run)
 }
 
 // level parses a role level word.

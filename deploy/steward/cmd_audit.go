@@ -11,18 +11,9 @@ import (
 	auditv1 "steward.dev/gen/steward/audit/v1"
 )
 
-// audCall is the common start of an audit command.
+// audCall runs one authenticated call of an audit command.
 func (a *app) audCall(cmd *cobra.Command, run func(auditv1.AuditServiceClient, ctxCall) error) error {
-	aud, err := a.auditClient()
-	if err != nil {
-		return err
-	}
-	ctx, cancel, err := a.call(cmd)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	return run(aud, ctx)
+	return withClient(a, cmd, a.audit, auditv1.NewAuditServiceClient, run)
 }
 
 func (a *app) auditCommand() *cobra.Command {

@@ -12,19 +12,9 @@ import (
 	directoryv1 "steward.dev/gen/steward/directory/v1"
 )
 
-// dirCall is the common start of a directory command: the client and the
-// context of one authenticated call.
+// dirCall runs one authenticated call of a directory command.
 func (a *app) dirCall(cmd *cobra.Command, run func(directoryv1.DirectoryServiceClient, ctxCall) error) error {
-	dir, err := a.directory()
-	if err != nil {
-		return err
-	}
-	ctx, cancel, err := a.call(cmd)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	return run(dir, ctx)
+	return withClient(a, cmd, a.server, directoryv1.NewDirectoryServiceClient, run)
 }
 
 func userRow(t *table, u *directoryv1.User) {

@@ -8,18 +8,9 @@ import (
 	licensingv1 "steward.dev/gen/steward/licensing/v1"
 )
 
-// licCall is the common start of a licensing command.
+// licCall runs one authenticated call of a licensing command.
 func (a *app) licCall(cmd *cobra.Command, run func(licensingv1.LicensingServiceClient, ctxCall) error) error {
-	lic, err := a.licensingClient()
-	if err != nil {
-		return err
-	}
-	ctx, cancel, err := a.call(cmd)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	return run(lic, ctx)
+	return withClient(a, cmd, a.licensing, licensingv1.NewLicensingServiceClient, run)
 }
 
 func licenseAssignmentsTable(as ...*licensingv1.LicenseAssignment) *table {

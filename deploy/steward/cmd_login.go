@@ -60,10 +60,11 @@ code, give it with --totp, or type it when asked.`,
 			if password == "" {
 				return usageErrorf("empty password")
 			}
-			dir, err := a.directory()
+			conn, err := a.conn(a.server)
 			if err != nil {
 				return err
 			}
+			dir := directoryv1.NewDirectoryServiceClient(conn)
 			signIn := func(code string) (*directoryv1.SignInResponse, error) {
 				ctx, cancel := a.publicCall(cmd)
 				defer cancel()

@@ -16,10 +16,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"steward.dev/deploy/steward/internal/config"
-	accessv1 "steward.dev/gen/steward/access/v1"
-	auditv1 "steward.dev/gen/steward/audit/v1"
-	directoryv1 "steward.dev/gen/steward/directory/v1"
-	licensingv1 "steward.dev/gen/steward/licensing/v1"
 )
 
 // Default addresses: those of `make run`.
@@ -302,36 +298,19 @@ func (a *app) conn(addr string) (*grpc.ClientConn, error) {
 	return c, nil
 }
 
-func (a *app) directory() (directoryv1.DirectoryServiceClient, error) {
-	c, err := a.conn(a.server)
+// withClient runs one authenticated call of a command: run gets the client
+// newClient makes on the connection to addr, and the call's context.
+func withClient[C any](a *app, cmd *cobra.Command, addr string, newClient func(grpc.ClientConnInterface) C, run func(C, ctxCall) error) error {
+	c, err := a.conn(addr)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return directoryv1.NewDirectoryServiceClient(c), nil
-}
-
-func (a *app) accessClient() (accessv1.AccessServiceClient, error) {
-	c, err := a.conn(a.access)
+	ctx, cancel, err := a.call(cmd)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return accessv1.NewAccessServiceClient(c), nil
-}
-
-func (a *app) licensingClient() (licensingv1.LicensingServiceClient, error) {
-	c, err := a.conn(a.licensing)
-	if err != nil {
-		return nil, err
-	}
-	return licensingv1.NewLicensingServiceClient(c), nil
-}
-
-func (a *app) auditClient() (auditv1.AuditServiceClient, error) {
-	c, err := a.conn(a.audit)
-	if err != nil {
-		return nil, err
-	}
-	return auditv1.NewAuditServiceClient(c), nil
+	defer cancel()
+	return run(newClient(c), ctx)
 }
 
 // render prints m: protojson with -o json, else the table t builds.
